@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("ferry: the client CLI is not built yet");
+    std::process::exit(1);
+}

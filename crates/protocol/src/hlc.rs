@@ -1,0 +1,269 @@
+//! Hybrid logical clock stamps.
+//!
+//! On the wire a stamp is one fixed-width string, `<RFC 3339 UTC time with
+//! milliseconds>-<counter, 4 hex digits>-<node>`, for example
+//! `2026-11-26T09:30:00.000Z-0000-srv`. Because every part before the node is
+//! fixed width, comparing two stamps as strings orders them the same way as
+//! comparing them as clocks. The clock logic here is pure: the caller passes
+//! the wall clock in, so it can be tested and persisted by whoever owns it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Longest node name a stamp may carry.
+pub const MAX_NODE_LEN: usize = 64;
+
+/// Latest wall clock a stamp may carry (9999-12-31T23:59:59.999Z), so the
+/// time part stays four-digit-year fixed width.
+const MAX_WALL_MS: i64 = 253_402_300_799_999;
+
+/// One HLC stamp: wall-clock milliseconds, a counter for events within the
+/// same millisecond, and the node (device or server) that made it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hlc {
+    wall_ms: i64,
+    counter: u16,
+    node: String,
+}
+
+/// Why a string is not an HLC stamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HlcError(String);
+
+impl fmt::Display for HlcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid HLC stamp: {}", self.0)
+    }
+}
+
+impl std::error::Error for HlcError {}
+
+fn valid_node(node: &str) -> bool {
+    !node.is_empty()
+        && node.len() <= MAX_NODE_LEN
+        && node
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+}
+
+impl Hlc {
+    /// A stamp from its parts; `None` if the node name or time is out of range.
+    pub fn new(wall_ms: i64, counter: u16, node: impl Into<String>) -> Option<Self> {
+        let node = node.into();
+        ((0..=MAX_WALL_MS).contains(&wall_ms) && valid_node(&node)).then_some(Self {
+            wall_ms,
+            counter,
+            node,
+        })
+    }
+
+    /// The zero stamp of a node: earlier than any stamp it will make.
+    pub fn zero(node: impl Into<String>) -> Option<Self> {
+        Self::new(0, 0, node)
+    }
+
+    pub fn wall_ms(&self) -> i64 {
+        self.wall_ms
+    }
+
+    pub fn counter(&self) -> u16 {
+        self.counter
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Wall-clock part as a UTC time.
+    pub fn time(&self) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(self.wall_ms)
+            .single()
+            .unwrap_or(DateTime::UNIX_EPOCH)
+    }
+
+    /// The next stamp of this clock for a local event at wall time `now_ms`:
+    /// strictly greater than `self`, even when the wall clock went backwards.
+    #[must_use]
+    pub fn tick(&self, now_ms: i64) -> Self {
+        let now_ms = now_ms.clamp(0, MAX_WALL_MS);
+        if now_ms > self.wall_ms {
+            Self { wall_ms: now_ms, counter: 0, node: self.node.clone() }
+        } else {
+            self.bump(self.wall_ms, self.counter)
+        }
+    }
+
+    /// The next stamp of this clock after receiving `remote` at wall time
+    /// `now_ms`: greater than both `self` and `remote`.
+    #[must_use]
+    pub fn receive(&self, remote: &Hlc, now_ms: i64) -> Self {
+        let now_ms = now_ms.clamp(0, MAX_WALL_MS);
+        let wall = now_ms.max(self.wall_ms).max(remote.wall_ms);
+        if wall == now_ms && wall > self.wall_ms && wall > remote.wall_ms {
+            return Self { wall_ms: wall, counter: 0, node: self.node.clone() };
+        }
+        let counter = match (wall == self.wall_ms, wall == remote.wall_ms) {
+            (true, true) => self.counter.max(remote.counter),
+            (true, false) => self.counter,
+            (false, true) => remote.counter,
+            (false, false) => 0,
+        };
+        self.bump(wall, counter)
+    }
+
+    fn bump(&self, wall_ms: i64, counter: u16) -> Self {
+        match counter.checked_add(1) {
+            Some(counter) => Self { wall_ms, counter, node: self.node.clone() },
+            // Counter exhausted within one millisecond: borrow the next one.
+            None => Self { wall_ms: (wall_ms + 1).min(MAX_WALL_MS), counter: 0, node: self.node.clone() },
+        }
+    }
+}
+
+impl fmt::Display for Hlc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}-{:04x}-{}",
+            self.time().to_rfc3339_opts(SecondsFormat::Millis, true),
+            self.counter,
+            self.node
+        )
+    }
+}
+
+impl fmt::Debug for Hlc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hlc({self})")
+    }
+}
+
+impl FromStr for Hlc {
+    type Err = HlcError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // "YYYY-MM-DDTHH:MM:SS.mmmZ" is 24 bytes, then "-cccc-" and the node.
+        let bad = || HlcError(format!("{s:?} (expected e.g. 2026-11-26T09:30:00.000Z-0000-node)"));
+        if s.len() < 31 || !s.is_char_boundary(24) || !s.is_ascii() {
+            return Err(bad());
+        }
+        let (time, rest) = s.split_at(24);
+        let rest = rest.strip_prefix('-').ok_or_else(bad)?;
+        let (counter, node) = rest.split_at(4);
+        let node = node.strip_prefix('-').ok_or_else(bad)?;
+        if !time.ends_with('Z') || counter.len() != 4 {
+            return Err(bad());
+        }
+        let time = DateTime::parse_from_rfc3339(time).map_err(|_| bad())?;
+        let counter = u16::from_str_radix(counter, 16).map_err(|_| bad())?;
+        let hlc = Hlc::new(time.timestamp_millis(), counter, node).ok_or_else(bad)?;
+        // Only the canonical spelling is accepted, so string order stays clock order.
+        if hlc.to_string() != s {
+            return Err(bad());
+        }
+        Ok(hlc)
+    }
+}
+
+impl Serialize for Hlc {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hlc {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Hlc {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "Hybrid logical clock stamp: RFC 3339 UTC time with milliseconds, \
+                 a 4-hex-digit counter and a node name",
+            ))
+            .pattern(Some(
+                r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z-[0-9a-f]{4}-[A-Za-z0-9_.]{1,64}$",
+            ))
+            .examples(["2026-11-26T09:30:00.000Z-0000-srv"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Hlc {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hlc(s: &str) -> Hlc {
+        s.parse().expect("valid stamp")
+    }
+
+    #[test]
+    fn round_trips_and_orders_like_strings() {
+        let a = hlc("2026-11-26T09:30:00.000Z-0000-a");
+        let b = hlc("2026-11-26T09:30:00.000Z-0001-a");
+        let c = hlc("2026-11-26T09:30:00.001Z-0000-a");
+        assert_eq!(a.to_string(), "2026-11-26T09:30:00.000Z-0000-a");
+        assert!(a < b && b < c);
+        assert!(a.to_string() < b.to_string() && b.to_string() < c.to_string());
+    }
+
+    #[test]
+    fn rejects_malformed_stamps() {
+        for s in [
+            "",
+            "2026-11-26T09:30:00Z-0000-a",
+            "2026-11-26T09:30:00.000Z-000-a",
+            "2026-11-26T09:30:00.000Z-0000-",
+            "2026-11-26T09:30:00.000Z-zzzz-a",
+            "2026-11-26T09:30:00.000+01:00-0000-a",
+            "2026-11-26T09:30:00.000Z-0000-a b",
+            "2026-13-26T09:30:00.000Z-0000-a",
+            "2026-11-26T09:30:00.000Z-00A0-a",
+        ] {
+            assert!(s.parse::<Hlc>().is_err(), "{s:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn tick_never_goes_backwards() {
+        let t0 = Hlc::new(1_000, 0, "n").expect("stamp");
+        let t1 = t0.tick(2_000);
+        assert_eq!((t1.wall_ms(), t1.counter()), (2_000, 0));
+        let t2 = t1.tick(500); // wall clock set back
+        assert!(t2 > t1);
+        assert_eq!((t2.wall_ms(), t2.counter()), (2_000, 1));
+    }
+
+    #[test]
+    fn counter_overflow_borrows_next_millisecond() {
+        let t = Hlc::new(1_000, u16::MAX, "n").expect("stamp");
+        let next = t.tick(1_000);
+        assert!(next > t);
+        assert_eq!((next.wall_ms(), next.counter()), (1_001, 0));
+    }
+
+    #[test]
+    fn receive_is_after_both() {
+        let local = Hlc::new(1_000, 3, "a").expect("stamp");
+        let remote = Hlc::new(5_000, 7, "b").expect("stamp");
+        let r = local.receive(&remote, 2_000);
+        assert!(r > local && r.wall_ms() == 5_000 && r.counter() == 8);
+        let r2 = local.receive(&remote, 9_000);
+        assert_eq!((r2.wall_ms(), r2.counter()), (9_000, 0));
+        let same = Hlc::new(1_000, 9, "b").expect("stamp");
+        let r3 = local.receive(&same, 1_000);
+        assert_eq!((r3.wall_ms(), r3.counter()), (1_000, 10));
+    }
+}

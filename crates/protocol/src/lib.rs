@@ -1,0 +1,407 @@
+//! Ferry wire protocol v1.
+//!
+//! The single definition of every JSON shape that crosses the network between
+//! a Ferry client and `ferry-server`. Third-party clients are written against
+//! these shapes, so they only ever grow: new optional fields and new
+//! endpoints, never renames. No I/O happens here.
+//!
+//! Every type documents its JSON with an example that is also a test: it is
+//! parsed and serialised back to the same text.
+
+mod hlc;
+mod schema;
+
+pub use hlc::{Hlc, HlcError, MAX_NODE_LEN};
+pub use schema::{Access, Collection, Field, FieldType, Policy, SchemaResponse, check_fields, check_required};
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Protocol version this crate speaks, reported by `GET /v1/health`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Default and largest page size of `GET /v1/changes`.
+pub const CHANGES_DEFAULT_LIMIT: usize = 500;
+pub const CHANGES_MAX_LIMIT: usize = 5000;
+/// Most mutations one `POST /v1/push` may carry.
+pub const PUSH_MAX_MUTATIONS: usize = 1000;
+
+/// A record's field values, by field name. Values are JSON: strings, numbers,
+/// booleans, arrays of strings (tags) or `null`.
+pub type Fields = serde_json::Map<String, serde_json::Value>;
+
+/// `GET /v1/health`.
+///
+/// ```
+/// # use ferry_protocol::Health;
+/// let json = r#"{"status":"ok","version":"0.1.0"}"#;
+/// let v: Health = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+/// `POST /v1/auth/login` request. Its `Debug` never shows the password.
+///
+/// ```
+/// # use ferry_protocol::LoginRequest;
+/// let json = r#"{"username":"alice","password":"demo","device_name":"alice-laptop"}"#;
+/// let v: LoginRequest = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// assert!(!format!("{v:?}").contains("demo"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    pub device_name: String,
+}
+
+impl fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("device_name", &self.device_name)
+            .finish()
+    }
+}
+
+/// `POST /v1/auth/login` response. Its `Debug` never shows the token.
+///
+/// ```
+/// # use ferry_protocol::LoginResponse;
+/// let json = r#"{"token":"q8Xn…","device_id":"0193a1b2-0000-7000-8000-000000000001","user":{"id":"0193a1b2-0000-7000-8000-00000000000a","username":"alice"}}"#;
+/// let v: LoginResponse = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// assert!(!format!("{v:?}").contains("q8Xn"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoginResponse {
+    pub token: String,
+    pub device_id: Uuid,
+    pub user: User,
+}
+
+impl fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("token", &"<redacted>")
+            .field("device_id", &self.device_id)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+/// A user as the protocol shows it.
+///
+/// ```
+/// # use ferry_protocol::User;
+/// let json = r#"{"id":"0193a1b2-0000-7000-8000-00000000000a","username":"alice"}"#;
+/// let v: User = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+}
+
+/// A record: one row of a collection at one server version.
+///
+/// `version` is 1 on create and grows by one on every accepted change;
+/// `deleted: true` is a tombstone; `updated_at` is the server's HLC stamp of
+/// the change and `updated_by` the username that made it.
+///
+/// ```
+/// # use ferry_protocol::Record;
+/// let json = r#"{"collection":"tasks","id":"0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b","version":3,"fields":{"due":"2026-12-01","priority":2,"status":"todo","tags":["home"],"title":"Call the plumber"},"deleted":false,"updated_at":"2026-11-26T09:30:00.000Z-0000-srv","updated_by":"alice"}"#;
+/// let v: Record = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Record {
+    pub collection: String,
+    pub id: Uuid,
+    pub version: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub fields: Fields,
+    pub deleted: bool,
+    pub updated_at: Hlc,
+    pub updated_by: String,
+}
+
+/// `GET /v1/changes` response: a page of records changed after the cursor,
+/// in change order, each record at most once per page.
+///
+/// ```
+/// # use ferry_protocol::ChangesResponse;
+/// let json = r#"{"changes":[],"cursor":"42","has_more":false}"#;
+/// let v: ChangesResponse = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChangesResponse {
+    pub changes: Vec<Record>,
+    /// Opaque: pass it back as `since` to continue.
+    pub cursor: String,
+    pub has_more: bool,
+}
+
+/// What a mutation does to its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Put,
+    Delete,
+}
+
+/// One change a client asks the server to make.
+///
+/// `base_version: null` creates the record. Otherwise `fields` holds only the
+/// changed fields and `base` their values at `base_version`, so the server
+/// can merge with whatever changed since.
+///
+/// ```
+/// # use ferry_protocol::Mutation;
+/// let json = r#"{"mutation_id":"0193a1b2-0000-7000-8000-0000000000ff","collection":"tasks","record_id":"0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b","op":"put","base_version":3,"base":{"status":"todo"},"fields":{"status":"done"},"hlc":"2026-11-26T09:31:00.000Z-0000-dev1"}"#;
+/// let v: Mutation = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Mutation {
+    pub mutation_id: Uuid,
+    pub collection: String,
+    pub record_id: Uuid,
+    pub op: Op,
+    #[serde(default)]
+    pub base_version: Option<i64>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub base: Fields,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub fields: Fields,
+    pub hlc: Hlc,
+}
+
+/// `POST /v1/push` request.
+///
+/// ```
+/// # use ferry_protocol::PushRequest;
+/// let json = r#"{"mutations":[]}"#;
+/// let v: PushRequest = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushRequest {
+    pub mutations: Vec<Mutation>,
+}
+
+/// `POST /v1/push` response: one result per mutation, in request order.
+///
+/// ```
+/// # use ferry_protocol::PushResponse;
+/// let json = r#"{"results":[]}"#;
+/// let v: PushResponse = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushResponse {
+    pub results: Vec<MutationResult>,
+}
+
+/// How the server dealt with one mutation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Written as sent.
+    Applied,
+    /// Written after a field-by-field merge with changes made since the base.
+    Merged,
+    /// Nothing written: the record changed in a way that needs a person.
+    Conflict,
+    /// Nothing written: invalid for the schema, or no write access.
+    Rejected,
+}
+
+/// The kind of a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// Both sides changed the same fields to different values.
+    EditEdit,
+    /// The client edited a record that was deleted on the server.
+    EditDelete,
+    /// The client deleted a record that was changed on the server.
+    DeleteEdit,
+}
+
+/// The conflicting part of a mutation.
+///
+/// ```
+/// # use ferry_protocol::Conflict;
+/// let json = r#"{"kind":"edit_edit","fields":["status"]}"#;
+/// let v: Conflict = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conflict {
+    pub kind: ConflictKind,
+    pub fields: Vec<String>,
+}
+
+/// The outcome of one mutation. `record` is the server's record after the
+/// mutation (or, on conflict, its current state); `conflict` is set only on
+/// `conflict`, `error` only on `rejected`.
+///
+/// ```
+/// # use ferry_protocol::MutationResult;
+/// let json = r#"{"mutation_id":"0193a1b2-0000-7000-8000-0000000000ff","status":"rejected","record":null,"conflict":null,"error":{"code":"invalid_field","message":"field \"due\" must be a date (YYYY-MM-DD)"}}"#;
+/// let v: MutationResult = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MutationResult {
+    pub mutation_id: Uuid,
+    pub status: Status,
+    pub record: Option<Record>,
+    pub conflict: Option<Conflict>,
+    pub error: Option<ErrorBody>,
+}
+
+/// `GET /v1/records/{collection}/{id}/history`: every version, oldest first.
+///
+/// ```
+/// # use ferry_protocol::HistoryResponse;
+/// let json = r#"{"versions":[]}"#;
+/// let v: HistoryResponse = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HistoryResponse {
+    pub versions: Vec<Record>,
+}
+
+/// Data of the `changes` Server-Sent Event on `GET /v1/events`: the cursor
+/// after a commit the user may see.
+///
+/// ```
+/// # use ferry_protocol::ChangesEvent;
+/// let json = r#"{"cursor":"42"}"#;
+/// let v: ChangesEvent = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChangesEvent {
+    pub cursor: String,
+}
+
+/// The body of every error response.
+///
+/// ```
+/// # use ferry_protocol::ErrorResponse;
+/// let json = r#"{"error":{"code":"unauthenticated","message":"missing or invalid bearer token"}}"#;
+/// let v: ErrorResponse = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
+
+/// A machine-readable `code` (snake_case) and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { code: code.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn mutation_defaults_missing_base_and_fields() {
+        let m: Mutation = serde_json::from_value(json!({
+            "mutation_id": "0193a1b2-0000-7000-8000-0000000000ff",
+            "collection": "tasks",
+            "record_id": "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b",
+            "op": "delete",
+            "hlc": "2026-11-26T09:31:00.000Z-0000-dev1"
+        }))
+        .expect("parses");
+        assert_eq!(m.base_version, None);
+        assert!(m.base.is_empty() && m.fields.is_empty());
+        assert_eq!(m.op, Op::Delete);
+    }
+
+    #[test]
+    fn result_serialises_nulls_explicitly() {
+        let r = MutationResult {
+            mutation_id: Uuid::nil(),
+            status: Status::Applied,
+            record: None,
+            conflict: None,
+            error: None,
+        };
+        let v = serde_json::to_value(&r).expect("serialises");
+        assert_eq!(v["record"], serde_json::Value::Null);
+        assert!(v.as_object().is_some_and(|o| o.contains_key("conflict") && o.contains_key("error")));
+    }
+
+    #[test]
+    fn unknown_op_and_bad_ids_are_refused() {
+        let base = json!({
+            "mutation_id": "0193a1b2-0000-7000-8000-0000000000ff",
+            "collection": "tasks",
+            "record_id": "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b",
+            "op": "put",
+            "hlc": "2026-11-26T09:31:00.000Z-0000-dev1"
+        });
+        let mut bad_op = base.clone();
+        bad_op["op"] = json!("upsert");
+        assert!(serde_json::from_value::<Mutation>(bad_op).is_err());
+        let mut bad_id = base.clone();
+        bad_id["record_id"] = json!("not-a-uuid");
+        assert!(serde_json::from_value::<Mutation>(bad_id).is_err());
+        let mut bad_hlc = base;
+        bad_hlc["hlc"] = json!("yesterday");
+        assert!(serde_json::from_value::<Mutation>(bad_hlc).is_err());
+    }
+}

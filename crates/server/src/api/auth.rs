@@ -1,0 +1,63 @@
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, StatusCode};
+use ferry_protocol::{LoginRequest, LoginResponse, User};
+
+use super::{Json, check_len};
+use crate::AppState;
+use crate::auth::{self, Authenticated};
+use crate::error::{ApiError, ApiResult};
+
+fn client_ip(ext: &Extensions) -> Option<std::net::IpAddr> {
+    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// Exchanges a username and password for a bearer token for one device.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 400, description = "Malformed request", body = ferry_protocol::ErrorResponse),
+        (status = 401, description = "Wrong username or password", body = ferry_protocol::ErrorResponse),
+        (status = 429, description = "Too many failed logins", body = ferry_protocol::ErrorResponse),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ext: Extensions,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<LoginResponse> {
+    check_len("username", &req.username, 64)?;
+    check_len("password", &req.password, 1024)?;
+    check_len("device_name", &req.device_name, 128)?;
+    let ip = client_ip(&ext);
+    state.throttle.check(&req.username, ip).map_err(|retry_after_s| ApiError::RateLimited { retry_after_s })?;
+    let user = state.store.user_by_name(&req.username).await?;
+    let hash = user.as_ref().map_or_else(|| auth::decoy_hash().to_string(), |u| u.password_hash.clone());
+    let password = req.password.clone();
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    let Some(user) = user.filter(|_| ok) else {
+        state.throttle.failed(&req.username, ip);
+        tracing::info!(username = %req.username, "failed login");
+        return Err(ApiError::BadCredentials);
+    };
+    state.throttle.succeeded(&req.username);
+    let token = auth::new_token();
+    let device_name = if req.device_name.trim().is_empty() { "unnamed device" } else { req.device_name.trim() };
+    let device_id = state.store.create_session(user.id, device_name, &auth::token_hash(&token)).await?;
+    tracing::info!(username = %user.username, %device_id, "login");
+    Ok(Json(LoginResponse { token, device_id, user: User { id: user.id, username: user.username } }))
+}
+
+/// Revokes the token the request carries.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Token revoked"),
+        (status = 401, description = "Missing or invalid token", body = ferry_protocol::ErrorResponse),
+    ))]
+pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<StatusCode, ApiError> {
+    state.store.revoke_session(&auth.token).await?;
+    tracing::info!(username = %auth.session.username, device_id = %auth.session.device_id, "logout");
+    Ok(StatusCode::NO_CONTENT)
+}

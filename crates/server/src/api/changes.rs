@@ -1,0 +1,45 @@
+use axum::extract::{Query, State};
+use ferry_protocol::{CHANGES_DEFAULT_LIMIT, CHANGES_MAX_LIMIT, ChangesResponse};
+use serde::Deserialize;
+
+use super::Json;
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::store::Cursor;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// A cursor from an earlier page; omitted: from the start.
+    since: Option<String>,
+    /// Page size, 1 to 5000 (larger values are capped); default 500.
+    limit: Option<usize>,
+}
+
+/// Records changed after the cursor, in change order, each at most once per
+/// page; tombstones included; only collections the user may read.
+#[utoipa::path(get, path = "/v1/changes", tag = "sync", params(ChangesQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, body = ChangesResponse),
+        (status = 400, description = "Malformed cursor or limit", body = ferry_protocol::ErrorResponse),
+        (status = 401, description = "Missing or invalid token", body = ferry_protocol::ErrorResponse),
+    ))]
+pub async fn changes(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<ChangesResponse> {
+    let Query(q) = query?;
+    let since = match q.since.as_deref() {
+        None | Some("") => Cursor::default(),
+        Some(s) => Cursor::parse(s).ok_or_else(|| ApiError::Malformed(format!("invalid cursor {s:?}")))?,
+    };
+    let limit = q.limit.unwrap_or(CHANGES_DEFAULT_LIMIT);
+    if limit == 0 {
+        return Err(ApiError::Malformed("limit must be at least 1".into()));
+    }
+    let readable = state.readable_collections(auth.session.user_id).await?;
+    let page = state.store.changes(since, limit.min(CHANGES_MAX_LIMIT), readable).await?;
+    Ok(Json(page))
+}

@@ -1,0 +1,93 @@
+//! The HTTP API: one module per resource, assembled into one router whose
+//! OpenAPI document is generated from the same handler annotations.
+
+mod auth;
+mod changes;
+mod events;
+mod health;
+mod history;
+mod push;
+mod schema;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ferry sync API",
+        description = "Wire protocol v1 of Ferry, the offline-first shared-records app. \
+                       Every error is {\"error\":{\"code\",\"message\"}}.",
+        license(name = "MIT")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(ferry_protocol::ErrorResponse))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(schema::schema))
+        .routes(routes!(changes::changes))
+        .routes(routes!(push::push))
+        .routes(routes!(events::events))
+        .routes(routes!(history::history))
+}
+
+/// The OpenAPI 3 document of the API, as served at `/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The whole application, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = api().split_for_parts();
+    let doc_json = doc.to_pretty_json().unwrap_or_default();
+    let max_body = state.limits.max_body_bytes;
+    routes
+        .route(
+            "/v1/openapi.json",
+            get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc_json) }),
+        )
+        .fallback(|| async { ApiError::NotFound("no such endpoint; see /v1/openapi.json".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this endpoint does not take that method".into())
+        })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Rejects over-long strings in requests before they reach the store.
+fn check_len(what: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.len() > max {
+        return Err(ApiError::Malformed(format!("{what} is longer than {max} bytes")));
+    }
+    Ok(())
+}
+
+use crate::error::AppJson as Json;

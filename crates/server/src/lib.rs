@@ -1,0 +1,109 @@
+//! Ferry's sync server.
+//!
+//! An axum application over a [`store::Store`]: clients push mutations,
+//! which are merged field by field against what changed since their base
+//! ([`merge`]), and pull changes by cursor from one strictly increasing
+//! change sequence. Every accepted write is kept in history; a mutation seen
+//! before is answered from memory and never applied twice.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod events;
+pub mod merge;
+pub mod schema_file;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use uuid::Uuid;
+
+pub use api::{openapi, router};
+
+use crate::auth::LoginThrottle;
+use crate::clock::Clock;
+use crate::events::Events;
+use crate::store::{DynStore, StoreError};
+
+/// Request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub keepalive: Duration,
+    pub login_failures: u32,
+    pub login_window: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024 * 1024,
+            keepalive: Duration::from_secs(15),
+            login_failures: 5,
+            login_window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: DynStore,
+    pub clock: Arc<Clock>,
+    pub events: Events,
+    pub throttle: Arc<LoginThrottle>,
+    pub limits: Limits,
+    /// Turns `true` when the server is shutting down; event streams end.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// State over `store`, with a clock that continues from its latest stamp.
+    /// Returns the sender that starts shutdown.
+    pub async fn new(store: DynStore, limits: Limits) -> Result<(AppState, watch::Sender<bool>), StoreError> {
+        let floor = store.latest_stamp().await?;
+        let node = format!("srv{}", &Uuid::new_v4().simple().to_string()[..6]);
+        let (tx, rx) = watch::channel(false);
+        Ok((
+            AppState {
+                store,
+                clock: Arc::new(Clock::new(&node, floor)),
+                events: Events::default(),
+                throttle: Arc::new(LoginThrottle::new(limits.login_failures, limits.login_window)),
+                limits,
+                shutdown: rx,
+            },
+            tx,
+        ))
+    }
+
+    /// Names of the collections a user may read (write implies read).
+    pub async fn readable_collections(&self, user_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = self.store.grants(user_id).await?.into_keys().collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// Serves the API on an already-bound listener until `shutdown` resolves;
+/// open event streams are ended first so the shutdown completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop_streams: watch::Sender<bool>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_streams.send(true);
+        })
+        .await
+}

@@ -1,0 +1,268 @@
+//! `ferry-server`: serve the sync API and administer its database.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use ferry_protocol::{Access, Hlc, Mutation, Op};
+use ferry_server::store::{self, DynStore, PushContext, Session};
+use ferry_server::{AppState, Limits, auth, demo, schema_file};
+
+#[derive(Parser)]
+#[command(name = "ferry-server", version, about = "Ferry sync server")]
+struct Cli {
+    /// Database URL: sqlite://PATH
+    #[arg(long, global = true, env = "FERRY_DB", default_value = "sqlite://ferry.db")]
+    db: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Give a user read or write access to a collection (or take it away).
+    Grant {
+        username: String,
+        collection: String,
+        #[arg(long, group = "access")]
+        read: bool,
+        #[arg(long, group = "access")]
+        write: bool,
+        #[arg(long, group = "access")]
+        revoke: bool,
+    },
+    /// Manage collection definitions.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Load the demo schema, users (alice, bob, carol; password "demo") and records.
+    SeedDemo,
+    /// Print the OpenAPI document of the API.
+    Openapi,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FERRY_LISTEN", default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// PEM certificate chain; with --tls-key, serve HTTPS.
+    #[arg(long, env = "FERRY_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[arg(long, env = "FERRY_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "FERRY_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: usize,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Add { username: String },
+    /// Set a user's password (read from standard input); logs out every device.
+    Passwd { username: String },
+}
+
+#[derive(Subcommand)]
+enum SchemaCommand {
+    /// Add or replace the collections defined in a TOML schema file.
+    Apply { file: PathBuf },
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("ferry_server=info,tower_http=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("ferry-server: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Openapi = cli.command {
+        println!("{}", ferry_server::openapi().to_pretty_json()?);
+        return Ok(());
+    }
+    let store = store::open(&cli.db).await?;
+    match cli.command {
+        Command::Serve(args) => serve(store, args).await,
+        Command::User(UserCommand::Add { username }) => {
+            if !valid_username(&username) {
+                bail!("a username is 1 to 64 letters, digits, '.', '-' or '_'");
+            }
+            let hash = auth::hash_password(&read_password()?).map_err(anyhow::Error::msg)?;
+            store.create_user(&username, &hash).await?;
+            eprintln!("created user {username}");
+            Ok(())
+        }
+        Command::User(UserCommand::Passwd { username }) => {
+            let hash = auth::hash_password(&read_password()?).map_err(anyhow::Error::msg)?;
+            store.set_password(&username, &hash).await?;
+            eprintln!("password of {username} changed; their devices must log in again");
+            Ok(())
+        }
+        Command::Grant { username, collection, read, write, revoke } => {
+            let access = match (read, write, revoke) {
+                (true, _, _) => Some(Access::Read),
+                (_, true, _) => Some(Access::Write),
+                (_, _, true) => None,
+                _ => bail!("say --read, --write or --revoke"),
+            };
+            store.set_grant(&username, &collection, access).await?;
+            Ok(())
+        }
+        Command::Schema(SchemaCommand::Apply { file }) => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let defs = schema_file::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            store.put_collections(&defs).await?;
+            eprintln!("applied {} collection(s) from {}", defs.len(), file.display());
+            Ok(())
+        }
+        Command::SeedDemo => seed_demo(store).await,
+        Command::Openapi => Ok(()),
+    }
+}
+
+fn valid_username(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password: ")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.is_empty() {
+        bail!("the password is empty; give it on standard input");
+    }
+    Ok(password)
+}
+
+async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
+    let limits = Limits { max_body_bytes: args.max_body_bytes, ..Limits::default() };
+    let (state, stop_streams) = AppState::new(store, limits).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .with_context(|| format!("cannot load TLS certificate {} and key {}", cert.display(), key.display()))?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop_streams.send(true);
+                h.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            tracing::info!(%addr, "serving HTTPS");
+            println!("ferry-server listening on https://{addr}");
+            let _ = std::io::stdout().flush();
+            axum_server::from_tcp_rustls(listener.into_std()?, config)
+                .handle(handle)
+                .serve(ferry_server::router(state).into_make_service_with_connect_info::<SocketAddr>())
+                .await?;
+        }
+        _ => {
+            tracing::info!(%addr, "serving HTTP");
+            println!("ferry-server listening on http://{addr}");
+            let _ = std::io::stdout().flush();
+            ferry_server::serve(listener, state, stop_streams, shutdown_signal()).await?;
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+/// Idempotent: users that exist keep their password, records already loaded
+/// are answered from their first push and not written again.
+async fn seed_demo(store: DynStore) -> anyhow::Result<()> {
+    let defs = schema_file::parse(demo::DEMO_SCHEMA).map_err(anyhow::Error::msg)?;
+    store.put_collections(&defs).await?;
+    for (username, password, grants) in demo::demo_users() {
+        if store.user_by_name(username).await?.is_none() {
+            let hash = auth::hash_password(password).map_err(anyhow::Error::msg)?;
+            store.create_user(username, &hash).await?;
+        }
+        for (collection, access) in grants {
+            store.set_grant(username, collection, Some(access)).await?;
+        }
+    }
+    let alice = store.user_by_name("alice").await?.context("the demo user alice is missing")?;
+    let (state, _) = AppState::new(store.clone(), Limits::default()).await?;
+    let ctx = PushContext {
+        session: Session { user_id: alice.id, username: alice.username, device_id: uuid::Uuid::nil() },
+        grants: store.grants(alice.id).await?,
+        clock: state.clock.clone(),
+    };
+    let hlc = Hlc::new(1_793_491_200_000, 0, "seed").context("seed stamp")?;
+    let records = demo::demo_records();
+    let mut written = 0;
+    for chunk in records.chunks(500) {
+        let mutations = chunk
+            .iter()
+            .map(|r| Mutation {
+                mutation_id: r.id,
+                collection: r.collection.to_string(),
+                record_id: r.id,
+                op: Op::Put,
+                base_version: None,
+                base: Default::default(),
+                fields: r.fields.clone(),
+                hlc: hlc.clone(),
+            })
+            .collect();
+        let outcome = store.push(ctx.clone(), mutations).await?;
+        if let Some(bad) = outcome.results.iter().find(|r| r.error.is_some()) {
+            bail!("demo record rejected: {:?}", bad.error);
+        }
+        written += outcome.results.iter().filter(|r| r.record.as_ref().is_some_and(|rec| rec.version == 1)).count();
+    }
+    eprintln!(
+        "demo ready: {} records in contacts and tasks ({written} checked); users alice, bob (write) and carol (reads contacts), password \"demo\"",
+        records.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! What to do with one mutation, given the record as the server has it.
+//!
+//! Pure: no I/O, no clock. Every store calls [`decide`] inside its write
+//! transaction, so the rules of DESIGN.md live in exactly one place.
+
+use ferry_protocol::{Access, ConflictKind, ErrorBody, Fields, Hlc, Mutation, Op, Policy, Status};
+use serde_json::Value;
+
+use crate::schema_file::CollectionDef;
+
+/// The record as stored: its latest version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Current {
+    pub version: i64,
+    pub fields: Fields,
+    pub deleted: bool,
+    /// The client stamp of the write that made this version.
+    pub hlc: Hlc,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Write a new version with these (complete) fields.
+    Write { status: Status, fields: Fields, deleted: bool },
+    /// Nothing to write: the server already holds what the client wants.
+    Unchanged { status: Status },
+    Conflict { kind: ConflictKind, fields: Vec<String> },
+    Reject(ErrorBody),
+}
+
+fn reject(code: &str, message: String) -> Decision {
+    Decision::Reject(ErrorBody::new(code, message))
+}
+
+/// JSON equality where `1` and `1.0` are the same number.
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b)),
+        _ => a == b,
+    }
+}
+
+fn get<'a>(fields: &'a Fields, name: &str) -> &'a Value {
+    fields.get(name).unwrap_or(&Value::Null)
+}
+
+/// Names of the fields whose values differ between two versions.
+pub fn changed_fields(a: &Fields, b: &Fields) -> Vec<String> {
+    let mut names: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| !same_value(get(a, k), get(b, k)))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Decides one mutation. `access` is the user's access to its collection
+/// (`None`: none), `def` the collection (`None`: unknown). `base_fields`
+/// gives a stored version's fields, used only to name the fields of a
+/// delete/edit conflict.
+pub fn decide(
+    m: &Mutation,
+    def: Option<&CollectionDef>,
+    access: Option<Access>,
+    current: Option<&Current>,
+    base_fields: impl FnOnce(i64) -> Option<Fields>,
+) -> Decision {
+    let Some(def) = def else {
+        return reject("unknown_collection", format!("there is no collection \"{}\"", m.collection));
+    };
+    if access != Some(Access::Write) {
+        return reject("forbidden", format!("you may not write to collection \"{}\"", m.collection));
+    }
+    if let Some(base) = m.base_version {
+        if base < 0 || current.is_none_or(|c| base > c.version) {
+            return reject(
+                "invalid_base_version",
+                format!("base_version {base} is not a version of record {}", m.record_id),
+            );
+        }
+    }
+    match m.op {
+        Op::Put => decide_put(m, def, current),
+        Op::Delete => decide_delete(m, current, base_fields),
+    }
+}
+
+fn check_changes(def: &CollectionDef, changes: &Fields) -> Result<(), Decision> {
+    ferry_protocol::check_fields(&def.name, &def.fields, changes).map_err(|msg| reject("invalid_field", msg))
+}
+
+/// A write of `fields` unless it would leave a required field empty.
+fn write(def: &CollectionDef, fields: Fields, status: Status) -> Decision {
+    match ferry_protocol::check_required(&def.fields, &fields) {
+        Ok(()) => Decision::Write { status, fields, deleted: false },
+        Err(msg) => reject("invalid_field", msg),
+    }
+}
+
+fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> Decision {
+    if let Err(d) = check_changes(def, &m.fields) {
+        return d;
+    }
+    let Some(current) = current else {
+        if m.base_version.is_some() {
+            return reject("unknown_record", format!("record {} does not exist", m.record_id));
+        }
+        let mut fields = Fields::new();
+        apply(&mut fields, &m.fields);
+        return write(def, fields, Status::Applied);
+    };
+    // A create of a record that already exists merges as an edit of "nothing".
+    let base_version = m.base_version.unwrap_or(0);
+    if current.deleted {
+        if base_version != current.version {
+            let mut fields: Vec<String> = m.fields.keys().cloned().collect();
+            fields.sort();
+            return Decision::Conflict { kind: ConflictKind::EditDelete, fields };
+        }
+        // The client saw the deletion and edits anyway: a restore.
+        let mut fields = current.fields.clone();
+        apply(&mut fields, &m.fields);
+        return write(def, fields, Status::Applied);
+    }
+    if base_version == current.version {
+        let mut fields = current.fields.clone();
+        apply(&mut fields, &m.fields);
+        if fields == current.fields {
+            return Decision::Unchanged { status: Status::Applied };
+        }
+        return write(def, fields, Status::Applied);
+    }
+    let mut merged = current.fields.clone();
+    let mut conflicts = Vec::new();
+    let mut changed = false;
+    for (name, mine) in &m.fields {
+        let theirs = get(&current.fields, name);
+        let base = get(&m.base, name);
+        if same_value(theirs, mine) {
+            continue;
+        }
+        let take_mine = if same_value(theirs, base) {
+            true
+        } else if def.policy == Policy::NewestWins {
+            m.hlc > current.hlc
+        } else {
+            conflicts.push(name.clone());
+            false
+        };
+        if take_mine {
+            set(&mut merged, name, mine);
+            changed = true;
+        }
+    }
+    if !conflicts.is_empty() {
+        conflicts.sort();
+        return Decision::Conflict { kind: ConflictKind::EditEdit, fields: conflicts };
+    }
+    if !changed {
+        return Decision::Unchanged { status: Status::Merged };
+    }
+    write(def, merged, Status::Merged)
+}
+
+fn decide_delete(m: &Mutation, current: Option<&Current>, base_fields: impl FnOnce(i64) -> Option<Fields>) -> Decision {
+    let Some(current) = current else {
+        return reject("unknown_record", format!("record {} does not exist", m.record_id));
+    };
+    if current.deleted {
+        return Decision::Unchanged { status: Status::Applied };
+    }
+    match m.base_version {
+        Some(base) if base != current.version => {
+            let fields = base_fields(base).map(|b| changed_fields(&b, &current.fields)).unwrap_or_default();
+            Decision::Conflict { kind: ConflictKind::DeleteEdit, fields }
+        }
+        _ => Decision::Write { status: Status::Applied, fields: current.fields.clone(), deleted: true },
+    }
+}
+
+/// Sets changed fields; `null` removes a value.
+fn apply(fields: &mut Fields, changes: &Fields) {
+    for (name, value) in changes {
+        set(fields, name, value);
+    }
+}
+
+fn set(fields: &mut Fields, name: &str, value: &Value) {
+    if value.is_null() {
+        fields.remove(name);
+    } else {
+        fields.insert(name.to_string(), value.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,151 @@
+//! The TOML schema file of `ferry-server schema apply`.
+//!
+//! ```toml
+//! [[collections]]
+//! name = "tasks"
+//! label = "Tasks"
+//! title_field = "title"
+//! policy = "manual"          # or "newest_wins"; default "manual"
+//!
+//! [[collections.fields]]
+//! name = "title"
+//! label = "Title"
+//! type = "text"              # text longtext number boolean date datetime choice tags
+//! required = true
+//! ```
+
+use std::collections::HashSet;
+
+use ferry_protocol::{Field, FieldType, Policy};
+use serde::Deserialize;
+
+/// A collection as an administrator defines it (access is per user, so it is
+/// not part of the definition).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionDef {
+    pub name: String,
+    pub label: String,
+    pub title_field: String,
+    #[serde(default)]
+    pub policy: Policy,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaFile {
+    collections: Vec<CollectionDef>,
+}
+
+/// Parses and checks a schema file; the error says what to fix.
+pub fn parse(text: &str) -> Result<Vec<CollectionDef>, String> {
+    let file: SchemaFile = toml::from_str(text).map_err(|e| format!("invalid schema file: {e}"))?;
+    let mut names = HashSet::new();
+    for c in &file.collections {
+        c.validate()?;
+        if !names.insert(c.name.as_str()) {
+            return Err(format!("collection \"{}\" is defined twice", c.name));
+        }
+    }
+    Ok(file.collections)
+}
+
+/// Names usable as collection and field names: they appear in URLs and JSON keys.
+pub fn valid_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && name.len() <= 64
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl CollectionDef {
+    pub fn validate(&self) -> Result<(), String> {
+        let c = &self.name;
+        if !valid_name(c) {
+            return Err(format!(
+                "collection name \"{c}\" must start with a lowercase letter and hold only a-z, 0-9 and _ (at most 64)"
+            ));
+        }
+        if self.fields.is_empty() {
+            return Err(format!("collection \"{c}\" has no fields"));
+        }
+        let mut seen = HashSet::new();
+        for f in &self.fields {
+            if !valid_name(&f.name) {
+                return Err(format!(
+                    "field name \"{}\" in collection \"{c}\" must start with a lowercase letter and hold only a-z, 0-9 and _",
+                    f.name
+                ));
+            }
+            if !seen.insert(f.name.as_str()) {
+                return Err(format!("field \"{}\" is defined twice in collection \"{c}\"", f.name));
+            }
+            match (f.field_type, &f.options) {
+                (FieldType::Choice, Some(o)) if !o.is_empty() => {}
+                (FieldType::Choice, _) => {
+                    return Err(format!("choice field \"{}\" in collection \"{c}\" needs options", f.name));
+                }
+                (_, Some(_)) => {
+                    return Err(format!("only choice fields take options (field \"{}\" in \"{c}\")", f.name));
+                }
+                (_, None) => {}
+            }
+        }
+        if !seen.contains(self.title_field.as_str()) {
+            return Err(format!(
+                "title field \"{}\" of collection \"{c}\" is not one of its fields",
+                self.title_field
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[collections]]
+name = "tasks"
+label = "Tasks"
+title_field = "title"
+policy = "newest_wins"
+
+[[collections.fields]]
+name = "title"
+label = "Title"
+type = "text"
+required = true
+
+[[collections.fields]]
+name = "status"
+label = "Status"
+type = "choice"
+options = ["todo", "done"]
+"#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let cols = parse(GOOD).expect("valid");
+        assert_eq!(cols.len(), 1);
+        assert_eq!(cols[0].policy, Policy::NewestWins);
+        assert_eq!(cols[0].fields[1].options.as_deref(), Some(&["todo".to_string(), "done".to_string()][..]));
+    }
+
+    #[test]
+    fn explains_what_is_wrong() {
+        let cases = [
+            (GOOD.replace("title_field = \"title\"", "title_field = \"nope\""), "title field \"nope\""),
+            (GOOD.replace("options = [\"todo\", \"done\"]", ""), "needs options"),
+            (GOOD.replace("name = \"tasks\"", "name = \"Tasks!\""), "collection name"),
+            (GOOD.replace("type = \"text\"", "type = \"blob\""), "invalid schema file"),
+            (format!("{GOOD}\n{}", &GOOD[GOOD.find("[[collections]]").unwrap_or(0)..]), "defined twice"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(&text).expect_err("invalid");
+            assert!(err.contains(expected), "{err:?} should mention {expected:?}");
+        }
+    }
+}

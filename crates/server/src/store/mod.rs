@@ -1,0 +1,155 @@
+//! Storage behind one trait.
+//!
+//! Handlers only ever see [`Store`]; each backend (SQLite here, PostgreSQL
+//! for scale) implements it and passes the same conformance suite
+//! ([`conformance`]). The invariants every backend keeps:
+//! - a push is applied mutation by mutation, each with its own outcome, and
+//!   the mutations of one push commit together or not at all;
+//! - every accepted write gets the next value of one strictly increasing
+//!   change sequence, and a reader never skips a change;
+//! - every accepted write is kept in the record's history;
+//! - a mutation id seen before from the same user returns its first result
+//!   and writes nothing.
+
+pub mod sqlite;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ferry_protocol::{Access, ChangesResponse, Mutation, MutationResult, Record};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::schema_file::CollectionDef;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Exists(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+/// A user account as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub username: String,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A logged-in device, found by the hash of its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user_id: Uuid,
+    pub username: String,
+    pub device_id: Uuid,
+}
+
+/// Who pushes, what they may write, and the clock that stamps the writes.
+#[derive(Clone)]
+pub struct PushContext {
+    pub session: Session,
+    pub grants: HashMap<String, Access>,
+    pub clock: Arc<Clock>,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushOutcome {
+    /// One per mutation, in order.
+    pub results: Vec<MutationResult>,
+    /// The sequence position of the last write, if anything was written.
+    pub last_write: Option<Cursor>,
+    /// Collections that got a new version, for change events.
+    pub touched: Vec<String>,
+}
+
+/// The SHA-256 of a bearer token; tokens themselves are never stored.
+pub type TokenHash = [u8; 32];
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Reachability of the database, for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn create_user(&self, username: &str, password_hash: &str) -> Result<Uuid, StoreError>;
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError>;
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>, StoreError>;
+    /// Sets (or with `None` removes) a user's access to a collection.
+    async fn set_grant(&self, username: &str, collection: &str, access: Option<Access>) -> Result<(), StoreError>;
+    async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError>;
+
+    /// Records a login; returns the new device id.
+    async fn create_session(&self, user_id: Uuid, device_name: &str, token: &TokenHash) -> Result<Uuid, StoreError>;
+    async fn session(&self, token: &TokenHash) -> Result<Option<Session>, StoreError>;
+    async fn revoke_session(&self, token: &TokenHash) -> Result<(), StoreError>;
+
+    /// Adds or replaces collection definitions, keeping the others.
+    async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError>;
+    /// Every collection, in definition order.
+    async fn collections(&self) -> Result<Vec<CollectionDef>, StoreError>;
+
+    /// Applies a batch of mutations; one result per mutation, in order.
+    async fn push(&self, ctx: PushContext, mutations: Vec<Mutation>) -> Result<PushOutcome, StoreError>;
+    /// Records of `collections` changed after `since`, oldest change first.
+    async fn changes(&self, since: Cursor, limit: usize, collections: Vec<String>) -> Result<ChangesResponse, StoreError>;
+    /// Every version of a record, oldest first; empty if there is none.
+    async fn history(&self, collection: &str, id: Uuid) -> Result<Vec<Record>, StoreError>;
+    /// The latest server HLC stamp written, so a restarted clock never goes back.
+    async fn latest_stamp(&self) -> Result<Option<ferry_protocol::Hlc>, StoreError>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// A position in the change sequence. On the wire it is an opaque string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Cursor(pub i64);
+
+impl Cursor {
+    pub fn parse(s: &str) -> Option<Cursor> {
+        s.parse::<i64>().ok().filter(|n| *n >= 0).map(Cursor)
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Opens the store a `--db` URL names: `sqlite://PATH` (or `sqlite::memory:`).
+pub async fn open(url: &str) -> Result<DynStore, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        return Ok(Arc::new(sqlite::SqliteStore::open(path)?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::Invalid(
+            "this build of ferry-server has no PostgreSQL store yet; use --db sqlite://PATH".into(),
+        ));
+    }
+    Err(StoreError::Invalid(format!(
+        "unknown database URL {:?}: use sqlite://PATH",
+        crate::config::redact_url(url)
+    )))
+}
