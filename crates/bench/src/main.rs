@@ -1,1 +1,38 @@
-fn main() {}
+//! Ferry benchmarks. Each suite prints one JSON object with its figures, the
+//! targets, and ratios to a raw reference measured in the same run.
+//!
+//! `cargo run --release -p ferry-bench -- server [--records N]`
+
+mod server;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let records = args
+        .iter()
+        .position(|a| a == "--records")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let result = match args.first().map(String::as_str) {
+        Some("server") => server::run(records),
+        _ => {
+            eprintln!("usage: ferry-bench server [--records N]");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ferry-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -90,7 +90,11 @@ impl Hlc {
     pub fn tick(&self, now_ms: i64) -> Self {
         let now_ms = now_ms.clamp(0, MAX_WALL_MS);
         if now_ms > self.wall_ms {
-            Self { wall_ms: now_ms, counter: 0, node: self.node.clone() }
+            Self {
+                wall_ms: now_ms,
+                counter: 0,
+                node: self.node.clone(),
+            }
         } else {
             self.bump(self.wall_ms, self.counter)
         }
@@ -103,7 +107,11 @@ impl Hlc {
         let now_ms = now_ms.clamp(0, MAX_WALL_MS);
         let wall = now_ms.max(self.wall_ms).max(remote.wall_ms);
         if wall == now_ms && wall > self.wall_ms && wall > remote.wall_ms {
-            return Self { wall_ms: wall, counter: 0, node: self.node.clone() };
+            return Self {
+                wall_ms: wall,
+                counter: 0,
+                node: self.node.clone(),
+            };
         }
         let counter = match (wall == self.wall_ms, wall == remote.wall_ms) {
             (true, true) => self.counter.max(remote.counter),
@@ -116,9 +124,17 @@ impl Hlc {
 
     fn bump(&self, wall_ms: i64, counter: u16) -> Self {
         match counter.checked_add(1) {
-            Some(counter) => Self { wall_ms, counter, node: self.node.clone() },
+            Some(counter) => Self {
+                wall_ms,
+                counter,
+                node: self.node.clone(),
+            },
             // Counter exhausted within one millisecond: borrow the next one.
-            None => Self { wall_ms: (wall_ms + 1).min(MAX_WALL_MS), counter: 0, node: self.node.clone() },
+            None => Self {
+                wall_ms: (wall_ms + 1).min(MAX_WALL_MS),
+                counter: 0,
+                node: self.node.clone(),
+            },
         }
     }
 }
@@ -146,7 +162,11 @@ impl FromStr for Hlc {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // "YYYY-MM-DDTHH:MM:SS.mmmZ" is 24 bytes, then "-cccc-" and the node.
-        let bad = || HlcError(format!("{s:?} (expected e.g. 2026-11-26T09:30:00.000Z-0000-node)"));
+        let bad = || {
+            HlcError(format!(
+                "{s:?} (expected e.g. 2026-11-26T09:30:00.000Z-0000-node)"
+            ))
+        };
         if s.len() < 31 || !s.is_char_boundary(24) || !s.is_ascii() {
             return Err(bad());
         }

@@ -12,7 +12,9 @@ mod hlc;
 mod schema;
 
 pub use hlc::{Hlc, HlcError, MAX_NODE_LEN};
-pub use schema::{Access, Collection, Field, FieldType, Policy, SchemaResponse, check_fields, check_required};
+pub use schema::{
+    Access, Collection, Field, FieldType, Policy, SchemaResponse, check_fields, check_required,
+};
 
 use std::fmt;
 
@@ -128,13 +130,14 @@ pub struct User {
 /// assert_eq!(serde_json::to_string(&v).unwrap(), json);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Record {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(bound = ""))]
+pub struct Record<F = Fields> {
     pub collection: String,
     pub id: Uuid,
     pub version: i64,
+    /// [`Fields`]; a server may hold them as already-serialised JSON.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub fields: Fields,
+    pub fields: F,
     pub deleted: bool,
     pub updated_at: Hlc,
     pub updated_by: String,
@@ -150,9 +153,10 @@ pub struct Record {
 /// assert_eq!(serde_json::to_string(&v).unwrap(), json);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ChangesResponse {
-    pub changes: Vec<Record>,
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(bound = ""))]
+pub struct ChangesResponse<F = Fields> {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Record>))]
+    pub changes: Vec<Record<F>>,
     /// Opaque: pass it back as `since` to continue.
     pub cursor: String,
     pub has_more: bool,
@@ -341,7 +345,10 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into() }
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -382,7 +389,10 @@ mod tests {
         };
         let v = serde_json::to_value(&r).expect("serialises");
         assert_eq!(v["record"], serde_json::Value::Null);
-        assert!(v.as_object().is_some_and(|o| o.contains_key("conflict") && o.contains_key("error")));
+        assert!(
+            v.as_object()
+                .is_some_and(|o| o.contains_key("conflict") && o.contains_key("error"))
+        );
     }
 
     #[test]

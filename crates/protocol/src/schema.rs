@@ -116,7 +116,9 @@ impl Field {
             (FieldType::Date, Value::String(s)) => {
                 s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
             }
-            (FieldType::Datetime, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s).is_ok(),
+            (FieldType::Datetime, Value::String(s)) => {
+                chrono::DateTime::parse_from_rfc3339(s).is_ok()
+            }
             (FieldType::Choice, Value::String(s)) => {
                 let options = self.options.as_deref().unwrap_or_default();
                 if !options.iter().any(|o| o == s) {
@@ -133,7 +135,10 @@ impl Field {
         if ok {
             Ok(())
         } else {
-            Err(format!("field \"{name}\" must be {}", self.field_type.describe()))
+            Err(format!(
+                "field \"{name}\" must be {}",
+                self.field_type.describe()
+            ))
         }
     }
 }
@@ -232,7 +237,9 @@ mod tests {
     #[test]
     fn null_only_when_optional() {
         assert!(field(FieldType::Text, false).check(&Value::Null).is_ok());
-        let err = field(FieldType::Text, true).check(&Value::Null).expect_err("required");
+        let err = field(FieldType::Text, true)
+            .check(&Value::Null)
+            .expect_err("required");
         assert!(err.contains("\"f\" is required"));
         assert!(field(FieldType::Text, true).check(&json!("  ")).is_err());
     }

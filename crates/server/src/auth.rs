@@ -5,11 +5,11 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -29,7 +29,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 /// Checks a password against a stored hash; a malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A hash to verify against when the user does not exist, so that the
@@ -54,7 +58,10 @@ pub fn token_hash(token: &str) -> TokenHash {
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty() && t.len() <= 256)
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty() && t.len() <= 256)
 }
 
 /// The session of the request's bearer token; 401 without a valid one.
@@ -66,9 +73,16 @@ pub struct Authenticated {
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = token_hash(bearer(parts).ok_or(ApiError::Unauthenticated)?);
-        let session = state.store.session(&token).await?.ok_or(ApiError::Unauthenticated)?;
+        let session = state
+            .store
+            .session(&token)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
         Ok(Authenticated { session, token })
     }
 }
@@ -83,7 +97,11 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(limit: u32, window: Duration) -> Self {
-        Self { limit, window, failures: Mutex::new(HashMap::new()) }
+        Self {
+            limit,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn keys(username: &str, ip: Option<IpAddr>) -> Vec<String> {
@@ -96,13 +114,20 @@ impl LoginThrottle {
 
     /// `Err(seconds)` while a key is over its limit.
     pub fn check(&self, username: &str, ip: Option<IpAddr>) -> Result<(), u64> {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         failures.retain(|_, (_, start)| now.duration_since(*start) < self.window);
         for key in Self::keys(username, ip) {
             if let Some((count, start)) = failures.get(&key) {
                 // The address limit is looser: several people may share one.
-                let limit = if key.starts_with("ip:") { self.limit * 4 } else { self.limit };
+                let limit = if key.starts_with("ip:") {
+                    self.limit * 4
+                } else {
+                    self.limit
+                };
                 if *count >= limit {
                     let left = self.window.saturating_sub(now.duration_since(*start));
                     return Err(left.as_secs().max(1));
@@ -113,14 +138,20 @@ impl LoginThrottle {
     }
 
     pub fn failed(&self, username: &str, ip: Option<IpAddr>) {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for key in Self::keys(username, ip) {
             failures.entry(key).or_insert((0, Instant::now())).0 += 1;
         }
     }
 
     pub fn succeeded(&self, username: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         failures.remove(&format!("user:{}", username.to_lowercase()));
     }
 }
@@ -142,7 +173,9 @@ mod tests {
     fn tokens_are_256_bits_and_distinct() {
         let (a, b) = (new_token(), new_token());
         assert_ne!(a, b);
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&a).expect("base64");
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&a)
+            .expect("base64");
         assert_eq!(raw.len(), 32);
         assert_ne!(token_hash(&a), token_hash(&b));
     }
@@ -154,7 +187,10 @@ mod tests {
             assert!(t.check("Alice", None).is_ok());
             t.failed("Alice", None);
         }
-        assert!(t.check("alice", None).is_err(), "usernames are throttled case-insensitively");
+        assert!(
+            t.check("alice", None).is_err(),
+            "usernames are throttled case-insensitively"
+        );
         assert!(t.check("bob", None).is_ok());
         t.succeeded("alice");
         assert!(t.check("alice", None).is_ok());

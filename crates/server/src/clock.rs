@@ -23,13 +23,18 @@ impl Clock {
             Some(f) => zero.receive(&f, 0),
             None => zero,
         };
-        Clock { last: Mutex::new(last) }
+        Clock {
+            last: Mutex::new(last),
+        }
     }
 
     /// The next stamp for a write, after everything this clock has seen,
     /// including the client stamp `seen` when there is one.
     pub fn stamp(&self, seen: Option<&Hlc>) -> Hlc {
-        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let next = match seen {
             Some(remote) => last.receive(remote, now_ms()),
             None => last.tick(now_ms()),

@@ -18,7 +18,10 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     #[test]
     fn hides_passwords() {
-        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact_url("sqlite://ferry.db"), "sqlite://ferry.db");
     }
 }

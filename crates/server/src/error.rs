@@ -74,7 +74,9 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorResponse {
-        ErrorResponse { error: ErrorBody::new(self.code(), self.to_string()) }
+        ErrorResponse {
+            error: ErrorBody::new(self.code(), self.to_string()),
+        }
     }
 }
 
@@ -83,7 +85,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), Json(self.body())).into_response();
         match self {
             ApiError::RateLimited { retry_after_s } => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
             }
             ApiError::Unauthenticated | ApiError::BadCredentials => {
                 response
@@ -103,7 +107,9 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %msg, "database unavailable");
                 ApiError::Unavailable
             }
-            StoreError::Exists(msg) | StoreError::NotFound(msg) | StoreError::Invalid(msg) => ApiError::Invalid(msg),
+            StoreError::Exists(msg) | StoreError::NotFound(msg) | StoreError::Invalid(msg) => {
+                ApiError::Invalid(msg)
+            }
             StoreError::Internal(msg) => {
                 tracing::error!(error = %msg, "store error");
                 ApiError::Internal
@@ -116,9 +122,9 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge("request body is too large".into()),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ApiError::UnsupportedMediaType("send the body as JSON with Content-Type: application/json".into())
-            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
+                "send the body as JSON with Content-Type: application/json".into(),
+            ),
             _ => ApiError::Malformed(r.body_text()),
         }
     }

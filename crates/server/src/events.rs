@@ -17,7 +17,9 @@ pub struct Events {
 
 impl Default for Events {
     fn default() -> Self {
-        Self { tx: broadcast::channel(1024).0 }
+        Self {
+            tx: broadcast::channel(1024).0,
+        }
     }
 }
 

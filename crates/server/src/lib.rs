@@ -66,7 +66,10 @@ pub struct AppState {
 impl AppState {
     /// State over `store`, with a clock that continues from its latest stamp.
     /// Returns the sender that starts shutdown.
-    pub async fn new(store: DynStore, limits: Limits) -> Result<(AppState, watch::Sender<bool>), StoreError> {
+    pub async fn new(
+        store: DynStore,
+        limits: Limits,
+    ) -> Result<(AppState, watch::Sender<bool>), StoreError> {
         let floor = store.latest_stamp().await?;
         let node = format!("srv{}", &Uuid::new_v4().simple().to_string()[..6]);
         let (tx, rx) = watch::channel(false);
@@ -75,7 +78,10 @@ impl AppState {
                 store,
                 clock: Arc::new(Clock::new(&node, floor)),
                 events: Events::default(),
-                throttle: Arc::new(LoginThrottle::new(limits.login_failures, limits.login_window)),
+                throttle: Arc::new(LoginThrottle::new(
+                    limits.login_failures,
+                    limits.login_window,
+                )),
                 limits,
                 shutdown: rx,
             },
@@ -105,5 +111,42 @@ pub async fn serve(
             shutdown.await;
             let _ = stop_streams.send(true);
         })
+        .await
+}
+
+/// Like [`serve`], over TLS with a PEM certificate chain and private key.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop_streams: watch::Sender<bool>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> std::io::Result<()> {
+    // Several crates may bring a rustls provider; ring is the one Ferry uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot load TLS certificate {} and key {}: {e}",
+                    cert.display(),
+                    key.display()
+                ),
+            )
+        })?;
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_streams.send(true);
+        h.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum_server::from_tcp_rustls(listener.into_std()?, config)
+        .handle(handle)
+        .serve(app)
         .await
 }

@@ -3,7 +3,6 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -15,7 +14,12 @@ use ferry_server::{AppState, Limits, auth, demo, schema_file};
 #[command(name = "ferry-server", version, about = "Ferry sync server")]
 struct Cli {
     /// Database URL: sqlite://PATH
-    #[arg(long, global = true, env = "FERRY_DB", default_value = "sqlite://ferry.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_DB",
+        default_value = "sqlite://ferry.db"
+    )]
     db: String,
     #[command(subcommand)]
     command: Command,
@@ -82,8 +86,9 @@ enum SchemaCommand {
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("ferry_server=info,tower_http=warn")),
+            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("ferry_server=info,tower_http=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -116,7 +121,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("password of {username} changed; their devices must log in again");
             Ok(())
         }
-        Command::Grant { username, collection, read, write, revoke } => {
+        Command::Grant {
+            username,
+            collection,
+            read,
+            write,
+            revoke,
+        } => {
             let access = match (read, write, revoke) {
                 (true, _, _) => Some(Access::Read),
                 (_, true, _) => Some(Access::Write),
@@ -127,10 +138,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Schema(SchemaCommand::Apply { file }) => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let defs = schema_file::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let defs = schema_file::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             store.put_collections(&defs).await?;
-            eprintln!("applied {} collection(s) from {}", defs.len(), file.display());
+            eprintln!(
+                "applied {} collection(s) from {}",
+                defs.len(),
+                file.display()
+            );
             Ok(())
         }
         Command::SeedDemo => seed_demo(store).await,
@@ -139,7 +156,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn valid_username(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -157,7 +177,10 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
-    let limits = Limits { max_body_bytes: args.max_body_bytes, ..Limits::default() };
+    let limits = Limits {
+        max_body_bytes: args.max_body_bytes,
+        ..Limits::default()
+    };
     let (state, stop_streams) = AppState::new(store, limits).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -165,24 +188,18 @@ async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-                .await
-                .with_context(|| format!("cannot load TLS certificate {} and key {}", cert.display(), key.display()))?;
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                let _ = stop_streams.send(true);
-                h.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
             tracing::info!(%addr, "serving HTTPS");
             println!("ferry-server listening on https://{addr}");
             let _ = std::io::stdout().flush();
-            axum_server::from_tcp_rustls(listener.into_std()?, config)
-                .handle(handle)
-                .serve(ferry_server::router(state).into_make_service_with_connect_info::<SocketAddr>())
-                .await?;
+            ferry_server::serve_tls(
+                listener,
+                state,
+                stop_streams,
+                shutdown_signal(),
+                &cert,
+                &key,
+            )
+            .await?;
         }
         _ => {
             tracing::info!(%addr, "serving HTTP");
@@ -199,13 +216,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -230,10 +248,17 @@ async fn seed_demo(store: DynStore) -> anyhow::Result<()> {
             store.set_grant(username, collection, Some(access)).await?;
         }
     }
-    let alice = store.user_by_name("alice").await?.context("the demo user alice is missing")?;
+    let alice = store
+        .user_by_name("alice")
+        .await?
+        .context("the demo user alice is missing")?;
     let (state, _) = AppState::new(store.clone(), Limits::default()).await?;
     let ctx = PushContext {
-        session: Session { user_id: alice.id, username: alice.username, device_id: uuid::Uuid::nil() },
+        session: Session {
+            user_id: alice.id,
+            username: alice.username,
+            device_id: uuid::Uuid::nil(),
+        },
         grants: store.grants(alice.id).await?,
         clock: state.clock.clone(),
     };
@@ -258,7 +283,11 @@ async fn seed_demo(store: DynStore) -> anyhow::Result<()> {
         if let Some(bad) = outcome.results.iter().find(|r| r.error.is_some()) {
             bail!("demo record rejected: {:?}", bad.error);
         }
-        written += outcome.results.iter().filter(|r| r.record.as_ref().is_some_and(|rec| rec.version == 1)).count();
+        written += outcome
+            .results
+            .iter()
+            .filter(|r| r.record.as_ref().is_some_and(|rec| rec.version == 1))
+            .count();
     }
     eprintln!(
         "demo ready: {} records in contacts and tasks ({written} checked); users alice, bob (write) and carol (reads contacts), password \"demo\"",

@@ -21,10 +21,19 @@ pub struct Current {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Write a new version with these (complete) fields.
-    Write { status: Status, fields: Fields, deleted: bool },
+    Write {
+        status: Status,
+        fields: Fields,
+        deleted: bool,
+    },
     /// Nothing to write: the server already holds what the client wants.
-    Unchanged { status: Status },
-    Conflict { kind: ConflictKind, fields: Vec<String> },
+    Unchanged {
+        status: Status,
+    },
+    Conflict {
+        kind: ConflictKind,
+        fields: Vec<String>,
+    },
     Reject(ErrorBody),
 }
 
@@ -36,7 +45,9 @@ fn reject(code: &str, message: String) -> Decision {
 pub fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
+        }
         _ => a == b,
     }
 }
@@ -70,16 +81,25 @@ pub fn decide(
     base_fields: impl FnOnce(i64) -> Option<Fields>,
 ) -> Decision {
     let Some(def) = def else {
-        return reject("unknown_collection", format!("there is no collection \"{}\"", m.collection));
+        return reject(
+            "unknown_collection",
+            format!("there is no collection \"{}\"", m.collection),
+        );
     };
     if access != Some(Access::Write) {
-        return reject("forbidden", format!("you may not write to collection \"{}\"", m.collection));
+        return reject(
+            "forbidden",
+            format!("you may not write to collection \"{}\"", m.collection),
+        );
     }
     if let Some(base) = m.base_version {
         if base < 0 || current.is_none_or(|c| base > c.version) {
             return reject(
                 "invalid_base_version",
-                format!("base_version {base} is not a version of record {}", m.record_id),
+                format!(
+                    "base_version {base} is not a version of record {}",
+                    m.record_id
+                ),
             );
         }
     }
@@ -90,13 +110,18 @@ pub fn decide(
 }
 
 fn check_changes(def: &CollectionDef, changes: &Fields) -> Result<(), Decision> {
-    ferry_protocol::check_fields(&def.name, &def.fields, changes).map_err(|msg| reject("invalid_field", msg))
+    ferry_protocol::check_fields(&def.name, &def.fields, changes)
+        .map_err(|msg| reject("invalid_field", msg))
 }
 
 /// A write of `fields` unless it would leave a required field empty.
 fn write(def: &CollectionDef, fields: Fields, status: Status) -> Decision {
     match ferry_protocol::check_required(&def.fields, &fields) {
-        Ok(()) => Decision::Write { status, fields, deleted: false },
+        Ok(()) => Decision::Write {
+            status,
+            fields,
+            deleted: false,
+        },
         Err(msg) => reject("invalid_field", msg),
     }
 }
@@ -107,7 +132,10 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
     }
     let Some(current) = current else {
         if m.base_version.is_some() {
-            return reject("unknown_record", format!("record {} does not exist", m.record_id));
+            return reject(
+                "unknown_record",
+                format!("record {} does not exist", m.record_id),
+            );
         }
         let mut fields = Fields::new();
         apply(&mut fields, &m.fields);
@@ -119,7 +147,10 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
         if base_version != current.version {
             let mut fields: Vec<String> = m.fields.keys().cloned().collect();
             fields.sort();
-            return Decision::Conflict { kind: ConflictKind::EditDelete, fields };
+            return Decision::Conflict {
+                kind: ConflictKind::EditDelete,
+                fields,
+            };
         }
         // The client saw the deletion and edits anyway: a restore.
         let mut fields = current.fields.clone();
@@ -130,7 +161,9 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
         let mut fields = current.fields.clone();
         apply(&mut fields, &m.fields);
         if fields == current.fields {
-            return Decision::Unchanged { status: Status::Applied };
+            return Decision::Unchanged {
+                status: Status::Applied,
+            };
         }
         return write(def, fields, Status::Applied);
     }
@@ -158,27 +191,50 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
     }
     if !conflicts.is_empty() {
         conflicts.sort();
-        return Decision::Conflict { kind: ConflictKind::EditEdit, fields: conflicts };
+        return Decision::Conflict {
+            kind: ConflictKind::EditEdit,
+            fields: conflicts,
+        };
     }
     if !changed {
-        return Decision::Unchanged { status: Status::Merged };
+        return Decision::Unchanged {
+            status: Status::Merged,
+        };
     }
     write(def, merged, Status::Merged)
 }
 
-fn decide_delete(m: &Mutation, current: Option<&Current>, base_fields: impl FnOnce(i64) -> Option<Fields>) -> Decision {
+fn decide_delete(
+    m: &Mutation,
+    current: Option<&Current>,
+    base_fields: impl FnOnce(i64) -> Option<Fields>,
+) -> Decision {
     let Some(current) = current else {
-        return reject("unknown_record", format!("record {} does not exist", m.record_id));
+        return reject(
+            "unknown_record",
+            format!("record {} does not exist", m.record_id),
+        );
     };
     if current.deleted {
-        return Decision::Unchanged { status: Status::Applied };
+        return Decision::Unchanged {
+            status: Status::Applied,
+        };
     }
     match m.base_version {
         Some(base) if base != current.version => {
-            let fields = base_fields(base).map(|b| changed_fields(&b, &current.fields)).unwrap_or_default();
-            Decision::Conflict { kind: ConflictKind::DeleteEdit, fields }
+            let fields = base_fields(base)
+                .map(|b| changed_fields(&b, &current.fields))
+                .unwrap_or_default();
+            Decision::Conflict {
+                kind: ConflictKind::DeleteEdit,
+                fields,
+            }
         }
-        _ => Decision::Write { status: Status::Applied, fields: current.fields.clone(), deleted: true },
+        _ => Decision::Write {
+            status: Status::Applied,
+            fields: current.fields.clone(),
+            deleted: true,
+        },
     }
 }
 

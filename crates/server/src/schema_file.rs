@@ -79,15 +79,24 @@ impl CollectionDef {
                 ));
             }
             if !seen.insert(f.name.as_str()) {
-                return Err(format!("field \"{}\" is defined twice in collection \"{c}\"", f.name));
+                return Err(format!(
+                    "field \"{}\" is defined twice in collection \"{c}\"",
+                    f.name
+                ));
             }
             match (f.field_type, &f.options) {
                 (FieldType::Choice, Some(o)) if !o.is_empty() => {}
                 (FieldType::Choice, _) => {
-                    return Err(format!("choice field \"{}\" in collection \"{c}\" needs options", f.name));
+                    return Err(format!(
+                        "choice field \"{}\" in collection \"{c}\" needs options",
+                        f.name
+                    ));
                 }
                 (_, Some(_)) => {
-                    return Err(format!("only choice fields take options (field \"{}\" in \"{c}\")", f.name));
+                    return Err(format!(
+                        "only choice fields take options (field \"{}\" in \"{c}\")",
+                        f.name
+                    ));
                 }
                 (_, None) => {}
             }
@@ -131,21 +140,45 @@ options = ["todo", "done"]
         let cols = parse(GOOD).expect("valid");
         assert_eq!(cols.len(), 1);
         assert_eq!(cols[0].policy, Policy::NewestWins);
-        assert_eq!(cols[0].fields[1].options.as_deref(), Some(&["todo".to_string(), "done".to_string()][..]));
+        assert_eq!(
+            cols[0].fields[1].options.as_deref(),
+            Some(&["todo".to_string(), "done".to_string()][..])
+        );
     }
 
     #[test]
     fn explains_what_is_wrong() {
         let cases = [
-            (GOOD.replace("title_field = \"title\"", "title_field = \"nope\""), "title field \"nope\""),
-            (GOOD.replace("options = [\"todo\", \"done\"]", ""), "needs options"),
-            (GOOD.replace("name = \"tasks\"", "name = \"Tasks!\""), "collection name"),
-            (GOOD.replace("type = \"text\"", "type = \"blob\""), "invalid schema file"),
-            (format!("{GOOD}\n{}", &GOOD[GOOD.find("[[collections]]").unwrap_or(0)..]), "defined twice"),
+            (
+                GOOD.replace("title_field = \"title\"", "title_field = \"nope\""),
+                "title field \"nope\"",
+            ),
+            (
+                GOOD.replace("options = [\"todo\", \"done\"]", ""),
+                "needs options",
+            ),
+            (
+                GOOD.replace("name = \"tasks\"", "name = \"Tasks!\""),
+                "collection name",
+            ),
+            (
+                GOOD.replace("type = \"text\"", "type = \"blob\""),
+                "invalid schema file",
+            ),
+            (
+                format!(
+                    "{GOOD}\n{}",
+                    &GOOD[GOOD.find("[[collections]]").unwrap_or(0)..]
+                ),
+                "defined twice",
+            ),
         ];
         for (text, expected) in cases {
             let err = parse(&text).expect_err("invalid");
-            assert!(err.contains(expected), "{err:?} should mention {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{err:?} should mention {expected:?}"
+            );
         }
     }
 }

@@ -30,9 +30,15 @@ pub async fn login(
     check_len("password", &req.password, 1024)?;
     check_len("device_name", &req.device_name, 128)?;
     let ip = client_ip(&ext);
-    state.throttle.check(&req.username, ip).map_err(|retry_after_s| ApiError::RateLimited { retry_after_s })?;
+    state
+        .throttle
+        .check(&req.username, ip)
+        .map_err(|retry_after_s| ApiError::RateLimited { retry_after_s })?;
     let user = state.store.user_by_name(&req.username).await?;
-    let hash = user.as_ref().map_or_else(|| auth::decoy_hash().to_string(), |u| u.password_hash.clone());
+    let hash = user.as_ref().map_or_else(
+        || auth::decoy_hash().to_string(),
+        |u| u.password_hash.clone(),
+    );
     let password = req.password.clone();
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
         .await
@@ -44,10 +50,24 @@ pub async fn login(
     };
     state.throttle.succeeded(&req.username);
     let token = auth::new_token();
-    let device_name = if req.device_name.trim().is_empty() { "unnamed device" } else { req.device_name.trim() };
-    let device_id = state.store.create_session(user.id, device_name, &auth::token_hash(&token)).await?;
+    let device_name = if req.device_name.trim().is_empty() {
+        "unnamed device"
+    } else {
+        req.device_name.trim()
+    };
+    let device_id = state
+        .store
+        .create_session(user.id, device_name, &auth::token_hash(&token))
+        .await?;
     tracing::info!(username = %user.username, %device_id, "login");
-    Ok(Json(LoginResponse { token, device_id, user: User { id: user.id, username: user.username } }))
+    Ok(Json(LoginResponse {
+        token,
+        device_id,
+        user: User {
+            id: user.id,
+            username: user.username,
+        },
+    }))
 }
 
 /// Revokes the token the request carries.
@@ -56,7 +76,10 @@ pub async fn login(
         (status = 204, description = "Token revoked"),
         (status = 401, description = "Missing or invalid token", body = ferry_protocol::ErrorResponse),
     ))]
-pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<StatusCode, ApiError> {
     state.store.revoke_session(&auth.token).await?;
     tracing::info!(username = %auth.session.username, device_id = %auth.session.device_id, "logout");
     Ok(StatusCode::NO_CONTENT)

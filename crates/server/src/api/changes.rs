@@ -6,7 +6,7 @@ use super::Json;
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
-use crate::store::Cursor;
+use crate::store::{ChangesPage, Cursor};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -29,17 +29,22 @@ pub async fn changes(
     State(state): State<AppState>,
     auth: Authenticated,
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<ChangesResponse> {
+) -> ApiResult<ChangesPage> {
     let Query(q) = query?;
     let since = match q.since.as_deref() {
         None | Some("") => Cursor::default(),
-        Some(s) => Cursor::parse(s).ok_or_else(|| ApiError::Malformed(format!("invalid cursor {s:?}")))?,
+        Some(s) => {
+            Cursor::parse(s).ok_or_else(|| ApiError::Malformed(format!("invalid cursor {s:?}")))?
+        }
     };
     let limit = q.limit.unwrap_or(CHANGES_DEFAULT_LIMIT);
     if limit == 0 {
         return Err(ApiError::Malformed("limit must be at least 1".into()));
     }
     let readable = state.readable_collections(auth.session.user_id).await?;
-    let page = state.store.changes(since, limit.min(CHANGES_MAX_LIMIT), readable).await?;
+    let page = state
+        .store
+        .changes(since, limit.min(CHANGES_MAX_LIMIT), readable)
+        .await?;
     Ok(Json(page))
 }

@@ -61,7 +61,10 @@ impl Listener {
             if !self.sees(&commit) {
                 continue;
             }
-            let data = serde_json::to_string(&ChangesEvent { cursor: commit.cursor }).ok()?;
+            let data = serde_json::to_string(&ChangesEvent {
+                cursor: commit.cursor,
+            })
+            .ok()?;
             return Some(Event::default().event("changes").data(data));
         }
     }
@@ -78,7 +81,11 @@ pub async fn events(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let readable = state.readable_collections(auth.session.user_id).await?.into_iter().collect();
+    let readable = state
+        .readable_collections(auth.session.user_id)
+        .await?
+        .into_iter()
+        .collect();
     let listener = Listener {
         commits: state.events.subscribe(),
         shutdown: state.shutdown.clone(),
@@ -92,5 +99,9 @@ pub async fn events(
         let event = l.next().await?;
         Some((Ok(event), l))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(state.limits.keepalive).text("keep-alive")))
+    Ok(Sse::new(stream).keep_alive(
+        KeepAlive::new()
+            .interval(state.limits.keepalive)
+            .text("keep-alive"),
+    ))
 }

@@ -13,5 +13,8 @@ use crate::error::ApiResult;
     ))]
 pub async fn health(State(state): State<AppState>) -> ApiResult<Health> {
     state.store.ping().await?;
-    Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() }))
+    Ok(Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
 }

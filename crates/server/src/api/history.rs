@@ -23,18 +23,30 @@ pub async fn history(
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> ApiResult<HistoryResponse> {
     let Path((collection, id)) = path?;
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::Malformed(format!("{id:?} is not a record id (a UUID)")))?;
-    let known = state.store.collections().await?.iter().any(|c| c.name == collection);
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| ApiError::Malformed(format!("{id:?} is not a record id (a UUID)")))?;
+    let known = state
+        .store
+        .collections()
+        .await?
+        .iter()
+        .any(|c| c.name == collection);
     if !known {
-        return Err(ApiError::NotFound(format!("there is no collection {collection:?}")));
+        return Err(ApiError::NotFound(format!(
+            "there is no collection {collection:?}"
+        )));
     }
     let grants = state.store.grants(auth.session.user_id).await?;
     if !grants.contains_key(&collection) {
-        return Err(ApiError::Forbidden(format!("you may not read collection {collection:?}")));
+        return Err(ApiError::Forbidden(format!(
+            "you may not read collection {collection:?}"
+        )));
     }
     let versions = state.store.history(&collection, id).await?;
     if versions.is_empty() {
-        return Err(ApiError::NotFound(format!("there is no record {id} in {collection:?}")));
+        return Err(ApiError::NotFound(format!(
+            "there is no record {id} in {collection:?}"
+        )));
     }
     Ok(Json(HistoryResponse { versions }))
 }

@@ -71,7 +71,12 @@ pub fn router(state: AppState) -> Router {
     routes
         .route(
             "/v1/openapi.json",
-            get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc_json) }),
+            get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    doc_json,
+                )
+            }),
         )
         .fallback(|| async { ApiError::NotFound("no such endpoint; see /v1/openapi.json".into()) })
         .method_not_allowed_fallback(|| async {
@@ -85,7 +90,9 @@ pub fn router(state: AppState) -> Router {
 /// Rejects over-long strings in requests before they reach the store.
 fn check_len(what: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.len() > max {
-        return Err(ApiError::Malformed(format!("{what} is longer than {max} bytes")));
+        return Err(ApiError::Malformed(format!(
+            "{what} is longer than {max} bytes"
+        )));
     }
     Ok(())
 }

@@ -27,12 +27,21 @@ pub async fn push(
         )));
     }
     let grants = state.store.grants(auth.session.user_id).await?;
-    let ctx = PushContext { session: auth.session, grants, clock: state.clock.clone() };
+    let ctx = PushContext {
+        session: auth.session,
+        grants,
+        clock: state.clock.clone(),
+    };
     let count = req.mutations.len();
     let outcome = state.store.push(ctx, req.mutations).await?;
     if let Some(cursor) = outcome.last_write {
         tracing::debug!(count, %cursor, "push committed");
-        state.events.publish(Commit { cursor: cursor.to_string(), collections: outcome.touched });
+        state.events.publish(Commit {
+            cursor: cursor.to_string(),
+            collections: outcome.touched,
+        });
     }
-    Ok(Json(PushResponse { results: outcome.results }))
+    Ok(Json(PushResponse {
+        results: outcome.results,
+    }))
 }

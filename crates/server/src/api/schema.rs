@@ -12,7 +12,10 @@ use crate::error::ApiResult;
         (status = 200, body = SchemaResponse),
         (status = 401, description = "Missing or invalid token", body = ferry_protocol::ErrorResponse),
     ))]
-pub async fn schema(State(state): State<AppState>, auth: Authenticated) -> ApiResult<SchemaResponse> {
+pub async fn schema(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<SchemaResponse> {
     let grants = state.store.grants(auth.session.user_id).await?;
     let collections = state
         .store

@@ -32,14 +32,26 @@ fn fields(v: serde_json::Value) -> Fields {
 }
 
 fn hlc(s: &str) -> Hlc {
-    format!("2026-11-26T09:{s}.000Z-0000-n").parse().expect("stamp")
+    format!("2026-11-26T09:{s}.000Z-0000-n")
+        .parse()
+        .expect("stamp")
 }
 
 fn current(version: i64, f: serde_json::Value, deleted: bool) -> Current {
-    Current { version, fields: fields(f), deleted, hlc: hlc("30:00") }
+    Current {
+        version,
+        fields: fields(f),
+        deleted,
+        hlc: hlc("30:00"),
+    }
 }
 
-fn mutation(op: Op, base_version: Option<i64>, base: serde_json::Value, f: serde_json::Value) -> Mutation {
+fn mutation(
+    op: Op,
+    base_version: Option<i64>,
+    base: serde_json::Value,
+    f: serde_json::Value,
+) -> Mutation {
     Mutation {
         mutation_id: Uuid::nil(),
         collection: "tasks".into(),
@@ -53,15 +65,26 @@ fn mutation(op: Op, base_version: Option<i64>, base: serde_json::Value, f: serde
 }
 
 fn server_v3() -> Current {
-    current(3, json!({"title": "Plan", "status": "todo", "priority": 1, "notes": "n"}), false)
+    current(
+        3,
+        json!({"title": "Plan", "status": "todo", "priority": 1, "notes": "n"}),
+        false,
+    )
 }
 
 fn write(status: Status, f: serde_json::Value) -> Decision {
-    Decision::Write { status, fields: fields(f), deleted: false }
+    Decision::Write {
+        status,
+        fields: fields(f),
+        deleted: false,
+    }
 }
 
 fn conflict(kind: ConflictKind, f: &[&str]) -> Decision {
-    Decision::Conflict { kind, fields: f.iter().map(|s| s.to_string()).collect() }
+    Decision::Conflict {
+        kind,
+        fields: f.iter().map(|s| s.to_string()).collect(),
+    }
 }
 
 fn rejected(d: &Decision, code: &str) -> bool {
@@ -76,43 +99,91 @@ fn merge_rules() {
     let cases: Vec<(&str, Mutation, Option<&Current>, Decision)> = vec![
         (
             "create",
-            mutation(Op::Put, None, json!({}), json!({"title": "New", "status": null})),
+            mutation(
+                Op::Put,
+                None,
+                json!({}),
+                json!({"title": "New", "status": null}),
+            ),
             None,
             write(Status::Applied, json!({"title": "New"})),
         ),
         (
             "update at the current version",
-            mutation(Op::Put, Some(3), json!({"status": "todo"}), json!({"status": "done"})),
+            mutation(
+                Op::Put,
+                Some(3),
+                json!({"status": "todo"}),
+                json!({"status": "done"}),
+            ),
             Some(&v3),
-            write(Status::Applied, json!({"title": "Plan", "status": "done", "priority": 1, "notes": "n"})),
+            write(
+                Status::Applied,
+                json!({"title": "Plan", "status": "done", "priority": 1, "notes": "n"}),
+            ),
         ),
         (
             "null clears a field",
-            mutation(Op::Put, Some(3), json!({"notes": "n"}), json!({"notes": null})),
+            mutation(
+                Op::Put,
+                Some(3),
+                json!({"notes": "n"}),
+                json!({"notes": null}),
+            ),
             Some(&v3),
-            write(Status::Applied, json!({"title": "Plan", "status": "todo", "priority": 1})),
+            write(
+                Status::Applied,
+                json!({"title": "Plan", "status": "todo", "priority": 1}),
+            ),
         ),
         (
             "moved on, other field changed: merged",
-            mutation(Op::Put, Some(2), json!({"status": "todo"}), json!({"status": "done"})),
+            mutation(
+                Op::Put,
+                Some(2),
+                json!({"status": "todo"}),
+                json!({"status": "done"}),
+            ),
             Some(&v3),
-            write(Status::Merged, json!({"title": "Plan", "status": "done", "priority": 1, "notes": "n"})),
+            write(
+                Status::Merged,
+                json!({"title": "Plan", "status": "done", "priority": 1, "notes": "n"}),
+            ),
         ),
         (
             "moved on, server already has my value: unchanged",
-            mutation(Op::Put, Some(2), json!({"notes": "old"}), json!({"notes": "n"})),
+            mutation(
+                Op::Put,
+                Some(2),
+                json!({"notes": "old"}),
+                json!({"notes": "n"}),
+            ),
             Some(&v3),
-            Decision::Unchanged { status: Status::Merged },
+            Decision::Unchanged {
+                status: Status::Merged,
+            },
         ),
         (
             "moved on, 1 and 1.0 are the same number",
-            mutation(Op::Put, Some(2), json!({"priority": 3}), json!({"priority": 1.0})),
+            mutation(
+                Op::Put,
+                Some(2),
+                json!({"priority": 3}),
+                json!({"priority": 1.0}),
+            ),
             Some(&v3),
-            Decision::Unchanged { status: Status::Merged },
+            Decision::Unchanged {
+                status: Status::Merged,
+            },
         ),
         (
             "moved on, same field changed both sides: conflict",
-            mutation(Op::Put, Some(2), json!({"notes": "old", "status": "todo"}), json!({"notes": "mine", "status": "done"})),
+            mutation(
+                Op::Put,
+                Some(2),
+                json!({"notes": "old", "status": "todo"}),
+                json!({"notes": "mine", "status": "done"}),
+            ),
             Some(&v3),
             conflict(ConflictKind::EditEdit, &["notes"]),
         ),
@@ -132,7 +203,11 @@ fn merge_rules() {
             "delete at the current version",
             mutation(Op::Delete, Some(3), json!({}), json!({})),
             Some(&v3),
-            Decision::Write { status: Status::Applied, fields: v3.fields.clone(), deleted: true },
+            Decision::Write {
+                status: Status::Applied,
+                fields: v3.fields.clone(),
+                deleted: true,
+            },
         ),
         (
             "delete of a record changed since",
@@ -144,12 +219,16 @@ fn merge_rules() {
             "delete of a deleted record",
             mutation(Op::Delete, Some(3), json!({}), json!({})),
             Some(&deleted),
-            Decision::Unchanged { status: Status::Applied },
+            Decision::Unchanged {
+                status: Status::Applied,
+            },
         ),
     ];
     let d = def(Policy::Manual);
     for (name, m, cur, expected) in cases {
-        let got = decide(&m, Some(&d), Some(Access::Write), cur, |_| Some(fields(base_v2.clone())));
+        let got = decide(&m, Some(&d), Some(Access::Write), cur, |_| {
+            Some(fields(base_v2.clone()))
+        });
         assert_eq!(got, expected, "case: {name}");
     }
 }
@@ -158,22 +237,114 @@ fn merge_rules() {
 fn rejections() {
     let v3 = server_v3();
     let d = def(Policy::Manual);
-    let cases: Vec<(&str, Mutation, Option<&CollectionDef>, Option<Access>, Option<&Current>, &str)> = vec![
-        ("unknown collection", mutation(Op::Put, None, json!({}), json!({"title": "x"})), None, Some(Access::Write), None, "unknown_collection"),
-        ("read-only access", mutation(Op::Put, None, json!({}), json!({"title": "x"})), Some(&d), Some(Access::Read), None, "forbidden"),
-        ("no access", mutation(Op::Put, None, json!({}), json!({"title": "x"})), Some(&d), None, None, "forbidden"),
-        ("unknown field", mutation(Op::Put, None, json!({}), json!({"title": "x", "colour": "red"})), Some(&d), Some(Access::Write), None, "invalid_field"),
-        ("wrong type", mutation(Op::Put, Some(3), json!({}), json!({"priority": "high"})), Some(&d), Some(Access::Write), Some(&v3), "invalid_field"),
-        ("bad choice", mutation(Op::Put, Some(3), json!({}), json!({"status": "maybe"})), Some(&d), Some(Access::Write), Some(&v3), "invalid_field"),
-        ("create without required", mutation(Op::Put, None, json!({}), json!({"status": "todo"})), Some(&d), Some(Access::Write), None, "invalid_field"),
-        ("clearing a required field", mutation(Op::Put, Some(3), json!({}), json!({"title": null})), Some(&d), Some(Access::Write), Some(&v3), "invalid_field"),
-        ("update of a missing record", mutation(Op::Put, Some(1), json!({}), json!({"status": "done"})), Some(&d), Some(Access::Write), None, "invalid_base_version"),
-        ("future base version", mutation(Op::Put, Some(9), json!({}), json!({"status": "done"})), Some(&d), Some(Access::Write), Some(&v3), "invalid_base_version"),
-        ("delete of a missing record", mutation(Op::Delete, None, json!({}), json!({})), Some(&d), Some(Access::Write), None, "unknown_record"),
+    let cases: Vec<(
+        &str,
+        Mutation,
+        Option<&CollectionDef>,
+        Option<Access>,
+        Option<&Current>,
+        &str,
+    )> = vec![
+        (
+            "unknown collection",
+            mutation(Op::Put, None, json!({}), json!({"title": "x"})),
+            None,
+            Some(Access::Write),
+            None,
+            "unknown_collection",
+        ),
+        (
+            "read-only access",
+            mutation(Op::Put, None, json!({}), json!({"title": "x"})),
+            Some(&d),
+            Some(Access::Read),
+            None,
+            "forbidden",
+        ),
+        (
+            "no access",
+            mutation(Op::Put, None, json!({}), json!({"title": "x"})),
+            Some(&d),
+            None,
+            None,
+            "forbidden",
+        ),
+        (
+            "unknown field",
+            mutation(
+                Op::Put,
+                None,
+                json!({}),
+                json!({"title": "x", "colour": "red"}),
+            ),
+            Some(&d),
+            Some(Access::Write),
+            None,
+            "invalid_field",
+        ),
+        (
+            "wrong type",
+            mutation(Op::Put, Some(3), json!({}), json!({"priority": "high"})),
+            Some(&d),
+            Some(Access::Write),
+            Some(&v3),
+            "invalid_field",
+        ),
+        (
+            "bad choice",
+            mutation(Op::Put, Some(3), json!({}), json!({"status": "maybe"})),
+            Some(&d),
+            Some(Access::Write),
+            Some(&v3),
+            "invalid_field",
+        ),
+        (
+            "create without required",
+            mutation(Op::Put, None, json!({}), json!({"status": "todo"})),
+            Some(&d),
+            Some(Access::Write),
+            None,
+            "invalid_field",
+        ),
+        (
+            "clearing a required field",
+            mutation(Op::Put, Some(3), json!({}), json!({"title": null})),
+            Some(&d),
+            Some(Access::Write),
+            Some(&v3),
+            "invalid_field",
+        ),
+        (
+            "update of a missing record",
+            mutation(Op::Put, Some(1), json!({}), json!({"status": "done"})),
+            Some(&d),
+            Some(Access::Write),
+            None,
+            "invalid_base_version",
+        ),
+        (
+            "future base version",
+            mutation(Op::Put, Some(9), json!({}), json!({"status": "done"})),
+            Some(&d),
+            Some(Access::Write),
+            Some(&v3),
+            "invalid_base_version",
+        ),
+        (
+            "delete of a missing record",
+            mutation(Op::Delete, None, json!({}), json!({})),
+            Some(&d),
+            Some(Access::Write),
+            None,
+            "unknown_record",
+        ),
     ];
     for (name, m, def, access, cur, code) in cases {
         let got = decide(&m, def, access, cur, |_| None);
-        assert!(rejected(&got, code), "case {name}: got {got:?}, expected {code}");
+        assert!(
+            rejected(&got, code),
+            "case {name}: got {got:?}, expected {code}"
+        );
     }
 }
 
@@ -181,14 +352,30 @@ fn rejections() {
 fn newest_wins_settles_by_hlc() {
     let v3 = server_v3(); // its stamp is 09:30
     let d = def(Policy::NewestWins);
-    let mut newer = mutation(Op::Put, Some(2), json!({"notes": "old"}), json!({"notes": "mine"}));
+    let mut newer = mutation(
+        Op::Put,
+        Some(2),
+        json!({"notes": "old"}),
+        json!({"notes": "mine"}),
+    );
     newer.hlc = hlc("45:00");
     let got = decide(&newer, Some(&d), Some(Access::Write), Some(&v3), |_| None);
-    assert_eq!(got, write(Status::Merged, json!({"title": "Plan", "status": "todo", "priority": 1, "notes": "mine"})));
+    assert_eq!(
+        got,
+        write(
+            Status::Merged,
+            json!({"title": "Plan", "status": "todo", "priority": 1, "notes": "mine"})
+        )
+    );
     let mut older = newer.clone();
     older.hlc = hlc("10:00");
     let got = decide(&older, Some(&d), Some(Access::Write), Some(&v3), |_| None);
-    assert_eq!(got, Decision::Unchanged { status: Status::Merged });
+    assert_eq!(
+        got,
+        Decision::Unchanged {
+            status: Status::Merged
+        }
+    );
 }
 
 #[test]
@@ -196,10 +383,17 @@ fn create_of_existing_record_merges_against_nothing() {
     let v3 = server_v3();
     let d = def(Policy::Manual);
     let same = mutation(Op::Put, None, json!({}), json!({"title": "Plan"}));
-    assert_eq!(decide(&same, Some(&d), Some(Access::Write), Some(&v3), |_| None), Decision::Unchanged { status: Status::Merged });
+    assert_eq!(
+        decide(&same, Some(&d), Some(Access::Write), Some(&v3), |_| None),
+        Decision::Unchanged {
+            status: Status::Merged
+        }
+    );
     let different = mutation(Op::Put, None, json!({}), json!({"title": "Other"}));
     assert_eq!(
-        decide(&different, Some(&d), Some(Access::Write), Some(&v3), |_| None),
+        decide(&different, Some(&d), Some(Access::Write), Some(&v3), |_| {
+            None
+        }),
         conflict(ConflictKind::EditEdit, &["title"])
     );
 }

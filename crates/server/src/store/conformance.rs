@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
-use ferry_protocol::{Access, ConflictKind, Field, FieldType, Fields, Hlc, Mutation, Op, Policy, Status};
+use ferry_protocol::{
+    Access, ConflictKind, Field, FieldType, Fields, Hlc, Mutation, Op, Policy, Status,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -50,9 +52,27 @@ fn def(name: &str) -> CollectionDef {
         title_field: "title".into(),
         policy: Policy::Manual,
         fields: vec![
-            Field { name: "title".into(), label: "Title".into(), field_type: FieldType::Text, required: true, options: None },
-            Field { name: "n".into(), label: "N".into(), field_type: FieldType::Number, required: false, options: None },
-            Field { name: "note".into(), label: "Note".into(), field_type: FieldType::Text, required: false, options: None },
+            Field {
+                name: "title".into(),
+                label: "Title".into(),
+                field_type: FieldType::Text,
+                required: true,
+                options: None,
+            },
+            Field {
+                name: "n".into(),
+                label: "N".into(),
+                field_type: FieldType::Number,
+                required: false,
+                options: None,
+            },
+            Field {
+                name: "note".into(),
+                label: "Note".into(),
+                field_type: FieldType::Text,
+                required: false,
+                options: None,
+            },
         ],
     }
 }
@@ -65,7 +85,13 @@ fn stamp() -> Hlc {
     Hlc::new(chrono::Utc::now().timestamp_millis(), 0, "dev").expect("stamp")
 }
 
-fn put(collection: &str, id: Uuid, base_version: Option<i64>, base: serde_json::Value, fields: serde_json::Value) -> Mutation {
+fn put(
+    collection: &str,
+    id: Uuid,
+    base_version: Option<i64>,
+    base: serde_json::Value,
+    fields: serde_json::Value,
+) -> Mutation {
     Mutation {
         mutation_id: Uuid::now_v7(),
         collection: collection.into(),
@@ -79,24 +105,43 @@ fn put(collection: &str, id: Uuid, base_version: Option<i64>, base: serde_json::
 }
 
 fn delete(collection: &str, id: Uuid, base_version: i64) -> Mutation {
-    Mutation { op: Op::Delete, ..put(collection, id, Some(base_version), json!({}), json!({})) }
+    Mutation {
+        op: Op::Delete,
+        ..put(collection, id, Some(base_version), json!({}), json!({}))
+    }
 }
 
 /// A user "u" who writes `a` and reads `b`, with both collections defined.
 async fn setup(store: &DynStore) -> PushContext {
-    store.put_collections(&[def("a"), def("b")]).await.expect("collections");
+    store
+        .put_collections(&[def("a"), def("b")])
+        .await
+        .expect("collections");
     let user_id = store.create_user("u", "hash").await.expect("user");
-    store.set_grant("u", "a", Some(Access::Write)).await.expect("grant");
-    store.set_grant("u", "b", Some(Access::Read)).await.expect("grant");
+    store
+        .set_grant("u", "a", Some(Access::Write))
+        .await
+        .expect("grant");
+    store
+        .set_grant("u", "b", Some(Access::Read))
+        .await
+        .expect("grant");
     let grants = store.grants(user_id).await.expect("grants");
     PushContext {
-        session: Session { user_id, username: "u".into(), device_id: Uuid::now_v7() },
+        session: Session {
+            user_id,
+            username: "u".into(),
+            device_id: Uuid::now_v7(),
+        },
         grants,
         clock: Arc::new(Clock::new("srv", None)),
     }
 }
 
-async fn all_changes(store: &DynStore, collections: &[&str]) -> (Vec<ferry_protocol::Record>, Cursor) {
+async fn all_changes(
+    store: &DynStore,
+    collections: &[&str],
+) -> (Vec<ferry_protocol::Record<super::RawFields>>, Cursor) {
     let cols: Vec<String> = collections.iter().map(|s| s.to_string()).collect();
     let page = store.changes(Cursor(0), 5000, cols).await.expect("changes");
     (page.changes, Cursor::parse(&page.cursor).expect("cursor"))
@@ -104,27 +149,72 @@ async fn all_changes(store: &DynStore, collections: &[&str]) -> (Vec<ferry_proto
 
 async fn users_and_passwords(store: DynStore) {
     let id = store.create_user("alice", "h1").await.expect("create");
-    assert!(matches!(store.create_user("alice", "h2").await, Err(StoreError::Exists(_))));
-    let row = store.user_by_name("alice").await.expect("lookup").expect("exists");
+    assert!(matches!(
+        store.create_user("alice", "h2").await,
+        Err(StoreError::Exists(_))
+    ));
+    let row = store
+        .user_by_name("alice")
+        .await
+        .expect("lookup")
+        .expect("exists");
     assert_eq!((row.id, row.password_hash.as_str()), (id, "h1"));
-    assert!(store.user_by_name("nobody").await.expect("lookup").is_none());
+    assert!(
+        store
+            .user_by_name("nobody")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
     let token = [7u8; 32];
-    store.create_session(id, "laptop", &token).await.expect("session");
-    store.set_password("alice", "h2").await.expect("set password");
-    assert_eq!(store.user_by_name("alice").await.expect("lookup").expect("exists").password_hash, "h2");
-    assert!(store.session(&token).await.expect("lookup").is_none(), "a new password ends sessions");
-    assert!(matches!(store.set_password("nobody", "x").await, Err(StoreError::NotFound(_))));
+    store
+        .create_session(id, "laptop", &token)
+        .await
+        .expect("session");
+    store
+        .set_password("alice", "h2")
+        .await
+        .expect("set password");
+    assert_eq!(
+        store
+            .user_by_name("alice")
+            .await
+            .expect("lookup")
+            .expect("exists")
+            .password_hash,
+        "h2"
+    );
+    assert!(
+        store.session(&token).await.expect("lookup").is_none(),
+        "a new password ends sessions"
+    );
+    assert!(matches!(
+        store.set_password("nobody", "x").await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn grants(store: DynStore) {
     let id = store.create_user("bob", "h").await.expect("create");
-    store.set_grant("bob", "a", Some(Access::Read)).await.expect("grant");
-    store.set_grant("bob", "b", Some(Access::Write)).await.expect("grant");
-    store.set_grant("bob", "a", Some(Access::Write)).await.expect("upgrade");
+    store
+        .set_grant("bob", "a", Some(Access::Read))
+        .await
+        .expect("grant");
+    store
+        .set_grant("bob", "b", Some(Access::Write))
+        .await
+        .expect("grant");
+    store
+        .set_grant("bob", "a", Some(Access::Write))
+        .await
+        .expect("upgrade");
     store.set_grant("bob", "b", None).await.expect("revoke");
     let g = store.grants(id).await.expect("grants");
     assert_eq!(g, HashMap::from([("a".to_string(), Access::Write)]));
-    assert!(matches!(store.set_grant("nobody", "a", Some(Access::Read)).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.set_grant("nobody", "a", Some(Access::Read)).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn sessions(store: DynStore) {
@@ -134,18 +224,36 @@ async fn sessions(store: DynStore) {
     let d2 = store.create_session(id, "two", &t2).await.expect("session");
     assert_ne!(d1, d2);
     let s = store.session(&t1).await.expect("lookup").expect("exists");
-    assert_eq!((s.user_id, s.username.as_str(), s.device_id), (id, "carol", d1));
+    assert_eq!(
+        (s.user_id, s.username.as_str(), s.device_id),
+        (id, "carol", d1)
+    );
     store.revoke_session(&t1).await.expect("revoke");
     assert!(store.session(&t1).await.expect("lookup").is_none());
-    assert!(store.session(&t2).await.expect("lookup").is_some(), "other devices stay logged in");
+    assert!(
+        store.session(&t2).await.expect("lookup").is_some(),
+        "other devices stay logged in"
+    );
 }
 
 async fn collections_keep_order_and_replace(store: DynStore) {
-    store.put_collections(&[def("zeta"), def("alpha")]).await.expect("put");
+    store
+        .put_collections(&[def("zeta"), def("alpha")])
+        .await
+        .expect("put");
     let mut changed = def("zeta");
     changed.label = "Zeta v2".into();
-    store.put_collections(&[changed.clone(), def("mid")]).await.expect("put");
-    let names: Vec<String> = store.collections().await.expect("list").into_iter().map(|c| c.name).collect();
+    store
+        .put_collections(&[changed.clone(), def("mid")])
+        .await
+        .expect("put");
+    let names: Vec<String> = store
+        .collections()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     assert_eq!(names, ["zeta", "alpha", "mid"]);
     assert_eq!(store.collections().await.expect("list")[0], changed);
     let mut bad = def("bad");
@@ -156,30 +264,83 @@ async fn collections_keep_order_and_replace(store: DynStore) {
 async fn create_update_and_history(store: DynStore) {
     let ctx = setup(&store).await;
     let id = Uuid::now_v7();
-    let out = store.push(ctx.clone(), vec![put("a", id, None, json!({}), json!({"title": "one", "n": 1}))]).await.expect("push");
+    let out = store
+        .push(
+            ctx.clone(),
+            vec![put(
+                "a",
+                id,
+                None,
+                json!({}),
+                json!({"title": "one", "n": 1}),
+            )],
+        )
+        .await
+        .expect("push");
     let r = &out.results[0];
     assert_eq!(r.status, Status::Applied, "{r:?}");
     let rec = r.record.as_ref().expect("record");
-    assert_eq!((rec.version, rec.updated_by.as_str(), rec.deleted), (1, "u", false));
+    assert_eq!(
+        (rec.version, rec.updated_by.as_str(), rec.deleted),
+        (1, "u", false)
+    );
     assert_eq!(out.touched, ["a"]);
     let first_seq = out.last_write.expect("written");
 
-    let out = store.push(ctx.clone(), vec![put("a", id, Some(1), json!({"n": 1}), json!({"n": 2}))]).await.expect("push");
+    let out = store
+        .push(
+            ctx.clone(),
+            vec![put("a", id, Some(1), json!({"n": 1}), json!({"n": 2}))],
+        )
+        .await
+        .expect("push");
     assert_eq!(out.results[0].status, Status::Applied);
     assert!(out.last_write.expect("written") > first_seq);
     // A second client still on version 1 changes another field: merged.
-    let out = store.push(ctx.clone(), vec![put("a", id, Some(1), json!({"note": null}), json!({"note": "hi"}))]).await.expect("push");
+    let out = store
+        .push(
+            ctx.clone(),
+            vec![put(
+                "a",
+                id,
+                Some(1),
+                json!({"note": null}),
+                json!({"note": "hi"}),
+            )],
+        )
+        .await
+        .expect("push");
     let r = &out.results[0];
     assert_eq!(r.status, Status::Merged);
-    assert_eq!(r.record.as_ref().expect("record").fields, obj(json!({"title": "one", "n": 2, "note": "hi"})));
+    assert_eq!(
+        r.record.as_ref().expect("record").fields,
+        obj(json!({"title": "one", "n": 2, "note": "hi"}))
+    );
 
     let history = store.history("a", id).await.expect("history");
-    assert_eq!(history.iter().map(|r| r.version).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        history.iter().map(|r| r.version).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     assert_eq!(history[0].fields, obj(json!({"title": "one", "n": 1})));
-    assert!(history.windows(2).all(|w| w[0].updated_at < w[1].updated_at));
-    assert!(store.history("a", Uuid::now_v7()).await.expect("history").is_empty());
+    assert!(
+        history
+            .windows(2)
+            .all(|w| w[0].updated_at < w[1].updated_at)
+    );
+    assert!(
+        store
+            .history("a", Uuid::now_v7())
+            .await
+            .expect("history")
+            .is_empty()
+    );
     let (changes, _) = all_changes(&store, &["a"]).await;
-    assert_eq!(changes.len(), 1, "a record appears once, at its latest version");
+    assert_eq!(
+        changes.len(),
+        1,
+        "a record appears once, at its latest version"
+    );
     assert_eq!(changes[0].version, 3);
 }
 
@@ -187,13 +348,31 @@ async fn replayed_mutation_returns_first_result_and_writes_nothing(store: DynSto
     let ctx = setup(&store).await;
     let id = Uuid::now_v7();
     let create = put("a", id, None, json!({}), json!({"title": "once"}));
-    let first = store.push(ctx.clone(), vec![create.clone()]).await.expect("push");
-    let edit = put("a", id, Some(1), json!({"title": "once"}), json!({"title": "twice"}));
-    store.push(ctx.clone(), vec![edit.clone()]).await.expect("push");
+    let first = store
+        .push(ctx.clone(), vec![create.clone()])
+        .await
+        .expect("push");
+    let edit = put(
+        "a",
+        id,
+        Some(1),
+        json!({"title": "once"}),
+        json!({"title": "twice"}),
+    );
+    store
+        .push(ctx.clone(), vec![edit.clone()])
+        .await
+        .expect("push");
     let (_, cursor_before) = all_changes(&store, &["a"]).await;
 
-    let again = store.push(ctx.clone(), vec![create.clone(), edit.clone()]).await.expect("replay");
-    assert_eq!(again.results[0], first.results[0], "the first answer, record as it was then");
+    let again = store
+        .push(ctx.clone(), vec![create.clone(), edit.clone()])
+        .await
+        .expect("replay");
+    assert_eq!(
+        again.results[0], first.results[0],
+        "the first answer, record as it was then"
+    );
     assert_eq!(again.results[1].record.as_ref().expect("record").version, 2);
     assert_eq!(again.last_write, None);
     let (_, cursor_after) = all_changes(&store, &["a"]).await;
@@ -203,7 +382,10 @@ async fn replayed_mutation_returns_first_result_and_writes_nothing(store: DynSto
     // The same mutation twice in one batch is applied once.
     let id2 = Uuid::now_v7();
     let m = put("a", id2, None, json!({}), json!({"title": "dup"}));
-    let out = store.push(ctx.clone(), vec![m.clone(), m]).await.expect("push");
+    let out = store
+        .push(ctx.clone(), vec![m.clone(), m])
+        .await
+        .expect("push");
     assert_eq!(out.results[0], out.results[1]);
     assert_eq!(store.history("a", id2).await.expect("history").len(), 1);
 }
@@ -211,16 +393,58 @@ async fn replayed_mutation_returns_first_result_and_writes_nothing(store: DynSto
 async fn conflicts_and_rejections_write_nothing(store: DynStore) {
     let ctx = setup(&store).await;
     let id = Uuid::now_v7();
-    store.push(ctx.clone(), vec![put("a", id, None, json!({}), json!({"title": "t", "note": "base"}))]).await.expect("push");
-    store.push(ctx.clone(), vec![put("a", id, Some(1), json!({"note": "base"}), json!({"note": "theirs"}))]).await.expect("push");
+    store
+        .push(
+            ctx.clone(),
+            vec![put(
+                "a",
+                id,
+                None,
+                json!({}),
+                json!({"title": "t", "note": "base"}),
+            )],
+        )
+        .await
+        .expect("push");
+    store
+        .push(
+            ctx.clone(),
+            vec![put(
+                "a",
+                id,
+                Some(1),
+                json!({"note": "base"}),
+                json!({"note": "theirs"}),
+            )],
+        )
+        .await
+        .expect("push");
     let (_, before) = all_changes(&store, &["a", "b"]).await;
     let out = store
         .push(
             ctx.clone(),
             vec![
-                put("a", id, Some(1), json!({"note": "base"}), json!({"note": "mine"})),
-                put("b", Uuid::now_v7(), None, json!({}), json!({"title": "read only"})),
-                put("nope", Uuid::now_v7(), None, json!({}), json!({"title": "x"})),
+                put(
+                    "a",
+                    id,
+                    Some(1),
+                    json!({"note": "base"}),
+                    json!({"note": "mine"}),
+                ),
+                put(
+                    "b",
+                    Uuid::now_v7(),
+                    None,
+                    json!({}),
+                    json!({"title": "read only"}),
+                ),
+                put(
+                    "nope",
+                    Uuid::now_v7(),
+                    None,
+                    json!({}),
+                    json!({"title": "x"}),
+                ),
                 put("a", Uuid::now_v7(), None, json!({}), json!({"title": 5})),
             ],
         )
@@ -229,11 +453,24 @@ async fn conflicts_and_rejections_write_nothing(store: DynStore) {
     let r = &out.results;
     assert_eq!(r[0].status, Status::Conflict);
     let c = r[0].conflict.as_ref().expect("conflict");
-    assert_eq!((c.kind, c.fields.as_slice()), (ConflictKind::EditEdit, &["note".to_string()][..]));
-    assert_eq!(r[0].record.as_ref().expect("current").fields["note"], json!("theirs"));
-    let codes: Vec<&str> = r[1..].iter().map(|r| r.error.as_ref().map_or("", |e| e.code.as_str())).collect();
+    assert_eq!(
+        (c.kind, c.fields.as_slice()),
+        (ConflictKind::EditEdit, &["note".to_string()][..])
+    );
+    assert_eq!(
+        r[0].record.as_ref().expect("current").fields["note"],
+        json!("theirs")
+    );
+    let codes: Vec<&str> = r[1..]
+        .iter()
+        .map(|r| r.error.as_ref().map_or("", |e| e.code.as_str()))
+        .collect();
     assert_eq!(codes, ["forbidden", "unknown_collection", "invalid_field"]);
-    assert!(r[1..].iter().all(|r| r.status == Status::Rejected && r.record.is_none()));
+    assert!(
+        r[1..]
+            .iter()
+            .all(|r| r.status == Status::Rejected && r.record.is_none())
+    );
     assert_eq!(out.last_write, None);
     let (_, after) = all_changes(&store, &["a", "b"]).await;
     assert_eq!(before, after);
@@ -242,19 +479,61 @@ async fn conflicts_and_rejections_write_nothing(store: DynStore) {
 async fn delete_and_restore(store: DynStore) {
     let ctx = setup(&store).await;
     let id = Uuid::now_v7();
-    store.push(ctx.clone(), vec![put("a", id, None, json!({}), json!({"title": "t"}))]).await.expect("push");
-    store.push(ctx.clone(), vec![put("a", id, Some(1), json!({"n": null}), json!({"n": 5}))]).await.expect("push");
-    let out = store.push(ctx.clone(), vec![delete("a", id, 1)]).await.expect("push");
-    let c = out.results[0].conflict.as_ref().expect("delete/edit conflict");
-    assert_eq!((c.kind, c.fields.as_slice()), (ConflictKind::DeleteEdit, &["n".to_string()][..]));
-    let out = store.push(ctx.clone(), vec![delete("a", id, 2)]).await.expect("push");
+    store
+        .push(
+            ctx.clone(),
+            vec![put("a", id, None, json!({}), json!({"title": "t"}))],
+        )
+        .await
+        .expect("push");
+    store
+        .push(
+            ctx.clone(),
+            vec![put("a", id, Some(1), json!({"n": null}), json!({"n": 5}))],
+        )
+        .await
+        .expect("push");
+    let out = store
+        .push(ctx.clone(), vec![delete("a", id, 1)])
+        .await
+        .expect("push");
+    let c = out.results[0]
+        .conflict
+        .as_ref()
+        .expect("delete/edit conflict");
+    assert_eq!(
+        (c.kind, c.fields.as_slice()),
+        (ConflictKind::DeleteEdit, &["n".to_string()][..])
+    );
+    let out = store
+        .push(ctx.clone(), vec![delete("a", id, 2)])
+        .await
+        .expect("push");
     let rec = out.results[0].record.clone().expect("tombstone");
     assert!(rec.deleted && rec.version == 3);
     let (changes, _) = all_changes(&store, &["a"]).await;
-    assert!(changes.iter().any(|r| r.id == id && r.deleted), "tombstones are pulled");
-    let out = store.push(ctx.clone(), vec![put("a", id, Some(2), json!({"n": 5}), json!({"n": 6}))]).await.expect("push");
-    assert_eq!(out.results[0].conflict.as_ref().map(|c| c.kind), Some(ConflictKind::EditDelete));
-    let out = store.push(ctx.clone(), vec![put("a", id, Some(3), json!({}), json!({"n": 6}))]).await.expect("push");
+    assert!(
+        changes.iter().any(|r| r.id == id && r.deleted),
+        "tombstones are pulled"
+    );
+    let out = store
+        .push(
+            ctx.clone(),
+            vec![put("a", id, Some(2), json!({"n": 5}), json!({"n": 6}))],
+        )
+        .await
+        .expect("push");
+    assert_eq!(
+        out.results[0].conflict.as_ref().map(|c| c.kind),
+        Some(ConflictKind::EditDelete)
+    );
+    let out = store
+        .push(
+            ctx.clone(),
+            vec![put("a", id, Some(3), json!({}), json!({"n": 6}))],
+        )
+        .await
+        .expect("push");
     let rec = out.results[0].record.clone().expect("restored");
     assert!(!rec.deleted && rec.version == 4 && rec.fields["title"] == json!("t"));
 }
@@ -263,18 +542,27 @@ async fn paging_sees_every_change_once_in_order(store: DynStore) {
     let ctx = setup(&store).await;
     let ids: Vec<Uuid> = (0..2500).map(|_| Uuid::now_v7()).collect();
     for chunk in ids.chunks(1000) {
-        let batch = chunk.iter().map(|id| put("a", *id, None, json!({}), json!({"title": id.to_string()}))).collect();
+        let batch = chunk
+            .iter()
+            .map(|id| put("a", *id, None, json!({}), json!({"title": id.to_string()})))
+            .collect();
         store.push(ctx.clone(), batch).await.expect("push");
     }
     // Re-edit some so they move to the end of the sequence.
-    let batch = ids[..300].iter().map(|id| put("a", *id, Some(1), json!({"n": null}), json!({"n": 1}))).collect();
+    let batch = ids[..300]
+        .iter()
+        .map(|id| put("a", *id, Some(1), json!({"n": null}), json!({"n": 1})))
+        .collect();
     store.push(ctx.clone(), batch).await.expect("push");
 
     let mut seen = HashSet::new();
     let mut cursor = Cursor(0);
     let mut pages = 0;
     loop {
-        let page = store.changes(cursor, 97, vec!["a".into()]).await.expect("page");
+        let page = store
+            .changes(cursor, 97, vec!["a".into()])
+            .await
+            .expect("page");
         assert!(page.changes.len() <= 97);
         let next = Cursor::parse(&page.cursor).expect("cursor");
         assert!(next >= cursor, "the cursor never goes back");
@@ -289,23 +577,56 @@ async fn paging_sees_every_change_once_in_order(store: DynStore) {
     }
     assert_eq!(seen.len(), ids.len(), "every record seen");
     assert!(pages >= 2500 / 97);
-    let page = store.changes(cursor, 100, vec!["a".into()]).await.expect("page");
+    let page = store
+        .changes(cursor, 100, vec!["a".into()])
+        .await
+        .expect("page");
     assert!(page.changes.is_empty() && !page.has_more);
 }
 
 async fn changes_only_from_readable_collections(store: DynStore) {
     let ctx = setup(&store).await;
-    store.set_grant("u", "b", Some(Access::Write)).await.expect("grant");
+    store
+        .set_grant("u", "b", Some(Access::Write))
+        .await
+        .expect("grant");
     let mut ctx = ctx;
     ctx.grants = store.grants(ctx.session.user_id).await.expect("grants");
-    store.push(ctx.clone(), vec![put("a", Uuid::now_v7(), None, json!({}), json!({"title": "in a"}))]).await.expect("push");
-    store.push(ctx.clone(), vec![put("b", Uuid::now_v7(), None, json!({}), json!({"title": "in b"}))]).await.expect("push");
+    store
+        .push(
+            ctx.clone(),
+            vec![put(
+                "a",
+                Uuid::now_v7(),
+                None,
+                json!({}),
+                json!({"title": "in a"}),
+            )],
+        )
+        .await
+        .expect("push");
+    store
+        .push(
+            ctx.clone(),
+            vec![put(
+                "b",
+                Uuid::now_v7(),
+                None,
+                json!({}),
+                json!({"title": "in b"}),
+            )],
+        )
+        .await
+        .expect("push");
     let (only_a, cursor) = all_changes(&store, &["a"]).await;
     assert_eq!(only_a.len(), 1);
     assert_eq!(only_a[0].collection, "a");
     let (both, both_cursor) = all_changes(&store, &["a", "b"]).await;
     assert_eq!(both.len(), 2);
-    assert_eq!(cursor, both_cursor, "the cursor moves past changes the reader cannot see");
+    assert_eq!(
+        cursor, both_cursor,
+        "the cursor moves past changes the reader cannot see"
+    );
     let (none, _) = all_changes(&store, &[]).await;
     assert!(none.is_empty());
 }
@@ -313,8 +634,25 @@ async fn changes_only_from_readable_collections(store: DynStore) {
 async fn latest_stamp_survives(store: DynStore) {
     assert_eq!(store.latest_stamp().await.expect("stamp"), None);
     let ctx = setup(&store).await;
-    let out = store.push(ctx.clone(), vec![put("a", Uuid::now_v7(), None, json!({}), json!({"title": "t"}))]).await.expect("push");
-    let written = out.results[0].record.as_ref().expect("record").updated_at.clone();
+    let out = store
+        .push(
+            ctx.clone(),
+            vec![put(
+                "a",
+                Uuid::now_v7(),
+                None,
+                json!({}),
+                json!({"title": "t"}),
+            )],
+        )
+        .await
+        .expect("push");
+    let written = out.results[0]
+        .record
+        .as_ref()
+        .expect("record")
+        .updated_at
+        .clone();
     assert_eq!(store.latest_stamp().await.expect("stamp"), Some(written));
     store.ping().await.expect("ping");
 }

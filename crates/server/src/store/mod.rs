@@ -97,11 +97,21 @@ pub trait Store: Send + Sync + 'static {
     async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError>;
     async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>, StoreError>;
     /// Sets (or with `None` removes) a user's access to a collection.
-    async fn set_grant(&self, username: &str, collection: &str, access: Option<Access>) -> Result<(), StoreError>;
+    async fn set_grant(
+        &self,
+        username: &str,
+        collection: &str,
+        access: Option<Access>,
+    ) -> Result<(), StoreError>;
     async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError>;
 
     /// Records a login; returns the new device id.
-    async fn create_session(&self, user_id: Uuid, device_name: &str, token: &TokenHash) -> Result<Uuid, StoreError>;
+    async fn create_session(
+        &self,
+        user_id: Uuid,
+        device_name: &str,
+        token: &TokenHash,
+    ) -> Result<Uuid, StoreError>;
     async fn session(&self, token: &TokenHash) -> Result<Option<Session>, StoreError>;
     async fn revoke_session(&self, token: &TokenHash) -> Result<(), StoreError>;
 
@@ -111,9 +121,18 @@ pub trait Store: Send + Sync + 'static {
     async fn collections(&self) -> Result<Vec<CollectionDef>, StoreError>;
 
     /// Applies a batch of mutations; one result per mutation, in order.
-    async fn push(&self, ctx: PushContext, mutations: Vec<Mutation>) -> Result<PushOutcome, StoreError>;
+    async fn push(
+        &self,
+        ctx: PushContext,
+        mutations: Vec<Mutation>,
+    ) -> Result<PushOutcome, StoreError>;
     /// Records of `collections` changed after `since`, oldest change first.
-    async fn changes(&self, since: Cursor, limit: usize, collections: Vec<String>) -> Result<ChangesResponse, StoreError>;
+    async fn changes(
+        &self,
+        since: Cursor,
+        limit: usize,
+        collections: Vec<String>,
+    ) -> Result<ChangesPage, StoreError>;
     /// Every version of a record, oldest first; empty if there is none.
     async fn history(&self, collection: &str, id: Uuid) -> Result<Vec<Record>, StoreError>;
     /// The latest server HLC stamp written, so a restarted clock never goes back.
@@ -121,6 +140,11 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// Field values as the JSON text they are stored as: pages of changes are
+/// sent without parsing and re-serialising every record.
+pub type RawFields = Box<serde_json::value::RawValue>;
+pub type ChangesPage = ChangesResponse<RawFields>;
 
 /// A position in the change sequence. On the wire it is an opaque string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -140,7 +164,10 @@ impl std::fmt::Display for Cursor {
 
 /// Opens the store a `--db` URL names: `sqlite://PATH` (or `sqlite::memory:`).
 pub async fn open(url: &str) -> Result<DynStore, StoreError> {
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         return Ok(Arc::new(sqlite::SqliteStore::open(path)?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -12,10 +12,15 @@ use async_trait::async_trait;
 use ferry_protocol::{
     Access, ChangesResponse, Conflict, Fields, Hlc, Mutation, MutationResult, Record, Status,
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use uuid::Uuid;
 
-use super::{Cursor, PushContext, PushOutcome, Session, Store, StoreError, TokenHash, UserRow};
+use super::{
+    ChangesPage, Cursor, PushContext, PushOutcome, RawFields, Session, Store, StoreError,
+    TokenHash, UserRow,
+};
 use crate::merge::{self, Current, Decision};
 use crate::schema_file::CollectionDef;
 
@@ -45,20 +50,8 @@ CREATE TABLE collections (
     position INTEGER NOT NULL,
     definition TEXT NOT NULL
 );
-CREATE TABLE records (
-    collection TEXT NOT NULL,
-    id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    fields TEXT NOT NULL,
-    deleted INTEGER NOT NULL,
-    updated_at TEXT NOT NULL,
-    updated_by TEXT NOT NULL,
-    hlc TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (collection, id)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX records_by_seq ON records(seq);
 CREATE TABLE history (
+    seq INTEGER PRIMARY KEY,
     collection TEXT NOT NULL,
     id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -66,10 +59,16 @@ CREATE TABLE history (
     deleted INTEGER NOT NULL,
     updated_at TEXT NOT NULL,
     updated_by TEXT NOT NULL,
-    hlc TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (collection, id, version)
-) WITHOUT ROWID;
+    hlc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX history_by_version ON history(collection, id, version);
+-- The latest version of each record is its history row `seq`; pulls walk this table in seq order.
+CREATE TABLE records (
+    seq INTEGER PRIMARY KEY,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL
+);
+CREATE UNIQUE INDEX records_by_id ON records(collection, id);
 CREATE TABLE mutations (
     user_id TEXT NOT NULL,
     mutation_id TEXT NOT NULL,
@@ -96,9 +95,12 @@ struct Inner {
 fn db_err(e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
     match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::DiskFull) => {
-            StoreError::Unavailable(e.to_string())
-        }
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::DiskFull,
+        ) => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Internal(e.to_string()),
     }
 }
@@ -126,7 +128,13 @@ impl SqliteStore {
         };
         let writer = connect(&path).map_err(|e| open_error(&path, e))?;
         migrate(&writer).map_err(|e| open_error(&path, e))?;
-        Ok(SqliteStore { inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }) })
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -155,7 +163,9 @@ impl SqliteStore {
         let inner = self.inner.clone();
         blocking(move || {
             let mut conn = lock(&inner.writer);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_err)?;
             let out = f(&tx)?;
             tx.commit().map_err(db_err)?;
             Ok(out)
@@ -205,30 +215,48 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
         ));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1))?;
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))?;
     }
     Ok(())
 }
 
 fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(s).map_err(|e| StoreError::Internal(format!("stored id {s:?} is not a UUID: {e}")))
+    Uuid::parse_str(s)
+        .map_err(|e| StoreError::Internal(format!("stored id {s:?} is not a UUID: {e}")))
 }
 
 fn parse_hlc(s: &str) -> Result<Hlc, StoreError> {
-    s.parse().map_err(|e| StoreError::Internal(format!("stored stamp: {e}")))
+    s.parse()
+        .map_err(|e| StoreError::Internal(format!("stored stamp: {e}")))
 }
 
 /// Columns: collection, id, version, fields, deleted, updated_at, updated_by.
 fn record_from_row(row: &rusqlite::Row<'_>) -> Result<Record, StoreError> {
+    record_from_row_with(row, |text| serde_json::from_str(&text).map_err(json_err))
+}
+
+fn raw_record_from_row(row: &rusqlite::Row<'_>) -> Result<Record<RawFields>, StoreError> {
+    record_from_row_with(row, |text| {
+        serde_json::value::RawValue::from_string(text).map_err(json_err)
+    })
+}
+
+fn record_from_row_with<F>(
+    row: &rusqlite::Row<'_>,
+    fields: impl FnOnce(String) -> Result<F, StoreError>,
+) -> Result<Record<F>, StoreError> {
     let get = |e: rusqlite::Error| db_err(e);
     let id: String = row.get(1).map_err(get)?;
-    let fields: String = row.get(3).map_err(get)?;
+    let text: String = row.get(3).map_err(get)?;
     let updated_at: String = row.get(5).map_err(get)?;
     Ok(Record {
         collection: row.get(0).map_err(get)?,
         id: parse_uuid(&id)?,
         version: row.get(2).map_err(get)?,
-        fields: serde_json::from_str(&fields).map_err(json_err)?,
+        fields: fields(text)?,
         deleted: row.get(4).map_err(get)?,
         updated_at: parse_hlc(&updated_at)?,
         updated_by: row.get(6).map_err(get)?,
@@ -237,13 +265,20 @@ fn record_from_row(row: &rusqlite::Row<'_>) -> Result<Record, StoreError> {
 
 const RECORD_COLUMNS: &str = "collection, id, version, fields, deleted, updated_at, updated_by";
 
-fn record_at(conn: &Connection, collection: &str, id: &str, version: i64) -> Result<Option<Record>, StoreError> {
+fn record_at(
+    conn: &Connection,
+    collection: &str,
+    id: &str,
+    version: i64,
+) -> Result<Option<Record>, StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS} FROM history WHERE collection = ?1 AND id = ?2 AND version = ?3"
         ))
         .map_err(db_err)?;
-    let mut rows = stmt.query(params![collection, id, version]).map_err(db_err)?;
+    let mut rows = stmt
+        .query(params![collection, id, version])
+        .map_err(db_err)?;
     match rows.next().map_err(db_err)? {
         Some(row) => record_from_row(row).map(Some),
         None => Ok(None),
@@ -251,17 +286,25 @@ fn record_at(conn: &Connection, collection: &str, id: &str, version: i64) -> Res
 }
 
 fn load_collections(conn: &Connection) -> Result<Vec<CollectionDef>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT definition FROM collections ORDER BY position").map_err(db_err)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT definition FROM collections ORDER BY position")
+        .map_err(db_err)?;
     let defs = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .map_err(db_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)?;
-    defs.iter().map(|d| serde_json::from_str(d).map_err(json_err)).collect()
+    defs.iter()
+        .map(|d| serde_json::from_str(d).map_err(json_err))
+        .collect()
 }
 
 /// The stored result of a mutation seen before, rebuilt as first answered.
-fn replay(tx: &Connection, user_id: &str, m: &Mutation) -> Result<Option<MutationResult>, StoreError> {
+fn replay(
+    tx: &Connection,
+    user_id: &str,
+    m: &Mutation,
+) -> Result<Option<MutationResult>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT status, collection, record_id, version, conflict, error FROM mutations
@@ -284,7 +327,8 @@ fn replay(tx: &Connection, user_id: &str, m: &Mutation) -> Result<Option<Mutatio
     let Some((status, collection, record_id, version, conflict, error)) = row else {
         return Ok(None);
     };
-    let status: Status = serde_json::from_value(serde_json::Value::String(status)).map_err(json_err)?;
+    let status: Status =
+        serde_json::from_value(serde_json::Value::String(status)).map_err(json_err)?;
     let record = match version {
         Some(v) => record_at(tx, &collection, &record_id, v)?,
         None => None,
@@ -293,8 +337,14 @@ fn replay(tx: &Connection, user_id: &str, m: &Mutation) -> Result<Option<Mutatio
         mutation_id: m.mutation_id,
         status,
         record,
-        conflict: conflict.map(|c| serde_json::from_str(&c)).transpose().map_err(json_err)?,
-        error: error.map(|e| serde_json::from_str(&e)).transpose().map_err(json_err)?,
+        conflict: conflict
+            .map(|c| serde_json::from_str(&c))
+            .transpose()
+            .map_err(json_err)?,
+        error: error
+            .map(|e| serde_json::from_str(&e))
+            .transpose()
+            .map_err(json_err)?,
     }))
 }
 
@@ -304,11 +354,15 @@ struct CurrentRow {
     updated_by: String,
 }
 
-fn load_current(tx: &Connection, collection: &str, id: &str) -> Result<Option<CurrentRow>, StoreError> {
+fn load_current(
+    tx: &Connection,
+    collection: &str,
+    id: &str,
+) -> Result<Option<CurrentRow>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "SELECT version, fields, deleted, hlc, updated_at, updated_by FROM records
-             WHERE collection = ?1 AND id = ?2",
+            "SELECT h.version, h.fields, h.deleted, h.hlc, h.updated_at, h.updated_by
+             FROM records r JOIN history h ON h.seq = r.seq WHERE r.collection = ?1 AND r.id = ?2",
         )
         .map_err(db_err)?;
     let row = stmt
@@ -328,7 +382,12 @@ fn load_current(tx: &Connection, collection: &str, id: &str) -> Result<Option<Cu
         return Ok(None);
     };
     Ok(Some(CurrentRow {
-        current: Current { version, fields: serde_json::from_str(&fields).map_err(json_err)?, deleted, hlc: parse_hlc(&hlc)? },
+        current: Current {
+            version,
+            fields: serde_json::from_str(&fields).map_err(json_err)?,
+            deleted,
+            hlc: parse_hlc(&hlc)?,
+        },
         updated_at,
         updated_by,
     }))
@@ -365,7 +424,12 @@ impl Pusher<'_> {
             self.defs.get(&m.collection),
             self.ctx.grants.get(&m.collection).copied(),
             row.as_ref().map(|r| &r.current),
-            |v| record_at(tx, &m.collection, &id, v).ok().flatten().map(|r| r.fields),
+            |v| {
+                record_at(tx, &m.collection, &id, v)
+                    .ok()
+                    .flatten()
+                    .map(|r| r.fields)
+            },
         );
         let current_record = |row: &CurrentRow| -> Result<Record, StoreError> {
             Ok(Record {
@@ -378,9 +442,19 @@ impl Pusher<'_> {
                 updated_by: row.updated_by.clone(),
             })
         };
-        let mut result = MutationResult { mutation_id: m.mutation_id, status: Status::Rejected, record: None, conflict: None, error: None };
+        let mut result = MutationResult {
+            mutation_id: m.mutation_id,
+            status: Status::Rejected,
+            record: None,
+            conflict: None,
+            error: None,
+        };
         match decision {
-            Decision::Write { status, fields, deleted } => {
+            Decision::Write {
+                status,
+                fields,
+                deleted,
+            } => {
                 let version = row.as_ref().map_or(1, |r| r.current.version + 1);
                 result.status = status;
                 result.record = Some(self.write(m, version, fields, deleted)?);
@@ -402,7 +476,13 @@ impl Pusher<'_> {
         Ok(result)
     }
 
-    fn write(&mut self, m: &Mutation, version: i64, fields: Fields, deleted: bool) -> Result<Record, StoreError> {
+    fn write(
+        &mut self,
+        m: &Mutation,
+        version: i64,
+        fields: Fields,
+        deleted: bool,
+    ) -> Result<Record, StoreError> {
         self.next_seq += 1;
         let seq = self.next_seq;
         let updated_at = self.ctx.clock.stamp(Some(&m.hlc));
@@ -413,19 +493,17 @@ impl Pusher<'_> {
         let by = &self.ctx.session.username;
         self.tx
             .prepare_cached(
-                "INSERT INTO records (collection, id, version, fields, deleted, updated_at, updated_by, hlc, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (collection, id) DO UPDATE SET version = ?3, fields = ?4, deleted = ?5,
-                   updated_at = ?6, updated_by = ?7, hlc = ?8, seq = ?9",
+                "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
-            .and_then(|mut s| s.execute(params![m.collection, id, version, fields_json, deleted, stamp, by, hlc, seq]))
+            .and_then(|mut s| s.execute(params![seq, m.collection, id, version, fields_json, deleted, stamp, by, hlc]))
             .map_err(db_err)?;
         self.tx
             .prepare_cached(
-                "INSERT INTO history (collection, id, version, fields, deleted, updated_at, updated_by, hlc, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO records (seq, collection, id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (collection, id) DO UPDATE SET seq = excluded.seq",
             )
-            .and_then(|mut s| s.execute(params![m.collection, id, version, fields_json, deleted, stamp, by, hlc, seq]))
+            .and_then(|mut s| s.execute(params![seq, m.collection, id]))
             .map_err(db_err)?;
         self.outcome.last_write = Some(Cursor(seq));
         if !self.outcome.touched.contains(&m.collection) {
@@ -443,8 +521,18 @@ impl Pusher<'_> {
     }
 
     fn remember(&self, m: &Mutation, r: &MutationResult) -> Result<(), StoreError> {
-        let conflict = r.conflict.as_ref().map(serde_json::to_string).transpose().map_err(json_err)?;
-        let error = r.error.as_ref().map(serde_json::to_string).transpose().map_err(json_err)?;
+        let conflict = r
+            .conflict
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(json_err)?;
+        let error = r
+            .error
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(json_err)?;
         self.tx
             .prepare_cached(
                 "INSERT INTO mutations (user_id, mutation_id, status, collection, record_id, version, conflict, error)
@@ -468,13 +556,17 @@ impl Pusher<'_> {
 }
 
 fn max_seq(conn: &Connection) -> Result<i64, StoreError> {
-    conn.query_row("SELECT coalesce(max(seq), 0) FROM records", [], |r| r.get(0)).map_err(db_err)
+    conn.query_row("SELECT coalesce(max(seq), 0) FROM history", [], |r| {
+        r.get(0)
+    })
+    .map_err(db_err)
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err)).await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .await
     }
 
     async fn create_user(&self, username: &str, password_hash: &str) -> Result<Uuid, StoreError> {
@@ -500,10 +592,15 @@ impl Store for SqliteStore {
         let (username, hash) = (username.to_string(), password_hash.to_string());
         self.write(move |tx| {
             let n = tx
-                .execute("UPDATE users SET password_hash = ?2 WHERE username = ?1", params![username, hash])
+                .execute(
+                    "UPDATE users SET password_hash = ?2 WHERE username = ?1",
+                    params![username, hash],
+                )
                 .map_err(db_err)?;
             if n == 0 {
-                return Err(StoreError::NotFound(format!("there is no user \"{username}\"")));
+                return Err(StoreError::NotFound(format!(
+                    "there is no user \"{username}\""
+                )));
             }
             // A new password logs every device out.
             tx.execute(
@@ -523,24 +620,46 @@ impl Store for SqliteStore {
                 .query_row(
                     "SELECT id, username, password_hash FROM users WHERE username = ?1",
                     params![username],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    },
                 )
                 .optional()
                 .map_err(db_err)?;
-            row.map(|(id, username, password_hash)| Ok(UserRow { id: parse_uuid(&id)?, username, password_hash }))
-                .transpose()
+            row.map(|(id, username, password_hash)| {
+                Ok(UserRow {
+                    id: parse_uuid(&id)?,
+                    username,
+                    password_hash,
+                })
+            })
+            .transpose()
         })
         .await
     }
 
-    async fn set_grant(&self, username: &str, collection: &str, access: Option<Access>) -> Result<(), StoreError> {
+    async fn set_grant(
+        &self,
+        username: &str,
+        collection: &str,
+        access: Option<Access>,
+    ) -> Result<(), StoreError> {
         let (username, collection) = (username.to_string(), collection.to_string());
         self.write(move |tx| {
             let user_id: Option<String> = tx
-                .query_row("SELECT id FROM users WHERE username = ?1", params![username], |r| r.get(0))
+                .query_row(
+                    "SELECT id FROM users WHERE username = ?1",
+                    params![username],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(db_err)?;
-            let user_id = user_id.ok_or_else(|| StoreError::NotFound(format!("there is no user \"{username}\"")))?;
+            let user_id = user_id
+                .ok_or_else(|| StoreError::NotFound(format!("there is no user \"{username}\"")))?;
             match access {
                 Some(a) => {
                     let a = if a == Access::Write { "write" } else { "read" };
@@ -563,21 +682,37 @@ impl Store for SqliteStore {
 
     async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError> {
         self.read(move |c| {
-            let mut stmt = c.prepare_cached("SELECT collection, access FROM grants WHERE user_id = ?1").map_err(db_err)?;
+            let mut stmt = c
+                .prepare_cached("SELECT collection, access FROM grants WHERE user_id = ?1")
+                .map_err(db_err)?;
             let rows = stmt
-                .query_map(params![user_id.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .query_map(params![user_id.to_string()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
                 .map_err(db_err)?;
             let mut out = HashMap::new();
             for row in rows {
                 let (collection, access) = row.map_err(db_err)?;
-                out.insert(collection, if access == "write" { Access::Write } else { Access::Read });
+                out.insert(
+                    collection,
+                    if access == "write" {
+                        Access::Write
+                    } else {
+                        Access::Read
+                    },
+                );
             }
             Ok(out)
         })
         .await
     }
 
-    async fn create_session(&self, user_id: Uuid, device_name: &str, token: &TokenHash) -> Result<Uuid, StoreError> {
+    async fn create_session(
+        &self,
+        user_id: Uuid,
+        device_name: &str,
+        token: &TokenHash,
+    ) -> Result<Uuid, StoreError> {
         let (device_name, token) = (device_name.to_string(), token.to_vec());
         self.write(move |tx| {
             let device_id = Uuid::now_v7();
@@ -617,7 +752,8 @@ impl Store for SqliteStore {
     async fn revoke_session(&self, token: &TokenHash) -> Result<(), StoreError> {
         let token = token.to_vec();
         self.write(move |tx| {
-            tx.execute("DELETE FROM sessions WHERE token_hash = ?1", params![token]).map_err(db_err)?;
+            tx.execute("DELETE FROM sessions WHERE token_hash = ?1", params![token])
+                .map_err(db_err)?;
             Ok(())
         })
         .await
@@ -646,9 +782,16 @@ impl Store for SqliteStore {
         self.read(load_collections).await
     }
 
-    async fn push(&self, ctx: PushContext, mutations: Vec<Mutation>) -> Result<PushOutcome, StoreError> {
+    async fn push(
+        &self,
+        ctx: PushContext,
+        mutations: Vec<Mutation>,
+    ) -> Result<PushOutcome, StoreError> {
         self.write(move |tx| {
-            let defs = load_collections(tx)?.into_iter().map(|d| (d.name.clone(), d)).collect();
+            let defs = load_collections(tx)?
+                .into_iter()
+                .map(|d| (d.name.clone(), d))
+                .collect();
             let next_seq = max_seq(tx)?;
             let mut pusher = Pusher {
                 tx,
@@ -656,7 +799,11 @@ impl Store for SqliteStore {
                 user_id: ctx.session.user_id.to_string(),
                 defs,
                 next_seq,
-                outcome: PushOutcome { results: Vec::with_capacity(mutations.len()), last_write: None, touched: Vec::new() },
+                outcome: PushOutcome {
+                    results: Vec::with_capacity(mutations.len()),
+                    last_write: None,
+                    touched: Vec::new(),
+                },
             };
             for m in &mutations {
                 let result = pusher.apply(m)?;
@@ -667,7 +814,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn changes(&self, since: Cursor, limit: usize, collections: Vec<String>) -> Result<ChangesResponse, StoreError> {
+    async fn changes(
+        &self,
+        since: Cursor,
+        limit: usize,
+        collections: Vec<String>,
+    ) -> Result<ChangesPage, StoreError> {
         self.read(move |c| {
             // One read transaction: the page and the high-water mark come from the same snapshot.
             c.execute_batch("BEGIN").map_err(db_err)?;
@@ -698,23 +850,38 @@ impl Store for SqliteStore {
 
     async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {
         self.read(|c| {
-            let s: Option<String> = c.query_row("SELECT max(updated_at) FROM history", [], |r| r.get(0)).map_err(db_err)?;
+            let s: Option<String> = c
+                .query_row("SELECT max(updated_at) FROM history", [], |r| r.get(0))
+                .map_err(db_err)?;
             s.as_deref().map(parse_hlc).transpose()
         })
         .await
     }
 }
 
-fn changes_page(c: &Connection, since: Cursor, limit: usize, collections: &[String]) -> Result<ChangesResponse, StoreError> {
+fn changes_page(
+    c: &Connection,
+    since: Cursor,
+    limit: usize,
+    collections: &[String],
+) -> Result<ChangesPage, StoreError> {
     let high_water = max_seq(c)?;
     if collections.is_empty() {
-        return Ok(ChangesResponse { changes: Vec::new(), cursor: Cursor(high_water.max(since.0)).to_string(), has_more: false });
+        return Ok(ChangesResponse {
+            changes: Vec::new(),
+            cursor: Cursor(high_water.max(since.0)).to_string(),
+            has_more: false,
+        });
     }
-    let placeholders = (0..collections.len()).map(|i| format!("?{}", i + 3)).collect::<Vec<_>>().join(", ");
+    let placeholders = (0..collections.len())
+        .map(|i| format!("?{}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut stmt = c
         .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS}, seq FROM records WHERE seq > ?1 AND collection IN ({placeholders})
-             ORDER BY seq LIMIT ?2"
+            "SELECT h.collection, h.id, h.version, h.fields, h.deleted, h.updated_at, h.updated_by, r.seq
+             FROM records r JOIN history h ON h.seq = r.seq
+             WHERE r.seq > ?1 AND +r.collection IN ({placeholders}) ORDER BY r.seq LIMIT ?2"
         ))
         .map_err(db_err)?;
     let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
@@ -729,12 +896,20 @@ fn changes_page(c: &Connection, since: Cursor, limit: usize, collections: &[Stri
             has_more = true;
             break;
         }
-        changes.push(record_from_row(row)?);
+        changes.push(raw_record_from_row(row)?);
         last_seq = row.get(7).map_err(db_err)?;
     }
     // With nothing more to read, skip past changes of collections the reader cannot see.
-    let cursor = if has_more { last_seq } else { high_water.max(since.0) };
-    Ok(ChangesResponse { changes, cursor: Cursor(cursor).to_string(), has_more })
+    let cursor = if has_more {
+        last_seq
+    } else {
+        high_water.max(since.0)
+    };
+    Ok(ChangesResponse {
+        changes,
+        cursor: Cursor(cursor).to_string(),
+        has_more,
+    })
 }
 
 #[cfg(test)]
@@ -747,7 +922,10 @@ mod tests {
             let dir = tempfile::tempdir().map_err(|e| StoreError::Internal(e.to_string()))?;
             let path = dir.path().join("ferry.db");
             let store = SqliteStore::open(&path.to_string_lossy())?;
-            Ok((Arc::new(store) as super::super::DynStore, Box::new(dir) as Box<dyn std::any::Any + Send>))
+            Ok((
+                Arc::new(store) as super::super::DynStore,
+                Box::new(dir) as Box<dyn std::any::Any + Send>,
+            ))
         })
         .await;
     }
@@ -757,9 +935,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("junk.db");
         std::fs::write(&path, vec![b'x'; 8192]).expect("write");
-        let err = SqliteStore::open(&path.to_string_lossy()).err().expect("must fail");
+        let err = SqliteStore::open(&path.to_string_lossy())
+            .err()
+            .expect("must fail");
         let msg = err.to_string();
-        assert!(msg.contains("junk.db") && msg.contains("cannot open"), "{msg}");
+        assert!(
+            msg.contains("junk.db") && msg.contains("cannot open"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -770,11 +953,15 @@ mod tests {
         drop(SqliteStore::open(&path).expect("first open"));
         drop(SqliteStore::open(&path).expect("second open"));
         let conn = Connection::open(&path).expect("open");
-        let v: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("version");
+        let v: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
         assert_eq!(v, MIGRATIONS.len());
         conn.pragma_update(None, "user_version", 99).expect("set");
         drop(conn);
-        let err = SqliteStore::open(&path).err().expect("newer schema refused");
+        let err = SqliteStore::open(&path)
+            .err()
+            .expect("newer schema refused");
         assert!(err.to_string().contains("newer ferry-server"), "{err}");
     }
 }

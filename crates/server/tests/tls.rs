@@ -1,0 +1,100 @@
+//! `--tls-cert/--tls-key`: the API over HTTPS with rustls.
+
+use std::sync::Arc;
+
+use ferry_server::store::sqlite::SqliteStore;
+use ferry_server::{AppState, Limits};
+
+#[tokio::test]
+async fn serves_https_with_the_given_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).expect("write key");
+
+    let store = Arc::new(SqliteStore::open(":memory:").expect("store"));
+    let (state, stop) = AppState::new(store, Limits::default())
+        .await
+        .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (c, k) = (cert_path.clone(), key_path.clone());
+    let server = tokio::spawn(async move {
+        ferry_server::serve_tls(
+            listener,
+            state,
+            stop,
+            async {
+                let _ = rx.await;
+            },
+            &c,
+            &k,
+        )
+        .await
+    });
+
+    let trusted = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).expect("pem"),
+        )
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .build()
+        .expect("client");
+    let url = format!("https://localhost:{port}/v1/health");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let body: serde_json::Value = loop {
+        match trusted.get(&url).send().await {
+            Ok(resp) => break resp.json().await.expect("json"),
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("HTTPS health check failed: {e}"),
+        }
+    };
+    assert_eq!(body["status"], "ok");
+
+    // A client that does not trust the certificate is refused.
+    let untrusted = reqwest::Client::builder()
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .build()
+        .expect("client");
+    assert!(untrusted.get(&url).send().await.is_err());
+    // Plain HTTP to the TLS port gets no API answer.
+    let plain = reqwest::get(format!("http://127.0.0.1:{port}/v1/health")).await;
+    assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true));
+
+    let _ = tx.send(());
+    server.await.expect("join").expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_missing_certificate_is_a_clear_error() {
+    let store = Arc::new(SqliteStore::open(":memory:").expect("store"));
+    let (state, stop) = AppState::new(store, Limits::default())
+        .await
+        .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let missing = std::path::Path::new("/nonexistent/cert.pem");
+    let err = ferry_server::serve_tls(
+        listener,
+        state,
+        stop,
+        std::future::pending(),
+        missing,
+        missing,
+    )
+    .await
+    .expect_err("must fail");
+    assert!(
+        err.to_string()
+            .contains("cannot load TLS certificate /nonexistent/cert.pem"),
+        "{err}"
+    );
+}
