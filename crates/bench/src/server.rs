@@ -56,14 +56,14 @@ pub fn record_fields(i: usize) -> Fields {
         "quay",
     ];
     let w = |k: usize| words[(i * 7 + k * 3) % words.len()];
-    let body: String = (0..110).map(|k| w(k)).collect::<Vec<_>>().join(" ");
+    let body: String = (0..110).map(w).collect::<Vec<_>>().join(" ");
     let v = json!({
         "title": format!("Item {i}: {} {}", w(1), w(2)),
         "body": &body[..body.len().min(900)],
         "status": STATUSES[i % 3],
         "priority": (i % 5) + 1,
         "due": format!("2027-{:02}-{:02}", i % 12 + 1, i % 28 + 1),
-        "done": i % 2 == 0,
+        "done": i.is_multiple_of(2),
         "tags": [w(4), w(5)],
         "owner": format!("owner{}", i % 50),
         "email": format!("owner{}@example.com", i % 50),

@@ -1,4 +1,201 @@
-fn main() {
-    eprintln!("ferry: the client CLI is not built yet");
-    std::process::exit(1);
+//! `ferry`: the headless Ferry client. Every command is a thin layer over
+//! `ferry-core`; `--json` prints machine-readable output. Exit codes: 0 on
+//! success, 1 on error (one line on stderr), 2 on a usage error.
+
+mod account;
+mod conflicts;
+mod outbox;
+mod output;
+mod records;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use ferry_core::{Profile, SyncEngine};
+
+#[derive(Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Ferry: offline-first shared records, from the command line"
+)]
+struct Cli {
+    /// Profile directory (default: under the OS data directory).
+    #[arg(long, global = true, env = "FERRY_PROFILE")]
+    profile: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Log in (the password is read from standard input).
+    Login {
+        server_url: String,
+        username: String,
+    },
+    /// Log out and forget the token (local data stays).
+    Logout,
+    /// Online state, pending edits, conflicts, last sync.
+    Status,
+    /// One full sync cycle: push the outbox, pull changes.
+    Sync {
+        /// The local database is damaged: set it aside, save its unsent edits
+        /// to a file, and rebuild from the server.
+        #[arg(long)]
+        recover: bool,
+    },
+    /// Work offline: hold all network traffic.
+    Offline,
+    /// Allow network traffic again.
+    Online,
+    /// List records of a collection.
+    Ls(records::LsArgs),
+    /// Show one record.
+    Show { collection: String, id: String },
+    /// Create a record; prints its id.
+    Create {
+        collection: String,
+        #[arg(value_name = "FIELD=VALUE")]
+        values: Vec<String>,
+    },
+    /// Change fields of a record (FIELD= clears a field).
+    Set {
+        collection: String,
+        id: String,
+        #[arg(value_name = "FIELD=VALUE", required = true)]
+        values: Vec<String>,
+    },
+    /// Delete a record.
+    Delete { collection: String, id: String },
+    /// List conflicts waiting for you.
+    Conflicts,
+    /// Settle a conflict.
+    Resolve(conflicts::ResolveArgs),
+    /// List the edits waiting to be sent.
+    Outbox,
+    /// Save the unsent edits to a JSON file.
+    ExportOutbox { file: PathBuf },
+    /// Add the edits of an exported JSON file to the outbox.
+    ImportOutbox { file: PathBuf },
+}
+
+/// A mistake in how the command was called (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// What every command gets.
+pub struct Ctx {
+    pub engine: Arc<SyncEngine>,
+    pub json: bool,
+}
+
+impl Ctx {
+    pub fn store(&self) -> &ferry_core::LocalStore {
+        self.engine.profile().store()
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ferry: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("ferry: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("ferry: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let dir = match cli.profile {
+        Some(dir) => dir,
+        None => Profile::default_dir()?,
+    };
+    let profile = match cli.command {
+        Command::Sync { recover: true } => {
+            let (profile, recovery) = Profile::recover(&dir)?;
+            eprintln!(
+                "ferry: the damaged database was moved to {}",
+                recovery.damaged.display()
+            );
+            match (&recovery.rescued, &recovery.unreadable) {
+                (Some(file), _) => eprintln!(
+                    "ferry: {} unsent edit(s) saved to {} and put back in the outbox",
+                    recovery.rescued_entries,
+                    file.display()
+                ),
+                (None, Some(why)) => eprintln!(
+                    "ferry: no unsent edits could be read ({why}); the damaged file keeps them"
+                ),
+                (None, None) => {}
+            }
+            profile
+        }
+        _ => Profile::open(&dir)?,
+    };
+    let profile = Arc::new(profile);
+    let ctx = Ctx {
+        engine: Arc::new(SyncEngine::new(profile)),
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Login {
+            server_url,
+            username,
+        } => account::login(&ctx, &server_url, &username).await,
+        Command::Logout => account::logout(&ctx).await,
+        Command::Status => account::status(&ctx).await,
+        Command::Sync { .. } => account::sync(&ctx).await,
+        Command::Offline => account::set_offline(&ctx, true),
+        Command::Online => account::set_offline(&ctx, false),
+        Command::Ls(args) => records::ls(&ctx, &args),
+        Command::Show { collection, id } => records::show(&ctx, &collection, &id),
+        Command::Create { collection, values } => records::create(&ctx, &collection, &values),
+        Command::Set {
+            collection,
+            id,
+            values,
+        } => records::set(&ctx, &collection, &id, &values),
+        Command::Delete { collection, id } => records::delete(&ctx, &collection, &id),
+        Command::Conflicts => conflicts::list(&ctx),
+        Command::Resolve(args) => conflicts::resolve(&ctx, &args),
+        Command::Outbox => outbox::list(&ctx),
+        Command::ExportOutbox { file } => outbox::export(&ctx, &file),
+        Command::ImportOutbox { file } => outbox::import(&ctx, &file),
+    }
 }

@@ -194,10 +194,52 @@ impl Serialize for Hlc {
     }
 }
 
+impl Hlc {
+    /// Reads a stamp as other clients may write one: the canonical form, an
+    /// RFC 3339 time, or milliseconds since the epoch. The last two have no
+    /// counter or node; they get counter 0 and node `client`.
+    pub fn parse_lenient(s: &str) -> Result<Hlc, HlcError> {
+        if let Ok(hlc) = s.parse() {
+            return Ok(hlc);
+        }
+        let wall_ms = if let Ok(ms) = s.trim().parse::<i64>() {
+            Some(ms)
+        } else {
+            DateTime::parse_from_rfc3339(s.trim())
+                .ok()
+                .map(|t| t.timestamp_millis())
+        };
+        wall_ms
+            .and_then(|ms| Hlc::new(ms, 0, "client"))
+            .ok_or_else(|| {
+                HlcError(format!(
+                    "{s:?} (expected e.g. 2026-11-26T09:30:00.000Z-0000-node)"
+                ))
+            })
+    }
+}
+
 impl<'de> Deserialize<'de> for Hlc {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Hlc;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an HLC stamp such as 2026-11-26T09:30:00.000Z-0000-node")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Hlc, E> {
+                Hlc::parse_lenient(s).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, ms: i64) -> Result<Hlc, E> {
+                Hlc::new(ms, 0, "client").ok_or_else(|| E::custom("HLC milliseconds out of range"))
+            }
+            fn visit_u64<E: serde::de::Error>(self, ms: u64) -> Result<Hlc, E> {
+                self.visit_i64(
+                    i64::try_from(ms).map_err(|_| E::custom("HLC milliseconds out of range"))?,
+                )
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -254,6 +296,18 @@ mod tests {
         ] {
             assert!(s.parse::<Hlc>().is_err(), "{s:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn other_clients_stamps_are_read_leniently() {
+        let from_rfc: Hlc =
+            serde_json::from_str("\"2026-11-26T10:30:00+01:00\"").expect("rfc 3339");
+        assert_eq!(from_rfc.to_string(), "2026-11-26T09:30:00.000Z-0000-client");
+        let from_ms: Hlc = serde_json::from_str("1000").expect("millis");
+        assert_eq!((from_ms.wall_ms(), from_ms.node()), (1000, "client"));
+        assert!(serde_json::from_str::<Hlc>("\"yesterday\"").is_err());
+        assert!(serde_json::from_str::<Hlc>("-5").is_err());
+        assert!(serde_json::from_str::<Hlc>("true").is_err());
     }
 
     #[test]

@@ -16,9 +16,7 @@ impl Clock {
     /// A clock for `node`, never earlier than `floor` (the latest stamp
     /// already stored), so restarts and wall clocks set back cannot reorder.
     pub fn new(node: &str, floor: Option<Hlc>) -> Clock {
-        let zero = Hlc::zero(node)
-            .or_else(|| Hlc::zero("srv"))
-            .unwrap_or_else(|| unreachable_zero());
+        let zero = Hlc::zero(node).unwrap_or_else(srv_zero);
         let last = match floor {
             Some(f) => zero.receive(&f, 0),
             None => zero,
@@ -44,9 +42,9 @@ impl Clock {
     }
 }
 
-fn unreachable_zero() -> Hlc {
-    // "srv" is a valid node name, so this is never reached.
-    Hlc::new(0, 0, "srv").unwrap_or_else(|| panic!("the constant node name is valid"))
+/// The zero stamp of node "srv", for a node name that is not valid.
+fn srv_zero() -> Hlc {
+    Hlc::zero("srv").unwrap_or_else(|| unreachable!("\"srv\" is a valid node name"))
 }
 
 #[cfg(test)]

@@ -92,16 +92,16 @@ pub fn decide(
             format!("you may not write to collection \"{}\"", m.collection),
         );
     }
-    if let Some(base) = m.base_version {
-        if base < 0 || current.is_none_or(|c| base > c.version) {
-            return reject(
-                "invalid_base_version",
-                format!(
-                    "base_version {base} is not a version of record {}",
-                    m.record_id
-                ),
-            );
-        }
+    if let Some(base) = m.base_version
+        && (base < 0 || current.is_none_or(|c| base > c.version))
+    {
+        return reject(
+            "invalid_base_version",
+            format!(
+                "base_version {base} is not a version of record {}",
+                m.record_id
+            ),
+        );
     }
     match m.op {
         Op::Put => decide_put(m, def, current),

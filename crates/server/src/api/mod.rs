@@ -83,6 +83,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::MethodNotAllowed("this endpoint does not take that method".into())
         })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            axum::response::IntoResponse::into_response(ApiError::Internal)
+        }))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -234,6 +234,7 @@ fn merge_rules() {
 }
 
 #[test]
+#[allow(clippy::type_complexity)]
 fn rejections() {
     let v3 = server_v3();
     let d = def(Policy::Manual);

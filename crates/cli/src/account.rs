@@ -1,0 +1,185 @@
+//! login, logout, status, sync, offline, online.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ferry_core::sync::Api;
+use serde::Serialize;
+
+use crate::{Ctx, output};
+
+fn read_password() -> anyhow::Result<String> {
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password: ")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.is_empty() {
+        anyhow::bail!("no password given; type it, or pipe it on standard input");
+    }
+    Ok(password)
+}
+
+fn device_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(h) => format!("ferry CLI on {h}"),
+        None => "ferry CLI".to_string(),
+    }
+}
+
+pub async fn login(ctx: &Ctx, server: &str, username: &str) -> anyhow::Result<ExitCode> {
+    let password = read_password()?;
+    let account = ctx
+        .engine
+        .login(server, username, &password, &device_name())
+        .await?;
+    if ctx.json {
+        output::json(&account)?;
+    } else {
+        println!("logged in to {} as {}", account.server, account.username);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn logout(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    ctx.engine.logout().await?;
+    if !ctx.json {
+        println!(
+            "logged out; local data and unsent edits stay in {}",
+            ctx.engine.profile().dir().display()
+        );
+    } else {
+        output::json(&serde_json::json!({"logged_out": true}))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct Status {
+    server: Option<String>,
+    username: Option<String>,
+    logged_in: bool,
+    state: &'static str,
+    outbox: i64,
+    conflicts: i64,
+    rejected: i64,
+    records: i64,
+    last_sync: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let profile = ctx.engine.profile();
+    let store = ctx.store();
+    let account = profile.account()?;
+    let logged_in = profile.token()?.is_some();
+    let state = if store.work_offline()? {
+        "working offline"
+    } else if let Some(a) = &account {
+        let api = Api::new(&a.server, None)?;
+        match tokio::time::timeout(Duration::from_secs(3), api.health()).await {
+            Ok(Ok(_)) => "online",
+            Ok(Err(ferry_core::Error::Incompatible { .. })) => "error: incompatible server",
+            _ => "offline (server unreachable)",
+        }
+    } else {
+        "not logged in"
+    };
+    let counts = store.counts()?;
+    let status = Status {
+        server: account.as_ref().map(|a| a.server.clone()),
+        username: account.as_ref().map(|a| a.username.clone()),
+        logged_in,
+        state,
+        outbox: counts.outbox,
+        conflicts: counts.conflicts,
+        rejected: counts.rejected,
+        records: counts.records,
+        last_sync: store.last_sync()?,
+        cursor: store.cursor()?,
+    };
+    if ctx.json {
+        output::json(&status)?;
+    } else {
+        match (&status.server, &status.username) {
+            (Some(s), Some(u)) => println!(
+                "account:   {u} at {s}{}",
+                if logged_in { "" } else { " (logged out)" }
+            ),
+            _ => println!("account:   none (run `ferry login SERVER_URL USERNAME`)"),
+        }
+        println!("state:     {}", status.state);
+        println!("outbox:    {} pending", status.outbox);
+        println!("conflicts: {}", status.conflicts);
+        if status.rejected > 0 {
+            println!(
+                "rejected:  {} (see `ferry ls`, fix with `ferry set`)",
+                status.rejected
+            );
+        }
+        println!(
+            "last sync: {}",
+            status.last_sync.as_deref().unwrap_or("never")
+        );
+        println!(
+            "cursor:    {}",
+            status.cursor.as_deref().unwrap_or("(start)")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn sync(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let report = ctx.engine.sync().await?;
+    if ctx.json {
+        output::json(&report)?;
+    } else {
+        let p = &report.pushed;
+        println!(
+            "pushed {} (applied {}, merged {}, conflicts {}, rejected {}); pulled {}",
+            p.total(),
+            p.applied,
+            p.merged,
+            p.conflicts,
+            p.rejected,
+            report.pulled
+        );
+        if report.conflicts > 0 {
+            println!(
+                "{} conflict(s) wait for you: `ferry conflicts`",
+                report.conflicts
+            );
+        }
+        if report.rejected > 0 {
+            println!(
+                "{} record(s) were refused by the server: `ferry ls` shows the errors",
+                report.rejected
+            );
+        }
+    }
+    if report.outbox > 0 {
+        eprintln!("ferry: {} edit(s) are still in the outbox", report.outbox);
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn set_offline(ctx: &Ctx, offline: bool) -> anyhow::Result<ExitCode> {
+    ctx.store().set_work_offline(offline)?;
+    if ctx.json {
+        output::json(&serde_json::json!({"work_offline": offline}))?;
+    } else if offline {
+        println!("working offline: edits wait in the outbox until `ferry online`");
+    } else {
+        println!("online: `ferry sync` sends and fetches changes");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,230 @@
+//! The `ferry` binary against a real ferry-server on a loopback port.
+
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::TestServer;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+async fn ferry(profile: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("--profile")
+        .arg(profile)
+        .args(args)
+        .env_remove("FERRY_PROFILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn ferry");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(stdin.as_bytes())
+        .await
+        .expect("write stdin");
+    drop(input);
+    child.wait_with_output().await.expect("ferry ran")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).trim().to_string()
+}
+
+/// Runs a command that must succeed; returns its standard output.
+async fn ok(profile: &Path, args: &[&str]) -> String {
+    let o = ferry(profile, args, "").await;
+    assert_eq!(o.status.code(), Some(0), "ferry {args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+async fn json(profile: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(profile, &all).await).expect("JSON output")
+}
+
+async fn login(server: &TestServer, profile: &Path, user: &str) {
+    let o = ferry(profile, &["login", &server.url, user], "demo\n").await;
+    assert_eq!(o.status.code(), Some(0), "login: {}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_against_a_real_server() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+
+    let bad = ferry(&alice, &["login", &server.url, "alice"], "wrong\n").await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("wrong username or password"),
+        "{}",
+        stderr(&bad)
+    );
+    login(&server, &alice, "alice").await;
+    login(&server, &bob, "bob").await;
+
+    // create, ls, show, set, delete
+    let id = ok(
+        &alice,
+        &[
+            "create",
+            "tasks",
+            "title=Call the plumber",
+            "status=todo",
+            "priority=2",
+            "due=2026-12-01",
+        ],
+    )
+    .await;
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    let refused = ferry(&alice, &["create", "tasks", "title=x", "due=tomorrow"], "").await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("\"due\""), "{}", stderr(&refused));
+    let usage = ferry(&alice, &["create", "tasks", "title"], "").await;
+    assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));
+    assert_eq!(
+        ferry(&alice, &["frobnicate"], "").await.status.code(),
+        Some(2)
+    );
+    assert!(
+        ok(&alice, &["ls", "tasks"])
+            .await
+            .contains("Call the plumber [pending]")
+    );
+    let outbox = json(&alice, &["outbox"]).await;
+    assert_eq!(outbox.as_array().map(Vec::len), Some(1));
+
+    // offline: sync fails clearly and changes nothing
+    ok(&alice, &["offline"]).await;
+    let o = ferry(&alice, &["sync"], "").await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("offline"), "{}", stderr(&o));
+    assert_eq!(json(&alice, &["status"]).await["state"], "working offline");
+    ok(&alice, &["online"]).await;
+
+    let report = json(&alice, &["sync"]).await;
+    assert_eq!(report["pushed"]["applied"], 1);
+    let status = json(&alice, &["status"]).await;
+    assert_eq!(
+        (status["state"].as_str(), status["outbox"].as_i64()),
+        (Some("online"), Some(0))
+    );
+    assert!(status["last_sync"].is_string() && status["cursor"].is_string());
+
+    ok(&bob, &["sync"]).await;
+    let shown = json(&bob, &["show", "tasks", &id]).await;
+    assert_eq!(shown["fields"]["priority"], 2);
+    assert_eq!(shown["state"], "synced");
+
+    // both edit the title: bob gets a conflict and resolves it field by field
+    ok(&alice, &["set", "tasks", &id, "title=Alice's"]).await;
+    ok(&alice, &["sync"]).await;
+    ok(&bob, &["set", "tasks", &id, "title=Bob's", "priority=5"]).await;
+    let o = ferry(&bob, &["set", "tasks", &id, "vip=true"], "").await;
+    assert_eq!(o.status.code(), Some(1), "tasks has no vip field");
+    ok(&bob, &["sync"]).await;
+    let conflicts = json(&bob, &["conflicts"]).await;
+    assert_eq!(conflicts[0]["kind"], "edit_edit");
+    assert!(
+        ok(&bob, &["conflicts"])
+            .await
+            .contains("title: base \"Call the plumber\" · mine \"Bob's\" · theirs \"Alice's\"")
+    );
+    let o = ferry(&bob, &["resolve", "tasks", &id], "").await;
+    assert_eq!(o.status.code(), Some(2), "a resolution must be chosen");
+    ok(
+        &bob,
+        &["resolve", "tasks", &id, "--field", "title=value:Ours"],
+    )
+    .await;
+    ok(&bob, &["sync"]).await;
+    ok(&alice, &["sync"]).await;
+    assert_eq!(
+        json(&alice, &["show", "tasks", &id]).await["fields"]["title"],
+        "Ours"
+    );
+
+    // search and sort
+    ok(&alice, &["create", "tasks", "title=Buy milk", "priority=9"]).await;
+    let page = json(&alice, &["ls", "tasks", "--search", "milk"]).await;
+    assert_eq!(page["records"].as_array().map(Vec::len), Some(1));
+    let page = json(
+        &alice,
+        &["ls", "tasks", "--sort", "-priority", "--limit", "1"],
+    )
+    .await;
+    assert_eq!(page["records"][0]["fields"]["title"], "Buy milk");
+    assert_eq!(page["has_more"], true);
+
+    // export and import the outbox
+    let file = dir.path().join("outbox.json");
+    ok(&alice, &["export-outbox", file.to_str().expect("utf-8")]).await;
+    let fresh = dir.path().join("alice2");
+    login(&server, &fresh, "alice").await;
+    ok(&fresh, &["import-outbox", file.to_str().expect("utf-8")]).await;
+    assert_eq!(
+        json(&fresh, &["outbox"]).await.as_array().map(Vec::len),
+        Some(1)
+    );
+    ok(&fresh, &["sync"]).await;
+    ok(&alice, &["sync"]).await;
+    assert_eq!(
+        json(&alice, &["status"]).await["outbox"],
+        0,
+        "the same mutation, applied once"
+    );
+
+    // delete, then logout
+    ok(&alice, &["delete", "tasks", &id]).await;
+    ok(&alice, &["sync"]).await;
+    assert!(json(&alice, &["show", "tasks", &id]).await["deleted"].as_bool() == Some(true));
+    ok(&alice, &["logout"]).await;
+    let o = ferry(&alice, &["sync"], "").await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("ferry login"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_database_names_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("p");
+    std::fs::create_dir_all(&profile).expect("dir");
+    std::fs::write(profile.join("ferry.db"), vec![0x42u8; 8192]).expect("write garbage");
+    let o = ferry(&profile, &["status"], "").await;
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("ferry.db") && err.contains("damaged"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("ferry sync --recover"), "{err}");
+
+    // The way out: the damaged file is set aside (never deleted) and a fresh one made.
+    let o = ferry(&profile, &["sync", "--recover"], "").await;
+    let err = stderr(&o);
+    assert!(err.contains("moved to"), "{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the account could not be read back: log in again"
+    );
+    assert!(err.contains("ferry login"), "{err}");
+    let kept = std::fs::read_dir(&profile)
+        .expect("list")
+        .filter_map(Result::ok)
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("ferry.db.damaged-")
+        });
+    assert!(kept, "the damaged file is kept");
+    ok(&profile, &["status"]).await;
+}

@@ -1,0 +1,325 @@
+//! Conflicts the server reported, and their resolution.
+//!
+//! A conflict keeps the three versions a person needs to decide: the base
+//! (what the edit started from), mine (the local value and what I changed)
+//! and theirs (the server's latest state, kept current by pulls). A
+//! resolution becomes one new outbox entry based on the server's current
+//! version, written in the same transaction that removes the conflict.
+
+use ferry_protocol::{ConflictKind, Fields, Mutation, Op, Record};
+use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::outbox::{get, insert_entry, same_value};
+use crate::store::records::{self, parse_uuid, to_json};
+use crate::store::schema::collection_in;
+use crate::store::{LocalStore, now_rfc3339};
+
+/// A conflict waiting for a person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub collection: String,
+    pub record_id: Uuid,
+    pub kind: ConflictKind,
+    /// The fields both sides changed (for delete/edit: what the server changed).
+    pub fields: Vec<String>,
+    /// The version my edit started from, and its values of the fields I changed.
+    pub base_version: Option<i64>,
+    pub base: Fields,
+    /// My edit: `put` or `delete`, my whole local value, and what I changed.
+    pub mine_op: Op,
+    pub mine: Fields,
+    pub mine_changes: Fields,
+    /// The server's latest state.
+    pub theirs: Record,
+    pub created_at: String,
+}
+
+/// How to settle one field of an edit/edit conflict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldChoice {
+    Mine,
+    Theirs,
+    /// A typed value (checked against the field's type).
+    Value(Value),
+}
+
+/// How to settle a conflict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    /// Take my side: my edits over theirs, or for delete conflicts my
+    /// restore (edit/delete) or my deletion (delete/edit).
+    Mine,
+    /// Take the server's side as it is.
+    Theirs,
+    /// Per conflicting field; fields only I changed keep my value.
+    Fields(Vec<(String, FieldChoice)>),
+    /// My version becomes a new record; the original takes the server's side.
+    KeepBoth,
+    /// Keep the record alive: with my changes (edit/delete), or the server's
+    /// edited version (delete/edit).
+    Restore,
+    /// Let the record be deleted.
+    AcceptDelete,
+}
+
+fn kind_name(k: ConflictKind) -> &'static str {
+    match k {
+        ConflictKind::EditEdit => "edit_edit",
+        ConflictKind::EditDelete => "edit_delete",
+        ConflictKind::DeleteEdit => "delete_edit",
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| Error::Inconsistent(format!("conflict: {e}")))
+}
+
+const CONFLICT_SELECT: &str =
+    "SELECT collection, record_id, kind, fields, base_version, base, mine_op, mine, mine_changes,
+    theirs, created_at FROM conflicts";
+
+fn from_row(row: &Row<'_>) -> Result<Conflict> {
+    Ok(Conflict {
+        collection: row.get(0)?,
+        record_id: parse_uuid(&row.get::<_, String>(1)?)?,
+        kind: parse(&format!("\"{}\"", row.get::<_, String>(2)?))?,
+        fields: parse(&row.get::<_, String>(3)?)?,
+        base_version: row.get(4)?,
+        base: parse(&row.get::<_, String>(5)?)?,
+        mine_op: parse(&format!("\"{}\"", row.get::<_, String>(6)?))?,
+        mine: parse(&row.get::<_, String>(7)?)?,
+        mine_changes: parse(&row.get::<_, String>(8)?)?,
+        theirs: parse(&row.get::<_, String>(9)?)?,
+        created_at: row.get(10)?,
+    })
+}
+
+/// Stores a conflict for a pushed entry (replacing an older one for the record).
+pub(crate) fn insert(
+    c: &Connection,
+    m: &Mutation,
+    kind: ConflictKind,
+    fields: &[String],
+    mine: &Fields,
+    mine_changes: &Fields,
+    theirs: &Record,
+) -> Result<()> {
+    let op = match m.op {
+        Op::Put => "put",
+        Op::Delete => "delete",
+    };
+    c.prepare_cached(
+        "INSERT OR REPLACE INTO conflicts (collection, record_id, kind, fields, base_version, base, mine_op, mine,
+                                           mine_changes, theirs, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        m.collection,
+        m.record_id.to_string(),
+        kind_name(kind),
+        to_json(&fields)?,
+        m.base_version,
+        to_json(&m.base)?,
+        op,
+        to_json(mine)?,
+        to_json(mine_changes)?,
+        to_json(theirs)?,
+        now_rfc3339()
+    ])?;
+    Ok(())
+}
+
+fn load(c: &Connection, collection: &str, id: Uuid) -> Result<Conflict> {
+    let mut stmt = c.prepare_cached(&format!(
+        "{CONFLICT_SELECT} WHERE collection = ?1 AND record_id = ?2"
+    ))?;
+    let mut rows = stmt.query(params![collection, id.to_string()])?;
+    match rows.next()? {
+        Some(row) => from_row(row),
+        None => Err(Error::NoConflict {
+            collection: collection.to_string(),
+            id: id.to_string(),
+        }),
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidResolution(msg.into())
+}
+
+/// What the record should become on the server, and locally.
+enum Outcome {
+    /// Live with these fields.
+    Live(Fields),
+    Deleted,
+}
+
+impl LocalStore {
+    /// Every conflict, oldest first.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "{CONFLICT_SELECT} ORDER BY created_at, collection, record_id"
+            ))?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(from_row(row)?);
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn conflict(&self, collection: &str, id: Uuid) -> Result<Conflict> {
+        self.read(|c| load(c, collection, id))
+    }
+
+    /// Settles a conflict. The result is queued as a new outbox entry based on
+    /// the server's current version; for keep-both, returns the new record's id.
+    pub fn resolve(
+        &self,
+        collection: &str,
+        id: Uuid,
+        resolution: &Resolution,
+    ) -> Result<Option<Uuid>> {
+        self.write(|tx| {
+            let conflict = load(tx, collection, id)?;
+            let record = records::load(tx, collection, id)?
+                .ok_or_else(|| Error::UnknownRecord { collection: collection.to_string(), id: id.to_string() })?;
+            // The base is the latest server state seen; it is at least as new as the conflict's "theirs".
+            let theirs = record.base.clone().unwrap_or_else(|| conflict.theirs.clone());
+            let col = collection_in(tx, collection)?.ok_or_else(|| Error::UnknownCollection(collection.to_string()))?;
+            let mut kept_copy = None;
+            let outcome = match (conflict.kind, resolution) {
+                (ConflictKind::EditEdit, Resolution::Mine) => Outcome::Live(overlay(&theirs.fields, &conflict.mine_changes)),
+                (ConflictKind::EditEdit, Resolution::Theirs) => Outcome::Live(theirs.fields.clone()),
+                (ConflictKind::EditEdit, Resolution::Fields(choices)) => {
+                    let mut target = overlay(&theirs.fields, &conflict.mine_changes);
+                    for name in &conflict.fields {
+                        let choice = choices
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map(|(_, c)| c)
+                            .ok_or_else(|| invalid(format!("say how to settle field \"{name}\": mine, theirs or value:TEXT")))?;
+                        let value = match choice {
+                            FieldChoice::Mine => get(&conflict.mine_changes, name).clone(),
+                            FieldChoice::Theirs => get(&theirs.fields, name).clone(),
+                            FieldChoice::Value(v) => v.clone(),
+                        };
+                        set(&mut target, name, value);
+                    }
+                    if let Some((n, _)) = choices.iter().find(|(n, _)| !conflict.fields.contains(n)) {
+                        return Err(invalid(format!(
+                            "field \"{n}\" is not in conflict (conflicting: {})",
+                            conflict.fields.join(", ")
+                        )));
+                    }
+                    Outcome::Live(target)
+                }
+                (ConflictKind::EditEdit | ConflictKind::EditDelete, Resolution::KeepBoth) => {
+                    kept_copy = Some(conflict.mine.clone());
+                    if conflict.kind == ConflictKind::EditDelete { Outcome::Deleted } else { Outcome::Live(theirs.fields.clone()) }
+                }
+                (ConflictKind::EditDelete, Resolution::Mine | Resolution::Restore) => Outcome::Live(conflict.mine.clone()),
+                (ConflictKind::EditDelete, Resolution::Theirs | Resolution::AcceptDelete) => Outcome::Deleted,
+                (ConflictKind::DeleteEdit, Resolution::Mine | Resolution::AcceptDelete) => Outcome::Deleted,
+                (ConflictKind::DeleteEdit, Resolution::Theirs | Resolution::Restore) => Outcome::Live(theirs.fields.clone()),
+                (ConflictKind::EditEdit, Resolution::Restore | Resolution::AcceptDelete) => {
+                    return Err(invalid("this is an edit/edit conflict: use --mine, --theirs, --field or --keep-both"));
+                }
+                (ConflictKind::EditDelete, Resolution::Fields(_)) => {
+                    return Err(invalid("the server deleted this record: use --restore, --accept-delete or --keep-both"));
+                }
+                (ConflictKind::DeleteEdit, Resolution::Fields(_) | Resolution::KeepBoth) => {
+                    return Err(invalid("you deleted a record the server changed: use --restore or --accept-delete"));
+                }
+            };
+            tx.execute(
+                "DELETE FROM conflicts WHERE collection = ?1 AND record_id = ?2",
+                params![collection, id.to_string()],
+            )?;
+            records::set_error(tx, collection, id, None)?;
+            let hlc = crate::hlc::tick(tx)?;
+            match outcome {
+                Outcome::Live(fields) => {
+                    col.check_fields(&fields.iter().filter(|(k, _)| col.field(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .map_err(Error::InvalidValue)?;
+                    col.check_required(&fields).map_err(Error::InvalidValue)?;
+                    records::set_local(tx, collection, id, &fields, false)?;
+                    let mut changes = Fields::new();
+                    for name in fields.keys().chain(theirs.fields.keys()) {
+                        let (mine, server) = (get(&fields, name), get(&theirs.fields, name));
+                        if theirs.deleted || !same_value(mine, server) {
+                            changes.insert(name.clone(), mine.clone());
+                        }
+                    }
+                    if !changes.is_empty() || theirs.deleted {
+                        let base = changes.keys().map(|k| (k.clone(), get(&theirs.fields, k).clone())).collect();
+                        insert_entry(tx, &Mutation {
+                            mutation_id: Uuid::now_v7(),
+                            collection: collection.to_string(),
+                            record_id: id,
+                            op: Op::Put,
+                            base_version: Some(theirs.version),
+                            base,
+                            fields: changes,
+                            hlc: hlc.clone(),
+                        })?;
+                    }
+                }
+                Outcome::Deleted => {
+                    records::set_local(tx, collection, id, &theirs.fields, true)?;
+                    if !theirs.deleted {
+                        insert_entry(tx, &Mutation {
+                            mutation_id: Uuid::now_v7(),
+                            collection: collection.to_string(),
+                            record_id: id,
+                            op: Op::Delete,
+                            base_version: Some(theirs.version),
+                            base: Fields::new(),
+                            fields: Fields::new(),
+                            hlc: hlc.clone(),
+                        })?;
+                    }
+                }
+            }
+            if let Some(mine) = kept_copy {
+                // Only the fields the schema still has; required ones must be there.
+                let fields: Fields = mine.into_iter().filter(|(k, v)| col.field(k).is_some() && !v.is_null()).collect();
+                col.check_required(&fields).map_err(Error::InvalidValue)?;
+                let copy = Uuid::now_v7();
+                records::set_local(tx, collection, copy, &fields, false)?;
+                insert_entry(tx, &Mutation {
+                    mutation_id: Uuid::now_v7(),
+                    collection: collection.to_string(),
+                    record_id: copy,
+                    op: Op::Put,
+                    base_version: None,
+                    base: Fields::new(),
+                    fields,
+                    hlc: crate::hlc::tick(tx)?,
+                })?;
+                return Ok(Some(copy));
+            }
+            Ok(None)
+        })
+    }
+}
+
+fn overlay(base: &Fields, changes: &Fields) -> Fields {
+    let mut out = base.clone();
+    crate::outbox::apply_changes(&mut out, changes);
+    out
+}
+
+fn set(fields: &mut Fields, name: &str, value: Value) {
+    if value.is_null() {
+        fields.remove(name);
+    } else {
+        fields.insert(name.to_string(), value);
+    }
+}

@@ -1,0 +1,102 @@
+//! Bulk loading: the first pull into an empty snapshot can bring hundreds of
+//! thousands of records. Keeping the search index and the sort indexes up
+//! to date row by row costs several times the insert itself, so during an
+//! initial pull they are dropped, and rebuilt in one pass at the end.
+//!
+//! The state is persisted: a process that dies mid-load finishes the
+//! rebuild the next time the database is opened.
+
+use rusqlite::Connection;
+
+use super::schema::{collections_in, sort_indexes, sync_sort_indexes};
+use super::{LocalStore, get_setting, set_setting};
+use crate::error::Result;
+
+const BULK_LOAD: &str = "bulk_load";
+
+/// The full-text triggers of migration 3.
+const FTS_TRIGGERS: &str = "
+    CREATE TRIGGER IF NOT EXISTS records_fts_insert AFTER INSERT ON records BEGIN
+        INSERT INTO records_fts(rowid, body)
+        VALUES (new.rid, (SELECT group_concat(value, ' ') FROM json_tree(new.fields) WHERE type = 'text'));
+    END;
+    CREATE TRIGGER IF NOT EXISTS records_fts_update AFTER UPDATE OF fields ON records WHEN old.fields IS NOT new.fields BEGIN
+        DELETE FROM records_fts WHERE rowid = old.rid;
+        INSERT INTO records_fts(rowid, body)
+        VALUES (new.rid, (SELECT group_concat(value, ' ') FROM json_tree(new.fields) WHERE type = 'text'));
+    END;";
+
+pub(crate) fn active(c: &Connection) -> Result<bool> {
+    Ok(get_setting(c, BULK_LOAD)?.is_some())
+}
+
+impl LocalStore {
+    /// Stops maintaining the search and sort indexes until [`Self::end_bulk_load`].
+    pub fn begin_bulk_load(&self) -> Result<()> {
+        self.write(|tx| {
+            set_setting(tx, BULK_LOAD, Some("1"))?;
+            tx.execute_batch("DROP TRIGGER IF EXISTS records_fts_insert; DROP TRIGGER IF EXISTS records_fts_update;")?;
+            for index in sort_indexes(tx)? {
+                tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Rebuilds the search and sort indexes in one pass and maintains them again.
+    pub fn end_bulk_load(&self) -> Result<()> {
+        if !self.read(active)? {
+            return Ok(());
+        }
+        self.write(|tx| {
+            if !active(tx)? {
+                return Ok(());
+            }
+            tx.execute_batch(FTS_TRIGGERS)?;
+            tx.execute_batch(
+                "DELETE FROM records_fts;
+                 INSERT INTO records_fts(rowid, body)
+                 SELECT rid, (SELECT group_concat(value, ' ') FROM json_tree(records.fields) WHERE type = 'text')
+                 FROM records;",
+            )?;
+            let collections = collections_in(tx)?;
+            sync_sort_indexes(tx, &collections, true)?;
+            set_setting(tx, BULK_LOAD, None)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Query;
+
+    #[test]
+    fn search_and_sorting_work_after_a_bulk_load_even_one_cut_short() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ferry.db");
+        {
+            let store = LocalStore::open(&path).expect("open");
+            store
+                .replace_schema(&[crate::store::schema::tests::tasks(&[])])
+                .expect("schema");
+            store.begin_bulk_load().expect("begin");
+            store
+                .write(|tx| {
+                    tx.execute(
+                        "INSERT INTO records (collection, id, fields) VALUES ('tasks', ?1, '{\"title\":\"Call the plumber\"}')",
+                        [uuid::Uuid::now_v7().to_string()],
+                    )?;
+                    Ok(())
+                })
+                .expect("insert");
+            // The process dies here.
+        }
+        let store = LocalStore::open(&path).expect("reopen");
+        let mut q = Query::new("tasks");
+        q.search = Some("plumb".into());
+        assert_eq!(store.query(&q).expect("search").records.len(), 1);
+        assert_eq!(store.read(sort_indexes).expect("indexes").len(), 1);
+        assert!(!store.read(active).expect("bulk state"));
+    }
+}

@@ -1,0 +1,309 @@
+//! Record rows: a local value (what the user sees, with their unsent edits)
+//! and a base (the last server state seen), plus applying pulled pages.
+
+use ferry_protocol::{ErrorBody, Fields, Hlc, Record};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{LocalStore, keys, set_setting};
+use crate::error::{Error, Result};
+
+/// Where a record stands relative to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordState {
+    /// The local value is the server's.
+    Synced,
+    /// Local edits wait in the outbox.
+    Pending,
+    /// The server reported a conflict that needs a person.
+    Conflict,
+    /// The server refused the last edit; it stays visible with its error.
+    Rejected,
+}
+
+/// A record as this device holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LocalRecord {
+    pub collection: String,
+    pub id: Uuid,
+    /// The local value, unsent edits included.
+    pub fields: Fields,
+    pub deleted: bool,
+    /// The last server state seen; `None` for a record never acknowledged.
+    pub base: Option<Record>,
+    pub state: RecordState,
+    /// Why the server refused the last edit.
+    pub error: Option<ErrorBody>,
+}
+
+impl LocalRecord {
+    pub fn base_version(&self) -> Option<i64> {
+        self.base.as_ref().map(|b| b.version)
+    }
+}
+
+pub(crate) const RECORD_SELECT: &str =
+    "SELECT r.collection, r.id, r.fields, r.deleted, r.base_version, r.base_fields,
+        r.base_deleted, r.base_updated_at, r.base_updated_by, r.error,
+        EXISTS (SELECT 1 FROM outbox o WHERE o.collection = r.collection AND o.record_id = r.id),
+        EXISTS (SELECT 1 FROM conflicts k WHERE k.collection = r.collection AND k.record_id = r.id)
+    FROM records r";
+
+fn json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| Error::Inconsistent(format!("{what}: {e}")))
+}
+
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Inconsistent(e.to_string()))
+}
+
+pub(crate) fn parse_uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| Error::Inconsistent(format!("record id {s:?}: {e}")))
+}
+
+/// Builds a record from a row of [`RECORD_SELECT`].
+pub(crate) fn from_row(row: &Row<'_>) -> Result<LocalRecord> {
+    let collection: String = row.get(0)?;
+    let id = parse_uuid(&row.get::<_, String>(1)?)?;
+    let fields: Fields = json(&row.get::<_, String>(2)?, "record fields")?;
+    let base = match row.get::<_, Option<i64>>(4)? {
+        Some(version) => {
+            let updated_at: Option<String> = row.get(7)?;
+            let updated_at: Hlc = updated_at
+                .as_deref()
+                .ok_or_else(|| Error::Inconsistent("base without a stamp".into()))?
+                .parse()
+                .map_err(|e: ferry_protocol::HlcError| Error::Inconsistent(e.to_string()))?;
+            Some(Record {
+                collection: collection.clone(),
+                id,
+                version,
+                fields: json(
+                    row.get::<_, Option<String>>(5)?.as_deref().unwrap_or("{}"),
+                    "base fields",
+                )?,
+                deleted: row.get(6)?,
+                updated_at,
+                updated_by: row.get::<_, Option<String>>(8)?.unwrap_or_default(),
+            })
+        }
+        None => None,
+    };
+    let error: Option<ErrorBody> = row
+        .get::<_, Option<String>>(9)?
+        .map(|e| json(&e, "record error"))
+        .transpose()?;
+    let (pending, conflict): (bool, bool) = (row.get(10)?, row.get(11)?);
+    let state = if conflict {
+        RecordState::Conflict
+    } else if error.is_some() {
+        RecordState::Rejected
+    } else if pending {
+        RecordState::Pending
+    } else {
+        RecordState::Synced
+    };
+    Ok(LocalRecord {
+        collection,
+        id,
+        fields,
+        deleted: row.get(3)?,
+        base,
+        state,
+        error,
+    })
+}
+
+pub(crate) fn load(c: &Connection, collection: &str, id: Uuid) -> Result<Option<LocalRecord>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "{RECORD_SELECT} WHERE r.collection = ?1 AND r.id = ?2"
+    ))?;
+    let mut rows = stmt.query(params![collection, id.to_string()])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+/// Whether the record holds anything the server has not accepted: outbox
+/// entries, a conflict, or a rejected edit.
+pub(crate) fn has_local_changes(c: &Connection, collection: &str, id: &str) -> Result<bool> {
+    let mut stmt = c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE collection = ?1 AND record_id = ?2)
+             OR EXISTS (SELECT 1 FROM conflicts WHERE collection = ?1 AND record_id = ?2)
+             OR EXISTS (SELECT 1 FROM records WHERE collection = ?1 AND id = ?2 AND error IS NOT NULL)",
+    )?;
+    Ok(stmt.query_row(params![collection, id], |r| r.get(0))?)
+}
+
+/// Sets the local value, creating the row (without a base) if needed.
+pub(crate) fn set_local(
+    c: &Connection,
+    collection: &str,
+    id: Uuid,
+    fields: &Fields,
+    deleted: bool,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO records (collection, id, fields, deleted) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (collection, id) DO UPDATE SET fields = ?3, deleted = ?4",
+    )?
+    .execute(params![
+        collection,
+        id.to_string(),
+        to_json(fields)?,
+        deleted
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn set_error(
+    c: &Connection,
+    collection: &str,
+    id: Uuid,
+    error: Option<&ErrorBody>,
+) -> Result<()> {
+    let error = error.map(to_json).transpose()?;
+    c.prepare_cached("UPDATE records SET error = ?3 WHERE collection = ?1 AND id = ?2")?
+        .execute(params![collection, id.to_string(), error])?;
+    Ok(())
+}
+
+/// Sets the base to a server record; with `replace_local`, the local value too.
+pub(crate) fn set_base(c: &Connection, r: &Record, replace_local: bool) -> Result<()> {
+    let fields = to_json(&r.fields)?;
+    let args = params![
+        r.collection,
+        r.id.to_string(),
+        fields,
+        r.deleted,
+        r.version,
+        r.updated_at.to_string(),
+        r.updated_by
+    ];
+    // Rewriting an unchanged local value would still redo its search and sort index entries.
+    let unchanged = replace_local
+        && c.prepare_cached(
+            "SELECT fields = ?3 AND deleted = ?4 FROM records WHERE collection = ?1 AND id = ?2",
+        )?
+        .query_row(
+            params![r.collection, r.id.to_string(), fields, r.deleted],
+            |row| row.get::<_, bool>(0),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if unchanged {
+        c.prepare_cached(
+            "UPDATE records SET base_version = ?5, base_fields = ?3, base_deleted = ?4, base_updated_at = ?6,
+                base_updated_by = ?7, error = NULL
+             WHERE collection = ?1 AND id = ?2",
+        )?
+        .execute(args)?;
+    } else if replace_local {
+        c.prepare_cached(
+            "INSERT INTO records (collection, id, fields, deleted, base_version, base_fields, base_deleted,
+                                  base_updated_at, base_updated_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?3, ?4, ?6, ?7)
+             ON CONFLICT (collection, id) DO UPDATE SET fields = ?3, deleted = ?4, base_version = ?5,
+                base_fields = ?3, base_deleted = ?4, base_updated_at = ?6, base_updated_by = ?7, error = NULL",
+        )?
+        .execute(args)?;
+    } else {
+        c.prepare_cached(
+            "INSERT INTO records (collection, id, fields, deleted, base_version, base_fields, base_deleted,
+                                  base_updated_at, base_updated_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?3, ?4, ?6, ?7)
+             ON CONFLICT (collection, id) DO UPDATE SET base_version = ?5,
+                base_fields = ?3, base_deleted = ?4, base_updated_at = ?6, base_updated_by = ?7",
+        )?
+        .execute(args)?;
+    }
+    Ok(())
+}
+
+/// What applying a pulled record needs to know about the local row:
+/// whether it exists, its base version, and whether it holds local changes.
+pub(crate) fn local_row(
+    c: &Connection,
+    collection: &str,
+    id: &str,
+) -> Result<Option<(Option<i64>, bool)>> {
+    Ok(c.prepare_cached(
+        "SELECT r.base_version,
+                r.error IS NOT NULL
+                OR EXISTS (SELECT 1 FROM outbox o WHERE o.collection = r.collection AND o.record_id = r.id)
+                OR EXISTS (SELECT 1 FROM conflicts k WHERE k.collection = r.collection AND k.record_id = r.id)
+         FROM records r WHERE r.collection = ?1 AND r.id = ?2",
+    )?
+    .query_row(params![collection, id], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, bool>(1)?)))
+    .optional()?)
+}
+
+/// Applies one pulled record: replaces a record without local changes, only
+/// rebases one with them; never goes back to an older version.
+/// Returns whether anything changed.
+pub(crate) fn apply_pulled(c: &Connection, r: &Record) -> Result<bool> {
+    let id = r.id.to_string();
+    let row = local_row(c, &r.collection, &id)?;
+    let (base_version, local_changes) = row.unwrap_or((None, false));
+    if base_version.is_some_and(|v| v >= r.version) {
+        return Ok(false);
+    }
+    set_base(c, r, !local_changes)?;
+    if local_changes && base_version.is_none() {
+        // Pending edits known before the record itself (an imported outbox):
+        // show them on top of the server's record.
+        let mut fields = r.fields.clone();
+        let mut deleted = r.deleted;
+        for e in crate::outbox::entries_for(c, &r.collection, r.id)? {
+            match e.mutation.op {
+                ferry_protocol::Op::Put => {
+                    crate::outbox::apply_changes(&mut fields, &e.mutation.fields)
+                }
+                ferry_protocol::Op::Delete => deleted = true,
+            }
+        }
+        set_local(c, &r.collection, r.id, &fields, deleted)?;
+    }
+    if local_changes {
+        // A conflict shows the server's latest state as "theirs".
+        c.prepare_cached(
+            "UPDATE conflicts SET theirs = ?3 WHERE collection = ?1 AND record_id = ?2",
+        )?
+        .execute(params![r.collection, id, to_json(r)?])?;
+    }
+    Ok(true)
+}
+
+impl LocalStore {
+    /// One record, deleted or not.
+    pub fn record(&self, collection: &str, id: Uuid) -> Result<LocalRecord> {
+        self.read(|c| load(c, collection, id))?
+            .ok_or_else(|| Error::UnknownRecord {
+                collection: collection.to_string(),
+                id: id.to_string(),
+            })
+    }
+
+    /// Applies one page of pulled changes and moves the cursor, in one
+    /// transaction. Returns how many records changed locally.
+    pub fn apply_page(&self, changes: &[Record], cursor: &str) -> Result<usize> {
+        self.write(|tx| {
+            let mut changed = 0;
+            let mut latest: Option<&Hlc> = None;
+            for r in changes {
+                if apply_pulled(tx, r)? {
+                    changed += 1;
+                }
+                latest = latest.max(Some(&r.updated_at));
+            }
+            if let Some(stamp) = latest {
+                crate::hlc::observe(tx, stamp)?;
+            }
+            set_setting(tx, keys::CURSOR, Some(cursor))?;
+            Ok(changed)
+        })
+    }
+}

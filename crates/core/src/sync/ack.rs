@@ -1,0 +1,156 @@
+//! Storing the server's answers to a push: the only place outbox entries
+//! leave the outbox, each in the transaction that stores its outcome.
+
+use std::collections::HashMap;
+
+use ferry_protocol::{MutationResult, Op, Status};
+use rusqlite::Connection;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::outbox::{OutboxEntry, delete_entry, entries_for, get, update_entry};
+use crate::store::LocalStore;
+use crate::store::records;
+
+/// What one push did, counted by outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct PushSummary {
+    pub applied: usize,
+    pub merged: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+}
+
+impl PushSummary {
+    pub fn add(&mut self, other: PushSummary) {
+        self.applied += other.applied;
+        self.merged += other.merged;
+        self.conflicts += other.conflicts;
+        self.rejected += other.rejected;
+    }
+
+    pub fn total(&self) -> usize {
+        self.applied + self.merged + self.conflicts + self.rejected
+    }
+}
+
+/// After an entry is acknowledged, the record's later entries were made on top
+/// of it: they now start from the version the server wrote, so the server
+/// does not mistake them for a conflict with this device's own edit.
+fn rebase_later_entries(c: &Connection, record: &ferry_protocol::Record) -> Result<()> {
+    for e in entries_for(c, &record.collection, record.id)? {
+        if e.in_flight {
+            continue;
+        }
+        let mut m = e.mutation;
+        m.base_version = Some(record.version);
+        if m.op == Op::Put {
+            m.base = m
+                .fields
+                .keys()
+                .map(|k| (k.clone(), get(&record.fields, k).clone()))
+                .collect();
+        }
+        update_entry(c, e.seq, &m)?;
+    }
+    Ok(())
+}
+
+fn store_one(
+    c: &Connection,
+    entry: &OutboxEntry,
+    result: &MutationResult,
+    summary: &mut PushSummary,
+) -> Result<()> {
+    let m = &entry.mutation;
+    // Already stored (a duplicate answer): nothing to do.
+    if !delete_entry(c, m.mutation_id)? {
+        return Ok(());
+    }
+    match result.status {
+        Status::Applied | Status::Merged => {
+            if result.status == Status::Applied {
+                summary.applied += 1;
+            } else {
+                summary.merged += 1;
+            }
+            records::set_error(c, &m.collection, m.record_id, None)?;
+            if let Some(record) = &result.record {
+                let id = record.id.to_string();
+                let more = records::has_local_changes(c, &record.collection, &id)?;
+                let newer = records::local_row(c, &record.collection, &id)?
+                    .and_then(|(base_version, _)| base_version)
+                    .is_some_and(|v| v > record.version);
+                if !newer {
+                    records::set_base(c, record, !more)?;
+                }
+                rebase_later_entries(c, record)?;
+            }
+        }
+        Status::Conflict => {
+            summary.conflicts += 1;
+            let (Some(theirs), Some(conflict)) = (&result.record, &result.conflict) else {
+                return Err(Error::Inconsistent(format!(
+                    "the server reported a conflict for {} without the record",
+                    m.record_id
+                )));
+            };
+            let local = records::load(c, &m.collection, m.record_id)?;
+            let mine = local
+                .as_ref()
+                .map(|r| r.fields.clone())
+                .unwrap_or_else(|| m.fields.clone());
+            // Later unsent edits of the record are part of "mine" now; the resolution replaces them.
+            let mut mine_changes = m.fields.clone();
+            for later in entries_for(c, &m.collection, m.record_id)? {
+                if !later.in_flight {
+                    for (k, v) in &later.mutation.fields {
+                        mine_changes.insert(k.clone(), v.clone());
+                    }
+                    delete_entry(c, later.mutation.mutation_id)?;
+                }
+            }
+            crate::conflict::insert(
+                c,
+                m,
+                conflict.kind,
+                &conflict.fields,
+                &mine,
+                &mine_changes,
+                theirs,
+            )?;
+            records::set_base(c, theirs, false)?;
+        }
+        Status::Rejected => {
+            summary.rejected += 1;
+            let error = result.error.clone().unwrap_or_else(|| {
+                ferry_protocol::ErrorBody::new("rejected", "the server refused this edit")
+            });
+            records::set_error(c, &m.collection, m.record_id, Some(&error))?;
+        }
+    }
+    Ok(())
+}
+
+impl LocalStore {
+    /// Stores the answers to a pushed batch in one transaction; each answered
+    /// entry leaves the outbox here. Entries without an answer stay in flight.
+    pub fn store_results(
+        &self,
+        batch: &[OutboxEntry],
+        results: &[MutationResult],
+    ) -> Result<PushSummary> {
+        let by_id: HashMap<Uuid, &MutationResult> =
+            results.iter().map(|r| (r.mutation_id, r)).collect();
+        self.write(|tx| {
+            let mut summary = PushSummary::default();
+            for entry in batch {
+                if let Some(result) = by_id.get(&entry.mutation.mutation_id) {
+                    store_one(tx, entry, result, &mut summary)?;
+                }
+            }
+            Ok(summary)
+        })
+    }
+}

@@ -1,0 +1,243 @@
+//! The HTTP side of protocol v1: one method per endpoint, errors mapped to
+//! what a user can do about them.
+
+use std::time::Duration;
+
+use ferry_protocol::{
+    ChangesResponse, ErrorResponse, Health, LoginRequest, LoginResponse, Mutation, PushResponse,
+    SchemaResponse,
+};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::profile::Token;
+
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+    token: Option<Token>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("base", &self.base)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Normalises a server URL: `http(s)://host[:port]`, no trailing slash.
+pub fn normalise_url(url: &str) -> Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let parsed = reqwest::Url::parse(url).map_err(|_| Error::BadUrl(url.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(Error::BadUrl(url.to_string()));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Error::BadUrl("<a URL with credentials>".into()));
+    }
+    Ok(url.to_string())
+}
+
+impl Api {
+    pub fn new(server: &str, token: Option<Token>) -> Result<Api> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("ferry-core/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Unreachable {
+                url: server.to_string(),
+                detail: e.to_string(),
+            })?;
+        Ok(Api {
+            base: normalise_url(server)?,
+            http,
+            token,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => req.bearer_auth(t.expose()),
+            None => req,
+        }
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> Error {
+        let mut detail = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            detail = format!("{detail}: {s}");
+            source = s.source();
+        }
+        Error::Unreachable {
+            url: self.base.clone(),
+            detail,
+        }
+    }
+
+    /// Sends a request; maps transport failures and error statuses.
+    pub(crate) async fn send(
+        &self,
+        req: RequestBuilder,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response> {
+        let req = match timeout {
+            Some(t) => req.timeout(t),
+            None => req,
+        };
+        let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(Error::AuthFailed);
+        }
+        let text = resp.text().await.unwrap_or_default();
+        match serde_json::from_str::<ErrorResponse>(&text) {
+            Ok(body) => Err(Error::Server {
+                status: status.as_u16(),
+                body: body.error,
+            }),
+            Err(_) if status == StatusCode::NOT_FOUND => Err(Error::Incompatible {
+                url: self.base.clone(),
+                detail: "no /v1 API at this address".into(),
+            }),
+            Err(_) => Err(Error::Server {
+                status: status.as_u16(),
+                body: ferry_protocol::ErrorBody::new(
+                    "http_error",
+                    text.chars().take(200).collect::<String>(),
+                ),
+            }),
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
+        let resp = self.send(req, Some(Duration::from_secs(120))).await?;
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Incompatible {
+            url: self.base.clone(),
+            detail: e.to_string(),
+        })
+    }
+
+    pub async fn health(&self) -> Result<Health> {
+        let resp = self
+            .send(
+                self.request(Method::GET, "/v1/health"),
+                Some(Duration::from_secs(10)),
+            )
+            .await
+            .map_err(|e| match e {
+                Error::Server { status, .. } => Error::Incompatible {
+                    url: self.base.clone(),
+                    detail: format!("/v1/health answered {status}"),
+                },
+                other => other,
+            })?;
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
+        let health: Health = serde_json::from_slice(&bytes).map_err(|e| Error::Incompatible {
+            url: self.base.clone(),
+            detail: e.to_string(),
+        })?;
+        if health.status != "ok" {
+            return Err(Error::Incompatible {
+                url: self.base.clone(),
+                detail: format!("status {:?}", health.status),
+            });
+        }
+        Ok(health)
+    }
+
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Result<LoginResponse> {
+        let body = LoginRequest {
+            username: username.to_string(),
+            password: password.to_string(),
+            device_name: device_name.to_string(),
+        };
+        match self
+            .json(self.request(Method::POST, "/v1/auth/login").json(&body))
+            .await
+        {
+            Err(Error::AuthFailed) => Err(Error::BadCredentials),
+            other => other,
+        }
+    }
+
+    pub async fn logout(&self) -> Result<()> {
+        self.send(
+            self.request(Method::POST, "/v1/auth/logout"),
+            Some(Duration::from_secs(10)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn schema(&self) -> Result<SchemaResponse> {
+        self.json(self.request(Method::GET, "/v1/schema")).await
+    }
+
+    pub async fn changes(&self, since: Option<&str>, limit: usize) -> Result<ChangesResponse> {
+        let mut req = self
+            .request(Method::GET, "/v1/changes")
+            .query(&[("limit", limit.to_string())]);
+        if let Some(since) = since {
+            req = req.query(&[("since", since)]);
+        }
+        self.json(req).await
+    }
+
+    pub async fn push(&self, mutations: &[Mutation]) -> Result<PushResponse> {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            mutations: &'a [Mutation],
+        }
+        self.json(
+            self.request(Method::POST, "/v1/push")
+                .json(&Body { mutations }),
+        )
+        .await
+    }
+
+    /// Opens the Server-Sent Events stream (no overall timeout).
+    pub async fn events(&self) -> Result<reqwest::Response> {
+        self.send(
+            self.request(Method::GET, "/v1/events")
+                .header("accept", "text/event-stream"),
+            None,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalised_and_credentials_refused() {
+        assert_eq!(
+            normalise_url("http://127.0.0.1:8787/").expect("ok"),
+            "http://127.0.0.1:8787"
+        );
+        assert!(normalise_url("ftp://x").is_err());
+        assert!(normalise_url("not a url").is_err());
+        let err = normalise_url("http://u:pw@host").expect_err("credentials");
+        assert!(!err.to_string().contains("pw"));
+    }
+}

@@ -1,0 +1,283 @@
+//! One sync cycle: refresh the schema, push the outbox in FIFO batches, then
+//! pull pages since the cursor, each page applied in one transaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ferry_protocol::{
+    CHANGES_MAX_LIMIT, ChangesResponse, Collection, Mutation, PUSH_MAX_MUTATIONS,
+};
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tracing::Instrument;
+
+use super::Event;
+use super::ack::PushSummary;
+use super::api::{Api, normalise_url};
+use crate::error::{Error, Result};
+use crate::outbox::OutboxEntry;
+use crate::profile::{Account, Profile, Token};
+use crate::store::{keys, now_rfc3339};
+
+/// What one sync cycle did and what is left.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct SyncReport {
+    pub pushed: PushSummary,
+    pub pulled: usize,
+    pub outbox: i64,
+    pub conflicts: i64,
+    pub rejected: i64,
+    pub cursor: Option<String>,
+}
+
+pub struct SyncEngine {
+    profile: Arc<Profile>,
+    events: broadcast::Sender<Event>,
+    cycle: tokio::sync::Mutex<()>,
+    /// Records per pulled page.
+    pub page_size: usize,
+    /// Mutations per push.
+    pub batch_size: usize,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Drops values of fields the schema no longer has, so an edit made before a
+/// field was removed still goes through for the fields that remain.
+fn fit_to_schema(m: &Mutation, schema: &HashMap<&str, &Collection>) -> Mutation {
+    let mut m = m.clone();
+    if let Some(col) = schema.get(m.collection.as_str()) {
+        m.fields.retain(|k, _| col.field(k).is_some());
+        m.base.retain(|k, _| col.field(k).is_some());
+    }
+    m
+}
+
+impl SyncEngine {
+    pub fn new(profile: Arc<Profile>) -> SyncEngine {
+        let (events, _) = broadcast::channel(256);
+        SyncEngine {
+            profile,
+            events,
+            cycle: tokio::sync::Mutex::new(()),
+            page_size: 2000,
+            batch_size: PUSH_MAX_MUTATIONS,
+        }
+    }
+
+    pub fn profile(&self) -> &Arc<Profile> {
+        &self.profile
+    }
+
+    /// Status and data changes, for any UI.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn publish(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    /// A client for the logged-in account.
+    pub fn api(&self) -> Result<Api> {
+        let account = self.profile.account()?.ok_or(Error::NotLoggedIn)?;
+        let token = self.profile.token()?.ok_or(Error::NotLoggedIn)?;
+        Api::new(&account.server, Some(token))
+    }
+
+    /// Logs in and keeps the token; then fetches the schema.
+    pub async fn login(
+        &self,
+        server: &str,
+        username: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Result<Account> {
+        let server = normalise_url(server)?;
+        let store = self.profile.store();
+        if let Some(current) = self.profile.account()? {
+            let counts = store.counts()?;
+            if (current.server != server || current.username != username)
+                && (counts.records > 0 || counts.outbox > 0)
+            {
+                return Err(Error::InvalidValue(format!(
+                    "this profile holds the data of {}@{}; use another --profile for {username}@{server}",
+                    current.username, current.server
+                )));
+            }
+        }
+        let api = Api::new(&server, None)?;
+        api.health().await?;
+        let login = api.login(username, password, device_name).await?;
+        let account = Account {
+            server: server.clone(),
+            username: login.user.username.clone(),
+            device_id: Some(login.device_id.to_string()),
+        };
+        let token = Token::new(login.token.clone());
+        self.profile.save_login(&account, &token)?;
+        tracing::info!(server = %server, username = %account.username, "logged in");
+        let api = Api::new(&server, Some(token))?;
+        self.refresh_schema(&api).await?;
+        Ok(account)
+    }
+
+    /// Revokes the token on the server when it can be reached, and forgets it here.
+    pub async fn logout(&self) -> Result<()> {
+        let offline = self.profile.store().work_offline()?;
+        let told = match self.api() {
+            Ok(api) if !offline => Some(api.logout().await),
+            _ => None,
+        };
+        if let Some(Err(e)) = told {
+            tracing::warn!(error = %e, "the server could not be told about the logout");
+        }
+        self.profile.clear_token()
+    }
+
+    pub async fn refresh_schema(&self, api: &Api) -> Result<Vec<Collection>> {
+        let schema = api.schema().await?;
+        self.profile.store().replace_schema(&schema.collections)?;
+        Ok(schema.collections)
+    }
+
+    /// One full cycle. Fails without touching anything while working offline.
+    pub async fn sync(&self) -> Result<SyncReport> {
+        let _cycle = self.cycle.lock().await;
+        let store = self.profile.store();
+        if store.work_offline()? {
+            return Err(Error::WorkingOffline);
+        }
+        let api = self.api()?;
+        let span = tracing::info_span!("sync", server = %api.base());
+        self.cycle_with(&api).instrument(span).await
+    }
+
+    async fn cycle_with(&self, api: &Api) -> Result<SyncReport> {
+        let store = self.profile.store();
+        let page_size = self.page_size.clamp(1, CHANGES_MAX_LIMIT);
+        // With nothing to push, the schema and the first page come in one round trip.
+        let mut first_page = None;
+        let schema = if store.outbox(1)?.is_empty() {
+            let cursor = store.cursor()?;
+            let (schema, page) =
+                tokio::join!(api.schema(), api.changes(cursor.as_deref(), page_size));
+            first_page = Some(page?);
+            schema?
+        } else {
+            api.schema().await?
+        };
+        store.replace_schema(&schema.collections)?;
+        let schema: HashMap<&str, &Collection> = schema
+            .collections
+            .iter()
+            .map(|c| (c.name.as_str(), c))
+            .collect();
+        let mut report = SyncReport::default();
+        loop {
+            let batch: Vec<OutboxEntry> =
+                store.take_batch(self.batch_size.clamp(1, PUSH_MAX_MUTATIONS))?;
+            if batch.is_empty() {
+                break;
+            }
+            let mutations: Vec<Mutation> = batch
+                .iter()
+                .map(|e| fit_to_schema(&e.mutation, &schema))
+                .collect();
+            let response = api.push(&mutations).await?;
+            if response.results.len() != mutations.len() {
+                return Err(Error::Incompatible {
+                    url: api.base().to_string(),
+                    detail: format!(
+                        "{} results for {} mutations",
+                        response.results.len(),
+                        mutations.len()
+                    ),
+                });
+            }
+            let summary = store.store_results(&batch, &response.results)?;
+            if summary.total() == 0 {
+                return Err(Error::Incompatible {
+                    url: api.base().to_string(),
+                    detail: "push results match no mutation".into(),
+                });
+            }
+            tracing::debug!(?summary, "pushed a batch");
+            report.pushed.add(summary);
+        }
+        // The first pull into an empty snapshot builds its indexes once, at the end.
+        let bulk = store.cursor()?.is_none();
+        if bulk {
+            store.begin_bulk_load()?;
+        }
+        let pulled = self.pull(api, first_page, page_size).await;
+        if bulk {
+            store.end_bulk_load()?;
+        }
+        report.pulled = pulled?;
+        store.set_setting(keys::LAST_SYNC, Some(&now_rfc3339()))?;
+        let counts = store.pending_counts()?;
+        report.outbox = counts.outbox;
+        report.conflicts = counts.conflicts;
+        report.rejected = counts.rejected;
+        report.cursor = store.cursor()?;
+        tracing::info!(
+            pushed = report.pushed.total(),
+            pulled = report.pulled,
+            "sync done"
+        );
+        if report.pulled > 0 || report.pushed.total() > 0 {
+            self.publish(Event::DataChanged);
+        }
+        self.publish(Event::Synced(report.clone()));
+        Ok(report)
+    }
+
+    /// Pulls pages since the cursor until there are no more; each page is
+    /// one transaction, written while the next page is on its way.
+    async fn pull(
+        &self,
+        api: &Api,
+        first_page: Option<ChangesResponse>,
+        page_size: usize,
+    ) -> Result<usize> {
+        let store = self.profile.store().clone();
+        let mut pulled = 0;
+        let mut page = match first_page {
+            Some(page) => page,
+            None => api.changes(store.cursor()?.as_deref(), page_size).await?,
+        };
+        loop {
+            if page.has_more && page.changes.is_empty() {
+                return Err(Error::Incompatible {
+                    url: api.base().to_string(),
+                    detail: "an empty page claims more".into(),
+                });
+            }
+            let has_more = page.has_more;
+            let cursor = page.cursor.clone();
+            let writer = store.clone();
+            let apply =
+                tokio::task::spawn_blocking(move || writer.apply_page(&page.changes, &page.cursor));
+            let (applied, next) = if has_more {
+                let (applied, next) = tokio::join!(apply, api.changes(Some(&cursor), page_size));
+                (applied, Some(next))
+            } else {
+                (apply.await, None)
+            };
+            pulled += applied
+                .map_err(|e| Error::Inconsistent(format!("writing a pulled page failed: {e}")))??;
+            match next {
+                Some(next) => page = next?,
+                None => break,
+            }
+        }
+        Ok(pulled)
+    }
+}

@@ -1,0 +1,287 @@
+//! A real ferry-server on a random loopback port, with the demo schema and
+//! users (alice and bob write, carol reads contacts; password "demo"), and
+//! clients each in their own temporary profile. Everything stops and is
+//! removed when the test ends.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use ferry_core::protocol::{Fields, Mutation, Op};
+use ferry_core::{Profile, SyncEngine};
+use ferry_server::store::sqlite::SqliteStore;
+use ferry_server::store::{DynStore, PushContext};
+use ferry_server::{AppState, Limits, auth, demo, schema_file, serve};
+use tokio::sync::oneshot;
+
+/// argon2 is slow in debug builds: hash the demo password once per test binary.
+fn demo_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| auth::hash_password("demo").expect("hash"))
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub store: DynStore,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let store: DynStore = Arc::new(SqliteStore::open(":memory:").expect("store"));
+        let defs = schema_file::parse(demo::DEMO_SCHEMA).expect("demo schema");
+        store.put_collections(&defs).await.expect("collections");
+        for (username, _, grants) in demo::demo_users() {
+            store
+                .create_user(username, demo_hash())
+                .await
+                .expect("user");
+            for (collection, access) in grants {
+                store
+                    .set_grant(username, collection, Some(access))
+                    .await
+                    .expect("grant");
+            }
+        }
+        let (state, stop_streams) = AppState::new(store.clone(), Limits::default())
+            .await
+            .expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(serve(listener, state.clone(), stop_streams, async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            url,
+            store,
+            state,
+            stop: Some(stop),
+        }
+    }
+
+    /// Writes records straight into the server's store, as `username`.
+    pub async fn seed(&self, username: &str, collection: &str, records: Vec<Fields>) {
+        let user = self
+            .store
+            .user_by_name(username)
+            .await
+            .expect("user")
+            .expect("exists");
+        let ctx = PushContext {
+            session: ferry_server::store::Session {
+                user_id: user.id,
+                username: user.username,
+                device_id: uuid::Uuid::nil(),
+            },
+            grants: self.store.grants(user.id).await.expect("grants"),
+            clock: self.state.clock.clone(),
+        };
+        let hlc: ferry_core::protocol::Hlc =
+            "2026-11-01T00:00:00.000Z-0000-seed".parse().expect("stamp");
+        for chunk in records.chunks(1000) {
+            let mutations = chunk
+                .iter()
+                .map(|fields| {
+                    let id = uuid::Uuid::now_v7();
+                    Mutation {
+                        mutation_id: id,
+                        collection: collection.to_string(),
+                        record_id: id,
+                        op: Op::Put,
+                        base_version: None,
+                        base: Fields::new(),
+                        fields: fields.clone(),
+                        hlc: hlc.clone(),
+                    }
+                })
+                .collect();
+            self.store
+                .push(ctx.clone(), mutations)
+                .await
+                .expect("seed push");
+        }
+    }
+
+    /// The server's current version of a record.
+    pub async fn record(
+        &self,
+        collection: &str,
+        id: uuid::Uuid,
+    ) -> Option<ferry_core::protocol::Record> {
+        self.store
+            .history(collection, id)
+            .await
+            .expect("history")
+            .pop()
+    }
+
+    pub async fn history_len(&self, collection: &str, id: uuid::Uuid) -> usize {
+        self.store
+            .history(collection, id)
+            .await
+            .expect("history")
+            .len()
+    }
+}
+
+pub struct Client {
+    pub engine: Arc<SyncEngine>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Client {
+    pub async fn login(server: &TestServer, username: &str) -> Client {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let profile = Arc::new(Profile::open(&dir.path().join("profile")).expect("profile"));
+        let engine = Arc::new(SyncEngine::new(profile));
+        engine
+            .login(&server.url, username, "demo", &format!("{username}-test"))
+            .await
+            .expect("login");
+        Client { engine, dir }
+    }
+
+    pub fn store(&self) -> &ferry_core::LocalStore {
+        self.engine.profile().store()
+    }
+
+    pub async fn sync(&self) -> ferry_core::SyncReport {
+        self.engine.sync().await.expect("sync")
+    }
+
+    /// Reopens the profile from disk, as after a restart.
+    pub fn restart(&mut self) {
+        let profile = Arc::new(Profile::open(&self.dir.path().join("profile")).expect("reopen"));
+        self.engine = Arc::new(SyncEngine::new(profile));
+    }
+}
+
+pub fn fields(v: serde_json::Value) -> Fields {
+    v.as_object().expect("object").clone()
+}
+
+/// Waits for a condition with a deadline, never a fixed sleep.
+pub async fn eventually<F: FnMut() -> bool>(what: &str, mut f: F) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A TCP proxy in front of a server that can drop the answer to the next
+/// push after the server has sent it (so the server has committed).
+pub struct LossyProxy {
+    pub url: String,
+    drop_next_push: Arc<std::sync::atomic::AtomicBool>,
+    dropped: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LossyProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl LossyProxy {
+    pub async fn start(server: &TestServer) -> LossyProxy {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let upstream = server.url.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let drop_next_push = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (flag, count) = (drop_next_push.clone(), dropped.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (flag, count) = (flag.clone(), count.clone());
+                tokio::spawn(async move {
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let doomed = Arc::new(AtomicBool::new(false));
+                    let d = doomed.clone();
+                    let up = tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        while let Ok(n) = cr.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            if buf[..n].starts_with(b"POST /v1/push")
+                                && flag.swap(false, Ordering::SeqCst)
+                            {
+                                d.store(true, Ordering::SeqCst);
+                            }
+                            if sw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = sr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        if doomed.load(Ordering::SeqCst) {
+                            // The server answered, so it committed: the client never hears of it.
+                            count.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    up.abort();
+                });
+            }
+        });
+        LossyProxy {
+            url,
+            drop_next_push,
+            dropped,
+            task,
+        }
+    }
+
+    pub fn drop_next_push_response(&self) {
+        self.drop_next_push
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn dropped(&self) -> usize {
+        self.dropped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Client {
+    /// Logs in through another address (e.g. a proxy) than the server's own.
+    pub async fn login_via(url: &str, username: &str) -> Client {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let profile = Arc::new(Profile::open(&dir.path().join("profile")).expect("profile"));
+        let engine = Arc::new(SyncEngine::new(profile));
+        engine
+            .login(url, username, "demo", &format!("{username}-test"))
+            .await
+            .expect("login");
+        Client { engine, dir }
+    }
+}

@@ -1,0 +1,725 @@
+//! Sync stories against a real ferry-server on a loopback port.
+
+mod common;
+
+use common::{Client, LossyProxy, TestServer, fields};
+use ferry_core::protocol::{ConflictKind, Status};
+use ferry_core::{Error, FieldChoice, RecordState, Resolution};
+use serde_json::json;
+
+async fn task_everyone_has(server: &TestServer, alice: &Client, bob: &Client) -> uuid::Uuid {
+    let id = alice
+        .store()
+        .create(
+            "tasks",
+            fields(json!({"title": "Call the plumber", "status": "todo", "priority": 2})),
+        )
+        .expect("create");
+    alice.sync().await;
+    bob.sync().await;
+    assert_eq!(
+        server.record("tasks", id).await.expect("on server").version,
+        1
+    );
+    id
+}
+
+#[tokio::test]
+async fn alice_works_offline_then_reconnects_and_bob_sees_her_work() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    alice.store().set_work_offline(true).expect("offline");
+    let id = alice
+        .store()
+        .create("tasks", fields(json!({"title": "Offline task"})))
+        .expect("create");
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"status": "doing"})))
+        .expect("edit");
+    assert!(matches!(
+        alice.engine.sync().await,
+        Err(Error::WorkingOffline)
+    ));
+    assert_eq!(
+        alice.store().counts().expect("counts").outbox,
+        1,
+        "create and edit coalesce"
+    );
+    assert!(
+        server.record("tasks", id).await.is_none(),
+        "nothing left while offline"
+    );
+
+    alice.store().set_work_offline(false).expect("online");
+    let report = alice.sync().await;
+    assert_eq!((report.pushed.applied, report.outbox), (1, 0));
+    bob.sync().await;
+    let seen = bob.store().record("tasks", id).expect("bob has it");
+    assert_eq!(
+        seen.fields,
+        fields(json!({"title": "Offline task", "status": "doing"}))
+    );
+    assert_eq!(seen.state, RecordState::Synced);
+}
+
+#[tokio::test]
+async fn alice_and_bob_edit_different_fields_and_both_edits_survive() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+
+    alice
+        .store()
+        .update(
+            "tasks",
+            id,
+            fields(json!({"title": "Call the plumber today"})),
+        )
+        .expect("alice");
+    bob.store()
+        .update("tasks", id, fields(json!({"status": "doing"})))
+        .expect("bob");
+    alice.sync().await;
+    let report = bob.sync().await;
+    assert_eq!((report.pushed.merged, report.conflicts), (1, 0));
+    alice.sync().await;
+
+    let want = fields(json!({"title": "Call the plumber today", "status": "doing", "priority": 2}));
+    assert_eq!(
+        server.record("tasks", id).await.expect("server").fields,
+        want
+    );
+    for c in [&alice, &bob] {
+        let r = c.store().record("tasks", id).expect("record");
+        assert_eq!(
+            (r.fields.clone(), r.state),
+            (want.clone(), RecordState::Synced)
+        );
+        assert!(c.store().conflicts().expect("conflicts").is_empty());
+    }
+}
+
+/// Both change the title; bob's sync reports a conflict with base, mine and
+/// theirs; `resolve` settles it and everyone ends equal.
+async fn same_field_conflict(resolution: Resolution, expected_title: &str) {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"title": "Alice's title"})))
+        .expect("alice");
+    bob.store()
+        .update(
+            "tasks",
+            id,
+            fields(json!({"title": "Bob's title", "priority": 5})),
+        )
+        .expect("bob");
+    alice.sync().await;
+    let report = bob.sync().await;
+    assert_eq!(
+        (report.pushed.conflicts, report.conflicts, report.outbox),
+        (1, 1, 0)
+    );
+    let conflict = bob.store().conflict("tasks", id).expect("conflict");
+    assert_eq!(conflict.kind, ConflictKind::EditEdit);
+    assert_eq!(conflict.fields, vec!["title".to_string()]);
+    assert_eq!(conflict.base.get("title"), Some(&json!("Call the plumber")));
+    assert_eq!(conflict.mine.get("title"), Some(&json!("Bob's title")));
+    assert_eq!(
+        conflict.theirs.fields.get("title"),
+        Some(&json!("Alice's title"))
+    );
+    assert_eq!(
+        bob.store().record("tasks", id).expect("bob").state,
+        RecordState::Conflict
+    );
+    assert!(matches!(
+        bob.store()
+            .update("tasks", id, fields(json!({"title": "x"}))),
+        Err(Error::InConflict { .. })
+    ));
+
+    let copy = bob
+        .store()
+        .resolve("tasks", id, &resolution)
+        .expect("resolve");
+    assert!(bob.store().conflicts().expect("conflicts").is_empty());
+    let report = bob.sync().await;
+    assert_eq!((report.outbox, report.conflicts), (0, 0));
+    alice.sync().await;
+
+    let on_server = server.record("tasks", id).await.expect("server");
+    assert_eq!(on_server.fields.get("title"), Some(&json!(expected_title)));
+    for c in [&alice, &bob] {
+        let r = c.store().record("tasks", id).expect("record");
+        assert_eq!(r.fields, on_server.fields);
+        assert_eq!(r.state, RecordState::Synced);
+    }
+    if let Some(copy) = copy {
+        let kept = server.record("tasks", copy).await.expect("copy on server");
+        assert_eq!(kept.fields.get("title"), Some(&json!("Bob's title")));
+        assert_eq!(
+            alice
+                .store()
+                .record("tasks", copy)
+                .expect("alice has the copy")
+                .fields,
+            kept.fields
+        );
+    }
+}
+
+#[tokio::test]
+async fn same_field_conflict_resolved_with_mine() {
+    same_field_conflict(Resolution::Mine, "Bob's title").await;
+}
+
+#[tokio::test]
+async fn same_field_conflict_resolved_with_theirs() {
+    same_field_conflict(Resolution::Theirs, "Alice's title").await;
+}
+
+#[tokio::test]
+async fn same_field_conflict_resolved_with_a_typed_value() {
+    same_field_conflict(
+        Resolution::Fields(vec![(
+            "title".into(),
+            FieldChoice::Value(json!("Both of us")),
+        )]),
+        "Both of us",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn same_field_conflict_resolved_by_keeping_both() {
+    same_field_conflict(Resolution::KeepBoth, "Alice's title").await;
+}
+
+#[tokio::test]
+async fn alice_edits_offline_bob_deletes_alice_restores() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"status": "done"})))
+        .expect("alice edits");
+    bob.store().delete("tasks", id).expect("bob deletes");
+    bob.sync().await;
+    let report = alice.sync().await;
+    assert_eq!(report.conflicts, 1);
+    let conflict = alice.store().conflict("tasks", id).expect("conflict");
+    assert_eq!(conflict.kind, ConflictKind::EditDelete);
+    assert!(conflict.theirs.deleted);
+    // The record is gone on the server; alice keeps it, with her change, until she decides.
+    let mine = alice.store().record("tasks", id).expect("alice");
+    assert!(!mine.deleted);
+    assert!(matches!(
+        alice
+            .store()
+            .resolve("tasks", id, &Resolution::Fields(vec![])),
+        Err(Error::InvalidResolution(_))
+    ));
+    alice
+        .store()
+        .resolve("tasks", id, &Resolution::Restore)
+        .expect("restore");
+    assert_eq!(alice.sync().await.outbox, 0);
+    bob.sync().await;
+    let id2 = id;
+    let on_server = server.record("tasks", id2).await.expect("server");
+    assert!(!on_server.deleted);
+    assert_eq!(on_server.fields.get("status"), Some(&json!("done")));
+    let at_bob = bob.store().record("tasks", id2).expect("bob");
+    assert!(!at_bob.deleted);
+    assert_eq!(at_bob.fields, on_server.fields);
+}
+
+#[tokio::test]
+async fn alice_edits_bob_deleted_alice_accepts_the_deletion() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"status": "done"})))
+        .expect("alice edits");
+    bob.store().delete("tasks", id).expect("bob deletes");
+    bob.sync().await;
+    alice.sync().await;
+    alice
+        .store()
+        .resolve("tasks", id, &Resolution::AcceptDelete)
+        .expect("accept");
+    assert_eq!(alice.sync().await.outbox, 0);
+    assert!(
+        alice
+            .store()
+            .record("tasks", id)
+            .expect("tombstone")
+            .deleted
+    );
+    assert!(server.record("tasks", id).await.expect("server").deleted);
+    assert_eq!(
+        server.history_len("tasks", id).await,
+        2,
+        "create and bob's delete only"
+    );
+}
+
+#[tokio::test]
+async fn alice_deletes_bob_edits_then_each_delete_conflict_choice() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    for (resolution, deleted) in [
+        (Resolution::Restore, false),
+        (Resolution::AcceptDelete, true),
+    ] {
+        let id = task_everyone_has(&server, &alice, &bob).await;
+        alice.store().delete("tasks", id).expect("alice deletes");
+        bob.store()
+            .update("tasks", id, fields(json!({"priority": 9})))
+            .expect("bob edits");
+        bob.sync().await;
+        alice.sync().await;
+        let conflict = alice.store().conflict("tasks", id).expect("conflict");
+        assert_eq!(conflict.kind, ConflictKind::DeleteEdit);
+        assert_eq!(conflict.fields, vec!["priority".to_string()]);
+        assert!(matches!(
+            alice.store().resolve("tasks", id, &Resolution::KeepBoth),
+            Err(Error::InvalidResolution(_))
+        ));
+        alice
+            .store()
+            .resolve("tasks", id, &resolution)
+            .expect("resolve");
+        assert_eq!(alice.sync().await.outbox, 0);
+        bob.sync().await;
+        let on_server = server.record("tasks", id).await.expect("server");
+        assert_eq!(on_server.deleted, deleted, "{resolution:?}");
+        for c in [&alice, &bob] {
+            let r = c.store().record("tasks", id).expect("record");
+            assert_eq!(
+                (r.deleted, r.fields.clone()),
+                (deleted, on_server.fields.clone()),
+                "{resolution:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn edits_coalesce_into_one_entry_that_keeps_the_first_base() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+    let store = alice.store();
+    store
+        .update("tasks", id, fields(json!({"status": "doing"})))
+        .expect("1");
+    store
+        .update(
+            "tasks",
+            id,
+            fields(json!({"status": "done", "priority": 1})),
+        )
+        .expect("2");
+    let outbox = store.outbox(10).expect("outbox");
+    assert_eq!(outbox.len(), 1);
+    let m = &outbox[0].mutation;
+    assert_eq!(m.base_version, Some(1));
+    assert_eq!(m.base, fields(json!({"status": "todo", "priority": 2})));
+    assert_eq!(m.fields, fields(json!({"status": "done", "priority": 1})));
+
+    // Created and deleted before it was ever sent: nothing to send at all.
+    let gone = store
+        .create("tasks", fields(json!({"title": "never mind"})))
+        .expect("create");
+    store.delete("tasks", gone).expect("delete");
+    assert_eq!(store.outbox(10).expect("outbox").len(), 1);
+    assert!(store.record("tasks", gone).is_err());
+
+    // An entry in flight is never modified: the next edit gets its own entry.
+    let batch = store.take_batch(10).expect("batch");
+    assert_eq!(batch.len(), 1);
+    store
+        .update("tasks", id, fields(json!({"assignee": "bob"})))
+        .expect("3");
+    let outbox = store.outbox(10).expect("outbox");
+    assert_eq!(outbox.len(), 2);
+    assert_eq!(outbox[0].mutation, batch[0].mutation);
+    // The sync re-sends the one in flight, then the later one, rebased on the first's answer.
+    let report = alice.sync().await;
+    assert_eq!(
+        (report.pushed.applied, report.conflicts, report.outbox),
+        (2, 0, 0)
+    );
+    assert_eq!(server.history_len("tasks", id).await, 3);
+    assert_eq!(
+        server.record("tasks", id).await.expect("server").fields,
+        fields(
+            json!({"title": "Call the plumber", "status": "done", "priority": 1, "assignee": "bob"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_response_lost_after_the_server_committed_is_retried_without_applying_twice() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    alice.sync().await;
+    let id = alice
+        .store()
+        .create("tasks", fields(json!({"title": "once"})))
+        .expect("create");
+    alice
+        .store()
+        .create("contacts", fields(json!({"name": "Ann"})))
+        .expect("create");
+    // The push reaches the server, which commits; the answer never arrives.
+    let batch = alice.store().take_batch(1000).expect("batch");
+    let api = alice.engine.api().expect("api");
+    let mutations: Vec<_> = batch.iter().map(|e| e.mutation.clone()).collect();
+    let lost = api.push(&mutations).await.expect("pushed");
+    assert!(lost.results.iter().all(|r| r.status == Status::Applied));
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"status": "doing"})))
+        .expect("edit meanwhile");
+    // The next sync re-sends both with the same mutation ids.
+    let report = alice.sync().await;
+    assert_eq!(
+        (report.pushed.applied, report.conflicts, report.outbox),
+        (3, 0, 0)
+    );
+    assert_eq!(
+        server.history_len("tasks", id).await,
+        2,
+        "create once, edit once"
+    );
+    assert_eq!(
+        alice
+            .store()
+            .record("tasks", id)
+            .expect("local")
+            .base_version(),
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn a_client_killed_mid_sync_and_restarted_loses_nothing_and_duplicates_nothing() {
+    let server = TestServer::start().await;
+    let mut alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"status": "done"})))
+        .expect("edit");
+    let new = alice
+        .store()
+        .create("tasks", fields(json!({"title": "new"})))
+        .expect("create");
+    // Killed after marking the batch in flight and sending it, before storing the answer.
+    let batch = alice.store().take_batch(1000).expect("batch");
+    let mutations: Vec<_> = batch.iter().map(|e| e.mutation.clone()).collect();
+    alice
+        .engine
+        .api()
+        .expect("api")
+        .push(&mutations)
+        .await
+        .expect("push");
+    alice.restart();
+    assert_eq!(
+        alice.store().counts().expect("counts").outbox,
+        2,
+        "nothing lost"
+    );
+    let report = alice.sync().await;
+    assert_eq!(
+        (report.outbox, report.conflicts, report.rejected),
+        (0, 0, 0)
+    );
+    assert_eq!(server.history_len("tasks", id).await, 2);
+    assert_eq!(server.history_len("tasks", new).await, 1);
+    bob.sync().await;
+    assert_eq!(
+        bob.store()
+            .record("tasks", id)
+            .expect("bob")
+            .fields
+            .get("status"),
+        Some(&json!("done"))
+    );
+}
+
+#[tokio::test]
+async fn a_pull_of_ten_thousand_records_comes_in_pages() {
+    let server = TestServer::start().await;
+    let records = (0..10_000)
+        .map(|i| fields(json!({"name": format!("Contact {i:05}"), "company": "Acme"})))
+        .collect();
+    server.seed("alice", "contacts", records).await;
+    let mut alice = Client::login(&server, "alice").await;
+    std::sync::Arc::get_mut(&mut alice.engine)
+        .expect("sole owner")
+        .page_size = 700;
+    let report = alice.sync().await;
+    assert_eq!(report.pulled, 10_000);
+    assert_eq!(alice.store().counts().expect("counts").records, 10_000);
+    let mut q = ferry_core::Query::new("contacts");
+    q.limit = 3;
+    q.offset = 9_998;
+    let page = alice.store().query(&q).expect("page");
+    assert_eq!(page.records.len(), 2);
+    assert!(!page.has_more);
+    q.search = Some("contact 04242".into());
+    q.offset = 0;
+    let found = alice.store().query(&q).expect("search");
+    assert_eq!(found.records.len(), 1);
+    assert_eq!(
+        alice.sync().await.pulled,
+        0,
+        "nothing to do the second time"
+    );
+}
+
+#[tokio::test]
+async fn an_edit_the_server_refuses_stays_visible_until_fixed() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+    // The server's status options change after alice's schema was cached.
+    let mut defs = schema_file_tasks(&server).await;
+    defs.fields
+        .iter_mut()
+        .filter(|f| f.name == "status")
+        .for_each(|f| f.options = Some(vec!["open".into(), "closed".into()]));
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"status": "done"})))
+        .expect("valid locally");
+    server
+        .store
+        .put_collections(&[defs])
+        .await
+        .expect("schema change");
+    let report = alice.sync().await;
+    assert_eq!(report.pushed.rejected, 1);
+    let r = alice.store().record("tasks", id).expect("local");
+    assert_eq!(r.state, RecordState::Rejected);
+    assert_eq!(
+        r.fields.get("status"),
+        Some(&json!("done")),
+        "the edit stays visible"
+    );
+    assert!(
+        r.error
+            .as_ref()
+            .is_some_and(|e| e.message.contains("status"))
+    );
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"status": "closed"})))
+        .expect("fix");
+    let report = alice.sync().await;
+    assert_eq!((report.pushed.applied, report.rejected), (1, 0));
+    assert_eq!(
+        alice.store().record("tasks", id).expect("local").state,
+        RecordState::Synced
+    );
+    assert_eq!(
+        server
+            .record("tasks", id)
+            .await
+            .expect("server")
+            .fields
+            .get("status"),
+        Some(&json!("closed"))
+    );
+}
+
+async fn schema_file_tasks(server: &TestServer) -> ferry_server::schema_file::CollectionDef {
+    server
+        .store
+        .collections()
+        .await
+        .expect("defs")
+        .into_iter()
+        .find(|d| d.name == "tasks")
+        .expect("tasks")
+}
+
+#[tokio::test]
+async fn fields_added_and_removed_on_the_server_follow_without_losing_local_data() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+    let mut defs = schema_file_tasks(&server).await;
+    defs.fields.push(ferry_core::protocol::Field {
+        name: "estimate".into(),
+        label: "Estimate".into(),
+        field_type: ferry_core::protocol::FieldType::Number,
+        required: false,
+        options: None,
+    });
+    server
+        .store
+        .put_collections(&[defs.clone()])
+        .await
+        .expect("add field");
+    alice.sync().await;
+    assert!(
+        alice
+            .store()
+            .collection("tasks")
+            .expect("tasks")
+            .field("estimate")
+            .is_some()
+    );
+    alice
+        .store()
+        .update(
+            "tasks",
+            id,
+            fields(json!({"estimate": 3, "status": "doing"})),
+        )
+        .expect("use it");
+    // The field goes away before alice's edit is sent: the rest still goes through.
+    defs.fields.retain(|f| f.name != "estimate");
+    server
+        .store
+        .put_collections(&[defs])
+        .await
+        .expect("remove field");
+    let report = alice.sync().await;
+    assert_eq!((report.pushed.applied, report.rejected), (1, 0));
+    assert!(
+        alice
+            .store()
+            .collection("tasks")
+            .expect("tasks")
+            .field("estimate")
+            .is_none()
+    );
+    assert_eq!(
+        server
+            .record("tasks", id)
+            .await
+            .expect("server")
+            .fields
+            .get("status"),
+        Some(&json!("doing"))
+    );
+}
+
+#[tokio::test]
+async fn carol_may_read_contacts_only() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    alice
+        .store()
+        .create("contacts", fields(json!({"name": "Ann"})))
+        .expect("create");
+    alice.sync().await;
+    let carol = Client::login(&server, "carol").await;
+    carol.sync().await;
+    assert_eq!(carol.store().counts().expect("counts").records, 1);
+    assert!(matches!(
+        carol
+            .store()
+            .create("contacts", fields(json!({"name": "x"}))),
+        Err(Error::ReadOnly(_))
+    ));
+    assert!(matches!(
+        carol.store().collection("tasks"),
+        Err(Error::UnknownCollection(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_push_answer_dropped_by_a_proxy_is_retried_and_applied_once() {
+    let server = TestServer::start().await;
+    let proxy = LossyProxy::start(&server).await;
+    let alice = Client::login_via(&proxy.url, "alice").await;
+    let id = alice
+        .store()
+        .create("tasks", fields(json!({"title": "exactly once"})))
+        .expect("create");
+    let other = alice
+        .store()
+        .create("contacts", fields(json!({"name": "Once"})))
+        .expect("create");
+    proxy.drop_next_push_response();
+    let err = alice.engine.sync().await.expect_err("the answer is lost");
+    assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+    assert_eq!(proxy.dropped(), 1);
+    assert!(
+        server.record("tasks", id).await.is_some(),
+        "the server committed"
+    );
+    let outbox = alice.store().outbox(10).expect("outbox");
+    assert!(
+        outbox.len() == 2 && outbox.iter().all(|e| e.in_flight),
+        "still waiting for an answer"
+    );
+
+    let report = alice.sync().await;
+    assert_eq!(
+        (report.pushed.applied, report.outbox, report.conflicts),
+        (2, 0, 0)
+    );
+    assert_eq!(server.history_len("tasks", id).await, 1);
+    assert_eq!(server.history_len("contacts", other).await, 1);
+    assert_eq!(
+        alice.store().record("tasks", id).expect("local").state,
+        RecordState::Synced
+    );
+}
+
+#[tokio::test]
+async fn an_edit_made_while_the_first_was_in_flight_is_part_of_my_side_of_the_conflict() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+    bob.store()
+        .update("tasks", id, fields(json!({"title": "Bob's"})))
+        .expect("first");
+    let in_flight = bob.store().take_batch(10).expect("batch");
+    assert_eq!(in_flight.len(), 1);
+    bob.store()
+        .update("tasks", id, fields(json!({"priority": 7})))
+        .expect("second");
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"title": "Alice's"})))
+        .expect("alice");
+    alice.sync().await;
+    let report = bob.sync().await;
+    assert_eq!((report.conflicts, report.outbox), (1, 0));
+    bob.store()
+        .resolve("tasks", id, &Resolution::Mine)
+        .expect("mine");
+    bob.sync().await;
+    let on_server = server.record("tasks", id).await.expect("server");
+    assert_eq!(on_server.fields.get("title"), Some(&json!("Bob's")));
+    assert_eq!(on_server.fields.get("priority"), Some(&json!(7)));
+}
