@@ -130,13 +130,8 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
     if let Err(d) = check_changes(def, &m.fields) {
         return d;
     }
+    // `decide` already refused a base version for a record that does not exist.
     let Some(current) = current else {
-        if m.base_version.is_some() {
-            return reject(
-                "unknown_record",
-                format!("record {} does not exist", m.record_id),
-            );
-        }
         let mut fields = Fields::new();
         apply(&mut fields, &m.fields);
         return write(def, fields, Status::Applied);

@@ -5,6 +5,22 @@ use std::sync::Arc;
 use ferry_server::store::sqlite::SqliteStore;
 use ferry_server::{AppState, Limits};
 
+/// A state over an empty store, its stop sender, and a loopback listener.
+async fn server_parts() -> (
+    AppState,
+    tokio::sync::watch::Sender<bool>,
+    tokio::net::TcpListener,
+) {
+    let store = Arc::new(SqliteStore::open(":memory:").expect("store"));
+    let (state, stop) = AppState::new(store, Limits::default())
+        .await
+        .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    (state, stop, listener)
+}
+
 #[tokio::test]
 async fn serves_https_with_the_given_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -14,13 +30,7 @@ async fn serves_https_with_the_given_certificate() {
     std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).expect("write key");
 
-    let store = Arc::new(SqliteStore::open(":memory:").expect("store"));
-    let (state, stop) = AppState::new(store, Limits::default())
-        .await
-        .expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let (state, stop, listener) = server_parts().await;
     let port = listener.local_addr().expect("addr").port();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (c, k) = (cert_path.clone(), key_path.clone());
@@ -74,13 +84,7 @@ async fn serves_https_with_the_given_certificate() {
 
 #[tokio::test]
 async fn a_missing_certificate_is_a_clear_error() {
-    let store = Arc::new(SqliteStore::open(":memory:").expect("store"));
-    let (state, stop) = AppState::new(store, Limits::default())
-        .await
-        .expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let (state, stop, listener) = server_parts().await;
     let missing = std::path::Path::new("/nonexistent/cert.pem");
     let err = ferry_server::serve_tls(
         listener,
