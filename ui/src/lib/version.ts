@@ -1,9 +1,3 @@
-/** What the desktop shell's `app_info` command returns. */
-export interface AppInfo {
-  name: string;
-  version: string;
-}
-
 /**
  * The label shown under the app name: "Version 1.2.3", or an empty string when
  * the version is unknown (e.g. the UI runs in a plain browser, outside Tauri).

@@ -1,0 +1,173 @@
+// The app's shared state, fed by the shell's events (never polled).
+import { api, on } from './api';
+import { toCommandError } from './errors';
+import type { CollectionInfo, Conflict, OutboxEntry, RecordsChanged, Status } from './types';
+
+export type View = { kind: 'collection'; name: string } | { kind: 'conflicts' } | { kind: 'outbox' };
+
+export interface RecordRef {
+  collection: string;
+  id: string;
+}
+
+export interface Toast {
+  id: number;
+  message: string;
+  tone: 'info' | 'error';
+  action?: { label: string; testid: string; run: () => void | Promise<void> };
+}
+
+type ChangeListener = (change: RecordsChanged) => void;
+
+export class AppState {
+  status = $state<Status | null>(null);
+  /** The first status failed to load: nothing else can work. */
+  fatal = $state<string | null>(null);
+  collections = $state<CollectionInfo[]>([]);
+  conflicts = $state<Conflict[]>([]);
+  outbox = $state<OutboxEntry[]>([]);
+  demoUrl = $state<string | null>(null);
+  view = $state<View>({ kind: 'collection', name: '' });
+  /** The conflict the dialog shows. */
+  openConflict = $state<RecordRef | null>(null);
+  /** Unsent changes when the user asked to quit; null when not asking. */
+  quitOutbox = $state<number | null>(null);
+  toasts = $state<Toast[]>([]);
+  /** Ticks every 30 s so "2 min ago" stays true. */
+  now = $state(new Date());
+
+  #changeListeners = new Set<ChangeListener>();
+  #toastSeq = 0;
+  #signedIn = false;
+
+  get signedIn(): boolean {
+    return !!this.status?.account && !this.status.damaged;
+  }
+
+  collectionInfo(name: string): CollectionInfo | undefined {
+    return this.collections.find((c) => c.collection.name === name);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([
+      on('status', (s) => this.#setStatus(s)),
+      on('records-changed', (c) => this.#recordsChanged(c)),
+      on('conflicts-changed', () => void this.loadConflicts()),
+      on('quit-requested', (q) => (this.quitOutbox = Number(q.outbox))),
+      on('open-conflict', (ref) => this.showConflict(ref)),
+    ]);
+    setInterval(() => (this.now = new Date()), 30_000);
+    try {
+      this.#setStatus(await api.status());
+    } catch (e) {
+      this.fatal = toCommandError(e).message;
+    }
+  }
+
+  #setStatus(s: Status): void {
+    const before = this.status;
+    this.status = s;
+    const signedIn = !!s.account && !s.damaged;
+    if (signedIn && !this.#signedIn) {
+      void this.#loadWorkspace();
+    } else if (!signedIn && !s.damaged && !s.account) {
+      void this.loadDemo();
+    }
+    this.#signedIn = signedIn;
+    if (signedIn && before && before.outbox !== s.outbox && this.view.kind === 'outbox') void this.loadOutbox();
+    if (signedIn && before && before.conflicts !== s.conflicts) void this.loadConflicts();
+  }
+
+  /** Applies a status a command returned (login, recovery, work offline). */
+  applyStatus(s: Status): void {
+    this.#setStatus(s);
+  }
+
+  async loadDemo(): Promise<void> {
+    try {
+      this.demoUrl = await api.demoServer();
+    } catch {
+      this.demoUrl = null;
+    }
+  }
+
+  async #loadWorkspace(): Promise<void> {
+    await Promise.all([this.loadCollections(), this.loadConflicts()]);
+    if (this.view.kind === 'collection' && !this.collectionInfo(this.view.name)) {
+      const first = this.collections[0];
+      if (first) this.view = { kind: 'collection', name: first.collection.name };
+    }
+  }
+
+  async loadCollections(): Promise<void> {
+    try {
+      this.collections = await api.collections();
+    } catch (e) {
+      this.notify(toCommandError(e).message, 'error');
+    }
+  }
+
+  async loadConflicts(): Promise<void> {
+    try {
+      this.conflicts = await api.conflicts();
+    } catch (e) {
+      this.notify(toCommandError(e).message, 'error');
+      return;
+    }
+    const open = this.openConflict;
+    if (open && !this.conflicts.some((c) => c.collection === open.collection && c.record_id === open.id)) {
+      this.openConflict = null;
+    }
+  }
+
+  async loadOutbox(): Promise<void> {
+    try {
+      this.outbox = await api.outbox();
+    } catch (e) {
+      this.notify(toCommandError(e).message, 'error');
+    }
+  }
+
+  #countsTimer: ReturnType<typeof setTimeout> | null = null;
+
+  #recordsChanged(change: RecordsChanged): void {
+    for (const listener of this.#changeListeners) listener(change);
+    // Counts change with creates and deletes; a burst of events needs one reload.
+    this.#countsTimer ??= setTimeout(() => {
+      this.#countsTimer = null;
+      void this.loadCollections();
+      if (this.view.kind === 'outbox') void this.loadOutbox();
+    }, 250);
+  }
+
+  /** Calls `listener` on every records-changed event until the returned function is called. */
+  onRecordsChanged(listener: ChangeListener): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
+  }
+
+  show(view: View): void {
+    this.view = view;
+    if (view.kind === 'outbox') void this.loadOutbox();
+    if (view.kind === 'conflicts') void this.loadConflicts();
+  }
+
+  showConflict(ref: RecordRef): void {
+    this.openConflict = { collection: ref.collection, id: ref.id };
+    if (!this.conflicts.some((c) => c.collection === ref.collection && c.record_id === ref.id)) {
+      void this.loadConflicts();
+    }
+  }
+
+  notify(message: string, tone: Toast['tone'] = 'info', action?: Toast['action']): void {
+    const id = ++this.#toastSeq;
+    this.toasts = [...this.toasts, { id, message, tone, action }].slice(-3);
+    setTimeout(() => this.dismiss(id), action ? 10_000 : 6_000);
+  }
+
+  dismiss(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
+  }
+}
+
+export const app = new AppState();

@@ -1,0 +1,206 @@
+// Field values between JSON (what records hold), form drafts (what inputs
+// hold) and text (what lists and dialogs show), per field type.
+import type { Collection, Field, Fields, JsonValue } from './types';
+
+/** What a form input holds while the user edits a field. */
+export type Draft = string | boolean | string[];
+
+export type Parsed = { ok: true; value: JsonValue } | { ok: false; error: string };
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** An RFC 3339 instant as a `datetime-local` input value, in local time. */
+export function toLocalInput(rfc3339: string): string {
+  const d = new Date(rfc3339);
+  if (Number.isNaN(d.getTime())) return '';
+  const base = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return d.getSeconds() ? `${base}:${pad(d.getSeconds())}` : base;
+}
+
+/** A `datetime-local` value (local time) as RFC 3339 UTC, or null if it is not a real time. */
+export function fromLocalInput(local: string): string | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?$/.exec(local.trim());
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1).map((p) => Number(p ?? 0)) as number[];
+  const date = new Date(y!, mo! - 1, d!, h!, mi!, s!);
+  if (date.getFullYear() !== y || date.getMonth() !== mo! - 1 || date.getDate() !== d) return null;
+  if (h! > 23 || mi! > 59 || s! > 59) return null;
+  return date.toISOString();
+}
+
+/** Whether `s` is a real calendar date written YYYY-MM-DD. */
+export function isDate(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
+  if (!m) return false;
+  const [y, mo, d] = m.slice(1).map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+}
+
+/** The input value for a stored value. */
+export function toDraft(field: Field, value: JsonValue | undefined): Draft {
+  switch (field.type) {
+    case 'boolean':
+      return value === true;
+    case 'tags':
+      return Array.isArray(value) ? value.filter((t): t is string => typeof t === 'string') : [];
+    case 'number':
+      return typeof value === 'number' ? String(value) : '';
+    case 'datetime':
+      return typeof value === 'string' ? toLocalInput(value) : '';
+    default:
+      if (value === null || value === undefined) return '';
+      return typeof value === 'string' ? value : String(value);
+  }
+}
+
+/** Normalises a list of tags: trimmed, no blanks, no repeats. */
+export function cleanTags(tags: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const raw of tags) {
+    const t = raw.trim();
+    if (t && !seen.has(t)) {
+      seen.add(t);
+      out.push(t);
+    }
+  }
+  return out;
+}
+
+/** Checks and converts an input value to what the record stores. */
+export function parseDraft(field: Field, draft: Draft): Parsed {
+  const required = (): Parsed =>
+    field.required ? { ok: false, error: 'Required' } : { ok: true, value: null };
+  switch (field.type) {
+    case 'boolean':
+      return { ok: true, value: draft === true };
+    case 'tags': {
+      const tags = cleanTags(Array.isArray(draft) ? draft : []);
+      return tags.length ? { ok: true, value: tags } : required();
+    }
+  }
+  const text = typeof draft === 'string' ? draft : '';
+  if (text.trim() === '') return required();
+  switch (field.type) {
+    case 'text':
+    case 'longtext':
+      return { ok: true, value: text };
+    case 'number': {
+      const t = text.trim().replace(/\s/g, '');
+      const normalised = /^-?\d+,\d+$/.test(t) ? t.replace(',', '.') : t;
+      const n = Number(normalised);
+      return normalised !== '' && Number.isFinite(n)
+        ? { ok: true, value: n }
+        : { ok: false, error: 'Enter a number' };
+    }
+    case 'date':
+      return isDate(text.trim())
+        ? { ok: true, value: text.trim() }
+        : { ok: false, error: 'Enter a date as YYYY-MM-DD' };
+    case 'datetime': {
+      const iso = fromLocalInput(text);
+      return iso ? { ok: true, value: iso } : { ok: false, error: 'Enter a date and time' };
+    }
+    case 'choice': {
+      const options = field.options ?? [];
+      return options.includes(text)
+        ? { ok: true, value: text }
+        : { ok: false, error: `Choose one of: ${options.join(', ')}` };
+    }
+  }
+  return { ok: false, error: 'Unsupported field type' };
+}
+
+const blank = (v: JsonValue | undefined) =>
+  v === null || v === undefined || v === '' || (Array.isArray(v) && v.length === 0);
+
+/** JSON equality where blanks are alike and datetimes compare as instants. */
+export function sameValue(a: JsonValue | undefined, b: JsonValue | undefined, field?: Field): boolean {
+  if (blank(a) && blank(b)) return true;
+  if (blank(a) || blank(b)) return false;
+  if (field?.type === 'datetime' && typeof a === 'string' && typeof b === 'string') {
+    const ta = Date.parse(a);
+    const tb = Date.parse(b);
+    if (!Number.isNaN(ta) && !Number.isNaN(tb)) return ta === tb;
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const ka = Object.keys(a);
+    const kb = Object.keys(b);
+    return ka.length === kb.length && ka.every((k) => sameValue(a[k], b[k]));
+  }
+  return a === b;
+}
+
+export interface FormCheck {
+  /** Values that differ from `original`, ready to send. */
+  changes: Fields;
+  /** Field name → message, for fields whose input is not valid. */
+  errors: Record<string, string>;
+}
+
+/** Validates every draft and collects what changed. */
+export function checkForm(fields: readonly Field[], drafts: Record<string, Draft>, original: Fields): FormCheck {
+  const changes: Fields = {};
+  const errors: Record<string, string> = {};
+  for (const field of fields) {
+    const draft = drafts[field.name];
+    if (draft === undefined) continue;
+    const parsed = parseDraft(field, draft);
+    if (!parsed.ok) {
+      errors[field.name] = parsed.error;
+    } else if (!sameValue(parsed.value, original[field.name], field)) {
+      changes[field.name] = parsed.value;
+    }
+  }
+  return { changes, errors };
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 6 });
+
+/** A value as one line of text; blank values give ''. */
+export function formatValue(field: Field | undefined, value: JsonValue | undefined): string {
+  if (blank(value)) return '';
+  if (Array.isArray(value)) return value.map((v) => String(v)).join(', ');
+  switch (field?.type) {
+    case 'boolean':
+      return value ? 'Yes' : 'No';
+    case 'number':
+      return typeof value === 'number' ? numberFormat.format(value) : String(value);
+    case 'date':
+      return typeof value === 'string' && isDate(value) ? dateFormat.format(new Date(`${value}T00:00:00Z`)) : String(value);
+    case 'datetime': {
+      const t = typeof value === 'string' ? Date.parse(value) : NaN;
+      return Number.isNaN(t) ? String(value) : dateTimeFormat.format(new Date(t));
+    }
+  }
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}
+
+/** The title of a record: its title field, or "Untitled". */
+export function recordTitle(collection: Collection | undefined, fields: Fields | null | undefined): string {
+  const name = collection?.title_field;
+  const v = name && fields ? fields[name] : undefined;
+  return typeof v === 'string' && v.trim() ? v : 'Untitled';
+}
+
+/** A field's label, or its name when the schema does not know it. */
+export function fieldLabel(collection: Collection | undefined, name: string): string {
+  return collection?.fields.find((f) => f.name === name)?.label ?? name;
+}
+
+/** Field types whose values can be filtered by equality. */
+export function isFilterable(field: Field): boolean {
+  return field.type === 'choice' || field.type === 'boolean' || field.type === 'tags';
+}
+
+/** Field types worth a column in the record list. */
+export function isListColumn(field: Field): boolean {
+  return field.type !== 'longtext';
+}

@@ -1,0 +1,68 @@
+// Records as the editor, history and outbox describe them.
+import { fieldLabel, formatValue, sameValue } from './fields';
+import type { Collection, Field, Mutation, ServerRecord } from './types';
+
+export type EditorTarget = { mode: 'edit'; id: string } | { mode: 'new' };
+
+/** The field a backend message names (`Field "email" must be …`), if it is one of `fields`. */
+export function fieldFromMessage(message: string, fields: readonly Field[]): string | null {
+  const m = /field "([^"]+)"/i.exec(message);
+  const name = m?.[1];
+  return name && fields.some((f) => f.name === name) ? name : null;
+}
+
+export interface Change {
+  field: string;
+  label: string;
+  before: string;
+  after: string;
+}
+
+export interface HistoryEntry {
+  version: number;
+  by: string;
+  at: string;
+  what: 'created' | 'changed' | 'deleted' | 'restored';
+  changes: Change[];
+}
+
+/** Versions newest first, each with what it changed compared with the one before. */
+export function historyEntries(collection: Collection | undefined, versions: readonly ServerRecord[]): HistoryEntry[] {
+  const fieldOf = (name: string) => collection?.fields.find((f) => f.name === name);
+  const out: HistoryEntry[] = [];
+  versions.forEach((v, k) => {
+    const prev = k > 0 ? versions[k - 1] : undefined;
+    const names = new Set([...Object.keys(v.fields), ...Object.keys(prev?.fields ?? {})]);
+    const changes: Change[] = [];
+    for (const name of names) {
+      const field = fieldOf(name);
+      if (!sameValue(prev?.fields[name], v.fields[name], field)) {
+        changes.push({
+          field: name,
+          label: fieldLabel(collection, name),
+          before: formatValue(field, prev?.fields[name]),
+          after: formatValue(field, v.fields[name]),
+        });
+      }
+    }
+    const what = !prev ? 'created' : v.deleted ? 'deleted' : prev.deleted ? 'restored' : 'changed';
+    out.push({ version: Number(v.version), by: v.updated_by, at: v.updated_at, what, changes: what === 'created' || what === 'changed' || what === 'restored' ? changes : [] });
+  });
+  return out.reverse();
+}
+
+/** What an outbox mutation does, in words: "Created", "Deleted", or the changed fields. */
+export function describeMutation(collection: Collection | undefined, m: Mutation): { what: 'created' | 'changed' | 'deleted'; changes: Change[] } {
+  if (m.op === 'delete') return { what: 'deleted', changes: [] };
+  const created = m.base_version === null;
+  const changes = Object.keys(m.fields).map((name) => {
+    const field = collection?.fields.find((f) => f.name === name);
+    return {
+      field: name,
+      label: fieldLabel(collection, name),
+      before: created ? '' : formatValue(field, m.base[name]),
+      after: formatValue(field, m.fields[name]),
+    };
+  });
+  return { what: created ? 'created' : 'changed', changes };
+}

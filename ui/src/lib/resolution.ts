@@ -1,0 +1,55 @@
+// From what the user picked in the conflict dialog to a ResolutionInput.
+import { parseDraft, type Draft } from './fields';
+import type { Conflict, Field, FieldChoiceInput, ResolutionInput } from './types';
+
+/** The user's pick for one conflicting field. */
+export type Pick = { take: 'mine' } | { take: 'theirs' } | { take: 'edit'; draft: Draft };
+
+export type Built = { ok: true; resolution: ResolutionInput } | { ok: false; errors: Record<string, string> };
+
+/**
+ * A per-field resolution. Every conflicting field needs a pick; an edited
+ * value must be valid for its field.
+ */
+export function buildFieldResolution(conflict: Conflict, fields: readonly Field[], picks: Record<string, Pick | undefined>): Built {
+  const choices: FieldChoiceInput[] = [];
+  const errors: Record<string, string> = {};
+  for (const name of conflict.fields) {
+    const pick = picks[name];
+    if (!pick) {
+      errors[name] = 'Choose mine, theirs, or edit a value';
+      continue;
+    }
+    if (pick.take === 'edit') {
+      const field = fields.find((f) => f.name === name);
+      if (!field) {
+        errors[name] = 'This field is no longer in the schema';
+        continue;
+      }
+      const parsed = parseDraft(field, pick.draft);
+      if (!parsed.ok) errors[name] = parsed.error;
+      else choices.push({ field: name, choice: { take: 'value', value: parsed.value } });
+    } else {
+      choices.push({ field: name, choice: { take: pick.take } });
+    }
+  }
+  return Object.keys(errors).length ? { ok: false, errors } : { ok: true, resolution: { kind: 'fields', choices } };
+}
+
+/** The whole-record choices each conflict kind offers, in the dialog's words. */
+export function deleteChoices(kind: Conflict['kind']): { label: string; testid: string; resolution: ResolutionInput; primary: boolean }[] {
+  switch (kind) {
+    case 'edit_delete':
+      return [
+        { label: 'Restore with my changes', testid: 'restore', resolution: { kind: 'restore' }, primary: true },
+        { label: 'Accept deletion', testid: 'accept-delete', resolution: { kind: 'accept_delete' }, primary: false },
+      ];
+    case 'delete_edit':
+      return [
+        { label: 'Keep their version', testid: 'restore', resolution: { kind: 'restore' }, primary: true },
+        { label: 'Delete anyway', testid: 'accept-delete', resolution: { kind: 'mine' }, primary: false },
+      ];
+    default:
+      return [];
+  }
+}

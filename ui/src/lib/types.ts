@@ -1,0 +1,37 @@
+// Re-exports of the types generated from Rust (src/lib/bindings), plus a few
+// names derived from them. Nothing here restates a Rust type by hand.
+export type { Account } from './bindings/Account';
+export type { AppInfo } from './bindings/AppInfo';
+export type { ChoiceInput } from './bindings/ChoiceInput';
+export type { Collection } from './bindings/Collection';
+export type { CollectionInfo } from './bindings/CollectionInfo';
+export type { CommandError } from './bindings/CommandError';
+export type { Conflict } from './bindings/Conflict';
+export type { ConflictKind } from './bindings/ConflictKind';
+export type { ConnState } from './bindings/ConnState';
+export type { ErrorBody } from './bindings/ErrorBody';
+export type { ErrorKind } from './bindings/ErrorKind';
+export type { EventName } from './bindings/EventName';
+export type { Field } from './bindings/Field';
+export type { FieldChoiceInput } from './bindings/FieldChoiceInput';
+export type { FieldType } from './bindings/FieldType';
+export type { ListQuery } from './bindings/ListQuery';
+export type { LocalRecord } from './bindings/LocalRecord';
+export type { LoginForm } from './bindings/LoginForm';
+export type { Mutation } from './bindings/Mutation';
+export type { OpenConflict } from './bindings/OpenConflict';
+export type { OutboxEntry } from './bindings/OutboxEntry';
+export type { QuitRequested } from './bindings/QuitRequested';
+export type { RecordList } from './bindings/RecordList';
+export type { RecordsChanged } from './bindings/RecordsChanged';
+export type { RecordState } from './bindings/RecordState';
+export type { ResolutionInput } from './bindings/ResolutionInput';
+export type { ServerRecord } from './bindings/ServerRecord';
+export type { Status } from './bindings/Status';
+
+import type { LocalRecord } from './bindings/LocalRecord';
+
+/** A record's values by field name. */
+export type Fields = LocalRecord['fields'];
+/** Any JSON value a field can hold. */
+export type JsonValue = Exclude<Fields[string], undefined>;
