@@ -1,0 +1,570 @@
+// A fake desktop shell in memory: every command the UI calls, and the events
+// the real shell sends. Tests drive it through `window.ferry`.
+import type {
+  Collection, CollectionInfo, CommandError, Conflict, ConnState, Fields, JsonValue, ListQuery, LocalRecord, LoginForm,
+  OutboxEntry, ResolutionInput, ServerRecord, Status,
+} from '../../src/lib/types';
+import { CONTACTS, TASKS, hlc, idFor, indexOf, serverRecord, synced } from './data';
+
+export interface Scenario {
+  /** Signed in as alice (default), or the Connect screen. */
+  signedIn?: boolean;
+  /** The local database could not be opened: this message. */
+  damaged?: string | null;
+  /** What `demo_server` answers. */
+  demo?: string | null;
+  connection?: ConnState;
+  workOffline?: boolean;
+  contacts?: number;
+  tasks?: number;
+  /** One conflict of each kind. */
+  conflicts?: boolean;
+  /** A few unsent changes. */
+  pending?: boolean;
+  /** A record the server refused. */
+  rejected?: boolean;
+  lastSync?: string | null;
+  /** Read-only tasks. */
+  readOnlyTasks?: boolean;
+}
+
+export type EventSink = (name: string, payload: unknown) => void;
+
+const fail = (kind: CommandError['kind'], message: string): CommandError => ({ kind, message });
+
+type Key = number | string;
+
+interface Table {
+  collection: Collection;
+  generated: number;
+  /** Records changed, created or deleted here, by id. */
+  overrides: Map<string, LocalRecord>;
+  /** Live records in title order, rebuilt after writes. */
+  order: Key[] | null;
+  sorted: Map<string, Key[]>;
+}
+
+export class FakeBackend {
+  readonly now = Date.now();
+  status: Status;
+  tables = new Map<string, Table>();
+  outboxEntries: OutboxEntry[] = [];
+  conflictList: Conflict[] = [];
+  calls: { cmd: string; args: unknown }[] = [];
+  quitCalled = false;
+  historyOffline = false;
+  #seq = 0;
+  #emit: EventSink;
+  #scenario: Scenario;
+
+  constructor(scenario: Scenario, emit: EventSink) {
+    this.#scenario = scenario;
+    this.#emit = emit;
+    const signedIn = scenario.signedIn ?? true;
+    this.status = {
+      account: signedIn ? { server: 'https://ferry.example.com', username: 'alice', device_id: 'dev-1' } : null,
+      connection: scenario.connection ?? (scenario.workOffline ? { state: 'offline', reason: 'You chose to work offline.', by_choice: true } : { state: 'online' }),
+      work_offline: scenario.workOffline ?? false,
+      outbox: 0,
+      conflicts: 0,
+      rejected: 0,
+      last_sync: scenario.lastSync === undefined ? new Date(this.now - 2 * 60_000).toISOString() : scenario.lastSync,
+      notifications: true,
+      damaged: scenario.damaged ?? null,
+    };
+    if (scenario.damaged) this.status.connection = { state: 'error', message: scenario.damaged };
+    const tasks = scenario.readOnlyTasks ? { ...TASKS, access: 'read' as const } : TASKS;
+    this.#table(CONTACTS, scenario.contacts ?? 100_000);
+    this.#table(tasks, scenario.tasks ?? 120);
+    if (scenario.pending) this.#seedPending();
+    if (scenario.conflicts) this.#seedConflicts();
+    if (scenario.rejected) this.#seedRejected();
+    this.#counts();
+  }
+
+  #table(collection: Collection, generated: number) {
+    this.tables.set(collection.name, { collection, generated, overrides: new Map(), order: null, sorted: new Map() });
+  }
+
+  #t(name: string): Table {
+    const t = this.tables.get(name);
+    if (!t) throw fail('not_found', `There is no collection "${name}".`);
+    return t;
+  }
+
+  #record(t: Table, key: Key): LocalRecord {
+    if (typeof key === 'string') return t.overrides.get(key)!;
+    const id = idFor(t.collection.name, key);
+    return t.overrides.get(id) ?? synced(serverRecord(t.collection.name, key, this.now));
+  }
+
+  /** The record with `id`, or an error like the shell's. */
+  get(collection: string, id: string): LocalRecord {
+    const t = this.#t(collection);
+    const o = t.overrides.get(id);
+    if (o) return o;
+    const i = indexOf(collection, id);
+    if (i === null || i >= t.generated) throw fail('not_found', 'This record no longer exists.');
+    return synced(serverRecord(collection, i, this.now));
+  }
+
+  #keys(t: Table): Key[] {
+    if (!t.order) {
+      const keys: Key[] = [];
+      for (let i = 0; i < t.generated; i++) {
+        const o = t.overrides.get(idFor(t.collection.name, i));
+        if (!o || !o.deleted) keys.push(i);
+      }
+      for (const [id, r] of t.overrides) if (indexOf(t.collection.name, id) === null && !r.deleted) keys.push(id);
+      t.order = keys;
+    }
+    return t.order;
+  }
+
+  #sortedKeys(t: Table, sort: string): Key[] {
+    let keys = t.sorted.get(sort);
+    if (!keys) {
+      const values = new Map<Key, string | number>();
+      for (const k of this.#keys(t)) {
+        const v = this.#record(t, k).fields[sort];
+        values.set(k, typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : Array.isArray(v) ? v.join(',') : (v ?? '') as string);
+      }
+      const collator = new Intl.Collator('en');
+      keys = [...this.#keys(t)].sort((a, b) => {
+        const x = values.get(a)!;
+        const y = values.get(b)!;
+        const c = typeof x === 'number' && typeof y === 'number' ? x - y : collator.compare(String(x), String(y));
+        return c || String(a).localeCompare(String(b));
+      });
+      t.sorted.set(sort, keys);
+    }
+    return keys;
+  }
+
+  #changed(t: Table) {
+    t.order = null;
+    t.sorted.clear();
+  }
+
+  list(q: ListQuery) {
+    const t = this.#t(q.collection);
+    let keys = this.#sortedKeys(t, q.sort ?? t.collection.title_field);
+    const words = (q.search ?? '').toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+    const filters = Object.entries(q.filters ?? {});
+    if (words.length || filters.length) {
+      keys = keys.filter((k) => {
+        const r = this.#record(t, k);
+        for (const [name, want] of filters) {
+          const v = r.fields[name];
+          if (Array.isArray(v) ? !v.includes(want as string) : v !== want && !(want === false && v == null)) return false;
+        }
+        if (!words.length) return true;
+        const text = Object.values(r.fields)
+          .flatMap((v) => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.map(String) : []))
+          .join(' ')
+          .toLowerCase();
+        const tokens = text.split(/[^\p{L}\p{N}]+/u);
+        return words.every((w) => tokens.some((tok) => tok.startsWith(w)));
+      });
+    }
+    const total = keys.length;
+    const page: LocalRecord[] = [];
+    for (let k = q.offset; k < Math.min(total, q.offset + q.limit); k++) {
+      const key = q.descending ? keys[total - 1 - k]! : keys[k]!;
+      page.push(this.#record(t, key));
+    }
+    return { records: page, offset: q.offset, total };
+  }
+
+  #counts() {
+    let rejected = 0;
+    for (const t of this.tables.values()) for (const r of t.overrides.values()) if (r.state === 'rejected') rejected++;
+    this.status = { ...this.status, outbox: this.outboxEntries.length, conflicts: this.conflictList.length, rejected };
+  }
+
+  emitStatus() {
+    this.#counts();
+    this.#emit('status', this.status);
+  }
+
+  #touched(collection: string, id: string) {
+    this.#emit('records-changed', { records: [{ collection, id }], truncated: false });
+    this.emitStatus();
+  }
+
+  #hlc(): string {
+    return hlc(Date.now(), 'dev1');
+  }
+
+  #enqueue(r: LocalRecord, op: 'put' | 'delete', changes: Fields) {
+    const base: Fields = {};
+    for (const k of Object.keys(changes)) base[k] = r.base?.fields[k] ?? null;
+    const existing = this.outboxEntries.find((e) => e.mutation.record_id === r.id && !e.in_flight);
+    if (existing && op === 'put' && existing.mutation.op === 'put') {
+      existing.mutation.fields = { ...existing.mutation.fields, ...changes };
+      existing.mutation.base = { ...base, ...existing.mutation.base };
+      return;
+    }
+    this.outboxEntries.push({
+      seq: ++this.#seq,
+      in_flight: false,
+      created_at: new Date().toISOString(),
+      mutation: {
+        mutation_id: crypto.randomUUID(),
+        collection: r.collection,
+        record_id: r.id,
+        op,
+        base_version: r.base ? r.base.version : null,
+        base,
+        fields: op === 'delete' ? {} : changes,
+        hlc: this.#hlc(),
+      },
+    });
+  }
+
+  #check(c: Collection, values: Fields, whole: boolean) {
+    for (const f of c.fields) {
+      if (!(f.name in values) && !(whole && f.required)) continue;
+      const v = values[f.name] ?? null;
+      if (v === null || (typeof v === 'string' && f.required && !v.trim())) {
+        if (f.required) throw fail('invalid', `Field "${f.name}" is required`);
+        continue;
+      }
+      const ok =
+        f.type === 'number' ? typeof v === 'number' :
+        f.type === 'boolean' ? typeof v === 'boolean' :
+        f.type === 'tags' ? Array.isArray(v) :
+        f.type === 'choice' ? (f.options ?? []).includes(v as string) :
+        typeof v === 'string';
+      if (!ok) throw fail('invalid', `Field "${f.name}" must be ${f.type}`);
+    }
+    for (const k of Object.keys(values)) {
+      if (!c.fields.some((f) => f.name === k)) throw fail('invalid', `Collection "${c.name}" has no field "${k}"`);
+    }
+  }
+
+  create(collection: string, fields: Fields): LocalRecord {
+    const t = this.#t(collection);
+    if (t.collection.access !== 'write') throw fail('read_only', `You may only read "${collection}"; ask an administrator for write access.`);
+    this.#check(t.collection, fields, true);
+    const r: LocalRecord = { collection, id: crypto.randomUUID(), fields: { ...fields }, deleted: false, base: null, state: 'pending', error: null };
+    t.overrides.set(r.id, r);
+    this.#changed(t);
+    this.#enqueue(r, 'put', fields);
+    this.#touched(collection, r.id);
+    return r;
+  }
+
+  update(collection: string, id: string, changes: Fields): LocalRecord {
+    const t = this.#t(collection);
+    const old = this.get(collection, id);
+    if (old.state === 'conflict') throw fail('in_conflict', 'This record has a conflict. Resolve it before editing.');
+    this.#check(t.collection, changes, false);
+    const r: LocalRecord = { ...old, fields: { ...old.fields, ...changes }, state: 'pending', error: null };
+    t.overrides.set(id, r);
+    this.#changed(t);
+    this.#enqueue(r, 'put', changes);
+    this.#touched(collection, id);
+    return r;
+  }
+
+  remove(collection: string, id: string) {
+    const t = this.#t(collection);
+    const old = this.get(collection, id);
+    const r: LocalRecord = { ...old, deleted: true, state: 'pending' };
+    t.overrides.set(id, r);
+    this.#changed(t);
+    this.#enqueue(r, 'delete', {});
+    this.#touched(collection, id);
+    return null;
+  }
+
+  restore(collection: string, id: string): LocalRecord {
+    const t = this.#t(collection);
+    const old = this.get(collection, id);
+    const r: LocalRecord = { ...old, deleted: false, state: 'pending' };
+    t.overrides.set(id, r);
+    this.outboxEntries = this.outboxEntries.filter((e) => !(e.mutation.record_id === id && e.mutation.op === 'delete'));
+    if (!this.outboxEntries.some((e) => e.mutation.record_id === id)) r.state = r.base ? 'synced' : 'pending';
+    this.#changed(t);
+    this.#touched(collection, id);
+    return r;
+  }
+
+  history(collection: string, id: string): ServerRecord[] {
+    const online = this.status.connection.state === 'online' || this.status.connection.state === 'syncing';
+    if (!online || this.historyOffline) throw fail('unreachable', 'Cannot reach the server at https://ferry.example.com. Check the address and your network.');
+    const r = this.get(collection, id);
+    if (!r.base) return [];
+    const versions: ServerRecord[] = [];
+    const n = r.base.version;
+    for (let v = 1; v <= n; v++) {
+      const fields: Fields = { ...r.base.fields };
+      if (v < n && 'phone' in fields) fields.phone = `+44 20 7946 ${String(v).padStart(4, '0')}`;
+      if (v < n - 1 && 'company' in fields) fields.company = 'Harbor & Pine';
+      if (v < n && 'status' in fields) fields.status = 'todo';
+      versions.push({
+        ...r.base,
+        version: v,
+        fields,
+        updated_by: v === n ? r.base.updated_by : ['alice', 'bob'][v % 2]!,
+        updated_at: hlc(this.now - (n - v + 1) * 26 * 3_600_000),
+      });
+    }
+    versions[versions.length - 1]!.updated_at = r.base.updated_at;
+    return versions;
+  }
+
+  resolve(collection: string, id: string, resolution: ResolutionInput) {
+    const c = this.conflictList.find((k) => k.collection === collection && k.record_id === id);
+    if (!c) throw fail('not_found', 'This conflict was already resolved.');
+    const t = this.#t(collection);
+    this.conflictList = this.conflictList.filter((k) => k !== c);
+    const theirs = c.theirs;
+    let fields: Fields = { ...theirs.fields };
+    let deleted = false;
+    switch (resolution.kind) {
+      case 'mine':
+        if (c.mine_op === 'delete') deleted = true;
+        else fields = { ...theirs.fields, ...c.mine_changes };
+        break;
+      case 'theirs':
+        deleted = theirs.deleted;
+        break;
+      case 'fields':
+        fields = { ...theirs.fields, ...c.mine_changes };
+        for (const ch of resolution.choices) {
+          fields[ch.field] = ch.choice.take === 'mine' ? c.mine[ch.field] ?? null : ch.choice.take === 'theirs' ? theirs.fields[ch.field] ?? null : ch.choice.value;
+        }
+        break;
+      case 'restore':
+        fields = c.kind === 'edit_delete' ? { ...c.mine } : { ...theirs.fields };
+        break;
+      case 'accept_delete':
+        deleted = true;
+        break;
+      case 'keep_both': {
+        const copy: LocalRecord = { collection, id: crypto.randomUUID(), fields: { ...c.mine }, deleted: false, base: null, state: 'pending', error: null };
+        t.overrides.set(copy.id, copy);
+        break;
+      }
+    }
+    const r: LocalRecord = { collection, id, fields, deleted, base: theirs, state: 'pending', error: null };
+    t.overrides.set(id, r);
+    this.#enqueue(r, deleted ? 'delete' : 'put', fields);
+    this.#changed(t);
+    this.#emit('conflicts-changed', this.conflictList.length);
+    this.#touched(collection, id);
+    return null;
+  }
+
+  login(form: LoginForm): Status {
+    const server = form.server.trim();
+    if (server.includes('unreachable')) throw fail('unreachable', `Cannot reach the server at ${server}. Check the address and your network.`);
+    if (server.includes('selfsigned')) throw fail('tls', `The secure connection to ${server} failed: its certificate is not trusted or does not match (invalid peer certificate: UnknownIssuer).`);
+    if (server.includes('example.org')) throw fail('incompatible', `${server} is not a Ferry server this app can talk to (it does not speak protocol v1).`);
+    if (/\s/.test(server)) throw fail('invalid', `"${server}" is not a server address. Use one like http://127.0.0.1:8787.`);
+    if (form.password !== 'demo') throw fail('bad_credentials', 'Wrong username or password.');
+    this.status = { ...this.status, account: { server, username: form.username, device_id: 'dev-1' }, connection: { state: 'online' }, work_offline: false };
+    this.emitStatus();
+    return this.status;
+  }
+
+  syncNow() {
+    if (this.status.work_offline) throw fail('offline', 'You are working offline. Go online to reach the server.');
+    this.status = { ...this.status, connection: { state: 'syncing' } };
+    this.emitStatus();
+    setTimeout(() => this.finishSync(), 400);
+    return null;
+  }
+
+  /** Sends the outbox: every entry is acknowledged and its record is synced. */
+  finishSync() {
+    const touched: { collection: string; id: string }[] = [];
+    for (const e of this.outboxEntries) {
+      const t = this.#t(e.mutation.collection);
+      const r = t.overrides.get(e.mutation.record_id);
+      if (r && r.state === 'pending') {
+        const version = (r.base?.version ?? 0) + 1;
+        const base: ServerRecord = { collection: r.collection, id: r.id, version, fields: { ...r.fields }, deleted: r.deleted, updated_at: this.#hlc(), updated_by: 'alice' };
+        t.overrides.set(r.id, { ...r, base, state: 'synced' });
+        touched.push({ collection: r.collection, id: r.id });
+      }
+    }
+    this.outboxEntries = [];
+    this.status = { ...this.status, connection: { state: 'online' }, last_sync: new Date().toISOString() };
+    if (touched.length) this.#emit('records-changed', { records: touched, truncated: false });
+    this.emitStatus();
+  }
+
+  setWorkOffline(offline: boolean): Status {
+    this.status = {
+      ...this.status,
+      work_offline: offline,
+      connection: offline ? { state: 'offline', reason: 'You chose to work offline.', by_choice: true } : { state: 'online' },
+    };
+    this.emitStatus();
+    return this.status;
+  }
+
+  /** Puts the status bar in a state, as the sync task would. */
+  setConnection(connection: ConnState) {
+    this.status = { ...this.status, connection, work_offline: connection.state === 'offline' && connection.by_choice };
+    this.emitStatus();
+  }
+
+  collections(): CollectionInfo[] {
+    return [...this.tables.values()].map((t) => ({ collection: t.collection, count: this.#keys(t).length }));
+  }
+
+  #seedPending() {
+    this.update('contacts', idFor('contacts', 3), { email: 'new.address@example.com', phone: '+44 20 7946 0000' });
+    this.update('tasks', idFor('tasks', 5), { status: 'done' });
+    this.create('contacts', { name: 'Marta Lindqvist', company: 'Fjord Shipping', tags: ['lead'], vip: false });
+    this.remove('contacts', idFor('contacts', 8));
+  }
+
+  #seedRejected() {
+    const t = this.#t('tasks');
+    const id = idFor('tasks', 7);
+    const r = this.get('tasks', id);
+    t.overrides.set(id, {
+      ...r,
+      fields: { ...r.fields, priority: 12 },
+      state: 'rejected',
+      error: { code: 'invalid_field', message: 'Field "priority" must be between 1 and 5.' },
+    });
+    this.#changed(t);
+  }
+
+  #seedConflicts() {
+    const t = this.#t('contacts');
+    const make = (i: number, kind: Conflict['kind']): Conflict => {
+      const id = idFor('contacts', i);
+      const server = serverRecord('contacts', i, this.now);
+      const baseFields = server.fields;
+      let mine: Fields = { ...baseFields };
+      let mineChanges: Fields = {};
+      let theirs: ServerRecord = { ...server, version: server.version + 1, updated_by: 'bob', updated_at: hlc(this.now - 5 * 60_000) };
+      let fields: string[] = [];
+      let base: Fields = {};
+      if (kind === 'edit_edit') {
+        // At the base, both sides started from the spring notes and no VIP flag.
+        baseFields.notes = 'Met at the spring trade fair. Prefers email over phone.';
+        baseFields.vip = null;
+        mineChanges = {
+          email: 'ada@harborpine.example',
+          notes: 'Met at the spring trade fair. Prefers a phone call in the morning.',
+          vip: true,
+          phone: '+44 20 7946 0321',
+        };
+        mine = { ...baseFields, ...mineChanges };
+        theirs = {
+          ...theirs,
+          fields: { ...baseFields, email: 'ada.lovelace@northwind.example', notes: 'Met at the autumn trade fair. Prefers email over phone.', vip: false },
+        };
+        fields = ['email', 'notes', 'vip'];
+        base = { email: baseFields.email ?? null, notes: baseFields.notes, vip: null, phone: baseFields.phone ?? null };
+      } else if (kind === 'edit_delete') {
+        mineChanges = { company: 'Atlas Engineering', tags: ['customer', 'board'] };
+        mine = { ...baseFields, ...mineChanges };
+        theirs = { ...theirs, deleted: true };
+        base = { company: baseFields.company ?? null, tags: baseFields.tags ?? [] };
+      } else {
+        mine = { ...baseFields };
+        theirs = { ...theirs, fields: { ...baseFields, phone: '+44 20 7946 0999', company: 'Kestrel Foods' } };
+        fields = ['phone', 'company'];
+        base = {};
+      }
+      const local: LocalRecord = { collection: 'contacts', id, fields: mine, deleted: kind === 'delete_edit', base: server, state: 'conflict', error: null };
+      t.overrides.set(id, local);
+      return {
+        collection: 'contacts',
+        record_id: id,
+        kind,
+        fields,
+        base_version: server.version,
+        base,
+        mine_op: kind === 'delete_edit' ? 'delete' : 'put',
+        mine,
+        mine_changes: mineChanges,
+        theirs,
+        created_at: new Date(this.now - 3 * 60_000).toISOString(),
+      };
+    };
+    this.conflictList = [make(0, 'edit_edit'), make(1, 'edit_delete'), make(2, 'delete_edit')];
+    // The conflicted contacts get recognisable names.
+    const names = ['Ada Lovelace', 'Alan Turing', 'Grace Hopper'];
+    this.conflictList.forEach((c, k) => {
+      const name: JsonValue = names[k]!;
+      c.mine.name = name;
+      c.theirs.fields.name = name;
+      const r = t.overrides.get(c.record_id)!;
+      r.fields.name = name;
+    });
+    this.#changed(t);
+  }
+
+  /** Every command the UI may call. */
+  handle(cmd: string, args: Record<string, unknown>): unknown {
+    this.calls.push({ cmd, args: JSON.parse(JSON.stringify(args ?? {})) });
+    const a = args as Record<string, never>;
+    const needSession = () => {
+      if (this.status.damaged) throw fail('damaged', this.status.damaged);
+    };
+    switch (cmd) {
+      case 'app_info':
+        return { name: 'Ferry', version: '0.1.0', profile_dir: '/home/alice/.local/share/ferry' };
+      case 'status':
+        this.#counts();
+        return this.status;
+      case 'demo_server':
+        return this.#scenario.demo === undefined ? 'http://127.0.0.1:8787' : this.#scenario.demo;
+      case 'login':
+        return this.login(a.form);
+      case 'logout':
+        this.status = { ...this.status, account: null };
+        return this.status;
+      case 'recover_profile':
+        this.status = { ...this.status, damaged: null, connection: { state: 'online' } };
+        this.emitStatus();
+        return this.status;
+    }
+    needSession();
+    switch (cmd) {
+      case 'collections':
+        return this.collections();
+      case 'list_records':
+        return this.list(a.query);
+      case 'get_record':
+        return this.get(a.collection, a.id);
+      case 'create_record':
+        return this.create(a.collection, a.fields);
+      case 'update_record':
+        return this.update(a.collection, a.id, a.changes);
+      case 'delete_record':
+        return this.remove(a.collection, a.id);
+      case 'restore_record':
+        return this.restore(a.collection, a.id);
+      case 'record_history':
+        return this.history(a.collection, a.id);
+      case 'outbox':
+        return this.outboxEntries;
+      case 'conflicts':
+        return this.conflictList;
+      case 'resolve_conflict':
+        return this.resolve(a.collection, a.id, a.resolution);
+      case 'sync_now':
+        return this.syncNow();
+      case 'set_work_offline':
+        return this.setWorkOffline(a.offline);
+      case 'set_notifications':
+        this.status = { ...this.status, notifications: a.enabled };
+        return this.status;
+      case 'quit':
+        this.quitCalled = true;
+        return null;
+    }
+    throw fail('internal', `Unknown command ${cmd}`);
+  }
+}
