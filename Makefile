@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ferry/target
 CARGO ?= cargo
 
-.PHONY: demo test deps ui test-rust test-ui lint openapi bench
+.PHONY: demo demo-two demo-server test deps ui app test-rust test-ui lint openapi bindings bench
 
 deps:
 	@scripts/install-deps.sh
@@ -13,9 +13,22 @@ deps:
 ui: deps
 	cd ui && npm run build
 
-demo: deps
+# The desktop app embeds ui/dist, so the UI is built first.
+app: ui
+	$(CARGO) build -p ferry-server -p ferry-cli -p ferry-desktop
+
+# The seeded server on loopback and the app, signed in as alice.
+demo: app
+	scripts/demo.sh "$(CARGO_TARGET_DIR)/debug" alice
+
+# Two app windows with separate profiles (alice and bob), to try a conflict.
+demo-two: app
+	scripts/demo.sh "$(CARGO_TARGET_DIR)/debug" alice bob
+
+# Only the seeded server, in the foreground.
+demo-server: deps
 	$(CARGO) build -p ferry-server
-	scripts/demo.sh "$(CARGO_TARGET_DIR)/debug/ferry-server"
+	scripts/demo.sh "$(CARGO_TARGET_DIR)/debug"
 
 test: deps
 	$(CARGO) fmt --all -- --check
@@ -23,9 +36,11 @@ test: deps
 	$(MAKE) test-rust
 
 test-ui:
-	cd ui && npm run build && npm test
+	cd ui && npm run build && npm test && npm run test:e2e
 
+# The desktop end-to-end test drives the built app, ferry-server and the CLI.
 test-rust:
+	$(CARGO) build -p ferry-server -p ferry-cli
 	$(CARGO) test --workspace --no-fail-fast
 
 lint:
@@ -34,6 +49,10 @@ lint:
 # Rewrites the checked-in OpenAPI document from the handlers.
 openapi:
 	$(CARGO) run -q -p ferry-server -- openapi > crates/server/openapi.json
+
+# Rewrites the TypeScript declarations of the IPC types from the Rust types.
+bindings:
+	FERRY_UPDATE_BINDINGS=1 $(CARGO) test -p ferry-desktop --bin ferry-desktop typescript_bindings
 
 bench:
 	$(CARGO) run --release -p ferry-bench -- server

@@ -19,6 +19,8 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: false,
   },
+  // Component tests mount Svelte's browser build in jsdom.
+  resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
   test: {
     include: ['tests/**/*.test.ts', 'src/**/*.test.ts'],
     environment: 'node',
