@@ -4,7 +4,7 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // Tauri serves the built files on Linux through WebKitGTK, so target a
 // Safari-era engine rather than the newest Chrome.
-export default defineConfig({
+export default defineConfig(({ mode }) => ({
   plugins: [svelte()],
   clearScreen: false,
   server: {
@@ -20,9 +20,9 @@ export default defineConfig({
     sourcemap: false,
   },
   // Component tests mount Svelte's browser build in jsdom.
-  resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
+  resolve: mode === 'test' ? { conditions: ['browser'] } : undefined,
   test: {
     include: ['tests/**/*.test.ts', 'src/**/*.test.ts'],
     environment: 'node',
   },
-});
+}));

@@ -17,6 +17,10 @@ describe('connectProblem', () => {
       expect(connectProblem({ kind, message: 'why' })).toEqual({ field, title, message: 'why' });
     }
   });
+
+  it('does not repeat a message that says what the title says', () => {
+    expect(connectProblem({ kind: 'bad_credentials', message: 'Wrong username or password.' }).message).toBe('');
+  });
 });
 
 describe('toCommandError', () => {

@@ -99,8 +99,9 @@ export function contactFields(i: number): Fields {
   const last = LAST[mix(i, 2) % LAST.length]!;
   const tags = TAGS.filter((_, k) => (mix(i, 10 + k) % 5) === 0);
   const ascii = (s: string) => s.normalize('NFD').replace(/[^a-zA-Z]/g, '').toLowerCase();
+  const initial = String.fromCharCode(65 + (mix(i, 9) % 26));
   return {
-    name: `${first} ${last}`,
+    name: i % 3 === 0 ? `${first} ${last}` : `${first} ${initial}. ${last}`,
     email: `${ascii(first)}.${ascii(last)}${i % 100 || ''}@example.com`,
     phone: `+44 20 7${String(mix(i, 3) % 1000).padStart(3, '0')} ${String(mix(i, 4) % 10000).padStart(4, '0')}`,
     company: COMPANIES[mix(i, 5) % COMPANIES.length]!,

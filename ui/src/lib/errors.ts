@@ -38,7 +38,9 @@ export function connectProblem(e: CommandError): ConnectProblem {
     session_expired: ['password', 'Sign in again'],
   };
   const [field, title] = titles[e.kind] ?? ['form', 'Couldn’t sign in'];
-  return { field, title, message: e.message };
+  const plain = (s: string) => s.toLowerCase().replace(/[^a-z]/g, '');
+  // "Wrong username or password." needs no second line saying the same.
+  return { field, title, message: plain(e.message) === plain(title) ? '' : e.message };
 }
 
 /** Checks the sign-in form before it is sent; returns field → message. */

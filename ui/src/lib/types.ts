@@ -29,9 +29,9 @@ export type { ResolutionInput } from './bindings/ResolutionInput';
 export type { ServerRecord } from './bindings/ServerRecord';
 export type { Status } from './bindings/Status';
 
+export type { JsonValue } from './bindings/serde_json/JsonValue';
+
 import type { LocalRecord } from './bindings/LocalRecord';
 
 /** A record's values by field name. */
 export type Fields = LocalRecord['fields'];
-/** Any JSON value a field can hold. */
-export type JsonValue = Exclude<Fields[string], undefined>;

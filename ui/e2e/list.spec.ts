@@ -1,0 +1,160 @@
+import { test, expect, rows } from './fixtures';
+
+test.describe('Record list', () => {
+  test('scrolls deep into 100,000 records holding only a window of rows', async ({ page, ferry }) => {
+    await ferry.open();
+    const list = page.getByTestId('record-list');
+    await expect(list).toHaveAttribute('data-total', '100000');
+    await expect(page.getByTestId('collection-contacts')).toContainText('100,000');
+    await expect(rows(page).first()).toBeVisible();
+    await ferry.shot('list');
+
+    const rowHeight = 36;
+    for (const target of [25_000, 80_000, 99_990]) {
+      await list.evaluate((el, top) => (el.scrollTop = top), target * rowHeight);
+      await expect(page.locator(`[data-testid=row][data-index="${target}"]`)).toBeVisible();
+      const count = await rows(page).count();
+      expect(count).toBeGreaterThan(10);
+      expect(count).toBeLessThan(80);
+    }
+    // Rows far from the viewport are not in the DOM.
+    await expect(page.locator('[data-testid=row][data-index="0"]')).toHaveCount(0);
+    await expect(page.locator('[data-testid=row][data-index="99999"]')).toBeVisible();
+    await ferry.shot('list-deep');
+
+    // Windows of 100 rows are fetched by offset, never the whole collection.
+    const queries = (await ferry.calls('list_records')).map((c) => c.args.query);
+    expect(queries.every((q) => q.limit === 100)).toBe(true);
+    expect(queries.some((q) => q.offset === 80_000)).toBe(true);
+    expect(queries.length).toBeLessThan(20);
+  });
+
+  test('sorts by a column header, and flips on a second click', async ({ page, ferry }) => {
+    await ferry.open();
+    await expect(rows(page).first()).toBeVisible();
+    const header = page.getByRole('columnheader', { name: 'Sort by Company' });
+    await page.getByTestId('sort-company').click();
+    await expect(header).toHaveAttribute('aria-sort', 'ascending');
+    await expect(rows(page).first().getByRole('gridcell').nth(4)).toHaveText('Atlas Engineering');
+    await page.getByTestId('sort-company').click();
+    await expect(header).toHaveAttribute('aria-sort', 'descending');
+    await expect(rows(page).first().getByRole('gridcell').nth(4)).toHaveText('Orchard Schools');
+    const last = (await ferry.calls('list_records')).at(-1)!.args.query;
+    expect(last).toMatchObject({ sort: 'company', descending: true, offset: 0 });
+  });
+
+  test('searches as you type', async ({ page, ferry }) => {
+    await ferry.open();
+    await expect(rows(page).first()).toBeVisible();
+    await page.getByTestId('search').pressSequentially('lovelace ad', { delay: 20 });
+    await expect(page.getByTestId('record-list')).not.toHaveAttribute('data-total', '100000');
+    const names = await rows(page).locator('.title').allTextContents();
+    expect(names.length).toBeGreaterThan(3);
+    for (const n of names) expect(n).toMatch(/^Ad\w* .*Lovelace$/);
+    expect((await ferry.calls('list_records')).at(-1)!.args.query.search).toBe('lovelace ad');
+    await ferry.shot('list-search');
+
+    await page.getByTestId('search').fill('zzzzqq');
+    await expect(page.getByText('No matches')).toBeVisible();
+    await expect(rows(page)).toHaveCount(0);
+    await ferry.shot('list-no-matches');
+    await page.getByRole('button', { name: 'Clear search and filters' }).click();
+    await expect(page.getByTestId('record-list')).toHaveAttribute('data-total', '100000');
+  });
+
+  test('filters by boolean, tag and choice fields', async ({ page, ferry }) => {
+    await ferry.open();
+    await expect(rows(page).first()).toBeVisible();
+    await page.getByTestId('filter-vip').selectOption('true');
+    await expect(rows(page).first()).toBeVisible();
+    await expect.poll(async () => (await ferry.calls('list_records')).at(-1)!.args.query.filters).toEqual({ vip: true });
+    expect(await rows(page).locator('[aria-label=Yes]').count()).toBe(await rows(page).count());
+
+    await page.getByTestId('filter-tags').fill('press');
+    await page.getByTestId('filter-tags').press('Enter');
+    await expect.poll(async () => (await ferry.calls('list_records')).at(-1)!.args.query.filters).toEqual({ vip: true, tags: 'press' });
+    for (const cell of await rows(page).locator('.chip').allTextContents()) expect(['customer', 'supplier', 'press', 'partner', 'lead', 'board']).toContain(cell);
+    await ferry.shot('list-filtered');
+
+    await page.getByTestId('collection-tasks').click();
+    await expect(page.getByRole('heading', { name: 'Tasks' })).toBeVisible();
+    await page.getByTestId('filter-status').selectOption('done');
+    await expect.poll(async () => (await ferry.calls('list_records')).at(-1)!.args.query).toMatchObject({ collection: 'tasks', filters: { status: 'done' } });
+    await expect(rows(page).first()).toBeVisible();
+    expect(new Set(await rows(page).locator('.pill').allTextContents())).toEqual(new Set(['done']));
+    await ferry.shot('list-tasks-filtered');
+  });
+
+  test('moves with the keyboard and opens with Enter', async ({ page, ferry }) => {
+    await ferry.open();
+    await expect(rows(page).first()).toBeVisible();
+    const list = page.getByTestId('record-list');
+    await list.focus();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowUp');
+    const second = rows(page).nth(1);
+    await expect(second).toHaveClass(/cursor/);
+    await page.keyboard.press('Enter');
+    const id = await second.getAttribute('data-id');
+    await expect(page.getByTestId('editor')).toBeVisible();
+    await expect(second).toHaveAttribute('aria-selected', 'true');
+    expect((await ferry.calls('get_record')).at(-1)!.args.id).toBe(id);
+
+    await list.focus();
+    await page.keyboard.press('End');
+    await expect(page.locator('[data-testid=row][data-index="99999"]')).toHaveClass(/cursor/);
+    await page.keyboard.press('PageUp');
+    const cursor = page.locator('[data-testid=row].cursor');
+    const index = Number(await cursor.getAttribute('data-index'));
+    expect(index).toBeLessThan(99_999);
+    expect(index).toBeGreaterThan(99_970);
+    await page.keyboard.press('Home');
+    await expect(page.locator('[data-testid=row][data-index="0"]')).toHaveClass(/cursor/);
+    await page.keyboard.press('PageDown');
+    expect(Number(await cursor.getAttribute('data-index'))).toBeGreaterThan(5);
+  });
+
+  test('marks pending, conflicted and refused rows; the conflict marker opens the dialog', async ({ page, ferry }) => {
+    await ferry.open({ pending: true, conflicts: true, rejected: true });
+    await expect(rows(page).first()).toBeVisible();
+    await page.getByTestId('search').fill('new.address');
+    await expect(page.locator('[data-testid=row][data-state=pending]')).toHaveCount(1);
+    await page.getByTestId('search').fill('harborpine');
+    const conflicted = page.locator('[data-testid=row][data-state=conflict]');
+    await expect(conflicted).toHaveCount(1);
+    await ferry.shot('list-markers');
+    await conflicted.getByTestId('row-conflict').click();
+    await expect(page.getByTestId('conflict-dialog')).toBeVisible();
+    await expect(page.getByTestId('conflict-dialog')).toContainText('Ada Lovelace');
+
+    await page.keyboard.press('Escape');
+    await expect(page.getByTestId('conflict-dialog')).toHaveCount(0);
+    await page.getByTestId('collection-tasks').click();
+    await page.getByTestId('sort-priority').click();
+    await page.getByTestId('sort-priority').click();
+    const refused = page.locator('[data-testid=row][data-state=rejected]');
+    await expect(refused).toHaveCount(1);
+    await expect(refused.getByRole('img', { name: 'Refused by the server' })).toBeVisible();
+  });
+
+  test('refreshes changed rows in place without losing the scroll position', async ({ page, ferry }) => {
+    await ferry.open();
+    const list = page.getByTestId('record-list');
+    await list.evaluate((el) => (el.scrollTop = 500 * 36));
+    const row = page.locator('[data-testid=row][data-index="505"]');
+    await expect(row).toBeVisible();
+    const id = (await row.getAttribute('data-id'))!;
+    await page.evaluate((recordId) => {
+      const b = window.ferry.backend;
+      const r = b.get('contacts', recordId);
+      // As if a pull brought a new phone number.
+      const next = { ...r, fields: { ...r.fields, phone: '+44 20 0000 1111' } };
+      b.tables.get('contacts')!.overrides.set(recordId, next);
+      window.ferry.emit('records-changed', { records: [{ collection: 'contacts', id: recordId }], truncated: false });
+    }, id);
+    await expect(page.locator(`[data-testid=row][data-id="${id}"]`)).toContainText('+44 20 0000 1111');
+    expect(await list.evaluate((el) => el.scrollTop)).toBe(500 * 36);
+  });
+});
