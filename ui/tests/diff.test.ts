@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffWords, sideText, tokenize } from '../src/lib/diff';
+import { diffWords, readableDiff, sideText, tokenize } from '../src/lib/diff';
 
 describe('diffWords', () => {
   it('marks the changed word and keeps the rest', () => {
@@ -62,5 +62,17 @@ describe('diffWords', () => {
 
   it('splits words, spaces and punctuation', () => {
     expect(tokenize('Hi, there!')).toEqual(['Hi', ',', ' ', 'there', '!']);
+  });
+});
+
+describe('readableDiff', () => {
+  it('keeps a word diff when most of the text stayed', () => {
+    expect(readableDiff('Met at the spring trade fair.', 'Met at the autumn trade fair.')).not.toBeNull();
+  });
+
+  it('gives up when little is shared, or one side is empty', () => {
+    expect(readableDiff('keiko.dubois@example.com', 'ada@harborpine.example')).toBeNull();
+    expect(readableDiff('', 'new')).toBeNull();
+    expect(readableDiff('old', '')).toBeNull();
   });
 });

@@ -114,3 +114,16 @@ export function sideText(parts: readonly DiffPart[], side: 'before' | 'after'): 
     .map((p) => p.text)
     .join('');
 }
+
+/**
+ * A word diff worth reading, or null when the texts share too little for
+ * one (an email address changed, a sentence rewritten): then the whole new
+ * value is the change.
+ */
+export function readableDiff(before: string, after: string): DiffPart[] | null {
+  if (!before.trim() || !after.trim()) return null;
+  const parts = diffWords(before, after);
+  const kept = parts.filter((p) => p.kind === 'same').reduce((n, p) => n + p.text.trim().length, 0);
+  const longest = Math.max(before.trim().length, after.trim().length);
+  return kept / longest < 0.5 ? null : parts;
+}

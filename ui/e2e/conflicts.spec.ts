@@ -1,0 +1,159 @@
+import { test, expect } from './fixtures';
+import type { Page } from '@playwright/test';
+
+const dialog = (page: Page) => page.getByTestId('conflict-dialog');
+const EDIT_EDIT = '0193a1b2-0000-7000-8000-000000000000';
+const EDIT_DELETE = '0193a1b2-0000-7000-8000-000000000001';
+const DELETE_EDIT = '0193a1b2-0000-7000-8000-000000000002';
+
+async function resolution(ferry: { calls: (cmd?: string) => Promise<{ args: any }[]> }) {
+  const calls = await ferry.calls('resolve_conflict');
+  return calls.at(-1)?.args;
+}
+
+test.describe('Conflict dialog', () => {
+  test('the badge opens an edit/edit conflict with each field side by side', async ({ page, ferry }) => {
+    await ferry.open({ conflicts: true });
+    await expect(page.getByTestId('conflicts-badge')).toHaveText('3');
+    await page.getByTestId('nav-conflicts').click();
+    const d = dialog(page);
+    await expect(d).toBeVisible();
+    await expect(d).toContainText('Resolve conflict: Ada Lovelace');
+    await expect(d).toContainText('You and bob both changed 3 fields');
+    for (const f of ['email', 'notes', 'vip']) {
+      await expect(page.getByTestId(`choose-mine-${f}`)).toBeVisible();
+      await expect(page.getByTestId(`choose-theirs-${f}`)).toBeVisible();
+      await expect(page.getByTestId(`choose-edit-${f}`)).toBeVisible();
+    }
+    // Word-level differences against the original.
+    const [mine, theirs] = [d.locator('[data-field-row=notes] .side').nth(0), d.locator('[data-field-row=notes] .side').nth(1)];
+    await expect(mine.locator('del')).toHaveText(['email over']);
+    await expect(mine.locator('ins')).toHaveText(['a', ' call in the morning']);
+    await expect(theirs.locator('del')).toHaveText(['spring']);
+    await expect(theirs.locator('ins')).toHaveText(['autumn']);
+    // A changed flag shows as changed; an unchanged original has no marks.
+    await expect(d.locator('[data-field-row=vip] .original [data-changed]')).toHaveCount(0);
+    await expect(d).toContainText('Your other changes (Phone) have no conflict and are kept.');
+    await ferry.shot('conflict-edit-edit');
+
+    // Resolve needs a choice for every field.
+    await page.getByTestId('resolve').click();
+    await expect(d.getByRole('alert')).toHaveCount(3);
+    await page.getByTestId('choose-mine-email').click();
+    await page.getByTestId('choose-theirs-notes').click();
+    await page.getByTestId('choose-edit-vip').click();
+    await d.locator('[data-field="vip"]').check();
+    await expect(page.getByTestId('choose-mine-email')).toHaveAttribute('aria-pressed', 'true');
+    await ferry.shot('conflict-edit-edit-choices');
+    await page.getByTestId('resolve').click();
+    await expect(d).toHaveCount(0);
+    expect(await resolution(ferry)).toEqual({
+      collection: 'contacts',
+      id: EDIT_EDIT,
+      resolution: {
+        kind: 'fields',
+        choices: [
+          { field: 'email', choice: { take: 'mine' } },
+          { field: 'notes', choice: { take: 'theirs' } },
+          { field: 'vip', choice: { take: 'value', value: true } },
+        ],
+      },
+    });
+    await expect(page.getByTestId('conflicts-badge')).toHaveText('2');
+  });
+
+  test('a merged text value is typed in place', async ({ page, ferry }) => {
+    await ferry.open({ conflicts: true });
+    await page.getByTestId('nav-conflicts').click();
+    await page.getByTestId('choose-edit-notes').click();
+    const input = dialog(page).locator('[data-field="notes"]');
+    await expect(input).toHaveValue('Met at the spring trade fair. Prefers a phone call in the morning.');
+    await input.fill('Met at the autumn trade fair. Prefers a phone call in the morning.');
+    await page.getByTestId('choose-theirs-email').click();
+    await page.getByTestId('choose-theirs-vip').click();
+    await ferry.shot('conflict-edit-merged');
+    await page.getByTestId('resolve').click();
+    await expect(dialog(page)).toHaveCount(0);
+    expect((await resolution(ferry)).resolution.choices[1]).toEqual({
+      field: 'notes',
+      choice: { take: 'value', value: 'Met at the autumn trade fair. Prefers a phone call in the morning.' },
+    });
+  });
+
+  for (const [testid, kind] of [['all-mine', 'mine'], ['all-theirs', 'theirs'], ['keep-both', 'keep_both']] as const) {
+    test(`"${testid}" resolves the whole record`, async ({ page, ferry }) => {
+      await ferry.open({ conflicts: true });
+      await page.getByTestId('nav-conflicts').click();
+      await page.getByTestId(testid).click();
+      await expect(dialog(page)).toHaveCount(0);
+      expect(await resolution(ferry)).toEqual({ collection: 'contacts', id: EDIT_EDIT, resolution: { kind } });
+    });
+  }
+
+  for (const [testid, kind] of [['restore', 'restore'], ['accept-delete', 'accept_delete']] as const) {
+    test(`edit/delete: "${testid}" sends ${kind}`, async ({ page, ferry }) => {
+      await ferry.open({ conflicts: true });
+      await page.getByTestId('nav-conflicts').click();
+      await page.keyboard.press('Escape');
+      await page.locator(`[data-testid=conflict-item][data-id="${EDIT_DELETE}"]`).click();
+      const d = dialog(page);
+      await expect(d).toContainText('You changed this contact, but bob deleted it');
+      await expect(page.getByTestId('restore')).toHaveText('Restore with my changes');
+      await expect(page.getByTestId('accept-delete')).toHaveText('Accept deletion');
+      await expect(d.locator('[data-field-row=company]')).toContainText('Atlas Engineering');
+      if (testid === 'restore') await ferry.shot('conflict-edit-delete');
+      await page.getByTestId(testid).click();
+      await expect(d).toHaveCount(0);
+      expect(await resolution(ferry)).toEqual({ collection: 'contacts', id: EDIT_DELETE, resolution: { kind } });
+    });
+  }
+
+  for (const [testid, kind] of [['restore', 'restore'], ['accept-delete', 'mine']] as const) {
+    test(`delete/edit: "${testid}" sends ${kind}`, async ({ page, ferry }) => {
+      await ferry.open({ conflicts: true });
+      // As from a notification.
+      await ferry.emit('open-conflict', { collection: 'contacts', id: DELETE_EDIT });
+      const d = dialog(page);
+      await expect(d).toContainText('You deleted this contact, but bob changed it');
+      await expect(page.getByTestId('restore')).toHaveText('Keep their version');
+      await expect(page.getByTestId('accept-delete')).toHaveText('Delete anyway');
+      await expect(d.locator('[data-field-row=phone]')).toContainText('+44 20 7946 0999');
+      if (testid === 'restore') await ferry.shot('conflict-delete-edit');
+      await page.getByTestId(testid).click();
+      await expect(d).toHaveCount(0);
+      expect(await resolution(ferry)).toEqual({ collection: 'contacts', id: DELETE_EDIT, resolution: { kind } });
+    });
+  }
+
+  test('is keyboard-operable: focus stays inside, Esc closes', async ({ page, ferry }) => {
+    await ferry.open({ conflicts: true });
+    await page.getByTestId('nav-conflicts').focus();
+    await page.keyboard.press('Enter');
+    const d = dialog(page);
+    await expect(d).toBeVisible();
+    expect(await d.evaluate((el) => el.contains(document.activeElement))).toBe(true);
+    for (let i = 0; i < 20; i++) {
+      await page.keyboard.press('Tab');
+      expect(await d.evaluate((el) => el.contains(document.activeElement))).toBe(true);
+    }
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press('Shift+Tab');
+      expect(await d.evaluate((el) => el.contains(document.activeElement))).toBe(true);
+    }
+    // Choose and resolve with the keyboard only.
+    await page.getByTestId('choose-theirs-email').focus();
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Space');
+    await expect(page.getByTestId('choose-theirs-notes')).toHaveAttribute('aria-pressed', 'true');
+    // The focused control shows a visible ring.
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    expect(outline).not.toBe('none');
+    await page.keyboard.press('Escape');
+    await expect(d).toHaveCount(0);
+    await expect(page.getByTestId('nav-conflicts')).toBeFocused();
+    expect(await ferry.calls('resolve_conflict')).toEqual([]);
+  });
+});
