@@ -51,7 +51,7 @@ export const test = base.extend<{ ferry: Ferry; consoleErrors: string[] }, { app
       },
       shot: async (name) => {
         await page.evaluate(() => document.fonts.ready);
-        await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+        await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), animations: 'disabled', caret: 'hide' });
       },
       calls: (cmd) =>
         page.evaluate((c) => window.ferry.backend.calls.filter((x) => !c || x.cmd === c), cmd ?? null),

@@ -30,6 +30,15 @@ export interface Scenario {
 
 export type EventSink = (name: string, payload: unknown) => void;
 
+/** The words a search can find in a record: every text value, lower-cased. */
+function tokenize(fields: Fields): string[] {
+  return Object.values(fields)
+    .flatMap((v) => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.map(String) : []))
+    .join(' ')
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u);
+}
+
 const fail = (kind: CommandError['kind'], message: string): CommandError => ({ kind, message });
 
 type Key = number | string;
@@ -42,6 +51,8 @@ interface Table {
   /** Live records in title order, rebuilt after writes. */
   order: Key[] | null;
   sorted: Map<string, Key[]>;
+  /** Lower-cased words of each generated record, built on the first search. */
+  words: string[][] | null;
 }
 
 export class FakeBackend {
@@ -85,7 +96,7 @@ export class FakeBackend {
   }
 
   #table(collection: Collection, generated: number) {
-    this.tables.set(collection.name, { collection, generated, overrides: new Map(), order: null, sorted: new Map() });
+    this.tables.set(collection.name, { collection, generated, overrides: new Map(), order: null, sorted: new Map(), words: null });
   }
 
   #t(name: string): Table {
@@ -143,6 +154,14 @@ export class FakeBackend {
     return keys;
   }
 
+  #words(t: Table): string[][] {
+    if (!t.words) {
+      t.words = [];
+      for (let i = 0; i < t.generated; i++) t.words.push(tokenize(serverRecord(t.collection.name, i, this.now).fields));
+    }
+    return t.words;
+  }
+
   #changed(t: Table) {
     t.order = null;
     t.sorted.clear();
@@ -154,18 +173,17 @@ export class FakeBackend {
     const words = (q.search ?? '').toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
     const filters = Object.entries(q.filters ?? {});
     if (words.length || filters.length) {
+      const index = words.length ? this.#words(t) : [];
       keys = keys.filter((k) => {
-        const r = this.#record(t, k);
+        const generated = typeof k === 'number' && !t.overrides.has(idFor(t.collection.name, k));
+        let record: LocalRecord | null = null;
+        const r = () => (record ??= this.#record(t, k));
         for (const [name, want] of filters) {
-          const v = r.fields[name];
+          const v = r().fields[name];
           if (Array.isArray(v) ? !v.includes(want as string) : v !== want && !(want === false && v == null)) return false;
         }
         if (!words.length) return true;
-        const text = Object.values(r.fields)
-          .flatMap((v) => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.map(String) : []))
-          .join(' ')
-          .toLowerCase();
-        const tokens = text.split(/[^\p{L}\p{N}]+/u);
+        const tokens = generated ? index[k as number]! : tokenize(r().fields);
         return words.every((w) => tokens.some((tok) => tok.startsWith(w)));
       });
     }
@@ -310,10 +328,9 @@ export class FakeBackend {
         version: v,
         fields,
         updated_by: v === n ? r.base.updated_by : ['alice', 'bob'][v % 2]!,
-        updated_at: hlc(this.now - (n - v + 1) * 26 * 3_600_000),
+        updated_at: v === n ? r.base.updated_at : hlc(Date.parse(r.base.updated_at.slice(0, 24)) - (n - v) * 26 * 3_600_000),
       });
     }
-    versions[versions.length - 1]!.updated_at = r.base.updated_at;
     return versions;
   }
 
