@@ -122,6 +122,23 @@ test.describe('App', () => {
     });
   }
 
+  test('signs out keeping local data, and back in with the last account filled in', async ({ page, ferry }) => {
+    await ferry.open({ pending: true });
+    await page.getByTestId('sign-out').click();
+    await expect(page.getByTestId('signout-dialog')).toContainText('Your records and 4 unsent changes stay on this computer.');
+    await ferry.shot('sign-out-dialog');
+    await page.getByTestId('confirm-sign-out').click();
+    await expect(page.locator('#server')).toHaveValue('https://ferry.example.com');
+    await expect(page.locator('#username')).toHaveValue('alice');
+    expect(await ferry.calls('logout')).toHaveLength(1);
+  });
+
+  test('offers to sign in again when the server refuses the session', async ({ page, ferry }) => {
+    await ferry.open({ connection: { state: 'error', message: 'The server no longer accepts this sign-in. Sign in again; your unsent changes are kept.' } });
+    await page.getByTestId('sign-in-again').click();
+    await expect(page.locator('#username')).toHaveValue('alice');
+  });
+
   test('names every control on the connect screen', async ({ page, ferry }) => {
     await ferry.open({ signedIn: false });
     expect(await unnamedControls(page)).toEqual([]);

@@ -36,6 +36,12 @@ test.describe('Record editor', () => {
     expect(update.changes.tags).toContain('vendor');
     expect(Object.keys(update.changes).sort()).toEqual(['email', 'tags', 'vip']);
     await expect(page.locator(`[data-testid=row][data-id="${id}"]`)).toHaveAttribute('data-state', 'pending');
+    // Typing goes on while counts and rows refresh after the save.
+    await field(page, 'company').fill('Still typing');
+    const loads = (await ferry.calls('collections')).length;
+    await expect.poll(async () => (await ferry.calls('collections')).length, { timeout: 2000 }).toBeGreaterThanOrEqual(loads);
+    await page.waitForTimeout(400);
+    await expect(field(page, 'company')).toHaveValue('Still typing');
     await ferry.shot('editor-saved-pending');
   });
 

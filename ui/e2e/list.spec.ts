@@ -155,6 +155,11 @@ test.describe('Record list', () => {
       window.ferry.emit('records-changed', { records: [{ collection: 'contacts', id: recordId }], truncated: false });
     }, id);
     await expect(page.locator(`[data-testid=row][data-id="${id}"]`)).toContainText('+44 20 0000 1111');
+    // The counts reload after a change; the list stays where it was.
+    const loads = (await ferry.calls('collections')).length;
+    await expect.poll(async () => (await ferry.calls('collections')).length).toBeGreaterThan(loads - 1);
+    await page.waitForTimeout(400);
     expect(await list.evaluate((el) => el.scrollTop)).toBe(500 * 36);
+    await expect(row).toBeVisible();
   });
 });

@@ -33,6 +33,8 @@ export class AppState {
   /** Unsent changes when the user asked to quit; null when not asking. */
   quitOutbox = $state<number | null>(null);
   toasts = $state<Toast[]>([]);
+  /** Who was signed in before signing out, to fill in the Connect screen. */
+  lastAccount = $state<{ server: string; username: string } | null>(null);
   /** Ticks every 30 s so "2 min ago" stays true. */
   now = $state(new Date());
 
@@ -81,6 +83,18 @@ export class AppState {
   /** Applies a status a command returned (login, recovery, work offline). */
   applyStatus(s: Status): void {
     this.#setStatus(s);
+  }
+
+  /** Signs out; records and unsent changes stay on this computer. */
+  async signOut(): Promise<void> {
+    const account = this.status?.account;
+    try {
+      const s = await api.logout();
+      if (account) this.lastAccount = { server: account.server, username: account.username };
+      this.#setStatus(s);
+    } catch (e) {
+      this.notify(toCommandError(e).message, 'error');
+    }
   }
 
   async loadDemo(): Promise<void> {
