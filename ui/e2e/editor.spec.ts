@@ -112,9 +112,9 @@ test.describe('Record editor', () => {
     await expect(page.locator(`[data-testid=row][data-id="${id}"]`)).toHaveCount(0);
     await expect(page.getByTestId('undo')).toBeVisible();
     await ferry.shot('editor-deleted-undo');
-    expect((await ferry.calls('delete_record')).at(-1)!.args).toEqual({ collection: 'contacts', id });
+    await expect.poll(async () => (await ferry.calls('delete_record')).at(-1)?.args).toEqual({ collection: 'contacts', id });
     await page.getByTestId('undo').click();
-    expect((await ferry.calls('restore_record')).at(-1)!.args).toEqual({ collection: 'contacts', id });
+    await expect.poll(async () => (await ferry.calls('restore_record')).at(-1)?.args).toEqual({ collection: 'contacts', id });
     await expect(page.locator(`[data-testid=row][data-id="${id}"]`)).toBeVisible();
     await expect(page.getByTestId('editor')).toBeVisible();
   });
@@ -152,6 +152,17 @@ test.describe('Record editor', () => {
     await rows(page).nth(2).click();
     await page.getByTestId('discard').click();
     await expect(field(page, 'company')).not.toHaveValue('Changed Ltd');
+
+    // Leaving the collection asks too.
+    await field(page, 'company').fill('Changed again');
+    await page.getByTestId('collection-tasks').click();
+    await expect(page.getByTestId('discard-dialog')).toBeVisible();
+    await ferry.shot('editor-discard-dialog');
+    await page.keyboard.press('Escape');
+    await expect(field(page, 'company')).toHaveValue('Changed again');
+    await page.getByTestId('collection-tasks').click();
+    await page.getByTestId('discard').click();
+    await expect(page.getByRole('heading', { name: 'Tasks' })).toBeVisible();
   });
 
   test('keeps a read-only collection read-only', async ({ page, ferry }) => {

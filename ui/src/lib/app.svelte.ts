@@ -33,6 +33,10 @@ export class AppState {
   /** Unsent changes when the user asked to quit; null when not asking. */
   quitOutbox = $state<number | null>(null);
   toasts = $state<Toast[]>([]);
+  /** The record editor holds changes not saved yet. */
+  editorDirty = $state(false);
+  /** Where to go once the user agrees to discard unsaved changes. */
+  pendingView = $state<View | null>(null);
   /** Who was signed in before signing out, to fill in the Connect screen. */
   lastAccount = $state<{ server: string; username: string } | null>(null);
   /** Ticks every 30 s so "2 min ago" stays true. */
@@ -78,6 +82,8 @@ export class AppState {
     this.#signedIn = signedIn;
     if (signedIn && before && before.outbox !== s.outbox && this.view.kind === 'outbox') void this.loadOutbox();
     if (signedIn && before && before.conflicts !== s.conflicts) void this.loadConflicts();
+    // A finished sync may have brought new collections or counts.
+    if (signedIn && before && before.last_sync !== s.last_sync) this.#reloadCounts();
   }
 
   /** Applies a status a command returned (login, recovery, work offline). */
@@ -146,7 +152,11 @@ export class AppState {
 
   #recordsChanged(change: RecordsChanged): void {
     for (const listener of this.#changeListeners) listener(change);
-    // Counts change with creates and deletes; a burst of events needs one reload.
+    this.#reloadCounts();
+  }
+
+  /** Counts change with creates and deletes; a burst of events needs one reload. */
+  #reloadCounts(): void {
     this.#countsTimer ??= setTimeout(() => {
       this.#countsTimer = null;
       void this.loadCollections();
@@ -160,7 +170,26 @@ export class AppState {
     return () => this.#changeListeners.delete(listener);
   }
 
-  show(view: View): void {
+  /** Shows a view; returns false if it waits for the user to discard unsaved changes. */
+  show(view: View): boolean {
+    const same = JSON.stringify(view) === JSON.stringify(this.view);
+    if (this.editorDirty && !same) {
+      this.pendingView = view;
+      return false;
+    }
+    this.#go(view);
+    return true;
+  }
+
+  /** Leaves the unsaved changes behind and goes where the user asked. */
+  discardAndGo(): void {
+    const view = this.pendingView;
+    this.pendingView = null;
+    this.editorDirty = false;
+    if (view) this.#go(view);
+  }
+
+  #go(view: View): void {
     this.view = view;
     if (view.kind === 'outbox') void this.loadOutbox();
     if (view.kind === 'conflicts') void this.loadConflicts();
