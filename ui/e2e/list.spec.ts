@@ -115,6 +115,14 @@ test.describe('Record list', () => {
     await expect(page.locator('[data-testid=row][data-index="0"]')).toHaveClass(/cursor/);
     await page.keyboard.press('PageDown');
     expect(Number(await cursor.getAttribute('data-index'))).toBeGreaterThan(5);
+
+    // Ctrl+F finds; ↓ from the search goes back to the list; Ctrl+N starts a new record.
+    await page.keyboard.press('Control+f');
+    await expect(page.getByTestId('search')).toBeFocused();
+    await page.keyboard.press('ArrowDown');
+    await expect(list).toBeFocused();
+    await page.keyboard.press('Control+n');
+    await expect(page.getByRole('heading', { name: 'New contact' })).toBeVisible();
   });
 
   test('marks pending, conflicted and refused rows; the conflict marker opens the dialog', async ({ page, ferry }) => {
