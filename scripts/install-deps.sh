@@ -8,8 +8,8 @@ packages=(
   # Tauri (desktop app) build
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   librsvg2-dev libayatana-appindicator3-dev
-  # Headless runs and screenshots
-  xvfb xauth imagemagick
+  # Headless runs, screenshots, desktop end-to-end tests, browser tests
+  xvfb xauth xdotool imagemagick webkit2gtk-driver chromium
 )
 
 missing=()
@@ -32,6 +32,12 @@ fi
 if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
   echo "Node.js 20 or newer is needed for the UI build (found: $(node --version 2>/dev/null || echo none))." >&2
   exit 1
+fi
+
+# The WebDriver bridge for the desktop end-to-end test.
+if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "Installing tauri-driver (cargo install)"
+  cargo install tauri-driver --locked --quiet
 fi
 
 # UI packages, from the lock file, when it changed since the last install.

@@ -1,34 +1,152 @@
 //! Ferry's desktop shell: a thin Tauri layer over `ferry-core`.
 //!
-//! For the foundation milestone it opens the main window and answers one
-//! command, `app_info`, so the UI can show which version is running.
+//! One window works on one profile directory (`--profile DIR`,
+//! `FERRY_PROFILE`, or the default under the OS data dir); a second Ferry on
+//! the same profile refuses to start. Closing the window with unsent changes
+//! asks first; they stay in the outbox either way.
 
 // No console window beside the app in Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-use serde::Serialize;
+mod commands;
+mod errors;
+mod menu;
+mod notify;
+mod session;
+mod types;
 
-/// Who the running app is, as the UI shows it.
-#[derive(Debug, Clone, Serialize)]
-struct AppInfo {
-    /// The product name from `tauri.conf.json` ("Ferry").
-    name: String,
-    /// The app version, taken from `Cargo.toml`.
-    version: String,
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tauri::{AppHandle, Manager, WindowEvent};
+
+use crate::session::{Desktop, emit};
+use crate::types::{EventName, QuitRequested};
+
+/// Set once quitting is decided, so the close that follows is let through.
+static QUITTING: AtomicBool = AtomicBool::new(false);
+
+fn profile_dir() -> Result<PathBuf, String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--profile" {
+            return args
+                .next()
+                .map(PathBuf::from)
+                .ok_or_else(|| "--profile needs a directory".to_string());
+        }
+        if let Some(dir) = arg.strip_prefix("--profile=") {
+            return Ok(PathBuf::from(dir));
+        }
+    }
+    if let Some(dir) = std::env::var_os("FERRY_PROFILE").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    ferry_core::Profile::default_dir().map_err(|e| e.to_string())
 }
 
-#[tauri::command]
-fn app_info(app: tauri::AppHandle) -> AppInfo {
-    let package = app.package_info();
-    AppInfo {
-        name: package.name.clone(),
-        version: package.version.to_string(),
+/// Holds the profile's lock for the life of the process: one Ferry per profile.
+fn lock_profile(dir: &std::path::Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("desktop.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "Ferry is already open for the profile {}; switch to that window",
+            dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
 }
 
+/// Quits now when nothing waits to be sent; otherwise asks the window first.
+pub fn request_quit(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let desktop = app.state::<Desktop>();
+        let outbox = match desktop.session().await {
+            Ok(s) => s.store().pending_counts().map(|c| c.outbox).unwrap_or(0),
+            Err(_) => 0,
+        };
+        let window = app.get_webview_window("main");
+        if outbox > 0 && window.is_some() {
+            emit(&app, EventName::QuitRequested, &QuitRequested { outbox });
+        } else {
+            QUITTING.store(true, Ordering::SeqCst);
+            desktop.shutdown().await;
+            app.exit(0);
+        }
+    });
+}
+
 fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ferry=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let dir = match profile_dir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("Ferry could not start: {e}");
+            std::process::exit(2);
+        }
+    };
+    let lock = match lock_profile(&dir) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("Ferry could not start: {e}");
+            std::process::exit(1);
+        }
+    };
     let result = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![app_info])
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .menu(|app| menu::build(app))
+        .on_menu_event(menu::on_event)
+        .setup(move |app| {
+            app.manage(lock);
+            app.manage(Desktop::open(app.handle().clone(), &dir));
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                if !QUITTING.load(Ordering::SeqCst) {
+                    api.prevent_close();
+                    request_quit(window.app_handle());
+                }
+            }
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::status,
+            commands::demo_server,
+            commands::login,
+            commands::logout,
+            commands::recover_profile,
+            commands::collections,
+            commands::list_records,
+            commands::get_record,
+            commands::create_record,
+            commands::update_record,
+            commands::delete_record,
+            commands::restore_record,
+            commands::record_history,
+            commands::outbox,
+            commands::conflicts,
+            commands::resolve_conflict,
+            commands::sync_now,
+            commands::set_work_offline,
+            commands::set_notifications,
+            commands::quit,
+        ])
         .run(tauri::generate_context!());
     if let Err(error) = result {
         eprintln!("Ferry could not start: {error}");

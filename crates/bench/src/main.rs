@@ -1,8 +1,12 @@
 //! Ferry benchmarks. Each suite prints one JSON object with its figures, the
 //! targets, and ratios to a raw reference measured in the same run.
 //!
-//! `cargo run --release -p ferry-bench -- server [--records N]`
+//! `cargo run --release -p ferry-bench -- server|client [--records N]`
 
+mod client;
+mod dataset;
+mod harness;
+mod lab;
 mod server;
 
 use std::process::ExitCode;
@@ -17,8 +21,11 @@ fn main() -> ExitCode {
         .unwrap_or(100_000);
     let result = match args.first().map(String::as_str) {
         Some("server") => server::run(records),
+        Some("client") => client::run(records),
+        Some("client-breakdown") => client::breakdown(records),
+        Some("lab") => lab::run(records),
         _ => {
-            eprintln!("usage: ferry-bench server [--records N]");
+            eprintln!("usage: ferry-bench server|client [--records N]");
             return ExitCode::from(2);
         }
     };

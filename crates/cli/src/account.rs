@@ -67,6 +67,8 @@ struct Status {
     server: Option<String>,
     username: Option<String>,
     logged_in: bool,
+    /// Where the login token is kept: "keyring" or "file"; null when logged out.
+    token_store: Option<ferry_core::TokenStore>,
     state: &'static str,
     outbox: i64,
     conflicts: i64,
@@ -81,6 +83,11 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let store = ctx.store();
     let account = profile.account()?;
     let logged_in = profile.token()?.is_some();
+    let token_store = if logged_in {
+        profile.token_store()?
+    } else {
+        None
+    };
     let state = if store.work_offline()? {
         "working offline"
     } else if let Some(a) = &account {
@@ -98,6 +105,7 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         server: account.as_ref().map(|a| a.server.clone()),
         username: account.as_ref().map(|a| a.username.clone()),
         logged_in,
+        token_store,
         state,
         outbox: counts.outbox,
         conflicts: counts.conflicts,
@@ -115,6 +123,9 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
                 if logged_in { "" } else { " (logged out)" }
             ),
             _ => println!("account:   none (run `ferry login SERVER_URL USERNAME`)"),
+        }
+        if let Some(store) = status.token_store {
+            println!("token:     kept in {store}");
         }
         println!("state:     {}", status.state);
         println!("outbox:    {} pending", status.outbox);

@@ -16,6 +16,7 @@ async fn ferry(profile: &Path, args: &[&str], stdin: &str) -> Output {
         .arg(profile)
         .args(args)
         .env_remove("FERRY_PROFILE")
+        .env("FERRY_KEYRING", "off")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

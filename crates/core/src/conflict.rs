@@ -19,6 +19,7 @@ use crate::store::schema::collection_in;
 use crate::store::{LocalStore, now_rfc3339};
 
 /// A conflict waiting for a person.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Conflict {
     pub collection: String,

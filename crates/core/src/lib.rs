@@ -21,15 +21,16 @@ pub mod profile;
 pub mod recovery;
 pub mod store;
 pub mod sync;
+pub mod token_store;
 
 pub use conflict::{Conflict, FieldChoice, Resolution};
 pub use error::{Error, Result};
 pub use ferry_protocol as protocol;
 pub use outbox::OutboxEntry;
-pub use profile::{Account, Profile, Token};
+pub use profile::{Account, KeyringUse, Profile, Token, TokenStore};
 pub use recovery::Recovery;
 pub use store::{Counts, LocalRecord, LocalStore, Page, Query, RecordState, SortOrder};
 pub use sync::{
-    ConnState, Connectivity, ConnectivityOptions, Event, PushSummary, SyncEngine, SyncReport,
-    Trigger,
+    ConnState, Connectivity, ConnectivityOptions, Event, PushSummary, RecordRef, SyncEngine,
+    SyncReport, Trigger,
 };

@@ -20,6 +20,7 @@ use crate::store::schema::collection_in;
 use crate::store::{LocalStore, now_rfc3339};
 
 /// One outbox entry: a mutation waiting to be acknowledged.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxEntry {
     pub seq: i64,
@@ -324,6 +325,62 @@ impl LocalStore {
                 before.base_version(),
                 Fields::new(),
             )?;
+            record_edit(tx, Some(&before), &m)
+        })
+    }
+
+    /// Undoes a local delete: the record comes back with the values it had.
+    /// An unsent deletion is withdrawn; after one already sent (or in
+    /// flight), an edit with every value restores the record on the server.
+    pub fn restore(&self, collection: &str, id: Uuid) -> Result<()> {
+        self.write(|tx| {
+            writable(tx, collection)?;
+            let unknown = || Error::UnknownRecord {
+                collection: collection.to_string(),
+                id: id.to_string(),
+            };
+            let r = records::load(tx, collection, id)?.ok_or_else(unknown)?;
+            if !r.deleted {
+                return Ok(());
+            }
+            if r.state == records::RecordState::Conflict {
+                return Err(Error::InConflict {
+                    collection: collection.to_string(),
+                    id: id.to_string(),
+                });
+            }
+            let entries = entries_for(tx, collection, id)?;
+            let withdrawn = match entries.last() {
+                Some(last) if !last.in_flight && last.mutation.op == Op::Delete => {
+                    delete_entry(tx, last.mutation.mutation_id)?
+                }
+                _ => false,
+            };
+            records::set_local(tx, collection, id, &r.fields, false)?;
+            let live_base = r.base.as_ref().filter(|b| !b.deleted);
+            let changes: Fields = match live_base {
+                Some(base) if withdrawn => r
+                    .fields
+                    .iter()
+                    .filter(|(k, v)| !same_value(v, get(&base.fields, k)))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .chain(
+                        base.fields
+                            .keys()
+                            .filter(|k| !r.fields.contains_key(*k))
+                            .map(|k| (k.clone(), Value::Null)),
+                    )
+                    .collect(),
+                _ => r.fields.clone(),
+            };
+            if changes.is_empty() {
+                return Ok(());
+            }
+            let before = LocalRecord {
+                deleted: false,
+                ..r.clone()
+            };
+            let m = new_mutation(tx, collection, id, Op::Put, r.base_version(), changes)?;
             record_edit(tx, Some(&before), &m)
         })
     }

@@ -1,17 +1,18 @@
 //! Profiles: one directory per account, holding the local database and the
 //! login token, both readable only by the user.
 //!
-//! The token lives in a file (`token`, mode 0600) next to the database: the
-//! fallback the issue asks for, and for now the only store (an OS keyring can
-//! be put in front of it without changing callers).
+//! The token lives in the OS keyring where one answers, otherwise in a file
+//! (`token`, mode 0600) next to the database ([`crate::token_store`]). The
+//! database's settings remember which, so a token stays where it was put.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::outbox::write_private;
 use crate::store::{LocalStore, keys};
+pub use crate::token_store::{KeyringUse, TokenStore};
 
 /// A bearer token. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,6 +36,7 @@ impl fmt::Debug for Token {
 }
 
 /// Who this profile is logged in as.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Account {
     pub server: String,
@@ -45,6 +47,9 @@ pub struct Account {
 pub struct Profile {
     dir: PathBuf,
     store: Arc<LocalStore>,
+    keyring: KeyringUse,
+    /// The token once read, so a sync does not ask the keyring every time.
+    token: Mutex<Option<Token>>,
 }
 
 impl fmt::Debug for Profile {
@@ -74,13 +79,22 @@ impl Profile {
             })
     }
 
-    /// Opens (creating if needed) the profile in `dir`.
+    /// Opens (creating if needed) the profile in `dir`; the token goes to
+    /// the OS keyring unless `FERRY_KEYRING=off`.
     pub fn open(dir: &Path) -> Result<Profile> {
+        Profile::open_with(dir, KeyringUse::from_env())
+    }
+
+    /// Opens (creating if needed) the profile in `dir`, choosing whether a
+    /// new token may go to the OS keyring.
+    pub fn open_with(dir: &Path, keyring: KeyringUse) -> Result<Profile> {
         create_private_dir(dir)?;
         let store = LocalStore::open(&dir.join(DB_FILE))?;
         Ok(Profile {
             dir: dir.to_path_buf(),
             store: Arc::new(store),
+            keyring,
+            token: Mutex::new(None),
         })
     }
 
@@ -96,7 +110,51 @@ impl Profile {
         self.dir.join(TOKEN_FILE)
     }
 
+    fn cached_token(&self) -> std::sync::MutexGuard<'_, Option<Token>> {
+        self.token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Where the token is kept: `None` when there is no token.
+    pub fn token_store(&self) -> Result<Option<TokenStore>> {
+        let recorded = self
+            .store
+            .setting(keys::TOKEN_STORE)?
+            .as_deref()
+            .and_then(TokenStore::from_setting);
+        Ok(match recorded {
+            Some(TokenStore::Keyring) => Some(TokenStore::Keyring),
+            // Profiles from before the keyring keep their token in the file.
+            _ => self.token_path().exists().then_some(TokenStore::File),
+        })
+    }
+
+    /// The login token, if this profile has one.
     pub fn token(&self) -> Result<Option<Token>> {
+        let mut cached = self.cached_token();
+        if cached.is_none() {
+            *cached = self.read_token()?;
+        }
+        Ok(cached.clone())
+    }
+
+    fn read_token(&self) -> Result<Option<Token>> {
+        if self.token_store()? == Some(TokenStore::Keyring) {
+            let name = self.store.setting(keys::TOKEN_ENTRY)?.unwrap_or_default();
+            return match crate::token_store::get(&name) {
+                Ok(token) => Ok(token.filter(|t| !t.is_empty()).map(Token)),
+                Err(why) => {
+                    // Not logged in, as far as this process can tell: logging in
+                    // again keeps the new token in the file.
+                    tracing::debug!(
+                        ?why,
+                        "the token is in the OS keyring, which cannot be reached"
+                    );
+                    Ok(None)
+                }
+            };
+        }
         match std::fs::read_to_string(self.token_path()) {
             Ok(s) if !s.trim().is_empty() => Ok(Some(Token(s.trim().to_string()))),
             Ok(_) => Ok(None),
@@ -111,17 +169,46 @@ impl Profile {
         }
     }
 
+    /// Keeps the account and its token: in the OS keyring when allowed and
+    /// one answers, else in the token file.
     pub(crate) fn save_login(&self, account: &Account, token: &Token) -> Result<()> {
-        write_private(&self.token_path(), token.0.as_bytes())?;
+        self.clear_token()?;
+        let name = format!(
+            "{}@{} {}",
+            account.username,
+            account.server,
+            uuid::Uuid::new_v4().simple()
+        );
+        let in_keyring =
+            self.keyring == KeyringUse::Auto && crate::token_store::set(&name, token.expose());
+        let store = if in_keyring {
+            TokenStore::Keyring
+        } else {
+            write_private(&self.token_path(), token.0.as_bytes())?;
+            TokenStore::File
+        };
         self.store.write(|tx| {
             crate::store::set_setting(tx, keys::SERVER, Some(&account.server))?;
             crate::store::set_setting(tx, keys::USERNAME, Some(&account.username))?;
-            crate::store::set_setting(tx, keys::DEVICE_ID, account.device_id.as_deref())
-        })
+            crate::store::set_setting(tx, keys::DEVICE_ID, account.device_id.as_deref())?;
+            crate::store::set_setting(tx, keys::TOKEN_STORE, Some(store.as_setting()))?;
+            crate::store::set_setting(tx, keys::TOKEN_ENTRY, in_keyring.then_some(name.as_str()))
+        })?;
+        tracing::debug!(%store, "login token kept");
+        *self.cached_token() = Some(token.clone());
+        Ok(())
     }
 
-    /// Forgets the token (the account and local data stay).
+    /// Forgets the token, wherever it is kept (the account and local data stay).
     pub(crate) fn clear_token(&self) -> Result<()> {
+        *self.cached_token() = None;
+        if let Some(name) = self.store.setting(keys::TOKEN_ENTRY)? {
+            crate::token_store::delete(&name);
+        }
+        self.store.write(|tx| {
+            crate::store::set_setting(tx, keys::TOKEN_STORE, None)?;
+            crate::store::set_setting(tx, keys::TOKEN_ENTRY, None)
+        })?;
         match std::fs::remove_file(self.token_path()) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -172,8 +259,9 @@ mod tests {
     #[test]
     fn without_a_keyring_the_token_is_a_file_only_the_user_can_read() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let profile = Profile::open(&dir.path().join("p")).expect("open");
+        let profile = Profile::open_with(&dir.path().join("p"), KeyringUse::Off).expect("open");
         assert_eq!(profile.token().expect("token"), None);
+        assert_eq!(profile.token_store().expect("store"), None);
         let account = Account {
             server: "http://127.0.0.1:1".into(),
             username: "alice".into(),
@@ -187,6 +275,16 @@ mod tests {
             Some("s3cret")
         );
         assert!(!format!("{:?}", profile.token()).contains("s3cret"));
+        assert_eq!(
+            profile.token_store().expect("store"),
+            Some(TokenStore::File)
+        );
+        // A fresh process reads it back from the file.
+        let again = Profile::open_with(&dir.path().join("p"), KeyringUse::Off).expect("reopen");
+        assert_eq!(
+            again.token().expect("token").as_ref().map(Token::expose),
+            Some("s3cret")
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -204,5 +302,7 @@ mod tests {
         assert_eq!(profile.account().expect("account"), Some(account));
         profile.clear_token().expect("clear");
         assert_eq!(profile.token().expect("token"), None);
+        assert_eq!(profile.token_store().expect("store"), None);
+        assert!(!dir.path().join("p").join(TOKEN_FILE).exists());
     }
 }

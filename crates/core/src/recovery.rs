@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::outbox::write_export;
-use crate::profile::{DB_FILE, Profile};
+use crate::profile::{DB_FILE, KeyringUse, Profile};
 use crate::store::keys;
 
 /// What a recovery did.
@@ -35,6 +35,8 @@ const SAVED_SETTINGS: &[&str] = &[
     keys::DEVICE_ID,
     keys::NODE,
     keys::HLC,
+    keys::TOKEN_STORE,
+    keys::TOKEN_ENTRY,
 ];
 
 /// Reads what it can from a damaged database, without writing to it.
@@ -97,6 +99,11 @@ impl Profile {
     /// Sets a damaged database aside and starts a fresh one that keeps the
     /// account and the unsent edits. Sync afterwards to rebuild from the server.
     pub fn recover(dir: &Path) -> Result<(Profile, Recovery)> {
+        Profile::recover_with(dir, KeyringUse::from_env())
+    }
+
+    /// [`Profile::recover`], choosing whether a new token may go to the OS keyring.
+    pub fn recover_with(dir: &Path, keyring: KeyringUse) -> Result<(Profile, Recovery)> {
         let db = dir.join(DB_FILE);
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
         let (mutations, settings, unreadable) = salvage(&db);
@@ -116,7 +123,7 @@ impl Profile {
                 &dir.join(format!("{DB_FILE}.damaged-{stamp}{suffix}")),
             )?;
         }
-        let profile = Profile::open(dir)?;
+        let profile = Profile::open_with(dir, keyring)?;
         profile.store().write(|tx| {
             for (k, v) in &settings {
                 crate::store::set_setting(tx, k, Some(v))?;

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{Client, TestServer, fields};
-use ferry_core::{Error, Profile, SyncEngine};
+use ferry_core::{Error, KeyringUse, Profile, SyncEngine};
 use serde_json::json;
 
 #[tokio::test]
@@ -30,7 +30,8 @@ async fn recovery_keeps_unsent_edits_and_rebuilds_the_snapshot_from_the_server()
     drop(engine);
     let profile_dir = dir.path().join("profile");
 
-    let (profile, recovery) = Profile::recover(&profile_dir).expect("recover");
+    let (profile, recovery) =
+        Profile::recover_with(&profile_dir, KeyringUse::Off).expect("recover");
     assert_eq!(recovery.rescued_entries, 2);
     assert!(recovery.damaged.exists(), "the old file is kept");
     assert!(recovery.rescued.as_ref().is_some_and(|p| p.exists()));
@@ -78,7 +79,7 @@ async fn a_garbage_database_is_refused_by_name_and_recovery_starts_over_from_the
     let _ = std::fs::remove_file(profile_dir.join("ferry.db-shm"));
     std::fs::write(&db, vec![0xA5u8; 16 * 1024]).expect("scribble over it");
 
-    let err = Profile::open(&profile_dir).expect_err("refused");
+    let err = Profile::open_with(&profile_dir, KeyringUse::Off).expect_err("refused");
     assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
     let message = err.to_string();
     assert!(
@@ -86,7 +87,8 @@ async fn a_garbage_database_is_refused_by_name_and_recovery_starts_over_from_the
         "{message}"
     );
 
-    let (profile, recovery) = Profile::recover(&profile_dir).expect("recover");
+    let (profile, recovery) =
+        Profile::recover_with(&profile_dir, KeyringUse::Off).expect("recover");
     assert_eq!(recovery.rescued_entries, 0);
     // The account could not be read back either: log in again, then sync.
     let engine = Arc::new(SyncEngine::new(Arc::new(profile)));

@@ -129,6 +129,7 @@ pub struct User {
 /// let v: Record = serde_json::from_str(json).unwrap();
 /// assert_eq!(serde_json::to_string(&v).unwrap(), json);
 /// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "ServerRecord", concrete(F = Fields)))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(bound = ""))]
 pub struct Record<F = Fields> {
@@ -139,6 +140,7 @@ pub struct Record<F = Fields> {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub fields: F,
     pub deleted: bool,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub updated_at: Hlc,
     pub updated_by: String,
 }
@@ -163,6 +165,7 @@ pub struct ChangesResponse<F = Fields> {
 }
 
 /// What a mutation does to its record.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -183,6 +186,7 @@ pub enum Op {
 /// let v: Mutation = serde_json::from_str(json).unwrap();
 /// assert_eq!(serde_json::to_string(&v).unwrap(), json);
 /// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Mutation {
@@ -198,6 +202,7 @@ pub struct Mutation {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub fields: Fields,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub hlc: Hlc,
 }
 
@@ -230,6 +235,7 @@ pub struct PushResponse {
 }
 
 /// How the server dealt with one mutation.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -245,6 +251,7 @@ pub enum Status {
 }
 
 /// The kind of a conflict.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -300,6 +307,7 @@ pub struct MutationResult {
 /// let v: HistoryResponse = serde_json::from_str(json).unwrap();
 /// assert_eq!(serde_json::to_string(&v).unwrap(), json);
 /// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryResponse {
@@ -336,6 +344,7 @@ pub struct ErrorResponse {
 }
 
 /// A machine-readable `code` (snake_case) and a sentence for people.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {

@@ -77,6 +77,29 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         SELECT rid, (SELECT group_concat(value, ' ') FROM json_tree(records.fields) WHERE type = 'text') FROM records;
      CREATE INDEX records_live ON records(collection, deleted);
      CREATE INDEX records_rejected ON records(collection) WHERE error IS NOT NULL;",
+    // 4: a leaner search index: which terms each record holds, without a copy
+    //    of the text or positions, fed by ferry_text() (registered on every
+    //    connection) and with a term list for prefix expansion; and a base
+    //    stored only when it differs from the local value.
+    "DROP TRIGGER IF EXISTS records_fts_insert;
+     DROP TRIGGER IF EXISTS records_fts_update;
+     DROP TRIGGER IF EXISTS records_fts_delete;
+     DROP TABLE records_fts;
+     CREATE VIRTUAL TABLE records_fts USING fts5(body, content = '', contentless_delete = 1, detail = none,
+        tokenize = 'unicode61 remove_diacritics 2');
+     CREATE VIRTUAL TABLE records_fts_terms USING fts5vocab(records_fts, row);
+     CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN
+        INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(new.fields));
+     END;
+     CREATE TRIGGER records_fts_update AFTER UPDATE OF fields ON records WHEN old.fields IS NOT new.fields BEGIN
+        DELETE FROM records_fts WHERE rowid = old.rid;
+        INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(new.fields));
+     END;
+     CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN
+        DELETE FROM records_fts WHERE rowid = old.rid;
+     END;
+     INSERT INTO records_fts(rowid, body) SELECT rid, ferry_text(fields) FROM records;
+     UPDATE records SET base_fields = NULL WHERE base_version IS NOT NULL AND base_fields = fields;",
 ];
 
 /// The version this build writes.
@@ -120,9 +143,17 @@ mod tests {
     fn migrates_from_every_earlier_version() {
         for start in 1..=latest() {
             let mut conn = Connection::open_in_memory().expect("open");
+            crate::store::search::register_functions(&conn).expect("functions");
             migrate_to(&mut conn, start).expect("migrate to start");
             conn.execute(
-                "INSERT INTO records (collection, id, fields) VALUES ('tasks', 'a', '{\"title\":\"Call the plumber\"}')",
+                "INSERT INTO records (collection, id, fields, base_version, base_fields)
+                 VALUES ('tasks', 'a', '{\"title\":\"Call the plumber\"}', 1, '{\"title\":\"Call the plumber\"}')",
+                [],
+            )
+            .expect("insert");
+            conn.execute(
+                "INSERT INTO records (collection, id, fields, base_version, base_fields)
+                 VALUES ('tasks', 'b', '{\"title\":\"Mine\"}', 1, '{\"title\":\"Theirs\"}')",
                 [],
             )
             .expect("insert");
@@ -135,10 +166,22 @@ mod tests {
             let found = migrate_to(&mut conn, latest()).expect("migrate to latest");
             assert_eq!(found, start);
             assert_eq!(version(&conn).expect("version"), latest());
-            assert_eq!(record_count(&conn), 1, "from version {start}");
+            assert_eq!(record_count(&conn), 2, "from version {start}");
+            let bases: Vec<String> = conn
+                .prepare("SELECT coalesce(base_fields, fields) FROM records ORDER BY id")
+                .expect("prepare")
+                .query_map([], |r| r.get(0))
+                .expect("bases")
+                .collect::<rusqlite::Result<_>>()
+                .expect("bases");
+            assert_eq!(
+                bases,
+                ["{\"title\":\"Call the plumber\"}", "{\"title\":\"Theirs\"}"],
+                "from version {start}"
+            );
             let hits: i64 = conn
                 .query_row(
-                    "SELECT count(*) FROM records_fts WHERE records_fts MATCH 'plumb*'",
+                    "SELECT count(*) FROM records_fts WHERE records_fts MATCH 'plumb* OR theirs'",
                     [],
                     |r| r.get(0),
                 )

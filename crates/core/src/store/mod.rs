@@ -11,6 +11,7 @@ mod migrations;
 pub mod query;
 pub mod records;
 pub mod schema;
+pub(crate) mod search;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -32,6 +33,10 @@ pub(crate) mod keys {
     pub const USERNAME: &str = "username";
     pub const DEVICE_ID: &str = "device_id";
     pub const WORK_OFFLINE: &str = "work_offline";
+    /// Where the login token is kept: `keyring` or `file`.
+    pub const TOKEN_STORE: &str = "token_store";
+    /// The token's entry name in the OS keyring.
+    pub const TOKEN_ENTRY: &str = "token_entry";
 }
 
 pub struct LocalStore {
@@ -63,6 +68,7 @@ impl LocalStore {
         }
         let setup = |conn: &mut Connection| -> rusqlite::Result<i64> {
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            search::register_functions(conn)?;
             // Reading the schema is the first thing that notices a file that is not a database.
             conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
                 r.get::<_, i64>(0)
@@ -98,6 +104,7 @@ impl LocalStore {
     /// An in-memory store, for tests.
     pub fn open_in_memory() -> Result<LocalStore> {
         let mut conn = Connection::open_in_memory()?;
+        search::register_functions(&conn)?;
         migrations::migrate_to(&mut conn, migrations::latest())?;
         Ok(LocalStore {
             conn: Mutex::new(conn),
@@ -201,6 +208,7 @@ pub struct Pending {
 }
 
 /// How much is waiting, for status displays.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Counts {
     pub outbox: i64,

@@ -10,11 +10,13 @@ use serde_json::Value;
 use super::LocalStore;
 use super::records::{LocalRecord, RECORD_SELECT, from_row};
 use super::schema::safe_name;
+use super::search::{self, Search};
 use crate::error::{Error, Result};
 
 /// Largest page a query returns.
 pub const MAX_PAGE: usize = 1000;
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum SortOrder {
     #[default]
@@ -52,31 +54,19 @@ impl Query {
 }
 
 /// One page of records.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page {
     pub records: Vec<LocalRecord>,
     pub has_more: bool,
 }
 
-/// An FTS5 query where every word of `text` must appear, as a prefix.
-/// Quoting each word keeps FTS5 syntax in user input inert.
-pub(crate) fn match_expression(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
-}
-
-/// Whether a search matches few enough records to sort them all, rather
-/// than walk the sort index until a page of matches is found.
-fn few_matches(c: &rusqlite::Connection, expr: &str) -> Result<bool> {
-    const FEW: i64 = 2000;
-    let n: i64 = c
-        .prepare_cached("SELECT count(*) FROM (SELECT rowid FROM records_fts WHERE records_fts MATCH ?1 LIMIT ?2)")?
-        .query_row(rusqlite::params![expr, FEW], |r| r.get(0))?;
-    Ok(n < FEW)
+/// The search `q` asks for, if any.
+fn search_in(c: &rusqlite::Connection, q: &Query) -> Result<Option<Search>> {
+    match q.search.as_deref() {
+        Some(text) => search::search(c, text),
+        None => Ok(None),
+    }
 }
 
 fn to_sql(v: &Value) -> SqlValue {
@@ -92,7 +82,75 @@ fn to_sql(v: &Value) -> SqlValue {
     }
 }
 
+/// Appends the search and filter conditions of `q` to `sql`.
+fn push_conditions(
+    q: &Query,
+    search: Option<String>,
+    sql: &mut String,
+    args: &mut Vec<SqlValue>,
+) -> Result<()> {
+    if let Some(expr) = search {
+        args.push(SqlValue::Text(expr));
+        sql.push_str(&format!(
+            " AND r.rid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?{})",
+            args.len()
+        ));
+    }
+    for (name, value) in &q.filters {
+        if !safe_name(name) {
+            return Err(Error::InvalidValue(format!(
+                "there is no field \"{name}\" to filter by"
+            )));
+        }
+        if value.is_null() {
+            sql.push_str(&format!(" AND json_extract(r.fields, '$.{name}') IS NULL"));
+        } else {
+            // A tags field matches when it holds the value.
+            args.push(to_sql(value));
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (json_extract(r.fields, '$.{name}') = ?{n} OR (json_type(r.fields, '$.{name}') = 'array' \
+                 AND EXISTS (SELECT 1 FROM json_each(r.fields, '$.{name}') WHERE value = ?{n})))"
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl LocalStore {
+    /// How many live records match `q` (its search and filters; paging ignored).
+    pub fn count(&self, q: &Query) -> Result<i64> {
+        if !safe_name(&q.collection) {
+            return Err(Error::UnknownCollection(q.collection.clone()));
+        }
+        let mut sql = format!(
+            "SELECT count(*) FROM records r WHERE r.collection = '{}' AND r.deleted = 0",
+            q.collection
+        );
+        let mut args = Vec::new();
+        let search = match self.read(|c| search_in(c, q))? {
+            Some(Search::Nothing) => return Ok(0),
+            Some(Search::Match(expr)) => Some(expr),
+            None => None,
+        };
+        push_conditions(q, search, &mut sql, &mut args)?;
+        self.read(|c| {
+            Ok(c.prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
+        })
+    }
+
+    /// Live records per collection.
+    pub fn collection_counts(&self) -> Result<Vec<(String, i64)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT collection, count(*) FROM records WHERE deleted = 0 GROUP BY collection",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     /// One page of the live (not deleted) records of a collection.
     pub fn query(&self, q: &Query) -> Result<Page> {
         if !safe_name(&q.collection) {
@@ -119,35 +177,22 @@ impl LocalStore {
             q.collection
         );
         let mut args: Vec<SqlValue> = Vec::new();
-        let search = q.search.as_deref().and_then(match_expression);
+        let search = match self.read(|c| search_in(c, q))? {
+            Some(Search::Nothing) => {
+                return Ok(Page {
+                    records: Vec::new(),
+                    has_more: false,
+                });
+            }
+            Some(Search::Match(expr)) => Some(expr),
+            None => None,
+        };
         let searching = search.is_some();
         let few_matches = match &search {
-            Some(expr) => self.read(|c| few_matches(c, expr))?,
+            Some(expr) => self.read(|c| search::few_matches(c, expr))?,
             None => false,
         };
-        if let Some(expr) = search {
-            args.push(SqlValue::Text(expr));
-            sql.push_str(&format!(
-                " AND r.rid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?{})",
-                args.len()
-            ));
-        }
-        for (name, value) in &q.filters {
-            if !safe_name(name) {
-                return Err(Error::InvalidValue(format!(
-                    "there is no field \"{name}\" to filter by"
-                )));
-            }
-            if value.is_null() {
-                sql.push_str(&format!(" AND json_extract(r.fields, '$.{name}') IS NULL"));
-            } else {
-                args.push(to_sql(value));
-                sql.push_str(&format!(
-                    " AND json_extract(r.fields, '$.{name}') = ?{}",
-                    args.len()
-                ));
-            }
-        }
+        push_conditions(q, search, &mut sql, &mut args)?;
         let dir = match q.order {
             SortOrder::Ascending => "ASC",
             SortOrder::Descending => "DESC",
@@ -216,18 +261,5 @@ mod tests {
             plan.contains("sort_tasks__owner") && !plan.contains("TEMP B-TREE"),
             "{plan}"
         );
-    }
-
-    #[test]
-    fn search_words_become_quoted_prefixes() {
-        assert_eq!(
-            match_expression("plumb call").as_deref(),
-            Some("\"plumb\"* \"call\"*")
-        );
-        assert_eq!(
-            match_expression("\"); DROP TABLE records; --").as_deref(),
-            Some("\"DROP\"* \"TABLE\"* \"records\"*")
-        );
-        assert_eq!(match_expression("  ,, "), None);
     }
 }

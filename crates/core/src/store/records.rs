@@ -10,6 +10,7 @@ use super::{LocalStore, keys, set_setting};
 use crate::error::{Error, Result};
 
 /// Where a record stands relative to the server.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordState {
@@ -24,6 +25,7 @@ pub enum RecordState {
 }
 
 /// A record as this device holds it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LocalRecord {
     pub collection: String,
@@ -44,8 +46,10 @@ impl LocalRecord {
     }
 }
 
+/// The base's fields are stored only when they differ from the local value:
+/// `base_fields` is null for a record without local changes.
 pub(crate) const RECORD_SELECT: &str =
-    "SELECT r.collection, r.id, r.fields, r.deleted, r.base_version, r.base_fields,
+    "SELECT r.collection, r.id, r.fields, r.deleted, r.base_version, coalesce(r.base_fields, r.fields),
         r.base_deleted, r.base_updated_at, r.base_updated_by, r.error,
         EXISTS (SELECT 1 FROM outbox o WHERE o.collection = r.collection AND o.record_id = r.id),
         EXISTS (SELECT 1 FROM conflicts k WHERE k.collection = r.collection AND k.record_id = r.id)
@@ -138,7 +142,8 @@ pub(crate) fn has_local_changes(c: &Connection, collection: &str, id: &str) -> R
     Ok(stmt.query_row(params![collection, id], |r| r.get(0))?)
 }
 
-/// Sets the local value, creating the row (without a base) if needed.
+/// Sets the local value, creating the row (without a base) if needed. A
+/// base that was the local value is stored on its own first.
 pub(crate) fn set_local(
     c: &Connection,
     collection: &str,
@@ -148,7 +153,8 @@ pub(crate) fn set_local(
 ) -> Result<()> {
     c.prepare_cached(
         "INSERT INTO records (collection, id, fields, deleted) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (collection, id) DO UPDATE SET fields = ?3, deleted = ?4",
+         ON CONFLICT (collection, id) DO UPDATE SET fields = ?3, deleted = ?4,
+            base_fields = CASE WHEN base_version IS NOT NULL THEN coalesce(base_fields, fields) END",
     )?
     .execute(params![
         collection,
@@ -194,9 +200,10 @@ pub(crate) fn set_base(c: &Connection, r: &Record, replace_local: bool) -> Resul
         )
         .optional()?
         .unwrap_or(false);
+    // With the local value replaced, the base is the local value: `base_fields` stays null.
     if unchanged {
         c.prepare_cached(
-            "UPDATE records SET base_version = ?5, base_fields = ?3, base_deleted = ?4, base_updated_at = ?6,
+            "UPDATE records SET base_version = ?5, base_fields = NULL, base_deleted = ?4, base_updated_at = ?6,
                 base_updated_by = ?7, error = NULL
              WHERE collection = ?1 AND id = ?2",
         )?
@@ -205,16 +212,16 @@ pub(crate) fn set_base(c: &Connection, r: &Record, replace_local: bool) -> Resul
         c.prepare_cached(
             "INSERT INTO records (collection, id, fields, deleted, base_version, base_fields, base_deleted,
                                   base_updated_at, base_updated_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?3, ?4, ?6, ?7)
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?4, ?6, ?7)
              ON CONFLICT (collection, id) DO UPDATE SET fields = ?3, deleted = ?4, base_version = ?5,
-                base_fields = ?3, base_deleted = ?4, base_updated_at = ?6, base_updated_by = ?7, error = NULL",
+                base_fields = NULL, base_deleted = ?4, base_updated_at = ?6, base_updated_by = ?7, error = NULL",
         )?
         .execute(args)?;
     } else {
         c.prepare_cached(
             "INSERT INTO records (collection, id, fields, deleted, base_version, base_fields, base_deleted,
                                   base_updated_at, base_updated_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?3, ?4, ?6, ?7)
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?4, ?6, ?7)
              ON CONFLICT (collection, id) DO UPDATE SET base_version = ?5,
                 base_fields = ?3, base_deleted = ?4, base_updated_at = ?6, base_updated_by = ?7",
         )?

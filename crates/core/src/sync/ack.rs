@@ -14,6 +14,7 @@ use crate::store::LocalStore;
 use crate::store::records;
 
 /// What one push did, counted by outcome.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct PushSummary {
     pub applied: usize,

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use ferry_protocol::{
-    ChangesResponse, ErrorResponse, Health, LoginRequest, LoginResponse, Mutation, PushResponse,
-    SchemaResponse,
+    ChangesResponse, ErrorResponse, Health, HistoryResponse, LoginRequest, LoginResponse, Mutation,
+    PushResponse, SchemaResponse,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
@@ -211,6 +211,22 @@ impl Api {
             self.request(Method::POST, "/v1/push")
                 .json(&Body { mutations }),
         )
+        .await
+    }
+
+    /// Every version of one record, oldest first.
+    pub async fn history(&self, collection: &str, id: uuid::Uuid) -> Result<HistoryResponse> {
+        if collection.is_empty()
+            || !collection
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(Error::UnknownCollection(collection.to_string()));
+        }
+        self.json(self.request(
+            Method::GET,
+            &format!("/v1/records/{collection}/{id}/history"),
+        ))
         .await
     }
 

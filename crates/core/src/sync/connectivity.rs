@@ -20,6 +20,7 @@ use super::{Event, SyncEngine, events};
 use crate::error::Error;
 
 /// Where the connection stands.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnState {

@@ -5,21 +5,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferry_protocol::{
-    CHANGES_MAX_LIMIT, ChangesResponse, Collection, Mutation, PUSH_MAX_MUTATIONS,
+    CHANGES_MAX_LIMIT, ChangesResponse, Collection, Mutation, PUSH_MAX_MUTATIONS, Record,
 };
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tracing::Instrument;
 
-use super::Event;
 use super::ack::PushSummary;
 use super::api::{Api, normalise_url};
+use super::{ChangedRecords, Event};
 use crate::error::{Error, Result};
 use crate::outbox::OutboxEntry;
 use crate::profile::{Account, Profile, Token};
 use crate::store::{keys, now_rfc3339};
 
 /// What one sync cycle did and what is left.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct SyncReport {
     pub pushed: PushSummary,
@@ -141,6 +142,14 @@ impl SyncEngine {
         self.profile.clear_token()
     }
 
+    /// Every version of one record the server keeps, oldest first.
+    pub async fn history(&self, collection: &str, id: uuid::Uuid) -> Result<Vec<Record>> {
+        if self.profile.store().work_offline()? {
+            return Err(Error::WorkingOffline);
+        }
+        Ok(self.api()?.history(collection, id).await?.versions)
+    }
+
     pub async fn refresh_schema(&self, api: &Api) -> Result<Vec<Collection>> {
         let schema = api.schema().await?;
         self.profile.store().replace_schema(&schema.collections)?;
@@ -180,6 +189,7 @@ impl SyncEngine {
             .map(|c| (c.name.as_str(), c))
             .collect();
         let mut report = SyncReport::default();
+        let mut changed = ChangedRecords::default();
         loop {
             let batch: Vec<OutboxEntry> =
                 store.take_batch(self.batch_size.clamp(1, PUSH_MAX_MUTATIONS))?;
@@ -202,6 +212,9 @@ impl SyncEngine {
                 });
             }
             let summary = store.store_results(&batch, &response.results)?;
+            for e in &batch {
+                changed.add(&e.mutation.collection, e.mutation.record_id);
+            }
             if summary.total() == 0 {
                 return Err(Error::Incompatible {
                     url: api.base().to_string(),
@@ -216,7 +229,7 @@ impl SyncEngine {
         if bulk {
             store.begin_bulk_load()?;
         }
-        let pulled = self.pull(api, first_page, page_size).await;
+        let pulled = self.pull(api, first_page, page_size, &mut changed).await;
         if bulk {
             store.end_bulk_load()?;
         }
@@ -233,7 +246,7 @@ impl SyncEngine {
             "sync done"
         );
         if report.pulled > 0 || report.pushed.total() > 0 {
-            self.publish(Event::DataChanged);
+            self.publish(changed.into_event());
         }
         self.publish(Event::Synced(report.clone()));
         Ok(report)
@@ -246,6 +259,7 @@ impl SyncEngine {
         api: &Api,
         first_page: Option<ChangesResponse>,
         page_size: usize,
+        changed: &mut ChangedRecords,
     ) -> Result<usize> {
         let store = self.profile.store().clone();
         let mut pulled = 0;
@@ -259,6 +273,9 @@ impl SyncEngine {
                     url: api.base().to_string(),
                     detail: "an empty page claims more".into(),
                 });
+            }
+            for r in &page.changes {
+                changed.add(&r.collection, r.id);
             }
             let has_more = page.has_more;
             let cursor = page.cursor.clone();

@@ -14,12 +14,57 @@ pub use api::Api;
 pub use connectivity::{ConnState, Connectivity, ConnectivityOptions, Trigger};
 pub use engine::{SyncEngine, SyncReport};
 
+/// One record, by collection and id.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct RecordRef {
+    pub collection: String,
+    pub id: uuid::Uuid,
+}
+
+/// The records a sync changed, up to a limit that keeps events small.
+#[derive(Debug, Default)]
+pub(crate) struct ChangedRecords {
+    records: Vec<RecordRef>,
+    truncated: bool,
+}
+
+impl ChangedRecords {
+    const LIMIT: usize = 1000;
+
+    pub(crate) fn add(&mut self, collection: &str, id: uuid::Uuid) {
+        if self.records.len() < Self::LIMIT {
+            self.records.push(RecordRef {
+                collection: collection.to_string(),
+                id,
+            });
+        } else {
+            self.truncated = true;
+        }
+    }
+
+    pub(crate) fn into_event(mut self) -> Event {
+        self.records
+            .sort_by(|a, b| (&a.collection, a.id).cmp(&(&b.collection, b.id)));
+        self.records.dedup();
+        Event::DataChanged {
+            records: self.records,
+            truncated: self.truncated,
+        }
+    }
+}
+
 /// What any UI may subscribe to.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    /// Records changed locally because of a sync.
-    DataChanged,
+    /// Records changed locally because of a sync: which ones, so views can
+    /// refresh in place. `truncated` means more changed than are listed.
+    DataChanged {
+        records: Vec<RecordRef>,
+        truncated: bool,
+    },
     /// A sync cycle finished.
     Synced(SyncReport),
     /// The connection changed state.

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ferry_core::protocol::{Fields, Mutation, Op};
-use ferry_core::{Profile, SyncEngine};
+use ferry_core::{KeyringUse, Profile, SyncEngine};
 use ferry_server::store::sqlite::SqliteStore;
 use ferry_server::store::{DynStore, PushContext};
 use ferry_server::{AppState, Limits, auth, demo, schema_file, serve};
@@ -145,7 +145,9 @@ pub struct Client {
 impl Client {
     pub async fn login(server: &TestServer, username: &str) -> Client {
         let dir = tempfile::tempdir().expect("tempdir");
-        let profile = Arc::new(Profile::open(&dir.path().join("profile")).expect("profile"));
+        let profile = Arc::new(
+            Profile::open_with(&dir.path().join("profile"), KeyringUse::Off).expect("profile"),
+        );
         let engine = Arc::new(SyncEngine::new(profile));
         engine
             .login(&server.url, username, "demo", &format!("{username}-test"))
@@ -164,7 +166,9 @@ impl Client {
 
     /// Reopens the profile from disk, as after a restart.
     pub fn restart(&mut self) {
-        let profile = Arc::new(Profile::open(&self.dir.path().join("profile")).expect("reopen"));
+        let profile = Arc::new(
+            Profile::open_with(&self.dir.path().join("profile"), KeyringUse::Off).expect("reopen"),
+        );
         self.engine = Arc::new(SyncEngine::new(profile));
     }
 }
@@ -276,7 +280,9 @@ impl Client {
     /// Logs in through another address (e.g. a proxy) than the server's own.
     pub async fn login_via(url: &str, username: &str) -> Client {
         let dir = tempfile::tempdir().expect("tempdir");
-        let profile = Arc::new(Profile::open(&dir.path().join("profile")).expect("profile"));
+        let profile = Arc::new(
+            Profile::open_with(&dir.path().join("profile"), KeyringUse::Off).expect("profile"),
+        );
         let engine = Arc::new(SyncEngine::new(profile));
         engine
             .login(url, username, "demo", &format!("{username}-test"))

@@ -1,0 +1,274 @@
+//! Full-text search over the text values of local records.
+//!
+//! The index (`records_fts`, FTS5) holds only what searching needs: which
+//! terms each record contains, without a copy of the text or positions. It
+//! is fed by `ferry_text(fields)`, a function of this crate registered on
+//! every connection, which joins a record's string values.
+//!
+//! Every word typed is a prefix ("harb" finds "harbour"). FTS5 answers a
+//! prefix query by merging the lists of every term it covers before it
+//! returns the first row, which for a common word costs tens of
+//! milliseconds on 100,000 records. So each prefix is expanded here, through
+//! the index's term list, into the few exact terms it stands for: FTS5 reads
+//! those lazily and stops as soon as a page is full. Only a prefix standing
+//! for very many terms stays a prefix query.
+
+use std::fmt::Write as _;
+
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::error::Result;
+
+/// Most exact terms one typed word is expanded into.
+const MAX_EXPANSION: usize = 32;
+/// Below this many matches a search sorts its matches; from it on, it walks
+/// the sort index and keeps the rows that match.
+pub(crate) const FEW: i64 = 2000;
+
+/// Registers `ferry_text(json)`, used by the search index's triggers.
+pub(crate) fn register_functions(c: &Connection) -> rusqlite::Result<()> {
+    c.create_scalar_function(
+        "ferry_text",
+        1,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx| {
+            let json = ctx.get_raw(0).as_str().unwrap_or("");
+            Ok(searchable_text(json))
+        },
+    )
+}
+
+/// The string values of a JSON document (record fields), nested ones too,
+/// joined by spaces; keys, numbers and booleans are left out.
+pub(crate) fn searchable_text(json: &str) -> String {
+    let mut out = String::new();
+    let mut de = serde_json::Deserializer::from_str(json);
+    if Strings(&mut out).deserialize(&mut de).is_err() {
+        out.clear();
+    }
+    out
+}
+
+/// Collects every string of a JSON value into one text.
+struct Strings<'a>(&'a mut String);
+
+impl<'de> DeserializeSeed<'de> for Strings<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strings<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        if !self.0.is_empty() {
+            self.0.push(' ');
+        }
+        self.0.push_str(s);
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Strings(self.0))?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value_seed(Strings(self.0))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a search for some text becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Search {
+    /// A word that no indexed term starts with: nothing can match.
+    Nothing,
+    /// An FTS5 `MATCH` expression.
+    Match(String),
+}
+
+/// The search for `text`, where every word must appear as a prefix;
+/// `None` when the text holds no word.
+pub(crate) fn search(c: &Connection, text: &str) -> Result<Option<Search>> {
+    let mut groups = Vec::new();
+    for word in words(text) {
+        for token in tokens(c, word)? {
+            match expand(c, &token)? {
+                Some(group) => groups.push(group),
+                None => return Ok(Some(Search::Nothing)),
+            }
+        }
+    }
+    Ok((!groups.is_empty()).then(|| Search::Match(groups.join(" AND "))))
+}
+
+/// The words of a search, split as the user would.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// The index's terms for one word: its tokens, folded as the index folds
+/// them. An ASCII word is one token; any other is tokenized by FTS5 itself,
+/// so a word it splits in two never becomes a phrase (which the index,
+/// without positions, cannot answer).
+fn tokens(c: &Connection, word: &str) -> Result<Vec<String>> {
+    if word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(vec![word.to_ascii_lowercase()]);
+    }
+    c.execute_batch(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_words
+            USING fts5(w, tokenize = 'unicode61 remove_diacritics 2');
+         CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_words_terms
+            USING fts5vocab(temp, search_words, instance);
+         DELETE FROM temp.search_words;",
+    )?;
+    c.prepare_cached("INSERT INTO temp.search_words (rowid, w) VALUES (1, ?1)")?
+        .execute([word])?;
+    let tokens = c
+        .prepare_cached("SELECT term FROM temp.search_words_terms ORDER BY \"offset\"")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(tokens)
+}
+
+/// The exact terms `prefix` stands for, as an FTS5 group; a prefix query
+/// when there are too many; `None` when there are none.
+fn expand(c: &Connection, prefix: &str) -> Result<Option<String>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT term FROM records_fts_terms WHERE term >= ?1 AND term < ?1 || char(1114111) LIMIT ?2",
+    )?;
+    let terms = stmt
+        .query_map(rusqlite::params![prefix, MAX_EXPANSION as i64 + 1], |r| {
+            r.get::<_, String>(0)
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(match terms.len() {
+        0 => None,
+        n if n > MAX_EXPANSION => Some(format!("{}*", quote(prefix))),
+        _ => {
+            let mut group = String::from("(");
+            for (i, t) in terms.iter().enumerate() {
+                let _ = write!(group, "{}{}", if i > 0 { " OR " } else { "" }, quote(t));
+            }
+            group.push(')');
+            Some(group)
+        }
+    })
+}
+
+/// An FTS5 string: user input stays inert.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Whether a search matches fewer than [`FEW`] records, counting no further.
+pub(crate) fn few_matches(c: &Connection, expr: &str) -> Result<bool> {
+    let n: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT rowid FROM records_fts WHERE records_fts MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(rusqlite::params![expr, FEW], |r| r.get(0))?;
+    Ok(n < FEW)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LocalStore;
+
+    #[test]
+    fn the_text_of_a_record_is_its_strings() {
+        assert_eq!(
+            searchable_text(
+                r#"{"title":"Call the plumber","n":3,"ok":true,"tags":["x",{"k":"deep"}],"none":null}"#
+            ),
+            "Call the plumber x deep"
+        );
+        assert_eq!(searchable_text("not json"), "");
+    }
+
+    fn store_with(titles: &[&str]) -> LocalStore {
+        let store = LocalStore::open_in_memory().expect("open");
+        store
+            .write(|tx| {
+                for t in titles {
+                    tx.execute(
+                        "INSERT INTO records (collection, id, fields) VALUES ('tasks', ?1, ?2)",
+                        [
+                            uuid::Uuid::now_v7().to_string(),
+                            serde_json::json!({ "title": t }).to_string(),
+                        ],
+                    )?;
+                }
+                Ok(())
+            })
+            .expect("insert");
+        store
+    }
+
+    #[test]
+    fn words_become_the_terms_they_start() {
+        let store = store_with(&["Harbour crane", "Harbours", "Café Noël", "Quay"]);
+        let search = |text: &str| store.read(|c| search(c, text)).expect("search");
+        assert_eq!(
+            search("HARB cr"),
+            Some(Search::Match(
+                "(\"harbour\" OR \"harbours\") AND (\"crane\")".into()
+            ))
+        );
+        // Folded as the index folds: case and accents.
+        assert_eq!(
+            search("café noel"),
+            Some(Search::Match("(\"cafe\") AND (\"noel\")".into()))
+        );
+        assert_eq!(search("zebra"), Some(Search::Nothing));
+        assert_eq!(search("  ,, "), None);
+        // FTS5 syntax in the input stays inert.
+        assert_eq!(search("\"); DROP TABLE records; --"), Some(Search::Nothing));
+    }
+
+    #[test]
+    fn a_prefix_of_very_many_terms_stays_a_prefix() {
+        let titles: Vec<String> = (0..40).map(|i| format!("word{i}")).collect();
+        let store = store_with(&titles.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            store.read(|c| search(c, "wo")).expect("search"),
+            Some(Search::Match("\"wo\"*".into()))
+        );
+    }
+}

@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Desktop app performance under Xvfb; prints its figures as JSON.
+
+  scripts/desktop-perf.py [--records 100000] [--bin-dir DIR]
+
+Builds two profiles signed in to a local ferry-server (one with no records,
+one with --records tasks), then for each starts the built app through
+tauri-driver and measures:
+  - cold start: from launching the app to rows shown in the record list;
+  - memory: PSS of the app and its WebKit processes (/proc/PID/smaps_rollup),
+    after scrolling the list;
+  - search and sort: from the keystroke (or click) to the new rows rendered,
+    timed inside the webview.
+Needs the binaries of `make app`, tauri-driver, WebKitWebDriver and Xvfb.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, token=None, timeout=120):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        text = r.read()
+        return json.loads(text) if text else None
+
+
+def wait_until(what, f, patience=60):
+    start = time.monotonic()
+    while True:
+        try:
+            if f():
+                return
+        except Exception:
+            pass
+        if time.monotonic() - start > patience:
+            sys.exit(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class Server:
+    def __init__(self, bin_dir, tmp, name, records):
+        self.db = f"sqlite://{tmp}/{name}.db"
+        srv = os.path.join(bin_dir, "ferry-server")
+        subprocess.run([srv, "--db", self.db, "seed-demo"], check=True, capture_output=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [srv, "--db", self.db, "serve", "--listen", f"127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until("the server", lambda: http("GET", f"{self.url}/v1/health"))
+        token = http(
+            "POST",
+            f"{self.url}/v1/auth/login",
+            {"username": "alice", "password": "demo", "device_name": "perf"},
+        )["token"]
+        if records == 0:
+            # The demo records go, so this profile holds nothing at all.
+            changes = http("GET", f"{self.url}/v1/changes?limit=5000", token=token)["changes"]
+            deletes = [
+                {
+                    "mutation_id": str(uuid.uuid4()),
+                    "collection": r["collection"],
+                    "record_id": r["id"],
+                    "op": "delete",
+                    "base_version": r["version"],
+                    "hlc": "2026-11-27T04:00:00.000Z-0000-perf",
+                }
+                for r in changes
+            ]
+            for i in range(0, len(deletes), 1000):
+                http("POST", f"{self.url}/v1/push", {"mutations": deletes[i : i + 1000]}, token)
+        statuses = ["todo", "doing", "done"]
+        words = "plumber invoice garden roof window paint ledger meeting review draft".split()
+        for start in range(0, records, 1000):
+            batch = []
+            for i in range(start, min(records, start + 1000)):
+                batch.append(
+                    {
+                        "mutation_id": str(uuid.uuid4()),
+                        "collection": "tasks",
+                        "record_id": str(uuid.uuid4()),
+                        "op": "put",
+                        "base_version": None,
+                        "fields": {
+                            "title": f"Task {i} {words[i % 10]} {words[(i * 7) % 10]}",
+                            "status": statuses[i % 3],
+                            "priority": i % 5,
+                            "due": f"2027-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                            "notes": " ".join(words[(i + k) % 10] for k in range(40)),
+                        },
+                        "hlc": "2026-11-27T04:00:00.000Z-0000-perf",
+                    }
+                )
+            http("POST", f"{self.url}/v1/push", {"mutations": batch}, token)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def profile_for(bin_dir, tmp, name, server):
+    path = os.path.join(tmp, f"profile-{name}")
+    cli = os.path.join(bin_dir, "ferry")
+    env = dict(os.environ, FERRY_KEYRING="off")
+    subprocess.run([cli, "--profile", path, "login", server.url, "alice"], input=b"demo\n", check=True, env=env, capture_output=True)
+    subprocess.run([cli, "--profile", path, "sync"], check=True, env=env, capture_output=True)
+    return path
+
+
+class Driver:
+    def __init__(self, base):
+        self.base = base
+
+    def call(self, method, path, body=None):
+        return http(method, f"{self.base}{path}", body)["value"]
+
+    def find(self, css):
+        try:
+            v = self.call("POST", "/element", {"using": "css selector", "value": css})
+            return next(iter(v.values()))
+        except Exception:
+            return None
+
+    def click(self, css):
+        eid = None
+        wait_until(css, lambda: (eid := self.find(css)) is not None)
+        eid = self.find(css)
+        self.call("POST", f"/element/{eid}/click", {})
+
+    def run_async(self, script):
+        return self.call("POST", "/execute/async", {"script": script, "args": []})
+
+
+def descendants(pid):
+    out = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            kids = [int(k) for k in f.read().split()]
+    except OSError:
+        kids = []
+    for k in kids:
+        out += descendants(k)
+    return out
+
+
+def pss_mb(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return round(total / 1024, 1)
+
+
+def app_pid(profile):
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() != "ferry-desktop":
+                    continue
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if f"FERRY_PROFILE={profile}".encode() in f.read().split(b"\0"):
+                    return int(entry)
+        except OSError:
+            continue
+    return None
+
+
+# Times, inside the webview, from an input to the first row showing `expect`.
+TIMED_SEARCH = """
+const done = arguments[arguments.length - 1];
+const [term, expect] = %s;
+const input = document.querySelector('[data-testid=search]');
+const t0 = performance.now();
+input.value = term;
+input.dispatchEvent(new Event('input', { bubbles: true }));
+const check = () => {
+  const row = document.querySelector('[data-testid=row]');
+  if (row && row.textContent.includes(expect)) done(performance.now() - t0);
+  else if (performance.now() - t0 > 5000) done(-1);
+  else requestAnimationFrame(check);
+};
+requestAnimationFrame(check);
+"""
+
+TIMED_SORT = """
+const done = arguments[arguments.length - 1];
+const header = document.querySelector('[data-testid=column-%s]');
+const first = () => document.querySelector('[data-testid=row]')?.getAttribute('data-id');
+const before = first();
+const t0 = performance.now();
+header.click();
+const check = () => {
+  if (first() && first() !== before) done(performance.now() - t0);
+  else if (performance.now() - t0 > 5000) done(-1);
+  else requestAnimationFrame(check);
+};
+requestAnimationFrame(check);
+"""
+
+SCROLL = """
+const done = arguments[arguments.length - 1];
+const list = document.querySelector('[data-testid=list]') || document.querySelector('[data-testid=row]').parentElement.parentElement;
+let n = 0;
+const step = () => {
+  list.scrollTop = (list.scrollHeight * n) / 20;
+  if (++n > 20) setTimeout(() => done(document.querySelectorAll('[data-testid=row]').length), 500);
+  else setTimeout(step, 50);
+};
+step();
+"""
+
+
+def measure(app, profile, display, records):
+    port, native = free_port(), free_port()
+    env = dict(os.environ, DISPLAY=display, FERRY_PROFILE=profile, FERRY_KEYRING="off")
+    driver = subprocess.Popen(
+        [shutil.which("tauri-driver") or os.path.expanduser("~/.cargo/bin/tauri-driver"),
+         "--port", str(port), "--native-port", str(native), "--native-driver", "/usr/bin/WebKitWebDriver"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until("tauri-driver", lambda: http("GET", f"{base}/status"))
+    t0 = time.monotonic()
+    sid = http("POST", f"{base}/session", {"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}})["value"]["sessionId"]
+    d = Driver(f"{base}/session/{sid}")
+    d.click("[data-testid=collection-tasks]")
+    wait_until("rows", lambda: d.find("[data-testid=row]"))
+    cold = time.monotonic() - t0
+    rows_after_scroll = d.run_async(SCROLL)
+    time.sleep(1)
+    pid = app_pid(profile)
+    memory = pss_mb(descendants(pid)) if pid else None
+    searches, sorts = [], []
+    if records:
+        for i in range(10):
+            n = (i * 7919) % records
+            searches.append(d.run_async(TIMED_SEARCH % json.dumps([f"Task {n} ", f"Task {n} "])))
+        d.run_async(TIMED_SEARCH % json.dumps(["", "Task"]))
+        for i in range(6):
+            sorts.append(d.run_async(TIMED_SORT % ("due" if i % 2 == 0 else "priority")))
+    http("DELETE", f"{base}/session/{sid}")
+    driver.terminate()
+    driver.wait()
+    return {
+        "cold_start_to_rows_s": round(cold, 3),
+        "pss_mb_app_and_webkit": memory,
+        "rows_in_dom_after_scrolling": rows_after_scroll,
+        "search_ms": [round(x, 1) for x in searches],
+        "search_ms_median": round(statistics.median(searches), 1) if searches else None,
+        "search_ms_max": round(max(searches), 1) if searches else None,
+        "sort_ms": [round(x, 1) for x in sorts],
+        "sort_ms_max": round(max(sorts), 1) if sorts else None,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=100_000)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/ferry/target"))
+    ap.add_argument("--bin-dir", default=os.path.join(target, "debug"))
+    args = ap.parse_args()
+    app = os.path.join(args.bin_dir, "ferry-desktop")
+    tmp = tempfile.mkdtemp(prefix="ferry-perf-")
+    xvfb = None
+    display = os.environ.get("DISPLAY")
+    if not display:
+        n = next(n for n in range(90, 200) if not os.path.exists(f"/tmp/.X{n}-lock"))
+        xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
+        display = f":{n}"
+        wait_until("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{n}"))
+    servers = []
+    try:
+        empty_srv = Server(args.bin_dir, tmp, "empty", 0)
+        servers.append(empty_srv)
+        big_srv = Server(args.bin_dir, tmp, "big", args.records)
+        servers.append(big_srv)
+        empty = profile_for(args.bin_dir, tmp, "empty", empty_srv)
+        big = profile_for(args.bin_dir, tmp, "big", big_srv)
+        # The first start of a profile warms the disk cache, as on a laptop in use.
+        measure(app, big, display, 0)
+        result_empty = measure(app, empty, display, 0)
+        result_big = measure(app, big, display, args.records)
+        growth = None
+        if result_big["pss_mb_app_and_webkit"] and result_empty["pss_mb_app_and_webkit"]:
+            growth = round(result_big["pss_mb_app_and_webkit"] - result_empty["pss_mb_app_and_webkit"], 1)
+        print(json.dumps({
+            "records": args.records,
+            "binary": app,
+            "empty_profile": result_empty,
+            "full_profile": result_big,
+            "memory_growth_mb": growth,
+            "targets": {
+                "cold_start_to_rows_s": "< 1.5",
+                "pss_mb_app_and_webkit": "< 300 with the full profile",
+                "memory_growth_mb": "< 60",
+                "search_and_sort_ms": "< 100",
+            },
+        }, indent=2))
+    finally:
+        for s in servers:
+            s.stop()
+        if xvfb:
+            xvfb.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

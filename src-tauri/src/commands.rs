@@ -1,0 +1,302 @@
+//! The commands the UI calls. Each is async and does its database work on
+//! a blocking thread, so the UI thread never waits on SQLite or the network.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_core::protocol::{Fields, Record};
+use ferry_core::{Conflict, LocalRecord, OutboxEntry, Query, RecordRef, SortOrder};
+use tauri::{AppHandle, State};
+use uuid::Uuid;
+
+use crate::session::{self, Desktop, Session, emit};
+use crate::types::{
+    AppInfo, CollectionInfo, CommandError, EventName, ListQuery, LoginForm, RecordList,
+    RecordsChanged, ResolutionInput, Status,
+};
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+/// Runs store work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    session: &Arc<Session>,
+    f: impl FnOnce(&Session) -> std::result::Result<T, ferry_core::Error> + Send + 'static,
+) -> Result<T> {
+    let s = session.clone();
+    tauri::async_runtime::spawn_blocking(move || f(&s))
+        .await
+        .map_err(|e| CommandError::internal(format!("a background task failed: {e}")))?
+        .map_err(CommandError::from)
+}
+
+/// After a local edit: refresh the rows, the counts, and wake the sync task.
+async fn edited(app: &AppHandle, desktop: &Desktop, session: &Session, collection: &str, id: Uuid) {
+    emit(
+        app,
+        EventName::RecordsChanged,
+        &RecordsChanged {
+            records: vec![RecordRef {
+                collection: collection.to_string(),
+                id,
+            }],
+            truncated: false,
+        },
+    );
+    desktop.emit_status().await;
+    session.local_edit().await;
+}
+
+#[tauri::command]
+pub fn app_info(app: AppHandle, desktop: State<'_, Desktop>) -> AppInfo {
+    let package = app.package_info();
+    AppInfo {
+        name: package.name.clone(),
+        version: package.version.to_string(),
+        profile_dir: desktop.dir.display().to_string(),
+    }
+}
+
+#[tauri::command]
+pub async fn status(desktop: State<'_, Desktop>) -> Result<Status> {
+    Ok(desktop.status().await)
+}
+
+/// The address of a Ferry demo server on this computer, if one answers.
+#[tauri::command]
+pub async fn demo_server() -> Result<Option<String>> {
+    const DEMO: &str = "http://127.0.0.1:8787";
+    let url = std::env::var("FERRY_DEMO_URL").unwrap_or_else(|_| DEMO.to_string());
+    let api = ferry_core::sync::Api::new(&url, None)?;
+    let probe = tokio::time::timeout(Duration::from_millis(800), api.health()).await;
+    Ok(matches!(probe, Ok(Ok(_))).then_some(url))
+}
+
+#[tauri::command]
+pub async fn login(desktop: State<'_, Desktop>, form: LoginForm) -> Result<Status> {
+    desktop
+        .login(form.server.trim(), form.username.trim(), &form.password)
+        .await?;
+    Ok(desktop.status().await)
+}
+
+#[tauri::command]
+pub async fn logout(desktop: State<'_, Desktop>) -> Result<Status> {
+    desktop.logout().await?;
+    Ok(desktop.status().await)
+}
+
+/// Sets a damaged local database aside and rebuilds it from the server.
+#[tauri::command]
+pub async fn recover_profile(desktop: State<'_, Desktop>) -> Result<Status> {
+    let recovery = desktop.recover().await?;
+    tracing::warn!(damaged = %recovery.damaged.display(), "profile recovered");
+    desktop.session().await?.sync_now().await;
+    Ok(desktop.status().await)
+}
+
+#[tauri::command]
+pub async fn collections(desktop: State<'_, Desktop>) -> Result<Vec<CollectionInfo>> {
+    let session = desktop.session().await?;
+    blocking(&session, |s| {
+        let counts: std::collections::HashMap<String, i64> =
+            s.store().collection_counts()?.into_iter().collect();
+        Ok(s.store()
+            .collections()?
+            .into_iter()
+            .map(|c| CollectionInfo {
+                count: counts.get(&c.name).copied().unwrap_or(0),
+                collection: c,
+            })
+            .collect())
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn list_records(desktop: State<'_, Desktop>, query: ListQuery) -> Result<RecordList> {
+    let session = desktop.session().await?;
+    blocking(&session, move |s| {
+        let q = Query {
+            collection: query.collection,
+            search: query.search.filter(|t| !t.trim().is_empty()),
+            sort: query.sort,
+            order: if query.descending {
+                SortOrder::Descending
+            } else {
+                SortOrder::Ascending
+            },
+            filters: query.filters,
+            limit: query.limit as usize,
+            offset: query.offset as usize,
+        };
+        let page = s.store().query(&q)?;
+        let total = s.store().count(&q)?;
+        Ok(RecordList {
+            records: page.records,
+            offset: query.offset,
+            total,
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn get_record(
+    desktop: State<'_, Desktop>,
+    collection: String,
+    id: Uuid,
+) -> Result<LocalRecord> {
+    let session = desktop.session().await?;
+    blocking(&session, move |s| s.store().record(&collection, id)).await
+}
+
+#[tauri::command]
+pub async fn create_record(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    collection: String,
+    fields: Fields,
+) -> Result<LocalRecord> {
+    let session = desktop.session().await?;
+    let c = collection.clone();
+    let record = blocking(&session, move |s| {
+        let id = s.store().create(&c, fields)?;
+        s.store().record(&c, id)
+    })
+    .await?;
+    edited(&app, &desktop, &session, &collection, record.id).await;
+    Ok(record)
+}
+
+#[tauri::command]
+pub async fn update_record(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    collection: String,
+    id: Uuid,
+    changes: Fields,
+) -> Result<LocalRecord> {
+    let session = desktop.session().await?;
+    let c = collection.clone();
+    let record = blocking(&session, move |s| {
+        s.store().update(&c, id, changes)?;
+        s.store().record(&c, id)
+    })
+    .await?;
+    edited(&app, &desktop, &session, &collection, id).await;
+    Ok(record)
+}
+
+#[tauri::command]
+pub async fn delete_record(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    collection: String,
+    id: Uuid,
+) -> Result<()> {
+    let session = desktop.session().await?;
+    let c = collection.clone();
+    blocking(&session, move |s| s.store().delete(&c, id)).await?;
+    edited(&app, &desktop, &session, &collection, id).await;
+    Ok(())
+}
+
+/// Undoes a delete.
+#[tauri::command]
+pub async fn restore_record(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    collection: String,
+    id: Uuid,
+) -> Result<LocalRecord> {
+    let session = desktop.session().await?;
+    let c = collection.clone();
+    let record = blocking(&session, move |s| {
+        s.store().restore(&c, id)?;
+        s.store().record(&c, id)
+    })
+    .await?;
+    edited(&app, &desktop, &session, &collection, id).await;
+    Ok(record)
+}
+
+/// Every version the server keeps of a record, oldest first.
+#[tauri::command]
+pub async fn record_history(
+    desktop: State<'_, Desktop>,
+    collection: String,
+    id: Uuid,
+) -> Result<Vec<Record>> {
+    let session = desktop.session().await?;
+    Ok(session.engine.history(&collection, id).await?)
+}
+
+#[tauri::command]
+pub async fn outbox(desktop: State<'_, Desktop>) -> Result<Vec<OutboxEntry>> {
+    let session = desktop.session().await?;
+    blocking(&session, |s| s.store().outbox(1000)).await
+}
+
+#[tauri::command]
+pub async fn conflicts(desktop: State<'_, Desktop>) -> Result<Vec<Conflict>> {
+    let session = desktop.session().await?;
+    blocking(&session, |s| s.store().conflicts()).await
+}
+
+#[tauri::command]
+pub async fn resolve_conflict(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    collection: String,
+    id: Uuid,
+    resolution: ResolutionInput,
+) -> Result<()> {
+    let session = desktop.session().await?;
+    let c = collection.clone();
+    blocking(&session, move |s| {
+        s.store().resolve(&c, id, &resolution.into()).map(|_| ())
+    })
+    .await?;
+    let count = blocking(&session, |s| Ok(s.store().pending_counts()?.conflicts)).await?;
+    emit(&app, EventName::ConflictsChanged, &count);
+    edited(&app, &desktop, &session, &collection, id).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn sync_now(desktop: State<'_, Desktop>) -> Result<()> {
+    let session = desktop.session().await?;
+    if session.store().work_offline()? {
+        return Err(ferry_core::Error::WorkingOffline.into());
+    }
+    session.sync_now().await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn set_work_offline(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    offline: bool,
+) -> Result<Status> {
+    let session = desktop.session().await?;
+    session.set_work_offline(offline).await?;
+    crate::menu::set_offline_checked(&app, offline);
+    desktop.emit_status().await;
+    Ok(desktop.status().await)
+}
+
+#[tauri::command]
+pub async fn set_notifications(desktop: State<'_, Desktop>, enabled: bool) -> Result<Status> {
+    let session = desktop.session().await?;
+    session::set_notifications(&session, enabled)?;
+    Ok(desktop.status().await)
+}
+
+/// Quits after the user confirmed; unsent changes stay in the outbox.
+#[tauri::command]
+pub async fn quit(app: AppHandle, desktop: State<'_, Desktop>) -> Result<()> {
+    desktop.shutdown().await;
+    app.exit(0);
+    Ok(())
+}

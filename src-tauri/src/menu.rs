@@ -1,0 +1,86 @@
+//! The app menu: Sync now, Work offline, Quit.
+
+use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::{AppHandle, Manager, Wry};
+
+use crate::session::Desktop;
+
+const SYNC_NOW: &str = "sync-now";
+const WORK_OFFLINE: &str = "work-offline";
+const QUIT: &str = "quit";
+
+/// The "Work offline" item, kept so its tick follows the switch in the window.
+pub struct OfflineItem(CheckMenuItem<Wry>);
+
+pub fn build(app: &AppHandle) -> tauri::Result<Menu<Wry>> {
+    let offline = CheckMenuItem::with_id(
+        app,
+        WORK_OFFLINE,
+        "Work offline",
+        true,
+        false,
+        Some("CmdOrCtrl+Shift+O"),
+    )?;
+    app.manage(OfflineItem(offline.clone()));
+    let file = Submenu::with_items(
+        app,
+        "Ferry",
+        true,
+        &[
+            &MenuItem::with_id(app, SYNC_NOW, "Sync now", true, Some("CmdOrCtrl+R"))?,
+            &offline,
+            &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, QUIT, "Quit", true, Some("CmdOrCtrl+Q"))?,
+        ],
+    )?;
+    let edit = Submenu::with_items(
+        app,
+        "Edit",
+        true,
+        &[
+            &PredefinedMenuItem::undo(app, None)?,
+            &PredefinedMenuItem::redo(app, None)?,
+            &PredefinedMenuItem::separator(app)?,
+            &PredefinedMenuItem::cut(app, None)?,
+            &PredefinedMenuItem::copy(app, None)?,
+            &PredefinedMenuItem::paste(app, None)?,
+            &PredefinedMenuItem::select_all(app, None)?,
+        ],
+    )?;
+    Menu::with_items(app, &[&file, &edit])
+}
+
+pub fn set_offline_checked(app: &AppHandle, offline: bool) {
+    if let Some(item) = app.try_state::<OfflineItem>() {
+        let _ = item.0.set_checked(offline);
+    }
+}
+
+pub fn on_event(app: &AppHandle, event: MenuEvent) {
+    let app = app.clone();
+    match event.id().as_ref() {
+        SYNC_NOW => {
+            tauri::async_runtime::spawn(async move {
+                let desktop = app.state::<Desktop>();
+                if let Ok(session) = desktop.session().await {
+                    session.sync_now().await;
+                }
+            });
+        }
+        WORK_OFFLINE => {
+            tauri::async_runtime::spawn(async move {
+                let desktop = app.state::<Desktop>();
+                if let Ok(session) = desktop.session().await {
+                    let offline = !session.store().work_offline().unwrap_or(false);
+                    if let Err(e) = session.set_work_offline(offline).await {
+                        tracing::warn!(error = %e.message, "could not switch offline");
+                    }
+                    set_offline_checked(&app, offline);
+                    desktop.emit_status().await;
+                }
+            });
+        }
+        QUIT => crate::request_quit(&app),
+        _ => {}
+    }
+}

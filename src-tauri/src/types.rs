@@ -1,0 +1,295 @@
+//! What crosses the IPC boundary besides the core's own types. Every type
+//! here (and the core and protocol types it names) has its TypeScript
+//! declaration generated into `ui/src/lib/bindings/` by `make bindings`.
+
+use ferry_core::protocol::{Collection, Fields};
+use ferry_core::{Account, ConnState, RecordRef};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
+use uuid::Uuid;
+
+/// Who the running app is.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AppInfo {
+    /// The product name from `tauri.conf.json` ("Ferry").
+    pub name: String,
+    pub version: String,
+    /// The profile directory this window works on.
+    pub profile_dir: String,
+}
+
+/// Everything the status bar and the sidebar badges show.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Status {
+    /// `None` until someone signs in.
+    pub account: Option<Account>,
+    pub connection: ConnState,
+    pub work_offline: bool,
+    /// Unsent changes.
+    pub outbox: i64,
+    pub conflicts: i64,
+    /// Edits the server refused; they stay visible with their error.
+    pub rejected: i64,
+    /// RFC 3339, when the last full sync finished.
+    pub last_sync: Option<String>,
+    pub notifications: bool,
+    /// Why the local database could not be opened; the UI offers recovery.
+    pub damaged: Option<String>,
+}
+
+/// A collection in the sidebar.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CollectionInfo {
+    pub collection: Collection,
+    /// Live records held locally.
+    pub count: i64,
+}
+
+/// Sign-in form.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct LoginForm {
+    pub server: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// One window of a record list.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct ListQuery {
+    pub collection: String,
+    /// Words to find (each a prefix, all required).
+    #[serde(default)]
+    pub search: Option<String>,
+    /// Field to sort by; default: the collection's title field.
+    #[serde(default)]
+    pub sort: Option<String>,
+    #[serde(default)]
+    pub descending: bool,
+    /// Field equals value (choice, boolean; for tags: has the tag).
+    #[serde(default)]
+    pub filters: Fields,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+/// The rows of one window and how many match in all.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RecordList {
+    pub records: Vec<ferry_core::LocalRecord>,
+    pub offset: u32,
+    /// Matching records in all, for the scroll height.
+    pub total: i64,
+}
+
+/// How to settle one conflicting field.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(tag = "take", rename_all = "snake_case")]
+pub enum ChoiceInput {
+    Mine,
+    Theirs,
+    /// A merged value typed by the user.
+    Value {
+        value: Value,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct FieldChoiceInput {
+    pub field: String,
+    pub choice: ChoiceInput,
+}
+
+/// How to settle a conflict.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResolutionInput {
+    /// All mine: my edit wins (for delete conflicts: my restore or my delete).
+    Mine,
+    /// All theirs: the server's version stays.
+    Theirs,
+    /// Per field; fields only I changed keep my value.
+    Fields { choices: Vec<FieldChoiceInput> },
+    /// Mine becomes a new record; the original takes the server's side.
+    KeepBoth,
+    /// Keep the record alive (edit/delete: with my changes).
+    Restore,
+    /// Let the record be deleted.
+    AcceptDelete,
+}
+
+impl From<ResolutionInput> for ferry_core::Resolution {
+    fn from(r: ResolutionInput) -> Self {
+        use ferry_core::{FieldChoice, Resolution};
+        match r {
+            ResolutionInput::Mine => Resolution::Mine,
+            ResolutionInput::Theirs => Resolution::Theirs,
+            ResolutionInput::Fields { choices } => Resolution::Fields(
+                choices
+                    .into_iter()
+                    .map(|c| {
+                        let choice = match c.choice {
+                            ChoiceInput::Mine => FieldChoice::Mine,
+                            ChoiceInput::Theirs => FieldChoice::Theirs,
+                            ChoiceInput::Value { value } => FieldChoice::Value(value),
+                        };
+                        (c.field, choice)
+                    })
+                    .collect(),
+            ),
+            ResolutionInput::KeepBoth => Resolution::KeepBoth,
+            ResolutionInput::Restore => Resolution::Restore,
+            ResolutionInput::AcceptDelete => Resolution::AcceptDelete,
+        }
+    }
+}
+
+/// What went wrong, for the UI to show; `kind` lets it pick the place
+/// (a field, the sign-in form, a banner) and `message` is for people.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CommandError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    NotSignedIn,
+    Offline,
+    Unreachable,
+    Tls,
+    BadCredentials,
+    SessionExpired,
+    Incompatible,
+    Invalid,
+    ReadOnly,
+    NotFound,
+    InConflict,
+    Damaged,
+    Locked,
+    DiskFull,
+    Server,
+    Internal,
+}
+
+/// Payload of the `records-changed` event.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RecordsChanged {
+    pub records: Vec<RecordRef>,
+    /// More changed than are listed: refresh whatever is shown.
+    pub truncated: bool,
+}
+
+/// Payload of the `quit-requested` event: unsent changes wait.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct QuitRequested {
+    pub outbox: i64,
+}
+
+/// Payload of the `open-conflict` event (from a notification or the menu).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct OpenConflict {
+    pub collection: String,
+    pub id: Uuid,
+}
+
+/// Event names, shared with the UI through the generated bindings.
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventName {
+    Status,
+    RecordsChanged,
+    ConflictsChanged,
+    QuitRequested,
+    OpenConflict,
+}
+
+impl EventName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::Status => "status",
+            EventName::RecordsChanged => "records-changed",
+            EventName::ConflictsChanged => "conflicts-changed",
+            EventName::QuitRequested => "quit-requested",
+            EventName::OpenConflict => "open-conflict",
+        }
+    }
+}
+
+/// Writes the TypeScript declarations of every IPC type into `dir`.
+#[cfg(test)]
+pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> {
+    let cfg = ts_rs::Config::new()
+        .with_large_int("number")
+        .with_out_dir(dir);
+    AppInfo::export_all(&cfg)?;
+    Status::export_all(&cfg)?;
+    CollectionInfo::export_all(&cfg)?;
+    LoginForm::export_all(&cfg)?;
+    ListQuery::export_all(&cfg)?;
+    RecordList::export_all(&cfg)?;
+    ResolutionInput::export_all(&cfg)?;
+    CommandError::export_all(&cfg)?;
+    RecordsChanged::export_all(&cfg)?;
+    QuitRequested::export_all(&cfg)?;
+    OpenConflict::export_all(&cfg)?;
+    EventName::export_all(&cfg)?;
+    ferry_core::Conflict::export_all(&cfg)?;
+    ferry_core::OutboxEntry::export_all(&cfg)?;
+    ferry_core::protocol::Record::<Fields>::export_all(&cfg)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every file under `dir`, by its path relative to `dir`.
+    fn files(dir: &Path) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    let rel = path.strip_prefix(dir).unwrap_or(&path);
+                    out.insert(rel.display().to_string(), text);
+                }
+            }
+        }
+        out
+    }
+
+    /// The checked-in bindings must match the Rust types; `make bindings`
+    /// rewrites them.
+    #[test]
+    fn typescript_bindings_are_current() {
+        let checked_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/bindings");
+        if std::env::var_os("FERRY_UPDATE_BINDINGS").is_some() {
+            let _ = std::fs::remove_dir_all(&checked_in);
+            super::export_bindings(&checked_in).expect("export");
+            return;
+        }
+        let fresh = tempfile::tempdir().expect("tempdir");
+        super::export_bindings(fresh.path()).expect("export");
+        let want = files(fresh.path());
+        let have = files(&checked_in);
+        assert!(!want.is_empty());
+        let stale: Vec<_> = want
+            .iter()
+            .filter(|(name, text)| have.get(*name) != Some(text))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let extra: Vec<_> = have.keys().filter(|n| !want.contains_key(*n)).collect();
+        assert!(
+            stale.is_empty() && extra.is_empty(),
+            "TypeScript bindings out of date (run `make bindings`): changed {stale:?}, extra {extra:?}"
+        );
+    }
+}

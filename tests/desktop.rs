@@ -1,0 +1,454 @@
+//! The desktop app end to end, through its real webview: `tauri-driver` with
+//! WebKitWebDriver under Xvfb, the built `ferry-desktop`, a real
+//! `ferry-server` and the `ferry` CLI as a second client.
+//!
+//! Needs `tauri-driver`, `WebKitWebDriver` and `Xvfb` (`make deps` installs
+//! them) and the `ferry-server` and `ferry` binaries built next to this test
+//! (`make test` builds them first). Set `FERRY_SKIP_DESKTOP_E2E=1` to skip.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A child process killed when the test ends, however it ends.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `target/<profile>/`, where Cargo put the workspace binaries.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+fn tool(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (`cargo build -p ferry-server -p ferry-cli`, as `make test` does)",
+        path.display()
+    );
+    path
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name));
+    std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .chain(home_bin)
+        .find(|p| p.exists())
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An Xvfb display of our own, unless one is already set.
+fn display() -> (String, Option<Guard>) {
+    if let Ok(d) = std::env::var("DISPLAY") {
+        if !d.is_empty() {
+            return (d, None);
+        }
+    }
+    for n in 90..200 {
+        if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            continue;
+        }
+        let child = Command::new("Xvfb")
+            .args([
+                format!(":{n}").as_str(),
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb (apt-get install xvfb)");
+        let guard = Guard(child);
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        wait_until("Xvfb", || Path::new(&socket).exists());
+        return (format!(":{n}"), Some(guard));
+    }
+    panic!("no free X display number");
+}
+
+/// The `ferry` CLI on its own profile.
+struct Cli {
+    bin: PathBuf,
+    profile: PathBuf,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+        let mut child = Command::new(&self.bin)
+            .arg("--profile")
+            .arg(&self.profile)
+            .args(args)
+            .env("FERRY_KEYRING", "off")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run ferry");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        let out = child.wait_with_output().expect("ferry output");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (ok, text) = self.run(args, None);
+        assert!(ok, "ferry {args:?} failed: {text}");
+        text
+    }
+}
+
+/// A W3C WebDriver session, spoken over plain HTTP.
+struct Driver {
+    http: reqwest::blocking::Client,
+    base: String,
+}
+
+impl Driver {
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method, &url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().unwrap_or_else(|e| panic!("{url}: {e}"));
+        let v: Value = resp.json().unwrap_or_else(|e| panic!("{url}: {e}"));
+        v["value"].clone()
+    }
+
+    fn find(&self, css: &str) -> Option<String> {
+        let v = self.call(
+            reqwest::Method::POST,
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    fn wait(&self, css: &str) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(id) = self.find(css) {
+                return id;
+            }
+            if start.elapsed() > PATIENCE {
+                self.screenshot("timeout");
+                panic!("timed out waiting for {css}");
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.wait(css);
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            Some(json!({})),
+        );
+    }
+
+    fn clear_and_type(&self, css: &str, text: &str) {
+        let id = self.wait(css);
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/clear"),
+            Some(json!({})),
+        );
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        );
+    }
+
+    fn text(&self, css: &str) -> String {
+        let id = self.wait(css);
+        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn attr(&self, css: &str, name: &str) -> Option<String> {
+        let id = self.find(css)?;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{id}/attribute/{name}"),
+            None,
+        )
+        .as_str()
+        .map(str::to_string)
+    }
+
+    fn eval(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    fn wait_for(&self, what: &str, mut f: impl FnMut(&Driver) -> bool) {
+        let start = Instant::now();
+        while !f(self) {
+            if start.elapsed() > PATIENCE {
+                self.screenshot("timeout");
+                panic!("timed out waiting for {what}");
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// Saves a PNG under test-artifacts/desktop/ for a person to look at.
+    fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let v = self.call(reqwest::Method::GET, "/screenshot", None);
+        if let Some(png) = v
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/desktop");
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+        }
+    }
+}
+
+#[test]
+fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
+    if std::env::var_os("FERRY_SKIP_DESKTOP_E2E").is_some() {
+        eprintln!("skipped: FERRY_SKIP_DESKTOP_E2E is set");
+        return;
+    }
+    let tauri_driver = find_on_path("tauri-driver").expect(
+        "tauri-driver is not installed: run `make deps` (cargo install tauri-driver --locked)",
+    );
+    let native = find_on_path("WebKitWebDriver")
+        .expect("WebKitWebDriver is missing: apt-get install webkit2gtk-driver");
+    let tmp = tempfile::tempdir().expect("tempdir");
+
+    // The server, seeded with the demo data.
+    let server_bin = tool("ferry-server");
+    let db = format!("sqlite://{}", tmp.path().join("server.db").display());
+    let seeded = Command::new(&server_bin)
+        .args(["--db", &db, "seed-demo"])
+        .output()
+        .expect("seed");
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _server = Guard(
+        Command::new(&server_bin)
+            .args([
+                "--db",
+                &db,
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ferry-server"),
+    );
+    let http = reqwest::blocking::Client::new();
+    wait_until("the server", || {
+        http.get(format!("{url}/v1/health"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    });
+
+    // Bob, on the command line.
+    let bob = Cli {
+        bin: tool("ferry"),
+        profile: tmp.path().join("bob"),
+    };
+    let (ok, text) = bob.run(&["login", &url, "bob"], Some("demo\n"));
+    assert!(ok, "bob's login: {text}");
+    bob.ok(&["sync"]);
+
+    // The app, through tauri-driver.
+    let (display, _xvfb) = display();
+    let driver_port = free_port();
+    let native_port = free_port();
+    let _driver = Guard(
+        Command::new(&tauri_driver)
+            .args([
+                "--port",
+                &driver_port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+                "--native-driver",
+            ])
+            .arg(&native)
+            .env("DISPLAY", &display)
+            .env("FERRY_PROFILE", tmp.path().join("alice"))
+            .env("FERRY_KEYRING", "off")
+            .env("FERRY_DEMO_URL", "http://127.0.0.1:9")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tauri-driver"),
+    );
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let driver_url = format!("http://127.0.0.1:{driver_port}");
+    wait_until("tauri-driver", || {
+        http.get(format!("{driver_url}/status")).send().is_ok()
+    });
+    let app = env!("CARGO_BIN_EXE_ferry-desktop");
+    let created: Value = http
+        .post(format!("{driver_url}/session"))
+        .json(&json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}}))
+        .send()
+        .expect("new session")
+        .json()
+        .expect("session json");
+    let session = created["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session: {created}"))
+        .to_string();
+    let d = Driver {
+        http,
+        base: format!("{driver_url}/session/{session}"),
+    };
+
+    // Sign in as alice.
+    d.clear_and_type("#server", &url);
+    d.clear_and_type("#username", "alice");
+    d.clear_and_type("#password", "demo");
+    d.screenshot("connect");
+    d.click("[data-testid=connect]");
+    d.click("[data-testid=collection-tasks]");
+    d.wait("[data-testid=row]");
+    d.wait_for("online", |d| {
+        d.attr("[data-testid=status]", "data-state").as_deref() == Some("online")
+    });
+    d.screenshot("list");
+
+    // Create a task and edit it.
+    d.click("[data-testid=new-record]");
+    d.clear_and_type("[data-field=title]", "Desktop end-to-end task");
+    d.click("[data-testid=save]");
+    d.wait_for("the new task to reach the server", |d| {
+        d.attr("[data-testid=pending-count]", "data-count")
+            .as_deref()
+            == Some("0")
+    });
+    bob.ok(&["sync"]);
+    let listed = bob.ok(&["ls", "tasks", "--search", "Desktop end-to-end", "--json"]);
+    let listed: Value = serde_json::from_str(&listed).expect("ls json");
+    let id = listed["records"]
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|r| r["id"].as_str())
+        .unwrap_or_else(|| panic!("bob does not see the new task: {listed}"))
+        .to_string();
+    d.clear_and_type("[data-field=title]", "Desktop task, edited");
+    d.click("[data-testid=save]");
+    d.wait_for("the edit to reach the server", |d| {
+        d.attr("[data-testid=pending-count]", "data-count")
+            .as_deref()
+            == Some("0")
+    });
+
+    // Offline in the app, bob edits the same field, back online: a conflict.
+    d.click("[data-testid=work-offline]");
+    d.wait_for("offline", |d| {
+        d.attr("[data-testid=status]", "data-state").as_deref() == Some("offline")
+    });
+    d.clear_and_type("[data-field=title]", "Alice's title");
+    d.click("[data-testid=save]");
+    bob.ok(&["sync"]);
+    bob.ok(&["set", "tasks", &id, "title=Bob's title"]);
+    bob.ok(&["sync"]);
+    d.click("[data-testid=work-offline]");
+    d.wait_for("the conflict badge", |d| {
+        d.find("[data-testid=conflicts-badge]").is_some()
+            && d.text("[data-testid=conflicts-badge]").trim() == "1"
+    });
+    d.click("[data-testid=conflicts-badge]");
+    d.wait("[data-testid=conflict-dialog]");
+    d.screenshot("conflict");
+    d.click("[data-testid=choose-mine-title]");
+    d.click("[data-testid=resolve]");
+
+    // The server ends with alice's choice.
+    let start = Instant::now();
+    loop {
+        bob.ok(&["sync"]);
+        let shown: Value =
+            serde_json::from_str(&bob.ok(&["show", "tasks", &id, "--json"])).expect("show json");
+        if shown["fields"]["title"] == json!("Alice's title") {
+            break;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the server never got the resolution: {shown}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    d.screenshot("resolved");
+    let _ = d.eval("return document.title");
+    let _ = d.http.delete(&d.base).send();
+}
