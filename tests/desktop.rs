@@ -215,6 +215,19 @@ impl Driver {
         );
     }
 
+    /// Types into a field until it holds `text`: keys sent while the
+    /// window is still starting up can be lost.
+    fn fill(&self, css: &str, text: &str) {
+        let read = format!(
+            "return document.querySelector({}).value",
+            serde_json::to_string(css).unwrap_or_default()
+        );
+        self.wait_for(&format!("{css} to hold {text:?}"), |d| {
+            d.clear_and_type(css, text);
+            d.eval(&read).as_str() == Some(text)
+        });
+    }
+
     fn text(&self, css: &str) -> String {
         let id = self.wait(css);
         self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
@@ -374,12 +387,17 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     };
 
     // Sign in as alice.
-    d.clear_and_type("#server", &url);
-    d.clear_and_type("#username", "alice");
-    d.clear_and_type("#password", "demo");
+    d.fill("#server", &url);
+    d.fill("#username", "alice");
+    d.fill("#password", "demo");
     d.screenshot("connect");
     d.click("[data-testid=connect]");
-    d.click("[data-testid=collection-tasks]");
+    d.wait_for("the tasks list", |d| {
+        d.click("[data-testid=collection-tasks]");
+        d.eval("return document.querySelector('main h1, h1')?.textContent")
+            .as_str()
+            == Some("Tasks")
+    });
     d.wait("[data-testid=row]");
     d.wait_for("online", |d| {
         d.attr("[data-testid=status]", "data-state").as_deref() == Some("online")
@@ -388,7 +406,7 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
 
     // Create a task and edit it.
     d.click("[data-testid=new-record]");
-    d.clear_and_type("[data-field=title]", "Desktop end-to-end task");
+    d.fill("[data-field=title]", "Desktop end-to-end task");
     d.click("[data-testid=save]");
     d.wait_for("the new task to reach the server", |d| {
         d.attr("[data-testid=pending-count]", "data-count")
@@ -404,7 +422,7 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
         .and_then(|r| r["id"].as_str())
         .unwrap_or_else(|| panic!("bob does not see the new task: {listed}"))
         .to_string();
-    d.clear_and_type("[data-field=title]", "Desktop task, edited");
+    d.fill("[data-field=title]", "Desktop task, edited");
     d.click("[data-testid=save]");
     d.wait_for("the edit to reach the server", |d| {
         d.attr("[data-testid=pending-count]", "data-count")
@@ -417,7 +435,7 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     d.wait_for("offline", |d| {
         d.attr("[data-testid=status]", "data-state").as_deref() == Some("offline")
     });
-    d.clear_and_type("[data-field=title]", "Alice's title");
+    d.fill("[data-field=title]", "Alice's title");
     d.click("[data-testid=save]");
     bob.ok(&["sync"]);
     bob.ok(&["set", "tasks", &id, "title=Bob's title"]);
@@ -429,6 +447,8 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     });
     d.click("[data-testid=conflicts-badge]");
     d.wait("[data-testid=conflict-dialog]");
+    // Let the dialog finish fading in, for the screenshot.
+    std::thread::sleep(Duration::from_millis(400));
     d.screenshot("conflict");
     d.click("[data-testid=choose-mine-title]");
     d.click("[data-testid=resolve]");

@@ -153,3 +153,16 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_second_ferry_on_the_same_profile_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = super::lock_profile(dir.path()).expect("first");
+        let second = super::lock_profile(dir.path()).expect_err("second");
+        assert!(second.contains("already open"), "{second}");
+        drop(first);
+        super::lock_profile(dir.path()).expect("free again");
+    }
+}

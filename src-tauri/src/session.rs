@@ -13,6 +13,12 @@ use crate::types::{CommandError, ErrorKind, EventName, RecordsChanged, Status};
 
 const NOTIFICATIONS_KEY: &str = "desktop.notifications";
 
+static STATUS_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn next_seq() -> u32 {
+    STATUS_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+}
+
 /// A profile that opened, with its engine and (once signed in) its sync task.
 pub struct Session {
     pub profile: Arc<Profile>,
@@ -118,6 +124,7 @@ impl Desktop {
         let damaged = self.damaged.lock().await.clone();
         let Ok(session) = self.session().await else {
             return Status {
+                seq: next_seq(),
                 account: None,
                 connection: ConnState::Error {
                     message: damaged.clone().unwrap_or_default(),
@@ -239,7 +246,9 @@ async fn status_of(session: &Session) -> Status {
     let counts = store.pending_counts().unwrap_or_default();
     let account = session.profile.account().ok().flatten();
     let signed_in = matches!(session.profile.token(), Ok(Some(_)));
+    let seq = next_seq();
     Status {
+        seq,
         account: account.filter(|_| signed_in),
         connection: session.connection().await,
         work_offline: store.work_offline().unwrap_or(false),

@@ -22,6 +22,9 @@ pub struct AppInfo {
 /// Everything the status bar and the sidebar badges show.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct Status {
+    /// Grows with every snapshot: events and command answers can arrive out
+    /// of order, and the UI keeps the newest.
+    pub seq: u32,
     /// `None` until someone signs in.
     pub account: Option<Account>,
     pub connection: ConnState,

@@ -7,7 +7,9 @@ import type { Conflict, Status } from '../src/lib/types';
 
 afterEach(() => clearMocks());
 
+let seq = 0;
 const status = (over: Partial<Status> = {}): Status => ({
+  seq: ++seq,
   account: { server: 'https://ferry.example.com', username: 'alice', device_id: null },
   connection: { state: 'online' },
   work_offline: false,

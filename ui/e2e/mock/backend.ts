@@ -57,7 +57,16 @@ interface Table {
 
 export class FakeBackend {
   readonly now = Date.now();
-  status: Status;
+  #status!: Omit<Status, 'seq'>;
+  #statusSeq = 0;
+  /** Each read is a new snapshot, numbered like the shell numbers them. */
+  get status(): Status {
+    return { ...this.#status, seq: ++this.#statusSeq };
+  }
+  set status(s: Omit<Status, 'seq'> & { seq?: number }) {
+    const { seq: _seq, ...rest } = s;
+    this.#status = rest;
+  }
   tables = new Map<string, Table>();
   outboxEntries: OutboxEntry[] = [];
   conflictList: Conflict[] = [];
@@ -84,7 +93,7 @@ export class FakeBackend {
       notifications: true,
       damaged: scenario.damaged ?? null,
     };
-    if (scenario.damaged) this.status.connection = { state: 'error', message: scenario.damaged };
+    if (scenario.damaged) this.#status.connection = { state: 'error', message: scenario.damaged };
     const tasks = scenario.readOnlyTasks ? { ...TASKS, access: 'read' as const } : TASKS;
     this.#table(CONTACTS, scenario.contacts ?? 100_000);
     this.#table(tasks, scenario.tasks ?? 120);

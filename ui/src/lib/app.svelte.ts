@@ -72,6 +72,8 @@ export class AppState {
 
   #setStatus(s: Status): void {
     const before = this.status;
+    // Events and command answers can cross; an older snapshot never wins.
+    if (before && s.seq < before.seq) return;
     this.status = s;
     const signedIn = !!s.account && !s.damaged;
     if (signedIn && !this.#signedIn) {

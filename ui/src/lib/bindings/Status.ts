@@ -7,6 +7,11 @@ import type { ConnState } from "./ConnState";
  */
 export type Status = { 
 /**
+ * Grows with every snapshot: events and command answers can arrive out
+ * of order, and the UI keeps the newest.
+ */
+seq: number, 
+/**
  * `None` until someone signs in.
  */
 account: Account | null, connection: ConnState, work_offline: boolean, 
