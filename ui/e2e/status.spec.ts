@@ -61,3 +61,15 @@ test.describe('Status bar', () => {
     expect((await ferry.calls('set_work_offline')).map((c) => c.args)).toEqual([{ offline: true }, { offline: false }]);
   });
 });
+
+test('desktop notifications can be turned off and on', async ({ page, ferry }) => {
+  await ferry.open();
+  const bell = page.getByTestId('notifications');
+  await expect(bell).toHaveAttribute('aria-pressed', 'true');
+  await bell.click();
+  await expect(bell).toHaveAttribute('aria-pressed', 'false');
+  const calls = await ferry.calls('set_notifications');
+  expect(calls.at(-1)?.args).toMatchObject({ enabled: false });
+  await bell.click();
+  await expect(bell).toHaveAttribute('aria-pressed', 'true');
+});

@@ -93,6 +93,15 @@ export class AppState {
     this.#setStatus(s);
   }
 
+  /** Turns desktop notifications on or off (kept in the profile). */
+  async setNotifications(enabled: boolean): Promise<void> {
+    try {
+      this.#setStatus(await api.setNotifications(enabled));
+    } catch (e) {
+      this.notify(toCommandError(e).message, 'error');
+    }
+  }
+
   /** Signs out; records and unsent changes stay on this computer. */
   async signOut(): Promise<void> {
     const account = this.status?.account;
