@@ -56,7 +56,7 @@ def wait_until(what, f, patience=60):
         except Exception:
             pass
         if time.monotonic() - start > patience:
-            sys.exit(f"timed out waiting for {what}")
+            raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.05)
 
 
@@ -216,7 +216,7 @@ requestAnimationFrame(check);
 
 TIMED_SORT = """
 const done = arguments[arguments.length - 1];
-const header = document.querySelector('[data-testid=column-%s]');
+const header = document.querySelector('[data-testid=sort-%s]');
 const first = () => document.querySelector('[data-testid=row]')?.getAttribute('data-id');
 const before = first();
 const t0 = performance.now();
@@ -231,7 +231,7 @@ requestAnimationFrame(check);
 
 SCROLL = """
 const done = arguments[arguments.length - 1];
-const list = document.querySelector('[data-testid=list]') || document.querySelector('[data-testid=row]').parentElement.parentElement;
+const list = document.querySelector('[data-testid=record-list]') || document.querySelector('[data-testid=row]').parentElement.parentElement;
 let n = 0;
 const step = () => {
   list.scrollTop = (list.scrollHeight * n) / 20;
@@ -255,9 +255,31 @@ def measure(app, profile, display, records):
     t0 = time.monotonic()
     sid = http("POST", f"{base}/session", {"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}})["value"]["sessionId"]
     d = Driver(f"{base}/session/{sid}")
-    d.click("[data-testid=collection-tasks]")
+    try:
+        return measure_in(d, t0, profile, records)
+    except TimeoutError:
+        shot = d.call("GET", "/screenshot")
+        path = os.path.join(ROOT, "test-artifacts", "desktop", "perf-timeout.png")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            import base64
+            f.write(base64.b64decode(shot))
+        raise
+    finally:
+        http("DELETE", f"{base}/session/{sid}")
+        driver.terminate()
+        driver.wait()
+
+
+def measure_in(d, t0, profile, records):
     wait_until("rows", lambda: d.find("[data-testid=row]"))
     cold = time.monotonic() - t0
+    # Clicks sent while the window is still starting up can be lost: repeat.
+    def on_tasks():
+        d.click("[data-testid=collection-tasks]")
+        return d.call("POST", "/execute/sync", {"script": "return document.querySelector('h1')?.textContent", "args": []}) == "Tasks"
+    wait_until("the tasks list", on_tasks)
+    wait_until("task rows", lambda: d.find("[data-testid=row]"))
     rows_after_scroll = d.run_async(SCROLL)
     time.sleep(1)
     pid = app_pid(profile)
@@ -270,9 +292,6 @@ def measure(app, profile, display, records):
         d.run_async(TIMED_SEARCH % json.dumps(["", "Task"]))
         for i in range(6):
             sorts.append(d.run_async(TIMED_SORT % ("due" if i % 2 == 0 else "priority")))
-    http("DELETE", f"{base}/session/{sid}")
-    driver.terminate()
-    driver.wait()
     return {
         "cold_start_to_rows_s": round(cold, 3),
         "pss_mb_app_and_webkit": memory,

@@ -32,6 +32,8 @@ fn main() {
     // root where the Cargo manifest is, so point tauri-build at them (and tell
     // Cargo to watch them, which tauri-build leaves to us for a custom path).
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
+    // The built UI is embedded in the binary: a new UI build means a new binary.
+    println!("cargo:rerun-if-changed=ui/dist");
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")
         .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
