@@ -182,6 +182,18 @@ def pss_mb(pids):
     return round(total / 1024, 1)
 
 
+def pss_by_process(pids):
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        out[name] = round(out.get(name, 0) + pss_mb([pid]), 1)
+    return out
+
+
 def app_pid(profile):
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -287,6 +299,7 @@ def measure_in(d, t0, profile, records, has_rows):
     time.sleep(1)
     pid = app_pid(profile)
     memory = pss_mb(descendants(pid)) if pid else None
+    by_process = pss_by_process(descendants(pid)) if pid else {}
     searches, sorts = [], []
     if records:
         for i in range(10):
@@ -298,6 +311,7 @@ def measure_in(d, t0, profile, records, has_rows):
     return {
         "cold_start_to_rows_s": round(cold, 3),
         "pss_mb_app_and_webkit": memory,
+        "pss_mb_by_process": by_process,
         "rows_in_dom_after_scrolling": rows_after_scroll,
         "search_ms": [round(x, 1) for x in searches],
         "search_ms_median": round(statistics.median(searches), 1) if searches else None,

@@ -76,10 +76,10 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 /// An Xvfb display of our own, unless one is already set.
 fn display() -> (String, Option<Guard>) {
-    if let Ok(d) = std::env::var("DISPLAY") {
-        if !d.is_empty() {
-            return (d, None);
-        }
+    if let Ok(d) = std::env::var("DISPLAY")
+        && !d.is_empty()
+    {
+        return (d, None);
     }
     for n in 90..200 {
         if Path::new(&format!("/tmp/.X{n}-lock")).exists() {

@@ -109,7 +109,7 @@ fn main() {
     };
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_window_state::Builder::default().build())
-        .menu(|app| menu::build(app))
+        .menu(menu::build)
         .on_menu_event(menu::on_event)
         .setup(move |app| {
             app.manage(lock);
@@ -117,11 +117,11 @@ fn main() {
             Ok(())
         })
         .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                if !QUITTING.load(Ordering::SeqCst) {
-                    api.prevent_close();
-                    request_quit(window.app_handle());
-                }
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && !QUITTING.load(Ordering::SeqCst)
+            {
+                api.prevent_close();
+                request_quit(window.app_handle());
             }
         })
         .invoke_handler(tauri::generate_handler![

@@ -155,10 +155,7 @@ impl Desktop {
     ) -> Result<(), CommandError> {
         let session = self.session().await?;
         stop_sync(&session).await;
-        let device = format!(
-            "Ferry desktop on {}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "this computer".into())
-        );
+        let device = ferry_core::device::device_name("Ferry desktop");
         let result = session
             .engine
             .login(server, username, password, &device)

@@ -24,15 +24,7 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 fn device_name() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty());
-    match host {
-        Some(h) => format!("ferry CLI on {h}"),
-        None => "ferry CLI".to_string(),
-    }
+    ferry_core::device::device_name("ferry CLI")
 }
 
 pub async fn login(ctx: &Ctx, server: &str, username: &str) -> anyhow::Result<ExitCode> {

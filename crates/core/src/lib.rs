@@ -14,6 +14,7 @@
 //! - this device's HLC never goes backwards, across restarts too.
 
 pub mod conflict;
+pub mod device;
 pub mod error;
 pub mod hlc;
 pub mod outbox;
