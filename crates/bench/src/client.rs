@@ -235,14 +235,15 @@ fn search_text(i: usize) -> String {
 }
 
 fn searches(store: &LocalStore) -> anyhow::Result<Vec<Duration>> {
-    (0..SAMPLES)
+    let out: Vec<Duration> = (0..SAMPLES)
         .map(|i| {
             let mut q = Query::new(COLLECTION);
             q.search = Some(search_text(i));
             q.limit = PAGE;
             timed(store, &q, false)
         })
-        .collect()
+        .collect::<anyhow::Result<_>>()?;
+    Ok(out)
 }
 
 /// The ids of the first `count` records by title.
@@ -263,81 +264,4 @@ fn record_ids(store: &LocalStore, count: usize) -> anyhow::Result<Vec<Uuid>> {
         return Err(anyhow::anyhow!("only {} records to edit", ids.len())).context("edits");
     }
     Ok(ids)
-}
-
-// TEMPORARY: where the initial pull's time goes.
-pub fn breakdown(n: usize) -> anyhow::Result<Value> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(breakdown_async(n))
-}
-
-async fn breakdown_async(n: usize) -> anyhow::Result<Value> {
-    let dir = tempfile::tempdir()?;
-    let server = BenchServer::start(dir.path()).await?;
-    let auth = server.login().await?;
-    for range in batches(n) {
-        let (body, _) = create_body(range)?;
-        server.push_body(&auth, body).await?;
-    }
-    let profile = Profile::open_with(&dir.path().join("profile"), KeyringUse::Off)?;
-    let engine = Arc::new(SyncEngine::new(Arc::new(profile)));
-    engine
-        .login(&server.base, USER, PASSWORD, "bench client")
-        .await?;
-    let api = engine.api()?;
-    let t = Instant::now();
-    let mut cursor: Option<String> = None;
-    let mut pages = Vec::new();
-    loop {
-        let page = api.changes(cursor.as_deref(), 2000).await?;
-        cursor = Some(page.cursor.clone());
-        let more = page.has_more;
-        pages.push(page);
-        if !more {
-            break;
-        }
-    }
-    let mut out = serde_json::Map::new();
-    out.insert("fetch_parse_s".into(), json!(t.elapsed().as_secs_f64()));
-    let store = engine.profile().store().clone();
-    store.begin_bulk_load()?;
-    let t = Instant::now();
-    for page in &pages {
-        store.apply_page(&page.changes, &page.cursor)?;
-    }
-    out.insert("apply_s".into(), json!(t.elapsed().as_secs_f64()));
-    drop(pages);
-    let path = dir.path().join("profile").join("ferry.db");
-    let c = rusqlite::Connection::open(&path)?;
-    c.pragma_update(None, "cache_size", -65_536)?;
-    let size: i64 = c.query_row(
-        "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
-        [],
-        |r| r.get(0),
-    )?;
-    out.insert("db_mb".into(), json!(size / 1_000_000));
-    let time = |sql: &str| -> anyhow::Result<f64> {
-        let t = Instant::now();
-        c.execute_batch(sql)?;
-        Ok(t.elapsed().as_secs_f64())
-    };
-    out.insert("json_tree_text_only_s".into(), json!(time("CREATE TEMP TABLE t1 AS SELECT rid, (SELECT group_concat(value, ' ') FROM json_tree(records.fields) WHERE type = 'text') AS body FROM records")?));
-    out.insert(
-        "fts_full_from_text_s".into(),
-        json!(time(
-            "DELETE FROM records_fts; INSERT INTO records_fts(rowid, body) SELECT rid, body FROM t1"
-        )?),
-    );
-    out.insert("fts_none_from_text_s".into(), json!(time("CREATE VIRTUAL TABLE f2 USING fts5(body, detail=none, columnsize=0, tokenize = 'unicode61 remove_diacritics 2'); INSERT INTO f2(rowid, body) SELECT rid, body FROM t1")?));
-    out.insert("fts_none_prefix_from_text_s".into(), json!(time("CREATE VIRTUAL TABLE f3 USING fts5(body, detail=none, columnsize=0, prefix='2 3', tokenize = 'unicode61 remove_diacritics 2'); INSERT INTO f3(rowid, body) SELECT rid, body FROM t1")?));
-    for f in SORT_FIELDS {
-        out.insert(format!("index_{f}_s"), json!(time(&format!(
-            "CREATE INDEX sort_items__{f} ON records(deleted, json_extract(fields, '$.{f}'), id) WHERE collection = 'items'"
-        ))?));
-    }
-    out.insert("scan_only_s".into(), json!(time("CREATE TEMP TABLE t2 AS SELECT count(*) FROM records WHERE json_extract(fields, '$.title') IS NOT NULL")?));
-    server.stop().await;
-    Ok(Value::Object(out))
 }

@@ -171,7 +171,3 @@ mod tests {
         assert_eq!(quantile(&mut [], 0.99), Duration::ZERO);
     }
 }
-
-pub const SORT_FIELDS_LAB: [&str; 8] = [
-    "title", "status", "priority", "due", "done", "owner", "email", "updated",
-];

@@ -6,7 +6,6 @@
 mod client;
 mod dataset;
 mod harness;
-mod lab;
 mod server;
 
 use std::process::ExitCode;
@@ -22,8 +21,6 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("server") => server::run(records),
         Some("client") => client::run(records),
-        Some("client-breakdown") => client::breakdown(records),
-        Some("lab") => lab::run(records),
         _ => {
             eprintln!("usage: ferry-bench server|client [--records N]");
             return ExitCode::from(2);

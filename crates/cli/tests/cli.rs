@@ -11,12 +11,30 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 async fn ferry(profile: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+    // Tests never touch the OS keyring.
+    ferry_with(profile, args, stdin, &[("FERRY_KEYRING", Some("off"))]).await
+}
+
+/// `ferry` with some environment variables set (`Some`) or removed (`None`).
+async fn ferry_with(
+    profile: &Path,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, Option<&str>)],
+) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
         .arg("--profile")
         .arg(profile)
         .args(args)
-        .env_remove("FERRY_PROFILE")
-        .env("FERRY_KEYRING", "off")
+        .env_remove("FERRY_PROFILE");
+    for (name, value) in env {
+        match value {
+            Some(v) => command.env(name, v),
+            None => command.env_remove(name),
+        };
+    }
+    let mut child = command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -228,4 +246,115 @@ async fn a_corrupt_database_names_the_file() {
         });
     assert!(kept, "the damaged file is kept");
     ok(&profile, &["status"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_profile_is_one_line_that_names_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("p");
+    ok(&profile, &["offline"]).await;
+    let db = profile.join("ferry.db");
+    let other = rusqlite::Connection::open(&db).expect("another connection");
+    other
+        .execute_batch("BEGIN EXCLUSIVE")
+        .expect("hold the write lock");
+    let o = ferry(&profile, &["online"], "").await;
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&db.display().to_string()) && err.contains("another Ferry"),
+        "{err}"
+    );
+    other.execute_batch("ROLLBACK").expect("let go");
+    ok(&profile, &["online"]).await;
+}
+
+/// Without a keyring to talk to (here: a session bus that does not exist,
+/// and, where dbus-daemon is installed, a session bus without a secret
+/// service), login keeps the token in a file only the user can read, at once.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_keyring_the_token_is_a_private_file_and_logout_removes_it() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nowhere = format!("unix:path={}", dir.path().join("no-bus").display());
+    let bus = SessionBus::start().await;
+    let mut buses = vec![nowhere.clone()];
+    buses.extend(bus.as_ref().map(|b| b.address.clone()));
+    for (i, address) in buses.iter().enumerate() {
+        let profile = dir.path().join(format!("p{i}"));
+        let env = [
+            ("FERRY_KEYRING", None),
+            ("DBUS_SESSION_BUS_ADDRESS", Some(address.as_str())),
+        ];
+        let started = std::time::Instant::now();
+        let o = ferry_with(&profile, &["login", &server.url, "alice"], "demo\n", &env).await;
+        assert_eq!(o.status.code(), Some(0), "login: {}", stderr(&o));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "login waited {:?} for a keyring that is not there",
+            started.elapsed()
+        );
+        let status: Value = serde_json::from_str(&stdout(
+            &ferry_with(&profile, &["--json", "status"], "", &env).await,
+        ))
+        .expect("status JSON");
+        assert_eq!(status["token_store"], "file", "{status}");
+        assert_eq!(status["logged_in"], true);
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&profile.join("token")), 0o600);
+        assert_eq!(mode(&profile.join("ferry.db")), 0o600);
+        assert_eq!(mode(&profile), 0o700);
+        let o = ferry_with(&profile, &["sync"], "", &env).await;
+        assert_eq!(o.status.code(), Some(0), "sync: {}", stderr(&o));
+
+        let o = ferry_with(&profile, &["logout"], "", &env).await;
+        assert_eq!(o.status.code(), Some(0), "logout: {}", stderr(&o));
+        assert!(!profile.join("token").exists(), "logout removes the token");
+        let status: Value = serde_json::from_str(&stdout(
+            &ferry_with(&profile, &["--json", "status"], "", &env).await,
+        ))
+        .expect("status JSON");
+        assert_eq!(
+            (
+                status["logged_in"].as_bool(),
+                status["token_store"].is_null()
+            ),
+            (Some(false), true)
+        );
+    }
+}
+
+/// A private D-Bus session bus with no services on it, if dbus-daemon is
+/// installed; stopped when dropped.
+#[cfg(target_os = "linux")]
+struct SessionBus {
+    address: String,
+    _daemon: tokio::process::Child,
+}
+
+#[cfg(target_os = "linux")]
+impl SessionBus {
+    async fn start() -> Option<SessionBus> {
+        use tokio::io::AsyncBufReadExt;
+        let mut daemon = tokio::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .ok()?;
+        let mut lines = tokio::io::BufReader::new(daemon.stdout.take()?).lines();
+        let address = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+            .await
+            .ok()?
+            .ok()??;
+        Some(SessionBus {
+            address,
+            _daemon: daemon,
+        })
+    }
 }

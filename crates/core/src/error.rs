@@ -14,9 +14,15 @@ pub enum Error {
          edits to a file and rebuild it from the server"
     )]
     Corrupt { path: PathBuf, detail: String },
-    #[error("the local database {path} is locked by another Ferry process; close it and try again")]
+    #[error(
+        "the local database {path} is locked: another Ferry (the app or a `ferry` command) is using this profile; \
+         close it or let it finish, then try again"
+    )]
     Locked { path: PathBuf },
-    #[error("the disk holding {path} is full; free some space and try again")]
+    #[error(
+        "the disk holding the local database {path} is full; free some space and try again \
+         (the change that failed was not saved)"
+    )]
     DiskFull { path: PathBuf },
     #[error(
         "the local database {path} was written by a newer Ferry (schema version {found}, this one knows {known}); update Ferry"

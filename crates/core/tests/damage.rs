@@ -108,3 +108,102 @@ async fn a_garbage_database_is_refused_by_name_and_recovery_starts_over_from_the
         Some(&json!("Ann"))
     );
 }
+
+/// A long write transaction of another process: the edit waits, then gives
+/// up with an error that names the file and says what to do.
+#[tokio::test]
+async fn a_locked_database_is_named_and_says_another_ferry_holds_it() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let id = alice
+        .store()
+        .create("tasks", fields(json!({"title": "before"})))
+        .expect("create");
+    let db = alice.store().path().to_path_buf();
+    let other = rusqlite::Connection::open(&db).expect("another connection");
+    other
+        .execute_batch("BEGIN EXCLUSIVE")
+        .expect("hold the write lock");
+
+    let store = alice.engine.profile().store().clone();
+    let err = tokio::task::spawn_blocking(move || {
+        store.update("tasks", id, fields(json!({"title": "after"})))
+    })
+    .await
+    .expect("edit ran")
+    .expect_err("locked");
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&db.display().to_string()) && message.contains("another Ferry"),
+        "{message}"
+    );
+
+    other.execute_batch("ROLLBACK").expect("let go");
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"title": "after"})))
+        .expect("edits work again");
+}
+
+/// A write that needs room on a full disk fails with an error naming the
+/// file, and leaves the record and the outbox as they were.
+#[tokio::test]
+async fn a_full_disk_is_named_and_a_failed_edit_leaves_nothing_half_written() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let store = alice.store();
+    let id = store
+        .create("tasks", fields(json!({"title": "small"})))
+        .expect("create");
+    alice.sync().await;
+    store
+        .update("tasks", id, fields(json!({"status": "doing"})))
+        .expect("a pending edit");
+    let before = (
+        store.record("tasks", id).expect("record"),
+        store.outbox(100).expect("outbox"),
+        store.counts().expect("counts"),
+    );
+
+    store.simulate_full_disk(true).expect("fill the disk");
+    let big = "lorem ipsum ".repeat(40_000);
+    for attempt in [
+        store
+            .update("tasks", id, fields(json!({"notes": big})))
+            .map(|()| None),
+        store
+            .create("tasks", fields(json!({"title": "new", "notes": big})))
+            .map(Some),
+    ] {
+        let err = attempt.expect_err("no room");
+        assert!(matches!(err, Error::DiskFull { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&store.path().display().to_string())
+                && message.contains("free some space"),
+            "{message}"
+        );
+    }
+    let after = (
+        store.record("tasks", id).expect("record"),
+        store.outbox(100).expect("outbox"),
+        store.counts().expect("counts"),
+    );
+    assert_eq!(before, after, "nothing half-written");
+
+    store.simulate_full_disk(false).expect("free some space");
+    store
+        .update("tasks", id, fields(json!({"notes": big})))
+        .expect("the same edit works with room");
+    alice.sync().await;
+    assert_eq!(
+        server
+            .record("tasks", id)
+            .await
+            .expect("on the server")
+            .fields
+            .get("status"),
+        Some(&json!("doing"))
+    );
+}

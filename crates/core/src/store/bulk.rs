@@ -14,14 +14,14 @@ use crate::error::Result;
 
 const BULK_LOAD: &str = "bulk_load";
 
-/// The search index's triggers, as migration 4 made them.
+/// The search index's triggers, as migration 5 made them.
 const FTS_TRIGGERS: &str = "
     CREATE TRIGGER IF NOT EXISTS records_fts_insert AFTER INSERT ON records BEGIN
-        INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(new.fields));
+        INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(json(new.fields)));
     END;
     CREATE TRIGGER IF NOT EXISTS records_fts_update AFTER UPDATE OF fields ON records WHEN old.fields IS NOT new.fields BEGIN
         DELETE FROM records_fts WHERE rowid = old.rid;
-        INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(new.fields));
+        INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(json(new.fields)));
     END;";
 
 pub(crate) fn active(c: &Connection) -> Result<bool> {
@@ -53,7 +53,7 @@ impl LocalStore {
             tx.execute_batch(FTS_TRIGGERS)?;
             tx.execute_batch(
                 "INSERT INTO records_fts(records_fts) VALUES ('delete-all');
-                 INSERT INTO records_fts(rowid, body) SELECT rid, ferry_text(fields) FROM records;",
+                 INSERT INTO records_fts(rowid, body) SELECT rid, ferry_text(json(fields)) FROM records;",
             )?;
             let collections = collections_in(tx)?;
             sync_sort_indexes(tx, &collections, true)?;

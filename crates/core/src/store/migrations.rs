@@ -100,7 +100,27 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      END;
      INSERT INTO records_fts(rowid, body) SELECT rid, ferry_text(fields) FROM records;
      UPDATE records SET base_fields = NULL WHERE base_version IS NOT NULL AND base_fields = fields;",
+    // 5: fields as binary JSON (JSONB), which sort indexes and filters read
+    //    without parsing; the search triggers read them through json(). The
+    //    text indexed does not change. (Opening the store rebuilds the sort
+    //    indexes in their new shape.)
+    "DROP TRIGGER IF EXISTS records_fts_insert;
+     DROP TRIGGER IF EXISTS records_fts_update;
+     UPDATE records SET
+        base_fields = CASE WHEN base_version IS NOT NULL AND base_fields IS NOT fields THEN jsonb(base_fields) END,
+        fields = jsonb(fields);
+     CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN
+        INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(json(new.fields)));
+     END;
+     CREATE TRIGGER records_fts_update AFTER UPDATE OF fields ON records WHEN old.fields IS NOT new.fields BEGIN
+        DELETE FROM records_fts WHERE rowid = old.rid;
+        INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(json(new.fields)));
+     END;",
 ];
+
+/// The version since which sort indexes have their current shape; opening
+/// an older database rebuilds them.
+pub(crate) const SORT_INDEX_SHAPE: i64 = 5;
 
 /// The version this build writes.
 pub(crate) fn latest() -> i64 {
@@ -167,8 +187,18 @@ mod tests {
             assert_eq!(found, start);
             assert_eq!(version(&conn).expect("version"), latest());
             assert_eq!(record_count(&conn), 2, "from version {start}");
+            if start < 5 {
+                let kinds: Vec<String> = conn
+                    .prepare("SELECT DISTINCT typeof(fields) FROM records")
+                    .expect("prepare")
+                    .query_map([], |r| r.get(0))
+                    .expect("kinds")
+                    .collect::<rusqlite::Result<_>>()
+                    .expect("kinds");
+                assert_eq!(kinds, ["blob"], "fields become JSONB");
+            }
             let bases: Vec<String> = conn
-                .prepare("SELECT coalesce(base_fields, fields) FROM records ORDER BY id")
+                .prepare("SELECT json(coalesce(base_fields, fields)) FROM records ORDER BY id")
                 .expect("prepare")
                 .query_map([], |r| r.get(0))
                 .expect("bases")
@@ -197,6 +227,7 @@ mod tests {
     #[test]
     fn migrating_twice_changes_nothing() {
         let mut conn = Connection::open_in_memory().expect("open");
+        crate::store::search::register_functions(&conn).expect("functions");
         migrate_to(&mut conn, latest()).expect("first");
         assert_eq!(migrate_to(&mut conn, latest()).expect("second"), latest());
     }

@@ -96,6 +96,18 @@ impl LocalStore {
             path: path.to_path_buf(),
             _checkpointer: checkpoint::Checkpointer::start(path),
         };
+        if found < migrations::SORT_INDEX_SHAPE {
+            // Built by an older Ferry: the sort indexes get their current shape.
+            store.write(|tx| {
+                if bulk::active(tx)? {
+                    return Ok(());
+                }
+                for index in schema::sort_indexes(tx)? {
+                    tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))?;
+                }
+                schema::sync_sort_indexes(tx, &schema::collections_in(tx)?, true)
+            })?;
+        }
         // A bulk load cut short by a crash is finished now.
         store.end_bulk_load()?;
         Ok(store)
@@ -115,6 +127,20 @@ impl LocalStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Test hook: with `full`, the database file may not grow any more, so a
+    /// write that needs room fails as it would on a full disk.
+    #[doc(hidden)]
+    pub fn simulate_full_disk(&self, full: bool) -> Result<()> {
+        let conn = self.lock();
+        let pages: i64 = if full {
+            conn.query_row("PRAGMA page_count", [], |r| r.get(0))?
+        } else {
+            i64::from(u32::MAX - 1)
+        };
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        Ok(())
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -283,6 +309,50 @@ mod tests {
             let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
             assert_eq!(mode & 0o077, 0, "mode {mode:o}");
         }
+    }
+
+    #[test]
+    fn opening_a_database_of_an_older_ferry_reshapes_its_sort_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ferry.db");
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            search::register_functions(&conn).expect("functions");
+            migrations::migrate_to(&mut conn, 3).expect("version 3");
+            let def = serde_json::to_string(&schema::tests::tasks(&["owner"])).expect("def");
+            conn.execute(
+                "INSERT INTO collections (name, position, def) VALUES ('tasks', 0, ?1)",
+                [def],
+            )
+            .expect("schema");
+            conn.execute_batch(
+                "CREATE INDEX sort_tasks__owner ON records(deleted, json_extract(fields, '$.owner'), id)
+                    WHERE collection = 'tasks';
+                 INSERT INTO records (collection, id, fields)
+                    VALUES ('tasks', '0190a000-0000-7000-8000-000000000001', '{\"title\":\"Fix the tap\",\"owner\":\"ann\"}');",
+            )
+            .expect("old index");
+        }
+        let store = LocalStore::open(&path).expect("open");
+        let sql: String = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT sql FROM sqlite_master WHERE name = 'sort_tasks__owner'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .expect("index");
+        assert!(sql.contains("deleted = 0"), "{sql}");
+        let mut q = Query::new("tasks");
+        q.sort = Some("owner".into());
+        q.search = Some("tap".into());
+        let page = store.query(&q).expect("query");
+        assert_eq!(page.records.len(), 1);
+        assert_eq!(
+            page.records[0].fields.get("owner"),
+            Some(&serde_json::json!("ann"))
+        );
     }
 
     #[test]

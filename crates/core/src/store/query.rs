@@ -171,12 +171,6 @@ impl LocalStore {
                 )));
             }
         }
-        // The collection name is spliced in (it is a safe name) so the planner can use the partial sort indexes.
-        let mut sql = format!(
-            "{RECORD_SELECT} WHERE r.collection = '{}' AND r.deleted = 0",
-            q.collection
-        );
-        let mut args: Vec<SqlValue> = Vec::new();
         let search = match self.read(|c| search_in(c, q))? {
             Some(Search::Nothing) => {
                 return Ok(Page {
@@ -187,27 +181,51 @@ impl LocalStore {
             Some(Search::Match(expr)) => Some(expr),
             None => None,
         };
-        let searching = search.is_some();
-        let few_matches = match &search {
-            Some(expr) => self.read(|c| search::few_matches(c, expr))?,
-            None => false,
-        };
-        push_conditions(q, search, &mut sql, &mut args)?;
         let dir = match q.order {
             SortOrder::Ascending => "ASC",
             SortOrder::Descending => "DESC",
         };
-        // With a search, the matches are few: find them through the index
-        // and sort them, rather than walk the sort index testing every row
-        // (the unary `+` keeps the planner off the sort index).
-        let plus = if searching && few_matches { "+" } else { "" };
-        match &sort {
-            Some(name) => sql.push_str(&format!(
-                " ORDER BY {plus}json_extract(r.fields, '$.{name}') {dir}, r.id {dir}"
-            )),
-            None => sql.push_str(&format!(" ORDER BY r.id {dir}")),
-        }
+        let key = match &sort {
+            Some(name) => format!("json_extract(r.fields, '$.{name}')"),
+            None => "r.id".to_string(),
+        };
         let limit = q.limit.clamp(1, MAX_PAGE);
+        if let Some(expr) = search {
+            let (mut conditions, mut args) = (String::new(), Vec::new());
+            push_conditions(q, None, &mut conditions, &mut args)?;
+            let page = search::PageQuery {
+                collection: &q.collection,
+                conditions: &conditions,
+                args: &args,
+                key: &key,
+                dir,
+                offset: q.offset,
+                rows: limit + 1,
+            };
+            return self.read(|c| {
+                let rids = search::page(c, &page, &expr)?;
+                let mut stmt = c.prepare_cached(&format!("{RECORD_SELECT} WHERE r.rid = ?1"))?;
+                let mut records = Vec::with_capacity(limit.min(rids.len()));
+                for rid in rids.iter().take(limit) {
+                    let mut rows = stmt.query([rid])?;
+                    if let Some(row) = rows.next()? {
+                        records.push(from_row(row)?);
+                    }
+                }
+                Ok(Page {
+                    records,
+                    has_more: rids.len() > limit,
+                })
+            });
+        }
+        // The collection name is spliced in (it is a safe name) so the planner can use the partial sort indexes.
+        let mut sql = format!(
+            "{RECORD_SELECT} WHERE r.collection = '{}' AND r.deleted = 0",
+            q.collection
+        );
+        let mut args: Vec<SqlValue> = Vec::new();
+        push_conditions(q, None, &mut sql, &mut args)?;
+        sql.push_str(&format!(" ORDER BY {key} {dir}, r.rid {dir}"));
         args.push(SqlValue::Integer(
             i64::try_from(limit + 1).unwrap_or(i64::MAX),
         ));
@@ -249,7 +267,7 @@ mod tests {
             .read(|c| {
                 let sql = format!(
                     "EXPLAIN QUERY PLAN {RECORD_SELECT} WHERE r.collection = 'tasks' AND r.deleted = 0 \
-                     ORDER BY json_extract(r.fields, '$.owner') ASC, r.id ASC LIMIT 51 OFFSET 0"
+                     ORDER BY json_extract(r.fields, '$.owner') ASC, r.rid ASC LIMIT 51 OFFSET 0"
                 );
                 let mut stmt = c.prepare(&sql)?;
                 let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;

@@ -46,10 +46,12 @@ impl LocalRecord {
     }
 }
 
-/// The base's fields are stored only when they differ from the local value:
-/// `base_fields` is null for a record without local changes.
+/// Fields are stored as SQLite's binary JSON (JSONB), which sort indexes and
+/// filters read without parsing. The base's fields are stored only when they
+/// differ from the local value: `base_fields` is null for a record without
+/// local changes.
 pub(crate) const RECORD_SELECT: &str =
-    "SELECT r.collection, r.id, r.fields, r.deleted, r.base_version, coalesce(r.base_fields, r.fields),
+    "SELECT r.collection, r.id, json(r.fields), r.deleted, r.base_version, json(r.base_fields),
         r.base_deleted, r.base_updated_at, r.base_updated_by, r.error,
         EXISTS (SELECT 1 FROM outbox o WHERE o.collection = r.collection AND o.record_id = r.id),
         EXISTS (SELECT 1 FROM conflicts k WHERE k.collection = r.collection AND k.record_id = r.id)
@@ -84,10 +86,10 @@ pub(crate) fn from_row(row: &Row<'_>) -> Result<LocalRecord> {
                 collection: collection.clone(),
                 id,
                 version,
-                fields: json(
-                    row.get::<_, Option<String>>(5)?.as_deref().unwrap_or("{}"),
-                    "base fields",
-                )?,
+                fields: match row.get::<_, Option<String>>(5)? {
+                    Some(base) => json(&base, "base fields")?,
+                    None => fields.clone(),
+                },
                 deleted: row.get(6)?,
                 updated_at,
                 updated_by: row.get::<_, Option<String>>(8)?.unwrap_or_default(),
@@ -152,8 +154,8 @@ pub(crate) fn set_local(
     deleted: bool,
 ) -> Result<()> {
     c.prepare_cached(
-        "INSERT INTO records (collection, id, fields, deleted) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (collection, id) DO UPDATE SET fields = ?3, deleted = ?4,
+        "INSERT INTO records (collection, id, fields, deleted) VALUES (?1, ?2, jsonb(?3), ?4)
+         ON CONFLICT (collection, id) DO UPDATE SET fields = jsonb(?3), deleted = ?4,
             base_fields = CASE WHEN base_version IS NOT NULL THEN coalesce(base_fields, fields) END",
     )?
     .execute(params![
@@ -179,6 +181,11 @@ pub(crate) fn set_error(
 
 /// Sets the base to a server record; with `replace_local`, the local value too.
 pub(crate) fn set_base(c: &Connection, r: &Record, replace_local: bool) -> Result<()> {
+    set_base_of(c, r, replace_local, true)
+}
+
+/// [`set_base`], told whether the row may exist already.
+fn set_base_of(c: &Connection, r: &Record, replace_local: bool, may_exist: bool) -> Result<()> {
     let fields = to_json(&r.fields)?;
     let args = params![
         r.collection,
@@ -191,8 +198,9 @@ pub(crate) fn set_base(c: &Connection, r: &Record, replace_local: bool) -> Resul
     ];
     // Rewriting an unchanged local value would still redo its search and sort index entries.
     let unchanged = replace_local
+        && may_exist
         && c.prepare_cached(
-            "SELECT fields = ?3 AND deleted = ?4 FROM records WHERE collection = ?1 AND id = ?2",
+            "SELECT fields = jsonb(?3) AND deleted = ?4 FROM records WHERE collection = ?1 AND id = ?2",
         )?
         .query_row(
             params![r.collection, r.id.to_string(), fields, r.deleted],
@@ -212,8 +220,8 @@ pub(crate) fn set_base(c: &Connection, r: &Record, replace_local: bool) -> Resul
         c.prepare_cached(
             "INSERT INTO records (collection, id, fields, deleted, base_version, base_fields, base_deleted,
                                   base_updated_at, base_updated_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?4, ?6, ?7)
-             ON CONFLICT (collection, id) DO UPDATE SET fields = ?3, deleted = ?4, base_version = ?5,
+             VALUES (?1, ?2, jsonb(?3), ?4, ?5, NULL, ?4, ?6, ?7)
+             ON CONFLICT (collection, id) DO UPDATE SET fields = jsonb(?3), deleted = ?4, base_version = ?5,
                 base_fields = NULL, base_deleted = ?4, base_updated_at = ?6, base_updated_by = ?7, error = NULL",
         )?
         .execute(args)?;
@@ -221,9 +229,9 @@ pub(crate) fn set_base(c: &Connection, r: &Record, replace_local: bool) -> Resul
         c.prepare_cached(
             "INSERT INTO records (collection, id, fields, deleted, base_version, base_fields, base_deleted,
                                   base_updated_at, base_updated_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?4, ?6, ?7)
+             VALUES (?1, ?2, jsonb(?3), ?4, ?5, NULL, ?4, ?6, ?7)
              ON CONFLICT (collection, id) DO UPDATE SET base_version = ?5,
-                base_fields = ?3, base_deleted = ?4, base_updated_at = ?6, base_updated_by = ?7",
+                base_fields = jsonb(?3), base_deleted = ?4, base_updated_at = ?6, base_updated_by = ?7",
         )?
         .execute(args)?;
     }
@@ -248,17 +256,45 @@ pub(crate) fn local_row(
     .optional()?)
 }
 
-/// Applies one pulled record: replaces a record without local changes, only
-/// rebases one with them; never goes back to an older version.
-/// Returns whether anything changed.
-pub(crate) fn apply_pulled(c: &Connection, r: &Record) -> Result<bool> {
+/// [`local_row`] for many records of one collection at once: only those
+/// that exist are in the map.
+fn local_rows(
+    c: &Connection,
+    collection: &str,
+    ids: Vec<String>,
+) -> Result<std::collections::HashMap<String, (Option<i64>, bool)>> {
+    let ids = std::rc::Rc::new(
+        ids.into_iter()
+            .map(rusqlite::types::Value::Text)
+            .collect::<Vec<_>>(),
+    );
+    let mut stmt = c.prepare_cached(
+        "SELECT r.id, r.base_version,
+                r.error IS NOT NULL
+                OR EXISTS (SELECT 1 FROM outbox o WHERE o.collection = r.collection AND o.record_id = r.id)
+                OR EXISTS (SELECT 1 FROM conflicts k WHERE k.collection = r.collection AND k.record_id = r.id)
+         FROM records r WHERE r.collection = ?1 AND r.id IN rarray(?2)",
+    )?;
+    let rows = stmt.query_map(params![collection, ids], |r| {
+        Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Applies one pulled record, given its local row ([`local_row`]): replaces
+/// a record without local changes, only rebases one with them; never goes
+/// back to an older version. Returns whether anything changed.
+pub(crate) fn apply_pulled(
+    c: &Connection,
+    r: &Record,
+    row: Option<(Option<i64>, bool)>,
+) -> Result<bool> {
     let id = r.id.to_string();
-    let row = local_row(c, &r.collection, &id)?;
     let (base_version, local_changes) = row.unwrap_or((None, false));
     if base_version.is_some_and(|v| v >= r.version) {
         return Ok(false);
     }
-    set_base(c, r, !local_changes)?;
+    set_base_of(c, r, !local_changes, row.is_some())?;
     if local_changes && base_version.is_none() {
         // Pending edits known before the record itself (an imported outbox):
         // show them on top of the server's record.
@@ -300,8 +336,32 @@ impl LocalStore {
         self.write(|tx| {
             let mut changed = 0;
             let mut latest: Option<&Hlc> = None;
+            // The local rows of the page, read at once (a first pull finds none).
+            let mut rows = std::collections::HashMap::new();
+            let mut collections: Vec<&str> =
+                changes.iter().map(|r| r.collection.as_str()).collect();
+            collections.sort_unstable();
+            collections.dedup();
+            for collection in collections {
+                let ids = changes
+                    .iter()
+                    .filter(|r| r.collection == collection)
+                    .map(|r| r.id.to_string())
+                    .collect();
+                for (id, row) in local_rows(tx, collection, ids)? {
+                    rows.insert((collection, id), row);
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
             for r in changes {
-                if apply_pulled(tx, r)? {
+                let id = r.id.to_string();
+                let row = if seen.insert((r.collection.as_str(), r.id)) {
+                    rows.remove(&(r.collection.as_str(), id))
+                } else {
+                    // The page holds the record twice: read what the first wrote.
+                    local_row(tx, &r.collection, &id)?
+                };
+                if apply_pulled(tx, r, row)? {
                     changed += 1;
                 }
                 latest = latest.max(Some(&r.updated_at));

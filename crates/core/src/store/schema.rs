@@ -78,9 +78,11 @@ pub(crate) fn sync_sort_indexes(
         {
             let index = sort_index_name(&c.name, &f.name);
             if build {
+                // Live records only, by value and then row id; `deleted` (always 0)
+                // leads so the planner sees the index serves `deleted = 0`.
                 tx.execute_batch(&format!(
                     "CREATE INDEX IF NOT EXISTS {index}
-                     ON records(deleted, json_extract(fields, '$.{field}'), id) WHERE collection = '{collection}'",
+                     ON records(deleted, json_extract(fields, '$.{field}')) WHERE collection = '{collection}' AND deleted = 0",
                     field = f.name,
                     collection = c.name
                 ))?;

@@ -14,21 +14,27 @@
 //! for very many terms stays a prefix query.
 
 use std::fmt::Write as _;
+use std::rc::Rc;
 
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value as SqlValue;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::Result;
 
 /// Most exact terms one typed word is expanded into.
 const MAX_EXPANSION: usize = 32;
-/// Below this many matches a search sorts its matches; from it on, it walks
-/// the sort index and keeps the rows that match.
-pub(crate) const FEW: i64 = 2000;
+/// Below this many matches a search sorts them; from it on, it walks the
+/// sort index and keeps the rows that match.
+const FEW: usize = 1000;
+/// Most matches read from the search index for one page.
+const COLLECT: usize = 20_000;
 
-/// Registers `ferry_text(json)`, used by the search index's triggers.
+/// Registers `ferry_text(json)`, used by the search index's triggers, and
+/// `rarray()`, a list of values bound as one parameter.
 pub(crate) fn register_functions(c: &Connection) -> rusqlite::Result<()> {
+    rusqlite::vtab::array::load_module(c)?;
     c.create_scalar_function(
         "ferry_text",
         1,
@@ -196,14 +202,123 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// Whether a search matches fewer than [`FEW`] records, counting no further.
-pub(crate) fn few_matches(c: &Connection, expr: &str) -> Result<bool> {
-    let n: i64 = c
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT rowid FROM records_fts WHERE records_fts MATCH ?1 LIMIT ?2)",
-        )?
-        .query_row(rusqlite::params![expr, FEW], |r| r.get(0))?;
-    Ok(n < FEW)
+/// Where a page of matches comes from: one collection's live records, with
+/// filters, in one order.
+pub(crate) struct PageQuery<'a> {
+    pub collection: &'a str,
+    /// Filter conditions, each starting with ` AND `, numbering their
+    /// parameters from `?1`.
+    pub conditions: &'a str,
+    pub args: &'a [SqlValue],
+    /// What the page is ordered by (then by row id).
+    pub key: &'a str,
+    /// `ASC` or `DESC`.
+    pub dir: &'a str,
+    pub offset: usize,
+    /// Rows wanted: a page and one more, to tell whether there are more.
+    pub rows: usize,
+}
+
+/// The row ids of one page of the records matching `expr`, in order.
+///
+/// The matches are read from the search index up to [`COLLECT`] of them.
+/// Fewer than [`FEW`]: they are sorted. More: the sort index is walked and
+/// each row kept if it is a match, known from those read, or, past the last
+/// one read (very many matches), asked of the search index by row id. So a
+/// page costs about as much for a word in every record as for a rare one.
+pub(crate) fn page(c: &Connection, q: &PageQuery<'_>, expr: &str) -> Result<Vec<i64>> {
+    let mut matches = Vec::new();
+    let mut all_read = false;
+    {
+        let mut stmt =
+            c.prepare_cached("SELECT rowid FROM records_fts WHERE records_fts MATCH ?1")?;
+        let mut rows = stmt.query([expr])?;
+        while matches.len() < COLLECT {
+            match rows.next()? {
+                Some(row) => matches.push(row.get::<_, i64>(0)?),
+                None => {
+                    all_read = true;
+                    break;
+                }
+            }
+        }
+    }
+    if matches.is_empty() && all_read {
+        return Ok(Vec::new());
+    }
+    let n = q.args.len();
+    let limits = [
+        SqlValue::Integer(i64::try_from(q.rows).unwrap_or(i64::MAX)),
+        SqlValue::Integer(i64::try_from(q.offset).unwrap_or(i64::MAX)),
+    ];
+    if all_read && matches.len() < FEW {
+        // Few: find them by row id and sort them (the unary `+` keeps the
+        // planner off the sort index).
+        let sql = format!(
+            "SELECT r.rid FROM records r WHERE r.rid IN rarray(?{}) AND r.collection = '{}' AND r.deleted = 0{}
+             ORDER BY +{} {dir}, r.rid {dir} LIMIT ?{} OFFSET ?{}",
+            n + 1,
+            q.collection,
+            q.conditions,
+            q.key,
+            n + 2,
+            n + 3,
+            dir = q.dir,
+        );
+        let set = Rc::new(
+            matches
+                .into_iter()
+                .map(SqlValue::Integer)
+                .collect::<Vec<_>>(),
+        );
+        let mut stmt = c.prepare_cached(&sql)?;
+        let params = q
+            .args
+            .iter()
+            .map(|a| a as &dyn rusqlite::ToSql)
+            .chain(std::iter::once(&set as &dyn rusqlite::ToSql))
+            .chain(limits.iter().map(|a| a as &dyn rusqlite::ToSql));
+        let rids = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        return Ok(rids);
+    }
+    let boundary = if all_read {
+        i64::MAX
+    } else {
+        matches.last().copied().unwrap_or(i64::MIN)
+    };
+    let walk = format!(
+        "SELECT r.rid FROM records r WHERE r.collection = '{}' AND r.deleted = 0{} ORDER BY {} {dir}, r.rid {dir}",
+        q.collection,
+        q.conditions,
+        q.key,
+        dir = q.dir,
+    );
+    let mut stmt = c.prepare_cached(&walk)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(q.args.iter()))?;
+    let mut probe = c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM records_fts WHERE records_fts MATCH ?1 AND rowid = ?2)",
+    )?;
+    let (mut skipped, mut page) = (0, Vec::with_capacity(q.rows));
+    while page.len() < q.rows {
+        let Some(row) = rows.next()? else { break };
+        let rid: i64 = row.get(0)?;
+        let hit = if rid <= boundary {
+            matches.binary_search(&rid).is_ok()
+        } else {
+            probe.query_row(rusqlite::params![expr, rid], |r| r.get::<_, bool>(0))?
+        };
+        if !hit {
+            continue;
+        }
+        if skipped < q.offset {
+            skipped += 1;
+        } else {
+            page.push(rid);
+        }
+    }
+    Ok(page)
 }
 
 #[cfg(test)]
