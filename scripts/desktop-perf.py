@@ -295,6 +295,9 @@ def measure_in(d, t0, profile, records, has_rows):
     wait_until("the tasks list", on_tasks)
     if has_rows:
         wait_until("task rows", lambda: d.find("[data-testid=row]"))
+    time.sleep(1)
+    pid = app_pid(profile)
+    before_scroll = pss_by_process(descendants(pid)) if pid else {}
     rows_after_scroll = d.run_async(SCROLL) if has_rows else 0
     time.sleep(1)
     pid = app_pid(profile)
@@ -312,6 +315,7 @@ def measure_in(d, t0, profile, records, has_rows):
         "cold_start_to_rows_s": round(cold, 3),
         "pss_mb_app_and_webkit": memory,
         "pss_mb_by_process": by_process,
+        "pss_mb_by_process_before_scrolling": before_scroll,
         "rows_in_dom_after_scrolling": rows_after_scroll,
         "search_ms": [round(x, 1) for x in searches],
         "search_ms_median": round(statistics.median(searches), 1) if searches else None,
