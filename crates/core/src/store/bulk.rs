@@ -14,6 +14,14 @@ use crate::error::Result;
 
 const BULK_LOAD: &str = "bulk_load";
 
+/// Page cache (negative: KiB) in normal use: enough for the sort and search
+/// indexes' working set, small enough that a long-running app does not grow
+/// with the data.
+pub(crate) const STEADY_CACHE_KIB: i64 = -16_384;
+/// During a bulk load the index rebuild sorts everything: a larger cache,
+/// given back at the end.
+const BULK_CACHE_KIB: i64 = -65_536;
+
 /// The search index's triggers, as migration 5 made them.
 const FTS_TRIGGERS: &str = "
     CREATE TRIGGER IF NOT EXISTS records_fts_insert AFTER INSERT ON records BEGIN
@@ -32,6 +40,7 @@ impl LocalStore {
     /// Stops maintaining the search and sort indexes until [`Self::end_bulk_load`].
     pub fn begin_bulk_load(&self) -> Result<()> {
         self.write(|tx| {
+            tx.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
             set_setting(tx, BULK_LOAD, Some("1"))?;
             tx.execute_batch("DROP TRIGGER IF EXISTS records_fts_insert; DROP TRIGGER IF EXISTS records_fts_update;")?;
             for index in sort_indexes(tx)? {
@@ -58,6 +67,11 @@ impl LocalStore {
             let collections = collections_in(tx)?;
             sync_sort_indexes(tx, &collections, true)?;
             set_setting(tx, BULK_LOAD, None)
+        })?;
+        self.read(|c| {
+            c.pragma_update(None, "cache_size", STEADY_CACHE_KIB)?;
+            c.execute_batch("PRAGMA shrink_memory")?;
+            Ok(())
         })
     }
 }

@@ -75,8 +75,7 @@ impl LocalStore {
             })?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
-            // Sort and search indexes take random inserts: a larger page cache keeps them fast.
-            conn.pragma_update(None, "cache_size", -65_536)?;
+            conn.pragma_update(None, "cache_size", bulk::STEADY_CACHE_KIB)?;
             conn.pragma_update(None, "temp_store", "MEMORY")?;
             conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
