@@ -18,6 +18,8 @@ use crate::harness::{BenchServer, PASSWORD, USER, batches, create_body};
 
 /// Offline edits pushed in one sync (and timed one by one as local edits).
 const EDITS: usize = 10_000;
+/// Initial pulls, each into a new profile, taking turns with raw inserts.
+const PULL_ROUNDS: usize = 2;
 /// Runs of each latency figure.
 const SAMPLES: usize = 400;
 const PAGE: usize = 100;
@@ -48,24 +50,34 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
         server.push_body(&auth, body).await?;
     }
 
-    // A profile of its own that never touches the OS keyring.
-    let profile = Profile::open_with(&dir.path().join("profile"), KeyringUse::Off)?;
-    let engine = Arc::new(SyncEngine::new(Arc::new(profile)));
-    engine
-        .login(&server.base, USER, PASSWORD, "bench client")
-        .await?;
-    let store = engine.profile().store().clone();
-
-    // Initial pull into the empty profile, with the process's peak memory.
-    let rss_before = memory("VmRSS");
-    let peak_reset = reset_peak_memory();
-    let start = Instant::now();
-    let report = engine.sync().await?;
-    let pull_secs = start.elapsed().as_secs_f64();
-    let peak = memory("VmHWM");
-    if report.pulled != n {
-        bail!("pulled {} records, expected {n}", report.pulled);
+    // The initial pull into an empty profile and the raw insert of the same
+    // rows take turns, twice: the best of each is compared, so a burst of
+    // load from another process on this shared machine skews neither. The
+    // first pull also gives the process's peak memory.
+    let (mut pulls, mut raws) = (Vec::new(), Vec::new());
+    let (mut rss_before, mut peak, mut peak_reset, mut first) = (None, None, false, None);
+    for round in 0..PULL_ROUNDS {
+        let engine = bench_profile(&dir.path().join(format!("profile{round}")), &server).await?;
+        if round == 0 {
+            rss_before = memory("VmRSS");
+            peak_reset = reset_peak_memory();
+        }
+        let start = Instant::now();
+        let report = engine.sync().await?;
+        pulls.push(start.elapsed().as_secs_f64());
+        if round == 0 {
+            peak = memory("VmHWM");
+        }
+        if report.pulled != n {
+            bail!("pulled {} records, expected {n}", report.pulled);
+        }
+        raws.push(raw_insert(dir.path(), n, Synchronous::Normal)?);
+        first.get_or_insert(engine);
     }
+    let engine = first.context("no pull")?;
+    let store = engine.profile().store().clone();
+    let pull_secs = pulls.iter().copied().fold(f64::INFINITY, f64::min);
+    let raw = raws.iter().copied().fold(0.0, f64::max);
 
     let mut noop = Vec::with_capacity(SAMPLES);
     engine.sync().await?;
@@ -101,7 +113,6 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
     server.stop().await;
     drop(engine);
 
-    let raw = raw_insert(dir.path(), n, Synchronous::Normal)?;
     let pull = rate(n, pull_secs);
     let push = rate(EDITS, push_secs);
     let (noop_median, noop_p99) = (ms(quantile(&mut noop, 0.5)), ms(quantile(&mut noop, 0.99)));
@@ -121,11 +132,16 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
             "seconds": (pull_secs * 1000.0).round() / 1000.0,
             "records_per_s": pull,
             "raw_sqlite_insert_rows_per_s": raw,
+            "runs": {
+                "pull_seconds": pulls.iter().map(|s| (s * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+                "raw_rows_per_s": raws,
+                "compared": "the best pull with the best raw insert",
+            },
             "slowdown_vs_raw": ratio(raw, pull),
             "peak_rss_mb": peak_mb,
             "rss_before_mb": rss_before.map(|kb| (kb as f64 / 1024.0).round()),
             "peak_rss_measured": if peak_reset {
-                "VmHWM of the whole bench process (client and in-process server) during the pull; reset to the current RSS just before it through /proc/self/clear_refs"
+                "VmHWM of the whole bench process (client and in-process server) during the first pull; reset to the current RSS just before it through /proc/self/clear_refs"
             } else {
                 "VmHWM of the whole bench process since it started (client and in-process server): the peak could not be reset, so this bounds the pull's peak from above"
             },
@@ -173,6 +189,19 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
             "search_p99_under_20_ms": search_p99 < 20.0,
         }
     }))
+}
+
+/// A profile of its own, logged in, that never touches the OS keyring.
+async fn bench_profile(
+    dir: &std::path::Path,
+    server: &BenchServer,
+) -> anyhow::Result<Arc<SyncEngine>> {
+    let profile = Profile::open_with(dir, KeyringUse::Off)?;
+    let engine = Arc::new(SyncEngine::new(Arc::new(profile)));
+    engine
+        .login(&server.base, USER, PASSWORD, "bench client")
+        .await?;
+    Ok(engine)
 }
 
 /// A line of `/proc/self/status` in kB (`None` where there is no procfs).

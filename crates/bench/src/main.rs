@@ -11,6 +11,14 @@ mod server;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `FERRY_LOG=ferry_core=debug` shows where a suite's time goes.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let records = args
         .iter()

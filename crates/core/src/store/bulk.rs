@@ -6,7 +6,10 @@
 //! The state is persisted: a process that dies mid-load finishes the
 //! rebuild the next time the database is opened.
 
-use rusqlite::Connection;
+use std::path::Path;
+use std::sync::mpsc::SyncSender;
+
+use rusqlite::{Connection, OpenFlags};
 
 use super::schema::{collections_in, sort_indexes, sync_sort_indexes};
 use super::{LocalStore, get_setting, set_setting};
@@ -36,9 +39,37 @@ pub(crate) fn active(c: &Connection) -> Result<bool> {
     Ok(get_setting(c, BULK_LOAD)?.is_some())
 }
 
+/// Every record's text to search, read on a connection of its own and
+/// sent on in batches.
+fn search_texts(path: &Path, send: &SyncSender<Vec<(i64, String)>>) -> Result<()> {
+    const BATCH: usize = 1000;
+    if path == Path::new(":memory:") {
+        return Err(crate::error::Error::Inconsistent(
+            "an in-memory store has no second connection".into(),
+        ));
+    }
+    let c = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    super::search::register_functions(&c)?;
+    let mut stmt = c.prepare("SELECT rid, ferry_text(fields) FROM records")?;
+    let mut rows = stmt.query([])?;
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(row) = rows.next()? {
+        batch.push((row.get(0)?, row.get(1)?));
+        if batch.len() == BATCH && send.send(std::mem::take(&mut batch)).is_err() {
+            return Ok(());
+        }
+    }
+    let _ = send.send(batch);
+    Ok(())
+}
+
 impl LocalStore {
     /// Stops maintaining the search and sort indexes until [`Self::end_bulk_load`].
     pub fn begin_bulk_load(&self) -> Result<()> {
+        self.pause_checkpoints(true)?;
         self.write(|tx| {
             tx.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
             set_setting(tx, BULK_LOAD, Some("1"))?;
@@ -59,20 +90,70 @@ impl LocalStore {
             if !active(tx)? {
                 return Ok(());
             }
+            let start = std::time::Instant::now();
             tx.execute_batch(FTS_TRIGGERS)?;
-            tx.execute_batch(
-                "INSERT INTO records_fts(records_fts) VALUES ('delete-all');
-                 INSERT INTO records_fts(rowid, body) SELECT rid, ferry_text(json(fields)) FROM records;",
-            )?;
-            let collections = collections_in(tx)?;
-            sync_sort_indexes(tx, &collections, true)?;
+            tx.execute_batch("INSERT INTO records_fts(records_fts) VALUES ('delete-all')")?;
+            // A second connection reads the text to search while this one
+            // indexes it. This transaction holds the write lock, so no write
+            // can come between: both see the same records.
+            let streamed = std::thread::scope(|scope| -> Result<bool> {
+                let (send, texts) = std::sync::mpsc::sync_channel(4);
+                let reader = scope.spawn(move || search_texts(&self.path, &send));
+                let mut insert = tx.prepare("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
+                for batch in texts {
+                    for (rid, body) in batch {
+                        insert.execute(rusqlite::params![rid, body])?;
+                    }
+                }
+                Ok(match reader.join() {
+                    Ok(Ok(())) => true,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "search text read on this connection instead");
+                        false
+                    }
+                    Err(_) => false,
+                })
+            })?;
+            if !streamed {
+                tx.execute_batch(
+                    "INSERT INTO records_fts(records_fts) VALUES ('delete-all');
+                     INSERT INTO records_fts(rowid, body) SELECT rid, ferry_text(fields) FROM records;",
+                )?;
+            }
+            let searchable = start.elapsed();
+            sync_sort_indexes(tx, &collections_in(tx)?, true)?;
+            tracing::debug!(
+                ?searchable,
+                sortable = ?start.elapsed() - searchable,
+                "bulk load: search and sort indexes built"
+            );
             set_setting(tx, BULK_LOAD, None)
         })?;
+        self.pause_checkpoints(false)?;
         self.read(|c| {
             c.pragma_update(None, "cache_size", STEADY_CACHE_KIB)?;
             c.execute_batch("PRAGMA shrink_memory")?;
             Ok(())
         })
+    }
+
+    /// Stops copying the log back into the database while a bulk load
+    /// writes it (copying it as it grows competes with the load for the
+    /// disk and the processor); afterwards the background checkpoints copy
+    /// it in one go, and only then does the writer's automatic checkpoint
+    /// come back (see [`LocalStore::write`]).
+    fn pause_checkpoints(&self, pause: bool) -> Result<()> {
+        if let Some(c) = &self._checkpointer {
+            c.pause(pause);
+        }
+        let pages = if pause || self._checkpointer.is_some() {
+            0
+        } else {
+            super::checkpoint::BACKSTOP_PAGES
+        };
+        self.lock()
+            .pragma_update(None, "wal_autocheckpoint", pages)?;
+        Ok(())
     }
 }
 

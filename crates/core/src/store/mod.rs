@@ -151,6 +151,14 @@ impl LocalStore {
     /// Runs `f` in one immediate transaction; commits if it returns `Ok`.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
+        if self
+            ._checkpointer
+            .as_ref()
+            .is_some_and(|c| c.backstop_due())
+        {
+            conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)
+                .map_err(|e| classify(&self.path, e))?;
+        }
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| classify(&self.path, e))?;

@@ -61,6 +61,42 @@ fn json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::Inconsistent(format!("{what}: {e}")))
 }
 
+/// The fields of a pulled record: parsed, or kept as the JSON the server
+/// sent (which a pull stores as it is, without parsing it into values).
+pub trait PulledFields: Serialize {
+    /// The fields as JSON text.
+    fn json(&self) -> Result<std::borrow::Cow<'_, str>>;
+    /// The fields as values.
+    fn values(&self) -> Result<Fields>;
+}
+
+impl PulledFields for Fields {
+    fn json(&self) -> Result<std::borrow::Cow<'_, str>> {
+        to_json(self).map(std::borrow::Cow::Owned)
+    }
+
+    fn values(&self) -> Result<Fields> {
+        Ok(self.clone())
+    }
+}
+
+impl PulledFields for Box<serde_json::value::RawValue> {
+    fn json(&self) -> Result<std::borrow::Cow<'_, str>> {
+        let text = self.get();
+        if !text.trim_start().starts_with('{') {
+            return Err(Error::Inconsistent(format!(
+                "the server sent record fields that are not an object: {}",
+                text.chars().take(40).collect::<String>()
+            )));
+        }
+        Ok(std::borrow::Cow::Borrowed(text))
+    }
+
+    fn values(&self) -> Result<Fields> {
+        json(self.get(), "pulled fields")
+    }
+}
+
 pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Inconsistent(e.to_string()))
 }
@@ -185,8 +221,13 @@ pub(crate) fn set_base(c: &Connection, r: &Record, replace_local: bool) -> Resul
 }
 
 /// [`set_base`], told whether the row may exist already.
-fn set_base_of(c: &Connection, r: &Record, replace_local: bool, may_exist: bool) -> Result<()> {
-    let fields = to_json(&r.fields)?;
+fn set_base_of<F: PulledFields>(
+    c: &Connection,
+    r: &Record<F>,
+    replace_local: bool,
+    may_exist: bool,
+) -> Result<()> {
+    let fields = r.fields.json()?;
     let args = params![
         r.collection,
         r.id.to_string(),
@@ -284,9 +325,9 @@ fn local_rows(
 /// Applies one pulled record, given its local row ([`local_row`]): replaces
 /// a record without local changes, only rebases one with them; never goes
 /// back to an older version. Returns whether anything changed.
-pub(crate) fn apply_pulled(
+pub(crate) fn apply_pulled<F: PulledFields>(
     c: &Connection,
-    r: &Record,
+    r: &Record<F>,
     row: Option<(Option<i64>, bool)>,
 ) -> Result<bool> {
     let id = r.id.to_string();
@@ -298,7 +339,7 @@ pub(crate) fn apply_pulled(
     if local_changes && base_version.is_none() {
         // Pending edits known before the record itself (an imported outbox):
         // show them on top of the server's record.
-        let mut fields = r.fields.clone();
+        let mut fields = r.fields.values()?;
         let mut deleted = r.deleted;
         for e in crate::outbox::entries_for(c, &r.collection, r.id)? {
             match e.mutation.op {
@@ -332,7 +373,11 @@ impl LocalStore {
 
     /// Applies one page of pulled changes and moves the cursor, in one
     /// transaction. Returns how many records changed locally.
-    pub fn apply_page(&self, changes: &[Record], cursor: &str) -> Result<usize> {
+    pub fn apply_page<F: PulledFields>(
+        &self,
+        changes: &[Record<F>],
+        cursor: &str,
+    ) -> Result<usize> {
         self.write(|tx| {
             let mut changed = 0;
             let mut latest: Option<&Hlc> = None;

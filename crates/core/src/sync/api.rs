@@ -192,7 +192,13 @@ impl Api {
         self.json(self.request(Method::GET, "/v1/schema")).await
     }
 
-    pub async fn changes(&self, since: Option<&str>, limit: usize) -> Result<ChangesResponse> {
+    /// A page of changes; `F` is how the records' fields are read:
+    /// [`ferry_protocol::Fields`], or `Box<RawValue>` to keep them as sent.
+    pub async fn changes<F: serde::de::DeserializeOwned>(
+        &self,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<ChangesResponse<F>> {
         let mut req = self
             .request(Method::GET, "/v1/changes")
             .query(&[("limit", limit.to_string())]);

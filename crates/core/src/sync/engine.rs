@@ -8,6 +8,7 @@ use ferry_protocol::{
     CHANGES_MAX_LIMIT, ChangesResponse, Collection, Mutation, PUSH_MAX_MUTATIONS, Record,
 };
 use serde::Serialize;
+use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 use tracing::Instrument;
 
@@ -257,12 +258,13 @@ impl SyncEngine {
     async fn pull(
         &self,
         api: &Api,
-        first_page: Option<ChangesResponse>,
+        first_page: Option<ChangesResponse<Box<RawValue>>>,
         page_size: usize,
         changed: &mut ChangedRecords,
     ) -> Result<usize> {
         let store = self.profile.store().clone();
         let mut pulled = 0;
+        let (start, mut applying) = (std::time::Instant::now(), std::time::Duration::ZERO);
         let mut page = match first_page {
             Some(page) => page,
             None => api.changes(store.cursor()?.as_deref(), page_size).await?,
@@ -280,21 +282,28 @@ impl SyncEngine {
             let has_more = page.has_more;
             let cursor = page.cursor.clone();
             let writer = store.clone();
-            let apply =
-                tokio::task::spawn_blocking(move || writer.apply_page(&page.changes, &page.cursor));
+            let apply = tokio::task::spawn_blocking(move || {
+                let start = std::time::Instant::now();
+                writer
+                    .apply_page(&page.changes, &page.cursor)
+                    .map(|n| (n, start.elapsed()))
+            });
             let (applied, next) = if has_more {
                 let (applied, next) = tokio::join!(apply, api.changes(Some(&cursor), page_size));
                 (applied, Some(next))
             } else {
                 (apply.await, None)
             };
-            pulled += applied
+            let (n, took) = applied
                 .map_err(|e| Error::Inconsistent(format!("writing a pulled page failed: {e}")))??;
+            pulled += n;
+            applying += took;
             match next {
                 Some(next) => page = next?,
                 None => break,
             }
         }
+        tracing::debug!(pulled, took = ?start.elapsed(), ?applying, "pulled");
         Ok(pulled)
     }
 }
