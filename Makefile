@@ -4,11 +4,17 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ferry/target
 CARGO ?= cargo
+# The PostgreSQL server of the store tests; `make pg` makes it answer.
+export FERRY_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo demo-two demo-server test deps ui app test-rust test-ui lint openapi bindings bench
+.PHONY: demo demo-two demo-server test deps pg ui app test-rust test-ui lint openapi bindings bench bench-load
 
 deps:
 	@scripts/install-deps.sh
+
+# PostgreSQL on 127.0.0.1:5432 (installed and started if none answers).
+pg:
+	@scripts/postgres.sh
 
 ui: deps
 	cd ui && npm run build
@@ -39,9 +45,10 @@ test-ui:
 	cd ui && npm run build && npm test && npm run test:e2e
 
 # The desktop end-to-end test drives the built app, ferry-server and the CLI.
-test-rust:
+# The PostgreSQL tests fail (never skip) here: FERRY_REQUIRE_PG.
+test-rust: pg
 	$(CARGO) build -p ferry-server -p ferry-cli
-	$(CARGO) test --workspace --no-fail-fast
+	FERRY_REQUIRE_PG=1 $(CARGO) test --workspace --no-fail-fast
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

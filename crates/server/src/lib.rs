@@ -61,6 +61,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Turns `true` when the server is shutting down; event streams end.
     pub shutdown: watch::Receiver<bool>,
+    /// The store publishes commits (of every process) to `events` itself.
+    pub store_relays_commits: bool,
 }
 
 impl AppState {
@@ -73,11 +75,14 @@ impl AppState {
         let floor = store.latest_stamp().await?;
         let node = format!("srv{}", &Uuid::new_v4().simple().to_string()[..6]);
         let (tx, rx) = watch::channel(false);
+        let events = Events::default();
+        let store_relays_commits = store.relay_commits(events.clone());
         Ok((
             AppState {
                 store,
                 clock: Arc::new(Clock::new(&node, floor)),
-                events: Events::default(),
+                events,
+                store_relays_commits,
                 throttle: Arc::new(LoginThrottle::new(
                     limits.login_failures,
                     limits.login_window,

@@ -13,7 +13,8 @@ use ferry_server::{AppState, Limits, auth, demo, schema_file};
 #[derive(Parser)]
 #[command(name = "ferry-server", version, about = "Ferry sync server")]
 struct Cli {
-    /// Database URL: sqlite://PATH
+    /// Database URL: sqlite://PATH, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE
+    /// (any number of processes may share one PostgreSQL database).
     #[arg(
         long,
         global = true,
@@ -21,6 +22,9 @@ struct Cli {
         default_value = "sqlite://ferry.db"
     )]
     db: String,
+    /// Most PostgreSQL connections this process opens (one more listens for events).
+    #[arg(long, global = true, env = "FERRY_DB_POOL_SIZE", default_value_t = 16)]
+    db_pool_size: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,7 +107,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", ferry_server::openapi().to_pretty_json()?);
         return Ok(());
     }
-    let store = store::open(&cli.db).await?;
+    let pg = store::postgres::PgOptions {
+        pool_size: cli.db_pool_size,
+        ..Default::default()
+    };
+    let store = store::open_with(&cli.db, &pg).await?;
     match cli.command {
         Command::Serve(args) => serve(store, args).await,
         Command::User(UserCommand::Add { username }) => {

@@ -36,6 +36,10 @@ pub async fn push(
     let outcome = state.store.push(ctx, req.mutations).await?;
     if let Some(cursor) = outcome.last_write {
         tracing::debug!(count, %cursor, "push committed");
+    }
+    if let Some(cursor) = outcome.last_write
+        && !state.store_relays_commits
+    {
         state.events.publish(Commit {
             cursor: cursor.to_string(),
             collections: outcome.touched,

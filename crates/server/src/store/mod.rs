@@ -11,7 +11,11 @@
 //! - a mutation id seen before from the same user returns its first result
 //!   and writes nothing.
 
+pub mod postgres;
 pub mod sqlite;
+
+#[cfg(test)]
+mod concurrency;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -24,6 +28,7 @@ use ferry_protocol::{Access, ChangesResponse, Mutation, MutationResult, Record};
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::events::Events;
 use crate::schema_file::CollectionDef;
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +142,14 @@ pub trait Store: Send + Sync + 'static {
     async fn history(&self, collection: &str, id: Uuid) -> Result<Vec<Record>, StoreError>;
     /// The latest server HLC stamp written, so a restarted clock never goes back.
     async fn latest_stamp(&self) -> Result<Option<ferry_protocol::Hlc>, StoreError>;
+
+    /// Starts publishing to `events` every commit made through any process
+    /// that shares this database, and returns `true`; then handlers do not
+    /// publish their own commits. A store only one process uses returns
+    /// `false` (the default), and handlers publish.
+    fn relay_commits(&self, _events: Events) -> bool {
+        false
+    }
 }
 
 pub type DynStore = Arc<dyn Store>;
@@ -162,8 +175,14 @@ impl std::fmt::Display for Cursor {
     }
 }
 
-/// Opens the store a `--db` URL names: `sqlite://PATH` (or `sqlite::memory:`).
+/// Opens the store a `--db` URL names: `sqlite://PATH` (or `sqlite::memory:`)
+/// or `postgres://…`, with default pool settings.
 pub async fn open(url: &str) -> Result<DynStore, StoreError> {
+    open_with(url, &postgres::PgOptions::default()).await
+}
+
+/// Like [`open`], with the PostgreSQL pool settings `pg`.
+pub async fn open_with(url: &str, pg: &postgres::PgOptions) -> Result<DynStore, StoreError> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -171,12 +190,10 @@ pub async fn open(url: &str) -> Result<DynStore, StoreError> {
         return Ok(Arc::new(sqlite::SqliteStore::open(path)?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Invalid(
-            "this build of ferry-server has no PostgreSQL store yet; use --db sqlite://PATH".into(),
-        ));
+        return Ok(Arc::new(postgres::PgStore::open(url, pg).await?));
     }
     Err(StoreError::Invalid(format!(
-        "unknown database URL {:?}: use sqlite://PATH",
+        "unknown database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE",
         crate::config::redact_url(url)
     )))
 }
