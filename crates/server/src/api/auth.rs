@@ -19,6 +19,8 @@ fn client_ip(ext: &Extensions) -> Option<std::net::IpAddr> {
         (status = 200, body = LoginResponse),
         (status = 400, description = "Malformed request", body = ferry_protocol::ErrorResponse),
         (status = 401, description = "Wrong username or password", body = ferry_protocol::ErrorResponse),
+        (status = 413, description = "Too large a body", body = ferry_protocol::ErrorResponse),
+        (status = 415, description = "The body is not sent as JSON", body = ferry_protocol::ErrorResponse),
         (status = 429, description = "Too many failed logins", body = ferry_protocol::ErrorResponse),
     ))]
 pub async fn login(

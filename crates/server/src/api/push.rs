@@ -15,6 +15,7 @@ use crate::store::PushContext;
         (status = 400, description = "Malformed request", body = ferry_protocol::ErrorResponse),
         (status = 401, description = "Missing or invalid token", body = ferry_protocol::ErrorResponse),
         (status = 413, description = "More than 1000 mutations, or too large a body", body = ferry_protocol::ErrorResponse),
+        (status = 415, description = "The body is not sent as JSON", body = ferry_protocol::ErrorResponse),
     ))]
 pub async fn push(
     State(state): State<AppState>,
