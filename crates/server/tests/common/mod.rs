@@ -92,6 +92,21 @@ impl TestServer {
         }
     }
 
+    /// A server that runs elsewhere (another process) at `base`, over `store`.
+    pub fn remote(base: String, store: DynStore) -> TestServer {
+        TestServer {
+            base,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("http client"),
+            store,
+            stop: None,
+            task: tokio::spawn(async { Ok(()) }),
+            _dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -220,7 +235,7 @@ impl Drop for TestServer {
 }
 
 /// The demo schema and users, through the `Store` trait; no records.
-async fn seed(store: &DynStore) {
+pub async fn seed(store: &DynStore) {
     let defs = schema_file::parse(demo::DEMO_SCHEMA).expect("demo schema parses");
     store.put_collections(&defs).await.expect("put collections");
     for (username, _password, grants) in demo::demo_users() {

@@ -1,0 +1,351 @@
+//! Several `ferry-server` processes on one PostgreSQL database.
+//!
+//! - A client with an event stream on process A is told of a commit made
+//!   through process B within a second (LISTEN/NOTIFY).
+//! - `GET /v1/health` answers 503 while PostgreSQL is down and 200 again,
+//!   without a restart, once it is back. This one stops and starts a
+//!   private throwaway cluster, so other tests' server is left alone.
+//!
+//! The server comes from `FERRY_TEST_PG_URL` (`make test` sets it up).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{EventStream, TestServer, create, event_cursor};
+use ferry_server::store::DynStore;
+use ferry_server::store::postgres::testing::TestDb;
+use ferry_server::store::postgres::{PgOptions, PgStore};
+use ferry_server::{AppState, Limits};
+use serde_json::json;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// A `ferry-server serve` child process; killed when dropped.
+struct ServerProcess {
+    child: Child,
+    base: String,
+}
+
+impl ServerProcess {
+    fn start(db_url: &str) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
+            .args(["--db", db_url, "--db-pool-size", "4"])
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("FERRY_LOG", "ferry_server=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start ferry-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("ferry-server listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        ServerProcess { child, base }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_commit_through_process_b_reaches_an_event_stream_on_process_a_within_a_second() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store: DynStore = Arc::new(
+        PgStore::open(&db.url, &PgOptions::default())
+            .await
+            .expect("open"),
+    );
+    common::seed(&store).await;
+    let (a, b) = (ServerProcess::start(&db.url), ServerProcess::start(&db.url));
+    let (a, b) = (
+        (TestServer::remote(a.base.clone(), store.clone()), a),
+        (TestServer::remote(b.base.clone(), store.clone()), b),
+    );
+    let (server_a, server_b) = (&a.0, &b.0);
+    let alice_on_a = server_a.login("alice").await;
+    let bob_on_b = server_b.login("bob").await;
+
+    let mut events = EventStream::connect(server_a, &alice_on_a).await;
+    let greeting = events
+        .next_frame(common::deadline())
+        .await
+        .expect("a greeting");
+    assert!(greeting.raw.starts_with(':'), "{greeting:?}");
+
+    for round in 0..3 {
+        let id = Uuid::now_v7();
+        let results = server_b
+            .push(
+                &bob_on_b,
+                &[create(
+                    "contacts",
+                    id,
+                    json!({"name": format!("From B {round}")}),
+                )],
+            )
+            .await;
+        assert_eq!(results[0]["status"], "applied");
+        let pushed = Instant::now();
+        let frame = events
+            .next_changes(pushed + Duration::from_secs(1))
+            .await
+            .expect("a changes event on A within a second");
+        let cursor = event_cursor(&frame);
+        assert_eq!(
+            cursor,
+            server_a.cursor(&alice_on_a).await,
+            "the event carries the cursor a pull from A ends at"
+        );
+        let (changes, _) = server_a.pull_all(&alice_on_a).await;
+        assert!(changes.iter().any(|c| c["id"] == json!(id)));
+    }
+    drop(events);
+    drop((a, b));
+    drop(store);
+    drop(db);
+}
+
+// ---------------------------------------------------------------- a private cluster
+
+/// A PostgreSQL cluster of its own in a temporary directory, on a free
+/// loopback port, run as user `postgres` when the test runs as root
+/// (PostgreSQL refuses to run as root). Stopped and removed when dropped.
+struct PrivateCluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+}
+
+fn pg_bin_dir() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    dirs.sort();
+    dirs.pop()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl PrivateCluster {
+    fn run(&self, program: &str, args: &[&str]) {
+        let exe = self.bin.join(program);
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let out = cmd
+            .args(args)
+            .current_dir("/")
+            .output()
+            .expect("run a PostgreSQL program");
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn create() -> PrivateCluster {
+        let bin = pg_bin_dir().expect("PostgreSQL's initdb (Debian package postgresql)");
+        let dir = std::env::temp_dir().join(format!("ferry-pg-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir(&dir).expect("cluster dir");
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .expect("chown");
+            assert!(ok.success(), "chown the cluster dir to postgres");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let cluster = PrivateCluster { dir, bin, port };
+        let data = cluster.data();
+        cluster.run(
+            "initdb",
+            &["-D", &data, "-U", "postgres", "-A", "trust", "--no-sync"],
+        );
+        cluster.start();
+        cluster
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").to_string_lossy().to_string()
+    }
+
+    fn start(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log").to_string_lossy().to_string();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &opts,
+                "-l",
+                &log,
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ],
+        );
+    }
+
+    fn stop(&self) {
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "fast", "-w", "-t", "30", "stop"],
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        let exe = self.bin.join("pg_ctl");
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let _ = cmd
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .current_dir("/")
+            .output();
+        let _ = std::fs::remove_dir_all(Path::new(&self.dir));
+    }
+}
+
+async fn health(http: &reqwest::Client, base: &str) -> u16 {
+    match http
+        .get(format!("{base}/v1/health"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+    {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+async fn wait_for_health(http: &reqwest::Client, base: &str, want: u16, within: Duration) {
+    let until = Instant::now() + within;
+    loop {
+        let got = health(http, base).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "health stayed {got}, not {want}, for {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn health_is_503_while_postgres_is_down_and_recovers_when_it_is_back() {
+    // Like every PostgreSQL test, this runs where a test server is configured.
+    if ferry_server::store::postgres::testing::server_url().is_none() {
+        return;
+    }
+    let cluster = PrivateCluster::create();
+    let options = PgOptions {
+        pool_size: 4,
+        timeout: Duration::from_secs(2),
+    };
+    let store: DynStore = Arc::new(PgStore::open(&cluster.url(), &options).await.expect("open"));
+    common::seed(&store).await;
+    let (state, stop_streams) = AppState::new(store.clone(), Limits::default())
+        .await
+        .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(ferry_server::serve(listener, state, stop_streams, async {
+        let _ = stopped.await;
+    }));
+    let server = TestServer::remote(base.clone(), store.clone());
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+
+    assert_eq!(health(&http, &base).await, 200);
+    let alice = server.login("alice").await;
+
+    cluster.stop();
+    wait_for_health(&http, &base, 503, Duration::from_secs(10)).await;
+    // Requests that need the database are 503 too, in the error shape.
+    let resp = server
+        .get("/v1/changes", &alice)
+        .send()
+        .await
+        .expect("changes");
+    assert_eq!(resp.status(), 503);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unavailable");
+
+    cluster.start();
+    wait_for_health(&http, &base, 200, Duration::from_secs(20)).await;
+    // The pool has replaced its connections: the old session works again.
+    let results = server
+        .push(
+            &alice,
+            &[create("contacts", Uuid::now_v7(), json!({"name": "After"}))],
+        )
+        .await;
+    assert_eq!(results[0]["status"], "applied");
+
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    drop(server);
+    drop(store);
+    drop(cluster);
+}
