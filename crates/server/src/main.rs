@@ -54,6 +54,16 @@ enum Command {
     SeedDemo,
     /// Print the OpenAPI document of the API.
     Openapi,
+    /// Copy a SQLite server's database into an empty PostgreSQL database
+    /// (stop the server first); clients keep their cursors and logins.
+    Migrate {
+        /// sqlite://PATH
+        #[arg(long)]
+        from: String,
+        /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Args)]
@@ -111,6 +121,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         pool_size: cli.db_pool_size,
         ..Default::default()
     };
+    if let Command::Migrate { from, to } = &cli.command {
+        let Some(path) = from
+            .strip_prefix("sqlite://")
+            .or_else(|| from.strip_prefix("sqlite:"))
+        else {
+            bail!("--from takes sqlite://PATH");
+        };
+        if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+            bail!("--to takes postgres://USER@HOST/DATABASE");
+        }
+        let copied = store::migrate::sqlite_to_postgres(path, to, &pg).await?;
+        eprintln!(
+            "copied {copied} from {from} to {}",
+            ferry_server::config::redact_url(to)
+        );
+        return Ok(());
+    }
     let store = store::open_with(&cli.db, &pg).await?;
     match cli.command {
         Command::Serve(args) => serve(store, args).await,
@@ -159,7 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::SeedDemo => seed_demo(store).await,
-        Command::Openapi => Ok(()),
+        Command::Openapi | Command::Migrate { .. } => Ok(()),
     }
 }
 

@@ -6,6 +6,9 @@
 //!   without a restart, once it is back. This one stops and starts a
 //!   private throwaway cluster, so other tests' server is left alone.
 //!
+//! - `ferry-server migrate` moves a SQLite server to PostgreSQL, and its
+//!   clients carry on with their tokens, cursors and mutation ids.
+//!
 //! The server comes from `FERRY_TEST_PG_URL` (`make test` sets it up).
 
 mod common;
@@ -16,10 +19,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{EventStream, TestServer, create, event_cursor};
+use common::{EventStream, TestServer, create, delete, event_cursor, update};
 use ferry_server::store::DynStore;
 use ferry_server::store::postgres::testing::TestDb;
 use ferry_server::store::postgres::{PgOptions, PgStore};
+use ferry_server::store::sqlite::SqliteStore;
 use ferry_server::{AppState, Limits};
 use serde_json::json;
 use tokio::time::Instant;
@@ -348,4 +352,162 @@ async fn health_is_503_while_postgres_is_down_and_recovers_when_it_is_back() {
     drop(server);
     drop(store);
     drop(cluster);
+}
+
+/// A server in this process over `store`; stops when the sender is dropped or fires.
+async fn serve_in_process(
+    store: DynStore,
+) -> (
+    TestServer,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let (state, stop_streams) = AppState::new(store.clone(), Limits::default())
+        .await
+        .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(ferry_server::serve(listener, state, stop_streams, async {
+        let _ = stopped.await;
+    }));
+    (TestServer::remote(base, store), stop, task)
+}
+
+fn migrate(from: &Path, to: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ferry-server"))
+        .arg("migrate")
+        .arg("--from")
+        .arg(format!("sqlite://{}", from.display()))
+        .args(["--to", to])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ferry-server migrate")
+}
+
+#[tokio::test]
+async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ferry.db");
+
+    // A SQLite server with creates, edits, a merge, a conflict and a delete.
+    let sqlite: DynStore =
+        Arc::new(SqliteStore::open(&path.to_string_lossy()).expect("open sqlite"));
+    common::seed(&sqlite).await;
+    let (server, stop, task) = serve_in_process(sqlite.clone()).await;
+    let (alice, bob) = (server.login("alice").await, server.login("bob").await);
+    let ids: Vec<Uuid> = (0..30).map(|_| Uuid::now_v7()).collect();
+    let creates: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| create("contacts", *id, json!({"name": format!("Contact {i}")})))
+        .collect();
+    server.push(&alice, &creates).await;
+    let edits = vec![
+        update(
+            "contacts",
+            ids[0],
+            1,
+            json!({"name": "Contact 0"}),
+            json!({"name": "Renamed"}),
+        ),
+        update(
+            "contacts",
+            ids[1],
+            1,
+            json!({"email": null}),
+            json!({"email": "a@example.com"}),
+        ),
+    ];
+    let first_edits = server.push(&alice, &edits).await;
+    let later = vec![
+        update(
+            "contacts",
+            ids[1],
+            1,
+            json!({"phone": null}),
+            json!({"phone": "123"}),
+        ),
+        update(
+            "contacts",
+            ids[0],
+            1,
+            json!({"name": "Contact 0"}),
+            json!({"name": "Clash"}),
+        ),
+        delete("contacts", ids[2], 1),
+        create("tasks", Uuid::now_v7(), json!({"title": "A task"})),
+    ];
+    let later_results = server.push(&bob, &later).await;
+    let statuses: Vec<&str> = later_results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, ["merged", "conflict", "applied", "applied"]);
+    let (changes_before, cursor_before) = server.pull_all(&alice).await;
+    let history_before = server.history(&alice, "contacts", ids[1]).await;
+    let _ = stop.send(());
+    let _ = task.await;
+    drop(server);
+    drop(sqlite);
+
+    let out = migrate(&path, &db.url);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "migrate failed: {stderr}");
+    assert!(
+        stderr.contains("3 users") && stderr.contains("35 record versions of 31 records"),
+        "{stderr}"
+    );
+
+    let pg: DynStore = Arc::new(
+        PgStore::open(&db.url, &PgOptions::default())
+            .await
+            .expect("open postgres"),
+    );
+    let (server, stop, task) = serve_in_process(pg.clone()).await;
+    // The same tokens, the same pages, the same cursor, the same history.
+    let (changes_after, cursor_after) = server.pull_all(&alice).await;
+    assert_eq!(changes_after, changes_before);
+    assert_eq!(cursor_after, cursor_before);
+    assert_eq!(
+        server.history(&bob, "contacts", ids[1]).await,
+        history_before
+    );
+    // Mutation ids seen before are answered from memory, not applied again.
+    assert_eq!(server.push(&alice, &edits).await, first_edits);
+    assert_eq!(server.push(&bob, &later).await, later_results);
+    assert_eq!(server.cursor(&alice).await, cursor_before);
+    // New writes continue the sequence.
+    server
+        .push(
+            &alice,
+            &[create("contacts", Uuid::now_v7(), json!({"name": "New"}))],
+        )
+        .await;
+    let next: i64 = server.cursor(&alice).await.parse().expect("cursor");
+    assert_eq!(next, cursor_before.parse::<i64>().expect("cursor") + 1);
+    // Passwords came along too.
+    assert_eq!(
+        server.try_login("carol", common::PASSWORD).await.status(),
+        200
+    );
+    let _ = stop.send(());
+    let _ = task.await;
+    drop(server);
+
+    // Never into a database that already holds data.
+    let again = migrate(&path, &db.url);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds Ferry data"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    drop(pg);
+    drop(db);
 }

@@ -11,6 +11,7 @@
 //! - a mutation id seen before from the same user returns its first result
 //!   and writes nothing.
 
+pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 

@@ -1,0 +1,426 @@
+//! `ferry-server migrate --from sqlite://… --to postgres://…`: copies a
+//! SQLite server's whole database into an empty PostgreSQL database, rows
+//! and sequence numbers as they are, so clients keep their cursors, tokens
+//! and pending mutation ids.
+
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags, params};
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::StoreError;
+use super::postgres::{PgOptions, PgStore};
+use super::sqlite::SqliteStore;
+
+/// History rows as columns, for `unnest`.
+type HistoryColumns = (
+    Vec<i64>,
+    Vec<String>,
+    Vec<Uuid>,
+    Vec<i64>,
+    Vec<String>,
+    Vec<bool>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+);
+
+/// Mutation outcome rows as columns, for `unnest`.
+type MutationColumns = (
+    Vec<Uuid>,
+    Vec<Uuid>,
+    Vec<String>,
+    Vec<String>,
+    Vec<Uuid>,
+    Vec<Option<i64>>,
+    Vec<Option<String>>,
+    Vec<Option<String>>,
+);
+
+/// Rows copied per statement.
+const CHUNK: i64 = 5000;
+
+/// What was copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Copied {
+    pub users: usize,
+    pub grants: usize,
+    pub sessions: usize,
+    pub collections: usize,
+    pub history: usize,
+    pub records: usize,
+    pub mutations: usize,
+    pub last_seq: i64,
+}
+
+impl std::fmt::Display for Copied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} users, {} grants, {} sessions, {} collections, {} record versions of {} records, {} mutation outcomes; change sequence at {}",
+            self.users,
+            self.grants,
+            self.sessions,
+            self.collections,
+            self.history,
+            self.records,
+            self.mutations,
+            self.last_seq
+        )
+    }
+}
+
+fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Internal(format!("reading the SQLite database: {e}"))
+}
+
+fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Internal(format!("writing the PostgreSQL database: {e}"))
+}
+
+fn uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Internal(format!("stored id {s:?}: {e}")))
+}
+
+type Sqlite = Arc<Mutex<Connection>>;
+
+async fn read<T: Send + 'static>(
+    conn: &Sqlite,
+    f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+) -> Result<T, StoreError> {
+    let conn = conn.clone();
+    tokio::task::spawn_blocking(move || {
+        let c = conn.lock().unwrap_or_else(|e| e.into_inner());
+        f(&c).map_err(db_err)
+    })
+    .await
+    .map_err(|e| StoreError::Internal(format!("reading task failed: {e}")))?
+}
+
+/// Copies the SQLite database at `from` (a path) into the PostgreSQL
+/// database `to`, which must hold no Ferry data yet. All in one PostgreSQL
+/// transaction: on any error nothing is left behind. Stop the server that
+/// uses `from` first.
+pub async fn sqlite_to_postgres(
+    from: &str,
+    to: &str,
+    options: &PgOptions,
+) -> Result<Copied, StoreError> {
+    if !std::path::Path::new(from).is_file() {
+        return Err(StoreError::NotFound(format!(
+            "there is no SQLite database at {from:?}"
+        )));
+    }
+    // Opening migrates an older file to the current schema first.
+    drop(SqliteStore::open(from)?);
+    let conn =
+        Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db_err)?;
+    let src: Sqlite = Arc::new(Mutex::new(conn));
+    // One read transaction: a consistent copy even if something writes meanwhile.
+    read(&src, |c| c.execute_batch("BEGIN")).await?;
+
+    let target = PgStore::open(to, options).await?;
+    let mut client = target
+        .pool()
+        .get()
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let tx = client.transaction().await.map_err(pg_err)?;
+    let held: i64 = tx
+        .query_one(
+            "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM collections)
+                  + (SELECT count(*) FROM history) + (SELECT value FROM change_seq FOR UPDATE)",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?
+        .get(0);
+    if held != 0 {
+        return Err(StoreError::Exists(
+            "the PostgreSQL database already holds Ferry data; migrate into an empty database"
+                .into(),
+        ));
+    }
+    let mut copied = Copied::default();
+
+    let users = read(&src, |c| {
+        let mut s = c.prepare("SELECT id, username, password_hash, created_at FROM users")?;
+        let rows = s.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    copied.users = users.len();
+    let (mut ids, mut names, mut hashes, mut created) = (vec![], vec![], vec![], vec![]);
+    for (id, name, hash, at) in users {
+        ids.push(uuid(&id)?);
+        names.push(name);
+        hashes.push(hash);
+        created.push(at);
+    }
+    tx.execute(
+        "INSERT INTO users (id, username, password_hash, created_at)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])",
+        &[&ids, &names, &hashes, &created],
+    )
+    .await
+    .map_err(pg_err)?;
+
+    let grants = read(&src, |c| {
+        let mut s = c.prepare("SELECT user_id, collection, access FROM grants")?;
+        let rows = s.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    copied.grants = grants.len();
+    let (mut users, mut cols, mut access) = (vec![], vec![], vec![]);
+    for (u, c, a) in grants {
+        users.push(uuid(&u)?);
+        cols.push(c);
+        access.push(a);
+    }
+    tx.execute(
+        "INSERT INTO grants (user_id, collection, access)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])",
+        &[&users, &cols, &access],
+    )
+    .await
+    .map_err(pg_err)?;
+
+    let sessions = read(&src, |c| {
+        let mut s = c.prepare(
+            "SELECT token_hash, user_id, device_id, device_name, created_at FROM sessions",
+        )?;
+        let rows = s.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    copied.sessions = sessions.len();
+    let (mut tokens, mut users, mut devices, mut device_names, mut created) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (t, u, d, n, at) in sessions {
+        tokens.push(t);
+        users.push(uuid(&u)?);
+        devices.push(uuid(&d)?);
+        device_names.push(n);
+        created.push(at);
+    }
+    tx.execute(
+        "INSERT INTO sessions (token_hash, user_id, device_id, device_name, created_at)
+         SELECT * FROM unnest($1::bytea[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])",
+        &[&tokens, &users, &devices, &device_names, &created],
+    )
+    .await
+    .map_err(pg_err)?;
+
+    let collections = read(&src, |c| {
+        let mut s = c.prepare("SELECT name, position, definition FROM collections")?;
+        let rows = s.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    copied.collections = collections.len();
+    let (mut names, mut positions, mut defs) = (vec![], vec![], vec![]);
+    for (n, p, d) in collections {
+        names.push(n);
+        positions.push(p);
+        defs.push(d);
+    }
+    tx.execute(
+        "INSERT INTO collections (name, position, definition)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])",
+        &[&names, &positions, &defs],
+    )
+    .await
+    .map_err(pg_err)?;
+
+    // History, in chunks by sequence number.
+    let mut after = 0i64;
+    loop {
+        type Row = (
+            i64,
+            String,
+            String,
+            i64,
+            String,
+            bool,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = read(&src, move |c| {
+            let mut s = c.prepare(
+                "SELECT seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc
+                 FROM history WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = s.query_map(params![after, CHUNK], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        copied.history += rows.len();
+        let mut cols: HistoryColumns = Default::default();
+        for (seq, collection, id, version, fields, deleted, at, by, hlc) in rows {
+            cols.0.push(seq);
+            cols.1.push(collection);
+            cols.2.push(uuid(&id)?);
+            cols.3.push(version);
+            cols.4.push(fields);
+            cols.5.push(deleted);
+            cols.6.push(at);
+            cols.7.push(by);
+            cols.8.push(hlc);
+        }
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7, &cols.8,
+        ];
+        tx.execute(
+            "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::bigint[], $5::text[],
+                                  $6::boolean[], $7::text[], $8::text[], $9::text[])",
+            &params,
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    copied.last_seq = after;
+
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, String, String)> = read(&src, move |c| {
+            let mut s = c.prepare(
+                "SELECT seq, collection, id FROM records WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = s.query_map(params![after, CHUNK], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        copied.records += rows.len();
+        let (mut seqs, mut cols, mut ids) = (vec![], vec![], vec![]);
+        for (seq, c, id) in rows {
+            seqs.push(seq);
+            cols.push(c);
+            ids.push(uuid(&id)?);
+        }
+        tx.execute(
+            "INSERT INTO records (seq, collection, id)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[])",
+            &[&seqs, &cols, &ids],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+
+    // Mutation outcomes, in chunks by key.
+    let mut after = (String::new(), String::new());
+    loop {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let key = after.clone();
+        let rows: Vec<Row> = read(&src, move |c| {
+            let mut s = c.prepare(
+                "SELECT user_id, mutation_id, status, collection, record_id, version, conflict, error
+                 FROM mutations WHERE (user_id, mutation_id) > (?1, ?2)
+                 ORDER BY user_id, mutation_id LIMIT ?3",
+            )?;
+            let rows = s.query_map(params![key.0, key.1, CHUNK], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = (last.0.clone(), last.1.clone());
+        copied.mutations += rows.len();
+        let mut cols: MutationColumns = Default::default();
+        for (u, m, status, collection, record, version, conflict, error) in rows {
+            cols.0.push(uuid(&u)?);
+            cols.1.push(uuid(&m)?);
+            cols.2.push(status);
+            cols.3.push(collection);
+            cols.4.push(uuid(&record)?);
+            cols.5.push(version);
+            cols.6.push(conflict);
+            cols.7.push(error);
+        }
+        let params: [&(dyn ToSql + Sync); 8] = [
+            &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7,
+        ];
+        tx.execute(
+            "INSERT INTO mutations (user_id, mutation_id, status, collection, record_id, version, conflict, error)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::bigint[],
+                                  $7::text[], $8::text[])",
+            &params,
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+
+    tx.execute("UPDATE change_seq SET value = $1", &[&copied.last_seq])
+        .await
+        .map_err(pg_err)?;
+    tx.commit().await.map_err(pg_err)?;
+    let _ = read(&src, |c| c.execute_batch("COMMIT")).await;
+    Ok(copied)
+}
