@@ -50,6 +50,16 @@ test-rust: pg
 	$(CARGO) build -p ferry-server -p ferry-cli
 	FERRY_REQUIRE_PG=1 $(CARGO) test --workspace --no-fail-fast
 
+.PHONY: package test-package
+
+# Release installers: the app's .deb and .rpm, the server's .deb (README, "Install").
+package: deps
+	scripts/package.sh
+
+# Installs the built packages, starts the installed app and server, uninstalls.
+test-package: deps
+	scripts/test-package.sh
+
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
