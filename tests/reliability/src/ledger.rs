@@ -10,11 +10,14 @@ use std::collections::BTreeMap;
 use ferry_core::protocol::Fields;
 use ferry_core::{LocalStore, RecordState, SyncEngine};
 use rand::Rng;
-use rand::seq::IteratorRandom;
+use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub const COLLECTION: &str = "tasks";
+
+/// How many of the newest tasks edits go to.
+const HOT: usize = 60;
 
 #[derive(Debug, Default)]
 pub struct Ledger {
@@ -43,10 +46,16 @@ impl Ledger {
         }
     }
 
-    /// Appends a word to the notes of `n` random tasks, locally.
+    /// Appends a word to the notes of a random task, `n` times, locally.
+    /// The tasks are among the newest: edits pile up on records whose
+    /// earlier edits may still be in flight, where an edit applied twice
+    /// (or late) would show.
     pub fn edit(&mut self, store: &LocalStore, rng: &mut impl Rng, n: usize) {
-        let ids: Vec<Uuid> = self.notes.keys().copied().choose_multiple(rng, n);
-        for id in ids {
+        let newest = self.newest();
+        for _ in 0..n {
+            let Some(&id) = newest.choose(rng) else {
+                return;
+            };
             self.words += 1;
             let notes = self.notes.get(&id).cloned().unwrap_or_default();
             let notes = format!("{notes} w{}", self.words).trim().to_string();
@@ -56,6 +65,11 @@ impl Ledger {
             self.notes.insert(id, notes);
             self.edits += 1;
         }
+    }
+
+    /// The newest tasks, which edits go to.
+    pub fn newest(&self) -> Vec<Uuid> {
+        self.notes.keys().rev().take(HOT).copied().collect()
     }
 
     pub fn len(&self) -> usize {
