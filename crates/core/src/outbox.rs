@@ -402,10 +402,20 @@ impl LocalStore {
     /// most `max` entries and at most one per record (a record's later entry
     /// waits until the earlier one's acknowledgement has rebased it).
     pub fn take_batch(&self, max: usize) -> Result<Vec<OutboxEntry>> {
+        self.take_batch_besides(max, &[])
+    }
+
+    /// [`take_batch`](Self::take_batch) leaving out the records of `busy`, a
+    /// batch whose answers are still being stored: their later entries wait
+    /// to be rebased on what the server wrote for it.
+    pub fn take_batch_besides(&self, max: usize, busy: &[OutboxEntry]) -> Result<Vec<OutboxEntry>> {
         self.write(|tx| {
             let mut stmt = tx.prepare_cached(&format!("{ENTRY_SELECT} ORDER BY seq"))?;
             let mut rows = stmt.query([])?;
-            let mut seen = std::collections::HashSet::new();
+            let mut seen: std::collections::HashSet<(String, Uuid)> = busy
+                .iter()
+                .map(|e| (e.mutation.collection.clone(), e.mutation.record_id))
+                .collect();
             let mut batch = Vec::new();
             while let Some(row) = rows.next()? {
                 let e = entry_from_row(row)?;

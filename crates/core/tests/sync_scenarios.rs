@@ -377,6 +377,59 @@ async fn edits_coalesce_into_one_entry_that_keeps_the_first_base() {
 }
 
 #[tokio::test]
+async fn small_batches_go_out_while_earlier_answers_are_stored_and_keep_their_order() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let store = alice.store();
+    let ids: Vec<uuid::Uuid> = (0..7)
+        .map(|i| {
+            store
+                .create("tasks", fields(json!({"title": format!("task {i}")})))
+                .expect("create")
+        })
+        .collect();
+    alice.sync().await;
+    // The first record's edit is in flight (as after a crash) and edited again;
+    // the others are edited once. With batches of two, the later edit of the
+    // first record must wait for the answer to its first edit.
+    store
+        .update("tasks", ids[0], fields(json!({"status": "doing"})))
+        .expect("edit");
+    assert_eq!(store.take_batch(1).expect("batch").len(), 1);
+    store
+        .update("tasks", ids[0], fields(json!({"status": "done"})))
+        .expect("edit again");
+    for (i, id) in ids.iter().enumerate().skip(1) {
+        store
+            .update("tasks", *id, fields(json!({"priority": i})))
+            .expect("edit");
+    }
+    let mut engine = ferry_core::SyncEngine::new(alice.engine.profile().clone());
+    engine.batch_size = 2;
+    let report = engine.sync().await.expect("sync");
+    assert_eq!(
+        (
+            report.pushed.applied,
+            report.pushed.merged,
+            report.conflicts,
+            report.outbox
+        ),
+        (8, 0, 0, 0)
+    );
+    assert_eq!(server.history_len("tasks", ids[0]).await, 3);
+    let first = server.record("tasks", ids[0]).await.expect("server");
+    assert_eq!(first.fields.get("status"), Some(&json!("done")));
+    for (i, id) in ids.iter().enumerate().skip(1) {
+        let r = server.record("tasks", *id).await.expect("server");
+        assert_eq!(r.fields.get("priority"), Some(&json!(i)));
+        assert_eq!(
+            store.record("tasks", *id).expect("local").base_version(),
+            Some(r.version)
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_response_lost_after_the_server_committed_is_retried_without_applying_twice() {
     let server = TestServer::start().await;
     let alice = Client::login(&server, "alice").await;

@@ -79,10 +79,15 @@ fn store_one(
             records::set_error(c, &m.collection, m.record_id, None)?;
             if let Some(record) = &result.record {
                 let id = record.id.to_string();
-                let more = records::has_local_changes(c, &record.collection, &id)?;
-                let newer = records::local_row(c, &record.collection, &id)?
-                    .and_then(|(base_version, _)| base_version)
-                    .is_some_and(|v| v > record.version);
+                let (newer, more) = match records::local_row(c, &record.collection, &id)? {
+                    Some((base_version, more)) => {
+                        (base_version.is_some_and(|v| v > record.version), more)
+                    }
+                    None => (
+                        false,
+                        records::has_local_changes(c, &record.collection, &id)?,
+                    ),
+                };
                 if !newer {
                     records::set_base(c, record, !more)?;
                 }

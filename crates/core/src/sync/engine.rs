@@ -16,9 +16,8 @@ use super::ack::PushSummary;
 use super::api::{Api, normalise_url};
 use super::{ChangedRecords, Event};
 use crate::error::{Error, Result};
-use crate::outbox::OutboxEntry;
 use crate::profile::{Account, Profile, Token};
-use crate::store::{keys, now_rfc3339};
+use crate::store::{LocalStore, keys, now_rfc3339};
 
 /// What one sync cycle did and what is left.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -191,40 +190,8 @@ impl SyncEngine {
             .collect();
         let mut report = SyncReport::default();
         let mut changed = ChangedRecords::default();
-        loop {
-            let batch: Vec<OutboxEntry> =
-                store.take_batch(self.batch_size.clamp(1, PUSH_MAX_MUTATIONS))?;
-            if batch.is_empty() {
-                break;
-            }
-            let mutations: Vec<Mutation> = batch
-                .iter()
-                .map(|e| fit_to_schema(&e.mutation, &schema))
-                .collect();
-            let response = api.push(&mutations).await?;
-            if response.results.len() != mutations.len() {
-                return Err(Error::Incompatible {
-                    url: api.base().to_string(),
-                    detail: format!(
-                        "{} results for {} mutations",
-                        response.results.len(),
-                        mutations.len()
-                    ),
-                });
-            }
-            let summary = store.store_results(&batch, &response.results)?;
-            for e in &batch {
-                changed.add(&e.mutation.collection, e.mutation.record_id);
-            }
-            if summary.total() == 0 {
-                return Err(Error::Incompatible {
-                    url: api.base().to_string(),
-                    detail: "push results match no mutation".into(),
-                });
-            }
-            tracing::debug!(?summary, "pushed a batch");
-            report.pushed.add(summary);
-        }
+        self.push(api, store, &schema, &mut report, &mut changed)
+            .await?;
         // The first pull into an empty snapshot builds its indexes once, at the end.
         let bulk = store.cursor()?.is_none();
         if bulk {
@@ -251,6 +218,68 @@ impl SyncEngine {
         }
         self.publish(Event::Synced(report.clone()));
         Ok(report)
+    }
+
+    /// Pushes the outbox in FIFO batches. A batch goes out once the server
+    /// has answered the one before; the answers to that one are stored while
+    /// it travels, so the network and the local disk work at the same time.
+    async fn push(
+        &self,
+        api: &Api,
+        store: &Arc<LocalStore>,
+        schema: &HashMap<&str, &Collection>,
+        report: &mut SyncReport,
+        changed: &mut ChangedRecords,
+    ) -> Result<()> {
+        let max = self.batch_size.clamp(1, PUSH_MAX_MUTATIONS);
+        let mut batch = store.take_batch(max)?;
+        let mut storing: Option<tokio::task::JoinHandle<Result<PushSummary>>> = None;
+        while !batch.is_empty() {
+            let mutations: Vec<Mutation> = batch
+                .iter()
+                .map(|e| fit_to_schema(&e.mutation, schema))
+                .collect();
+            let response = api.push(&mutations).await;
+            if let Some(stored) = storing.take() {
+                report.pushed.add(joined(stored.await)?);
+            }
+            let response = response?;
+            if response.results.len() != mutations.len() {
+                return Err(Error::Incompatible {
+                    url: api.base().to_string(),
+                    detail: format!(
+                        "{} results for {} mutations",
+                        response.results.len(),
+                        mutations.len()
+                    ),
+                });
+            }
+            for e in &batch {
+                changed.add(&e.mutation.collection, e.mutation.record_id);
+            }
+            let next = store.take_batch_besides(max, &batch)?;
+            let (writer, url) = (store.clone(), api.base().to_string());
+            let stored = tokio::task::spawn_blocking(move || {
+                let summary = writer.store_results(&batch, &response.results)?;
+                if summary.total() == 0 {
+                    return Err(Error::Incompatible {
+                        url,
+                        detail: "push results match no mutation".into(),
+                    });
+                }
+                tracing::debug!(?summary, "pushed a batch");
+                Ok(summary)
+            });
+            batch = next;
+            if batch.is_empty() {
+                // What was left out waited for these answers.
+                report.pushed.add(joined(stored.await)?);
+                batch = store.take_batch(max)?;
+            } else {
+                storing = Some(stored);
+            }
+        }
+        Ok(())
     }
 
     /// Pulls pages since the cursor until there are no more; each page is
@@ -306,4 +335,9 @@ impl SyncEngine {
         tracing::debug!(pulled, took = ?start.elapsed(), ?applying, "pulled");
         Ok(pulled)
     }
+}
+
+/// The result of a blocking store task.
+fn joined<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
+    r.map_err(|e| Error::Inconsistent(format!("storing push results failed: {e}")))?
 }
