@@ -25,6 +25,12 @@ pub enum Error {
     )]
     DiskFull { path: PathBuf },
     #[error(
+        "the local database {path} cannot be written (a read-only file, folder or disk); \
+         give your user write access to it and its folder, then try again \
+         (your unsent changes are still in it)"
+    )]
+    ReadOnlyDatabase { path: PathBuf },
+    #[error(
         "the local database {path} was written by a newer Ferry (schema version {found}, this one knows {known}); update Ferry"
     )]
     TooNew {
@@ -109,6 +115,7 @@ pub(crate) fn classify(path: &std::path::Path, e: rusqlite::Error) -> Error {
         },
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked { path },
         Some(ErrorCode::DiskFull) => Error::DiskFull { path },
+        Some(ErrorCode::ReadOnly) => Error::ReadOnlyDatabase { path },
         _ => Error::Database(e),
     }
 }
