@@ -207,3 +207,113 @@ async fn a_full_disk_is_named_and_a_failed_edit_leaves_nothing_half_written() {
         Some(&json!("doing"))
     );
 }
+
+/// Makes files read-only for this process, and writable again when dropped:
+/// by their mode, or (for root, whom modes do not stop) by the immutable
+/// attribute.
+struct ReadOnlyFiles(Vec<std::path::PathBuf>, bool);
+
+impl ReadOnlyFiles {
+    fn set(paths: Vec<std::path::PathBuf>) -> ReadOnlyFiles {
+        use std::os::unix::fs::PermissionsExt;
+        for p in &paths {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        }
+        let writable =
+            |p: &std::path::Path| std::fs::OpenOptions::new().write(true).open(p).is_ok();
+        if !paths.iter().any(|p| writable(p)) {
+            return ReadOnlyFiles(paths, false);
+        }
+        for p in &paths {
+            let ok = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(p)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                ok && !writable(p),
+                "cannot make {} read-only here (root, and no chattr +i on this filesystem)",
+                p.display()
+            );
+        }
+        ReadOnlyFiles(paths, true)
+    }
+}
+
+impl Drop for ReadOnlyFiles {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        for p in &self.0 {
+            if self.1 {
+                let _ = std::process::Command::new("chattr")
+                    .arg("-i")
+                    .arg(p)
+                    .status();
+            }
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+}
+
+/// A read-only local database: the error names the file and the way out;
+/// once it is writable again, the unsent edit is still there and goes out.
+#[tokio::test]
+async fn a_read_only_database_is_named_and_keeps_its_unsent_edits() {
+    let server = TestServer::start().await;
+    // On the target directory's disk: a tmpfs may not take the immutable attribute.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let profile_dir = dir.path().join("profile");
+    let open = || Profile::open_with(&profile_dir, KeyringUse::Off);
+    let engine = SyncEngine::new(Arc::new(open().expect("profile")));
+    engine
+        .login(&server.url, "alice", "demo", "alice-test")
+        .await
+        .expect("login");
+    let id = engine
+        .profile()
+        .store()
+        .create("tasks", fields(json!({"title": "before"})))
+        .expect("create");
+    engine.sync().await.expect("sync");
+    engine
+        .profile()
+        .store()
+        .update("tasks", id, fields(json!({"status": "doing"})))
+        .expect("an unsent edit");
+    let db = engine.profile().store().path().to_path_buf();
+    drop(engine);
+
+    let files: Vec<_> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|s| std::path::PathBuf::from(format!("{}{s}", db.display())))
+        .filter(|p| p.exists())
+        .collect();
+    let read_only = ReadOnlyFiles::set(files);
+    let err = match open() {
+        Err(e) => e,
+        Ok(profile) => profile
+            .store()
+            .update("tasks", id, fields(json!({"status": "done"})))
+            .expect_err("a read-only database takes no edit"),
+    };
+    assert!(matches!(err, Error::ReadOnlyDatabase { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&db.display().to_string()) && message.contains("write access"),
+        "{message}"
+    );
+
+    drop(read_only);
+    let engine = SyncEngine::new(Arc::new(open().expect("writable again")));
+    assert_eq!(engine.profile().store().counts().expect("counts").outbox, 1);
+    engine.sync().await.expect("sync");
+    assert_eq!(
+        server
+            .record("tasks", id)
+            .await
+            .expect("on the server")
+            .fields
+            .get("status"),
+        Some(&json!("doing"))
+    );
+}
