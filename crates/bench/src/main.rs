@@ -2,10 +2,12 @@
 //! targets, and ratios to a raw reference measured in the same run.
 //!
 //! `cargo run --release -p ferry-bench -- server|client [--records N]`
+//! `cargo run --release -p ferry-bench -- load` (see load.rs)
 
 mod client;
 mod dataset;
 mod harness;
+mod load;
 mod server;
 
 use std::process::ExitCode;
@@ -29,8 +31,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("server") => server::run(records),
         Some("client") => client::run(records),
+        Some("load") => load::run(&args[1..]),
         _ => {
-            eprintln!("usage: ferry-bench server|client [--records N]");
+            eprintln!(
+                "usage: ferry-bench server|client [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 2] [--only a|b|c]"
+            );
             return ExitCode::from(2);
         }
     };

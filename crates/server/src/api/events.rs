@@ -5,6 +5,8 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use ferry_protocol::ChangesEvent;
 use futures::Stream;
+use std::time::Duration;
+
 use tokio::sync::{broadcast, watch};
 
 use crate::AppState;
@@ -12,6 +14,11 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::events::Commit;
 use crate::store::TokenHash;
+
+/// Least time between two events of one stream: commits that come faster
+/// are told together, with the latest cursor, so that a busy server checks
+/// each stream's token and grants a few times a second, not once per commit.
+const COALESCE: Duration = Duration::from_millis(100);
 
 struct Listener {
     state: AppState,
@@ -21,6 +28,7 @@ struct Listener {
     commits: broadcast::Receiver<Commit>,
     shutdown: watch::Receiver<bool>,
     greeted: bool,
+    last_sent: Option<tokio::time::Instant>,
 }
 
 impl Listener {
@@ -50,6 +58,21 @@ impl Listener {
             if !self.sees(&commit) {
                 continue;
             }
+            let mut commit = commit;
+            if let Some(at) = self.last_sent {
+                tokio::select! {
+                    _ = self.shutdown.changed() => return None,
+                    _ = tokio::time::sleep_until(at + COALESCE) => {}
+                }
+            }
+            // Everything committed meanwhile goes into this one event.
+            loop {
+                match self.commits.try_recv() {
+                    Ok(more) => merge(&mut commit, more),
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
+            }
             // A revoked token or grant ends or narrows the stream at the next commit.
             match self.state.store.session(&self.token).await {
                 Ok(Some(_)) => {}
@@ -65,7 +88,21 @@ impl Listener {
                 cursor: commit.cursor,
             })
             .ok()?;
+            self.last_sent = Some(tokio::time::Instant::now());
             return Some(Event::default().event("changes").data(data));
+        }
+    }
+}
+
+/// `commit` and a later one as one: the later cursor, both sets of collections.
+fn merge(commit: &mut Commit, later: Commit) {
+    let n = |c: &str| c.parse::<i64>().unwrap_or(0);
+    if n(&later.cursor) >= n(&commit.cursor) {
+        commit.cursor = later.cursor;
+    }
+    for c in later.collections {
+        if !commit.collections.contains(&c) {
+            commit.collections.push(c);
         }
     }
 }
@@ -94,6 +131,7 @@ pub async fn events(
         user_id: auth.session.user_id,
         readable,
         greeted: false,
+        last_sent: None,
     };
     let stream = futures::stream::unfold(listener, |mut l| async move {
         let event = l.next().await?;

@@ -1269,17 +1269,20 @@ pub mod testing {
     impl TestDb {
         /// Creates a fresh database on the test server; `None` if there is none configured.
         pub async fn create() -> Option<TestDb> {
-            let server = server_url()?;
+            Some(TestDb::create_on(&server_url()?).await)
+        }
+
+        /// Creates a fresh database on the server `server` (a URL) names.
+        pub async fn create_on(server: &str) -> TestDb {
+            let server = server.to_string();
             let name = format!("ferry_test_{}", Uuid::new_v4().simple());
             let client = admin(&server).await;
             client
                 .batch_execute(&format!("CREATE DATABASE {name}"))
                 .await
                 .unwrap_or_else(|e| panic!("create database {name}: {e}"));
-            let mut config = parse_url(&server).expect("FERRY_TEST_PG_URL");
-            config.dbname(&name);
             let url = with_dbname(&server, &name);
-            Some(TestDb { url, name, server })
+            TestDb { url, name, server }
         }
     }
 
