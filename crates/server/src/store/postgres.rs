@@ -427,9 +427,18 @@ struct MutationRows {
 }
 
 impl Pusher<'_> {
-    async fn prefetch(&mut self, mutations: &[Mutation]) -> Result<(), StoreError> {
+    /// Takes the sequence lock and reads the batch's stored outcomes and
+    /// records, in one round trip: the statements run in order on one
+    /// connection, so both reads see every push committed before the lock
+    /// was granted.
+    async fn lock_and_prefetch(&mut self, mutations: &[Mutation]) -> Result<(), StoreError> {
         let ids: Vec<Uuid> = mutations.iter().map(|m| m.mutation_id).collect();
-        let stmt = self
+        let lock = self
+            .tx
+            .prepare_cached("SELECT value FROM change_seq FOR UPDATE")
+            .await
+            .map_err(pg_err)?;
+        let outcomes = self
             .tx
             .prepare_cached(
                 "SELECT mutation_id, status, collection, record_id, version, conflict, error
@@ -437,12 +446,38 @@ impl Pusher<'_> {
             )
             .await
             .map_err(pg_err)?;
-        for row in self
+        let records = self
             .tx
-            .query(&stmt, &[&self.ctx.session.user_id, &ids])
+            .prepare_cached(
+                "SELECT r.collection, r.id, h.version, h.fields, h.deleted, h.hlc, h.updated_at, h.updated_by
+                 FROM unnest($1::text[], $2::uuid[]) AS k(collection, id)
+                 JOIN records r ON r.collection = k.collection AND r.id = k.id
+                 JOIN history h ON h.seq = r.seq",
+            )
             .await
-            .map_err(pg_err)?
-        {
+            .map_err(pg_err)?;
+        let mut collections = Vec::new();
+        let mut record_ids = Vec::new();
+        for m in mutations {
+            let key = (m.collection.clone(), m.record_id);
+            if let std::collections::hash_map::Entry::Vacant(e) = self.current.entry(key) {
+                e.insert(None);
+                collections.push(m.collection.clone());
+                record_ids.push(m.record_id);
+            }
+        }
+        let user_id = self.ctx.session.user_id;
+        let outcome_params: [&(dyn ToSql + Sync); 2] = [&user_id, &ids];
+        let record_params: [&(dyn ToSql + Sync); 2] = [&collections, &record_ids];
+        // Sent together, run in this order.
+        let (seq, outcome_rows, record_rows) = tokio::try_join!(
+            self.tx.query_one(&lock, &[]),
+            self.tx.query(&outcomes, &outcome_params),
+            self.tx.query(&records, &record_params),
+        )
+        .map_err(pg_err)?;
+        self.next_seq = seq.get(0);
+        for row in outcome_rows {
             self.remembered.insert(
                 row.get(0),
                 Remembered {
@@ -455,32 +490,7 @@ impl Pusher<'_> {
                 },
             );
         }
-        let mut collections = Vec::new();
-        let mut record_ids = Vec::new();
-        for m in mutations {
-            let key = (m.collection.clone(), m.record_id);
-            if let std::collections::hash_map::Entry::Vacant(e) = self.current.entry(key) {
-                e.insert(None);
-                collections.push(m.collection.clone());
-                record_ids.push(m.record_id);
-            }
-        }
-        let stmt = self
-            .tx
-            .prepare_cached(
-                "SELECT r.collection, r.id, h.version, h.fields, h.deleted, h.hlc, h.updated_at, h.updated_by
-                 FROM unnest($1::text[], $2::uuid[]) AS k(collection, id)
-                 JOIN records r ON r.collection = k.collection AND r.id = k.id
-                 JOIN history h ON h.seq = r.seq",
-            )
-            .await
-            .map_err(pg_err)?;
-        for row in self
-            .tx
-            .query(&stmt, &[&collections, &record_ids])
-            .await
-            .map_err(pg_err)?
-        {
+        for row in record_rows {
             let key = (row.get::<_, String>(0), row.get::<_, Uuid>(1));
             self.current.insert(key, Some(version_from_row(&row, 2)?));
         }
@@ -669,79 +679,106 @@ impl Pusher<'_> {
         Ok(())
     }
 
-    /// Writes the new history rows, moves the records to them, and stores
-    /// every new outcome.
+    /// Writes the new history rows, moves the records to them, stores every
+    /// new outcome, advances the sequence and queues the commit
+    /// notification: all in one round trip (statements pipelined on the
+    /// connection, run in order).
     async fn flush(&mut self) -> Result<(), StoreError> {
         let tx = self.tx;
-        if !self.history.seq.is_empty() {
-            let h = &self.history;
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc)
-                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::bigint[], $5::text[],
-                                          $6::boolean[], $7::text[], $8::text[], $9::text[])",
-                )
-                .await
-                .map_err(pg_err)?;
-            let params: [&(dyn ToSql + Sync); 9] = [
-                &h.seq,
-                &h.collection,
-                &h.id,
-                &h.version,
-                &h.fields,
-                &h.deleted,
-                &h.updated_at,
-                &h.updated_by,
-                &h.hlc,
-            ];
-            tx.execute(&stmt, &params).await.map_err(pg_err)?;
-            // Each record once, at its last version of this push.
-            let mut last: HashMap<(&str, Uuid), i64> = HashMap::new();
-            for i in 0..h.seq.len() {
-                last.insert((h.collection[i].as_str(), h.id[i]), h.seq[i]);
-            }
-            let mut cols = Vec::with_capacity(last.len());
-            let mut ids = Vec::with_capacity(last.len());
-            let mut seqs = Vec::with_capacity(last.len());
-            for ((c, id), seq) in last {
-                cols.push(c.to_string());
-                ids.push(id);
-                seqs.push(seq);
-            }
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO records (collection, id, seq)
-                     SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[])
-                     ON CONFLICT (collection, id) DO UPDATE SET seq = excluded.seq",
-                )
-                .await
-                .map_err(pg_err)?;
-            tx.execute(&stmt, &[&cols, &ids, &seqs])
-                .await
-                .map_err(pg_err)?;
+        let h = &self.history;
+        let r = &self.mutations;
+        let history = tx
+            .prepare_cached(
+                "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc)
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::bigint[], $5::text[],
+                                      $6::boolean[], $7::text[], $8::text[], $9::text[])",
+            )
+            .await
+            .map_err(pg_err)?;
+        let records = tx
+            .prepare_cached(
+                "INSERT INTO records (collection, id, seq)
+                 SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[])
+                 ON CONFLICT (collection, id) DO UPDATE SET seq = excluded.seq",
+            )
+            .await
+            .map_err(pg_err)?;
+        let outcomes = tx
+            .prepare_cached(
+                "INSERT INTO mutations (user_id, mutation_id, status, collection, record_id, version, conflict, error)
+                 SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::bigint[],
+                                          $7::text[], $8::text[])",
+            )
+            .await
+            .map_err(pg_err)?;
+        let advance = tx
+            .prepare_cached("UPDATE change_seq SET value = $1")
+            .await
+            .map_err(pg_err)?;
+        let notify = tx
+            .prepare_cached("SELECT pg_notify($1, $2)")
+            .await
+            .map_err(pg_err)?;
+
+        // Each record once, at its last version of this push.
+        let mut last: HashMap<(&str, Uuid), i64> = HashMap::new();
+        for i in 0..h.seq.len() {
+            last.insert((h.collection[i].as_str(), h.id[i]), h.seq[i]);
         }
-        if !self.mutations.mutation_id.is_empty() {
-            let r = &self.mutations;
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO mutations (user_id, mutation_id, status, collection, record_id, version, conflict, error)
-                     SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::bigint[],
-                                              $7::text[], $8::text[])",
-                )
-                .await
-                .map_err(pg_err)?;
-            let params: [&(dyn ToSql + Sync); 8] = [
-                &self.ctx.session.user_id,
-                &r.mutation_id,
-                &r.status,
-                &r.collection,
-                &r.record_id,
-                &r.version,
-                &r.conflict,
-                &r.error,
-            ];
-            tx.execute(&stmt, &params).await.map_err(pg_err)?;
+        let mut cols = Vec::with_capacity(last.len());
+        let mut ids = Vec::with_capacity(last.len());
+        let mut seqs = Vec::with_capacity(last.len());
+        for ((c, id), seq) in last {
+            cols.push(c.to_string());
+            ids.push(id);
+            seqs.push(seq);
         }
+        let history_params: [&(dyn ToSql + Sync); 9] = [
+            &h.seq,
+            &h.collection,
+            &h.id,
+            &h.version,
+            &h.fields,
+            &h.deleted,
+            &h.updated_at,
+            &h.updated_by,
+            &h.hlc,
+        ];
+        let records_params: [&(dyn ToSql + Sync); 3] = [&cols, &ids, &seqs];
+        let outcome_params: [&(dyn ToSql + Sync); 8] = [
+            &self.ctx.session.user_id,
+            &r.mutation_id,
+            &r.status,
+            &r.collection,
+            &r.record_id,
+            &r.version,
+            &r.conflict,
+            &r.error,
+        ];
+        let last_seq = self.outcome.last_write.map(|c| c.0);
+        let payload = serde_json::json!({
+            "cursor": last_seq.unwrap_or_default().to_string(),
+            "collections": self.outcome.touched,
+        })
+        .to_string();
+        let advance_params: [&(dyn ToSql + Sync); 1] = [&last_seq];
+        let notify_params: [&(dyn ToSql + Sync); 2] = [&CHANNEL, &payload];
+
+        let mut writes = Vec::new();
+        if last_seq.is_some() {
+            writes.push(tx.execute(&history, &history_params[..]));
+            writes.push(tx.execute(&records, &records_params[..]));
+        }
+        if !r.mutation_id.is_empty() {
+            writes.push(tx.execute(&outcomes, &outcome_params[..]));
+        }
+        if last_seq.is_some() {
+            writes.push(tx.execute(&advance, &advance_params[..]));
+            writes.push(tx.execute(&notify, &notify_params[..]));
+        }
+        futures::future::try_join_all(writes)
+            .await
+            .map_err(pg_err)?;
         Ok(())
     }
 }
@@ -967,18 +1004,15 @@ impl Store for PgStore {
         mutations: Vec<Mutation>,
     ) -> Result<PushOutcome, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_err)?;
-        // Pushes take turns here, and so take sequence numbers in commit order (see the top).
-        let stmt = tx
-            .prepare_cached("SELECT value FROM change_seq FOR UPDATE")
+        let stmt = client
+            .prepare_cached(COLLECTIONS_SQL)
             .await
             .map_err(pg_err)?;
-        let next_seq: i64 = tx.query_one(&stmt, &[]).await.map_err(pg_err)?.get(0);
-        let stmt = tx.prepare_cached(COLLECTIONS_SQL).await.map_err(pg_err)?;
-        let defs = parse_collections(tx.query(&stmt, &[]).await.map_err(pg_err)?)?
+        let defs = parse_collections(client.query(&stmt, &[]).await.map_err(pg_err)?)?
             .into_iter()
             .map(|d| (d.name.clone(), d))
             .collect();
+        let tx = client.transaction().await.map_err(pg_err)?;
         let mut pusher = Pusher {
             tx: &tx,
             ctx: &ctx,
@@ -987,7 +1021,7 @@ impl Store for PgStore {
             answered: HashMap::new(),
             current: HashMap::new(),
             written: HashMap::new(),
-            next_seq,
+            next_seq: 0,
             history: HistoryRows::default(),
             mutations: MutationRows::default(),
             outcome: PushOutcome {
@@ -996,32 +1030,14 @@ impl Store for PgStore {
                 touched: Vec::new(),
             },
         };
-        pusher.prefetch(&mutations).await?;
+        // Pushes take turns from here to the commit, and so take sequence numbers in commit order (see the top).
+        pusher.lock_and_prefetch(&mutations).await?;
         for m in &mutations {
             let result = pusher.apply(m).await?;
             pusher.outcome.results.push(result);
         }
         pusher.flush().await?;
         let outcome = pusher.outcome;
-        if let Some(last) = outcome.last_write {
-            let stmt = tx
-                .prepare_cached("UPDATE change_seq SET value = $1")
-                .await
-                .map_err(pg_err)?;
-            tx.execute(&stmt, &[&last.0]).await.map_err(pg_err)?;
-            let payload = serde_json::json!({
-                "cursor": last.to_string(),
-                "collections": outcome.touched,
-            })
-            .to_string();
-            let stmt = tx
-                .prepare_cached("SELECT pg_notify($1, $2)")
-                .await
-                .map_err(pg_err)?;
-            tx.execute(&stmt, &[&CHANNEL, &payload])
-                .await
-                .map_err(pg_err)?;
-        }
         tx.commit().await.map_err(pg_err)?;
         Ok(outcome)
     }
