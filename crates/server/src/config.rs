@@ -1,4 +1,78 @@
-//! Server settings that more than one subcommand shares.
+//! Server settings that more than one subcommand shares, and the optional
+//! config file (`--config`, e.g. `/etc/ferry/server.toml` of the package).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The config file: the same settings as the flags of the same names, which
+/// (like their environment variables) take precedence over it.
+///
+/// ```toml
+/// db = "sqlite:///var/lib/ferry/ferry.db"
+/// listen = "0.0.0.0:8787"
+/// # tls_cert = "/etc/ferry/cert.pem"
+/// # tls_key = "/etc/ferry/key.pem"
+/// # max_body_bytes = 16777216
+/// # releases = "/var/lib/ferry/releases"
+/// ```
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub db: Option<String>,
+    pub db_pool_size: Option<usize>,
+    pub listen: Option<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub max_body_bytes: Option<usize>,
+    /// Directory of signed desktop releases served at `/v1/app/update`.
+    pub releases: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("db", &self.db.as_deref().map(redact_url))
+            .field("db_pool_size", &self.db_pool_size)
+            .field("listen", &self.listen)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("releases", &self.releases)
+            .finish()
+    }
+}
+
+/// Why the config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl ServerConfig {
+    pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ServerConfig::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<ServerConfig, String> {
+        // The message alone: the full error quotes the line, which may hold a password.
+        toml::from_str(text).map_err(|e: toml::de::Error| e.message().to_string())
+    }
+}
 
 /// A database URL with any password replaced, safe for logs and errors.
 pub fn redact_url(url: &str) -> String {
@@ -16,6 +90,30 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::ServerConfig;
+
+    #[test]
+    fn reads_the_packaged_config() {
+        let text = include_str!("../debian/server.toml");
+        let config = ServerConfig::parse(text).expect("the packaged config parses");
+        assert_eq!(
+            config.db.as_deref(),
+            Some("sqlite:///var/lib/ferry/ferry.db")
+        );
+        assert_eq!(
+            config.listen.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:8787")
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_settings_and_hides_passwords() {
+        let unknown = ServerConfig::parse("lisen = \"0.0.0.0:1\"").expect_err("a typo");
+        assert!(unknown.contains("lisen"), "{unknown}");
+        let config = ServerConfig::parse("db = \"postgres://u:secret@h/db\"").expect("parses");
+        assert!(!format!("{config:?}").contains("secret"));
+    }
+
     #[test]
     fn hides_passwords() {
         assert_eq!(

@@ -63,6 +63,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The store publishes commits (of every process) to `events` itself.
     pub store_relays_commits: bool,
+    /// Directory of signed desktop releases (update manifests); none: no updates.
+    pub releases: Option<Arc<std::path::Path>>,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
                 )),
                 limits,
                 shutdown: rx,
+                releases: None,
             },
             tx,
         ))

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use ferry_protocol::{Access, Hlc, Mutation, Op};
 use ferry_server::store::{self, DynStore, PushContext, Session};
 use ferry_server::{AppState, Limits, auth, demo, schema_file};
@@ -25,6 +26,10 @@ struct Cli {
     /// Most PostgreSQL connections this process opens (one more listens for events).
     #[arg(long, global = true, env = "FERRY_DB_POOL_SIZE", default_value_t = 16)]
     db_pool_size: usize,
+    /// TOML file with these settings (e.g. /etc/ferry/server.toml); a flag or
+    /// its environment variable overrides the file.
+    #[arg(long, global = true, env = "FERRY_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -80,6 +85,10 @@ struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "FERRY_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Directory of signed desktop releases (update manifests) offered at
+    /// /v1/app/update; without it the server offers no updates.
+    #[arg(long, env = "FERRY_RELEASES")]
+    releases: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -106,10 +115,63 @@ async fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = run(Cli::parse()).await {
+    if let Err(e) = async { run(parse_cli()?).await }.await {
         eprintln!("ferry-server: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// Flags, then their environment variables, then the config file, then defaults.
+fn parse_cli() -> anyhow::Result<Cli> {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let Some(path) = cli.config.clone() else {
+        return Ok(cli);
+    };
+    let file = ferry_server::config::ServerConfig::load(&path)?;
+    let given = |m: &ArgMatches, id: &str| {
+        matches!(
+            m.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    let sub = matches.subcommand().map(|(_, m)| m);
+    let global_given = |id: &str| given(&matches, id) || sub.is_some_and(|m| given(m, id));
+    if !global_given("db")
+        && let Some(db) = file.db
+    {
+        cli.db = db;
+    }
+    if !global_given("db_pool_size")
+        && let Some(size) = file.db_pool_size
+    {
+        cli.db_pool_size = size;
+    }
+    if let (Command::Serve(args), Some(m)) = (&mut cli.command, sub) {
+        if !given(m, "listen")
+            && let Some(listen) = file.listen
+        {
+            args.listen = listen;
+        }
+        if !given(m, "tls_cert") && file.tls_cert.is_some() {
+            args.tls_cert = file.tls_cert;
+        }
+        if !given(m, "tls_key") && file.tls_key.is_some() {
+            args.tls_key = file.tls_key;
+        }
+        if !given(m, "max_body_bytes")
+            && let Some(max) = file.max_body_bytes
+        {
+            args.max_body_bytes = max;
+        }
+        if !given(m, "releases") && file.releases.is_some() {
+            args.releases = file.releases;
+        }
+        if args.tls_cert.is_some() != args.tls_key.is_some() {
+            bail!("tls_cert and tls_key go together ({})", path.display());
+        }
+    }
+    Ok(cli)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -216,7 +278,8 @@ async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         ..Limits::default()
     };
-    let (state, stop_streams) = AppState::new(store, limits).await?;
+    let (mut state, stop_streams) = AppState::new(store, limits).await?;
+    state.releases = args.releases.map(Into::into);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

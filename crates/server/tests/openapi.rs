@@ -30,6 +30,7 @@ fn documents_every_v1_endpoint_of_the_protocol() {
     assert_eq!(
         paths,
         [
+            "/v1/app/update/{target}/{version}",
             "/v1/auth/login",
             "/v1/auth/logout",
             "/v1/changes",
@@ -54,7 +55,9 @@ async fn every_documented_operation_is_routed() {
     for (path, item) in &doc.paths.paths {
         let uri = path
             .replace("{collection}", "tasks")
-            .replace("{id}", "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b");
+            .replace("{id}", "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b")
+            .replace("{target}", "linux-x86_64")
+            .replace("{version}", "0.1.0");
         for (method, op) in [(Method::GET, &item.get), (Method::POST, &item.post)] {
             if op.is_none() {
                 continue;
@@ -73,5 +76,5 @@ async fn every_documented_operation_is_routed() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 9);
 }

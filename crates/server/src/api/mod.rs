@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource, assembled into one router whose
 //! OpenAPI document is generated from the same handler annotations.
 
+mod app_update;
 mod auth;
 mod changes;
 mod events;
@@ -56,6 +57,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(push::push))
         .routes(routes!(events::events))
         .routes(routes!(history::history))
+        .routes(routes!(app_update::app_update))
 }
 
 /// The OpenAPI 3 document of the API, as served at `/v1/openapi.json`.
