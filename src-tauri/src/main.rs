@@ -14,6 +14,7 @@ mod menu;
 mod notify;
 mod session;
 mod types;
+mod updates;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,11 +110,13 @@ fn main() {
     };
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .menu(menu::build)
         .on_menu_event(menu::on_event)
         .setup(move |app| {
             app.manage(lock);
             app.manage(Desktop::open(app.handle().clone(), &dir));
+            updates::check_in_background(app.handle());
             Ok(())
         })
         .on_window_event(|window, event| {

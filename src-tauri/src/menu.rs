@@ -1,4 +1,4 @@
-//! The app menu: Sync now, Work offline, Quit.
+//! The app menu: Sync now, Work offline, Install update, Quit.
 
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::{AppHandle, Manager, Wry};
@@ -8,6 +8,7 @@ use crate::session::Desktop;
 const SYNC_NOW: &str = "sync-now";
 const WORK_OFFLINE: &str = "work-offline";
 const QUIT: &str = "quit";
+const INSTALL_UPDATE: &str = "install-update";
 
 /// The "Work offline" item, kept so its tick follows the switch in the window.
 pub struct OfflineItem(CheckMenuItem<Wry>);
@@ -29,6 +30,8 @@ pub fn build(app: &AppHandle) -> tauri::Result<Menu<Wry>> {
         &[
             &MenuItem::with_id(app, SYNC_NOW, "Sync now", true, Some("CmdOrCtrl+R"))?,
             &offline,
+            &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, INSTALL_UPDATE, "Install update", true, None::<&str>)?,
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, QUIT, "Quit", true, Some("CmdOrCtrl+Q"))?,
         ],
@@ -80,6 +83,7 @@ pub fn on_event(app: &AppHandle, event: MenuEvent) {
                 }
             });
         }
+        INSTALL_UPDATE => crate::updates::install(&app),
         QUIT => crate::request_quit(&app),
         _ => {}
     }
