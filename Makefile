@@ -7,7 +7,7 @@ CARGO ?= cargo
 # The PostgreSQL server of the store tests; `make pg` makes it answer.
 export FERRY_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo demo-two demo-server test deps pg ui app test-rust test-ui lint openapi bindings bench bench-load
+.PHONY: demo demo-two demo-server test deps pg ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load
 
 deps:
 	@scripts/install-deps.sh
@@ -40,6 +40,7 @@ test: deps
 	$(CARGO) fmt --all -- --check
 	$(MAKE) test-ui
 	$(MAKE) test-rust
+	$(MAKE) test-hostile
 
 test-ui:
 	cd ui && npm run build && npm test && npm run test:e2e
@@ -59,6 +60,19 @@ package: deps
 # Installs the built packages, starts the installed app and server, uninstalls.
 test-package: deps
 	scripts/test-package.sh
+
+# Schemathesis against the served OpenAPI document, and short cargo-fuzz runs
+# of the mutation parser and the merge (see RELIABILITY.md).
+test-hostile:
+	$(CARGO) build -p ferry-server
+	scripts/schemathesis.sh "$(CARGO_TARGET_DIR)/debug"
+	scripts/fuzz.sh
+
+# The long runs of the reliability tests, by hand (see RELIABILITY.md).
+soak:
+	$(CARGO) build -p ferry-server -p ferry-cli
+	FERRY_SOAK=1 $(CARGO) test -p ferry-reliability -- --nocapture --test-threads 1
+	FERRY_SOAK=1 $(MAKE) test-hostile
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

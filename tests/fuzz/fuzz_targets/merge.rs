@@ -1,0 +1,186 @@
+//! The server's merge (`merge::decide`) on mutations and records built from
+//! the fuzz input, checked against the rules of DESIGN.md:
+//! - what it writes fits the schema;
+//! - a write is the current record with the mutation's fields applied;
+//! - it never overwrites a field someone else changed since the base
+//!   (that is a conflict), and it reports a conflict only for such fields;
+//! - deciding the same mutation again on its own result changes nothing
+//!   (exactly-once at the level of the merge).
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../../../crates/server/src/schema_file.rs"]
+mod schema_file;
+
+#[allow(dead_code)]
+#[path = "../../../crates/server/src/merge.rs"]
+mod merge;
+
+use std::sync::OnceLock;
+
+use ferry_protocol::{Access, ConflictKind, Fields, Hlc, Mutation, Op};
+use libfuzzer_sys::fuzz_target;
+use merge::{Current, Decision, decide, same_value};
+use schema_file::CollectionDef;
+
+const DEMO_SCHEMA: &str = include_str!("../../../crates/server/demo/schema.toml");
+use serde_json::{Value, json};
+
+fn tasks() -> &'static CollectionDef {
+    static DEF: OnceLock<CollectionDef> = OnceLock::new();
+    DEF.get_or_init(|| {
+        schema_file::parse(DEMO_SCHEMA)
+            .expect("demo schema")
+            .into_iter()
+            .find(|d| d.name == "tasks")
+            .expect("tasks")
+    })
+}
+
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn next(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+
+    fn pick<T: Clone>(&mut self, from: &[T]) -> T {
+        from[usize::from(self.next()) % from.len()].clone()
+    }
+
+    /// Some fields of the tasks collection, valid or not, null meaning "clear".
+    fn fields(&mut self) -> Fields {
+        let choices: [(&str, Vec<Value>); 5] = [
+            ("title", vec![json!("a"), json!("b"), json!(""), Value::Null, json!(3)]),
+            ("status", vec![json!("todo"), json!("done"), json!("nope"), Value::Null]),
+            ("priority", vec![json!(1), json!(1.0), json!(2), json!("high"), Value::Null]),
+            ("notes", vec![json!("x"), json!("y"), Value::Null]),
+            ("colour", vec![json!("red")]),
+        ];
+        let mask = self.next();
+        let mut f = Fields::new();
+        for (i, (name, values)) in choices.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                f.insert((*name).to_string(), self.pick(values));
+            }
+        }
+        f
+    }
+
+    fn hlc(&mut self) -> Hlc {
+        Hlc::new(1_793_491_200_000 + i64::from(self.next()), 0, "fuzz").expect("stamp")
+    }
+}
+
+fn get<'a>(f: &'a Fields, name: &str) -> &'a Value {
+    f.get(name).unwrap_or(&Value::Null)
+}
+
+fn without_nulls(f: &Fields) -> Fields {
+    f.iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut b = Bytes(data);
+    let def = tasks();
+    let current = if b.next() % 4 == 0 {
+        None
+    } else {
+        let fields = without_nulls(&b.fields());
+        Some(Current {
+            version: i64::from(b.next() % 5) + 1,
+            fields,
+            deleted: b.next() % 5 == 0,
+            hlc: b.hlc(),
+        })
+    };
+    // The server only ever stores records that fit the schema.
+    if let Some(c) = &current
+        && (ferry_protocol::check_fields("tasks", &def.fields, &c.fields).is_err()
+            || ferry_protocol::check_required(&def.fields, &c.fields).is_err())
+    {
+        return;
+    }
+    let base_version = match b.next() % 4 {
+        0 => None,
+        1 => current.as_ref().map(|c| c.version),
+        _ => Some(i64::from(b.next() % 7) - 1),
+    };
+    let m = Mutation {
+        mutation_id: uuid::Uuid::nil(),
+        collection: "tasks".into(),
+        record_id: uuid::Uuid::nil(),
+        op: if b.next() % 4 == 0 { Op::Delete } else { Op::Put },
+        base_version,
+        base: b.fields(),
+        fields: b.fields(),
+        hlc: b.hlc(),
+    };
+    let base_fields = |_: i64| Some(Fields::new());
+    let decision = decide(&m, Some(def), Some(Access::Write), current.as_ref(), base_fields);
+    let empty = Fields::new();
+    let theirs = current.as_ref().map_or(&empty, |c| &c.fields);
+    let moved_on = current
+        .as_ref()
+        .is_some_and(|c| !c.deleted && m.base_version.unwrap_or(0) != c.version);
+    match &decision {
+        Decision::Write { fields, deleted: false, .. } => {
+            ferry_protocol::check_fields("tasks", &def.fields, fields).expect("a write fits the schema");
+            ferry_protocol::check_required(&def.fields, fields).expect("required fields are there");
+            for name in fields.keys().chain(theirs.keys()).chain(m.fields.keys()) {
+                let expected = m.fields.get(name).unwrap_or_else(|| get(theirs, name));
+                assert!(
+                    same_value(get(fields, name), expected),
+                    "field {name}: wrote {:?}, the current record with the mutation applied has {expected:?}",
+                    get(fields, name)
+                );
+            }
+            if moved_on {
+                for (name, mine) in &m.fields {
+                    let (now, base) = (get(theirs, name), get(&m.base, name));
+                    assert!(
+                        same_value(now, mine) || same_value(now, base),
+                        "field {name} was changed by someone else ({base:?} -> {now:?}) and overwritten with {mine:?}"
+                    );
+                }
+            }
+        }
+        Decision::Conflict { kind: ConflictKind::EditEdit, fields } => {
+            assert!(moved_on, "an edit/edit conflict on a record that did not move on");
+            for name in fields {
+                let mine = m.fields.get(name).expect("a conflicting field is one I changed");
+                let (now, base) = (get(theirs, name), get(&m.base, name));
+                assert!(
+                    !same_value(now, mine) && !same_value(now, base),
+                    "field {name} reported in conflict, but {base:?} -> {now:?} vs mine {mine:?}"
+                );
+            }
+        }
+        _ => {}
+    }
+    // Deciding the same mutation again, on the record it produced, changes nothing.
+    if let (Decision::Write { fields, deleted, .. }, Some(version)) =
+        (&decision, Some(current.as_ref().map_or(0, |c| c.version) + 1))
+    {
+        let after = Current {
+            version,
+            fields: fields.clone(),
+            deleted: *deleted,
+            hlc: m.hlc.clone(),
+        };
+        let again = decide(&m, Some(def), Some(Access::Write), Some(&after), |_| Some(Fields::new()));
+        assert!(
+            matches!(again, Decision::Unchanged { .. }),
+            "the same mutation decided twice wrote again: {again:?} after {decision:?}"
+        );
+    }
+});
