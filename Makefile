@@ -87,3 +87,8 @@ bindings:
 
 bench:
 	$(CARGO) run --release -p ferry-bench -- server
+
+# 200 clients against SQLite, PostgreSQL, and two processes on PostgreSQL (about 4 min).
+bench-load: pg
+	$(CARGO) build --release -p ferry-server -p ferry-bench
+	"$(CARGO_TARGET_DIR)/release/ferry-bench" load

@@ -4,8 +4,10 @@
 //! in turn.
 //!
 //! Every simulated client holds an event stream, pulls when told of a
-//! commit (as the desktop app does), and pushes a batch of new records
-//! every `--pace` seconds (starts spread over the first pace). Figures:
+//! commit (as the desktop app does), and pushes a batch of 10 new records
+//! every `--pace` seconds (default 10; starts spread over the first pace).
+//! All clients share one collection, so every client pulls every record:
+//! with 200 clients the server sends 200 times what it receives. Figures:
 //! mutations/s, push latency, event delivery (push sent → the commit known
 //! to another client: event received), errors, and the server's memory.
 //!
@@ -48,7 +50,7 @@ fn opts(args: &[String]) -> Opts {
     Opts {
         clients: get("--clients").and_then(|v| v.parse().ok()).unwrap_or(200),
         secs: get("--secs").and_then(|v| v.parse().ok()).unwrap_or(60),
-        pace: Duration::from_secs_f64(get("--pace").and_then(|v| v.parse().ok()).unwrap_or(2.0)),
+        pace: Duration::from_secs_f64(get("--pace").and_then(|v| v.parse().ok()).unwrap_or(10.0)),
         only: get("--only"),
     }
 }

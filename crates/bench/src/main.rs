@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Some("load") => load::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: ferry-bench server|client [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 2] [--only a|b|c]"
+                "usage: ferry-bench server|client [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]"
             );
             return ExitCode::from(2);
         }
