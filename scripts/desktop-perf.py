@@ -258,10 +258,13 @@ step();
 def measure(app, profile, display, records, has_rows=True):
     port, native = free_port(), free_port()
     env = dict(os.environ, DISPLAY=display, FERRY_PROFILE=profile, FERRY_KEYRING="off")
+    # The driver's and the app's output, to see why a run failed.
+    os.makedirs(os.path.join(ROOT, "test-artifacts", "desktop"), exist_ok=True)
+    log = open(os.path.join(ROOT, "test-artifacts", "desktop", "perf-app.log"), "ab")
     driver = subprocess.Popen(
         [shutil.which("tauri-driver") or os.path.expanduser("~/.cargo/bin/tauri-driver"),
          "--port", str(port), "--native-port", str(native), "--native-driver", "/usr/bin/WebKitWebDriver"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     wait_until("tauri-driver", lambda: http("GET", f"{base}/status"))
