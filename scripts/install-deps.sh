@@ -10,6 +10,8 @@ packages=(
   librsvg2-dev libayatana-appindicator3-dev
   # Headless runs, screenshots, desktop end-to-end tests, browser tests
   xvfb xauth xdotool imagemagick webkit2gtk-driver chromium
+  # schemathesis's venv (make test-hostile); chattr for the read-only database test
+  python3-venv e2fsprogs
 )
 
 missing=()
