@@ -187,12 +187,11 @@ async fn relay(
         }
     }
     let _ = stop.send(());
-    if let Ok(cr) = up.await {
-        if let Ok(client) = cr.reunite(cw) {
-            if reset {
-                // Closing with a zero linger time sends RST instead of FIN.
-                let _ = client.set_linger(Some(Duration::ZERO));
-            }
-        }
+    if let Ok(cr) = up.await
+        && let Ok(client) = cr.reunite(cw)
+        && reset
+    {
+        // Closing with a zero linger time sends RST instead of FIN.
+        let _ = client.set_linger(Some(Duration::ZERO));
     }
 }
