@@ -41,6 +41,7 @@ test: deps
 	$(MAKE) test-ui
 	$(MAKE) test-rust
 	$(MAKE) test-hostile
+	$(MAKE) test-package
 
 test-ui:
 	cd ui && npm run build && npm test && npm run test:e2e
