@@ -354,8 +354,7 @@ fn without_nulls(f: &Fields) -> Fields {
         .collect()
 }
 
-async fn run(seed: u64, operations: usize) -> Figures {
-    let server = TestServer::start().await;
+async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
     let mut clients = Vec::new();
     for user in USERS {
         clients.push(Client::login(&server, user).await);
@@ -495,13 +494,39 @@ async fn run(seed: u64, operations: usize) -> Figures {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_clients_converge_after_random_operations() {
+    converge("convergence", sized(6000, 100_000), || async {
+        Some(TestServer::start().await)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_clients_converge_on_a_postgresql_server() {
+    converge(
+        "convergence on PostgreSQL",
+        sized(2000, 50_000),
+        TestServer::start_on_postgres,
+    )
+    .await;
+}
+
+/// Runs the simulation from `FERRY_SEED` (or a random seed) on servers
+/// `start` makes, one per seed, and prints the figures.
+async fn converge<F, Fut>(name: &str, operations: usize, start: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<TestServer>>,
+{
     let seeds = sized(1, 10);
-    let operations = sized(6000, 100_000);
-    let first = seed("convergence");
+    let first = seed(name);
     let mut total = Figures::default();
     for i in 0..seeds {
         let s = first.wrapping_add(i as u64);
-        let f = run(s, operations).await;
+        // No PostgreSQL configured outside `make test`: the store says so.
+        let Some(server) = start().await else {
+            return;
+        };
+        let f = run(server, s, operations).await;
         total.operations += f.operations;
         total.creates += f.creates;
         total.edits += f.edits;
@@ -514,7 +539,7 @@ async fn five_clients_converge_after_random_operations() {
     println!(
         "{}",
         json!({
-            "test": "convergence",
+            "test": name,
             "seeds": seeds,
             "operations": total.operations,
             "creates": total.creates,

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use ferry_core::protocol::{Fields, Mutation, Op};
 use ferry_core::{KeyringUse, Profile, SyncEngine};
+use ferry_server::store::postgres::testing::TestDb;
+use ferry_server::store::postgres::{PgOptions, PgStore};
 use ferry_server::store::sqlite::SqliteStore;
 use ferry_server::store::{DynStore, PushContext};
 use ferry_server::{AppState, Limits, auth, demo, schema_file, serve};
@@ -26,6 +28,8 @@ pub struct TestServer {
     pub store: DynStore,
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
+    /// The PostgreSQL database behind `store`, dropped after the server.
+    _db: Option<TestDb>,
 }
 
 impl Drop for TestServer {
@@ -39,6 +43,22 @@ impl Drop for TestServer {
 impl TestServer {
     pub async fn start() -> TestServer {
         let store: DynStore = Arc::new(SqliteStore::open(":memory:").expect("store"));
+        TestServer::start_with(store, None).await
+    }
+
+    /// The same server on a fresh PostgreSQL database; `None` when no test
+    /// server is configured (see `ferry_server::store::postgres::testing`).
+    pub async fn start_on_postgres() -> Option<TestServer> {
+        let db = TestDb::create().await?;
+        let store: DynStore = Arc::new(
+            PgStore::open(&db.url, &PgOptions::default())
+                .await
+                .expect("postgres store"),
+        );
+        Some(TestServer::start_with(store, Some(db)).await)
+    }
+
+    async fn start_with(store: DynStore, db: Option<TestDb>) -> TestServer {
         let defs = schema_file::parse(demo::DEMO_SCHEMA).expect("demo schema");
         store.put_collections(&defs).await.expect("collections");
         for (username, _, grants) in demo::demo_users() {
@@ -69,6 +89,7 @@ impl TestServer {
             store,
             state,
             stop: Some(stop),
+            _db: db,
         }
     }
 
