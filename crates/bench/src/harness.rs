@@ -70,34 +70,7 @@ impl BenchServer {
 
     /// Sends one push request body; fails unless every mutation was applied.
     pub async fn push_body(&self, auth: &str, body: Vec<u8>) -> anyhow::Result<()> {
-        let body = self
-            .http
-            .post(format!("{}/v1/push", self.base))
-            .header("authorization", auth)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
-        // Only the statuses are read: this measures the server, not a parser.
-        #[derive(serde::Deserialize)]
-        struct Outcome {
-            status: ferry_protocol::Status,
-        }
-        #[derive(serde::Deserialize)]
-        struct Results {
-            results: Vec<Outcome>,
-        }
-        let resp: Results = serde_json::from_slice(&body)?;
-        if let Some(bad) = resp
-            .results
-            .iter()
-            .find(|r| r.status != ferry_protocol::Status::Applied)
-        {
-            bail!("push not applied: {:?}", bad.status);
-        }
+        push_all_applied(&self.http, &self.base, auth, body).await?;
         Ok(())
     }
 
@@ -152,4 +125,42 @@ pub fn batches(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     (0..n)
         .step_by(PUSH_BATCH)
         .map(move |start| start..(start + PUSH_BATCH).min(n))
+}
+
+/// Pushes a request body and fails unless every mutation in it was applied;
+/// returns how many results came back. Only the statuses are read: this
+/// measures the server, not a parser.
+pub async fn push_all_applied(
+    http: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<usize> {
+    let body = http
+        .post(format!("{base}/v1/push"))
+        .header("authorization", auth)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    #[derive(serde::Deserialize)]
+    struct Outcome {
+        status: ferry_protocol::Status,
+    }
+    #[derive(serde::Deserialize)]
+    struct Results {
+        results: Vec<Outcome>,
+    }
+    let resp: Results = serde_json::from_slice(&body)?;
+    if let Some(bad) = resp
+        .results
+        .iter()
+        .find(|r| r.status != ferry_protocol::Status::Applied)
+    {
+        bail!("push not applied: {:?}", bad.status);
+    }
+    Ok(resp.results.len())
 }

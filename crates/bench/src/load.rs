@@ -477,31 +477,9 @@ async fn client(
 }
 
 async fn push(http: &reqwest::Client, base: &str, auth: &str, body: Vec<u8>) -> anyhow::Result<()> {
-    let resp = http
-        .post(format!("{base}/v1/push"))
-        .header("authorization", auth)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
-    #[derive(serde::Deserialize)]
-    struct Outcome {
-        status: ferry_protocol::Status,
-    }
-    #[derive(serde::Deserialize)]
-    struct Results {
-        results: Vec<Outcome>,
-    }
-    let r: Results = serde_json::from_slice(&resp)?;
-    if r.results.len() != BATCH
-        || r.results
-            .iter()
-            .any(|o| o.status != ferry_protocol::Status::Applied)
-    {
-        bail!("not every mutation was applied");
+    let results = crate::harness::push_all_applied(http, base, auth, body).await?;
+    if results != BATCH {
+        bail!("{results} results for {BATCH} mutations");
     }
     Ok(())
 }
