@@ -134,6 +134,86 @@ pub(crate) fn insert(
     Ok(())
 }
 
+/// The kind of a conflict as things stand now: since it was reported the
+/// server may have deleted the record, or someone may have restored it.
+fn kind_now(mine_op: Op, theirs: &Record) -> ConflictKind {
+    match (mine_op, theirs.deleted) {
+        (Op::Put, true) => ConflictKind::EditDelete,
+        (Op::Put, false) => ConflictKind::EditEdit,
+        (Op::Delete, _) => ConflictKind::DeleteEdit,
+    }
+}
+
+/// Brings a conflict in line with a newly pulled "theirs": its kind and
+/// fields follow the server's latest state, and a conflict that no longer
+/// exists (the server now holds what I wanted) is settled.
+pub(crate) fn refresh(c: &Connection, collection: &str, id: Uuid) -> Result<()> {
+    let k = load(c, collection, id)?;
+    let theirs = &k.theirs;
+    let kind = kind_now(k.mine_op, theirs);
+    let fields: Vec<String> = match kind {
+        ConflictKind::EditDelete => k.mine_changes.keys().cloned().collect(),
+        ConflictKind::EditEdit => {
+            let differ: Vec<&String> = k
+                .mine_changes
+                .iter()
+                .filter(|(n, mine)| !same_value(get(&theirs.fields, n), mine))
+                .map(|(n, _)| n)
+                .collect();
+            // Both changed it: a conflict; only I did: still mine to send.
+            let both: Vec<String> = differ
+                .iter()
+                .filter(|n| !same_value(get(&theirs.fields, n), get(&k.base, n)))
+                .map(|n| n.to_string())
+                .collect();
+            if differ.is_empty() {
+                return settle(c, collection, id);
+            }
+            if both.is_empty() {
+                differ.into_iter().cloned().collect()
+            } else {
+                both
+            }
+        }
+        ConflictKind::DeleteEdit if theirs.deleted => {
+            return settle(c, collection, id);
+        }
+        ConflictKind::DeleteEdit => k.fields.clone(),
+    };
+    let mut fields = fields;
+    fields.sort();
+    c.prepare_cached(
+        "UPDATE conflicts SET kind = ?3, fields = ?4 WHERE collection = ?1 AND record_id = ?2",
+    )?
+    .execute(params![
+        collection,
+        id.to_string(),
+        kind_name(kind),
+        to_json(&fields)?
+    ])?;
+    Ok(())
+}
+
+/// Removes a conflict the server has made moot: the record shows the
+/// server's state (its base) unless later edits wait to be sent.
+fn settle(c: &Connection, collection: &str, id: Uuid) -> Result<()> {
+    c.execute(
+        "DELETE FROM conflicts WHERE collection = ?1 AND record_id = ?2",
+        params![collection, id.to_string()],
+    )?;
+    // Later edits still waiting to be sent stay on show.
+    if !crate::outbox::entries_for(c, collection, id)?.is_empty() {
+        return Ok(());
+    }
+    c.prepare_cached(
+        "UPDATE records SET fields = coalesce(base_fields, fields), deleted = base_deleted,
+            base_fields = NULL, error = NULL
+         WHERE collection = ?1 AND id = ?2",
+    )?
+    .execute(params![collection, id.to_string()])?;
+    Ok(())
+}
+
 fn load(c: &Connection, collection: &str, id: Uuid) -> Result<Conflict> {
     let mut stmt = c.prepare_cached(&format!(
         "{CONFLICT_SELECT} WHERE collection = ?1 AND record_id = ?2"
@@ -195,7 +275,10 @@ impl LocalStore {
             let theirs = record.base.clone().unwrap_or_else(|| conflict.theirs.clone());
             let col = collection_in(tx, collection)?.ok_or_else(|| Error::UnknownCollection(collection.to_string()))?;
             let mut kept_copy = None;
-            let outcome = match (conflict.kind, resolution) {
+            let kind = kind_now(conflict.mine_op, &theirs);
+            let outcome = match (kind, resolution) {
+                // Both sides deleted it: nothing is left to settle.
+                (ConflictKind::DeleteEdit, _) if theirs.deleted => Outcome::Deleted,
                 (ConflictKind::EditEdit, Resolution::Mine) => Outcome::Live(overlay(&theirs.fields, &conflict.mine_changes)),
                 (ConflictKind::EditEdit, Resolution::Theirs) => Outcome::Live(theirs.fields.clone()),
                 (ConflictKind::EditEdit, Resolution::Fields(choices)) => {
@@ -223,7 +306,11 @@ impl LocalStore {
                 }
                 (ConflictKind::EditEdit | ConflictKind::EditDelete, Resolution::KeepBoth) => {
                     kept_copy = Some(conflict.mine.clone());
-                    if conflict.kind == ConflictKind::EditDelete { Outcome::Deleted } else { Outcome::Live(theirs.fields.clone()) }
+                    if kind == ConflictKind::EditDelete { Outcome::Deleted } else { Outcome::Live(theirs.fields.clone()) }
+                }
+                // The record as it was last, with my changes: edits others made before the deletion stay.
+                (ConflictKind::EditDelete, Resolution::Mine | Resolution::Restore) if !theirs.fields.is_empty() => {
+                    Outcome::Live(overlay(&theirs.fields, &conflict.mine_changes))
                 }
                 (ConflictKind::EditDelete, Resolution::Mine | Resolution::Restore) => Outcome::Live(conflict.mine.clone()),
                 (ConflictKind::EditDelete, Resolution::Theirs | Resolution::AcceptDelete) => Outcome::Deleted,
@@ -254,7 +341,7 @@ impl LocalStore {
                     let mut changes = Fields::new();
                     for name in fields.keys().chain(theirs.fields.keys()) {
                         let (mine, server) = (get(&fields, name), get(&theirs.fields, name));
-                        if theirs.deleted || !same_value(mine, server) {
+                        if !same_value(mine, server) {
                             changes.insert(name.clone(), mine.clone());
                         }
                     }

@@ -321,6 +321,138 @@ async fn alice_deletes_bob_edits_then_each_delete_conflict_choice() {
 }
 
 #[tokio::test]
+async fn a_conflict_follows_the_record_when_the_server_deletes_it_and_someone_restores_it() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let alices_laptop = Client::login(&server, "alice").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+    alices_laptop.sync().await;
+
+    bob.store()
+        .update("tasks", id, fields(json!({"title": "Bob's title"})))
+        .expect("bob");
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"title": "Alice's title"})))
+        .expect("alice");
+    alice.sync().await;
+    bob.sync().await;
+    let conflict = bob.store().conflict("tasks", id).expect("conflict");
+    assert_eq!(conflict.kind, ConflictKind::EditEdit);
+
+    // The server deletes the record: bob's conflict is now edit/delete.
+    alice.store().delete("tasks", id).expect("alice deletes");
+    alice.sync().await;
+    bob.sync().await;
+    let conflict = bob.store().conflict("tasks", id).expect("still a conflict");
+    assert_eq!(conflict.kind, ConflictKind::EditDelete);
+    assert_eq!(conflict.fields, vec!["title".to_string()]);
+    assert!(conflict.theirs.deleted);
+    assert!(matches!(
+        bob.store()
+            .resolve("tasks", id, &Resolution::Fields(vec![])),
+        Err(Error::InvalidResolution(_))
+    ));
+
+    // Alice's laptop restores it with its own edit: an edit/edit conflict again.
+    alices_laptop
+        .store()
+        .update("tasks", id, fields(json!({"status": "doing"})))
+        .expect("laptop edits");
+    alices_laptop.sync().await;
+    alices_laptop
+        .store()
+        .resolve("tasks", id, &Resolution::Restore)
+        .expect("laptop restores");
+    assert_eq!(alices_laptop.sync().await.outbox, 0);
+    bob.sync().await;
+    let conflict = bob.store().conflict("tasks", id).expect("still a conflict");
+    assert_eq!(conflict.kind, ConflictKind::EditEdit);
+    assert_eq!(conflict.fields, vec!["title".to_string()]);
+    assert!(!conflict.theirs.deleted);
+
+    // Theirs is the restored record as it is: nothing new goes to the server.
+    bob.store()
+        .resolve("tasks", id, &Resolution::Theirs)
+        .expect("theirs");
+    assert_eq!(bob.sync().await.outbox, 0);
+    let on_server = server.record("tasks", id).await.expect("server");
+    assert!(!on_server.deleted);
+    assert_eq!(on_server.fields.get("title"), Some(&json!("Alice's title")));
+    assert_eq!(on_server.fields.get("status"), Some(&json!("doing")));
+    assert_eq!(server.history_len("tasks", id).await, 4);
+    let at_bob = bob.store().record("tasks", id).expect("bob");
+    assert_eq!(
+        (at_bob.deleted, &at_bob.fields, at_bob.state),
+        (false, &on_server.fields, RecordState::Synced)
+    );
+}
+
+#[tokio::test]
+async fn taking_theirs_on_an_edit_conflict_the_server_then_deleted_accepts_the_deletion() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+    bob.store()
+        .update("tasks", id, fields(json!({"title": "Bob's title"})))
+        .expect("bob");
+    alice
+        .store()
+        .update("tasks", id, fields(json!({"title": "Alice's title"})))
+        .expect("alice");
+    alice.sync().await;
+    bob.sync().await;
+    alice.store().delete("tasks", id).expect("alice deletes");
+    alice.sync().await;
+    bob.sync().await;
+
+    bob.store()
+        .resolve("tasks", id, &Resolution::Theirs)
+        .expect("theirs");
+    assert_eq!(bob.sync().await.outbox, 0);
+    assert!(server.record("tasks", id).await.expect("server").deleted);
+    assert_eq!(
+        server.history_len("tasks", id).await,
+        3,
+        "create, alice's edit and her delete: no restore"
+    );
+    let at_bob = bob.store().record("tasks", id).expect("bob");
+    assert_eq!((at_bob.deleted, at_bob.state), (true, RecordState::Synced));
+}
+
+#[tokio::test]
+async fn a_delete_conflict_settles_itself_when_the_server_deletes_the_record_too() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+    alice.store().delete("tasks", id).expect("alice deletes");
+    bob.store()
+        .update("tasks", id, fields(json!({"priority": 9})))
+        .expect("bob edits");
+    bob.sync().await;
+    alice.sync().await;
+    assert_eq!(
+        alice.store().conflict("tasks", id).expect("conflict").kind,
+        ConflictKind::DeleteEdit
+    );
+
+    bob.store().delete("tasks", id).expect("bob deletes too");
+    bob.sync().await;
+    let report = alice.sync().await;
+    assert_eq!((report.conflicts, report.outbox), (0, 0));
+    assert!(alice.store().conflicts().expect("conflicts").is_empty());
+    let at_alice = alice.store().record("tasks", id).expect("tombstone");
+    assert_eq!(
+        (at_alice.deleted, at_alice.state),
+        (true, RecordState::Synced)
+    );
+    assert_eq!(server.history_len("tasks", id).await, 3);
+}
+
+#[tokio::test]
 async fn edits_coalesce_into_one_entry_that_keeps_the_first_base() {
     let server = TestServer::start().await;
     let alice = Client::login(&server, "alice").await;

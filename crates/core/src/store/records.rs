@@ -353,10 +353,14 @@ pub(crate) fn apply_pulled<F: PulledFields>(
     }
     if local_changes {
         // A conflict shows the server's latest state as "theirs".
-        c.prepare_cached(
-            "UPDATE conflicts SET theirs = ?3 WHERE collection = ?1 AND record_id = ?2",
-        )?
-        .execute(params![r.collection, id, to_json(r)?])?;
+        let updated = c
+            .prepare_cached(
+                "UPDATE conflicts SET theirs = ?3 WHERE collection = ?1 AND record_id = ?2",
+            )?
+            .execute(params![r.collection, id, to_json(r)?])?;
+        if updated > 0 {
+            crate::conflict::refresh(c, &r.collection, r.id)?;
+        }
     }
     Ok(true)
 }
