@@ -15,6 +15,7 @@ mod notify;
 mod session;
 mod types;
 mod updates;
+mod webview;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,6 +115,9 @@ fn main() {
         .menu(menu::build)
         .on_menu_event(menu::on_event)
         .setup(move |app| {
+            if let Some(window) = app.get_webview_window("main") {
+                webview::tune(&window);
+            }
             app.manage(lock);
             app.manage(Desktop::open(app.handle().clone(), &dir));
             updates::check_in_background(app.handle());
