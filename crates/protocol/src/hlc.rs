@@ -281,6 +281,51 @@ mod tests {
         assert!(a.to_string() < b.to_string() && b.to_string() < c.to_string());
     }
 
+    /// The wire spelling is a contract (DESIGN.md): fixed stamps, both ways.
+    /// Counters above 9 tell a hex counter from a decimal one.
+    #[test]
+    fn canonical_text_form_both_ways() {
+        for (text, wall_ms, counter, node) in [
+            ("1970-01-01T00:00:00.000Z-0000-a", 0, 0, "a"),
+            (
+                "2026-11-26T09:30:00.000Z-000a-srv1f2e3d",
+                1_795_685_400_000,
+                10,
+                "srv1f2e3d",
+            ),
+            (
+                "2026-11-26T09:30:00.123Z-00ff-alice.laptop",
+                1_795_685_400_123,
+                255,
+                "alice.laptop",
+            ),
+            (
+                "2026-11-26T09:30:00.999Z-0100-dev_2",
+                1_795_685_400_999,
+                256,
+                "dev_2",
+            ),
+            (
+                "9999-12-31T23:59:59.999Z-ffff-z",
+                253_402_300_799_999,
+                u16::MAX,
+                "z",
+            ),
+        ] {
+            let stamp = Hlc::new(wall_ms, counter, node).expect("in range");
+            assert_eq!(
+                stamp.to_string(),
+                text,
+                "printing {wall_ms} {counter} {node}"
+            );
+            assert_eq!(hlc(text), stamp, "parsing {text}");
+            assert_eq!(
+                serde_json::to_string(&stamp).expect("serialises"),
+                format!("\"{text}\"")
+            );
+        }
+    }
+
     #[test]
     fn rejects_malformed_stamps() {
         for s in [
