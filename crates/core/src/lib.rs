@@ -32,6 +32,6 @@ pub use profile::{Account, KeyringUse, Profile, Token, TokenStore};
 pub use recovery::Recovery;
 pub use store::{Counts, LocalRecord, LocalStore, Page, Query, RecordState, SortOrder};
 pub use sync::{
-    ConnState, Connectivity, ConnectivityOptions, Event, PushSummary, RecordRef, SyncEngine,
-    SyncReport, Trigger,
+    ConnState, Connectivity, ConnectivityOptions, Event, HttpOptions, PushSummary, RecordRef,
+    SyncEngine, SyncReport, Trigger,
 };

@@ -15,6 +15,7 @@ fn quick() -> ConnectivityOptions {
         max_backoff: Duration::from_millis(400),
         debounce: Duration::from_millis(50),
         interval: Duration::from_secs(300),
+        ..ConnectivityOptions::default()
     }
 }
 

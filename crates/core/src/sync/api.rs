@@ -13,11 +13,36 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 use crate::profile::Token;
 
+/// How long requests wait on the network. A connection that goes silent (a
+/// black hole: packets vanish, nothing is reset) fails after `read_timeout`
+/// instead of hanging; one that is slow but keeps moving does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// To open a connection.
+    pub connect_timeout: Duration,
+    /// For the answer to start (counted from sending the request) and then
+    /// between two reads of its body. The event stream has its own deadline
+    /// instead (`ConnectivityOptions::event_silence`).
+    pub read_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+const USER_AGENT: &str = concat!("ferry-core/", env!("CARGO_PKG_VERSION"));
+
 #[derive(Clone)]
 pub struct Api {
     base: String,
     http: reqwest::Client,
     token: Option<Token>,
+    options: HttpOptions,
 }
 
 impl std::fmt::Debug for Api {
@@ -44,9 +69,14 @@ pub fn normalise_url(url: &str) -> Result<String> {
 
 impl Api {
     pub fn new(server: &str, token: Option<Token>) -> Result<Api> {
+        Api::with_options(server, token, HttpOptions::default())
+    }
+
+    pub fn with_options(server: &str, token: Option<Token>, options: HttpOptions) -> Result<Api> {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("ferry-core/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout)
+            .user_agent(USER_AGENT)
             .build()
             .map_err(|e| Error::Unreachable {
                 url: server.to_string(),
@@ -56,6 +86,7 @@ impl Api {
             base: normalise_url(server)?,
             http,
             token,
+            options,
         })
     }
 
@@ -64,7 +95,11 @@ impl Api {
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let req = self.http.request(method, format!("{}{path}", self.base));
+        self.request_on(&self.http, method, path)
+    }
+
+    fn request_on(&self, http: &reqwest::Client, method: Method, path: &str) -> RequestBuilder {
+        let req = http.request(method, format!("{}{path}", self.base));
         match &self.token {
             Some(t) => req.bearer_auth(t.expose()),
             None => req,
@@ -122,8 +157,10 @@ impl Api {
         }
     }
 
+    /// No overall time limit: the read timeout fails a stalled answer, and a
+    /// large one that keeps arriving may take as long as it takes.
     async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
-        let resp = self.send(req, Some(Duration::from_secs(120))).await?;
+        let resp = self.send(req, None).await?;
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Incompatible {
             url: self.base.clone(),
@@ -236,10 +273,16 @@ impl Api {
         .await
     }
 
-    /// Opens the Server-Sent Events stream (no overall timeout).
+    /// Opens the Server-Sent Events stream: no overall or read timeout here;
+    /// the listener decides how much silence means a dead connection.
     pub async fn events(&self) -> Result<reqwest::Response> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.options.connect_timeout)
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| self.unreachable(&e))?;
         self.send(
-            self.request(Method::GET, "/v1/events")
+            self.request_on(&http, Method::GET, "/v1/events")
                 .header("accept", "text/event-stream"),
             None,
         )

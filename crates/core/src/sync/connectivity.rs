@@ -58,6 +58,9 @@ pub struct ConnectivityOptions {
     pub debounce: Duration,
     /// Sync at least this often while online.
     pub interval: Duration,
+    /// An event stream with nothing on it (not even the server's keep-alive,
+    /// every 15 s) for this long is taken for dead, and reconnected.
+    pub event_silence: Duration,
 }
 
 impl Default for ConnectivityOptions {
@@ -67,6 +70,7 @@ impl Default for ConnectivityOptions {
             max_backoff: Duration::from_secs(60),
             debounce: Duration::from_millis(500),
             interval: Duration::from_secs(300),
+            event_silence: Duration::from_secs(45),
         }
     }
 }
@@ -234,9 +238,9 @@ impl Task {
                 }
                 continue;
             }
-            let tx = self.tx.clone();
+            let (tx, silence) = (self.tx.clone(), self.options.event_silence);
             self.listener = Some(tokio::spawn(async move {
-                if let Err(e) = events::listen(&api, &tx).await {
+                if let Err(e) = events::listen(&api, &tx, silence).await {
                     tracing::debug!(error = %e, "event stream failed");
                 }
                 let _ = tx.send(Trigger::Disconnected).await;

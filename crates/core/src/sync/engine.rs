@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use tracing::Instrument;
 
 use super::ack::PushSummary;
-use super::api::{Api, normalise_url};
+use super::api::{Api, HttpOptions, normalise_url};
 use super::{ChangedRecords, Event};
 use crate::error::{Error, Result};
 use crate::profile::{Account, Profile, Token};
@@ -39,6 +39,8 @@ pub struct SyncEngine {
     pub page_size: usize,
     /// Mutations per push.
     pub batch_size: usize,
+    /// Network timeouts of every request this engine makes.
+    pub http: HttpOptions,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -69,6 +71,7 @@ impl SyncEngine {
             cycle: tokio::sync::Mutex::new(()),
             page_size: 2000,
             batch_size: PUSH_MAX_MUTATIONS,
+            http: HttpOptions::default(),
         }
     }
 
@@ -89,7 +92,7 @@ impl SyncEngine {
     pub fn api(&self) -> Result<Api> {
         let account = self.profile.account()?.ok_or(Error::NotLoggedIn)?;
         let token = self.profile.token()?.ok_or(Error::NotLoggedIn)?;
-        Api::new(&account.server, Some(token))
+        Api::with_options(&account.server, Some(token), self.http.clone())
     }
 
     /// Logs in and keeps the token; then fetches the schema.
@@ -113,7 +116,7 @@ impl SyncEngine {
                 )));
             }
         }
-        let api = Api::new(&server, None)?;
+        let api = Api::with_options(&server, None, self.http.clone())?;
         api.health().await?;
         let login = api.login(username, password, device_name).await?;
         let account = Account {
@@ -124,7 +127,7 @@ impl SyncEngine {
         let token = Token::new(login.token.clone());
         self.profile.save_login(&account, &token)?;
         tracing::info!(server = %server, username = %account.username, "logged in");
-        let api = Api::new(&server, Some(token))?;
+        let api = Api::with_options(&server, Some(token), self.http.clone())?;
         self.refresh_schema(&api).await?;
         Ok(account)
     }

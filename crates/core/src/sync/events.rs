@@ -1,6 +1,8 @@
 //! The `/v1/events` listener: a small Server-Sent Events parser and a loop
 //! that turns each `changes` event into a sync trigger.
 
+use std::time::Duration;
+
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
@@ -63,12 +65,33 @@ impl SseParser {
 }
 
 /// Listens until the stream ends or fails; every `changes` event becomes a
-/// [`Trigger::ServerEvent`].
-pub(crate) async fn listen(api: &Api, triggers: &mpsc::Sender<Trigger>) -> Result<()> {
-    let response = api.events().await?;
+/// [`Trigger::ServerEvent`]. The server sends a keep-alive comment every 15 s
+/// (by default), so nothing at all for `silence` means the connection is
+/// dead even though no error says so (a black hole): that is an error too.
+pub(crate) async fn listen(
+    api: &Api,
+    triggers: &mpsc::Sender<Trigger>,
+    silence: Duration,
+) -> Result<()> {
+    let silent = || Error::Unreachable {
+        url: api.base().to_string(),
+        detail: format!(
+            "the event stream was silent for {} s",
+            silence.as_secs_f64()
+        ),
+    };
+    let response = tokio::time::timeout(silence, api.events())
+        .await
+        .map_err(|_| silent())??;
     let mut stream = response.bytes_stream();
     let mut parser = SseParser::default();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let Some(chunk) = tokio::time::timeout(silence, stream.next())
+            .await
+            .map_err(|_| silent())?
+        else {
+            break;
+        };
         let chunk = chunk.map_err(|e| Error::Unreachable {
             url: api.base().to_string(),
             detail: e.to_string(),

@@ -42,23 +42,33 @@ impl Drop for TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        let store: DynStore = Arc::new(SqliteStore::open(":memory:").expect("store"));
-        TestServer::start_with(store, None).await
+        TestServer::start_with_limits(Limits::default()).await
     }
 
     /// The same server on a fresh PostgreSQL database; `None` when no test
     /// server is configured (see `ferry_server::store::postgres::testing`).
     pub async fn start_on_postgres() -> Option<TestServer> {
+        TestServer::start_on_postgres_with_limits(Limits::default()).await
+    }
+
+    /// [`start`](Self::start) with other limits (a short keep-alive, say).
+    pub async fn start_with_limits(limits: Limits) -> TestServer {
+        let store: DynStore = Arc::new(SqliteStore::open(":memory:").expect("store"));
+        TestServer::start_with(store, None, limits).await
+    }
+
+    /// [`start_on_postgres`](Self::start_on_postgres) with other limits.
+    pub async fn start_on_postgres_with_limits(limits: Limits) -> Option<TestServer> {
         let db = TestDb::create().await?;
         let store: DynStore = Arc::new(
             PgStore::open(&db.url, &PgOptions::default())
                 .await
                 .expect("postgres store"),
         );
-        Some(TestServer::start_with(store, Some(db)).await)
+        Some(TestServer::start_with(store, Some(db), limits).await)
     }
 
-    async fn start_with(store: DynStore, db: Option<TestDb>) -> TestServer {
+    async fn start_with(store: DynStore, db: Option<TestDb>, limits: Limits) -> TestServer {
         let defs = schema_file::parse(demo::DEMO_SCHEMA).expect("demo schema");
         store.put_collections(&defs).await.expect("collections");
         for (username, _, grants) in demo::demo_users() {
@@ -73,9 +83,7 @@ impl TestServer {
                     .expect("grant");
             }
         }
-        let (state, stop_streams) = AppState::new(store.clone(), Limits::default())
-            .await
-            .expect("state");
+        let (state, stop_streams) = AppState::new(store.clone(), limits).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
