@@ -72,6 +72,11 @@ impl Ledger {
         self.notes.keys().rev().take(HOT).copied().collect()
     }
 
+    /// Every task, newest first.
+    pub fn ids(&self) -> Vec<Uuid> {
+        self.notes.keys().rev().copied().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.notes.len()
     }
@@ -87,10 +92,27 @@ impl Ledger {
         let counts = store
             .counts()
             .unwrap_or_else(|e| panic!("{context}: counts: {e}"));
+        let conflicts = store.conflicts().unwrap_or_default();
+        let first: Vec<String> = conflicts
+            .iter()
+            .take(3)
+            .map(|c| {
+                format!(
+                    "{} {}: {:?} on {:?}, base version {:?}, mine {:?}, theirs {:?}",
+                    c.collection,
+                    c.record_id,
+                    c.kind,
+                    c.fields,
+                    c.base_version,
+                    c.mine_changes,
+                    c.theirs.fields
+                )
+            })
+            .collect();
         assert_eq!(
             (counts.outbox, counts.conflicts, counts.rejected),
             (0, 0, 0),
-            "{context}: everything sent, no conflict, nothing refused"
+            "{context}: everything sent, no conflict, nothing refused; conflicts: {first:#?}"
         );
         for (id, notes) in &self.notes {
             let history = engine

@@ -1,9 +1,10 @@
-//! The `ferry-server` binary as a child process on a SQLite file, with the
-//! demo schema and users, its standard error (the logs) kept for the test to
-//! read. It can be killed with SIGKILL and started again on the same port.
+//! The `ferry-server` binary as a child process on a SQLite file or a
+//! PostgreSQL database, with the demo schema and users, its standard error
+//! (the logs) kept for the test to read. It can be killed with SIGKILL and
+//! started again on the same port.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +14,8 @@ use crate::tool;
 pub struct ServerProcess {
     pub url: String,
     pub port: u16,
-    db: PathBuf,
+    /// The database URL (`sqlite://…` or `postgres://…`).
+    db: String,
     child: Child,
     logs: Arc<Mutex<Vec<u8>>>,
 }
@@ -28,10 +30,15 @@ impl Drop for ServerProcess {
 /// Runs an administration command (`user add`, `grant`, `seed-demo`) on
 /// `db` with `stdin` as its input; panics with its error output if it fails.
 pub fn admin(db: &Path, args: &[&str], stdin: &str) {
+    admin_on(&sqlite_url(db), args, stdin);
+}
+
+/// [`admin`] on the database `url` names.
+pub fn admin_on(url: &str, args: &[&str], stdin: &str) {
     use std::io::Write;
     let mut child = Command::new(tool("ferry-server"))
         .arg("--db")
-        .arg(format!("sqlite://{}", db.display()))
+        .arg(url)
         .args(args)
         .env_remove("FERRY_DB")
         .stdin(Stdio::piped())
@@ -55,12 +62,26 @@ pub fn seed_demo(db: &Path) {
     admin(db, &["seed-demo"], "");
 }
 
+/// [`seed_demo`] on the database `url` names.
+pub fn seed_demo_on(url: &str) {
+    admin_on(url, &["seed-demo"], "");
+}
+
+fn sqlite_url(db: &Path) -> String {
+    format!("sqlite://{}", db.display())
+}
+
 impl ServerProcess {
-    /// Serves `db` on a free loopback port (`port` 0) or on `port`.
+    /// Serves the SQLite file `db` on a free loopback port (`port` 0) or on `port`.
     pub fn start(db: &Path, port: u16) -> ServerProcess {
+        ServerProcess::start_on(&sqlite_url(db), port)
+    }
+
+    /// Serves the database `url` names (`sqlite://…` or `postgres://…`).
+    pub fn start_on(db: &str, port: u16) -> ServerProcess {
         let mut child = Command::new(tool("ferry-server"))
             .arg("--db")
-            .arg(format!("sqlite://{}", db.display()))
+            .arg(db)
             .arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
@@ -123,7 +144,7 @@ impl ServerProcess {
         ServerProcess {
             url,
             port,
-            db: db.to_path_buf(),
+            db: db.to_string(),
             child,
             logs,
         }
@@ -147,7 +168,7 @@ impl ServerProcess {
             assert!(Instant::now() < deadline, "port {} stays busy", self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
-        let fresh = ServerProcess::start(&self.db, self.port);
+        let fresh = ServerProcess::start_on(&self.db, self.port);
         let old = std::mem::replace(self, fresh);
         // The old logs come first.
         if let (Ok(old_logs), Ok(mut new_logs)) = (old.logs.lock(), self.logs.lock()) {

@@ -1,7 +1,8 @@
 //! Crashes: `ferry sync` killed with SIGKILL at random moments while it
 //! pushes and pulls, and the server killed with SIGKILL in the middle of a
 //! push. After restarts every edit is on the server exactly once and the
-//! local snapshot equals the server (see `Ledger`).
+//! local snapshot equals the server (see `Ledger`). Each test runs on a
+//! SQLite and on a PostgreSQL server (fewer kills there).
 //!
 //! `make test` builds the `ferry` and `ferry-server` binaries first.
 //! `FERRY_SEED` replays a run; `FERRY_SOAK=1` kills 500 times.
@@ -9,6 +10,7 @@
 #[path = "../../../crates/core/tests/common/mod.rs"]
 mod common;
 
+use std::future::Future;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -17,8 +19,9 @@ use std::time::{Duration, Instant};
 use common::{Client, LossyProxy, TestServer};
 use ferry_core::{KeyringUse, Profile, SyncEngine};
 use ferry_reliability::ledger::Ledger;
-use ferry_reliability::server_process::{ServerProcess, seed_demo};
+use ferry_reliability::server_process::{ServerProcess, seed_demo, seed_demo_on};
 use ferry_reliability::{seed, sized, tool};
+use ferry_server::store::postgres::testing::TestDb;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -47,11 +50,34 @@ fn ferry_sync(profile: &Path) -> tokio::process::Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ferry_sync_killed_at_random_moments_loses_and_duplicates_nothing() {
-    let kills = sized(20, 500);
-    let seed = seed("ferry sync kill -9");
-    let context = format!("seed {seed}");
+    kill_ferry_sync("ferry sync kill -9", sized(20, 500), || async {
+        Some(TestServer::start().await)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferry_sync_killed_with_a_postgresql_server() {
+    kill_ferry_sync(
+        "ferry sync kill -9 on PostgreSQL",
+        sized(8, 200),
+        TestServer::start_on_postgres,
+    )
+    .await;
+}
+
+async fn kill_ferry_sync<F: Future<Output = Option<TestServer>>>(
+    name: &str,
+    kills: usize,
+    start: impl FnOnce() -> F,
+) {
+    let seed = seed(name);
+    let context = format!("{name}, seed {seed}");
     let mut rng = StdRng::seed_from_u64(seed);
-    let server = TestServer::start().await;
+    // No PostgreSQL configured outside `make test`: the store says so.
+    let Some(server) = start().await else {
+        return;
+    };
     // bob writes too, so that every sync also has something to pull.
     let bob = Client::login(&server, "bob").await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -66,7 +92,7 @@ async fn ferry_sync_killed_at_random_moments_loses_and_duplicates_nothing() {
     let mut ledger = Ledger::default();
     // How long an uninterrupted `ferry sync` takes here, to aim the kills.
     let mut span = Duration::from_millis(200);
-    let (mut killed, mut finished, mut after_commit) = (0, 0, 0);
+    let (mut killed, mut finished, mut after_commit, mut retitled) = (0, 0, 0, 0);
     for round in 0..=kills {
         {
             let alice = engine(&profile);
@@ -78,16 +104,23 @@ async fn ferry_sync_killed_at_random_moments_loses_and_duplicates_nothing() {
                 .create("contacts", common::fields(json!({"name": "Someone"})))
                 .expect("bob creates");
         }
-        // bob also retitles alice's newest tasks: a create or an edit of
-        // hers sent again after that must be answered from its first result,
-        // not merged again (which would be a conflict).
+        // bob also retitles alice's newest tasks on the server: among them
+        // those of a push whose answer alice lost (or never stored, killed).
+        // Her create, sent again, must get its first answer from the
+        // server's memory of mutation ids; merged again instead, it would
+        // meet bob's title and be a conflict.
         bob.sync().await;
-        for (i, id) in ledger.newest().into_iter().take(10).enumerate() {
+        let on_server = ledger
+            .ids()
+            .into_iter()
+            .filter(|id| bob.store().record("tasks", *id).is_ok())
+            .take(10);
+        for (i, id) in on_server.enumerate() {
             let title = common::fields(json!({ "title": format!("retitled by bob {round}.{i}") }));
-            match bob.store().update("tasks", id, title) {
-                Ok(()) | Err(ferry_core::Error::UnknownRecord { .. }) => {}
-                Err(e) => panic!("{context}: bob edits {id}: {e}"),
-            }
+            bob.store()
+                .update("tasks", id, title)
+                .unwrap_or_else(|e| panic!("{context}: bob edits {id}: {e}"));
+            retitled += 1;
         }
         bob.sync().await;
 
@@ -150,11 +183,12 @@ async fn ferry_sync_killed_at_random_moments_loses_and_duplicates_nothing() {
     println!(
         "{}",
         json!({
-            "test": "ferry_sync_kill9",
+            "test": name,
             "seed": seed,
             "kills": killed,
             "finished_before_kill": finished,
             "killed_right_after_a_commit": after_commit,
+            "retitled_by_bob": retitled,
             "records": ledger.len(),
             "creates": ledger.creates,
             "edits": ledger.edits,
@@ -170,15 +204,37 @@ async fn ferry_sync_killed_at_random_moments_loses_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_killed_in_the_middle_of_a_push_loses_and_duplicates_nothing() {
-    let crashes = sized(4, 100);
-    let seed = seed("ferry-server kill -9");
-    let context = format!("seed {seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("ferry.db");
     seed_demo(&db);
-    let mut server = ServerProcess::start(&db, 0);
-    let alice = engine(&dir.path().join("alice"));
+    let server = ServerProcess::start(&db, 0);
+    kill_the_server("ferry-server kill -9", sized(4, 100), server, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_killed_mid_push_on_postgresql() {
+    // No PostgreSQL configured outside `make test`: the store says so.
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    seed_demo_on(&db.url);
+    let server = ServerProcess::start_on(&db.url, 0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    kill_the_server(
+        "ferry-server kill -9 on PostgreSQL",
+        sized(2, 50),
+        server,
+        dir.path(),
+    )
+    .await;
+}
+
+/// Kills `server` with SIGKILL `crashes` times while a client in `dir` pushes.
+async fn kill_the_server(name: &str, crashes: usize, mut server: ServerProcess, dir: &Path) {
+    let seed = seed(name);
+    let context = format!("{name}, seed {seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let alice = engine(&dir.join("alice"));
     alice
         .login(&server.url, "alice", "demo", "alice-laptop")
         .await
@@ -230,7 +286,7 @@ async fn the_server_killed_in_the_middle_of_a_push_loses_and_duplicates_nothing(
     println!(
         "{}",
         json!({
-            "test": "server_kill9_mid_push",
+            "test": name,
             "seed": seed,
             "server_kills": crashes,
             "pushes_interrupted": interrupted,
@@ -245,4 +301,92 @@ async fn the_server_killed_in_the_middle_of_a_push_loses_and_duplicates_nothing(
         interrupted > 0,
         "{context}: no kill landed in the middle of a sync"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_sent_again_after_a_lost_answer_is_answered_from_memory() {
+    resent_after_a_lost_answer(|| async { Some(TestServer::start().await) }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_sent_again_after_a_lost_answer_on_postgresql() {
+    resent_after_a_lost_answer(TestServer::start_on_postgres).await;
+}
+
+/// alice's create is committed but its answer is lost; she edits the task
+/// meanwhile, and bob retitles it. Sent again, the create must get its
+/// first answer (`applied`, version 1) from the server's memory of mutation
+/// ids — merged again it would meet bob's title and conflict — and her
+/// edit must go on top of bob's title, which it leaves alone.
+async fn resent_after_a_lost_answer<F: Future<Output = Option<TestServer>>>(
+    start: impl FnOnce() -> F,
+) {
+    let Some(server) = start().await else {
+        return;
+    };
+    let proxy = LossyProxy::start(&server).await;
+    let alice = Client::login_via(&proxy.url, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = alice
+        .store()
+        .create("tasks", common::fields(json!({"title": "Pack the van"})))
+        .expect("alice creates");
+    proxy.drop_next_push_response();
+    assert!(
+        alice.engine.sync().await.is_err(),
+        "the push's answer was lost, so the sync fails"
+    );
+    assert_eq!(proxy.dropped(), 1, "the answer to the push was dropped");
+    assert_eq!(
+        server.history_len("tasks", id).await,
+        1,
+        "the create committed"
+    );
+    alice
+        .store()
+        .update("tasks", id, common::fields(json!({"notes": "by Friday"})))
+        .expect("alice edits while her create is in flight");
+
+    bob.sync().await;
+    bob.store()
+        .update(
+            "tasks",
+            id,
+            common::fields(json!({"title": "Pack the blue van"})),
+        )
+        .expect("bob retitles");
+    bob.sync().await;
+
+    let report = alice.sync().await;
+    assert_eq!(
+        (
+            report.pushed.applied,
+            report.pushed.merged,
+            report.pushed.conflicts
+        ),
+        (1, 1, 0),
+        "the create answered from memory (applied), the edit merged: {report:?}"
+    );
+    let history = server.store.history("tasks", id).await.expect("history");
+    let titles: Vec<(i64, Option<&str>, Option<&str>)> = history
+        .iter()
+        .map(|r| {
+            (
+                r.version,
+                r.fields.get("title").and_then(|v| v.as_str()),
+                r.fields.get("notes").and_then(|v| v.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            (1, Some("Pack the van"), None),
+            (2, Some("Pack the blue van"), None),
+            (3, Some("Pack the blue van"), Some("by Friday")),
+        ],
+        "each edit once, bob's title kept"
+    );
+    let local = alice.store().record("tasks", id).expect("alice's task");
+    assert_eq!(local.fields, history[2].fields, "alice = server");
 }

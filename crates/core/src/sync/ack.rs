@@ -9,7 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::outbox::{OutboxEntry, delete_entry, entries_for, get, update_entry};
+use crate::outbox::{OutboxEntry, delete_entry, entries_for, get, same_value, update_entry};
 use crate::store::LocalStore;
 use crate::store::records;
 
@@ -38,7 +38,10 @@ impl PushSummary {
 
 /// After an entry is acknowledged, the record's later entries were made on top
 /// of it: they now start from the version the server wrote, so the server
-/// does not mistake them for a conflict with this device's own edit.
+/// does not mistake them for a conflict with this device's own edit. Fields
+/// that version already holds are no changes any more and leave the entry:
+/// an edit made while the record's create was in flight carries the whole
+/// record, and someone else's later change of those fields is not a conflict.
 fn rebase_later_entries(c: &Connection, record: &ferry_protocol::Record) -> Result<()> {
     for e in entries_for(c, &record.collection, record.id)? {
         if e.in_flight {
@@ -47,6 +50,8 @@ fn rebase_later_entries(c: &Connection, record: &ferry_protocol::Record) -> Resu
         let mut m = e.mutation;
         m.base_version = Some(record.version);
         if m.op == Op::Put {
+            m.fields
+                .retain(|k, v| !same_value(v, get(&record.fields, k)));
             m.base = m
                 .fields
                 .keys()
