@@ -402,13 +402,24 @@ impl LocalStore {
     /// most `max` entries and at most one per record (a record's later entry
     /// waits until the earlier one's acknowledgement has rebased it).
     pub fn take_batch(&self, max: usize) -> Result<Vec<OutboxEntry>> {
-        self.take_batch_besides(max, &[])
+        self.take_batch_within(max, usize::MAX)
     }
 
-    /// [`take_batch`](Self::take_batch) leaving out the records of `busy`, a
-    /// batch whose answers are still being stored: their later entries wait
-    /// to be rebased on what the server wrote for it.
-    pub fn take_batch_besides(&self, max: usize, busy: &[OutboxEntry]) -> Result<Vec<OutboxEntry>> {
+    /// [`take_batch`](Self::take_batch) of at most about `max_bytes` of
+    /// mutations (as JSON), and at least one entry.
+    pub fn take_batch_within(&self, max: usize, max_bytes: usize) -> Result<Vec<OutboxEntry>> {
+        self.take_batch_besides(max, max_bytes, &[])
+    }
+
+    /// [`take_batch_within`](Self::take_batch_within) leaving out the records
+    /// of `busy`, a batch whose answers are still being stored: their later
+    /// entries wait to be rebased on what the server wrote for it.
+    pub fn take_batch_besides(
+        &self,
+        max: usize,
+        max_bytes: usize,
+        busy: &[OutboxEntry],
+    ) -> Result<Vec<OutboxEntry>> {
         self.write(|tx| {
             let mut stmt = tx.prepare_cached(&format!("{ENTRY_SELECT} ORDER BY seq"))?;
             let mut rows = stmt.query([])?;
@@ -417,9 +428,14 @@ impl LocalStore {
                 .map(|e| (e.mutation.collection.clone(), e.mutation.record_id))
                 .collect();
             let mut batch = Vec::new();
+            let mut bytes = 0;
             while let Some(row) = rows.next()? {
                 let e = entry_from_row(row)?;
                 if seen.insert((e.mutation.collection.clone(), e.mutation.record_id)) {
+                    bytes += serde_json::to_vec(&e.mutation).map_or(0, |v| v.len());
+                    if bytes > max_bytes && !batch.is_empty() {
+                        break;
+                    }
                     batch.push(e);
                     if batch.len() == max {
                         break;

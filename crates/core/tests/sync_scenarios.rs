@@ -908,3 +908,38 @@ async fn an_edit_made_while_the_first_was_in_flight_is_part_of_my_side_of_the_co
     assert_eq!(on_server.fields.get("title"), Some(&json!("Bob's")));
     assert_eq!(on_server.fields.get("priority"), Some(&json!(7)));
 }
+
+#[tokio::test]
+async fn a_push_batch_holds_about_push_bytes_and_at_least_one_entry() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let store = alice.store();
+    let notes = "n".repeat(1000);
+    for i in 0..3 {
+        store
+            .create(
+                "tasks",
+                fields(json!({"title": format!("task {i}"), "notes": notes})),
+            )
+            .expect("create");
+    }
+    // Each entry is 1,000 to 1,400 bytes of JSON.
+    assert_eq!(store.take_batch_within(1000, 10).expect("batch").len(), 1);
+    assert_eq!(store.take_batch_within(1000, 3000).expect("batch").len(), 2);
+    assert_eq!(
+        store.take_batch_within(2, usize::MAX).expect("batch").len(),
+        2
+    );
+    assert_eq!(
+        store
+            .take_batch_within(1000, usize::MAX)
+            .expect("batch")
+            .len(),
+        3
+    );
+    let mut engine = ferry_core::SyncEngine::new(alice.engine.profile().clone());
+    engine.push_bytes = 1;
+    let report = engine.sync().await.expect("sync in pushes of one");
+    assert_eq!(report.pushed.applied, 3);
+    assert_eq!(report.outbox, 0);
+}

@@ -391,3 +391,79 @@ async fn silent_event_stream<F: Future<Output = Option<TestServer>>>(start: impl
         })
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_push_and_pull_through_a_slow_network_still_work() {
+    let server = TestServer::start_with_limits(quick_keepalive()).await;
+    let proxy = FaultProxy::start(&server.url).await;
+    let alice = Client::login_via(&proxy.url, "alice").await;
+    let alice = {
+        let mut e = SyncEngine::new(alice.engine.profile().clone());
+        e.http = quick_http();
+        e.push_bytes = 256 * 1024;
+        (alice, Arc::new(e))
+    };
+    let bob = Client::login_via(&proxy.url, "bob").await;
+    let bob = {
+        let mut e = SyncEngine::new(bob.engine.profile().clone());
+        e.http = quick_http();
+        (bob, Arc::new(e))
+    };
+    let tasks = 1000;
+    let filler = "x".repeat(1500);
+    for i in 0..tasks {
+        alice
+            .1
+            .profile()
+            .store()
+            .create(
+                "tasks",
+                common::fields(
+                    json!({"title": format!("big {i}"), "notes": format!("{i} {filler}")}),
+                ),
+            )
+            .expect("create");
+    }
+    // 64 KiB at most every 100 ms each way: about 1.7 MB goes up, and down
+    // again, in more time than the read timeout, but never silent for it.
+    proxy.set(Fault::Latency(Duration::from_millis(100)));
+    let report = alice
+        .1
+        .sync()
+        .await
+        .unwrap_or_else(|e| panic!("the slow push: {e}"));
+    assert_eq!(report.pushed.applied, tasks, "{report:?}");
+    let started = Instant::now();
+    bob.1
+        .sync()
+        .await
+        .unwrap_or_else(|e| panic!("the slow pull: {e}"));
+    let pulled_in = started.elapsed();
+    assert!(
+        pulled_in > quick_http().read_timeout,
+        "the pull took {pulled_in:?}, not longer than the read timeout: it proves nothing"
+    );
+    let mut all = ferry_core::Query::new("tasks");
+    all.limit = tasks * 2;
+    let page = bob.1.profile().store().query(&all).expect("bob's tasks");
+    let bigs = page
+        .records
+        .iter()
+        .filter(|r| {
+            r.fields
+                .get("notes")
+                .and_then(|v| v.as_str())
+                .is_some_and(|n| n.ends_with(&filler))
+        })
+        .count();
+    assert_eq!(bigs, tasks, "bob has every task alice pushed");
+    println!(
+        "{}",
+        json!({
+            "test": "slow_large_push_and_pull",
+            "tasks": tasks,
+            "pull_s": pulled_in.as_secs_f64(),
+            "read_timeout_s": quick_http().read_timeout.as_secs_f64(),
+        })
+    );
+}

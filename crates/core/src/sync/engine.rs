@@ -39,6 +39,9 @@ pub struct SyncEngine {
     pub page_size: usize,
     /// Mutations per push.
     pub batch_size: usize,
+    /// Bytes of mutations (as JSON) per push, about: a push must go up and
+    /// be answered within the read timeout, 1 MiB in 30 s needs 35 kB/s.
+    pub push_bytes: usize,
     /// Network timeouts of every request this engine makes.
     pub http: HttpOptions,
 }
@@ -71,6 +74,7 @@ impl SyncEngine {
             cycle: tokio::sync::Mutex::new(()),
             page_size: 2000,
             batch_size: PUSH_MAX_MUTATIONS,
+            push_bytes: 1024 * 1024,
             http: HttpOptions::default(),
         }
     }
@@ -235,7 +239,7 @@ impl SyncEngine {
         changed: &mut ChangedRecords,
     ) -> Result<()> {
         let max = self.batch_size.clamp(1, PUSH_MAX_MUTATIONS);
-        let mut batch = store.take_batch(max)?;
+        let mut batch = store.take_batch_within(max, self.push_bytes)?;
         let mut storing: Option<tokio::task::JoinHandle<Result<PushSummary>>> = None;
         while !batch.is_empty() {
             let mutations: Vec<Mutation> = batch
@@ -260,7 +264,7 @@ impl SyncEngine {
             for e in &batch {
                 changed.add(&e.mutation.collection, e.mutation.record_id);
             }
-            let next = store.take_batch_besides(max, &batch)?;
+            let next = store.take_batch_besides(max, self.push_bytes, &batch)?;
             let (writer, url) = (store.clone(), api.base().to_string());
             let stored = tokio::task::spawn_blocking(move || {
                 let summary = writer.store_results(&batch, &response.results)?;
@@ -277,7 +281,7 @@ impl SyncEngine {
             if batch.is_empty() {
                 // What was left out waited for these answers.
                 report.pushed.add(joined(stored.await)?);
-                batch = store.take_batch(max)?;
+                batch = store.take_batch_within(max, self.push_bytes)?;
             } else {
                 storing = Some(stored);
             }
