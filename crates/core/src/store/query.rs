@@ -130,6 +130,9 @@ impl LocalStore {
         let mut args = Vec::new();
         let search = match self.read(|c| search_in(c, q))? {
             Some(Search::Nothing) => return Ok(0),
+            Some(Search::Match(expr)) if q.filters.is_empty() => {
+                return self.read(|c| search::count_live(c, &q.collection, &expr));
+            }
             Some(Search::Match(expr)) => Some(expr),
             None => None,
         };
