@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installer test (`make test-package`): builds the packages, installs the
-# app's .deb, starts the installed app under Xvfb on a throwaway profile,
-# waits for its window (launch-to-window time printed as JSON), takes
-# screenshots, checks that it sees a newer signed release on a local server,
+# app's .deb, starts the installed app under Xvfb: three very first starts
+# (each in a new home on a new session bus), then on a signed-in profile;
+# waits for its window (launch-to-window times and the app's start-up
+# milestones printed as JSON), takes screenshots, checks that it sees a newer
+# signed release on a local server,
 # purges it and checks that nothing of it remains but the user's data.
 # Then installs ferry-server's .deb, starts the unit's command as the ferry
 # user, reaches /v1/health, purges it.
@@ -33,7 +35,7 @@ trap cleanup EXIT
 # session; without one GLib spends a second failing to start one) and the
 # desktop entry checker.
 need=()
-for p in dbus-daemon desktop-file-utils curl; do
+for p in dbus-daemon desktop-file-utils curl rpm; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -58,6 +60,16 @@ for field in Package Version Maintainer Description Homepage Section Depends; do
   [ -n "$(dpkg-deb -f "$deb" "$field")" ] || fail "the .deb has no $field"
 done
 [ "$(dpkg-deb -f "$deb" Version)" = "$version" ] || fail "the .deb is not version $version"
+# One maintainer and homepage on every package: the workspace's first author.
+maintainer="$(sed -n 's/^authors = \["\([^"]*\)".*/\1/p' Cargo.toml | head -1)"
+homepage="$(sed -n 's/^homepage = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+rpm -qip "$rpm" > "$art/desktop-rpm-info.txt"
+dpkg-deb -I "$server_deb" > "$art/server-control.txt"
+for f in "$deb" "$server_deb"; do
+  [ "$(dpkg-deb -f "$f" Maintainer)" = "$maintainer" ] || fail "$f: Maintainer is not $maintainer"
+  [ "$(dpkg-deb -f "$f" Homepage)" = "$homepage" ] || fail "$f: Homepage is not $homepage"
+done
+[ "$(rpm -qp --qf '%{URL}' "$rpm")" = "$homepage" ] || fail "the .rpm's URL is not $homepage"
 
 # --- A local server with a newer signed release -----------------------------
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -113,20 +125,32 @@ pids+=($!)
 export DISPLAY=":$n"
 for _ in $(seq 1 100); do [ -S "/tmp/.X11-unix/X$n" ] && break; sleep 0.05; done
 xdotool getdisplaygeometry >/dev/null || fail "Xvfb did not start"
-bus="$(dbus-daemon --session --fork --nopidfile --print-address=1 --print-pid=1)"
-export DBUS_SESSION_BUS_ADDRESS="$(echo "$bus" | head -1)"
-pids+=("$(echo "$bus" | sed -n 2p)")
+# A new session bus, as a new desktop session has: nothing on it has been
+# started yet (the desktop portal, the accessibility bus).
+# The bus and what it starts keep the user's own home, as before the test's
+# throwaway one (the document portal mounts under it).
+real_home="$HOME"
+session_bus() {
+  local bus
+  bus="$(env -u XDG_CONFIG_HOME -u XDG_DATA_HOME -u XDG_CACHE_HOME HOME="$real_home" \
+    dbus-daemon --session --fork --nopidfile --print-address=1 --print-pid=1)"
+  export DBUS_SESSION_BUS_ADDRESS="$(echo "$bus" | head -1)"
+  pids+=("$(echo "$bus" | sed -n 2p)")
+}
 
 # The user's data lives under a throwaway home: profile, webview cache, window state.
 export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_DATA_HOME="$work/home/.local/share" \
   XDG_CACHE_HOME="$work/home/.cache" FERRY_KEYRING=off
 mkdir -p "$HOME"
 
-# Starts the installed app on profile $1; sets app_pid, window and launch_s.
+# Starts the installed app on profile $1 (home $3, else $HOME); sets app_pid,
+# window and launch_s. The log has the app's start-up milestones.
 launch() {
-  local profile="$1" log="$2" start end
+  local profile="$1" log="$2" home="${3:-$HOME}" start end
   start="$(date +%s.%N)"
-  FERRY_LOG="${FERRY_LOG:-warn,ferry=info}" /usr/bin/ferry-desktop --profile "$profile" >"$log" 2>&1 &
+  HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" \
+    XDG_CACHE_HOME="$home/.cache" FERRY_LOG="${FERRY_LOG:-warn,ferry=info},ferry_desktop::startup=debug" \
+    /usr/bin/ferry-desktop --profile "$profile" >"$log" 2>&1 &
   app_pid=$!
   pids+=("$app_pid")
   window=""
@@ -158,17 +182,34 @@ quit_app() {
   wait "$app_pid" 2>/dev/null || true
 }
 
-say "first start on an empty profile"
-launch "$HOME/profiles/fresh" "$art/app-fresh.log"
-first_launch_s="$launch_s"
-screenshot "$art/installed-app-sign-in.png"
-quit_app
+# The app's start-up milestones in a log, as JSON: {"window built": ms, ...}.
+milestones() {
+  sed 's/\x1b\[[0-9;]*m//g' "$1" | python3 -c '
+import json, re, sys
+print(json.dumps({m[1]: int(m[2]) for m in re.finditer(r"start: (.+?) ms=(\d+)", sys.stdin.read())}))'
+}
+
+# The very first start, three times: each in a new home on a new session bus.
+first_launch_s=()
+first_milestones=()
+for i in 1 2 3; do
+  say "first start $i: new home, new session bus, empty profile"
+  session_bus
+  home="$work/first-home-$i"
+  mkdir -p "$home"
+  launch "$home/profiles/fresh" "$art/app-first-$i.log" "$home"
+  first_launch_s+=("$launch_s")
+  screenshot "$art/installed-app-first-start-$i.png"
+  quit_app
+  first_milestones+=("$(milestones "$art/app-first-$i.log")")
+done
 
 say "a profile signed in to the local server: sees the newer release"
 "$bin/ferry" --profile "$HOME/profiles/alice" login "$url" alice <<<"demo" >/dev/null
 "$bin/ferry" --profile "$HOME/profiles/alice" sync >/dev/null
 FERRY_LOG="warn,ferry=info,tauri_plugin_updater=debug" launch "$HOME/profiles/alice" "$art/app-alice.log"
 signed_in_launch_s="$launch_s"
+signed_in_milestones="$(milestones "$art/app-alice.log")"
 screenshot "$art/installed-app-records.png"
 deadline=$((SECONDS + 20))
 until grep -q "a newer Ferry is available" "$art/app-alice.log"; do
@@ -244,13 +285,18 @@ done
 [ $had_data -eq 1 ] || $sudo rm -rf /var/lib/ferry
 [ $created_user -eq 0 ] || $sudo deluser --system ferry >/dev/null 2>&1 || true
 
-python3 - "$deb_bytes" "$rpm_bytes" "$installed_kb" "$first_launch_s" "$signed_in_launch_s" <<'EOF' | tee "$art/figures.json"
+python3 - "$deb_bytes" "$rpm_bytes" "$installed_kb" "$signed_in_launch_s" "$signed_in_milestones" \
+  "${first_launch_s[*]}" "${first_milestones[@]}" <<'EOF' | tee "$art/figures.json"
 import json, sys
-deb, rpm, inst, first, signed = sys.argv[1:]
+deb, rpm, inst, signed, signed_ms, first = sys.argv[1:7]
 print(json.dumps({
     "deb_bytes": int(deb), "deb_mb": round(int(deb) / 1e6, 2),
     "rpm_bytes": int(rpm), "installed_kb": int(inst),
-    "launch_to_window_s": {"empty_profile": float(first), "signed_in": float(signed)},
+    "launch_to_window_s": {"first_start": [float(f) for f in first.split()],
+                           "signed_in": float(signed)},
+    # Milliseconds after main() (the app's log, ferry_desktop::startup).
+    "start_milestones_ms": {"first_start": [json.loads(m) for m in sys.argv[7:]],
+                            "signed_in": json.loads(signed_ms)},
 }, indent=2))
 EOF
 say "ok"

@@ -48,6 +48,7 @@ async fn edited(app: &AppHandle, desktop: &Desktop, session: &Session, collectio
 
 #[tauri::command]
 pub fn app_info(app: AppHandle, desktop: State<'_, Desktop>) -> AppInfo {
+    crate::startup::first_command();
     let package = app.package_info();
     AppInfo {
         name: package.name.clone(),
@@ -58,6 +59,7 @@ pub fn app_info(app: AppHandle, desktop: State<'_, Desktop>) -> AppInfo {
 
 #[tauri::command]
 pub async fn status(desktop: State<'_, Desktop>) -> Result<Status> {
+    crate::startup::first_command();
     Ok(desktop.status().await)
 }
 

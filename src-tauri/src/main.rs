@@ -13,6 +13,7 @@ mod errors;
 mod menu;
 mod notify;
 mod session;
+mod startup;
 mod types;
 mod updates;
 mod webview;
@@ -95,6 +96,8 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    startup::mark("main");
+    startup::wake_desktop_services();
     let dir = match profile_dir() {
         Ok(dir) => dir,
         Err(e) => {
@@ -109,12 +112,15 @@ fn main() {
             std::process::exit(1);
         }
     };
+    startup::mark("profile locked");
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_updater::Builder::new().build())
         .menu(menu::build)
         .on_menu_event(menu::on_event)
         .setup(move |app| {
+            // Tauri builds the configured window before this runs.
+            startup::mark("window built");
             if let Some(window) = app.get_webview_window("main") {
                 webview::tune(&window);
             }
@@ -122,6 +128,11 @@ fn main() {
             app.manage(Desktop::open(app.handle().clone(), &dir));
             updates::check_in_background(app.handle());
             Ok(())
+        })
+        .on_page_load(|_, payload| {
+            if matches!(payload.event(), tauri::webview::PageLoadEvent::Finished) {
+                startup::mark("page loaded");
+            }
         })
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event

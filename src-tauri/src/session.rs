@@ -67,26 +67,40 @@ impl Session {
 pub struct Desktop {
     pub dir: PathBuf,
     app: AppHandle,
-    session: RwLock<Option<Arc<Session>>>,
-    damaged: Mutex<Option<String>>,
+    session: Arc<RwLock<Option<Arc<Session>>>>,
+    damaged: Arc<Mutex<Option<String>>>,
 }
 
 impl Desktop {
-    /// Opens the profile in `dir`; a damaged database is reported in the
-    /// status so the UI can offer recovery instead of failing to start.
+    /// Opens the profile in `dir` on a blocking thread, so the window shows
+    /// while the database is created or migrated and the token is read;
+    /// commands wait for it. A damaged database is reported in the status so
+    /// the UI can offer recovery instead of failing to start.
     pub fn open(app: AppHandle, dir: &Path) -> Desktop {
-        let (session, damaged) = match Profile::open(dir) {
-            Ok(profile) => (Some(start(&app, profile)), None),
-            Err(e) => {
-                tracing::error!(error = %e, "the profile could not be opened");
-                (None, Some(CommandError::from(e).message))
+        let session = Arc::new(RwLock::new(None));
+        let damaged = Arc::new(Mutex::new(None));
+        // Held until the profile is open, taken before any command can ask.
+        let mut slot = session
+            .clone()
+            .try_write_owned()
+            .expect("a lock nobody else has seen is free");
+        let opening = damaged.clone();
+        let (task_app, task_dir) = (app.clone(), dir.to_path_buf());
+        tauri::async_runtime::spawn_blocking(move || {
+            match Profile::open(&task_dir) {
+                Ok(profile) => *slot = Some(start(&task_app, profile)),
+                Err(e) => {
+                    tracing::error!(error = %e, "the profile could not be opened");
+                    *opening.blocking_lock() = Some(CommandError::from(e).message);
+                }
             }
-        };
+            crate::startup::mark("profile open");
+        });
         Desktop {
             dir: dir.to_path_buf(),
             app,
-            session: RwLock::new(session),
-            damaged: Mutex::new(damaged),
+            session,
+            damaged,
         }
     }
 
@@ -121,8 +135,10 @@ impl Desktop {
     }
 
     pub async fn status(&self) -> Status {
+        // The session first: it waits for the profile to open.
+        let session = self.session().await;
         let damaged = self.damaged.lock().await.clone();
-        let Ok(session) = self.session().await else {
+        let Ok(session) = session else {
             return Status {
                 seq: next_seq(),
                 account: None,
