@@ -24,6 +24,8 @@ export class AppState {
   /** The first status failed to load: nothing else can work. */
   fatal = $state<string | null>(null);
   collections = $state<CollectionInfo[]>([]);
+  /** Until the first answer, an empty list means "not loaded", not "none". */
+  collectionsLoaded = $state(false);
   conflicts = $state<Conflict[]>([]);
   outbox = $state<OutboxEntry[]>([]);
   demoUrl = $state<string | null>(null);
@@ -135,6 +137,8 @@ export class AppState {
       this.collections = await api.collections();
     } catch (e) {
       this.notify(toCommandError(e).message, 'error');
+    } finally {
+      this.collectionsLoaded = true;
     }
   }
 
