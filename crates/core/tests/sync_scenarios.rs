@@ -453,6 +453,59 @@ async fn a_delete_conflict_settles_itself_when_the_server_deletes_the_record_too
 }
 
 #[tokio::test]
+async fn a_change_made_just_before_my_push_is_still_pulled() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let a = task_everyone_has(&server, &alice, &bob).await;
+    let b = task_everyone_has(&server, &alice, &bob).await;
+
+    // Bob's write lands between alice's last pull and her push: her cursor
+    // may not jump over it along with her own writes.
+    bob.store()
+        .update("tasks", a, fields(json!({"status": "doing"})))
+        .expect("bob");
+    bob.sync().await;
+    alice
+        .store()
+        .update("tasks", b, fields(json!({"status": "done"})))
+        .expect("alice");
+    let report = alice.sync().await;
+    assert_eq!((report.pushed.applied, report.pulled), (1, 1));
+    assert_eq!(
+        alice
+            .store()
+            .record("tasks", a)
+            .expect("a")
+            .fields
+            .get("status"),
+        Some(&json!("doing"))
+    );
+    // Her own write followed on from her cursor now: nothing to pull back.
+    alice
+        .store()
+        .update("tasks", b, fields(json!({"priority": 1})))
+        .expect("alice");
+    let report = alice.sync().await;
+    assert_eq!((report.pushed.applied, report.pulled), (1, 0));
+    bob.sync().await;
+    for id in [a, b] {
+        let on_server = server.record("tasks", id).await.expect("server");
+        for c in [&alice, &bob] {
+            let r = c.store().record("tasks", id).expect("record");
+            assert_eq!(
+                (&r.fields, r.base_version()),
+                (&on_server.fields, Some(on_server.version))
+            );
+        }
+    }
+    assert_eq!(
+        alice.store().cursor().expect("cursor"),
+        bob.store().cursor().expect("cursor")
+    );
+}
+
+#[tokio::test]
 async fn edits_coalesce_into_one_entry_that_keeps_the_first_base() {
     let server = TestServer::start().await;
     let alice = Client::login(&server, "alice").await;

@@ -232,6 +232,29 @@ pub struct PushRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub results: Vec<MutationResult>,
+    /// Where the push's own writes sit in the change feed; absent when it
+    /// wrote nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<PushWritten>,
+}
+
+/// Every change after `after` up to `cursor` is one of the push's own
+/// results, so a client whose cursor is `after` may move it to `cursor`
+/// without pulling them back.
+///
+/// ```
+/// # use ferry_protocol::PushWritten;
+/// let json = r#"{"after":"41","cursor":"44"}"#;
+/// let v: PushWritten = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushWritten {
+    /// Opaque: the feed position just before the push's first write.
+    pub after: String,
+    /// Opaque: the feed position of its last write.
+    pub cursor: String,
 }
 
 /// How the server dealt with one mutation.

@@ -3,15 +3,15 @@
 
 use std::collections::HashMap;
 
-use ferry_protocol::{MutationResult, Op, Status};
+use ferry_protocol::{MutationResult, Op, PushWritten, Status};
 use rusqlite::Connection;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::outbox::{OutboxEntry, delete_entry, entries_for, get, same_value, update_entry};
-use crate::store::LocalStore;
 use crate::store::records;
+use crate::store::{LocalStore, get_setting, keys, set_setting};
 
 /// What one push did, counted by outcome.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -147,10 +147,14 @@ fn store_one(
 impl LocalStore {
     /// Stores the answers to a pushed batch in one transaction; each answered
     /// entry leaves the outbox here. Entries without an answer stay in flight.
+    /// When the push's writes follow right on from this snapshot's cursor,
+    /// the cursor moves past them: they are already stored, and need not be
+    /// pulled back.
     pub fn store_results(
         &self,
         batch: &[OutboxEntry],
         results: &[MutationResult],
+        written: Option<&PushWritten>,
     ) -> Result<PushSummary> {
         let by_id: HashMap<Uuid, &MutationResult> =
             results.iter().map(|r| (r.mutation_id, r)).collect();
@@ -161,7 +165,48 @@ impl LocalStore {
                     store_one(tx, entry, result, &mut summary)?;
                 }
             }
+            if let Some(w) = written
+                && get_setting(tx, keys::CURSOR)?.as_deref() == Some(w.after.as_str())
+            {
+                set_setting(tx, keys::CURSOR, Some(&w.cursor))?;
+            }
             Ok(summary)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(after: &str, cursor: &str) -> PushWritten {
+        PushWritten {
+            after: after.into(),
+            cursor: cursor.into(),
+        }
+    }
+
+    #[test]
+    fn the_cursor_moves_past_my_own_writes_only_when_they_follow_on_from_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(&dir.path().join("ferry.db")).expect("open");
+        // Never pulled: the snapshot has not seen what came before the push.
+        store
+            .store_results(&[], &[], Some(&written("0", "3")))
+            .expect("store");
+        assert_eq!(store.cursor().expect("cursor"), None);
+
+        store.set_setting(keys::CURSOR, Some("5")).expect("cursor");
+        store
+            .store_results(&[], &[], Some(&written("5", "9")))
+            .expect("store");
+        assert_eq!(store.cursor().expect("cursor").as_deref(), Some("9"));
+        // Someone else wrote 10 and 11: they must still be pulled.
+        store
+            .store_results(&[], &[], Some(&written("11", "14")))
+            .expect("store");
+        assert_eq!(store.cursor().expect("cursor").as_deref(), Some("9"));
+        store.store_results(&[], &[], None).expect("store");
+        assert_eq!(store.cursor().expect("cursor").as_deref(), Some("9"));
     }
 }

@@ -267,7 +267,8 @@ impl SyncEngine {
             let next = store.take_batch_besides(max, self.push_bytes, &batch)?;
             let (writer, url) = (store.clone(), api.base().to_string());
             let stored = tokio::task::spawn_blocking(move || {
-                let summary = writer.store_results(&batch, &response.results)?;
+                let summary =
+                    writer.store_results(&batch, &response.results, response.written.as_ref())?;
                 if summary.total() == 0 {
                     return Err(Error::Incompatible {
                         url,

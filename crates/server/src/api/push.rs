@@ -1,5 +1,5 @@
 use axum::extract::State;
-use ferry_protocol::{PUSH_MAX_MUTATIONS, PushRequest, PushResponse};
+use ferry_protocol::{PUSH_MAX_MUTATIONS, PushRequest, PushResponse, PushWritten};
 
 use super::Json;
 use crate::AppState;
@@ -46,7 +46,12 @@ pub async fn push(
             collections: outcome.touched,
         });
     }
+    let written = outcome.last_write.map(|cursor| PushWritten {
+        after: outcome.written_after.to_string(),
+        cursor: cursor.to_string(),
+    });
     Ok(Json(PushResponse {
         results: outcome.results,
+        written,
     }))
 }

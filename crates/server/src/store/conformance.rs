@@ -43,6 +43,7 @@ where
     case!(paging_sees_every_change_once_in_order);
     case!(changes_only_from_readable_collections);
     case!(latest_stamp_survives);
+    case!(a_push_names_where_its_writes_sit_in_the_feed);
 }
 
 fn def(name: &str) -> CollectionDef {
@@ -136,6 +137,72 @@ async fn setup(store: &DynStore) -> PushContext {
         grants,
         clock: Arc::new(Clock::new("srv", None)),
     }
+}
+
+async fn a_push_names_where_its_writes_sit_in_the_feed(store: DynStore) {
+    let ctx = setup(&store).await;
+    let x = Uuid::now_v7();
+    let first = store
+        .push(
+            ctx.clone(),
+            vec![put("a", x, None, json!({}), json!({"title": "x"}))],
+        )
+        .await
+        .expect("push");
+    let (_, feed_end) = all_changes(&store, &["a"]).await;
+    assert_eq!(first.last_write, Some(feed_end));
+    assert!(first.written_after < feed_end);
+
+    let (y, z) = (Uuid::now_v7(), Uuid::now_v7());
+    let out = store
+        .push(
+            ctx.clone(),
+            vec![
+                put("a", y, None, json!({}), json!({"title": "y"})),
+                put(
+                    "a",
+                    x,
+                    Some(1),
+                    json!({"title": "x"}),
+                    json!({"title": "x2"}),
+                ),
+                put("a", z, None, json!({}), json!({"title": "z"})),
+            ],
+        )
+        .await
+        .expect("push");
+    // A client that had pulled up to the end of the feed holds `written_after`.
+    assert_eq!(out.written_after, feed_end);
+    let page = store
+        .changes(out.written_after, 5000, vec!["a".into()])
+        .await
+        .expect("changes");
+    let mut ids: Vec<Uuid> = page.changes.iter().map(|r| r.id).collect();
+    ids.sort();
+    let mut mine = vec![x, y, z];
+    mine.sort();
+    assert_eq!(
+        ids, mine,
+        "the feed after it holds exactly the push's writes"
+    );
+    assert_eq!(Cursor::parse(&page.cursor), out.last_write);
+
+    // A push that writes nothing names no range.
+    let again = store
+        .push(
+            ctx.clone(),
+            vec![put(
+                "a",
+                x,
+                Some(1),
+                json!({"title": "x"}),
+                json!({"title": "other"}),
+            )],
+        )
+        .await
+        .expect("push");
+    assert_eq!(again.results[0].status, Status::Conflict);
+    assert_eq!(again.last_write, None);
 }
 
 async fn all_changes(

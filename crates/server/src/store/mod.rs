@@ -87,6 +87,9 @@ pub struct PushOutcome {
     pub results: Vec<MutationResult>,
     /// The sequence position of the last write, if anything was written.
     pub last_write: Option<Cursor>,
+    /// The sequence position just before the push's first write: every
+    /// position after it up to `last_write` is one of its writes.
+    pub written_after: Cursor,
     /// Collections that got a new version, for change events.
     pub touched: Vec<String>,
 }

@@ -1027,11 +1027,13 @@ impl Store for PgStore {
             outcome: PushOutcome {
                 results: Vec::with_capacity(mutations.len()),
                 last_write: None,
+                written_after: Cursor::default(),
                 touched: Vec::new(),
             },
         };
         // Pushes take turns from here to the commit, and so take sequence numbers in commit order (see the top).
         pusher.lock_and_prefetch(&mutations).await?;
+        pusher.outcome.written_after = Cursor(pusher.next_seq);
         for m in &mutations {
             let result = pusher.apply(m).await?;
             pusher.outcome.results.push(result);

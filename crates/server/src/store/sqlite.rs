@@ -802,6 +802,7 @@ impl Store for SqliteStore {
                 outcome: PushOutcome {
                     results: Vec::with_capacity(mutations.len()),
                     last_write: None,
+                    written_after: Cursor(next_seq),
                     touched: Vec::new(),
                 },
             };

@@ -150,8 +150,20 @@ impl TestServer {
         let body = resp.text().await.expect("push body");
         assert_eq!(status, 200, "push answered {status}: {body}");
         let body: Value = serde_json::from_str(&body).expect("push JSON");
-        assert_keys(&body, &["results"]);
         let results = body["results"].as_array().expect("results array").clone();
+        // `written` names the push's own writes in the feed; absent when none.
+        if body.get("written").is_some() {
+            assert_keys(&body, &["results", "written"]);
+            assert_keys(&body["written"], &["after", "cursor"]);
+            assert!(
+                results
+                    .iter()
+                    .any(|r| r["status"] == "applied" || r["status"] == "merged"),
+                "a push that wrote nothing names no writes: {body}"
+            );
+        } else {
+            assert_keys(&body, &["results"]);
+        }
         assert_eq!(results.len(), mutations.len(), "one result per mutation");
         for (m, r) in mutations.iter().zip(&results) {
             assert_result_shape(r);
