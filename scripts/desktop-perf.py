@@ -200,6 +200,19 @@ def pss_by_process(pids):
     return out
 
 
+def other_webkit_processes(ours):
+    """WebKit processes on the machine that are not this app's."""
+    n = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in ours:
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    n += f.read().startswith(("WebKitWebProces", "WebKitNetworkPr"))
+            except OSError:
+                pass
+    return n
+
+
 def app_pid(profile):
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -362,6 +375,7 @@ def measure_in(d, t0, profile, records, has_rows):
     pid = app_pid(profile)
     memory = pss_mb(descendants(pid)) if pid else None
     by_process = pss_by_process(descendants(pid)) if pid else {}
+    others = other_webkit_processes(descendants(pid)) if pid else None
     searches, sorts = [], []
     if records:
         for i in range(10):
@@ -375,6 +389,9 @@ def measure_in(d, t0, profile, records, has_rows):
         "pss_mb_app_and_webkit": memory,
         "pss_mb_by_process": by_process,
         "pss_mb_by_process_before_scrolling": before_scroll,
+        # PSS shares a library's pages among every process mapping it: other
+        # WebKit apps running at the time make these figures lower.
+        "other_webkit_processes": others,
         "rows_in_dom_after_scrolling": rows_after_scroll,
         "search_ms": [round(x, 1) for x in searches],
         "search_ms_median": round(statistics.median(searches), 1) if searches else None,
