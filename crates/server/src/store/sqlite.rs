@@ -188,7 +188,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The writer's page cache, in KiB (negative: a size rather than pages).
-const WRITER_CACHE_KIB: i64 = -32 * 1024;
+const WRITER_CACHE_KIB: i64 = -16 * 1024;
 
 fn open_error(path: &str, e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(format!(
