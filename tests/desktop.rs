@@ -5,9 +5,11 @@
 //! Needs `tauri-driver`, `WebKitWebDriver` and `Xvfb` (`make deps` installs
 //! them) and the `ferry-server` and `ferry` binaries built next to this test
 //! (`make test` builds them first). Set `FERRY_SKIP_DESKTOP_E2E=1` to skip.
+#![cfg(target_os = "linux")] // WebKitWebDriver is Linux only.
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,6 +24,19 @@ struct Guard(Child);
 impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A child started as the leader of its own process group, killed with the
+/// whole group when the test ends: tauri-driver starts WebKitWebDriver, which
+/// starts the app, and neither would die with tauri-driver alone.
+struct GroupGuard(Child);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.wait();
     }
 }
@@ -152,6 +167,8 @@ impl Cli {
 struct Driver {
     http: reqwest::blocking::Client,
     base: String,
+    /// The X display the app runs on.
+    display: String,
 }
 
 impl Driver {
@@ -267,17 +284,17 @@ impl Driver {
     }
 
     /// Saves a PNG under test-artifacts/desktop/ for a person to look at.
+    /// The screen as the user sees it, window and all. Taken from the X
+    /// display: WebKitWebDriver's own screenshot waits about a minute for a
+    /// compositor frame that a software-painted webview never produces.
     fn screenshot(&self, name: &str) {
-        use base64::Engine;
-        let v = self.call(reqwest::Method::GET, "/screenshot", None);
-        if let Some(png) = v
-            .as_str()
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/desktop");
-            let _ = std::fs::create_dir_all(&dir);
-            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
-        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/desktop");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(dir.join(format!("{name}.png")))
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -342,8 +359,9 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     let (display, _xvfb) = display();
     let driver_port = free_port();
     let native_port = free_port();
-    let _driver = Guard(
+    let _driver = GroupGuard(
         Command::new(&tauri_driver)
+            .process_group(0)
             .args([
                 "--port",
                 &driver_port.to_string(),
@@ -384,6 +402,7 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     let d = Driver {
         http,
         base: format!("{driver_url}/session/{session}"),
+        display: display.clone(),
     };
 
     // Sign in as alice.
