@@ -165,15 +165,23 @@ launch() {
 }
 
 # A screenshot once the page has drawn: the webview below the menu bar holds
-# more than a handful of colours (text, icons), not a blank background.
+# more than a handful of colours (text, icons), not a blank background. With
+# "rows", also the first row of the record list (its text, below the column
+# headers), which comes a moment after the list's header.
 screenshot() {
-  local out="$1" deadline=$((SECONDS + 20)) colours=0
+  local out="$1" want="${2:-}" deadline=$((SECONDS + 20)) colours=0 row=0
   while [ $SECONDS -lt $deadline ]; do
     import -window "$window" "$out" 2>/dev/null || true
     colours="$(convert "$out" -crop +0+40 +repage -format %k info: 2>/dev/null || echo 0)"
-    [ "$colours" -gt 50 ] && return 0
+    if [ "$want" = rows ]; then
+      row="$(convert "$out" -crop 900x24+260+157 +repage -format %k info: 2>/dev/null || echo 0)"
+      [ "$colours" -gt 50 ] && [ "$row" -gt 10 ] && return 0
+    else
+      [ "$colours" -gt 50 ] && return 0
+    fi
     sleep 0.2
   done
+  [ "$want" = rows ] && fail "the record list showed no rows ($row colours in its first row, $out)"
   fail "the window stayed blank ($colours colours in $out)"
 }
 
@@ -215,8 +223,7 @@ until grep -q "a newer Ferry is available" "$art/app-alice.log"; do
   [ $SECONDS -lt $deadline ] || { cat "$art/app-alice.log"; fail "the app did not see version $newer"; }
   sleep 0.2
 done
-# Once the app has heard from the server, its records have long been listed.
-screenshot "$art/installed-app-records.png"
+screenshot "$art/installed-app-records.png" rows
 sed 's/\x1b\[[0-9;]*m//g' "$art/app-alice.log" | grep "a newer Ferry is available" | grep -q "version=$newer" \
   || fail "the app saw another version than $newer"
 quit_app
