@@ -320,15 +320,9 @@ async fn alice_deletes_bob_edits_then_each_delete_conflict_choice() {
     }
 }
 
-#[tokio::test]
-async fn a_conflict_follows_the_record_when_the_server_deletes_it_and_someone_restores_it() {
-    let server = TestServer::start().await;
-    let alice = Client::login(&server, "alice").await;
-    let bob = Client::login(&server, "bob").await;
-    let alices_laptop = Client::login(&server, "alice").await;
-    let id = task_everyone_has(&server, &alice, &bob).await;
-    alices_laptop.sync().await;
-
+/// Alice and bob both retitle the task; alice syncs first, so bob holds an
+/// edit/edit conflict.
+async fn title_conflict_at_bob(alice: &Client, bob: &Client, id: uuid::Uuid) {
     bob.store()
         .update("tasks", id, fields(json!({"title": "Bob's title"})))
         .expect("bob");
@@ -338,13 +332,30 @@ async fn a_conflict_follows_the_record_when_the_server_deletes_it_and_someone_re
         .expect("alice");
     alice.sync().await;
     bob.sync().await;
+}
+
+/// Alice deletes the task and both sync.
+async fn alice_deletes_it(alice: &Client, bob: &Client, id: uuid::Uuid) {
+    alice.store().delete("tasks", id).expect("alice deletes");
+    alice.sync().await;
+    bob.sync().await;
+}
+
+#[tokio::test]
+async fn a_conflict_follows_the_record_when_the_server_deletes_it_and_someone_restores_it() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let alices_laptop = Client::login(&server, "alice").await;
+    let id = task_everyone_has(&server, &alice, &bob).await;
+    alices_laptop.sync().await;
+
+    title_conflict_at_bob(&alice, &bob, id).await;
     let conflict = bob.store().conflict("tasks", id).expect("conflict");
     assert_eq!(conflict.kind, ConflictKind::EditEdit);
 
     // The server deletes the record: bob's conflict is now edit/delete.
-    alice.store().delete("tasks", id).expect("alice deletes");
-    alice.sync().await;
-    bob.sync().await;
+    alice_deletes_it(&alice, &bob, id).await;
     let conflict = bob.store().conflict("tasks", id).expect("still a conflict");
     assert_eq!(conflict.kind, ConflictKind::EditDelete);
     assert_eq!(conflict.fields, vec!["title".to_string()]);
@@ -395,18 +406,8 @@ async fn taking_theirs_on_an_edit_conflict_the_server_then_deleted_accepts_the_d
     let alice = Client::login(&server, "alice").await;
     let bob = Client::login(&server, "bob").await;
     let id = task_everyone_has(&server, &alice, &bob).await;
-    bob.store()
-        .update("tasks", id, fields(json!({"title": "Bob's title"})))
-        .expect("bob");
-    alice
-        .store()
-        .update("tasks", id, fields(json!({"title": "Alice's title"})))
-        .expect("alice");
-    alice.sync().await;
-    bob.sync().await;
-    alice.store().delete("tasks", id).expect("alice deletes");
-    alice.sync().await;
-    bob.sync().await;
+    title_conflict_at_bob(&alice, &bob, id).await;
+    alice_deletes_it(&alice, &bob, id).await;
 
     bob.store()
         .resolve("tasks", id, &Resolution::Theirs)
