@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "recover_profile",
     "collections",
     "list_records",
+    "count_records",
     "get_record",
     "create_record",
     "update_record",

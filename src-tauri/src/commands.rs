@@ -118,28 +118,41 @@ pub async fn collections(desktop: State<'_, Desktop>) -> Result<Vec<CollectionIn
 pub async fn list_records(desktop: State<'_, Desktop>, query: ListQuery) -> Result<RecordList> {
     let session = desktop.session().await?;
     blocking(&session, move |s| {
-        let q = Query {
-            collection: query.collection,
-            search: query.search.filter(|t| !t.trim().is_empty()),
-            sort: query.sort,
-            order: if query.descending {
-                SortOrder::Descending
-            } else {
-                SortOrder::Ascending
-            },
-            filters: query.filters,
-            limit: query.limit as usize,
-            offset: query.offset as usize,
-        };
-        let page = s.store().query(&q)?;
-        let total = s.store().count(&q)?;
+        let offset = query.offset;
+        let page = s.store().query(&core_query(query))?;
         Ok(RecordList {
             records: page.records,
-            offset: query.offset,
-            total,
+            offset,
+            has_more: page.has_more,
         })
     })
     .await
+}
+
+/// How many records match a list's search and filters (its window ignored).
+#[tauri::command]
+pub async fn count_records(desktop: State<'_, Desktop>, query: ListQuery) -> Result<i64> {
+    let session = desktop.session().await?;
+    blocking(&session, move |s| {
+        Ok(s.store().count(&core_query(query))?)
+    })
+    .await
+}
+
+fn core_query(query: ListQuery) -> Query {
+    Query {
+        collection: query.collection,
+        search: query.search.filter(|t| !t.trim().is_empty()),
+        sort: query.sort,
+        order: if query.descending {
+            SortOrder::Descending
+        } else {
+            SortOrder::Ascending
+        },
+        filters: query.filters,
+        limit: query.limit as usize,
+        offset: query.offset as usize,
+    }
 }
 
 #[tauri::command]

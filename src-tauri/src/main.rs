@@ -151,6 +151,7 @@ fn main() {
             commands::recover_profile,
             commands::collections,
             commands::list_records,
+            commands::count_records,
             commands::get_record,
             commands::create_record,
             commands::update_record,

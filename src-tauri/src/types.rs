@@ -76,13 +76,15 @@ pub struct ListQuery {
     pub limit: u32,
 }
 
-/// The rows of one window and how many match in all.
+/// The rows of one window. How many match in all is a question of its own
+/// (`count_records`): counting a word found in most records costs more than
+/// the rows, which are shown first.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct RecordList {
     pub records: Vec<ferry_core::LocalRecord>,
     pub offset: u32,
-    /// Matching records in all, for the scroll height.
-    pub total: i64,
+    /// More records match after this window.
+    pub has_more: bool,
 }
 
 /// How to settle one conflicting field.

@@ -27,6 +27,8 @@ test.describe('Record list', () => {
     expect(queries.every((q) => q.limit === 100)).toBe(true);
     expect(queries.some((q) => q.offset === 80_000)).toBe(true);
     expect(queries.length).toBeLessThan(20);
+    // Scrolling fetches rows only: the matches were counted once.
+    expect(await ferry.calls('count_records')).toHaveLength(1);
   });
 
   test('sorts by a column header, and flips on a second click', async ({ page, ferry }) => {
@@ -61,6 +63,28 @@ test.describe('Record list', () => {
     await ferry.shot('list-no-matches');
     await page.getByRole('button', { name: 'Clear search and filters' }).click();
     await expect(page.getByTestId('record-list')).toHaveAttribute('data-total', '100000');
+  });
+
+  test("shows a search's rows before its matches are counted", async ({ page, ferry }) => {
+    await ferry.open({ countDelayMs: 1500 });
+    const count = page.getByTestId('list-count');
+    await expect(page.getByTestId('record-list')).toHaveAttribute('data-total', '100000');
+    await page.getByTestId('search').fill('lovelace');
+    await expect(rows(page).first().locator('.title')).toHaveText(/Lovelace$/);
+    await expect(count).toHaveAttribute('aria-busy', 'true');
+    await expect(count).toHaveClass(/counting/);
+    await expect(count).toHaveAttribute('aria-busy', 'false');
+    await expect(count).toHaveText(/^\s*[\d,]+ of 100,000\s*$/);
+    const matches = Number((await count.textContent())!.trim().split(' ')[0]!.replace(/,/g, ''));
+    expect(matches).toBeGreaterThan(100);
+    await expect(page.getByTestId('record-list')).toHaveAttribute('data-total', String(matches));
+    // A count still on its way for an older search is dropped.
+    await page.getByTestId('search').fill('lovelace a');
+    await page.getByTestId('search').fill('zzzzqq');
+    await expect(page.getByText('No matches')).toBeVisible();
+    await page.waitForTimeout(1800);
+    await expect(page.getByText('No matches')).toBeVisible();
+    await expect(page.getByTestId('record-list')).toHaveAttribute('data-total', '0');
   });
 
   test('filters by boolean, tag and choice fields', async ({ page, ferry }) => {

@@ -18,13 +18,14 @@ const emit = (name: string, payload: unknown) => {
   void tauriEmit(name, payload);
 };
 
-const backend = new FakeBackend(window.__FERRY_SCENARIO__ ?? {}, emit);
+const scenario = window.__FERRY_SCENARIO__ ?? {};
+const backend = new FakeBackend(scenario, emit);
 
 mockWindows('main');
 mockIPC(
   async (cmd, args) => {
     // Answers arrive asynchronously, as they do from the real shell.
-    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setTimeout(r, cmd === 'count_records' ? (scenario.countDelayMs ?? 0) : 0));
     return backend.handle(cmd, (args ?? {}) as Record<string, unknown>);
   },
   { shouldMockEvents: true },

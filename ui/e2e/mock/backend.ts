@@ -26,6 +26,8 @@ export interface Scenario {
   lastSync?: string | null;
   /** Read-only tasks. */
   readOnlyTasks?: boolean;
+  /** Milliseconds every count of a list's matches takes. */
+  countDelayMs?: number;
 }
 
 export type EventSink = (name: string, payload: unknown) => void;
@@ -176,7 +178,8 @@ export class FakeBackend {
     t.sorted.clear();
   }
 
-  list(q: ListQuery) {
+  /** The keys of the records `q` finds, in its order. */
+  #find(q: ListQuery) {
     const t = this.#t(q.collection);
     let keys = this.#sortedKeys(t, q.sort ?? t.collection.title_field);
     const words = (q.search ?? '').toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
@@ -196,13 +199,22 @@ export class FakeBackend {
         return words.every((w) => tokens.some((tok) => tok.startsWith(w)));
       });
     }
+    return { t, keys };
+  }
+
+  list(q: ListQuery) {
+    const { t, keys } = this.#find(q);
     const total = keys.length;
     const page: LocalRecord[] = [];
     for (let k = q.offset; k < Math.min(total, q.offset + q.limit); k++) {
       const key = q.descending ? keys[total - 1 - k]! : keys[k]!;
       page.push(this.#record(t, key));
     }
-    return { records: page, offset: q.offset, total };
+    return { records: page, offset: q.offset, has_more: q.offset + q.limit < total };
+  }
+
+  count(q: ListQuery) {
+    return this.#find(q).keys.length;
   }
 
   #counts() {
@@ -566,6 +578,8 @@ export class FakeBackend {
         return this.collections();
       case 'list_records':
         return this.list(a.query);
+      case 'count_records':
+        return this.count(a.query);
       case 'get_record':
         return this.get(a.collection, a.id);
       case 'create_record':

@@ -24,6 +24,7 @@ export const api = {
   recoverProfile: () => call<Status>('recover_profile'),
   collections: () => call<CollectionInfo[]>('collections'),
   listRecords: (query: ListQuery) => call<RecordList>('list_records', { query }),
+  countRecords: (query: ListQuery) => call<number>('count_records', { query }),
   getRecord: (collection: string, id: string) => call<LocalRecord>('get_record', { collection, id }),
   createRecord: (collection: string, fields: Fields) => call<LocalRecord>('create_record', { collection, fields }),
   updateRecord: (collection: string, id: string, changes: Fields) =>

@@ -2,10 +2,12 @@
 import type { LocalRecord } from "./LocalRecord";
 
 /**
- * The rows of one window and how many match in all.
+ * The rows of one window. How many match in all is a question of its own
+ * (`count_records`): counting a word found in most records costs more than
+ * the rows, which are shown first.
  */
 export type RecordList = { records: Array<LocalRecord>, offset: number, 
 /**
- * Matching records in all, for the scroll height.
+ * More records match after this window.
  */
-total: number, };
+has_more: boolean, };
