@@ -10,7 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Longest node name a stamp may carry.
@@ -139,15 +139,45 @@ impl Hlc {
     }
 }
 
+/// Writes `value`'s last `out.len()` decimal digits into `out`.
+fn digits(out: &mut [u8], mut value: i64) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
 impl fmt::Display for Hlc {
+    /// Written by hand, not through chrono's formatter: every record a
+    /// server sends or a client stores carries a stamp, and this is several
+    /// times quicker. The result is the same (a test compares them).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}-{:04x}-{}",
-            self.time().to_rfc3339_opts(SecondsFormat::Millis, true),
-            self.counter,
-            self.node
-        )
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let ms = self.wall_ms.clamp(0, MAX_WALL_MS);
+        let (days, in_day) = (ms / 86_400_000, ms % 86_400_000);
+        // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+        let z = days + 719_468;
+        let (era, doe) = (z / 146_097, z % 146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        let mut b = *b"0000-00-00T00:00:00.000Z-0000-";
+        digits(&mut b[0..4], year);
+        digits(&mut b[5..7], month);
+        digits(&mut b[8..10], day);
+        digits(&mut b[11..13], in_day / 3_600_000);
+        digits(&mut b[14..16], in_day / 60_000 % 60);
+        digits(&mut b[17..19], in_day / 1000 % 60);
+        digits(&mut b[20..23], in_day % 1000);
+        for (i, slot) in b[25..29].iter_mut().enumerate() {
+            *slot = HEX[usize::from((self.counter >> (12 - 4 * i)) & 0xf)];
+        }
+        // Only ASCII digits and punctuation were written.
+        f.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)?;
+        f.write_str(&self.node)
     }
 }
 
@@ -266,9 +296,47 @@ impl utoipa::ToSchema for Hlc {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::SecondsFormat;
 
     fn hlc(s: &str) -> Hlc {
         s.parse().expect("valid stamp")
+    }
+
+    #[test]
+    fn written_as_rfc3339_with_milliseconds_then_counter_and_node() {
+        let mut wall = Vec::from([0, 1, 999, 1000, 86_399_999, 86_400_000, MAX_WALL_MS]);
+        // Leap days, century and year boundaries, and a spread over all years.
+        for (y, m, d) in [
+            (1972, 2, 29),
+            (2000, 2, 29),
+            (2100, 3, 1),
+            (2026, 12, 31),
+            (9999, 1, 1),
+        ] {
+            let t = Utc
+                .with_ymd_and_hms(y, m, d, 23, 59, 59)
+                .single()
+                .expect("date");
+            wall.extend([t.timestamp_millis() - 86_400_000, t.timestamp_millis() + 1]);
+        }
+        let mut x: i64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            wall.push(x.rem_euclid(MAX_WALL_MS + 1));
+        }
+        for (i, ms) in wall.into_iter().enumerate() {
+            let counter = (i as u16).wrapping_mul(40_503);
+            let stamp = Hlc::new(ms, counter, "n.1").expect("stamp");
+            let by_chrono = format!(
+                "{}-{:04x}-n.1",
+                stamp.time().to_rfc3339_opts(SecondsFormat::Millis, true),
+                counter
+            );
+            assert_eq!(stamp.to_string(), by_chrono, "{ms}");
+            assert_eq!(by_chrono.parse::<Hlc>().expect("parse"), stamp);
+        }
     }
 
     #[test]
