@@ -53,9 +53,9 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
     }
 
     // The initial pull into an empty profile and the raw insert of the same
-    // rows take turns, PULL_ROUNDS times: the best of each is compared, so a burst of
-    // load from another process on this shared machine skews neither. The
-    // first pull also gives the process's peak memory.
+    // rows take turns, PULL_ROUNDS times: the best of each is compared, so a
+    // burst of load from another process on this shared machine skews
+    // neither. The first pull also gives the process's peak memory.
     let (mut pulls, mut raws) = (Vec::new(), Vec::new());
     let (mut rss_before, mut peak, mut peak_reset, mut first) = (None, None, false, None);
     for round in 0..PULL_ROUNDS {
