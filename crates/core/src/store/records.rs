@@ -279,6 +279,28 @@ fn set_base_of<F: PulledFields>(
     Ok(())
 }
 
+/// Stores a pulled record that is not in the snapshot yet; false, writing
+/// nothing, if it is.
+fn insert_new<F: PulledFields>(c: &Connection, r: &Record<F>) -> Result<bool> {
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO records (collection, id, fields, deleted, base_version, base_fields, base_deleted,
+                                  base_updated_at, base_updated_by)
+             VALUES (?1, ?2, jsonb(?3), ?4, ?5, NULL, ?4, ?6, ?7)
+             ON CONFLICT (collection, id) DO NOTHING",
+        )?
+        .execute(params![
+            r.collection,
+            r.id.to_string(),
+            r.fields.json()?,
+            r.deleted,
+            r.version,
+            r.updated_at.to_string(),
+            r.updated_by
+        ])?;
+    Ok(inserted == 1)
+}
+
 /// What applying a pulled record needs to know about the local row:
 /// whether it exists, its base version, and whether it holds local changes.
 pub(crate) fn local_row(
@@ -385,13 +407,16 @@ impl LocalStore {
         self.write(|tx| {
             let mut changed = 0;
             let mut latest: Option<&Hlc> = None;
-            // The local rows of the page, read at once (a first pull finds none).
+            // A first pull: nearly every record is new, and inserting one is
+            // how to find out, without reading its row first.
+            let first_pull = super::bulk::active(tx)?;
+            // Otherwise the local rows of the page, read at once.
             let mut rows = std::collections::HashMap::new();
             let mut collections: Vec<&str> =
                 changes.iter().map(|r| r.collection.as_str()).collect();
             collections.sort_unstable();
             collections.dedup();
-            for collection in collections {
+            for collection in collections.into_iter().filter(|_| !first_pull) {
                 let ids = changes
                     .iter()
                     .filter(|r| r.collection == collection)
@@ -403,17 +428,21 @@ impl LocalStore {
             }
             let mut seen = std::collections::HashSet::new();
             for r in changes {
+                latest = latest.max(Some(&r.updated_at));
+                if first_pull && insert_new(tx, r)? {
+                    changed += 1;
+                    continue;
+                }
                 let id = r.id.to_string();
-                let row = if seen.insert((r.collection.as_str(), r.id)) {
+                let row = if !first_pull && seen.insert((r.collection.as_str(), r.id)) {
                     rows.remove(&(r.collection.as_str(), id))
                 } else {
-                    // The page holds the record twice: read what the first wrote.
+                    // Stored before this first pull, or twice in the page: its row as it is now.
                     local_row(tx, &r.collection, &id)?
                 };
                 if apply_pulled(tx, r, row)? {
                     changed += 1;
                 }
-                latest = latest.max(Some(&r.updated_at));
             }
             if let Some(stamp) = latest {
                 crate::hlc::observe(tx, stamp)?;
@@ -421,5 +450,122 @@ impl LocalStore {
             set_setting(tx, keys::CURSOR, Some(cursor))?;
             Ok(changed)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema::tests::tasks;
+
+    fn pulled(id: Uuid, version: i64, title: &str) -> Record {
+        let fields = match serde_json::json!({ "title": title }) {
+            serde_json::Value::Object(m) => m,
+            _ => Fields::new(),
+        };
+        Record {
+            collection: "tasks".into(),
+            id,
+            version,
+            fields,
+            deleted: false,
+            updated_at: Hlc::new(1_795_700_000_000 + version, 0, "srv").expect("stamp"),
+            updated_by: "bob".into(),
+        }
+    }
+
+    /// id, fields, deleted; base version, fields, deleted, stamp and author; error.
+    type Row = (
+        String,
+        String,
+        bool,
+        Option<i64>,
+        Option<String>,
+        bool,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+
+    /// Every record's row as text, in id order.
+    fn rows(store: &LocalStore) -> Vec<Row> {
+        store
+            .read(|c| {
+                Ok(c.prepare(
+                    "SELECT id, json(fields), deleted, base_version, json(base_fields), base_deleted,
+                            base_updated_at, base_updated_by, error
+                     FROM records ORDER BY id",
+                )?
+                .query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?)
+            })
+            .expect("rows")
+    }
+
+    #[test]
+    fn a_first_pull_stores_what_any_other_pull_would() {
+        let (other, once) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut results = Vec::new();
+        for first_pull in [false, true] {
+            let store = LocalStore::open_in_memory().expect("open");
+            store.replace_schema(&[tasks(&[])]).expect("schema");
+            // A record made here and not sent yet, which the server's pages
+            // then bring too (as after importing an outbox).
+            let fields = pulled(other, 0, "mine").fields;
+            let mine = store.create("tasks", fields).expect("create");
+            if first_pull {
+                store.begin_bulk_load().expect("begin");
+            }
+            let page = [
+                pulled(other, 1, "new"),
+                pulled(once, 1, "once"),
+                pulled(mine, 3, "theirs"),
+                pulled(other, 2, "newer"),
+            ];
+            assert_eq!(store.apply_page(&page, "4").expect("apply"), 4);
+            if first_pull {
+                store.end_bulk_load().expect("end");
+            }
+            let rows = rows(&store);
+            let of = |id: Uuid| rows.iter().find(|r| r.0 == id.to_string()).cloned();
+            let stored = of(other).expect("the new record");
+            assert_eq!(
+                (stored.2, stored.3, stored.4.clone()),
+                (false, Some(2), None)
+            );
+            assert!(stored.1.contains("newer"), "{stored:?}");
+            let single = of(once).expect("a record pulled once");
+            assert_eq!((single.3, single.7.as_deref()), (Some(1), Some("bob")));
+            let kept = of(mine).expect("my record");
+            assert_eq!(kept.3, Some(3));
+            assert!(
+                kept.1.contains("mine") && kept.4.as_deref().is_some_and(|b| b.contains("theirs")),
+                "{kept:?}"
+            );
+            // My record's id is made anew each time round.
+            let same: Vec<Row> = rows
+                .into_iter()
+                .map(|mut r| {
+                    if r.0 == mine.to_string() {
+                        r.0 = "mine".into();
+                    }
+                    r
+                })
+                .collect();
+            results.push(same);
+        }
+        assert_eq!(results[0], results[1]);
     }
 }
