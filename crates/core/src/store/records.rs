@@ -279,25 +279,31 @@ fn set_base_of<F: PulledFields>(
     Ok(())
 }
 
+/// The statement [`insert_new`] runs, prepared once for a page.
+fn new_record_insert(c: &Connection) -> Result<rusqlite::CachedStatement<'_>> {
+    Ok(c.prepare_cached(
+        "INSERT INTO records (collection, id, fields, deleted, base_version, base_fields, base_deleted,
+                              base_updated_at, base_updated_by)
+         VALUES (?1, ?2, jsonb(?3), ?4, ?5, NULL, ?4, ?6, ?7)
+         ON CONFLICT (collection, id) DO NOTHING",
+    )?)
+}
+
 /// Stores a pulled record that is not in the snapshot yet; false, writing
 /// nothing, if it is.
-fn insert_new<F: PulledFields>(c: &Connection, r: &Record<F>) -> Result<bool> {
-    let inserted = c
-        .prepare_cached(
-            "INSERT INTO records (collection, id, fields, deleted, base_version, base_fields, base_deleted,
-                                  base_updated_at, base_updated_by)
-             VALUES (?1, ?2, jsonb(?3), ?4, ?5, NULL, ?4, ?6, ?7)
-             ON CONFLICT (collection, id) DO NOTHING",
-        )?
-        .execute(params![
-            r.collection,
-            r.id.to_string(),
-            r.fields.json()?,
-            r.deleted,
-            r.version,
-            r.updated_at.to_string(),
-            r.updated_by
-        ])?;
+fn insert_new<F: PulledFields>(
+    insert: &mut rusqlite::Statement<'_>,
+    r: &Record<F>,
+) -> Result<bool> {
+    let inserted = insert.execute(params![
+        r.collection,
+        r.id.to_string(),
+        r.fields.json()?,
+        r.deleted,
+        r.version,
+        r.updated_at.to_string(),
+        r.updated_by
+    ])?;
     Ok(inserted == 1)
 }
 
@@ -427,9 +433,12 @@ impl LocalStore {
                 }
             }
             let mut seen = std::collections::HashSet::new();
+            let mut insert = first_pull.then(|| new_record_insert(tx)).transpose()?;
             for r in changes {
                 latest = latest.max(Some(&r.updated_at));
-                if first_pull && insert_new(tx, r)? {
+                if let Some(insert) = insert.as_mut()
+                    && insert_new(insert, r)?
+                {
                     changed += 1;
                     continue;
                 }
