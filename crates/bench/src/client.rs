@@ -19,9 +19,9 @@ use crate::harness::{BenchServer, PASSWORD, USER, batches, create_body};
 /// Offline edits pushed in one sync (and timed one by one as local edits).
 const EDITS: usize = 10_000;
 /// Initial pulls, each into a new profile, taking turns with raw inserts:
-/// the best of four of each stands up to the bursts of load this shared
+/// the best of six of each stands up to the bursts of load this shared
 /// machine has.
-const PULL_ROUNDS: usize = 4;
+const PULL_ROUNDS: usize = 6;
 /// Runs of each latency figure.
 const SAMPLES: usize = 400;
 const PAGE: usize = 100;
