@@ -418,11 +418,14 @@ impl LocalStore {
             let first_pull = super::bulk::active(tx)?;
             // Otherwise the local rows of the page, read at once.
             let mut rows = std::collections::HashMap::new();
-            let mut collections: Vec<&str> =
-                changes.iter().map(|r| r.collection.as_str()).collect();
+            let mut collections: Vec<&str> = changes
+                .iter()
+                .filter(|_| !first_pull)
+                .map(|r| r.collection.as_str())
+                .collect();
             collections.sort_unstable();
             collections.dedup();
-            for collection in collections.into_iter().filter(|_| !first_pull) {
+            for collection in collections {
                 let ids = changes
                     .iter()
                     .filter(|r| r.collection == collection)
