@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkConnectForm, connectProblem, toCommandError } from '../src/lib/errors';
+import { checkConnectForm, connectProblem, plainHttpWarning, toCommandError } from '../src/lib/errors';
 import type { ErrorKind } from '../src/lib/types';
 
 describe('connectProblem', () => {
@@ -41,5 +41,16 @@ describe('checkConnectForm', () => {
     });
     expect(checkConnectForm('ferry.example.com', 'a', 'b')).toEqual({ server: 'Start the address with http:// or https://' });
     expect(checkConnectForm('https://ferry.example.com', 'a', 'b')).toEqual({});
+  });
+});
+
+describe('plainHttpWarning', () => {
+  it('warns about plain http beyond this computer only', () => {
+    for (const quiet of ['https://ferry.example.com', 'http://127.0.0.1:8787', 'http://127.8.0.1', 'http://localhost:8787', 'http://LOCALHOST', 'http://[::1]:8787', 'ferry.example.com', '']) {
+      expect(plainHttpWarning(quiet), quiet).toBeNull();
+    }
+    for (const loud of ['http://ferry.example.com', 'http://192.168.1.20:8787', 'http://localhost.example.com', 'http://[fe80::1]']) {
+      expect(plainHttpWarning(loud), loud).toMatch(/not encrypted/);
+    }
   });
 });

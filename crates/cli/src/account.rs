@@ -7,6 +7,7 @@ use std::time::Duration;
 use ferry_core::sync::Api;
 use serde::Serialize;
 
+use crate::output::{say, say_err};
 use crate::{Ctx, output};
 
 fn read_password() -> anyhow::Result<String> {
@@ -28,6 +29,9 @@ fn device_name() -> String {
 }
 
 pub async fn login(ctx: &Ctx, server: &str, username: &str) -> anyhow::Result<ExitCode> {
+    if let Some(warning) = ferry_core::sync::plain_http_warning(server) {
+        say_err!("ferry: warning: {warning}");
+    }
     let password = read_password()?;
     let account = ctx
         .engine
@@ -36,7 +40,7 @@ pub async fn login(ctx: &Ctx, server: &str, username: &str) -> anyhow::Result<Ex
     if ctx.json {
         output::json(&account)?;
     } else {
-        println!("logged in to {} as {}", account.server, account.username);
+        say!("logged in to {} as {}", account.server, account.username);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -44,7 +48,7 @@ pub async fn login(ctx: &Ctx, server: &str, username: &str) -> anyhow::Result<Ex
 pub async fn logout(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     ctx.engine.logout().await?;
     if !ctx.json {
-        println!(
+        say!(
             "logged out; local data and unsent edits stay in {}",
             ctx.engine.profile().dir().display()
         );
@@ -110,29 +114,29 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         output::json(&status)?;
     } else {
         match (&status.server, &status.username) {
-            (Some(s), Some(u)) => println!(
+            (Some(s), Some(u)) => say!(
                 "account:   {u} at {s}{}",
                 if logged_in { "" } else { " (logged out)" }
             ),
-            _ => println!("account:   none (run `ferry login SERVER_URL USERNAME`)"),
+            _ => say!("account:   none (run `ferry login SERVER_URL USERNAME`)"),
         }
         if let Some(store) = status.token_store {
-            println!("token:     kept in {store}");
+            say!("token:     kept in {store}");
         }
-        println!("state:     {}", status.state);
-        println!("outbox:    {} pending", status.outbox);
-        println!("conflicts: {}", status.conflicts);
+        say!("state:     {}", status.state);
+        say!("outbox:    {} pending", status.outbox);
+        say!("conflicts: {}", status.conflicts);
         if status.rejected > 0 {
-            println!(
+            say!(
                 "rejected:  {} (see `ferry ls`, fix with `ferry set`)",
                 status.rejected
             );
         }
-        println!(
+        say!(
             "last sync: {}",
             status.last_sync.as_deref().unwrap_or("never")
         );
-        println!(
+        say!(
             "cursor:    {}",
             status.cursor.as_deref().unwrap_or("(start)")
         );
@@ -146,7 +150,7 @@ pub async fn sync(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         output::json(&report)?;
     } else {
         let p = &report.pushed;
-        println!(
+        say!(
             "pushed {} (applied {}, merged {}, conflicts {}, rejected {}); pulled {}",
             p.total(),
             p.applied,
@@ -156,20 +160,20 @@ pub async fn sync(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             report.pulled
         );
         if report.conflicts > 0 {
-            println!(
+            say!(
                 "{} conflict(s) wait for you: `ferry conflicts`",
                 report.conflicts
             );
         }
         if report.rejected > 0 {
-            println!(
+            say!(
                 "{} record(s) were refused by the server: `ferry ls` shows the errors",
                 report.rejected
             );
         }
     }
     if report.outbox > 0 {
-        eprintln!("ferry: {} edit(s) are still in the outbox", report.outbox);
+        say_err!("ferry: {} edit(s) are still in the outbox", report.outbox);
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -180,9 +184,9 @@ pub fn set_offline(ctx: &Ctx, offline: bool) -> anyhow::Result<ExitCode> {
     if ctx.json {
         output::json(&serde_json::json!({"work_offline": offline}))?;
     } else if offline {
-        println!("working offline: edits wait in the outbox until `ferry online`");
+        say!("working offline: edits wait in the outbox until `ferry online`");
     } else {
-        println!("online: `ferry sync` sends and fetches changes");
+        say!("online: `ferry sync` sends and fetches changes");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@ use clap::{ArgGroup, Args};
 use ferry_core::protocol::ConflictKind;
 use ferry_core::{FieldChoice, Resolution};
 
+use crate::output::say;
 use crate::records::{parse_id, parse_value};
 use crate::{Ctx, UsageError, output};
 
@@ -49,11 +50,11 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if conflicts.is_empty() {
-        println!("no conflicts");
+        say!("no conflicts");
     }
     for c in &conflicts {
         let col = ctx.store().collection(&c.collection).ok();
-        println!(
+        say!(
             "{} {}  {} ({})",
             c.collection,
             c.record_id,
@@ -64,7 +65,7 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             let get = |f: &ferry_core::protocol::Fields| {
                 f.get(name).map(output::value).unwrap_or_default()
             };
-            println!(
+            say!(
                 "  {name}: base {:?} · mine {:?} · theirs {:?}",
                 get(&c.base),
                 get(&c.mine),
@@ -115,9 +116,9 @@ pub fn resolve(ctx: &Ctx, args: &ResolveArgs) -> anyhow::Result<ExitCode> {
     if ctx.json {
         output::json(&serde_json::json!({"resolved": id, "copy": copy}))?;
     } else if let Some(copy) = copy {
-        println!("resolved; your version is now record {copy}; `ferry sync` sends it");
+        say!("resolved; your version is now record {copy}; `ferry sync` sends it");
     } else {
-        println!("resolved; `ferry sync` sends it");
+        say!("resolved; `ferry sync` sends it");
     }
     Ok(ExitCode::SUCCESS)
 }

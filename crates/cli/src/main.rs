@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ferry_core::{Profile, SyncEngine};
+use output::say_err;
 
 #[derive(Parser)]
 #[command(
@@ -124,18 +125,18 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("ferry: cannot start: {e}");
+            say_err!("ferry: cannot start: {e}");
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
-            eprintln!("ferry: {e}");
+            say_err!("ferry: {e}");
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("ferry: {}", format!("{e:#}").replace('\n', " "));
+            say_err!("ferry: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::from(1)
         }
     }
@@ -149,17 +150,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let profile = match cli.command {
         Command::Sync { recover: true } => {
             let (profile, recovery) = Profile::recover(&dir)?;
-            eprintln!(
+            say_err!(
                 "ferry: the damaged database was moved to {}",
                 recovery.damaged.display()
             );
             match (&recovery.rescued, &recovery.unreadable) {
-                (Some(file), _) => eprintln!(
+                (Some(file), _) => say_err!(
                     "ferry: {} unsent edit(s) saved to {} and put back in the outbox",
                     recovery.rescued_entries,
                     file.display()
                 ),
-                (None, Some(why)) => eprintln!(
+                (None, Some(why)) => say_err!(
                     "ferry: no unsent edits could be read ({why}); the damaged file keeps them"
                 ),
                 (None, None) => {}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use ferry_core::protocol::Op;
 
+use crate::output::say;
 use crate::{Ctx, output};
 
 pub fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
@@ -14,7 +15,7 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {
-        println!("the outbox is empty");
+        say!("the outbox is empty");
     }
     for e in &entries {
         let m = &e.mutation;
@@ -31,9 +32,11 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         } else {
             ""
         };
-        println!(
+        say!(
             "{} {} {}  {what}{flight}",
-            e.created_at, m.collection, m.record_id
+            e.created_at,
+            m.collection,
+            m.record_id
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -44,7 +47,7 @@ pub fn export(ctx: &Ctx, file: &Path) -> anyhow::Result<ExitCode> {
     if ctx.json {
         output::json(&serde_json::json!({"exported": n, "file": file}))?;
     } else {
-        println!("saved {n} unsent edit(s) to {}", file.display());
+        say!("saved {n} unsent edit(s) to {}", file.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -54,7 +57,7 @@ pub fn import(ctx: &Ctx, file: &Path) -> anyhow::Result<ExitCode> {
     if ctx.json {
         output::json(&serde_json::json!({"imported": n}))?;
     } else {
-        println!("added {n} edit(s) to the outbox; `ferry sync` sends them");
+        say!("added {n} edit(s) to the outbox; `ferry sync` sends them");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ use ferry_core::{Query, RecordState, SortOrder};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::output::say;
 use crate::{Ctx, UsageError, output};
 
 #[derive(Args)]
@@ -137,10 +138,10 @@ pub fn ls(ctx: &Ctx, args: &LsArgs) -> anyhow::Result<ExitCode> {
         if let Some(e) = &r.error {
             line.push_str(&format!(" — {}", e.message));
         }
-        println!("{line}");
+        say!("{line}");
     }
     if page.has_more {
-        println!("… more: --offset {}", args.offset + page.records.len());
+        say!("… more: --offset {}", args.offset + page.records.len());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -153,20 +154,22 @@ pub fn show(ctx: &Ctx, collection: &str, id: &str) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let col = ctx.store().collection(collection).ok();
-    println!("{} {}{}", collection, record.id, state_mark(record.state));
+    say!("{} {}{}", collection, record.id, state_mark(record.state));
     if record.deleted {
-        println!("  (deleted)");
+        say!("  (deleted)");
     }
     output::fields(&record.fields, col.as_ref());
     match &record.base {
-        Some(b) => println!(
+        Some(b) => say!(
             "  version {} by {} at {}",
-            b.version, b.updated_by, b.updated_at
+            b.version,
+            b.updated_by,
+            b.updated_at
         ),
-        None => println!("  not on the server yet"),
+        None => say!("  not on the server yet"),
     }
     if let Some(e) = &record.error {
-        println!("  refused by the server: {}", e.message);
+        say!("  refused by the server: {}", e.message);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -178,7 +181,7 @@ pub fn create(ctx: &Ctx, collection: &str, values: &[String]) -> anyhow::Result<
     if ctx.json {
         output::json(&serde_json::json!({"id": id}))?;
     } else {
-        println!("{id}");
+        say!("{id}");
     }
     Ok(ExitCode::SUCCESS)
 }

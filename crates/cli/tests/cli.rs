@@ -358,3 +358,33 @@ impl SessionBus {
         })
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_codes_in_others_records_are_shown_escaped() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    login(&server, &alice, "alice").await;
+    login(&server, &bob, "bob").await;
+    // A clipboard write (OSC 52), a screen clear and a carriage return.
+    let hostile = "Invoice\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J\rpaid";
+    let id = ok(&alice, &["create", "tasks", &format!("title={hostile}")]).await;
+    ok(&alice, &["sync"]).await;
+    ok(&bob, &["sync"]).await;
+    for args in [vec!["ls", "tasks"], vec!["show", "tasks", &id]] {
+        let out = ok(&bob, &args).await;
+        assert!(
+            !out.contains(['\u{1b}', '\u{7}', '\r']),
+            "ferry {args:?} printed terminal codes raw: {out:?}"
+        );
+        assert!(
+            out.contains("Invoice\\u{1b}]52;c;ZXZpbA==\\u{7}\\u{1b}[2J\\u{d}paid"),
+            "ferry {args:?}: {out:?}"
+        );
+    }
+    // JSON output keeps the exact value.
+    assert_eq!(
+        json(&bob, &["show", "tasks", &id]).await["fields"]["title"],
+        hostile
+    );
+}

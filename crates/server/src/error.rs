@@ -104,14 +104,14 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(msg) => {
-                tracing::warn!(error = %msg, "database unavailable");
+                tracing::warn!(error = ?msg, "database unavailable");
                 ApiError::Unavailable
             }
             StoreError::Exists(msg) | StoreError::NotFound(msg) | StoreError::Invalid(msg) => {
                 ApiError::Invalid(msg)
             }
             StoreError::Internal(msg) => {
-                tracing::error!(error = %msg, "store error");
+                tracing::error!(error = ?msg, "store error");
                 ApiError::Internal
             }
         }

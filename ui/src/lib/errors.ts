@@ -53,3 +53,21 @@ export function checkConnectForm(server: string, username: string, password: str
   if (!password) errors.password = 'Enter your password';
   return errors;
 }
+
+/**
+ * A warning for an address reached over plain http:// beyond this computer
+ * (the rule of ferry-core's `plain_http_warning`): the password and records
+ * would cross the network unencrypted. `null` for https:// and loopback.
+ */
+export function plainHttpWarning(server: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(server.trim());
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:') return null;
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return loopback ? null : 'This address is not encrypted: your password and records would cross the network readable by others. Ask for an https:// address.';
+}

@@ -67,6 +67,27 @@ pub fn normalise_url(url: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
+/// A warning when `server` is reached over plain HTTP beyond this machine:
+/// the password and every record would cross the network readable and
+/// changeable by anyone on the way. `None` for HTTPS and for loopback.
+pub fn plain_http_warning(server: &str) -> Option<String> {
+    let url = reqwest::Url::parse(server.trim()).ok()?;
+    if url.scheme() != "http" {
+        return None;
+    }
+    let host = url.host_str()?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| {
+        format!(
+            "{host} is reached over plain http://: your password and records cross the network unencrypted; ask for an https:// address"
+        )
+    })
+}
+
 impl Api {
     pub fn new(server: &str, token: Option<Token>) -> Result<Api> {
         Api::with_options(server, token, HttpOptions::default())
@@ -293,6 +314,30 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_is_flagged_beyond_loopback_only() {
+        for quiet in [
+            "https://ferry.example.com",
+            "http://127.0.0.1:8787",
+            "http://127.8.0.1",
+            "http://localhost:8787",
+            "http://LOCALHOST",
+            "http://[::1]:8787",
+            "not a url",
+        ] {
+            assert_eq!(plain_http_warning(quiet), None, "{quiet}");
+        }
+        for loud in [
+            "http://ferry.example.com",
+            "http://192.168.1.20:8787",
+            "http://localhost.example.com",
+            "http://[fe80::1]",
+        ] {
+            let warning = plain_http_warning(loud).unwrap_or_default();
+            assert!(warning.contains("unencrypted"), "{loud}: {warning}");
+        }
+    }
 
     #[test]
     fn urls_are_normalised_and_credentials_refused() {

@@ -10,7 +10,7 @@ pub mod events;
 use serde::Serialize;
 
 pub use ack::PushSummary;
-pub use api::{Api, HttpOptions};
+pub use api::{Api, HttpOptions, plain_http_warning};
 pub use connectivity::{ConnState, Connectivity, ConnectivityOptions, Trigger};
 pub use engine::{SyncEngine, SyncReport};
 

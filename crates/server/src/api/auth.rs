@@ -47,7 +47,8 @@ pub async fn login(
         .map_err(|_| ApiError::Internal)?;
     let Some(user) = user.filter(|_| ok) else {
         state.throttle.failed(&req.username, ip);
-        tracing::info!(username = %req.username, "failed login");
+        // Debug formatting escapes newlines and terminal codes (no log injection).
+        tracing::info!(username = ?req.username, "failed login");
         return Err(ApiError::BadCredentials);
     };
     state.throttle.succeeded(&req.username);
@@ -61,7 +62,7 @@ pub async fn login(
         .store
         .create_session(user.id, device_name, &auth::token_hash(&token))
         .await?;
-    tracing::info!(username = %user.username, %device_id, "login");
+    tracing::info!(username = ?user.username, %device_id, "login");
     Ok(Json(LoginResponse {
         token,
         device_id,
@@ -83,6 +84,6 @@ pub async fn logout(
     auth: Authenticated,
 ) -> Result<StatusCode, ApiError> {
     state.store.revoke_session(&auth.token).await?;
-    tracing::info!(username = %auth.session.username, device_id = %auth.session.device_id, "logout");
+    tracing::info!(username = ?auth.session.username, device_id = %auth.session.device_id, "logout");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -126,6 +126,9 @@ impl SqliteStore {
         } else {
             path.to_string()
         };
+        create_private(&path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create the database {path:?}: {e}"))
+        })?;
         let writer = connect(&path).map_err(|e| open_error(&path, e))?;
         migrate(&writer).map_err(|e| open_error(&path, e))?;
         // A push reads the current version of every record it touches: with
@@ -194,6 +197,24 @@ fn open_error(path: &str, e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(format!(
         "cannot open the database {path:?}: {e} (check that the path is writable and the file is a Ferry SQLite database)"
     ))
+}
+
+/// Creates a new database file readable by its owner only: it holds password
+/// hashes and every record. SQLite gives the `-wal` and `-shm` files the
+/// database's mode. An existing file keeps the mode its operator gave it.
+fn create_private(path: &str) -> std::io::Result<()> {
+    if path.starts_with("file:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 fn connect(path: &str) -> Result<Connection, rusqlite::Error> {
@@ -972,5 +993,21 @@ mod tests {
             .err()
             .expect("newer schema refused");
         assert!(err.to_string().contains("newer ferry-server"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn database_files_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("private.db");
+        let store = SqliteStore::open(&path.to_string_lossy()).expect("open");
+        // A write makes SQLite create the -wal and -shm files.
+        store.create_user("dana", "hash").await.expect("write");
+        for name in ["private.db", "private.db-wal", "private.db-shm"] {
+            let meta = std::fs::metadata(dir.path().join(name)).expect(name);
+            let mode = meta.permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
+        }
     }
 }
