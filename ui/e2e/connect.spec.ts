@@ -44,6 +44,18 @@ test.describe('Connect screen', () => {
     });
   }
 
+  test('warns before a password goes to a plain http:// server on the network', async ({ page, ferry }) => {
+    await ferry.open({ signedIn: false });
+    const warning = page.getByTestId('insecure-server');
+    await page.locator('#server').fill('https://ferry.example.com');
+    await expect(warning).toHaveCount(0);
+    await page.locator('#server').fill('http://127.0.0.1:8787');
+    await expect(warning).toHaveCount(0);
+    await page.locator('#server').fill('http://ferry.example.com');
+    await expect(warning).toContainText('not encrypted');
+    await ferry.shot('connect-plain-http');
+  });
+
   test('"Try the demo" signs in as alice', async ({ page, ferry }) => {
     await ferry.open({ signedIn: false });
     await page.getByTestId('try-demo').click();
