@@ -40,7 +40,7 @@ fn last(c: &Connection) -> Result<Hlc> {
 
 /// The next stamp for a local event at wall time `now_ms`, stored as the new floor.
 pub(crate) fn tick_at(c: &Connection, now_ms: i64) -> Result<Hlc> {
-    let next = last(c)?.tick(now_ms);
+    let next = last(c)?.tick(now_ms).map_err(clock_err)?;
     set_setting(c, keys::HLC, Some(&next.to_string()))?;
     Ok(next)
 }
@@ -49,13 +49,25 @@ pub(crate) fn tick(c: &Connection) -> Result<Hlc> {
     tick_at(c, now_ms())
 }
 
+fn clock_err(e: ferry_protocol::HlcError) -> Error {
+    Error::Inconsistent(e.to_string())
+}
+
 /// Moves the clock past a stamp seen from elsewhere (the server).
 pub(crate) fn observe(c: &Connection, remote: &Hlc) -> Result<()> {
+    observe_at(c, remote, now_ms())
+}
+
+/// Like [`observe`] at wall time `now_ms`. A stamp more than the maximum
+/// drift ahead is taken as capped to it, so a poisoned stamp (year 9999)
+/// cannot pin this device's clock (DESIGN.md, "Clock drift").
+pub(crate) fn observe_at(c: &Connection, remote: &Hlc, now_ms: i64) -> Result<()> {
+    let remote = remote.capped(now_ms.saturating_add(ferry_protocol::MAX_CLOCK_DRIFT_MS));
     let last = last(c)?;
     if remote.wall_ms() > last.wall_ms()
         || (remote.wall_ms() == last.wall_ms() && remote.counter() >= last.counter())
     {
-        let next = last.receive(remote, now_ms());
+        let next = last.receive(&remote, now_ms).map_err(clock_err)?;
         set_setting(c, keys::HLC, Some(&next.to_string()))?;
     }
     Ok(())
@@ -86,9 +98,27 @@ mod tests {
     #[test]
     fn observing_a_later_server_stamp_moves_past_it() {
         let store = LocalStore::open_in_memory().expect("open");
-        let remote: Hlc = "2999-01-01T00:00:00.000Z-0003-srv".parse().expect("stamp");
+        let remote = Hlc::new(now_ms() + 60_000, 3, "srv").expect("stamp");
         store.read(|c| observe(c, &remote)).expect("observe");
         let next = store.read(tick).expect("tick");
         assert!(next > remote);
+    }
+
+    /// Fails if a far-future stamp is adopted as it is: then this device's
+    /// stamps would sit at year 9999 (and, at its end, repeat).
+    #[test]
+    fn a_stamp_far_in_the_future_is_not_adopted() {
+        let store = LocalStore::open_in_memory().expect("open");
+        let now = 1_795_685_400_000;
+        let evil: Hlc = "9999-12-31T23:59:59.999Z-ffff-srv".parse().expect("stamp");
+        store.read(|c| observe_at(c, &evil, now)).expect("observe");
+        let next = store.read(|c| tick_at(c, now)).expect("tick");
+        assert!(
+            next.wall_ms() <= now + ferry_protocol::MAX_CLOCK_DRIFT_MS,
+            "{next}"
+        );
+        // An hour later the wall clock leads again.
+        let later = store.read(|c| tick_at(c, now + 3_600_000)).expect("tick");
+        assert_eq!((later.wall_ms(), later.counter()), (now + 3_600_000, 0));
     }
 }

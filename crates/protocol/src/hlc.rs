@@ -20,6 +20,13 @@ pub const MAX_NODE_LEN: usize = 64;
 /// time part stays four-digit-year fixed width.
 const MAX_WALL_MS: i64 = 253_402_300_799_999;
 
+/// How far ahead of the receiver's wall clock a stamp from elsewhere may be
+/// and still be taken as it is (DESIGN.md, "Clock drift"): a later one is
+/// capped to this (see [`Hlc::capped`]), so no peer can pin clocks in the
+/// future. Large enough for any NTP-synced clock; an honest device with a
+/// worse clock loses no edit, only its stamp is capped.
+pub const MAX_CLOCK_DRIFT_MS: i64 = 5 * 60 * 1000;
+
 /// One HLC stamp: wall-clock milliseconds, a counter for events within the
 /// same millisecond, and the node (device or server) that made it.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,34 +91,51 @@ impl Hlc {
             .unwrap_or(DateTime::UNIX_EPOCH)
     }
 
+    /// `self`, or if its time is after `max_wall_ms`, the stamp of the same
+    /// node at `max_wall_ms` with counter 0: how a stamp too far in the
+    /// future (see [`MAX_CLOCK_DRIFT_MS`]) is taken.
+    #[must_use]
+    pub fn capped(&self, max_wall_ms: i64) -> Self {
+        let max_wall_ms = max_wall_ms.clamp(0, MAX_WALL_MS);
+        if self.wall_ms <= max_wall_ms {
+            return self.clone();
+        }
+        Self {
+            wall_ms: max_wall_ms,
+            counter: 0,
+            node: self.node.clone(),
+        }
+    }
+
     /// The next stamp of this clock for a local event at wall time `now_ms`:
     /// strictly greater than `self`, even when the wall clock went backwards.
-    #[must_use]
-    pub fn tick(&self, now_ms: i64) -> Self {
+    /// An error only when no greater stamp exists (the last millisecond of
+    /// year 9999 with its counter used up): never a repeated stamp.
+    pub fn tick(&self, now_ms: i64) -> Result<Self, HlcError> {
         let now_ms = now_ms.clamp(0, MAX_WALL_MS);
         if now_ms > self.wall_ms {
-            Self {
+            Ok(Self {
                 wall_ms: now_ms,
                 counter: 0,
                 node: self.node.clone(),
-            }
+            })
         } else {
             self.bump(self.wall_ms, self.counter)
         }
     }
 
     /// The next stamp of this clock after receiving `remote` at wall time
-    /// `now_ms`: greater than both `self` and `remote`.
-    #[must_use]
-    pub fn receive(&self, remote: &Hlc, now_ms: i64) -> Self {
+    /// `now_ms`: greater than both `self` and `remote`, or an error if no
+    /// such stamp exists (as for [`Hlc::tick`]). Callers cap `remote` first.
+    pub fn receive(&self, remote: &Hlc, now_ms: i64) -> Result<Self, HlcError> {
         let now_ms = now_ms.clamp(0, MAX_WALL_MS);
         let wall = now_ms.max(self.wall_ms).max(remote.wall_ms);
         if wall == now_ms && wall > self.wall_ms && wall > remote.wall_ms {
-            return Self {
+            return Ok(Self {
                 wall_ms: wall,
                 counter: 0,
                 node: self.node.clone(),
-            };
+            });
         }
         let counter = match (wall == self.wall_ms, wall == remote.wall_ms) {
             (true, true) => self.counter.max(remote.counter),
@@ -122,19 +146,24 @@ impl Hlc {
         self.bump(wall, counter)
     }
 
-    fn bump(&self, wall_ms: i64, counter: u16) -> Self {
+    fn bump(&self, wall_ms: i64, counter: u16) -> Result<Self, HlcError> {
         match counter.checked_add(1) {
-            Some(counter) => Self {
+            Some(counter) => Ok(Self {
                 wall_ms,
                 counter,
                 node: self.node.clone(),
-            },
+            }),
             // Counter exhausted within one millisecond: borrow the next one.
-            None => Self {
-                wall_ms: (wall_ms + 1).min(MAX_WALL_MS),
+            None if wall_ms < MAX_WALL_MS => Ok(Self {
+                wall_ms: wall_ms + 1,
                 counter: 0,
                 node: self.node.clone(),
-            },
+            }),
+            // Nothing is later: refuse rather than repeat or go back.
+            None => Err(HlcError(format!(
+                "the clock of node {} is exhausted at {self}: no later stamp exists",
+                self.node
+            ))),
         }
     }
 }
@@ -426,9 +455,9 @@ mod tests {
     #[test]
     fn tick_never_goes_backwards() {
         let t0 = Hlc::new(1_000, 0, "n").expect("stamp");
-        let t1 = t0.tick(2_000);
+        let t1 = t0.tick(2_000).expect("tick");
         assert_eq!((t1.wall_ms(), t1.counter()), (2_000, 0));
-        let t2 = t1.tick(500); // wall clock set back
+        let t2 = t1.tick(500).expect("tick"); // wall clock set back
         assert!(t2 > t1);
         assert_eq!((t2.wall_ms(), t2.counter()), (2_000, 1));
     }
@@ -436,21 +465,49 @@ mod tests {
     #[test]
     fn counter_overflow_borrows_next_millisecond() {
         let t = Hlc::new(1_000, u16::MAX, "n").expect("stamp");
-        let next = t.tick(1_000);
+        let next = t.tick(1_000).expect("tick");
         assert!(next > t);
         assert_eq!((next.wall_ms(), next.counter()), (1_001, 0));
+    }
+
+    /// At the last stamp there is no later one: both refuse instead of
+    /// handing out the same (or an earlier) stamp again.
+    #[test]
+    fn the_last_stamp_refuses_to_tick_or_receive() {
+        let last = Hlc::new(MAX_WALL_MS, u16::MAX, "n").expect("stamp");
+        let err = last.tick(MAX_WALL_MS).expect_err("no later stamp");
+        assert!(err.to_string().contains("exhausted"), "{err}");
+        assert!(last.tick(1_000).is_err());
+        let zero = Hlc::zero("m").expect("stamp");
+        assert!(zero.receive(&last, 1_000).is_err());
+        // One step before the end still works.
+        let before = Hlc::new(MAX_WALL_MS, u16::MAX - 1, "n").expect("stamp");
+        assert_eq!(before.tick(0).expect("tick"), last);
+    }
+
+    #[test]
+    fn capped_moves_only_later_stamps_back() {
+        let far: Hlc = "9999-12-31T23:59:59.999Z-ffff-evil".parse().expect("stamp");
+        let capped = far.capped(5_000);
+        assert_eq!(
+            (capped.wall_ms(), capped.counter(), capped.node()),
+            (5_000, 0, "evil")
+        );
+        let near = Hlc::new(4_000, 7, "a").expect("stamp");
+        assert_eq!(near.capped(5_000), near);
+        assert_eq!(near.capped(4_000), near);
     }
 
     #[test]
     fn receive_is_after_both() {
         let local = Hlc::new(1_000, 3, "a").expect("stamp");
         let remote = Hlc::new(5_000, 7, "b").expect("stamp");
-        let r = local.receive(&remote, 2_000);
+        let r = local.receive(&remote, 2_000).expect("receive");
         assert!(r > local && r.wall_ms() == 5_000 && r.counter() == 8);
-        let r2 = local.receive(&remote, 9_000);
+        let r2 = local.receive(&remote, 9_000).expect("receive");
         assert_eq!((r2.wall_ms(), r2.counter()), (9_000, 0));
         let same = Hlc::new(1_000, 9, "b").expect("stamp");
-        let r3 = local.receive(&same, 1_000);
+        let r3 = local.receive(&same, 1_000).expect("receive");
         assert_eq!((r3.wall_ms(), r3.counter()), (1_000, 10));
     }
 }

@@ -11,7 +11,7 @@
 mod hlc;
 mod schema;
 
-pub use hlc::{Hlc, HlcError, MAX_NODE_LEN};
+pub use hlc::{Hlc, HlcError, MAX_CLOCK_DRIFT_MS, MAX_NODE_LEN};
 pub use schema::{
     Access, Collection, Field, FieldType, Policy, SchemaResponse, check_fields, check_required,
 };

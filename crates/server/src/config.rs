@@ -16,6 +16,8 @@ use serde::Deserialize;
 /// # tls_key = "/etc/ferry/key.pem"
 /// # max_body_bytes = 16777216
 /// # releases = "/var/lib/ferry/releases"
+/// # mutation_horizon_days = 400
+/// # max_clock_drift_secs = 300
 /// ```
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +30,10 @@ pub struct ServerConfig {
     pub max_body_bytes: Option<usize>,
     /// Directory of signed desktop releases served at `/v1/app/update`.
     pub releases: Option<PathBuf>,
+    /// Days a mutation id is remembered.
+    pub mutation_horizon_days: Option<u64>,
+    /// Seconds a client's clock may run ahead before its stamps are capped.
+    pub max_clock_drift_secs: Option<u64>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -40,6 +46,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("tls_key", &self.tls_key)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("releases", &self.releases)
+            .field("mutation_horizon_days", &self.mutation_horizon_days)
+            .field("max_clock_drift_secs", &self.max_clock_drift_secs)
             .finish()
     }
 }

@@ -19,6 +19,7 @@ pub mod store;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -38,7 +39,15 @@ pub struct Limits {
     pub keepalive: Duration,
     pub login_failures: u32,
     pub login_window: Duration,
+    /// How far ahead of the server's wall clock a stamp may be before it is
+    /// capped (DESIGN.md, "Clock drift").
+    pub max_clock_drift: Duration,
+    /// How long a mutation id is remembered (DESIGN.md, "Wire protocol v1").
+    pub mutation_horizon: Duration,
 }
+
+/// Default of [`Limits::mutation_horizon`]: 400 days.
+pub const MUTATION_HORIZON: Duration = Duration::from_secs(400 * 24 * 3600);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -47,6 +56,10 @@ impl Default for Limits {
             keepalive: Duration::from_secs(15),
             login_failures: 5,
             login_window: Duration::from_secs(300),
+            max_clock_drift: Duration::from_millis(
+                ferry_protocol::MAX_CLOCK_DRIFT_MS.unsigned_abs(),
+            ),
+            mutation_horizon: MUTATION_HORIZON,
         }
     }
 }
@@ -65,7 +78,14 @@ pub struct AppState {
     pub store_relays_commits: bool,
     /// Directory of signed desktop releases (update manifests); none: no updates.
     pub releases: Option<Arc<std::path::Path>>,
+    /// When remembered mutation ids were last pruned (Unix ms).
+    last_prune_ms: Arc<AtomicI64>,
 }
+
+/// How often a push also prunes remembered mutation ids, and how many it
+/// deletes at most then (so the push it rides on stays quick).
+const PRUNE_EVERY_MS: i64 = 60_000;
+const PRUNE_BATCH: usize = 10_000;
 
 impl AppState {
     /// State over `store`, with a clock that continues from its latest stamp.
@@ -82,7 +102,7 @@ impl AppState {
         Ok((
             AppState {
                 store,
-                clock: Arc::new(Clock::new(&node, floor)),
+                clock: Arc::new(Clock::new(&node, floor, limits.max_clock_drift)),
                 events,
                 store_relays_commits,
                 throttle: Arc::new(LoginThrottle::new(
@@ -92,9 +112,35 @@ impl AppState {
                 limits,
                 shutdown: rx,
                 releases: None,
+                last_prune_ms: Arc::new(AtomicI64::new(0)),
             },
             tx,
         ))
+    }
+
+    /// Forgets, in one bounded batch, mutation ids remembered longer than
+    /// the horizon; at most once a minute per process. A failure is logged
+    /// and left for the next time: it must not fail the push.
+    pub async fn prune_mutations_now_and_then(&self) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let last = self.last_prune_ms.load(Ordering::Relaxed);
+        if now - last < PRUNE_EVERY_MS
+            || self
+                .last_prune_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        match self
+            .store
+            .prune_mutations(self.limits.mutation_horizon, PRUNE_BATCH)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "forgot mutation ids past the horizon"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune remembered mutation ids"),
+        }
     }
 
     /// Names of the collections a user may read (write implies read).

@@ -89,6 +89,17 @@ struct ServeArgs {
     /// /v1/app/update; without it the server offers no updates.
     #[arg(long, env = "FERRY_RELEASES")]
     releases: Option<PathBuf>,
+    /// Days a mutation id is remembered, so a re-sent mutation is not applied
+    /// twice (DESIGN.md, "Wire protocol v1"); keep it longer than any client
+    /// stays offline.
+    #[arg(long, env = "FERRY_MUTATION_HORIZON_DAYS", default_value_t = 400,
+          value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    mutation_horizon_days: u64,
+    /// Seconds a client's clock may run ahead of the server's before its
+    /// stamps are capped (DESIGN.md, "Clock drift").
+    #[arg(long, env = "FERRY_MAX_CLOCK_DRIFT_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    max_clock_drift_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -166,6 +177,16 @@ fn parse_cli() -> anyhow::Result<Cli> {
         }
         if !given(m, "releases") && file.releases.is_some() {
             args.releases = file.releases;
+        }
+        if !given(m, "mutation_horizon_days")
+            && let Some(days) = file.mutation_horizon_days
+        {
+            args.mutation_horizon_days = days;
+        }
+        if !given(m, "max_clock_drift_secs")
+            && let Some(secs) = file.max_clock_drift_secs
+        {
+            args.max_clock_drift_secs = secs;
         }
         if args.tls_cert.is_some() != args.tls_key.is_some() {
             bail!("tls_cert and tls_key go together ({})", path.display());
@@ -274,8 +295,19 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
+    // The config file's values skip the flags' range checks.
+    if !(1..=36_500).contains(&args.mutation_horizon_days) {
+        bail!("mutation_horizon_days must be between 1 and 36500");
+    }
+    if args.max_clock_drift_secs > 86_400 {
+        bail!("max_clock_drift_secs must be at most 86400");
+    }
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
+        mutation_horizon: std::time::Duration::from_secs(
+            args.mutation_horizon_days.saturating_mul(24 * 3600),
+        ),
+        max_clock_drift: std::time::Duration::from_secs(args.max_clock_drift_secs),
         ..Limits::default()
     };
     let (mut state, stop_streams) = AppState::new(store, limits).await?;

@@ -3,10 +3,31 @@
 //! Pure: no I/O, no clock. Every store calls [`decide`] inside its write
 //! transaction, so the rules of DESIGN.md live in exactly one place.
 
-use ferry_protocol::{Access, ConflictKind, ErrorBody, Fields, Hlc, Mutation, Op, Policy, Status};
+use ferry_protocol::{
+    Access, ConflictKind, ErrorBody, Fields, Hlc, Mutation, MutationResult, Op, Policy, Status,
+};
 use serde_json::Value;
 
-use crate::schema_file::CollectionDef;
+use crate::schema_file::{self, CollectionDef};
+
+/// Codes of rejections that are not remembered: they come before anything
+/// about the record is looked at, and say only that this user may not write
+/// there. Remembering them would let a user without write access grow the
+/// database forever.
+const NOT_REMEMBERED: [&str; 3] = ["invalid_collection", "unknown_collection", "forbidden"];
+
+/// Whether a store keeps a mutation's result for replays. A rejection by
+/// [`NOT_REMEMBERED`] is not kept: a replay is decided again. That is safe
+/// because nothing was written, so nothing can be applied twice; if access
+/// was granted (or the collection defined) in between, the replay is applied
+/// once, as if it had first arrived then (DESIGN.md, "Wire protocol v1").
+pub fn remembered(result: &MutationResult) -> bool {
+    !(result.status == Status::Rejected
+        && result
+            .error
+            .as_ref()
+            .is_some_and(|e| NOT_REMEMBERED.contains(&e.code.as_str())))
+}
 
 /// The record as stored: its latest version.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +101,14 @@ pub fn decide(
     current: Option<&Current>,
     base_fields: impl FnOnce(i64) -> Option<Fields>,
 ) -> Decision {
+    // Checked first, and never echoed: the name may be anything a client sent.
+    if !schema_file::valid_name(&m.collection) {
+        return reject(
+            "invalid_collection",
+            "a collection name starts with a-z and holds only a-z, 0-9 and _ (at most 64 bytes)"
+                .to_string(),
+        );
+    }
     let Some(def) = def else {
         return reject(
             "unknown_collection",

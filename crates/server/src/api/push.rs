@@ -9,6 +9,14 @@ use crate::events::Commit;
 use crate::store::PushContext;
 
 /// Applies mutations, each on its own; one result per mutation, in order.
+///
+/// A `rejected` result's `error.code` is `invalid_collection` (not a
+/// collection name; the name is not repeated), `unknown_collection`,
+/// `forbidden`, `invalid_base_version`, `invalid_field` or `unknown_record`.
+/// The first three are not remembered: a replay is decided again. Every
+/// other result is remembered for the mutation horizon (400 days by default).
+/// An `hlc` more than the maximum clock drift (5 minutes by default) ahead
+/// of the server's clock is taken as that far ahead, never refused.
 #[utoipa::path(post, path = "/v1/push", tag = "sync", request_body = PushRequest, security(("bearer" = [])),
     responses(
         (status = 200, body = PushResponse),
@@ -20,13 +28,22 @@ use crate::store::PushContext;
 pub async fn push(
     State(state): State<AppState>,
     auth: Authenticated,
-    Json(req): Json<PushRequest>,
+    Json(mut req): Json<PushRequest>,
 ) -> ApiResult<PushResponse> {
     if req.mutations.len() > PUSH_MAX_MUTATIONS {
         return Err(ApiError::TooLarge(format!(
             "a push carries at most {PUSH_MAX_MUTATIONS} mutations; send the rest in another push"
         )));
     }
+    // A stamp too far ahead is capped, not refused: the edit is kept, and
+    // neither the server's clock nor `newest_wins` can be pinned by it.
+    let cap = state.clock.cap_ms();
+    for m in &mut req.mutations {
+        if m.hlc.wall_ms() > cap {
+            m.hlc = m.hlc.capped(cap);
+        }
+    }
+    state.prune_mutations_now_and_then().await;
     let grants = state.store.grants(auth.session.user_id).await?;
     let ctx = PushContext {
         session: auth.session,

@@ -398,3 +398,38 @@ fn create_of_existing_record_merges_against_nothing() {
         conflict(ConflictKind::EditEdit, &["title"])
     );
 }
+
+/// Breaks: no name check (a 16 KB name is echoed as `unknown_collection`),
+/// or `remembered` keeping rejections of what the user may not write.
+#[test]
+fn a_collection_name_is_checked_first_and_never_echoed() {
+    let d = def(Policy::Manual);
+    let mut m = mutation(Op::Put, None, json!({}), json!({"title": "x"}));
+    for name in [
+        "x".repeat(16 * 1024),
+        "Tasks".into(),
+        String::new(),
+        "a b".into(),
+    ] {
+        m.collection = name.clone();
+        let Decision::Reject(e) = decide(&m, Some(&d), Some(Access::Write), None, |_| None) else {
+            panic!("a name of {} bytes must be rejected", name.len());
+        };
+        assert_eq!(e.code, "invalid_collection");
+        assert!(e.message.len() < 200, "{}", e.message);
+    }
+    m.collection = "tasks".into();
+    let rejected = |code: &str| MutationResult {
+        mutation_id: Uuid::nil(),
+        status: Status::Rejected,
+        record: None,
+        conflict: None,
+        error: Some(ErrorBody::new(code, "m")),
+    };
+    for code in ["invalid_collection", "unknown_collection", "forbidden"] {
+        assert!(!remembered(&rejected(code)), "{code}");
+    }
+    for code in ["invalid_field", "invalid_base_version", "unknown_record"] {
+        assert!(remembered(&rejected(code)), "{code}");
+    }
+}

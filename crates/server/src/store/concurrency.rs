@@ -89,7 +89,11 @@ async fn setup(a: &DynStore, b: &DynStore) -> (PushContext, PushContext) {
                     device_id: Uuid::now_v7(),
                 },
                 grants: store.grants(user_id).await.expect("grants"),
-                clock: Arc::new(Clock::new(&node, None)),
+                clock: Arc::new(Clock::new(
+                    &node,
+                    None,
+                    crate::Limits::default().max_clock_drift,
+                )),
             }
         }
     };

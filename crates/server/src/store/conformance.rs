@@ -5,6 +5,7 @@ use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferry_protocol::{
     Access, ConflictKind, Field, FieldType, Fields, Hlc, Mutation, Op, Policy, Status,
@@ -44,6 +45,9 @@ where
     case!(changes_only_from_readable_collections);
     case!(latest_stamp_survives);
     case!(a_push_names_where_its_writes_sit_in_the_feed);
+    case!(rejections_of_what_the_user_may_not_write_are_not_remembered);
+    case!(mutation_ids_past_the_horizon_are_forgotten);
+    case!(a_poisoned_latest_stamp_does_not_pin_a_restarted_clock);
 }
 
 fn def(name: &str) -> CollectionDef {
@@ -135,7 +139,11 @@ async fn setup(store: &DynStore) -> PushContext {
             device_id: Uuid::now_v7(),
         },
         grants,
-        clock: Arc::new(Clock::new("srv", None)),
+        clock: Arc::new(Clock::new(
+            "srv",
+            None,
+            crate::Limits::default().max_clock_drift,
+        )),
     }
 }
 
@@ -722,4 +730,185 @@ async fn latest_stamp_survives(store: DynStore) {
         .clone();
     assert_eq!(store.latest_stamp().await.expect("stamp"), Some(written));
     store.ping().await.expect("ping");
+}
+
+/// How many mutation ids the store remembers: pruning with no horizon
+/// forgets (and counts) them all.
+async fn remembered_count(store: &DynStore) -> usize {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store
+        .prune_mutations(Duration::ZERO, usize::MAX)
+        .await
+        .expect("prune")
+}
+
+/// Breaks: remembering every result (rows pile up, and the replay after the
+/// grant is still `forbidden`); not checking names first (the 16 KB name is
+/// echoed as `unknown_collection`).
+async fn rejections_of_what_the_user_may_not_write_are_not_remembered(store: DynStore) {
+    let ctx = setup(&store).await;
+    let mut hostile = Vec::new();
+    for i in 0..500 {
+        let name = match i % 3 {
+            0 => format!("{}{i}", "x".repeat(16 * 1024)),
+            1 => "b".to_string(),
+            _ => "nope".to_string(),
+        };
+        hostile.push(put(
+            &name,
+            Uuid::now_v7(),
+            None,
+            json!({}),
+            json!({"title": "t"}),
+        ));
+    }
+    let out = store
+        .push(ctx.clone(), hostile.clone())
+        .await
+        .expect("push");
+    assert_eq!(out.last_write, None);
+    for (i, r) in out.results.iter().enumerate() {
+        let error = r.error.as_ref().expect("an error");
+        let code = ["invalid_collection", "forbidden", "unknown_collection"][i % 3];
+        assert_eq!((r.status, error.code.as_str()), (Status::Rejected, code));
+        assert!(
+            error.message.len() < 200,
+            "not echoed: {}",
+            error.message.len()
+        );
+    }
+    // A writer's accepted mutation is remembered; nothing of the above is.
+    let ok = put("a", Uuid::now_v7(), None, json!({}), json!({"title": "t"}));
+    store.push(ctx.clone(), vec![ok]).await.expect("push");
+    assert_eq!(remembered_count(&store).await, 1);
+
+    // Replays are decided again: the same rejection, nothing stored.
+    let again = store
+        .push(ctx.clone(), hostile.clone())
+        .await
+        .expect("push");
+    assert_eq!(again.results, out.results);
+    assert_eq!(remembered_count(&store).await, 0);
+
+    // Granted in between: the replay is applied, once.
+    let forbidden = hostile[1].clone();
+    store
+        .set_grant("u", "b", Some(Access::Write))
+        .await
+        .expect("grant");
+    let granted = PushContext {
+        grants: store.grants(ctx.session.user_id).await.expect("grants"),
+        ..ctx.clone()
+    };
+    let applied = store
+        .push(granted.clone(), vec![forbidden.clone()])
+        .await
+        .expect("push");
+    assert_eq!(applied.results[0].status, Status::Applied);
+    let replay = store
+        .push(granted, vec![forbidden.clone()])
+        .await
+        .expect("push");
+    assert_eq!(replay.results, applied.results);
+    assert_eq!(replay.last_write, None);
+    let history = store
+        .history("b", forbidden.record_id)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 1);
+}
+
+/// Breaks: pruning by the wrong side of the horizon, or ignoring the limit.
+async fn mutation_ids_past_the_horizon_are_forgotten(store: DynStore) {
+    let ctx = setup(&store).await;
+    let (old_id, new_id) = (Uuid::now_v7(), Uuid::now_v7());
+    let old = put("a", old_id, None, json!({}), json!({"title": "old"}));
+    let new = put("a", new_id, None, json!({}), json!({"title": "new"}));
+    let first_old = store
+        .push(ctx.clone(), vec![old.clone()])
+        .await
+        .expect("push");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let first_new = store
+        .push(ctx.clone(), vec![new.clone()])
+        .await
+        .expect("push");
+
+    let horizon = Duration::from_millis(500);
+    assert_eq!(store.prune_mutations(horizon, 10).await.expect("prune"), 1);
+    assert_eq!(store.prune_mutations(horizon, 10).await.expect("prune"), 0);
+    // Still remembered: the first answer again.
+    let again = store
+        .push(ctx.clone(), vec![new.clone()])
+        .await
+        .expect("push");
+    assert_eq!(again.results, first_new.results);
+    // Forgotten: decided again, as an edit of what it already wrote, which
+    // writes nothing (DESIGN.md, "Wire protocol v1").
+    let late = store
+        .push(ctx.clone(), vec![old.clone()])
+        .await
+        .expect("push");
+    assert_eq!(first_old.results[0].status, Status::Applied);
+    assert_eq!(late.results[0].status, Status::Merged);
+    assert_eq!(late.last_write, None);
+    assert_eq!(store.history("a", old_id).await.expect("history").len(), 1);
+
+    // A batch never deletes more than its limit.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        store
+            .prune_mutations(Duration::ZERO, 1)
+            .await
+            .expect("prune"),
+        1
+    );
+    assert_eq!(remembered_count(&store).await, 1);
+}
+
+/// A store that already holds a stamp in year 9999 (written before clocks
+/// were capped): a clock restarted over it stays near the wall clock.
+/// Breaks: taking the stored floor as it is.
+async fn a_poisoned_latest_stamp_does_not_pin_a_restarted_clock(store: DynStore) {
+    fn year_9999() -> i64 {
+        253_402_300_799_000
+    }
+    let mut ctx = setup(&store).await;
+    let drift = crate::Limits::default().max_clock_drift;
+    ctx.clock = Arc::new(Clock::with_wall_clock("old", None, drift, year_9999));
+    store
+        .push(
+            ctx.clone(),
+            vec![put(
+                "a",
+                Uuid::now_v7(),
+                None,
+                json!({}),
+                json!({"title": "t"}),
+            )],
+        )
+        .await
+        .expect("push");
+    let floor = store.latest_stamp().await.expect("stamp").expect("a stamp");
+    assert!(floor.to_string().starts_with("9999-"), "{floor}");
+
+    ctx.clock = Arc::new(Clock::new("srv", Some(floor), drift));
+    let out = store
+        .push(
+            ctx.clone(),
+            vec![put(
+                "a",
+                Uuid::now_v7(),
+                None,
+                json!({}),
+                json!({"title": "t"}),
+            )],
+        )
+        .await
+        .expect("push");
+    let stamped = &out.results[0].record.as_ref().expect("record").updated_at;
+    let now = chrono::Utc::now().timestamp_millis();
+    let ahead = stamped.wall_ms() - now;
+    let drift = i64::try_from(drift.as_millis()).unwrap_or(i64::MAX);
+    assert!((-60_000..drift + 60_000).contains(&ahead), "{stamped}");
 }

@@ -23,6 +23,7 @@ pub mod conformance;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_protocol::{Access, ChangesResponse, Mutation, MutationResult, Record};
@@ -44,6 +45,11 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Internal(String),
+}
+
+/// The server clock has no later stamp (year 9999): nothing is written.
+pub(crate) fn clock_err(e: ferry_protocol::HlcError) -> StoreError {
+    StoreError::Internal(e.to_string())
 }
 
 /// A user account as stored.
@@ -144,6 +150,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<ChangesPage, StoreError>;
     /// Every version of a record, oldest first; empty if there is none.
     async fn history(&self, collection: &str, id: Uuid) -> Result<Vec<Record>, StoreError>;
+    /// Forgets at most `limit` remembered mutation ids first seen longer than
+    /// `older_than` ago (by the database's clock); returns how many.
+    async fn prune_mutations(
+        &self,
+        older_than: Duration,
+        limit: usize,
+    ) -> Result<usize, StoreError>;
     /// The latest server HLC stamp written, so a restarted clock never goes back.
     async fn latest_stamp(&self) -> Result<Option<ferry_protocol::Hlc>, StoreError>;
 

@@ -52,7 +52,8 @@ use crate::schema_file::CollectionDef;
 const CHANNEL: &str = "ferry_changes";
 
 /// Forward-only migrations; `ferry_schema.version` counts those applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     id uuid PRIMARY KEY,
     username text NOT NULL UNIQUE,
@@ -116,7 +117,15 @@ CREATE TABLE change_seq (
     value bigint NOT NULL
 );
 INSERT INTO change_seq (one, value) VALUES (true, 0);
-"#];
+"#,
+    // When each mutation id was first answered (Unix ms, the database's clock),
+    // so ids past the horizon can be forgotten; those stored before count from now.
+    r#"
+ALTER TABLE mutations ADD COLUMN created_at bigint NOT NULL
+    DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+CREATE INDEX mutations_by_age ON mutations (created_at);
+"#,
+];
 
 /// Settings of the connection pool.
 #[derive(Debug, Clone)]
@@ -610,7 +619,9 @@ impl Pusher<'_> {
                 result.error = Some(error);
             }
         }
-        self.remember(m, &result)?;
+        if merge::remembered(&result) {
+            self.remember(m, &result)?;
+        }
         self.answered.insert(m.mutation_id, result.clone());
         Ok(result)
     }
@@ -623,7 +634,11 @@ impl Pusher<'_> {
         deleted: bool,
     ) -> Result<Record, StoreError> {
         self.next_seq += 1;
-        let updated_at = self.ctx.clock.stamp(Some(&m.hlc));
+        let updated_at = self
+            .ctx
+            .clock
+            .stamp(Some(&m.hlc))
+            .map_err(super::clock_err)?;
         let h = &mut self.history;
         h.seq.push(self.next_seq);
         h.collection.push(m.collection.clone());
@@ -1132,6 +1147,29 @@ impl Store for PgStore {
             .iter()
             .map(|row| Ok(version_from_row(row, 0)?.record(collection, id)))
             .collect()
+    }
+
+    async fn prune_mutations(
+        &self,
+        older_than: Duration,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let age = i64::try_from(older_than.as_millis())
+            .unwrap_or(i64::MAX)
+            .min(1 << 60);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "DELETE FROM mutations WHERE (user_id, mutation_id) IN (
+                     SELECT user_id, mutation_id FROM mutations
+                     WHERE created_at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1
+                     LIMIT $2)",
+                &[&age, &limit],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {

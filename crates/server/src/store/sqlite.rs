@@ -25,7 +25,8 @@ use crate::merge::{self, Current, Decision};
 use crate::schema_file::CollectionDef;
 
 /// Forward-only migrations; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE users (
     id TEXT PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,
@@ -80,7 +81,15 @@ CREATE TABLE mutations (
     error TEXT,
     PRIMARY KEY (user_id, mutation_id)
 ) WITHOUT ROWID;
-"];
+",
+    // When each mutation id was first answered (Unix ms), so ids past the
+    // horizon can be forgotten; those stored before count from now.
+    r"
+ALTER TABLE mutations ADD COLUMN created_at INTEGER;
+UPDATE mutations SET created_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
+CREATE INDEX mutations_by_age ON mutations(created_at);
+",
+];
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -501,7 +510,9 @@ impl Pusher<'_> {
                 result.error = Some(error);
             }
         }
-        self.remember(m, &result)?;
+        if merge::remembered(&result) {
+            self.remember(m, &result)?;
+        }
         Ok(result)
     }
 
@@ -514,7 +525,11 @@ impl Pusher<'_> {
     ) -> Result<Record, StoreError> {
         self.next_seq += 1;
         let seq = self.next_seq;
-        let updated_at = self.ctx.clock.stamp(Some(&m.hlc));
+        let updated_at = self
+            .ctx
+            .clock
+            .stamp(Some(&m.hlc))
+            .map_err(super::clock_err)?;
         let fields_json = serde_json::to_string(&fields).map_err(json_err)?;
         let id = m.record_id.to_string();
         let stamp = updated_at.to_string();
@@ -564,8 +579,8 @@ impl Pusher<'_> {
             .map_err(json_err)?;
         self.tx
             .prepare_cached(
-                "INSERT INTO mutations (user_id, mutation_id, status, collection, record_id, version, conflict, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO mutations (user_id, mutation_id, status, collection, record_id, version, conflict, error, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -874,6 +889,28 @@ impl Store for SqliteStore {
                 out.push(record_from_row(row)?);
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn prune_mutations(
+        &self,
+        older_than: std::time::Duration,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let age = i64::try_from(older_than.as_millis())
+            .unwrap_or(i64::MAX)
+            .min(1 << 60);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM mutations WHERE (user_id, mutation_id) IN (
+                     SELECT user_id, mutation_id FROM mutations
+                     WHERE created_at < CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) - ?1
+                     LIMIT ?2)",
+                params![age, limit],
+            )
+            .map_err(db_err)
         })
         .await
     }

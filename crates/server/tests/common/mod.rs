@@ -38,6 +38,7 @@ pub fn test_limits() -> Limits {
         keepalive: Duration::from_millis(200),
         login_failures: 5,
         login_window: Duration::from_secs(300),
+        ..Limits::default()
     }
 }
 
