@@ -15,6 +15,10 @@ use serde::Deserialize;
 /// # tls_cert = "/etc/ferry/cert.pem"
 /// # tls_key = "/etc/ferry/key.pem"
 /// # max_body_bytes = 16777216
+/// # login_concurrency = 4
+/// # header_timeout_secs = 10
+/// # max_connections = 1000
+/// # max_event_streams = 8
 /// # releases = "/var/lib/ferry/releases"
 /// ```
 #[derive(Default, Deserialize)]
@@ -26,6 +30,14 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub max_body_bytes: Option<usize>,
+    /// Password checks at once; default: the number of cores.
+    pub login_concurrency: Option<u32>,
+    /// Seconds for a request's headers; also the idle timeout of a connection.
+    pub header_timeout_secs: Option<u64>,
+    /// Connections open at once.
+    pub max_connections: Option<u32>,
+    /// Event streams one user may have open.
+    pub max_event_streams: Option<u32>,
     /// Directory of signed desktop releases served at `/v1/app/update`.
     pub releases: Option<PathBuf>,
 }
@@ -39,6 +51,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("login_concurrency", &self.login_concurrency)
+            .field("header_timeout_secs", &self.header_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("max_event_streams", &self.max_event_streams)
             .field("releases", &self.releases)
             .finish()
     }

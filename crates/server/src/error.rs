@@ -33,6 +33,8 @@ pub enum ApiError {
     Invalid(String),
     #[error("too many failed logins; try again in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
+    #[error("too many logins at once; try again in {retry_after_s} s")]
+    Busy { retry_after_s: u64 },
     #[error("the server's database is unavailable; try again shortly")]
     Unavailable,
     #[error("internal server error")]
@@ -51,7 +53,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy { .. } | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,6 +70,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Invalid(_) => "invalid",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Busy { .. } => "busy",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
         }
@@ -84,7 +87,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
         match self {
-            ApiError::RateLimited { retry_after_s } => {
+            ApiError::RateLimited { retry_after_s } | ApiError::Busy { retry_after_s } => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
