@@ -234,7 +234,9 @@ mod tests {
         t.begin("bob", None).expect("another user").succeeded();
         t.lock().remove("user:alice");
         t.begin("alice", None).expect("after a reset").succeeded();
-        t.begin("alice", None).expect("a success counts nothing").failed();
+        t.begin("alice", None)
+            .expect("a success counts nothing")
+            .failed();
     }
 
     #[test]
@@ -243,7 +245,10 @@ mod tests {
         let ip = Some(IpAddr::from([127, 0, 0, 1]));
         let first = t.begin("alice", ip).expect("first");
         let second = t.begin("alice", ip).expect("second");
-        assert!(t.begin("alice", ip).is_err(), "two attempts in flight fill the limit");
+        assert!(
+            t.begin("alice", ip).is_err(),
+            "two attempts in flight fill the limit"
+        );
         // One that ends before its password is checked is not counted.
         drop(second);
         first.succeeded();
@@ -251,6 +256,9 @@ mod tests {
             t.begin("alice", ip).expect("forgiven").failed();
         }
         assert!(t.begin("alice", ip).is_err());
-        assert!(t.begin("bob", ip).is_ok(), "the address is still under its limit");
+        assert!(
+            t.begin("bob", ip).is_ok(),
+            "the address is still under its limit"
+        );
     }
 }

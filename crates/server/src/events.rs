@@ -39,12 +39,15 @@ impl Events {
     }
 }
 
+/// Each user's open streams, oldest first: an id and the sender whose drop ends it.
+type OpenStreams = HashMap<Uuid, VecDeque<(u64, watch::Sender<()>)>>;
+
 /// Each user's open event streams, oldest first, so that one user cannot
 /// hold more than `max` connections open with them.
 pub struct StreamRegistry {
     max: usize,
     next_id: AtomicU64,
-    open: Mutex<HashMap<Uuid, VecDeque<(u64, watch::Sender<()>)>>>,
+    open: Mutex<OpenStreams>,
 }
 
 /// An open stream's place in the registry; it ends when `ended` reports a
@@ -84,12 +87,7 @@ impl StreamRegistry {
         }
     }
 
-    /// How many streams `user_id` has open.
-    pub fn count(&self, user_id: Uuid) -> usize {
-        self.lock().get(&user_id).map_or(0, VecDeque::len)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, VecDeque<(u64, watch::Sender<()>)>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenStreams> {
         self.open
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -196,7 +196,10 @@ async fn accept_loop(
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     let header_timeout = state.limits.header_timeout;
-    let max_connections = state.limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let max_connections = state
+        .limits
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS);
     let app = router(state);
     let slots = Arc::new(Semaphore::new(max_connections));
     let (closing_tx, closing) = watch::channel(false);

@@ -81,7 +81,10 @@ async fn logins_past_the_password_check_limit_are_busy_with_retry_after() {
             assert_error(resp, 401, "bad_credentials").await;
         }
     }
-    assert!(busy >= 1, "8 logins at once with 1 check at a time: some are busy");
+    assert!(
+        busy >= 1,
+        "8 logins at once with 1 check at a time: some are busy"
+    );
     // The checks are free again, and a busy answer counted no failure.
     server.login("alice").await;
 }
@@ -120,7 +123,10 @@ async fn half_sent_headers_are_closed_after_the_header_timeout() {
         .expect("write");
     let start = Instant::now();
     closed_by(conn, start + Duration::from_secs(5)).await;
-    assert!(start.elapsed() >= Duration::from_millis(400), "not before the timeout");
+    assert!(
+        start.elapsed() >= Duration::from_millis(400),
+        "not before the timeout"
+    );
 }
 
 #[tokio::test]
@@ -149,7 +155,11 @@ async fn idle_connections_at_the_cap_time_out_and_health_answers_again() {
         closed_by(conn, start + Duration::from_secs(5)).await;
     }
     let answer = closed_by(used, start + Duration::from_secs(5)).await;
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer));
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
 }
 
 #[tokio::test]
@@ -167,7 +177,10 @@ async fn new_connections_wait_while_the_cap_is_reached() {
         server.http.get(server.url("/v1/health")).send(),
     )
     .await;
-    assert!(waiting.is_err(), "a fifth connection is not served: {waiting:?}");
+    assert!(
+        waiting.is_err(),
+        "a fifth connection is not served: {waiting:?}"
+    );
     // One closes: the next in the backlog is served.
     drop(idle.pop());
     let resp = tokio::time::timeout(

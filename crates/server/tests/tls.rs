@@ -22,9 +22,7 @@ async fn server_parts_with(
     tokio::net::TcpListener,
 ) {
     let store = Arc::new(SqliteStore::open(":memory:").expect("store"));
-    let (state, stop) = AppState::new(store, limits)
-        .await
-        .expect("state");
+    let (state, stop) = AppState::new(store, limits).await.expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
