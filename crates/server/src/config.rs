@@ -131,6 +131,18 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_connection_and_login_limits() {
+        let config = ServerConfig::parse(
+            "login_concurrency = 3\nheader_timeout_secs = 20\nmax_connections = 500\nmax_event_streams = 4",
+        )
+        .expect("parses");
+        assert_eq!(config.login_concurrency, Some(3));
+        assert_eq!(config.header_timeout_secs, Some(20));
+        assert_eq!(config.max_connections, Some(500));
+        assert_eq!(config.max_event_streams, Some(4));
+    }
+
+    #[test]
     fn hides_passwords() {
         assert_eq!(
             super::redact_url("postgres://u:secret@h/db"),

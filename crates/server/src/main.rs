@@ -92,7 +92,7 @@ struct ServeArgs {
     /// Seconds a client has to send a request's headers (or its TLS
     /// handshake), from connecting or from the end of its previous response;
     /// idle connections close after it.
-    #[arg(long, env = "FERRY_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "FERRY_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout_secs: u64,
     /// Connections open at once; more wait in the listen backlog. Keep it
     /// below the open-file limit (LimitNOFILE of the systemd unit).
@@ -199,12 +199,12 @@ fn parse_cli() -> anyhow::Result<Cli> {
             args.max_event_streams = max;
         }
         if args.login_concurrency == Some(0)
-            || args.header_timeout_secs == 0
+            || !(1..=3600).contains(&args.header_timeout_secs)
             || args.max_connections == 0
             || args.max_event_streams == 0
         {
             bail!(
-                "login_concurrency, header_timeout_secs, max_connections and max_event_streams are at least 1 ({})",
+                "login_concurrency, max_connections and max_event_streams are at least 1, header_timeout_secs 1 to 3600 ({})",
                 path.display()
             );
         }

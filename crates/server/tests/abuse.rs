@@ -206,7 +206,7 @@ async fn a_users_stream_past_the_limit_ends_their_oldest() {
     let mut others = EventStream::connect(&server, &alice).await;
     let mut third = EventStream::connect(&server, &carol).await;
     let until = Instant::now() + Duration::from_secs(5);
-    while first.next_frame(until).await.is_some() {
+    while first.next_frame(deadline()).await.is_some() {
         assert!(Instant::now() < until, "the oldest stream is still open");
     }
     // The newer ones, and another user's, stay open: they get greetings and keep-alives.
