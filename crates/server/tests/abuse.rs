@@ -216,3 +216,25 @@ async fn a_users_stream_past_the_limit_ends_their_oldest() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_login_body_sent_slowly_times_out() {
+    let mut limits = test_limits();
+    limits.header_timeout = Duration::from_millis(500);
+    let server = TestServer::start_with(limits).await;
+    let mut conn = connect(&server).await;
+    conn.write_all(
+        b"POST /v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":",
+    )
+    .await
+    .expect("write");
+    let start = Instant::now();
+    let answer = closed_by(conn, start + Duration::from_secs(5)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"timeout""#), "{answer}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(400),
+        "not before the timeout"
+    );
+}
