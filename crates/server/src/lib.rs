@@ -185,6 +185,9 @@ pub async fn serve_tls(
     accept_loop(listener, state, stop_streams, shutdown, Some(acceptor)).await
 }
 
+/// Largest request head (line and headers) accepted.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// How long a shutdown waits for open requests to finish.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -206,6 +209,8 @@ async fn accept_loop(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(header_timeout)
+        // Heads past 64 KiB are refused (431): a thousand connections may not buffer 400 KiB each.
+        .max_header_size(MAX_HEADER_BYTES)
         .keep_alive(true);
     let http = Arc::new(http);
     tokio::pin!(shutdown);

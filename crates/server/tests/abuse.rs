@@ -238,3 +238,18 @@ async fn a_login_body_sent_slowly_times_out() {
         "not before the timeout"
     );
 }
+
+#[tokio::test]
+async fn headers_past_64_kib_are_refused() {
+    let server = TestServer::start().await;
+    let mut conn = connect(&server).await;
+    let head = format!(
+        "GET /v1/health HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "x".repeat(80 * 1024)
+    );
+    // The server may close before reading it all.
+    let _ = conn.write_all(head.as_bytes()).await;
+    let answer = closed_by(conn, Instant::now() + Duration::from_secs(5)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
