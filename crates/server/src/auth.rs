@@ -89,10 +89,23 @@ impl FromRequestParts<AppState> for Authenticated {
 
 /// Counts failed logins per username and per client address; past the limit
 /// within the window, further attempts answer 429 until the window passes.
+///
+/// An attempt is counted as a failure before its password is checked
+/// ([`LoginThrottle::begin`]), in the same lock as the limit check, so that
+/// concurrent attempts cannot all pass the check before any failure counts.
 pub struct LoginThrottle {
     limit: u32,
     window: Duration,
     failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+/// A login attempt counted by [`LoginThrottle::begin`]. Dropped without
+/// [`Attempt::failed`] or [`Attempt::succeeded`] (the request ended before
+/// the password was checked), it is uncounted again.
+pub struct Attempt<'a> {
+    throttle: &'a LoginThrottle,
+    keys: Vec<String>,
+    settled: bool,
 }
 
 impl LoginThrottle {
@@ -112,19 +125,24 @@ impl LoginThrottle {
         keys
     }
 
-    /// `Err(seconds)` while a key is over its limit.
-    pub fn check(&self, username: &str, ip: Option<IpAddr>) -> Result<(), u64> {
-        let mut failures = self
-            .failures
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
+        self.failures
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts an attempt as failed unless a key is over its limit:
+    /// `Err(seconds)` until the window passes.
+    pub fn begin(&self, username: &str, ip: Option<IpAddr>) -> Result<Attempt<'_>, u64> {
+        let mut failures = self.lock();
         let now = Instant::now();
         failures.retain(|_, (_, start)| now.duration_since(*start) < self.window);
-        for key in Self::keys(username, ip) {
-            if let Some((count, start)) = failures.get(&key) {
+        let keys = Self::keys(username, ip);
+        for key in &keys {
+            if let Some((count, start)) = failures.get(key) {
                 // The address limit is looser: several people may share one.
                 let limit = if key.starts_with("ip:") {
-                    self.limit * 4
+                    self.limit.saturating_mul(4)
                 } else {
                     self.limit
                 };
@@ -134,25 +152,48 @@ impl LoginThrottle {
                 }
             }
         }
-        Ok(())
+        for key in &keys {
+            let entry = failures.entry(key.clone()).or_insert((0, now));
+            entry.0 = entry.0.saturating_add(1);
+        }
+        Ok(Attempt {
+            throttle: self,
+            keys,
+            settled: false,
+        })
     }
 
-    pub fn failed(&self, username: &str, ip: Option<IpAddr>) {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for key in Self::keys(username, ip) {
-            failures.entry(key).or_insert((0, Instant::now())).0 += 1;
+    /// Takes back one counted attempt of each key.
+    fn uncount(&self, keys: &[String]) {
+        let mut failures = self.lock();
+        for key in keys {
+            if let Some(entry) = failures.get_mut(key) {
+                entry.0 = entry.0.saturating_sub(1);
+            }
         }
     }
+}
 
-    pub fn succeeded(&self, username: &str) {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        failures.remove(&format!("user:{}", username.to_lowercase()));
+impl Attempt<'_> {
+    /// The password was wrong: the attempt stays counted.
+    pub fn failed(mut self) {
+        self.settled = true;
+    }
+
+    /// The password was right: the username's failures are forgiven, and
+    /// this attempt does not count against the address.
+    pub fn succeeded(mut self) {
+        self.settled = true;
+        self.throttle.uncount(&self.keys[1..]);
+        self.throttle.lock().remove(&self.keys[0]);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.throttle.uncount(&self.keys);
+        }
     }
 }
 
@@ -184,15 +225,40 @@ mod tests {
     fn throttle_blocks_after_the_limit_and_resets_on_success() {
         let t = LoginThrottle::new(3, Duration::from_secs(60));
         for _ in 0..3 {
-            assert!(t.check("Alice", None).is_ok());
-            t.failed("Alice", None);
+            t.begin("Alice", None).expect("under the limit").failed();
         }
         assert!(
-            t.check("alice", None).is_err(),
+            t.begin("alice", None).is_err(),
             "usernames are throttled case-insensitively"
         );
-        assert!(t.check("bob", None).is_ok());
-        t.succeeded("alice");
-        assert!(t.check("alice", None).is_ok());
+        t.begin("bob", None).expect("another user").succeeded();
+        t.lock().remove("user:alice");
+        t.begin("alice", None).expect("after a reset").succeeded();
+        t.begin("alice", None)
+            .expect("a success counts nothing")
+            .failed();
+    }
+
+    #[test]
+    fn attempts_are_counted_before_they_end() {
+        let t = LoginThrottle::new(2, Duration::from_secs(60));
+        let ip = Some(IpAddr::from([127, 0, 0, 1]));
+        let first = t.begin("alice", ip).expect("first");
+        let second = t.begin("alice", ip).expect("second");
+        assert!(
+            t.begin("alice", ip).is_err(),
+            "two attempts in flight fill the limit"
+        );
+        // One that ends before its password is checked is not counted.
+        drop(second);
+        first.succeeded();
+        for _ in 0..2 {
+            t.begin("alice", ip).expect("forgiven").failed();
+        }
+        assert!(t.begin("alice", ip).is_err());
+        assert!(
+            t.begin("bob", ip).is_ok(),
+            "the address is still under its limit"
+        );
     }
 }

@@ -15,6 +15,10 @@ use serde::Deserialize;
 /// # tls_cert = "/etc/ferry/cert.pem"
 /// # tls_key = "/etc/ferry/key.pem"
 /// # max_body_bytes = 16777216
+/// # login_concurrency = 4
+/// # header_timeout_secs = 10
+/// # max_connections = 1000
+/// # max_event_streams = 8
 /// # releases = "/var/lib/ferry/releases"
 /// # mutation_horizon_days = 400
 /// # max_clock_drift_secs = 300
@@ -28,6 +32,14 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub max_body_bytes: Option<usize>,
+    /// Password checks at once; default: the number of cores.
+    pub login_concurrency: Option<u32>,
+    /// Seconds for a request's headers; also the idle timeout of a connection.
+    pub header_timeout_secs: Option<u64>,
+    /// Connections open at once.
+    pub max_connections: Option<u32>,
+    /// Event streams one user may have open.
+    pub max_event_streams: Option<u32>,
     /// Directory of signed desktop releases served at `/v1/app/update`.
     pub releases: Option<PathBuf>,
     /// Days a mutation id is remembered.
@@ -45,6 +57,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("login_concurrency", &self.login_concurrency)
+            .field("header_timeout_secs", &self.header_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("max_event_streams", &self.max_event_streams)
             .field("releases", &self.releases)
             .field("mutation_horizon_days", &self.mutation_horizon_days)
             .field("max_clock_drift_secs", &self.max_clock_drift_secs)
@@ -120,6 +136,18 @@ mod tests {
         assert!(unknown.contains("lisen"), "{unknown}");
         let config = ServerConfig::parse("db = \"postgres://u:secret@h/db\"").expect("parses");
         assert!(!format!("{config:?}").contains("secret"));
+    }
+
+    #[test]
+    fn reads_the_connection_and_login_limits() {
+        let config = ServerConfig::parse(
+            "login_concurrency = 3\nheader_timeout_secs = 20\nmax_connections = 500\nmax_event_streams = 4",
+        )
+        .expect("parses");
+        assert_eq!(config.login_concurrency, Some(3));
+        assert_eq!(config.header_timeout_secs, Some(20));
+        assert_eq!(config.max_connections, Some(500));
+        assert_eq!(config.max_event_streams, Some(4));
     }
 
     #[test]

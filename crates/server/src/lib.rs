@@ -22,17 +22,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use uuid::Uuid;
 
 pub use api::{openapi, router};
 
 use crate::auth::LoginThrottle;
 use crate::clock::Clock;
-use crate::events::Events;
+use crate::events::{Events, StreamRegistry};
 use crate::store::{DynStore, StoreError};
 
-/// Request limits.
+/// Request and connection limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_body_bytes: usize,
@@ -44,6 +44,25 @@ pub struct Limits {
     pub max_clock_drift: Duration,
     /// How long a mutation id is remembered (DESIGN.md, "Wire protocol v1").
     pub mutation_horizon: Duration,
+    /// Largest `POST /v1/auth/login` body: its fields fit in far less.
+    pub login_body_bytes: usize,
+    /// Password checks (about 19 MiB of memory each) running at once.
+    pub login_concurrency: usize,
+    /// How long a login waits for a free password check before 503 `busy`.
+    pub login_wait: Duration,
+    /// Time a client has to send a request's headers, counted from when the
+    /// connection opens or its previous response ends: so it is also the
+    /// idle timeout of a kept-alive connection.
+    pub header_timeout: Duration,
+    /// Open connections at most; past it, new ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Open event streams per user at most; one more ends the oldest.
+    pub max_event_streams: usize,
+}
+
+/// One password check per core.
+pub fn default_login_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
 /// Default of [`Limits::mutation_horizon`]: 400 days.
@@ -60,6 +79,12 @@ impl Default for Limits {
                 ferry_protocol::MAX_CLOCK_DRIFT_MS.unsigned_abs(),
             ),
             mutation_horizon: MUTATION_HORIZON,
+            login_body_bytes: 8 * 1024,
+            login_concurrency: default_login_concurrency(),
+            login_wait: Duration::from_secs(2),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1000,
+            max_event_streams: 8,
         }
     }
 }
@@ -71,6 +96,10 @@ pub struct AppState {
     pub clock: Arc<Clock>,
     pub events: Events,
     pub throttle: Arc<LoginThrottle>,
+    /// Bounds the password checks running at once (`Limits::login_concurrency`).
+    pub password_checks: Arc<Semaphore>,
+    /// Each user's open event streams, to end the oldest past the limit.
+    pub streams: Arc<StreamRegistry>,
     pub limits: Limits,
     /// Turns `true` when the server is shutting down; event streams end.
     pub shutdown: watch::Receiver<bool>,
@@ -109,6 +138,10 @@ impl AppState {
                     limits.login_failures,
                     limits.login_window,
                 )),
+                password_checks: Arc::new(Semaphore::new(
+                    limits.login_concurrency.clamp(1, Semaphore::MAX_PERMITS),
+                )),
+                streams: Arc::new(StreamRegistry::new(limits.max_event_streams)),
                 limits,
                 shutdown: rx,
                 releases: None,
@@ -153,22 +186,22 @@ impl AppState {
 
 /// Serves the API on an already-bound listener until `shutdown` resolves;
 /// open event streams are ended first so the shutdown completes.
+///
+/// HTTP/1.1 with [`Limits::header_timeout`] for headers and idle kept-alive
+/// connections, and at most [`Limits::max_connections`] connections open:
+/// at the cap the server stops accepting, and new connections wait in the
+/// kernel's listen backlog until one closes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     stop_streams: watch::Sender<bool>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_streams.send(true);
-        })
-        .await
+    accept_loop(listener, state, stop_streams, shutdown, None).await
 }
 
-/// Like [`serve`], over TLS with a PEM certificate chain and private key.
+/// Like [`serve`], over TLS with a PEM certificate chain and private key;
+/// the TLS handshake too must finish within [`Limits::header_timeout`].
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -191,16 +224,143 @@ pub async fn serve_tls(
                 ),
             )
         })?;
-    let handle = axum_server::Handle::new();
-    let h = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_streams.send(true);
-        h.graceful_shutdown(Some(Duration::from_secs(10)));
-    });
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum_server::from_tcp_rustls(listener.into_std()?, config)
-        .handle(handle)
-        .serve(app)
+    // HTTP/1.1 only: the header timeout that bounds slow and idle clients is HTTP/1's.
+    let mut tls = (*config.get_inner()).clone();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    accept_loop(listener, state, stop_streams, shutdown, Some(acceptor)).await
+}
+
+/// Largest request head (line and headers) accepted.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// How long a shutdown waits for open requests to finish.
+const DRAIN: Duration = Duration::from_secs(10);
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop_streams: watch::Sender<bool>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<()> {
+    let header_timeout = state.limits.header_timeout;
+    let max_connections = state
+        .limits
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS);
+    let app = router(state);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let (closing_tx, closing) = watch::channel(false);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        // Heads past 64 KiB are refused (431): a thousand connections may not buffer 400 KiB each.
+        .max_header_size(MAX_HEADER_BYTES)
+        .keep_alive(true);
+    let http = Arc::new(http);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = WithPeer {
+            app: app.clone(),
+            peer,
+        };
+        let (http, tls, closing) = (http.clone(), tls.clone(), closing.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let Some(tls) = tls else {
+                return serve_connection(&http, stream, service, closing).await;
+            };
+            match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                Ok(Ok(stream)) => serve_connection(&http, stream, service, closing).await,
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_streams.send(true);
+    let _ = closing_tx.send(true);
+    // All slots free again: every connection has closed.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN, slots.acquire_many(all))
         .await
+        .is_err()
+    {
+        tracing::warn!(
+            "connections still open {} s after shutdown began; leaving them",
+            DRAIN.as_secs()
+        );
+    }
+    Ok(())
+}
+
+/// One connection until it closes; once `closing` turns true, it ends after
+/// the request in progress.
+async fn serve_connection<I>(
+    http: &hyper::server::conn::http1::Builder,
+    io: I,
+    service: WithPeer,
+    mut closing: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = service.peer;
+    let conn = http.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let mut told = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                // Timeouts and resets are the client's business, not the operator's.
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended");
+                }
+                return;
+            }
+            _ = closing.wait_for(|c| *c), if !told => {
+                told = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// The router, with the client's address for handlers (`ConnectInfo`).
+#[derive(Clone)]
+struct WithPeer {
+    app: axum::Router,
+    peer: SocketAddr,
+}
+
+impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for WithPeer {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = tower::util::Oneshot<axum::Router, axum::http::Request<hyper::body::Incoming>>;
+
+    fn call(&self, mut req: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
+        tower::ServiceExt::oneshot(self.app.clone(), req)
+    }
 }

@@ -85,6 +85,22 @@ struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "FERRY_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Password checks run at once (each takes about 19 MiB); more logins
+    /// wait up to 2 s, then get 503 `busy`. Default: the number of cores.
+    #[arg(long, env = "FERRY_LOGIN_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..))]
+    login_concurrency: Option<u32>,
+    /// Seconds a client has to send a request's headers (or its TLS
+    /// handshake), from connecting or from the end of its previous response;
+    /// idle connections close after it.
+    #[arg(long, env = "FERRY_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_secs: u64,
+    /// Connections open at once; more wait in the listen backlog. Keep it
+    /// below the open-file limit (LimitNOFILE of the systemd unit).
+    #[arg(long, env = "FERRY_MAX_CONNECTIONS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Event streams (/v1/events) one user may have open; one more ends their oldest.
+    #[arg(long, env = "FERRY_MAX_EVENT_STREAMS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    max_event_streams: u32,
     /// Directory of signed desktop releases (update manifests) offered at
     /// /v1/app/update; without it the server offers no updates.
     #[arg(long, env = "FERRY_RELEASES")]
@@ -174,6 +190,34 @@ fn parse_cli() -> anyhow::Result<Cli> {
             && let Some(max) = file.max_body_bytes
         {
             args.max_body_bytes = max;
+        }
+        if !given(m, "login_concurrency") && file.login_concurrency.is_some() {
+            args.login_concurrency = file.login_concurrency;
+        }
+        if !given(m, "header_timeout_secs")
+            && let Some(secs) = file.header_timeout_secs
+        {
+            args.header_timeout_secs = secs;
+        }
+        if !given(m, "max_connections")
+            && let Some(max) = file.max_connections
+        {
+            args.max_connections = max;
+        }
+        if !given(m, "max_event_streams")
+            && let Some(max) = file.max_event_streams
+        {
+            args.max_event_streams = max;
+        }
+        if args.login_concurrency == Some(0)
+            || !(1..=3600).contains(&args.header_timeout_secs)
+            || args.max_connections == 0
+            || args.max_event_streams == 0
+        {
+            bail!(
+                "login_concurrency, max_connections and max_event_streams are at least 1, header_timeout_secs 1 to 3600 ({})",
+                path.display()
+            );
         }
         if !given(m, "releases") && file.releases.is_some() {
             args.releases = file.releases;
@@ -302,12 +346,19 @@ async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
     if args.max_clock_drift_secs > 86_400 {
         bail!("max_clock_drift_secs must be at most 86400");
     }
+    let as_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         mutation_horizon: std::time::Duration::from_secs(
             args.mutation_horizon_days.saturating_mul(24 * 3600),
         ),
         max_clock_drift: std::time::Duration::from_secs(args.max_clock_drift_secs),
+        login_concurrency: args
+            .login_concurrency
+            .map_or_else(ferry_server::default_login_concurrency, as_usize),
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+        max_connections: as_usize(args.max_connections),
+        max_event_streams: as_usize(args.max_event_streams),
         ..Limits::default()
     };
     let (mut state, stop_streams) = AppState::new(store, limits).await?;

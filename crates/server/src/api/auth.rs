@@ -1,6 +1,6 @@
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{Extensions, StatusCode};
 use ferry_protocol::{LoginRequest, LoginResponse, User};
 
@@ -19,39 +19,59 @@ fn client_ip(ext: &Extensions) -> Option<std::net::IpAddr> {
         (status = 200, body = LoginResponse),
         (status = 400, description = "Malformed request", body = ferry_protocol::ErrorResponse),
         (status = 401, description = "Wrong username or password", body = ferry_protocol::ErrorResponse),
-        (status = 413, description = "Too large a body", body = ferry_protocol::ErrorResponse),
+        (status = 413, description = "Too large a body (8 KiB at most)", body = ferry_protocol::ErrorResponse),
+        (status = 408, description = "The body did not arrive within the header timeout (10 s by default)", body = ferry_protocol::ErrorResponse),
         (status = 415, description = "The body is not sent as JSON", body = ferry_protocol::ErrorResponse),
-        (status = 429, description = "Too many failed logins", body = ferry_protocol::ErrorResponse),
+        (status = 429, description = "Too many failed logins; see Retry-After", body = ferry_protocol::ErrorResponse),
+        (status = 503, description = "Too many logins at once (`busy`); see Retry-After", body = ferry_protocol::ErrorResponse),
     ))]
-pub async fn login(
-    State(state): State<AppState>,
-    ext: Extensions,
-    Json(req): Json<LoginRequest>,
-) -> ApiResult<LoginResponse> {
+pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult<LoginResponse> {
+    let ip = client_ip(request.extensions());
+    // Anyone may send one: a body sent a byte at a time must not hold the connection for hours.
+    let Json(req) = tokio::time::timeout(
+        state.limits.header_timeout,
+        Json::<LoginRequest>::from_request(request, &state),
+    )
+    .await
+    .map_err(|_| ApiError::Timeout)??;
     check_len("username", &req.username, 64)?;
     check_len("password", &req.password, 1024)?;
     check_len("device_name", &req.device_name, 128)?;
-    let ip = client_ip(&ext);
-    state
+    // Counted before the password check, so that concurrent attempts cannot pass the limit.
+    let attempt = state
         .throttle
-        .check(&req.username, ip)
+        .begin(&req.username, ip)
         .map_err(|retry_after_s| ApiError::RateLimited { retry_after_s })?;
+    // Each check takes about 19 MiB: only so many at once, or 503 (the attempt is uncounted).
+    let permit = tokio::time::timeout(
+        state.limits.login_wait,
+        state.password_checks.clone().acquire_owned(),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .ok_or(ApiError::Busy { retry_after_s: 1 })?;
     let user = state.store.user_by_name(&req.username).await?;
-    let hash = user.as_ref().map_or_else(
-        || auth::decoy_hash().to_string(),
-        |u| u.password_hash.clone(),
-    );
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = req.password.clone();
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(|_| ApiError::Internal)?;
+    let ok = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        // The decoy is hashed on first use: here too, not on the async runtime.
+        let hash = match &hash {
+            Some(hash) => hash.as_str(),
+            None => auth::decoy_hash(),
+        };
+        auth::verify_password(&password, hash)
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?;
     let Some(user) = user.filter(|_| ok) else {
-        state.throttle.failed(&req.username, ip);
+        attempt.failed();
         // Debug formatting escapes newlines and terminal codes (no log injection).
         tracing::info!(username = ?req.username, "failed login");
         return Err(ApiError::BadCredentials);
     };
-    state.throttle.succeeded(&req.username);
+    attempt.succeeded();
     let token = auth::new_token();
     let device_name = if req.device_name.trim().is_empty() {
         "unnamed device"

@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, watch};
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::events::Commit;
+use crate::events::{Commit, StreamSlot};
 use crate::store::TokenHash;
 
 /// Least time between two events of one stream: commits that come faster
@@ -27,6 +27,8 @@ struct Listener {
     readable: HashSet<String>,
     commits: broadcast::Receiver<Commit>,
     shutdown: watch::Receiver<bool>,
+    /// Ends the stream when the user opens too many newer ones.
+    slot: StreamSlot,
     greeted: bool,
     last_sent: Option<tokio::time::Instant>,
 }
@@ -43,11 +45,12 @@ impl Listener {
             return Some(Event::default().comment("connected"));
         }
         loop {
-            if *self.shutdown.borrow() {
+            if *self.shutdown.borrow() || self.slot.ended.has_changed().is_err() {
                 return None;
             }
             let commit = tokio::select! {
                 _ = self.shutdown.changed() => return None,
+                _ = self.slot.ended.changed() => return None,
                 msg = self.commits.recv() => match msg {
                     Ok(commit) => commit,
                     // Dropped notifications are covered by the next one: a cursor is a high-water mark.
@@ -62,6 +65,7 @@ impl Listener {
             if let Some(at) = self.last_sent {
                 tokio::select! {
                     _ = self.shutdown.changed() => return None,
+                    _ = self.slot.ended.changed() => return None,
                     _ = tokio::time::sleep_until(at + COALESCE) => {}
                 }
             }
@@ -108,10 +112,11 @@ fn merge(commit: &mut Commit, later: Commit) {
 }
 
 /// Server-Sent Events: `event: changes` with `data: {"cursor":"…"}` after
-/// each commit the user may see, and a comment line every 15 s.
+/// each commit the user may see, and a comment line every 15 s. A user has
+/// at most `Limits::max_event_streams` open: one more ends their oldest.
 #[utoipa::path(get, path = "/v1/events", tag = "sync", security(("bearer" = [])),
     responses(
-        (status = 200, description = "An event stream", content_type = "text/event-stream", body = ChangesEvent),
+        (status = 200, description = "An event stream; it ends when the same user opens more than the server's limit of streams (8 by default)", content_type = "text/event-stream", body = ChangesEvent),
         (status = 401, description = "Missing or invalid token", body = ferry_protocol::ErrorResponse),
     ))]
 pub async fn events(
@@ -123,7 +128,9 @@ pub async fn events(
         .await?
         .into_iter()
         .collect();
+    let slot = state.streams.open(auth.session.user_id);
     let listener = Listener {
+        slot,
         commits: state.events.subscribe(),
         shutdown: state.shutdown.clone(),
         state: state.clone(),

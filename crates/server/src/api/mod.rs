@@ -49,10 +49,15 @@ impl Modify for BearerAuth {
     }
 }
 
-fn api() -> OpenApiRouter<AppState> {
+/// The API; `login_body_bytes` bounds the login body, which needs little.
+fn api(login_body_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
-        .routes(routes!(auth::login))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(auth::login))
+                .layer(DefaultBodyLimit::max(login_body_bytes)),
+        )
         .routes(routes!(auth::logout))
         .routes(routes!(schema::schema))
         .routes(routes!(changes::changes))
@@ -64,12 +69,14 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI 3 document of the API, as served at `/v1/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    api(crate::Limits::default().login_body_bytes)
+        .split_for_parts()
+        .1
 }
 
 /// The whole application, ready to serve.
 pub fn router(state: AppState) -> Router {
-    let (routes, doc) = api().split_for_parts();
+    let (routes, doc) = api(state.limits.login_body_bytes).split_for_parts();
     let doc_json = doc.to_pretty_json().unwrap_or_default();
     let max_body = state.limits.max_body_bytes;
     routes

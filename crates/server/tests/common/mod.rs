@@ -38,6 +38,12 @@ pub fn test_limits() -> Limits {
         keepalive: Duration::from_millis(200),
         login_failures: 5,
         login_window: Duration::from_secs(300),
+        login_body_bytes: 8 * 1024,
+        login_concurrency: 4,
+        login_wait: Duration::from_secs(10),
+        header_timeout: Duration::from_secs(10),
+        max_connections: 64,
+        max_event_streams: 8,
         ..Limits::default()
     }
 }
