@@ -1364,14 +1364,14 @@ async fn injection_looking_strings_are_stored_and_returned_as_plain_data() {
     assert_eq!(r["status"], "applied");
     server.login("bob").await;
 
-    // Hostile names in a collection or path are just unknown names.
+    // A hostile collection name is refused as not a name; in a path it is an unknown one.
     let evil = create(
         "contacts'; DROP TABLE records;--",
         Uuid::now_v7(),
         json!({"name": "x"}),
     );
     let r = &server.push(&alice, &[evil]).await[0];
-    assert_eq!(r["error"]["code"], "unknown_collection");
+    assert_eq!(r["error"]["code"], "invalid_collection");
     let path = format!("/v1/records/contacts'%20OR%201=1--/{id}/history");
     assert_error(
         server.get(&path, &alice).send().await.expect("history"),
