@@ -97,6 +97,9 @@ impl Api {
         let http = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)
+            // The server closes a connection idle for 10 s (its header
+            // timeout); dropping ours sooner avoids sending into a closing one.
+            .pool_idle_timeout(Duration::from_secs(5))
             .user_agent(USER_AGENT)
             .build()
             .map_err(|e| Error::Unreachable {
