@@ -4,7 +4,8 @@
 //! which are merged field by field against what changed since their base
 //! ([`merge`]), and pull changes by cursor from one strictly increasing
 //! change sequence. Every accepted write is kept in history; a mutation seen
-//! before is answered from memory and never applied twice.
+//! before (within the mutation horizon) is answered from memory and never
+//! applied twice.
 
 pub mod api;
 pub mod auth;

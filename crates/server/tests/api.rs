@@ -1251,13 +1251,10 @@ async fn a_body_over_the_limit_is_too_large() {
 async fn deeply_nested_json_is_malformed_not_a_crash() {
     let server = TestServer::start().await;
     let alice = server.login("alice").await;
-    let arrays = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-    let objects = |depth: usize| format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
-    // Login bodies are at most 8 KiB: nested as deep as fits.
-    for (nested, login_body) in [
-        (arrays(10_000), arrays(1_000)),
-        (objects(10_000), objects(1_000)),
-    ] {
+    let depth = 10_000;
+    let nested_arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let nested_objects = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+    for nested in [&nested_arrays, &nested_objects] {
         let mutation = create(
             "contacts",
             Uuid::now_v7(),
@@ -1265,7 +1262,7 @@ async fn deeply_nested_json_is_malformed_not_a_crash() {
         );
         let body = serde_json::to_string(&json!({"mutations": [mutation]}))
             .expect("JSON")
-            .replace("\"PLACEHOLDER\"", &nested);
+            .replace("\"PLACEHOLDER\"", nested);
         let resp = server
             .post("/v1/push", &alice)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -1279,7 +1276,7 @@ async fn deeply_nested_json_is_malformed_not_a_crash() {
             .http
             .post(server.url("/v1/auth/login"))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(login_body)
+            .body(nested.clone())
             .send()
             .await
             .expect("login");
@@ -1364,7 +1361,8 @@ async fn injection_looking_strings_are_stored_and_returned_as_plain_data() {
     assert_eq!(r["status"], "applied");
     server.login("bob").await;
 
-    // A hostile collection name is refused as not a name; in a path it is an unknown one.
+    // Hostile names in a collection are not names (and are not repeated);
+    // in a path they are just unknown.
     let evil = create(
         "contacts'; DROP TABLE records;--",
         Uuid::now_v7(),
@@ -1372,6 +1370,12 @@ async fn injection_looking_strings_are_stored_and_returned_as_plain_data() {
     );
     let r = &server.push(&alice, &[evil]).await[0];
     assert_eq!(r["error"]["code"], "invalid_collection");
+    assert!(
+        !r["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("DROP")
+    );
     let path = format!("/v1/records/contacts'%20OR%201=1--/{id}/history");
     assert_error(
         server.get(&path, &alice).send().await.expect("history"),

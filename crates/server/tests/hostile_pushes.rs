@@ -162,3 +162,34 @@ async fn a_stamp_in_year_9999_pins_neither_the_server_clock_nor_newest_wins() {
     let later = wall_ms(&r[0]["record"]);
     assert!((later - now_ms()).abs() < 60_000, "{}", r[0]);
 }
+
+/// The server forgets mutation ids past its horizon on its own (a push
+/// prunes, at most once a minute); newer ones stay. Fails if pushes never
+/// prune, or prune the wrong side of the horizon.
+#[tokio::test]
+async fn pushes_forget_mutation_ids_past_the_horizon() {
+    let server = TestServer::start_with(Limits {
+        mutation_horizon: Duration::from_millis(400),
+        ..common::test_limits()
+    })
+    .await;
+    let alice = server.login("alice").await;
+    let old = create("tasks", Uuid::now_v7(), json!({"title": "old"}));
+    // The first push prunes (nothing is old yet) and starts the minute.
+    server.push(&alice, &[old.clone()]).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (state, _stop) = ferry_server::AppState::new(
+        server.store.clone(),
+        Limits {
+            mutation_horizon: Duration::from_millis(400),
+            ..common::test_limits()
+        },
+    )
+    .await
+    .expect("state");
+    let new = create("tasks", Uuid::now_v7(), json!({"title": "new"}));
+    server.push(&alice, &[new]).await;
+    // Another process (a fresh state) has not pruned yet: it does now.
+    state.prune_mutations_now_and_then().await;
+    assert_eq!(remembered(&server).await, 1, "only the new id is left");
+}
