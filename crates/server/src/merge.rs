@@ -3,7 +3,10 @@
 //! Pure: no I/O, no clock. Every store calls [`decide`] inside its write
 //! transaction, so the rules of DESIGN.md live in exactly one place.
 
-use ferry_protocol::{Access, ConflictKind, ErrorBody, Fields, Hlc, Mutation, Op, Policy, Status};
+use ferry_protocol::{
+    Access, ConflictKind, ErrorBody, Fields, Hlc, MAX_FIELD_BYTES, MAX_RECORD_BYTES, Mutation, Op,
+    Policy, Status,
+};
 use serde_json::Value;
 
 use crate::schema_file::CollectionDef;
@@ -111,18 +114,42 @@ pub fn decide(
 
 fn check_changes(def: &CollectionDef, changes: &Fields) -> Result<(), Decision> {
     ferry_protocol::check_fields(&def.name, &def.fields, changes)
-        .map_err(|msg| reject("invalid_field", msg))
+        .map_err(|msg| reject("invalid_field", msg))?;
+    // Every version is kept and sent: one huge value costs on each of them.
+    for (name, value) in changes {
+        let len = ferry_protocol::json_len(value);
+        if len > MAX_FIELD_BYTES {
+            return Err(reject(
+                "field_too_large",
+                format!(
+                    "field \"{name}\" is {len} bytes of JSON; a field value may be at most {MAX_FIELD_BYTES} bytes"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
-/// A write of `fields` unless it would leave a required field empty.
-fn write(def: &CollectionDef, fields: Fields, status: Status) -> Decision {
-    match ferry_protocol::check_required(&def.fields, &fields) {
-        Ok(()) => Decision::Write {
-            status,
-            fields,
-            deleted: false,
-        },
-        Err(msg) => reject("invalid_field", msg),
+/// A write of `fields` unless it would leave a required field empty, or
+/// grow a record past [`MAX_RECORD_BYTES`] (one already past it, stored
+/// before the limit, may still be edited as long as it does not grow).
+fn write(def: &CollectionDef, fields: Fields, status: Status, before: Option<&Fields>) -> Decision {
+    if let Err(msg) = ferry_protocol::check_required(&def.fields, &fields) {
+        return reject("invalid_field", msg);
+    }
+    let len = ferry_protocol::json_len(&fields);
+    if len > MAX_RECORD_BYTES && before.is_none_or(|b| len > ferry_protocol::json_len(b)) {
+        return reject(
+            "record_too_large",
+            format!(
+                "the record's fields would be {len} bytes of JSON; a record may be at most {MAX_RECORD_BYTES} bytes"
+            ),
+        );
+    }
+    Decision::Write {
+        status,
+        fields,
+        deleted: false,
     }
 }
 
@@ -134,7 +161,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
     let Some(current) = current else {
         let mut fields = Fields::new();
         apply(&mut fields, &m.fields);
-        return write(def, fields, Status::Applied);
+        return write(def, fields, Status::Applied, None);
     };
     // A create of a record that already exists merges as an edit of "nothing".
     let base_version = m.base_version.unwrap_or(0);
@@ -150,7 +177,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
         // The client saw the deletion and edits anyway: a restore.
         let mut fields = current.fields.clone();
         apply(&mut fields, &m.fields);
-        return write(def, fields, Status::Applied);
+        return write(def, fields, Status::Applied, Some(&current.fields));
     }
     if base_version == current.version {
         let mut fields = current.fields.clone();
@@ -160,7 +187,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
                 status: Status::Applied,
             };
         }
-        return write(def, fields, Status::Applied);
+        return write(def, fields, Status::Applied, Some(&current.fields));
     }
     let mut merged = current.fields.clone();
     let mut conflicts = Vec::new();
@@ -196,7 +223,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
             status: Status::Merged,
         };
     }
-    write(def, merged, Status::Merged)
+    write(def, merged, Status::Merged, Some(&current.fields))
 }
 
 fn decide_delete(
