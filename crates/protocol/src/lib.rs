@@ -45,6 +45,33 @@ pub const HISTORY_DEFAULT_LIMIT: usize = 100;
 pub const HISTORY_MAX_LIMIT: usize = 1000;
 pub const HISTORY_MAX_BYTES: usize = 4 * 1024 * 1024;
 
+/// Checks changed values against [`MAX_FIELD_BYTES`]; the error names the
+/// field and the limit (code `field_too_large`).
+pub fn check_field_sizes(values: &Fields) -> Result<(), String> {
+    for (name, value) in values {
+        let len = json_len(value);
+        if len > MAX_FIELD_BYTES {
+            return Err(format!(
+                "field \"{name}\" is {len} bytes of JSON; a field value may be at most {MAX_FIELD_BYTES} bytes"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a record's fields after a write against [`MAX_RECORD_BYTES`]
+/// (code `record_too_large`). A record already larger (`before`, stored
+/// before the limit) may still be written as long as it does not grow.
+pub fn check_record_size(after: &Fields, before: Option<&Fields>) -> Result<(), String> {
+    let len = json_len(after);
+    if len > MAX_RECORD_BYTES && before.is_none_or(|b| len > json_len(b)) {
+        return Err(format!(
+            "the record's fields would be {len} bytes of JSON; a record may be at most {MAX_RECORD_BYTES} bytes"
+        ));
+    }
+    Ok(())
+}
+
 /// Length of `value`'s JSON text, counted without building it.
 pub fn json_len(value: &impl Serialize) -> usize {
     struct Count(usize);

@@ -3,10 +3,7 @@
 //! Pure: no I/O, no clock. Every store calls [`decide`] inside its write
 //! transaction, so the rules of DESIGN.md live in exactly one place.
 
-use ferry_protocol::{
-    Access, ConflictKind, ErrorBody, Fields, Hlc, MAX_FIELD_BYTES, MAX_RECORD_BYTES, Mutation, Op,
-    Policy, Status,
-};
+use ferry_protocol::{Access, ConflictKind, ErrorBody, Fields, Hlc, Mutation, Op, Policy, Status};
 use serde_json::Value;
 
 use crate::schema_file::CollectionDef;
@@ -116,18 +113,7 @@ fn check_changes(def: &CollectionDef, changes: &Fields) -> Result<(), Decision> 
     ferry_protocol::check_fields(&def.name, &def.fields, changes)
         .map_err(|msg| reject("invalid_field", msg))?;
     // Every version is kept and sent: one huge value costs on each of them.
-    for (name, value) in changes {
-        let len = ferry_protocol::json_len(value);
-        if len > MAX_FIELD_BYTES {
-            return Err(reject(
-                "field_too_large",
-                format!(
-                    "field \"{name}\" is {len} bytes of JSON; a field value may be at most {MAX_FIELD_BYTES} bytes"
-                ),
-            ));
-        }
-    }
-    Ok(())
+    ferry_protocol::check_field_sizes(changes).map_err(|msg| reject("field_too_large", msg))
 }
 
 /// A write of `fields` unless it would leave a required field empty, or
@@ -137,14 +123,8 @@ fn write(def: &CollectionDef, fields: Fields, status: Status, before: Option<&Fi
     if let Err(msg) = ferry_protocol::check_required(&def.fields, &fields) {
         return reject("invalid_field", msg);
     }
-    let len = ferry_protocol::json_len(&fields);
-    if len > MAX_RECORD_BYTES && before.is_none_or(|b| len > ferry_protocol::json_len(b)) {
-        return reject(
-            "record_too_large",
-            format!(
-                "the record's fields would be {len} bytes of JSON; a record may be at most {MAX_RECORD_BYTES} bytes"
-            ),
-        );
+    if let Err(msg) = ferry_protocol::check_record_size(&fields, before) {
+        return reject("record_too_large", msg);
     }
     Decision::Write {
         status,

@@ -1027,6 +1027,39 @@ mod tests {
         .await;
     }
 
+    /// Prints how the database grows with 200 one-field edits of a record
+    /// holding a 250 KB field (`cargo test -p ferry-server measure_history
+    /// -- --ignored --nocapture`).
+    #[tokio::test]
+    #[ignore]
+    async fn measure_history_growth() {
+        use crate::store::conformance::testing;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.db");
+        let store: super::super::DynStore =
+            Arc::new(SqliteStore::open(&path.to_string_lossy()).expect("open"));
+        let ctx = testing::setup(&store).await;
+        let id = Uuid::now_v7();
+        let size = |p: &std::path::Path| {
+            let wal = p.with_extension("db-wal");
+            std::fs::metadata(p).map_or(0, |m| m.len()) + std::fs::metadata(wal).map_or(0, |m| m.len())
+        };
+        let create = testing::put("a", id, None, serde_json::json!({"title": "t", "note": "n".repeat(250_000)}));
+        store.push(ctx.clone(), vec![create]).await.expect("create");
+        let before = size(&path);
+        let start = std::time::Instant::now();
+        for v in 1..=200i64 {
+            let m = testing::put("a", id, Some(v), serde_json::json!({"n": v}));
+            store.push(ctx.clone(), vec![m]).await.expect("edit");
+        }
+        let took = start.elapsed();
+        let stored = store.history_stored_bytes("a", id).await.expect("bytes");
+        println!(
+            "200 edits: database grew {} bytes, history fields hold {stored} bytes, {took:?}",
+            size(&path).saturating_sub(before)
+        );
+    }
+
     #[test]
     fn refuses_a_file_that_is_not_a_database() {
         let dir = tempfile::tempdir().expect("tempdir");
