@@ -132,13 +132,22 @@ async fn an_oversized_edit_is_refused_locally() {
     let max = ferry_core::protocol::MAX_FIELD_BYTES;
     let err = alice
         .store()
-        .create("tasks", fields(json!({"title": "Big", "notes": "n".repeat(max)})))
+        .create(
+            "tasks",
+            fields(json!({"title": "Big", "notes": "n".repeat(max)})),
+        )
         .expect_err("too large a field");
     let msg = err.to_string();
-    assert!(msg.contains("notes") && msg.contains(&max.to_string()), "{msg}");
+    assert!(
+        msg.contains("notes") && msg.contains(&max.to_string()),
+        "{msg}"
+    );
     let id = alice
         .store()
-        .create("contacts", fields(json!({"name": "Big", "notes": "x".repeat(250_000)})))
+        .create(
+            "contacts",
+            fields(json!({"name": "Big", "notes": "x".repeat(250_000)})),
+        )
         .expect("create");
     for field in ["email", "phone", "company"] {
         alice
@@ -158,5 +167,8 @@ async fn an_oversized_edit_is_refused_locally() {
     // History comes back whole through the pages.
     let versions = alice.engine.history("contacts", id).await.expect("history");
     assert_eq!(versions.len(), 1);
-    assert_eq!(versions[0].fields["email"].as_str().map(str::len), Some(250_000));
+    assert_eq!(
+        versions[0].fields["email"].as_str().map(str::len),
+        Some(250_000)
+    );
 }

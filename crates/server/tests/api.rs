@@ -1759,28 +1759,62 @@ async fn oversized_fields_and_records_are_rejected_with_clear_codes() {
     assert_eq!(r["status"], "rejected", "{r}");
     assert_eq!(r["error"]["code"], "field_too_large");
     let message = r["error"]["message"].as_str().expect("message");
-    assert!(message.contains("notes") && message.contains(&max.to_string()), "{message}");
+    assert!(
+        message.contains("notes") && message.contains(&max.to_string()),
+        "{message}"
+    );
     assert_eq!(server.pull_all(&alice).await.0, Vec::<Value>::new());
 
     let id = Uuid::now_v7();
     let part = "x".repeat(260_000);
     let r = &server
-        .push(&alice, &[create("contacts", id, json!({"name": "Big", "notes": part}))])
+        .push(
+            &alice,
+            &[create(
+                "contacts",
+                id,
+                json!({"name": "Big", "notes": part}),
+            )],
+        )
         .await[0];
     assert_eq!(r["status"], "applied", "{}", r["error"]);
     for (v, field) in [(1, "company"), (2, "phone"), (3, "email")] {
         let r = &server
-            .push(&alice, &[update("contacts", id, v, json!({field: null}), json!({field: part}))])
+            .push(
+                &alice,
+                &[update(
+                    "contacts",
+                    id,
+                    v,
+                    json!({field: null}),
+                    json!({field: part}),
+                )],
+            )
             .await[0];
         assert_eq!(r["status"], "applied", "{}", r["error"]);
     }
-    let grow = update("contacts", id, 4, json!({"name": "Big"}), json!({"name": "y".repeat(20_000)}));
+    let grow = update(
+        "contacts",
+        id,
+        4,
+        json!({"name": "Big"}),
+        json!({"name": "y".repeat(20_000)}),
+    );
     let r = &server.push(&alice, &[grow]).await[0];
     assert_eq!(r["status"], "rejected");
     assert_eq!(r["error"]["code"], "record_too_large");
     let message = r["error"]["message"].as_str().expect("message");
-    assert!(message.contains(&ferry_protocol::MAX_RECORD_BYTES.to_string()), "{message}");
-    let shrink = update("contacts", id, 4, json!({"notes": part}), json!({"notes": "short"}));
+    assert!(
+        message.contains(&ferry_protocol::MAX_RECORD_BYTES.to_string()),
+        "{message}"
+    );
+    let shrink = update(
+        "contacts",
+        id,
+        4,
+        json!({"notes": part}),
+        json!({"notes": "short"}),
+    );
     assert_eq!(server.push(&alice, &[shrink]).await[0]["status"], "applied");
 }
 
@@ -1804,7 +1838,10 @@ async fn a_push_with_too_many_versions_of_one_record_is_refused_whole() {
         .await
         .expect("push");
     let message = assert_error(resp, 413, "too_many_versions").await;
-    assert!(message.contains("16") && message.contains(&id.to_string()), "{message}");
+    assert!(
+        message.contains("16") && message.contains(&id.to_string()),
+        "{message}"
+    );
     assert_eq!(server.history(&alice, "tasks", id).await.len(), 1);
     let results = server.push(&alice, &edits[..16]).await;
     assert!(results.iter().all(|r| r["status"] == "applied"));
@@ -1820,10 +1857,23 @@ async fn history_is_paged_by_count_and_bytes() {
     let id = Uuid::now_v7();
     let notes = "n".repeat(200_000);
     server
-        .push(&alice, &[create("contacts", id, json!({"name": "v1", "notes": notes}))])
+        .push(
+            &alice,
+            &[create(
+                "contacts",
+                id,
+                json!({"name": "v1", "notes": notes}),
+            )],
+        )
         .await;
     for v in 1..25 {
-        let edit = update("contacts", id, v, json!({}), json!({"name": format!("v{}", v + 1)}));
+        let edit = update(
+            "contacts",
+            id,
+            v,
+            json!({}),
+            json!({"name": format!("v{}", v + 1)}),
+        );
         assert_eq!(server.push(&alice, &[edit]).await[0]["status"], "applied");
     }
     let versions = |body: &Value| -> Vec<i64> {
@@ -1839,10 +1889,14 @@ async fn history_is_paged_by_count_and_bytes() {
     assert_eq!(page["has_more"], true);
     assert_eq!(page["versions"][1]["fields"]["name"], "v2");
     assert_eq!(page["versions"][1]["fields"]["notes"], notes.as_str());
-    let page = server.history_page(&alice, "contacts", id, "after_version=23&limit=5").await;
+    let page = server
+        .history_page(&alice, "contacts", id, "after_version=23&limit=5")
+        .await;
     assert_eq!(versions(&page), [24, 25]);
     assert_eq!(page["has_more"], false);
-    let page = server.history_page(&alice, "contacts", id, "after_version=25").await;
+    let page = server
+        .history_page(&alice, "contacts", id, "after_version=25")
+        .await;
     assert_eq!(versions(&page), Vec::<i64>::new());
     assert_eq!(page["has_more"], false);
     // 25 versions of 200 KB are over 4 MiB: the default page stops short.
@@ -1865,7 +1919,13 @@ async fn history_is_paged_by_count_and_bytes() {
         assert_error(resp, 400, "malformed_request").await;
     }
     let resp = server
-        .get(&format!("/v1/records/contacts/{}/history?after_version=3", Uuid::now_v7()), &alice)
+        .get(
+            &format!(
+                "/v1/records/contacts/{}/history?after_version=3",
+                Uuid::now_v7()
+            ),
+            &alice,
+        )
         .send()
         .await
         .expect("history");

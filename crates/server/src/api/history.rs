@@ -81,7 +81,13 @@ pub async fn history(
         .await?;
     // Past the last version a page is empty; a record that never existed is not found.
     if page.versions.is_empty()
-        && (after == 0 || state.store.history_page(&collection, id, 0, 1, 0).await?.versions.is_empty())
+        && (after == 0
+            || state
+                .store
+                .history_page(&collection, id, 0, 1, 0)
+                .await?
+                .versions
+                .is_empty())
     {
         return Err(ApiError::NotFound(format!(
             "there is no record {id} in {collection:?}"

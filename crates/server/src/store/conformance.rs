@@ -357,8 +357,17 @@ async fn history_grows_with_what_changed_and_pages(store: DynStore) {
     let ctx = setup(&store).await;
     let id = Uuid::now_v7();
     let big = |c: char| c.to_string().repeat(BIG);
-    let first = put("a", id, None, json!({}), json!({"title": "t", "note": big('a')}));
-    let out = store.push(ctx.clone(), vec![first.clone()]).await.expect("create");
+    let first = put(
+        "a",
+        id,
+        None,
+        json!({}),
+        json!({"title": "t", "note": big('a')}),
+    );
+    let out = store
+        .push(ctx.clone(), vec![first.clone()])
+        .await
+        .expect("create");
     assert_eq!(out.results[0].status, Status::Applied);
     let mut expected = vec![obj(json!({"title": "t", "note": big('a')}))];
     let mut big_changes = 0;
@@ -415,8 +424,13 @@ async fn history_grows_with_what_changed_and_pages(store: DynStore) {
     // Pages of 7: the same versions, has_more until the last.
     let mut paged = Vec::new();
     loop {
-        let after = paged.last().map_or(0, |r: &ferry_protocol::Record| r.version);
-        let page = store.history_page("a", id, after, 7, usize::MAX).await.expect("page");
+        let after = paged
+            .last()
+            .map_or(0, |r: &ferry_protocol::Record| r.version);
+        let page = store
+            .history_page("a", id, after, 7, usize::MAX)
+            .await
+            .expect("page");
         assert!(page.versions.len() <= 7);
         let done = !page.has_more;
         paged.extend(page.versions);
@@ -430,14 +444,20 @@ async fn history_grows_with_what_changed_and_pages(store: DynStore) {
     assert_eq!(page.versions.len(), 1);
     assert_eq!(page.versions[0], all[3]);
     assert!(page.has_more);
-    let page = store.history_page("a", id, 31, 100, 10).await.expect("page");
+    let page = store
+        .history_page("a", id, 31, 100, 10)
+        .await
+        .expect("page");
     assert!(page.versions.is_empty() && !page.has_more);
 
     // A replayed create answers with version 1 as it was.
     let out = store.push(ctx.clone(), vec![first]).await.expect("replay");
     assert_eq!(out.results[0].record.as_ref(), Some(&all[0]));
     // Deleting from version 2 names what changed since then.
-    let out = store.push(ctx.clone(), vec![delete("a", id, 2)]).await.expect("delete");
+    let out = store
+        .push(ctx.clone(), vec![delete("a", id, 2)])
+        .await
+        .expect("delete");
     let conflict = out.results[0].conflict.as_ref().expect("conflict");
     assert_eq!(conflict.kind, ConflictKind::DeleteEdit);
     assert_eq!(conflict.fields, ["n", "note", "title"]);

@@ -210,9 +210,7 @@ mod tests {
             version,
             fields,
             deleted: false,
-            updated_at: "2026-11-26T09:30:00.000Z-0000-srv"
-                .parse()
-                .expect("stamp"),
+            updated_at: "2026-11-26T09:30:00.000Z-0000-srv".parse().expect("stamp"),
             updated_by: "alice".into(),
         }
     }
@@ -262,7 +260,11 @@ mod tests {
         for row in stored(&versions) {
             reader.push(row, 10);
         }
-        assert_eq!(reader.finish().expect("page").len(), 1, "bytes bound the page");
+        assert_eq!(
+            reader.finish().expect("page").len(),
+            1,
+            "bytes bound the page"
+        );
     }
 
     #[test]

@@ -161,7 +161,13 @@ pub trait Store: Send + Sync + 'static {
         loop {
             let after = out.last().map_or(0, |r| r.version);
             let page = self
-                .history_page(collection, id, after, ferry_protocol::HISTORY_MAX_LIMIT, usize::MAX)
+                .history_page(
+                    collection,
+                    id,
+                    after,
+                    ferry_protocol::HISTORY_MAX_LIMIT,
+                    usize::MAX,
+                )
                 .await?;
             out.extend(page.versions);
             if !page.has_more {

@@ -54,7 +54,8 @@ use crate::schema_file::CollectionDef;
 const CHANNEL: &str = "ferry_changes";
 
 /// Forward-only migrations; `ferry_schema.version` counts those applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     id uuid PRIMARY KEY,
     username text NOT NULL UNIQUE,
@@ -118,10 +119,12 @@ CREATE TABLE change_seq (
     value bigint NOT NULL
 );
 INSERT INTO change_seq (one, value) VALUES (true, 0);
-"#, r#"
+"#,
+    r#"
 -- `fields` of a delta row holds only what differs from the next version (see store::history).
 ALTER TABLE history ADD COLUMN delta boolean NOT NULL DEFAULT false;
-"#];
+"#,
+];
 
 /// Settings of the connection pool.
 #[derive(Debug, Clone)]

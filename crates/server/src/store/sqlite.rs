@@ -26,7 +26,8 @@ use crate::merge::{self, Current, Decision};
 use crate::schema_file::CollectionDef;
 
 /// Forward-only migrations; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE users (
     id TEXT PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,
@@ -81,10 +82,12 @@ CREATE TABLE mutations (
     error TEXT,
     PRIMARY KEY (user_id, mutation_id)
 ) WITHOUT ROWID;
-", r"
+",
+    r"
 -- 1: `fields` holds only what differs from the next version (see store::history).
 ALTER TABLE history ADD COLUMN delta INTEGER NOT NULL DEFAULT 0;
-"];
+",
+];
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -279,11 +282,7 @@ const RECORD_COLUMNS: &str = "collection, id, version, fields, deleted, updated_
 
 /// Columns: those of [`RECORD_COLUMNS`], then delta.
 fn stored_from_row(row: &rusqlite::Row<'_>) -> Result<(StoredVersion, usize), StoreError> {
-    let len = row
-        .get_ref(3)
-        .map_err(db_err)?
-        .as_str()
-        .map_or(0, str::len);
+    let len = row.get_ref(3).map_err(db_err)?.as_str().map_or(0, str::len);
     Ok((
         StoredVersion {
             record: record_from_row(row)?,
@@ -326,7 +325,11 @@ fn record_at(
 ) -> Result<Option<Record>, StoreError> {
     let mut reader = PageReader::new(1, usize::MAX);
     read_history(conn, collection, id, version - 1, &mut reader)?;
-    let first = reader.finish().map_err(StoreError::Internal)?.into_iter().next();
+    let first = reader
+        .finish()
+        .map_err(StoreError::Internal)?
+        .into_iter()
+        .next();
     Ok(first.filter(|r| r.version == version))
 }
 
@@ -902,7 +905,14 @@ impl Store for SqliteStore {
         self.read(move |c| {
             // One read transaction: the page and the latest version agree.
             c.execute_batch("BEGIN").map_err(db_err)?;
-            let out = history_page(c, &collection, &id.to_string(), after_version, limit, max_bytes);
+            let out = history_page(
+                c,
+                &collection,
+                &id.to_string(),
+                after_version,
+                limit,
+                max_bytes,
+            );
             let _ = c.execute_batch("COMMIT");
             out
         })
@@ -1042,9 +1052,15 @@ mod tests {
         let id = Uuid::now_v7();
         let size = |p: &std::path::Path| {
             let wal = p.with_extension("db-wal");
-            std::fs::metadata(p).map_or(0, |m| m.len()) + std::fs::metadata(wal).map_or(0, |m| m.len())
+            std::fs::metadata(p).map_or(0, |m| m.len())
+                + std::fs::metadata(wal).map_or(0, |m| m.len())
         };
-        let create = testing::put("a", id, None, serde_json::json!({"title": "t", "note": "n".repeat(250_000)}));
+        let create = testing::put(
+            "a",
+            id,
+            None,
+            serde_json::json!({"title": "t", "note": "n".repeat(250_000)}),
+        );
         store.push(ctx.clone(), vec![create]).await.expect("create");
         let before = size(&path);
         let start = std::time::Instant::now();

@@ -224,7 +224,9 @@ impl TestServer {
     pub async fn history(&self, token: &str, collection: &str, id: Uuid) -> Vec<Value> {
         let mut versions: Vec<Value> = Vec::new();
         loop {
-            let after = versions.last().map_or(0, |v| v["version"].as_i64().expect("version"));
+            let after = versions
+                .last()
+                .map_or(0, |v| v["version"].as_i64().expect("version"));
             let body = self
                 .history_page(token, collection, id, &format!("after_version={after}"))
                 .await;
@@ -238,9 +240,18 @@ impl TestServer {
 
     /// One page of `GET /v1/records/{collection}/{id}/history?{query}`,
     /// which must answer 200, checked for shape.
-    pub async fn history_page(&self, token: &str, collection: &str, id: Uuid, query: &str) -> Value {
+    pub async fn history_page(
+        &self,
+        token: &str,
+        collection: &str,
+        id: Uuid,
+        query: &str,
+    ) -> Value {
         let resp = self
-            .get(&format!("/v1/records/{collection}/{id}/history?{query}"), token)
+            .get(
+                &format!("/v1/records/{collection}/{id}/history?{query}"),
+                token,
+            )
             .send()
             .await
             .expect("history");
