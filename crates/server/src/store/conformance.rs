@@ -113,25 +113,6 @@ fn delete(collection: &str, id: Uuid, base_version: i64) -> Mutation {
     }
 }
 
-/// Helpers for store tests outside this suite.
-#[cfg(test)]
-pub(crate) mod testing {
-    use super::*;
-
-    pub(crate) async fn setup(store: &DynStore) -> PushContext {
-        super::setup(store).await
-    }
-
-    pub(crate) fn put(
-        collection: &str,
-        id: Uuid,
-        base_version: Option<i64>,
-        fields: serde_json::Value,
-    ) -> Mutation {
-        super::put(collection, id, base_version, json!({}), fields)
-    }
-}
-
 /// A user "u" who writes `a` and reads `b`, with both collections defined.
 async fn setup(store: &DynStore) -> PushContext {
     store
@@ -857,4 +838,23 @@ async fn latest_stamp_survives(store: DynStore) {
         .clone();
     assert_eq!(store.latest_stamp().await.expect("stamp"), Some(written));
     store.ping().await.expect("ping");
+}
+
+/// Helpers for store tests outside this suite.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub(crate) async fn setup(store: &DynStore) -> PushContext {
+        super::setup(store).await
+    }
+
+    pub(crate) fn put(
+        collection: &str,
+        id: Uuid,
+        base_version: Option<i64>,
+        fields: serde_json::Value,
+    ) -> Mutation {
+        super::put(collection, id, base_version, json!({}), fields)
+    }
 }
