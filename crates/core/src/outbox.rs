@@ -288,6 +288,9 @@ impl LocalStore {
             let fields: Fields = fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
             col.check_fields(&fields).map_err(Error::InvalidValue)?;
             col.check_required(&fields).map_err(Error::InvalidValue)?;
+            // The server would reject it, dropping the edit: refuse it now.
+            ferry_protocol::check_field_sizes(&fields).map_err(Error::InvalidValue)?;
+            ferry_protocol::check_record_size(&fields, None).map_err(Error::InvalidValue)?;
             let id = Uuid::now_v7();
             records::set_local(tx, collection, id, &fields, false)?;
             let m = new_mutation(tx, collection, id, Op::Put, None, fields)?;
@@ -305,6 +308,10 @@ impl LocalStore {
             let mut after = before.fields.clone();
             apply_changes(&mut after, &changes);
             col.check_required(&after).map_err(Error::InvalidValue)?;
+            // The server would reject it, dropping the edit: refuse it now.
+            ferry_protocol::check_field_sizes(&changes).map_err(Error::InvalidValue)?;
+            ferry_protocol::check_record_size(&after, Some(&before.fields))
+                .map_err(Error::InvalidValue)?;
             records::set_local(tx, collection, id, &after, false)?;
             let m = new_mutation(tx, collection, id, Op::Put, before.base_version(), changes)?;
             record_edit(tx, Some(&before), &m)

@@ -122,3 +122,53 @@ async fn a_sync_names_the_records_it_changed() {
         "{records:?}"
     );
 }
+
+/// An edit the server would reject for its size is refused at once, before
+/// it enters the outbox, with the field and the limit named.
+#[tokio::test]
+async fn an_oversized_edit_is_refused_locally() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let max = ferry_core::protocol::MAX_FIELD_BYTES;
+    let err = alice
+        .store()
+        .create(
+            "tasks",
+            fields(json!({"title": "Big", "notes": "n".repeat(max)})),
+        )
+        .expect_err("too large a field");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("notes") && msg.contains(&max.to_string()),
+        "{msg}"
+    );
+    let id = alice
+        .store()
+        .create(
+            "contacts",
+            fields(json!({"name": "Big", "notes": "x".repeat(250_000)})),
+        )
+        .expect("create");
+    for field in ["email", "phone", "company"] {
+        alice
+            .store()
+            .update("contacts", id, fields(json!({field: "x".repeat(250_000)})))
+            .expect("edit");
+    }
+    let err = alice
+        .store()
+        .update("contacts", id, fields(json!({"name": "y".repeat(100_000)})))
+        .expect_err("too large a record");
+    assert!(err.to_string().contains("at most"), "{err}");
+    assert_eq!(alice.store().outbox(usize::MAX).expect("outbox").len(), 1);
+    alice.sync().await;
+    assert!(alice.store().outbox(usize::MAX).expect("outbox").is_empty());
+    assert_eq!(server.history_len("contacts", id).await, 1);
+    // History comes back whole through the pages.
+    let versions = alice.engine.history("contacts", id).await.expect("history");
+    assert_eq!(versions.len(), 1);
+    assert_eq!(
+        versions[0].fields["email"].as_str().map(str::len),
+        Some(250_000)
+    );
+}

@@ -28,6 +28,67 @@ pub const CHANGES_DEFAULT_LIMIT: usize = 500;
 pub const CHANGES_MAX_LIMIT: usize = 5000;
 /// Most mutations one `POST /v1/push` may carry.
 pub const PUSH_MAX_MUTATIONS: usize = 1000;
+/// Most mutations of one record one `POST /v1/push` may carry (a push over
+/// it is refused whole with 413 `too_many_versions`). Ferry's own client
+/// sends at most one per record.
+pub const PUSH_MAX_PER_RECORD: usize = 16;
+/// Largest JSON text of one field value a mutation may set (rejected
+/// `field_too_large` past it).
+pub const MAX_FIELD_BYTES: usize = 256 * 1024;
+/// Largest JSON text of a record's fields a write may leave (rejected
+/// `record_too_large` past it, unless the write shrinks the record).
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+/// Default and largest page of `GET /v1/records/{collection}/{id}/history`,
+/// in versions; a page also stops before [`HISTORY_MAX_BYTES`] of records
+/// (but always holds at least one version).
+pub const HISTORY_DEFAULT_LIMIT: usize = 100;
+pub const HISTORY_MAX_LIMIT: usize = 1000;
+pub const HISTORY_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// Checks changed values against [`MAX_FIELD_BYTES`]; the error names the
+/// field and the limit (code `field_too_large`).
+pub fn check_field_sizes(values: &Fields) -> Result<(), String> {
+    for (name, value) in values {
+        let len = json_len(value);
+        if len > MAX_FIELD_BYTES {
+            return Err(format!(
+                "field \"{name}\" is {len} bytes of JSON; a field value may be at most {MAX_FIELD_BYTES} bytes"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a record's fields after a write against [`MAX_RECORD_BYTES`]
+/// (code `record_too_large`). A record already larger (`before`, stored
+/// before the limit) may still be written as long as it does not grow.
+pub fn check_record_size(after: &Fields, before: Option<&Fields>) -> Result<(), String> {
+    let len = json_len(after);
+    if len > MAX_RECORD_BYTES && before.is_none_or(|b| len > json_len(b)) {
+        return Err(format!(
+            "the record's fields would be {len} bytes of JSON; a record may be at most {MAX_RECORD_BYTES} bytes"
+        ));
+    }
+    Ok(())
+}
+
+/// Length of `value`'s JSON text, counted without building it.
+pub fn json_len(value: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Writing into a counter cannot fail for JSON values and maps.
+    let _ = serde_json::to_writer(&mut c, value);
+    c.0
+}
 
 /// A record's field values, by field name. Values are JSON: strings, numbers,
 /// booleans, arrays of strings (tags) or `null`.
@@ -322,11 +383,14 @@ pub struct MutationResult {
     pub error: Option<ErrorBody>,
 }
 
-/// `GET /v1/records/{collection}/{id}/history`: every version, oldest first.
+/// `GET /v1/records/{collection}/{id}/history`: a page of versions, oldest
+/// first. `has_more`: later versions exist; ask again with `after_version`
+/// set to the last version of this page. A server older than paging sends
+/// every version and no `has_more` (read as `false`).
 ///
 /// ```
 /// # use ferry_protocol::HistoryResponse;
-/// let json = r#"{"versions":[]}"#;
+/// let json = r#"{"versions":[],"has_more":false}"#;
 /// let v: HistoryResponse = serde_json::from_str(json).unwrap();
 /// assert_eq!(serde_json::to_string(&v).unwrap(), json);
 /// ```
@@ -335,6 +399,8 @@ pub struct MutationResult {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryResponse {
     pub versions: Vec<Record>,
+    #[serde(default)]
+    pub has_more: bool,
 }
 
 /// Data of the `changes` Server-Sent Event on `GET /v1/events`: the cursor

@@ -29,6 +29,9 @@ pub enum ApiError {
     Timeout,
     #[error("{0}")]
     TooLarge(String),
+    /// A push with more mutations of one record than the protocol allows.
+    #[error("{0}")]
+    TooManyVersions(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -52,7 +55,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge(_) | ApiError::TooManyVersions(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -71,6 +74,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Timeout => "timeout",
             ApiError::TooLarge(_) => "too_large",
+            ApiError::TooManyVersions(_) => "too_many_versions",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Invalid(_) => "invalid",
             ApiError::RateLimited { .. } => "rate_limited",

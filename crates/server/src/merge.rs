@@ -140,18 +140,25 @@ pub fn decide(
 
 fn check_changes(def: &CollectionDef, changes: &Fields) -> Result<(), Decision> {
     ferry_protocol::check_fields(&def.name, &def.fields, changes)
-        .map_err(|msg| reject("invalid_field", msg))
+        .map_err(|msg| reject("invalid_field", msg))?;
+    // Every version is kept and sent: one huge value costs on each of them.
+    ferry_protocol::check_field_sizes(changes).map_err(|msg| reject("field_too_large", msg))
 }
 
-/// A write of `fields` unless it would leave a required field empty.
-fn write(def: &CollectionDef, fields: Fields, status: Status) -> Decision {
-    match ferry_protocol::check_required(&def.fields, &fields) {
-        Ok(()) => Decision::Write {
-            status,
-            fields,
-            deleted: false,
-        },
-        Err(msg) => reject("invalid_field", msg),
+/// A write of `fields` unless it would leave a required field empty, or
+/// grow a record past [`MAX_RECORD_BYTES`] (one already past it, stored
+/// before the limit, may still be edited as long as it does not grow).
+fn write(def: &CollectionDef, fields: Fields, status: Status, before: Option<&Fields>) -> Decision {
+    if let Err(msg) = ferry_protocol::check_required(&def.fields, &fields) {
+        return reject("invalid_field", msg);
+    }
+    if let Err(msg) = ferry_protocol::check_record_size(&fields, before) {
+        return reject("record_too_large", msg);
+    }
+    Decision::Write {
+        status,
+        fields,
+        deleted: false,
     }
 }
 
@@ -163,7 +170,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
     let Some(current) = current else {
         let mut fields = Fields::new();
         apply(&mut fields, &m.fields);
-        return write(def, fields, Status::Applied);
+        return write(def, fields, Status::Applied, None);
     };
     // A create of a record that already exists merges as an edit of "nothing".
     let base_version = m.base_version.unwrap_or(0);
@@ -179,7 +186,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
         // The client saw the deletion and edits anyway: a restore.
         let mut fields = current.fields.clone();
         apply(&mut fields, &m.fields);
-        return write(def, fields, Status::Applied);
+        return write(def, fields, Status::Applied, Some(&current.fields));
     }
     if base_version == current.version {
         let mut fields = current.fields.clone();
@@ -189,7 +196,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
                 status: Status::Applied,
             };
         }
-        return write(def, fields, Status::Applied);
+        return write(def, fields, Status::Applied, Some(&current.fields));
     }
     let mut merged = current.fields.clone();
     let mut conflicts = Vec::new();
@@ -225,7 +232,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
             status: Status::Merged,
         };
     }
-    write(def, merged, Status::Merged)
+    write(def, merged, Status::Merged, Some(&current.fields))
 }
 
 fn decide_delete(

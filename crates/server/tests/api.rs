@@ -1748,3 +1748,196 @@ async fn stopping_the_server_ends_open_event_streams() {
     let deadline = deadline();
     while events.next_frame(deadline).await.is_some() {}
 }
+
+// ---------------------------------------------------------------- sizes and history pages
+
+/// A field value over 256 KiB of JSON is rejected `field_too_large` naming
+/// the field; one at the limit is fine. A write that would grow a record
+/// past 1 MiB is rejected `record_too_large`; one that shrinks it is not.
+#[tokio::test]
+async fn oversized_fields_and_records_are_rejected_with_clear_codes() {
+    let server = TestServer::start().await;
+    let alice = server.login("alice").await;
+    let max = ferry_protocol::MAX_FIELD_BYTES;
+    // A JSON string is its characters and two quotes.
+    let over = create(
+        "contacts",
+        Uuid::now_v7(),
+        json!({"name": "Big", "notes": "n".repeat(max - 1)}),
+    );
+    let r = &server.push(&alice, &[over]).await[0];
+    assert_eq!(r["status"], "rejected", "{r}");
+    assert_eq!(r["error"]["code"], "field_too_large");
+    let message = r["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("notes") && message.contains(&max.to_string()),
+        "{message}"
+    );
+    assert_eq!(server.pull_all(&alice).await.0, Vec::<Value>::new());
+
+    let id = Uuid::now_v7();
+    let part = "x".repeat(260_000);
+    let r = &server
+        .push(
+            &alice,
+            &[create(
+                "contacts",
+                id,
+                json!({"name": "Big", "notes": part}),
+            )],
+        )
+        .await[0];
+    assert_eq!(r["status"], "applied", "{}", r["error"]);
+    for (v, field) in [(1, "company"), (2, "phone"), (3, "email")] {
+        let r = &server
+            .push(
+                &alice,
+                &[update(
+                    "contacts",
+                    id,
+                    v,
+                    json!({field: null}),
+                    json!({field: part}),
+                )],
+            )
+            .await[0];
+        assert_eq!(r["status"], "applied", "{}", r["error"]);
+    }
+    let grow = update(
+        "contacts",
+        id,
+        4,
+        json!({"name": "Big"}),
+        json!({"name": "y".repeat(20_000)}),
+    );
+    let r = &server.push(&alice, &[grow]).await[0];
+    assert_eq!(r["status"], "rejected");
+    assert_eq!(r["error"]["code"], "record_too_large");
+    let message = r["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains(&ferry_protocol::MAX_RECORD_BYTES.to_string()),
+        "{message}"
+    );
+    let shrink = update(
+        "contacts",
+        id,
+        4,
+        json!({"notes": part}),
+        json!({"notes": "short"}),
+    );
+    assert_eq!(server.push(&alice, &[shrink]).await[0]["status"], "applied");
+}
+
+/// More than 16 mutations of one record in a push are refused whole with
+/// 413 `too_many_versions`, writing nothing; 16 are fine.
+#[tokio::test]
+async fn a_push_with_too_many_versions_of_one_record_is_refused_whole() {
+    let server = TestServer::start().await;
+    let alice = server.login("alice").await;
+    let id = Uuid::now_v7();
+    server
+        .push(&alice, &[create("tasks", id, json!({"title": "t0"}))])
+        .await;
+    let edits: Vec<Value> = (1..=17)
+        .map(|i| update("tasks", id, i, json!({}), json!({"title": format!("t{i}")})))
+        .collect();
+    let resp = server
+        .post("/v1/push", &alice)
+        .json(&json!({"mutations": edits}))
+        .send()
+        .await
+        .expect("push");
+    let message = assert_error(resp, 413, "too_many_versions").await;
+    assert!(
+        message.contains("16") && message.contains(&id.to_string()),
+        "{message}"
+    );
+    assert_eq!(server.history(&alice, "tasks", id).await.len(), 1);
+    let results = server.push(&alice, &edits[..16]).await;
+    assert!(results.iter().all(|r| r["status"] == "applied"));
+    assert_eq!(server.history(&alice, "tasks", id).await.len(), 17);
+}
+
+/// History comes in pages: by `limit` (default 100), after `after_version`,
+/// and by bytes (4 MiB), always at least one version, with `has_more`.
+#[tokio::test]
+async fn history_is_paged_by_count_and_bytes() {
+    let server = TestServer::start().await;
+    let alice = server.login("alice").await;
+    let id = Uuid::now_v7();
+    let notes = "n".repeat(200_000);
+    server
+        .push(
+            &alice,
+            &[create(
+                "contacts",
+                id,
+                json!({"name": "v1", "notes": notes}),
+            )],
+        )
+        .await;
+    for v in 1..25 {
+        let edit = update(
+            "contacts",
+            id,
+            v,
+            json!({}),
+            json!({"name": format!("v{}", v + 1)}),
+        );
+        assert_eq!(server.push(&alice, &[edit]).await[0]["status"], "applied");
+    }
+    let versions = |body: &Value| -> Vec<i64> {
+        body["versions"]
+            .as_array()
+            .expect("versions")
+            .iter()
+            .map(|v| v["version"].as_i64().expect("version"))
+            .collect()
+    };
+    let page = server.history_page(&alice, "contacts", id, "limit=3").await;
+    assert_eq!(versions(&page), [1, 2, 3]);
+    assert_eq!(page["has_more"], true);
+    assert_eq!(page["versions"][1]["fields"]["name"], "v2");
+    assert_eq!(page["versions"][1]["fields"]["notes"], notes.as_str());
+    let page = server
+        .history_page(&alice, "contacts", id, "after_version=23&limit=5")
+        .await;
+    assert_eq!(versions(&page), [24, 25]);
+    assert_eq!(page["has_more"], false);
+    let page = server
+        .history_page(&alice, "contacts", id, "after_version=25")
+        .await;
+    assert_eq!(versions(&page), Vec::<i64>::new());
+    assert_eq!(page["has_more"], false);
+    // 25 versions of 200 KB are over 4 MiB: the default page stops short.
+    let page = server.history_page(&alice, "contacts", id, "").await;
+    let n = versions(&page).len();
+    assert!((1..25).contains(&n), "{n} versions in a 4 MiB page");
+    assert_eq!(page["has_more"], true);
+    let all = server.history(&alice, "contacts", id).await;
+    assert_eq!(all.len(), 25);
+    for (i, v) in all.iter().enumerate() {
+        assert_eq!(v["fields"]["name"], format!("v{}", i + 1));
+        assert_eq!(v["fields"]["notes"], notes.as_str());
+    }
+    for bad in ["limit=0", "after_version=-1", "limit=x"] {
+        let resp = server
+            .get(&format!("/v1/records/contacts/{id}/history?{bad}"), &alice)
+            .send()
+            .await
+            .expect("history");
+        assert_error(resp, 400, "malformed_request").await;
+    }
+    let resp = server
+        .get(
+            &format!(
+                "/v1/records/contacts/{}/history?after_version=3",
+                Uuid::now_v7()
+            ),
+            &alice,
+        )
+        .send()
+        .await
+        .expect("history");
+    assert_error(resp, 404, "not_found").await;
+}

@@ -281,8 +281,14 @@ impl Api {
         .await
     }
 
-    /// Every version of one record, oldest first.
-    pub async fn history(&self, collection: &str, id: uuid::Uuid) -> Result<HistoryResponse> {
+    /// A page of one record's versions after `after_version` (0: from the
+    /// first), oldest first; `has_more` says whether later ones exist.
+    pub async fn history(
+        &self,
+        collection: &str,
+        id: uuid::Uuid,
+        after_version: i64,
+    ) -> Result<HistoryResponse> {
         if collection.is_empty()
             || !collection
                 .chars()
@@ -292,7 +298,7 @@ impl Api {
         }
         self.json(self.request(
             Method::GET,
-            &format!("/v1/records/{collection}/{id}/history"),
+            &format!("/v1/records/{collection}/{id}/history?after_version={after_version}"),
         ))
         .await
     }

@@ -154,7 +154,18 @@ impl SyncEngine {
         if self.profile.store().work_offline()? {
             return Err(Error::WorkingOffline);
         }
-        Ok(self.api()?.history(collection, id).await?.versions)
+        let api = self.api()?;
+        let mut versions: Vec<Record> = Vec::new();
+        loop {
+            let after = versions.last().map_or(0, |r| r.version);
+            let page = api.history(collection, id, after).await?;
+            // A page that does not move on ends the walk, whatever has_more says.
+            let moved = page.versions.last().is_some_and(|r| r.version > after);
+            versions.extend(page.versions);
+            if !page.has_more || !moved {
+                return Ok(versions);
+            }
+        }
     }
 
     pub async fn refresh_schema(&self, api: &Api) -> Result<Vec<Collection>> {

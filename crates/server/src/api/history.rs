@@ -1,5 +1,8 @@
-use axum::extract::{Path, State};
-use ferry_protocol::HistoryResponse;
+use axum::extract::{Path, Query, State};
+use ferry_protocol::{
+    HISTORY_DEFAULT_LIMIT, HISTORY_MAX_BYTES, HISTORY_MAX_LIMIT, HistoryResponse,
+};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::Json;
@@ -7,12 +10,24 @@ use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
 
-/// Every version of a record, oldest first.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// The last version of the page before; omitted: from the first version.
+    after_version: Option<i64>,
+    /// Most versions in the page, 1 to 1000 (larger values are capped);
+    /// default 100. A page also stops before 4 MiB of records, but always
+    /// holds at least one version.
+    limit: Option<usize>,
+}
+
+/// A page of a record's versions, oldest first; `has_more` says whether
+/// later ones exist (ask again with `after_version`).
 #[utoipa::path(get, path = "/v1/records/{collection}/{id}/history", tag = "sync", security(("bearer" = [])),
-    params(("collection" = String, Path, description = "Collection name"), ("id" = Uuid, Path, description = "Record id")),
+    params(("collection" = String, Path, description = "Collection name"), ("id" = Uuid, Path, description = "Record id"), HistoryQuery),
     responses(
         (status = 200, body = HistoryResponse),
-        (status = 400, description = "Malformed id", body = ferry_protocol::ErrorResponse),
+        (status = 400, description = "Malformed id, after_version or limit", body = ferry_protocol::ErrorResponse),
         (status = 401, description = "Missing or invalid token", body = ferry_protocol::ErrorResponse),
         (status = 403, description = "No read access to the collection", body = ferry_protocol::ErrorResponse),
         (status = 404, description = "No such collection or record", body = ferry_protocol::ErrorResponse),
@@ -21,8 +36,20 @@ pub async fn history(
     State(state): State<AppState>,
     auth: Authenticated,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<HistoryResponse> {
     let Path((collection, id)) = path?;
+    let Query(q) = query?;
+    let after = q.after_version.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::Malformed(
+            "after_version must be 0 or more".into(),
+        ));
+    }
+    let limit = q.limit.unwrap_or(HISTORY_DEFAULT_LIMIT);
+    if limit == 0 {
+        return Err(ApiError::Malformed("limit must be at least 1".into()));
+    }
     let id = Uuid::parse_str(&id)
         .map_err(|_| ApiError::Malformed(format!("{id:?} is not a record id (a UUID)")))?;
     let known = state
@@ -42,11 +69,32 @@ pub async fn history(
             "you may not read collection {collection:?}"
         )));
     }
-    let versions = state.store.history(&collection, id).await?;
-    if versions.is_empty() {
+    let page = state
+        .store
+        .history_page(
+            &collection,
+            id,
+            after,
+            limit.min(HISTORY_MAX_LIMIT),
+            HISTORY_MAX_BYTES,
+        )
+        .await?;
+    // Past the last version a page is empty; a record that never existed is not found.
+    if page.versions.is_empty()
+        && (after == 0
+            || state
+                .store
+                .history_page(&collection, id, 0, 1, 0)
+                .await?
+                .versions
+                .is_empty())
+    {
         return Err(ApiError::NotFound(format!(
             "there is no record {id} in {collection:?}"
         )));
     }
-    Ok(Json(HistoryResponse { versions }))
+    Ok(Json(HistoryResponse {
+        versions: page.versions,
+        has_more: page.has_more,
+    }))
 }

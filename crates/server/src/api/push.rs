@@ -1,5 +1,9 @@
 use axum::extract::State;
-use ferry_protocol::{PUSH_MAX_MUTATIONS, PushRequest, PushResponse, PushWritten};
+use std::collections::HashMap;
+
+use ferry_protocol::{
+    PUSH_MAX_MUTATIONS, PUSH_MAX_PER_RECORD, PushRequest, PushResponse, PushWritten,
+};
 
 use super::Json;
 use crate::AppState;
@@ -22,7 +26,7 @@ use crate::store::PushContext;
         (status = 200, body = PushResponse),
         (status = 400, description = "Malformed request", body = ferry_protocol::ErrorResponse),
         (status = 401, description = "Missing or invalid token", body = ferry_protocol::ErrorResponse),
-        (status = 413, description = "More than 1000 mutations, or too large a body", body = ferry_protocol::ErrorResponse),
+        (status = 413, description = "More than 1000 mutations (`too_large`), more than 16 of one record (`too_many_versions`), or too large a body", body = ferry_protocol::ErrorResponse),
         (status = 415, description = "The body is not sent as JSON", body = ferry_protocol::ErrorResponse),
     ))]
 pub async fn push(
@@ -44,6 +48,21 @@ pub async fn push(
         }
     }
     state.prune_mutations_now_and_then().await;
+    // Each accepted mutation is a stored version and a record in the answer:
+    // bound them per record. Refused whole, so no client loses an edit.
+    let mut per_record: HashMap<(&str, uuid::Uuid), usize> = HashMap::new();
+    for m in &req.mutations {
+        let n = per_record
+            .entry((m.collection.as_str(), m.record_id))
+            .or_default();
+        *n += 1;
+        if *n > PUSH_MAX_PER_RECORD {
+            return Err(ApiError::TooManyVersions(format!(
+                "a push carries at most {PUSH_MAX_PER_RECORD} mutations of one record; record {} in {:?} has more: send the rest in another push",
+                m.record_id, m.collection
+            )));
+        }
+    }
     let grants = state.store.grants(auth.session.user_id).await?;
     let ctx = PushContext {
         session: auth.session,

@@ -48,6 +48,7 @@ where
     case!(rejections_of_what_the_user_may_not_write_are_not_remembered);
     case!(mutation_ids_past_the_horizon_are_forgotten);
     case!(a_poisoned_latest_stamp_does_not_pin_a_restarted_clock);
+    case!(history_grows_with_what_changed_and_pages);
 }
 
 fn def(name: &str) -> CollectionDef {
@@ -334,6 +335,121 @@ async fn collections_keep_order_and_replace(store: DynStore) {
     let mut bad = def("bad");
     bad.title_field = "missing".into();
     assert!(store.put_collections(&[bad]).await.is_err());
+}
+
+/// A record with one large field, edited many times (some edits several to
+/// a push): history storage grows with the edits, not with the record's
+/// size; every version comes back exactly, whole or paged; replays and
+/// delete/edit conflicts still see old versions.
+async fn history_grows_with_what_changed_and_pages(store: DynStore) {
+    const BIG: usize = 100_000;
+    let ctx = setup(&store).await;
+    let id = Uuid::now_v7();
+    let big = |c: char| c.to_string().repeat(BIG);
+    let first = put(
+        "a",
+        id,
+        None,
+        json!({}),
+        json!({"title": "t", "note": big('a')}),
+    );
+    let out = store
+        .push(ctx.clone(), vec![first.clone()])
+        .await
+        .expect("create");
+    assert_eq!(out.results[0].status, Status::Applied);
+    let mut expected = vec![obj(json!({"title": "t", "note": big('a')}))];
+    let mut big_changes = 0;
+    for round in 0..10i64 {
+        // Three edits of the record in one push, each on the one before.
+        let mut batch = Vec::new();
+        for k in 0..3i64 {
+            let base = expected.len() as i64;
+            let mut next = expected[expected.len() - 1].clone();
+            let change = if k == 2 && round % 4 == 0 {
+                big_changes += 1;
+                json!({"note": big(char::from(b'b' + round as u8))})
+            } else if k == 1 && round == 5 {
+                // Removing a field is a change too.
+                json!({"n": null})
+            } else {
+                json!({"n": round * 10 + k, "title": format!("t{round}")})
+            };
+            for (name, v) in obj(change.clone()) {
+                if v.is_null() {
+                    next.remove(&name);
+                } else {
+                    next.insert(name, v);
+                }
+            }
+            batch.push(put("a", id, Some(base), json!({}), change));
+            expected.push(next);
+        }
+        let out = store.push(ctx.clone(), batch).await.expect("edits");
+        for r in &out.results {
+            assert_eq!(r.status, Status::Applied, "{r:?}");
+        }
+        assert_eq!(
+            out.results[2].record.as_ref().map(|r| &r.fields),
+            expected.last()
+        );
+    }
+    let stored = store.history_stored_bytes("a", id).await.expect("bytes");
+    // Whole copies would be 31 x 100 KB; changes are the first value, each
+    // replaced large value, the latest, and a few small fields per version.
+    let bound = (2 + big_changes) * BIG as u64 + 64 * expected.len() as u64;
+    assert!(
+        stored <= bound,
+        "history holds {stored} bytes for {} versions; at most {bound} expected",
+        expected.len()
+    );
+
+    let all = store.history("a", id).await.expect("history");
+    assert_eq!(all.len(), expected.len());
+    for (i, (got, want)) in all.iter().zip(&expected).enumerate() {
+        assert_eq!(got.version, i as i64 + 1);
+        assert_eq!(&got.fields, want, "version {}", i + 1);
+    }
+    // Pages of 7: the same versions, has_more until the last.
+    let mut paged = Vec::new();
+    loop {
+        let after = paged
+            .last()
+            .map_or(0, |r: &ferry_protocol::Record| r.version);
+        let page = store
+            .history_page("a", id, after, 7, usize::MAX)
+            .await
+            .expect("page");
+        assert!(page.versions.len() <= 7);
+        let done = !page.has_more;
+        paged.extend(page.versions);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(paged, all);
+    // A byte budget smaller than one version still gives one.
+    let page = store.history_page("a", id, 3, 100, 10).await.expect("page");
+    assert_eq!(page.versions.len(), 1);
+    assert_eq!(page.versions[0], all[3]);
+    assert!(page.has_more);
+    let page = store
+        .history_page("a", id, 31, 100, 10)
+        .await
+        .expect("page");
+    assert!(page.versions.is_empty() && !page.has_more);
+
+    // A replayed create answers with version 1 as it was.
+    let out = store.push(ctx.clone(), vec![first]).await.expect("replay");
+    assert_eq!(out.results[0].record.as_ref(), Some(&all[0]));
+    // Deleting from version 2 names what changed since then.
+    let out = store
+        .push(ctx.clone(), vec![delete("a", id, 2)])
+        .await
+        .expect("delete");
+    let conflict = out.results[0].conflict.as_ref().expect("conflict");
+    assert_eq!(conflict.kind, ConflictKind::DeleteEdit);
+    assert_eq!(conflict.fields, ["n", "note", "title"]);
 }
 
 async fn create_update_and_history(store: DynStore) {
@@ -911,4 +1027,23 @@ async fn a_poisoned_latest_stamp_does_not_pin_a_restarted_clock(store: DynStore)
     let ahead = stamped.wall_ms() - now;
     let drift = i64::try_from(drift.as_millis()).unwrap_or(i64::MAX);
     assert!((-60_000..drift + 60_000).contains(&ahead), "{stamped}");
+}
+
+/// Helpers for store tests outside this suite.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub(crate) async fn setup(store: &DynStore) -> PushContext {
+        super::setup(store).await
+    }
+
+    pub(crate) fn put(
+        collection: &str,
+        id: Uuid,
+        base_version: Option<i64>,
+        fields: serde_json::Value,
+    ) -> Mutation {
+        super::put(collection, id, base_version, json!({}), fields)
+    }
 }

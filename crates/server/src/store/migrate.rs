@@ -24,6 +24,7 @@ type HistoryColumns = (
     Vec<String>,
     Vec<String>,
     Vec<String>,
+    Vec<bool>,
 );
 
 /// Mutation outcome rows as columns, for `unnest`.
@@ -274,10 +275,11 @@ pub async fn sqlite_to_postgres(
             String,
             String,
             String,
+            bool,
         );
         let rows: Vec<Row> = read(&src, move |c| {
             let mut s = c.prepare(
-                "SELECT seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc
+                "SELECT seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc, delta
                  FROM history WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
             let rows = s.query_map(params![after, CHUNK], |r| {
@@ -291,6 +293,7 @@ pub async fn sqlite_to_postgres(
                     r.get(6)?,
                     r.get(7)?,
                     r.get(8)?,
+                    r.get(9)?,
                 ))
             })?;
             rows.collect::<Result<Vec<_>, _>>()
@@ -300,7 +303,7 @@ pub async fn sqlite_to_postgres(
         after = last.0;
         copied.history += rows.len();
         let mut cols: HistoryColumns = Default::default();
-        for (seq, collection, id, version, fields, deleted, at, by, hlc) in rows {
+        for (seq, collection, id, version, fields, deleted, at, by, hlc, delta) in rows {
             cols.0.push(seq);
             cols.1.push(collection);
             cols.2.push(uuid(&id)?);
@@ -310,14 +313,16 @@ pub async fn sqlite_to_postgres(
             cols.6.push(at);
             cols.7.push(by);
             cols.8.push(hlc);
+            cols.9.push(delta);
         }
-        let params: [&(dyn ToSql + Sync); 9] = [
+        let params: [&(dyn ToSql + Sync); 10] = [
             &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7, &cols.8,
+            &cols.9,
         ];
         tx.execute(
-            "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc)
+            "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc, delta)
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::bigint[], $5::text[],
-                                  $6::boolean[], $7::text[], $8::text[], $9::text[])",
+                                  $6::boolean[], $7::text[], $8::text[], $9::text[], $10::boolean[])",
             &params,
         )
         .await

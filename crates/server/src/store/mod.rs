@@ -11,6 +11,7 @@
 //! - a mutation id seen before from the same user returns its first result
 //!   and writes nothing.
 
+pub mod history;
 pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
@@ -148,8 +149,17 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         collections: Vec<String>,
     ) -> Result<ChangesPage, StoreError>;
-    /// Every version of a record, oldest first; empty if there is none.
-    async fn history(&self, collection: &str, id: Uuid) -> Result<Vec<Record>, StoreError>;
+    /// Versions of a record after `after_version`, oldest first: at most
+    /// `limit`, and no more than `max_bytes` of them unless the first alone
+    /// is larger; empty if there are none.
+    async fn history_page(
+        &self,
+        collection: &str,
+        id: Uuid,
+        after_version: i64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<HistoryPage, StoreError>;
     /// Forgets at most `limit` remembered mutation ids first seen longer than
     /// `older_than` ago (by the database's clock); returns how many.
     async fn prune_mutations(
@@ -157,6 +167,30 @@ pub trait Store: Send + Sync + 'static {
         older_than: Duration,
         limit: usize,
     ) -> Result<usize, StoreError>;
+    /// Every version of a record, oldest first; empty if there is none.
+    /// For tests and tools: it holds the whole history in memory.
+    async fn history(&self, collection: &str, id: Uuid) -> Result<Vec<Record>, StoreError> {
+        let mut out: Vec<Record> = Vec::new();
+        loop {
+            let after = out.last().map_or(0, |r| r.version);
+            let page = self
+                .history_page(
+                    collection,
+                    id,
+                    after,
+                    ferry_protocol::HISTORY_MAX_LIMIT,
+                    usize::MAX,
+                )
+                .await?;
+            out.extend(page.versions);
+            if !page.has_more {
+                return Ok(out);
+            }
+        }
+    }
+    /// Bytes of field JSON a record's history rows hold, for tests and
+    /// diagnostics.
+    async fn history_stored_bytes(&self, collection: &str, id: Uuid) -> Result<u64, StoreError>;
     /// The latest server HLC stamp written, so a restarted clock never goes back.
     async fn latest_stamp(&self) -> Result<Option<ferry_protocol::Hlc>, StoreError>;
 
@@ -170,6 +204,14 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// A page of a record's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    pub versions: Vec<Record>,
+    /// Later versions exist.
+    pub has_more: bool,
+}
 
 /// Field values as the JSON text they are stored as: pages of changes are
 /// sent without parsing and re-serialising every record.

@@ -41,8 +41,10 @@ use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::history::{PageReader, StoredVersion, reverse_delta};
 use super::{
-    ChangesPage, Cursor, PushContext, PushOutcome, Session, Store, StoreError, TokenHash, UserRow,
+    ChangesPage, Cursor, HistoryPage, PushContext, PushOutcome, Session, Store, StoreError,
+    TokenHash, UserRow,
 };
 use crate::events::{Commit, Events};
 use crate::merge::{self, Current, Decision};
@@ -117,6 +119,10 @@ CREATE TABLE change_seq (
     value bigint NOT NULL
 );
 INSERT INTO change_seq (one, value) VALUES (true, 0);
+"#,
+    r#"
+-- `fields` of a delta row holds only what differs from the next version (see store::history).
+ALTER TABLE history ADD COLUMN delta boolean NOT NULL DEFAULT false;
 "#,
     // When each mutation id was first answered (Unix ms, the database's clock),
     // so ids past the horizon can be forgotten; those stored before count from now.
@@ -371,6 +377,49 @@ fn version_from_row(row: &tokio_postgres::Row, at: usize) -> Result<Version, Sto
     })
 }
 
+/// Rows read per round trip while walking a record's history.
+const HISTORY_CHUNK: i64 = 64;
+
+/// Reads a record's history from just after `after` into `reader`, a chunk
+/// at a time, until it has enough to rebuild its versions.
+async fn read_history(
+    client: &impl deadpool_postgres::GenericClient,
+    collection: &str,
+    id: Uuid,
+    mut after: i64,
+    reader: &mut PageReader,
+) -> Result<(), StoreError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT version, fields, deleted, hlc, updated_at, updated_by, delta FROM history
+             WHERE collection = $1 AND id = $2 AND version > $3 ORDER BY version LIMIT $4",
+        )
+        .await
+        .map_err(pg_err)?;
+    loop {
+        let rows = client
+            .query(&stmt, &[&collection, &id, &after, &HISTORY_CHUNK])
+            .await
+            .map_err(pg_err)?;
+        let full = rows.len() as i64 == HISTORY_CHUNK;
+        for row in &rows {
+            let len = row.get::<_, &str>(1).len();
+            let v = version_from_row(row, 0)?;
+            after = v.version;
+            let stored = StoredVersion {
+                record: v.record(collection, id),
+                delta: row.get(6),
+            };
+            if !reader.push(stored, len) {
+                return Ok(());
+            }
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
 /// A mutation's stored outcome.
 struct Remembered {
     status: String,
@@ -403,8 +452,12 @@ struct Pusher<'a> {
     answered: HashMap<Uuid, MutationResult>,
     /// Latest version of each record the batch touches (`None`: no such record).
     current: HashMap<(String, Uuid), Option<Version>>,
-    /// Versions written by this push, by (collection, id, version).
-    written: HashMap<(String, Uuid, i64), Version>,
+    /// Versions written by this push, by (collection, id, version), with
+    /// their index in `history`.
+    written: HashMap<(String, Uuid, i64), (Version, usize)>,
+    /// Stored versions that now hold only what differs from the next one:
+    /// (collection, id, version, delta).
+    to_delta: (Vec<String>, Vec<Uuid>, Vec<i64>, Vec<String>),
     next_seq: i64,
     history: HistoryRows,
     mutations: MutationRows,
@@ -422,6 +475,7 @@ struct HistoryRows {
     updated_at: Vec<String>,
     updated_by: Vec<String>,
     hlc: Vec<String>,
+    delta: Vec<bool>,
 }
 
 #[derive(Default)]
@@ -513,23 +567,27 @@ impl Pusher<'_> {
         id: Uuid,
         version: i64,
     ) -> Result<Option<Version>, StoreError> {
-        if let Some(v) = self.written.get(&(collection.to_string(), id, version)) {
+        if let Some((v, _)) = self.written.get(&(collection.to_string(), id, version)) {
             return Ok(Some(v.clone()));
         }
-        let stmt = self
-            .tx
-            .prepare_cached(
-                "SELECT version, fields, deleted, hlc, updated_at, updated_by FROM history
-                 WHERE collection = $1 AND id = $2 AND version = $3",
-            )
-            .await
-            .map_err(pg_err)?;
-        self.tx
-            .query_opt(&stmt, &[&collection, &id, &version])
-            .await
-            .map_err(pg_err)?
-            .map(|row| version_from_row(&row, 0))
-            .transpose()
+        // Stored rows are not rewritten before the flush: read as they are.
+        let mut reader = PageReader::new(1, usize::MAX);
+        read_history(self.tx, collection, id, version - 1, &mut reader).await?;
+        let first = reader
+            .finish()
+            .map_err(StoreError::Internal)?
+            .into_iter()
+            .next()
+            .filter(|r| r.version == version);
+        Ok(first.map(|r| Version {
+            version: r.version,
+            fields: r.fields,
+            deleted: r.deleted,
+            // Only replies and conflict names use a version read here.
+            hlc: r.updated_at.clone(),
+            updated_at: r.updated_at,
+            updated_by: r.updated_by,
+        }))
     }
 
     async fn replay(&self, m: &Mutation, r: &Remembered) -> Result<MutationResult, StoreError> {
@@ -633,12 +691,30 @@ impl Pusher<'_> {
         fields: Fields,
         deleted: bool,
     ) -> Result<Record, StoreError> {
+        let key = (m.collection.clone(), m.record_id);
+        // The version before keeps only what differs from this one.
+        if let Some(Some(prev)) = self.current.get(&key) {
+            let delta = reverse_delta(&prev.fields, &fields);
+            let delta = serde_json::to_string(&delta).map_err(json_err)?;
+            let prev_key = (m.collection.clone(), m.record_id, prev.version);
+            if let Some((_, i)) = self.written.get(&prev_key) {
+                self.history.fields[*i] = delta;
+                self.history.delta[*i] = true;
+            } else {
+                let d = &mut self.to_delta;
+                d.0.push(m.collection.clone());
+                d.1.push(m.record_id);
+                d.2.push(prev.version);
+                d.3.push(delta);
+            }
+        }
         self.next_seq += 1;
         let updated_at = self
             .ctx
             .clock
             .stamp(Some(&m.hlc))
             .map_err(super::clock_err)?;
+        let index = self.history.seq.len();
         let h = &mut self.history;
         h.seq.push(self.next_seq);
         h.collection.push(m.collection.clone());
@@ -650,6 +726,7 @@ impl Pusher<'_> {
         h.updated_at.push(updated_at.to_string());
         h.updated_by.push(self.ctx.session.username.clone());
         h.hlc.push(m.hlc.to_string());
+        h.delta.push(false);
         let v = Version {
             version,
             fields,
@@ -658,11 +735,12 @@ impl Pusher<'_> {
             updated_at,
             updated_by: self.ctx.session.username.clone(),
         };
-        self.written
-            .insert((m.collection.clone(), m.record_id, version), v.clone());
+        self.written.insert(
+            (m.collection.clone(), m.record_id, version),
+            (v.clone(), index),
+        );
         let record = v.record(&m.collection, m.record_id);
-        self.current
-            .insert((m.collection.clone(), m.record_id), Some(v));
+        self.current.insert(key, Some(v));
         self.outcome.last_write = Some(Cursor(self.next_seq));
         if !self.outcome.touched.contains(&m.collection) {
             self.outcome.touched.push(m.collection.clone());
@@ -704,9 +782,17 @@ impl Pusher<'_> {
         let r = &self.mutations;
         let history = tx
             .prepare_cached(
-                "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc)
+                "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc, delta)
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::bigint[], $5::text[],
-                                      $6::boolean[], $7::text[], $8::text[], $9::text[])",
+                                      $6::boolean[], $7::text[], $8::text[], $9::text[], $10::boolean[])",
+            )
+            .await
+            .map_err(pg_err)?;
+        let to_delta = tx
+            .prepare_cached(
+                "UPDATE history h SET fields = d.fields, delta = true
+                 FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[]) AS d(collection, id, version, fields)
+                 WHERE h.collection = d.collection AND h.id = d.id AND h.version = d.version",
             )
             .await
             .map_err(pg_err)?;
@@ -748,7 +834,9 @@ impl Pusher<'_> {
             ids.push(id);
             seqs.push(seq);
         }
-        let history_params: [&(dyn ToSql + Sync); 9] = [
+        let d = &self.to_delta;
+        let to_delta_params: [&(dyn ToSql + Sync); 4] = [&d.0, &d.1, &d.2, &d.3];
+        let history_params: [&(dyn ToSql + Sync); 10] = [
             &h.seq,
             &h.collection,
             &h.id,
@@ -758,6 +846,7 @@ impl Pusher<'_> {
             &h.updated_at,
             &h.updated_by,
             &h.hlc,
+            &h.delta,
         ];
         let records_params: [&(dyn ToSql + Sync); 3] = [&cols, &ids, &seqs];
         let outcome_params: [&(dyn ToSql + Sync); 8] = [
@@ -782,6 +871,9 @@ impl Pusher<'_> {
         let mut writes = Vec::new();
         if last_seq.is_some() {
             writes.push(tx.execute(&history, &history_params[..]));
+            if !d.0.is_empty() {
+                writes.push(tx.execute(&to_delta, &to_delta_params[..]));
+            }
             writes.push(tx.execute(&records, &records_params[..]));
         }
         if !r.mutation_id.is_empty() {
@@ -1036,6 +1128,7 @@ impl Store for PgStore {
             answered: HashMap::new(),
             current: HashMap::new(),
             written: HashMap::new(),
+            to_delta: Default::default(),
             next_seq: 0,
             history: HistoryRows::default(),
             mutations: MutationRows::default(),
@@ -1131,22 +1224,53 @@ impl Store for PgStore {
         })
     }
 
-    async fn history(&self, collection: &str, id: Uuid) -> Result<Vec<Record>, StoreError> {
+    async fn history_page(
+        &self,
+        collection: &str,
+        id: Uuid,
+        after_version: i64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        let mut client = self.client().await?;
+        // One snapshot: the chunks and the latest version agree.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg_err)?;
+        let mut reader = PageReader::new(limit, max_bytes);
+        read_history(&tx, collection, id, after_version, &mut reader).await?;
+        let versions = reader.finish().map_err(StoreError::Internal)?;
+        let stmt = tx
+            .prepare_cached("SELECT max(version) FROM history WHERE collection = $1 AND id = $2")
+            .await
+            .map_err(pg_err)?;
+        let latest: Option<i64> = tx
+            .query_one(&stmt, &[&collection, &id])
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        tx.commit().await.map_err(pg_err)?;
+        let has_more = match (versions.last(), latest) {
+            (Some(last), Some(latest)) => last.version < latest,
+            _ => false,
+        };
+        Ok(HistoryPage { versions, has_more })
+    }
+
+    async fn history_stored_bytes(&self, collection: &str, id: Uuid) -> Result<u64, StoreError> {
         let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT version, fields, deleted, hlc, updated_at, updated_by FROM history
-                 WHERE collection = $1 AND id = $2 ORDER BY version",
+        let row = client
+            .query_one(
+                "SELECT coalesce(sum(octet_length(fields)), 0)::bigint FROM history WHERE collection = $1 AND id = $2",
+                &[&collection, &id],
             )
             .await
             .map_err(pg_err)?;
-        client
-            .query(&stmt, &[&collection, &id])
-            .await
-            .map_err(pg_err)?
-            .iter()
-            .map(|row| Ok(version_from_row(row, 0)?.record(collection, id)))
-            .collect()
+        Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
     async fn prune_mutations(

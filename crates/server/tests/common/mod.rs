@@ -226,21 +226,49 @@ impl TestServer {
         self.pull_all(token).await.1
     }
 
-    /// `GET /v1/records/{collection}/{id}/history`, which must answer 200.
+    /// Every version, paging `GET /v1/records/{collection}/{id}/history`,
+    /// which must answer 200.
     pub async fn history(&self, token: &str, collection: &str, id: Uuid) -> Vec<Value> {
+        let mut versions: Vec<Value> = Vec::new();
+        loop {
+            let after = versions
+                .last()
+                .map_or(0, |v| v["version"].as_i64().expect("version"));
+            let body = self
+                .history_page(token, collection, id, &format!("after_version={after}"))
+                .await;
+            let page = body["versions"].as_array().expect("versions").clone();
+            versions.extend(page);
+            if body["has_more"] == false {
+                return versions;
+            }
+        }
+    }
+
+    /// One page of `GET /v1/records/{collection}/{id}/history?{query}`,
+    /// which must answer 200, checked for shape.
+    pub async fn history_page(
+        &self,
+        token: &str,
+        collection: &str,
+        id: Uuid,
+        query: &str,
+    ) -> Value {
         let resp = self
-            .get(&format!("/v1/records/{collection}/{id}/history"), token)
+            .get(
+                &format!("/v1/records/{collection}/{id}/history?{query}"),
+                token,
+            )
             .send()
             .await
             .expect("history");
         assert_eq!(resp.status(), 200, "history of {collection}/{id}");
         let body: Value = resp.json().await.expect("history JSON");
-        assert_keys(&body, &["versions"]);
-        let versions = body["versions"].as_array().expect("versions").clone();
-        for v in &versions {
+        assert_keys(&body, &["versions", "has_more"]);
+        for v in body["versions"].as_array().expect("versions") {
             assert_record_shape(v);
         }
-        versions
+        body
     }
 }
 
