@@ -84,7 +84,7 @@ CREATE TABLE mutations (
 ) WITHOUT ROWID;
 ",
     r"
--- 1: `fields` holds only what differs from the next version (see store::history).
+-- `fields` of a delta row holds only what differs from the next version (see store::history).
 ALTER TABLE history ADD COLUMN delta INTEGER NOT NULL DEFAULT 0;
 ",
     // When each mutation id was first answered (Unix ms), so ids past the
