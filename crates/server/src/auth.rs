@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -29,11 +29,117 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 /// Checks a password against a stored hash; a malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    verify_password_in(&mut Vec::new(), password, hash)
+}
+
+/// The largest Argon2 memory a stored hash may ask for (256 MiB), so a
+/// hand-made hash cannot make a login allocate without bound.
+const MAX_ARGON2_BLOCKS: usize = 256 * 1024;
+
+/// [`verify_password`] with Argon2's working memory in `blocks`, which is
+/// grown as needed and kept for the next check.
+fn verify_password_in(blocks: &mut Vec<argon2::Block>, password: &str, hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let needed = params.block_count();
+    if needed > MAX_ARGON2_BLOCKS {
+        return false;
+    }
+    if blocks.len() < needed {
+        blocks.resize(needed, argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut blocks[..needed])
+        .is_ok()
+        // `Output` compares in constant time.
+        && argon2::password_hash::Output::new(&out).is_ok_and(|got| got == expected)
+}
+
+/// A check waiting for a [`PasswordChecker`] thread.
+struct Check {
+    password: String,
+    /// `None`: the user does not exist; the decoy is checked instead.
+    hash: Option<String>,
+    reply: tokio::sync::oneshot::Sender<bool>,
+    /// Held until the check is done, even if the login gave up waiting.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Password checks on a fixed set of threads, each reusing its Argon2
+/// memory (about 19 MiB): however many logins come, the server holds at
+/// most that much per thread. Checks on tokio's blocking pool would each
+/// allocate anew on whichever of its many threads, and the allocator keeps
+/// that memory per thread.
+pub struct PasswordChecker {
+    jobs: std::sync::mpsc::Sender<Check>,
+}
+
+impl PasswordChecker {
+    /// `threads` checking threads; they end when the checker is dropped.
+    pub fn new(threads: usize) -> std::io::Result<PasswordChecker> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Check>();
+        let queue = std::sync::Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("password-check-{i}"))
+                .spawn(move || {
+                    let mut blocks = Vec::new();
+                    loop {
+                        let next = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        let Ok(check) = next else { return };
+                        let hash = check.hash.as_deref().unwrap_or_else(|| decoy_hash());
+                        let ok = verify_password_in(&mut blocks, &check.password, hash);
+                        let _ = check.reply.send(ok);
+                    }
+                })?;
+        }
+        Ok(PasswordChecker { jobs })
+    }
+
+    /// Whether `password` matches `hash` (`None`: check the decoy and fail).
+    /// `permit` is released when the check is done.
+    pub async fn check(
+        &self,
+        password: String,
+        hash: Option<String>,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<bool, ApiError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Check {
+                password,
+                hash,
+                reply,
+                _permit: permit,
+            })
+            .map_err(|_| ApiError::Internal)?;
+        let ok = answer.await.map_err(|_| ApiError::Internal)?;
+        Ok(ok)
+    }
 }
 
 /// A hash to verify against when the user does not exist, so that the
@@ -208,6 +314,37 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("Correct horse", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[tokio::test]
+    async fn the_checker_threads_reuse_their_memory_and_agree_with_argon2() {
+        let checker = PasswordChecker::new(1).expect("threads");
+        let h = hash_password("correct horse").expect("hash");
+        // Another cost: the thread's memory grows to fit, then is reused.
+        let small = argon2::Params::new(1024, 1, 1, None).expect("params");
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let h_small = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, small)
+            .hash_password(b"battery staple", &salt)
+            .expect("hash")
+            .to_string();
+        for (password, hash, expected) in [
+            ("correct horse", &h, true),
+            ("battery staple", &h_small, true),
+            ("Correct horse", &h, false),
+            ("correct horse", &h, true),
+            ("battery stapl", &h_small, false),
+        ] {
+            let ok = checker
+                .check(password.into(), Some(hash.clone()), None)
+                .await
+                .expect("check");
+            assert_eq!(ok, expected, "{password}");
+            assert_eq!(verify_password(password, hash), expected, "{password}");
+        }
+        // A stored hash that asks for 4 GiB of memory never matches.
+        let greedy = h.replace("m=19456", "m=4194304");
+        assert!(greedy.contains("m=4194304"), "{h}");
+        assert!(!verify_password("correct horse", &greedy));
     }
 
     #[test]

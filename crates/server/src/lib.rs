@@ -99,6 +99,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// Bounds the password checks running at once (`Limits::login_concurrency`).
     pub password_checks: Arc<Semaphore>,
+    /// The threads that check passwords, one per permit of `password_checks`.
+    pub password_checker: Arc<auth::PasswordChecker>,
     /// Each user's open event streams, to end the oldest past the limit.
     pub streams: Arc<StreamRegistry>,
     pub limits: Limits,
@@ -127,6 +129,10 @@ impl AppState {
         let floor = store.latest_stamp().await?;
         let node = format!("srv{}", &Uuid::new_v4().simple().to_string()[..6]);
         let (tx, rx) = watch::channel(false);
+        let password_checker = auth::PasswordChecker::new(limits.login_concurrency.clamp(1, 256))
+            .map_err(|e| {
+            StoreError::Internal(format!("cannot start the password-check threads: {e}"))
+        })?;
         let events = Events::default();
         let store_relays_commits = store.relay_commits(events.clone());
         Ok((
@@ -139,9 +145,8 @@ impl AppState {
                     limits.login_failures,
                     limits.login_window,
                 )),
-                password_checks: Arc::new(Semaphore::new(
-                    limits.login_concurrency.clamp(1, Semaphore::MAX_PERMITS),
-                )),
+                password_checks: Arc::new(Semaphore::new(limits.login_concurrency.clamp(1, 256))),
+                password_checker: Arc::new(password_checker),
                 streams: Arc::new(StreamRegistry::new(limits.max_event_streams)),
                 limits,
                 shutdown: rx,

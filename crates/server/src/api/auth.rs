@@ -53,18 +53,10 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
     .ok_or(ApiError::Busy { retry_after_s: 1 })?;
     let user = state.store.user_by_name(&req.username).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let password = req.password.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        // The decoy is hashed on first use: here too, not on the async runtime.
-        let hash = match &hash {
-            Some(hash) => hash.as_str(),
-            None => auth::decoy_hash(),
-        };
-        auth::verify_password(&password, hash)
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?;
+    let ok = state
+        .password_checker
+        .check(req.password.clone(), hash, Some(permit))
+        .await?;
     let Some(user) = user.filter(|_| ok) else {
         attempt.failed();
         // Debug formatting escapes newlines and terminal codes (no log injection).
