@@ -13,7 +13,7 @@ use ferry_protocol::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Cursor, DynStore, PushContext, Session, StoreError};
+use super::{Cursor, DynStore, PushContext, PushOutcome, Session, StoreError};
 use crate::clock::Clock;
 use crate::schema_file::CollectionDef;
 
@@ -49,6 +49,23 @@ where
     case!(mutation_ids_past_the_horizon_are_forgotten);
     case!(a_poisoned_latest_stamp_does_not_pin_a_restarted_clock);
     case!(history_grows_with_what_changed_and_pages);
+}
+
+/// Pushes the creation of a new record titled `title` in `collection`.
+async fn create_titled(
+    store: &DynStore,
+    ctx: PushContext,
+    collection: &str,
+    title: &str,
+) -> PushOutcome {
+    let m = put(
+        collection,
+        Uuid::now_v7(),
+        None,
+        json!({}),
+        json!({"title": title}),
+    );
+    store.push(ctx, vec![m]).await.expect("push")
 }
 
 fn def(name: &str) -> CollectionDef {
@@ -783,32 +800,8 @@ async fn changes_only_from_readable_collections(store: DynStore) {
         .expect("grant");
     let mut ctx = ctx;
     ctx.grants = store.grants(ctx.session.user_id).await.expect("grants");
-    store
-        .push(
-            ctx.clone(),
-            vec![put(
-                "a",
-                Uuid::now_v7(),
-                None,
-                json!({}),
-                json!({"title": "in a"}),
-            )],
-        )
-        .await
-        .expect("push");
-    store
-        .push(
-            ctx.clone(),
-            vec![put(
-                "b",
-                Uuid::now_v7(),
-                None,
-                json!({}),
-                json!({"title": "in b"}),
-            )],
-        )
-        .await
-        .expect("push");
+    create_titled(&store, ctx.clone(), "a", "in a").await;
+    create_titled(&store, ctx.clone(), "b", "in b").await;
     let (only_a, cursor) = all_changes(&store, &["a"]).await;
     assert_eq!(only_a.len(), 1);
     assert_eq!(only_a[0].collection, "a");
@@ -825,19 +818,7 @@ async fn changes_only_from_readable_collections(store: DynStore) {
 async fn latest_stamp_survives(store: DynStore) {
     assert_eq!(store.latest_stamp().await.expect("stamp"), None);
     let ctx = setup(&store).await;
-    let out = store
-        .push(
-            ctx.clone(),
-            vec![put(
-                "a",
-                Uuid::now_v7(),
-                None,
-                json!({}),
-                json!({"title": "t"}),
-            )],
-        )
-        .await
-        .expect("push");
+    let out = create_titled(&store, ctx.clone(), "a", "t").await;
     let written = out.results[0]
         .record
         .as_ref()
@@ -992,36 +973,12 @@ async fn a_poisoned_latest_stamp_does_not_pin_a_restarted_clock(store: DynStore)
     let mut ctx = setup(&store).await;
     let drift = crate::Limits::default().max_clock_drift;
     ctx.clock = Arc::new(Clock::with_wall_clock("old", None, drift, year_9999));
-    store
-        .push(
-            ctx.clone(),
-            vec![put(
-                "a",
-                Uuid::now_v7(),
-                None,
-                json!({}),
-                json!({"title": "t"}),
-            )],
-        )
-        .await
-        .expect("push");
+    create_titled(&store, ctx.clone(), "a", "t").await;
     let floor = store.latest_stamp().await.expect("stamp").expect("a stamp");
     assert!(floor.to_string().starts_with("9999-"), "{floor}");
 
     ctx.clock = Arc::new(Clock::new("srv", Some(floor), drift));
-    let out = store
-        .push(
-            ctx.clone(),
-            vec![put(
-                "a",
-                Uuid::now_v7(),
-                None,
-                json!({}),
-                json!({"title": "t"}),
-            )],
-        )
-        .await
-        .expect("push");
+    let out = create_titled(&store, ctx.clone(), "a", "t").await;
     let stamped = &out.results[0].record.as_ref().expect("record").updated_at;
     let now = chrono::Utc::now().timestamp_millis();
     let ahead = stamped.wall_ms() - now;
