@@ -29,14 +29,26 @@ async fn server_parts_with(
     (state, stop, listener)
 }
 
-#[tokio::test]
-async fn serves_https_with_the_given_certificate() {
+/// A self-signed certificate for localhost and its key, as PEM files in a
+/// temporary directory (kept while the directory is).
+fn self_signed() -> (
+    tempfile::TempDir,
+    rcgen::CertifiedKey,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).expect("write key");
+    (dir, cert, cert_path, key_path)
+}
+
+#[tokio::test]
+async fn serves_https_with_the_given_certificate() {
+    let (_dir, cert, cert_path, key_path) = self_signed();
 
     let (state, stop, listener) = server_parts().await;
     let port = listener.local_addr().expect("addr").port();
@@ -128,12 +140,7 @@ async fn closed_within_5_s(mut conn: impl tokio::io::AsyncRead + Unpin) {
 #[tokio::test]
 async fn silent_handshakes_and_half_sent_headers_time_out_over_tls() {
     use tokio::io::AsyncWriteExt;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
-    std::fs::write(&key_path, cert.key_pair.serialize_pem()).expect("write key");
+    let (_dir, cert, cert_path, key_path) = self_signed();
     let limits = Limits {
         header_timeout: std::time::Duration::from_millis(500),
         ..Limits::default()
