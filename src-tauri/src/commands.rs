@@ -133,10 +133,7 @@ pub async fn list_records(desktop: State<'_, Desktop>, query: ListQuery) -> Resu
 #[tauri::command]
 pub async fn count_records(desktop: State<'_, Desktop>, query: ListQuery) -> Result<i64> {
     let session = desktop.session().await?;
-    blocking(&session, move |s| {
-        Ok(s.store().count(&core_query(query))?)
-    })
-    .await
+    blocking(&session, move |s| s.store().count(&core_query(query))).await
 }
 
 fn core_query(query: ListQuery) -> Query {

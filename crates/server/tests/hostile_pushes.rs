@@ -176,7 +176,7 @@ async fn pushes_forget_mutation_ids_past_the_horizon() {
     let alice = server.login("alice").await;
     let old = create("tasks", Uuid::now_v7(), json!({"title": "old"}));
     // The first push prunes (nothing is old yet) and starts the minute.
-    server.push(&alice, &[old.clone()]).await;
+    server.push(&alice, std::slice::from_ref(&old)).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     let (state, _stop) = ferry_server::AppState::new(
         server.store.clone(),
