@@ -39,6 +39,7 @@ demo-server: deps
 test: deps
 	$(CARGO) fmt --all -- --check
 	$(MAKE) test-ui
+	$(MAKE) lint
 	$(MAKE) test-rust
 	$(MAKE) test-hostile
 	$(MAKE) test-package
@@ -75,7 +76,10 @@ soak:
 	FERRY_SOAK=1 $(CARGO) test -p ferry-reliability -- --nocapture --test-threads 1
 	FERRY_SOAK=1 $(MAKE) test-hostile
 
+# Clippy with the workspace lints (`unwrap_used` among them) as errors, and
+# svelte-check with tsc over the UI. The desktop crate embeds ui/dist: `make ui` first.
 lint:
+	cd ui && npm run check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Rewrites the checked-in OpenAPI document from the handlers.
