@@ -9,6 +9,7 @@
 //! parsed and serialised back to the same text.
 
 mod hlc;
+pub mod merge3;
 mod schema;
 
 pub use hlc::{Hlc, HlcError, MAX_CLOCK_DRIFT_MS, MAX_NODE_LEN};
