@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Renders the tables of docs/performance.md from the benches' JSON.
+
+    scripts/bench-tables.py add docs/bench/server.json < run.json   # keep a run
+    scripts/bench-tables.py write                                   # rewrite the tables
+    scripts/bench-tables.py check                                   # fail if they drift
+
+docs/bench/<suite>.json holds the current runs of one suite (a JSON list,
+each item what `ferry-bench <suite>` printed, plus an optional "label").
+`add` keeps the last four runs. Each table sits in docs/performance.md
+between `<!-- bench:SUITE -->` and `<!-- /bench:SUITE -->`.
+"""
+
+import json
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "performance.md"
+BENCH = ROOT / "docs" / "bench"
+KEEP = 4
+
+
+def get(run, path):
+    value = run
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def number(v, unit="", digits=0):
+    if v is None:
+        return "–"
+    if digits == 0:
+        return f"{v:,.0f}{unit}"
+    return f"{v:,.{digits}f}{unit}"
+
+
+def verdict(runs, target_key):
+    if target_key is None:
+        return ""
+    met = [get(r, "targets." + target_key) for r in runs]
+    if all(m is True for m in met):
+        return " — met"
+    if all(m is False for m in met):
+        return " — **missed**"
+    return f" — met in {sum(1 for m in met if m)} of {len(met)} runs"
+
+
+# (label, JSON path, unit, digits, target text, key in "targets")
+ROWS = {
+    "server": [
+        ("push, 1000 mutations per request", "push_mutations_per_s", " mutations/s", 0, "≥ 25,000/s", "push_at_least_25000_per_s"),
+        ("raw SQLite insert of the same rows, one transaction", "raw_sqlite_insert_rows_per_s", " rows/s", 0, "reference", None),
+        ("push slowdown vs raw insert", "push_slowdown_vs_raw", "x", 2, "≤ 4x", "push_within_4x_of_raw"),
+        ("pull, `limit=5000`, server throughput", "pull_records_per_s", " records/s", 0, "≥ 150,000/s", "pull_at_least_150000_per_s"),
+        ("pull, also parsed into `ferry_protocol::Record`s", "pull_parsed_into_records_per_s", " records/s", 0, "(client side)", None),
+    ],
+    "client": [
+        ("initial pull (best of six)", "initial_pull.seconds", " s", 2, "", None),
+        ("pull vs raw SQLite insert of the same rows (best of six each)", "initial_pull.slowdown_vs_raw", "x", 2, "≤ 3x", "initial_pull_within_3x_of_raw"),
+        ("peak RSS during the pull (client and in-process server)", "initial_pull.peak_rss_mb", " MB", 0, "≤ 200 MB", "initial_pull_peak_rss_at_most_200_mb"),
+        ("push of 10,000 offline edits, end to end", "push_offline_edits.mutations_per_s", " mutations/s", 0, "≥ 10,000/s", "push_at_least_10000_per_s"),
+        ("sync with nothing to do, median", "noop_sync_ms.median", " ms", 2, "< 5 ms", "noop_sync_median_under_5_ms"),
+        ("local edit (record + outbox, committed), p99", "local_edit_ms.p99", " ms", 2, "< 2 ms", "local_edit_p99_under_2_ms"),
+        ("page of 100 sorted by a field, p99", "sorted_page_ms.p99", " ms", 2, "< 10 ms", "sorted_page_p99_under_10_ms"),
+        ("full-text search, p99", "search_ms.p99", " ms", 1, "< 20 ms", "search_p99_under_20_ms"),
+    ],
+}
+
+
+def table(suite, runs):
+    head = ["figure"] + [r.get("label") or f"run {i + 1}" for i, r in enumerate(runs)] + ["target"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for label, path, unit, digits, target, key in ROWS[suite]:
+        cells = [number(get(r, path), unit, digits) for r in runs]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {target}{verdict(runs, key)} |")
+    sizes = sorted({(r.get("records"), r.get("avg_record_bytes"), r.get("date")) for r in runs}, key=str)
+    about = "; ".join(f"{n:,} records of {b} bytes on average, {d}" for n, b, d in sizes if n)
+    lines.append("")
+    lines.append(f"Produced by `scripts/bench-tables.py` from `docs/bench/{suite}.json` ({about}).")
+    return "\n".join(lines)
+
+
+def render(text):
+    for suite in ROWS:
+        path = BENCH / f"{suite}.json"
+        if not path.exists():
+            continue
+        runs = json.loads(path.read_text())
+        start, end = f"<!-- bench:{suite} -->", f"<!-- /bench:{suite} -->"
+        pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+        if not pattern.search(text):
+            sys.exit(f"{DOC}: no {start} … {end} markers")
+        text = pattern.sub(lambda _: f"{start}\n{table(suite, runs)}\n{end}", text)
+    return text
+
+
+def main():
+    cmd = sys.argv[1] if len(sys.argv) > 1 else "write"
+    if cmd == "add":
+        path = pathlib.Path(sys.argv[2])
+        run = json.load(sys.stdin)
+        if len(sys.argv) > 3:
+            run["label"] = sys.argv[3]
+        runs = json.loads(path.read_text()) if path.exists() else []
+        runs = (runs + [run])[-KEEP:]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(runs, indent=2, ensure_ascii=False) + "\n")
+        return
+    text = DOC.read_text()
+    new = render(text)
+    if cmd == "check":
+        if new != text:
+            sys.exit("docs/performance.md: its bench tables differ from docs/bench/*.json; run scripts/bench-tables.py write")
+        return
+    if cmd != "write":
+        sys.exit(__doc__)
+    DOC.write_text(new)
+
+
+if __name__ == "__main__":
+    main()
