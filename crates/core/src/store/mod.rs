@@ -43,6 +43,7 @@ pub struct LocalStore {
     conn: Mutex<Connection>,
     path: PathBuf,
     _checkpointer: Option<checkpoint::Checkpointer>,
+    search: search::SearchSettings,
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -94,6 +95,7 @@ impl LocalStore {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             _checkpointer: checkpoint::Checkpointer::start(path),
+            search: search::SearchSettings::default(),
         };
         if found < migrations::SORT_INDEX_SHAPE {
             // Built by an older Ferry: the sort indexes get their current shape.
@@ -121,6 +123,7 @@ impl LocalStore {
             conn: Mutex::new(conn),
             path: PathBuf::from(":memory:"),
             _checkpointer: None,
+            search: search::SearchSettings::default(),
         })
     }
 
