@@ -13,25 +13,32 @@
 //!   those with them; the cursor moves in the same transaction as its page;
 //! - this device's HLC never goes backwards, across restarts too.
 
-pub mod conflict;
 pub mod device;
 pub mod error;
-pub mod hlc;
-pub mod outbox;
+pub mod model;
 pub mod profile;
 pub mod recovery;
 pub mod store;
 pub mod sync;
 pub mod token_store;
 
-pub use conflict::{Conflict, FieldChoice, Resolution};
 pub use error::{Error, Result};
 pub use ferry_protocol as protocol;
-pub use outbox::OutboxEntry;
+pub use model::{Conflict, FieldChoice, OutboxEntry, PushSummary, Resolution};
 pub use profile::{Account, KeyringUse, Profile, Token, TokenStore};
 pub use recovery::Recovery;
 pub use store::{Counts, LocalRecord, LocalStore, Page, Query, RecordState, SortOrder};
 pub use sync::{
-    ConnState, Connectivity, ConnectivityOptions, Event, HttpOptions, PushSummary, RecordRef,
-    SyncEngine, SyncReport, Trigger,
+    ConnState, Connectivity, ConnectivityOptions, Event, HttpOptions, RecordRef, SyncEngine,
+    SyncReport, Trigger,
 };
+
+/// The paths these types had before they moved to [`model`] (their SQL is
+/// in [`store`]), kept for code written against them.
+pub mod conflict {
+    pub use crate::model::{Conflict, FieldChoice, Resolution};
+}
+/// See [`conflict`].
+pub mod outbox {
+    pub use crate::model::OutboxEntry;
+}

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::outbox::write_private;
-use crate::store::{LocalStore, keys};
+use crate::store::{LocalStore, keys, write_private};
 pub use crate::token_store::{KeyringUse, TokenStore};
 
 /// A bearer token. Its `Debug` and `Display` never show it.

@@ -13,9 +13,9 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::outbox::write_export;
 use crate::profile::{DB_FILE, KeyringUse, Profile};
 use crate::store::keys;
+use crate::store::outbox::write_export;
 
 /// What a recovery did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

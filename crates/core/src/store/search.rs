@@ -646,10 +646,10 @@ mod tests {
         assert_eq!(ids.len(), 200);
         for (word, matches) in [("rare", 4), ("quarter", 25), ("common", 200)] {
             for (sort, order) in [
-                ("title", crate::SortOrder::Ascending),
-                ("owner", crate::SortOrder::Descending),
+                ("title", crate::store::SortOrder::Ascending),
+                ("owner", crate::store::SortOrder::Descending),
             ] {
-                let mut all = crate::Query::new("tasks");
+                let mut all = crate::store::Query::new("tasks");
                 all.sort = Some(sort.into());
                 all.order = order;
                 all.limit = 1000;
