@@ -10,7 +10,7 @@
 //!
 //! The handle's methods, one module per concern (a test keeps this true):
 //! - this file, the handle: `open`, `open_in_memory`, `path`, `simulate_full_disk`
-//! - [`settings`]: `setting`, `set_setting`, `cursor`, `last_sync`, `work_offline`, `set_work_offline`
+//! - [`settings`]: `setting`, `set_setting`, `set_settings`, `cursor`, `last_sync`, `work_offline`, `set_work_offline`
 //! - [`counts`]: `counts`, `pending_counts`
 //! - [`schema`]: `replace_schema`, `collections`, `collection`
 //! - [`records`]: `record`
@@ -24,6 +24,7 @@
 //!
 //! Without methods of their own: [`hlc`] (this device's clock, stamped in
 //! the transaction of the edit it stamps), `search` (full-text search),
+//! `salvage` (reading a damaged file, for [`crate::recovery`]),
 //! `migrations` and `checkpoint` (the WAL's checkpoints).
 
 mod ack;
@@ -38,6 +39,7 @@ pub(crate) mod outbox;
 mod pull;
 pub mod query;
 pub mod records;
+pub(crate) mod salvage;
 pub mod schema;
 pub(crate) mod search;
 mod settings;
@@ -160,14 +162,14 @@ impl LocalStore {
         Ok(())
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs `f` in one immediate transaction; commits if it returns `Ok`.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
         if self
             ._checkpointer
@@ -186,7 +188,7 @@ impl LocalStore {
     }
 
     /// Runs `f` on the connection (reads).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.lock();
         f(&conn).map_err(|e| self.reclassify(e))
     }

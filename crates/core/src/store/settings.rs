@@ -51,6 +51,17 @@ impl LocalStore {
         self.write(|tx| set_setting(tx, key, value))
     }
 
+    /// Sets several settings in one transaction (`None` removes one), so
+    /// they never disagree (an account without its token's place).
+    pub fn set_settings(&self, values: &[(&str, Option<&str>)]) -> Result<()> {
+        self.write(|tx| {
+            for (key, value) in values {
+                set_setting(tx, key, *value)?;
+            }
+            Ok(())
+        })
+    }
+
     /// The pull cursor: `None` before the first pull.
     pub fn cursor(&self) -> Result<Option<String>> {
         self.setting(keys::CURSOR)
@@ -82,5 +93,14 @@ mod tests {
         assert_eq!(store.setting("x").expect("get").as_deref(), Some("1"));
         store.set_setting("x", None).expect("clear");
         assert_eq!(store.setting("x").expect("get"), None);
+        store
+            .set_settings(&[("x", Some("2")), ("y", Some("3")), ("z", None)])
+            .expect("set several");
+        assert_eq!(store.setting("x").expect("get").as_deref(), Some("2"));
+        assert_eq!(store.setting("y").expect("get").as_deref(), Some("3"));
+        store
+            .set_settings(&[("x", None), ("y", None)])
+            .expect("clear several");
+        assert_eq!(store.setting("y").expect("get"), None);
     }
 }
