@@ -9,23 +9,26 @@
 //! the profile and the shells above call the handle's methods.
 //!
 //! The handle's methods, one module per concern (a test keeps this true):
-//! - this file, the handle: `open`, `open_in_memory`, `path`, `simulate_full_disk`
-//! - [`settings`]: `setting`, `set_setting`, `set_settings`, `cursor`, `last_sync`, `work_offline`, `set_work_offline`
-//! - [`counts`]: `counts`, `pending_counts`
-//! - [`schema`]: `replace_schema`, `collections`, `collection`
-//! - [`records`]: `record`
-//! - [`query`]: `count`, `collection_counts`, `query`
-//! - [`edits`]: `create`, `update`, `delete`, `restore`
-//! - [`outbox`]: `outbox`, `take_batch`, `take_batch_within`, `take_batch_besides`, `export_outbox`, `import_outbox`
-//! - [`ack`]: `store_results`
-//! - [`pull`]: `apply_page`
-//! - [`conflicts`]: `conflicts`, `conflict`, `resolve`
-//! - [`bulk`]: `begin_bulk_load`, `end_bulk_load`
 //!
-//! Without methods of their own: [`hlc`] (this device's clock, stamped in
-//! the transaction of the edit it stamps), `search` (full-text search),
-//! `salvage` (reading a damaged file, for [`crate::recovery`]),
-//! `migrations` and `checkpoint` (the WAL's checkpoints).
+//! | file | the handle's public methods |
+//! |---|---|
+//! | mod.rs (the handle) | `open`, `open_in_memory`, `path`, `simulate_full_disk` |
+//! | settings.rs | `setting`, `set_setting`, `set_settings`, `cursor`, `last_sync`, `work_offline`, `set_work_offline` |
+//! | counts.rs | `counts`, `pending_counts` |
+//! | schema.rs | `replace_schema`, `collections`, `collection` |
+//! | records.rs | `record` |
+//! | query.rs | `count`, `collection_counts`, `query` |
+//! | edits.rs | `create`, `update`, `delete`, `restore` |
+//! | outbox.rs | `outbox`, `take_batch`, `take_batch_within`, `take_batch_besides`, `export_outbox`, `import_outbox` |
+//! | ack.rs | `store_results` |
+//! | pull.rs | `apply_page` |
+//! | conflicts.rs | `conflicts`, `conflict`, `resolve` |
+//! | bulk.rs | `begin_bulk_load`, `end_bulk_load` |
+//!
+//! Without methods of their own: hlc.rs (this device's clock, stamped in
+//! the transaction of the edit it stamps), search.rs (full-text search),
+//! salvage.rs (reading a damaged file, for [`crate::recovery`]),
+//! migrations.rs and checkpoint.rs (the WAL's checkpoints).
 
 mod ack;
 mod bulk;
@@ -319,15 +322,15 @@ mod tests {
         let index = include_str!("mod.rs");
         let listed = |module: &str| -> Vec<String> {
             let prefix = if module == "mod" {
-                "//! - this file".to_string()
+                "//! | mod.rs (the handle) |".to_string()
             } else {
-                format!("//! - [`{module}`]:")
+                format!("//! | {module}.rs |")
             };
             let line = index
                 .lines()
                 .find(|l| l.starts_with(&prefix))
                 .unwrap_or_default();
-            let names = line.split_once(':').map_or("", |(_, names)| names);
+            let names = line.strip_prefix(&prefix).unwrap_or_default();
             let mut names: Vec<String> = names
                 .split('`')
                 .skip(1)
