@@ -12,6 +12,15 @@
 //! - pulled changes replace records without local changes and only rebase
 //!   those with them; the cursor moves in the same transaction as its page;
 //! - this device's HLC never goes backwards, across restarts too.
+//!
+//! Layers, each using only those below it:
+//! - [`sync`] (the HTTP API, the sync cycle, events, connectivity),
+//!   [`profile`] and [`recovery`] (a profile's folder, account and token) call
+//!   the [`LocalStore`] handle's methods;
+//! - [`store`] runs every SQL statement on the local snapshot (its `mod.rs`
+//!   lists which file holds which of the handle's methods);
+//! - [`model`] (the plain types store keeps), [`error`], and
+//!   [`ferry_protocol`] (the wire types and what a field's value means).
 
 pub mod device;
 pub mod error;

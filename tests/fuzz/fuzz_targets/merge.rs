@@ -1,5 +1,6 @@
-//! The server's merge (`merge::decide`) on mutations and records built from
-//! the fuzz input, checked against the rules of DESIGN.md:
+//! The server's merge (`merge::decide`, and through it the field semantics
+//! of `ferry_protocol::fields`, which the client shares) on mutations and
+//! records built from the fuzz input, checked against the rules of DESIGN.md:
 //! - what it writes fits the schema;
 //! - a write is the current record with the mutation's fields applied;
 //! - it never overwrites a field someone else changed since the base
