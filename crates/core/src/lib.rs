@@ -12,26 +12,42 @@
 //! - pulled changes replace records without local changes and only rebase
 //!   those with them; the cursor moves in the same transaction as its page;
 //! - this device's HLC never goes backwards, across restarts too.
+//!
+//! Layers, each using only those below it:
+//! - [`sync`] (the HTTP API, the sync cycle, events, connectivity),
+//!   [`profile`] and [`recovery`] (a profile's folder, account and token) call
+//!   the [`LocalStore`] handle's methods;
+//! - [`store`] runs every SQL statement on the local snapshot (its `mod.rs`
+//!   lists which file holds which of the handle's methods);
+//! - [`model`] (the plain types store keeps), [`error`], and
+//!   [`ferry_protocol`] (the wire types and what a field's value means).
 
-pub mod conflict;
 pub mod device;
 pub mod error;
-pub mod hlc;
-pub mod outbox;
+pub mod model;
 pub mod profile;
 pub mod recovery;
 pub mod store;
 pub mod sync;
 pub mod token_store;
 
-pub use conflict::{Conflict, FieldChoice, Resolution};
 pub use error::{Error, Result};
 pub use ferry_protocol as protocol;
-pub use outbox::OutboxEntry;
+pub use model::{Conflict, FieldChoice, OutboxEntry, PushSummary, Resolution};
 pub use profile::{Account, KeyringUse, Profile, Token, TokenStore};
 pub use recovery::Recovery;
 pub use store::{Counts, LocalRecord, LocalStore, Page, Query, RecordState, SortOrder};
 pub use sync::{
-    ConnState, Connectivity, ConnectivityOptions, Event, HttpOptions, PushSummary, RecordRef,
-    SyncEngine, SyncReport, Trigger,
+    ConnState, Connectivity, ConnectivityOptions, Event, HttpOptions, RecordRef, SyncEngine,
+    SyncReport, Trigger,
 };
+
+/// The paths these types had before they moved to [`model`] (their SQL is
+/// in [`store`]), kept for code written against them.
+pub mod conflict {
+    pub use crate::model::{Conflict, FieldChoice, Resolution};
+}
+/// See [`conflict`].
+pub mod outbox {
+    pub use crate::model::OutboxEntry;
+}

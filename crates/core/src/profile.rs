@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::outbox::write_private;
-use crate::store::{LocalStore, keys};
+use crate::store::{LocalStore, keys, write_private};
 pub use crate::token_store::{KeyringUse, TokenStore};
 
 /// A bearer token. Its `Debug` and `Display` never show it.
@@ -187,13 +186,13 @@ impl Profile {
             write_private(&self.token_path(), token.0.as_bytes())?;
             TokenStore::File
         };
-        self.store.write(|tx| {
-            crate::store::set_setting(tx, keys::SERVER, Some(&account.server))?;
-            crate::store::set_setting(tx, keys::USERNAME, Some(&account.username))?;
-            crate::store::set_setting(tx, keys::DEVICE_ID, account.device_id.as_deref())?;
-            crate::store::set_setting(tx, keys::TOKEN_STORE, Some(store.as_setting()))?;
-            crate::store::set_setting(tx, keys::TOKEN_ENTRY, in_keyring.then_some(name.as_str()))
-        })?;
+        self.store.set_settings(&[
+            (keys::SERVER, Some(&account.server)),
+            (keys::USERNAME, Some(&account.username)),
+            (keys::DEVICE_ID, account.device_id.as_deref()),
+            (keys::TOKEN_STORE, Some(store.as_setting())),
+            (keys::TOKEN_ENTRY, in_keyring.then_some(name.as_str())),
+        ])?;
         tracing::debug!(%store, "login token kept");
         *self.cached_token() = Some(token.clone());
         Ok(())
@@ -205,10 +204,8 @@ impl Profile {
         if let Some(name) = self.store.setting(keys::TOKEN_ENTRY)? {
             crate::token_store::delete(&name);
         }
-        self.store.write(|tx| {
-            crate::store::set_setting(tx, keys::TOKEN_STORE, None)?;
-            crate::store::set_setting(tx, keys::TOKEN_ENTRY, None)
-        })?;
+        self.store
+            .set_settings(&[(keys::TOKEN_STORE, None), (keys::TOKEN_ENTRY, None)])?;
         match std::fs::remove_file(self.token_path()) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

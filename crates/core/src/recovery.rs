@@ -8,14 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
-use ferry_protocol::Mutation;
-use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::outbox::write_export;
 use crate::profile::{DB_FILE, KeyringUse, Profile};
 use crate::store::keys;
+use crate::store::outbox::write_export;
+use crate::store::salvage::salvage;
 
 /// What a recovery did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,51 +38,6 @@ const SAVED_SETTINGS: &[&str] = &[
     keys::TOKEN_ENTRY,
 ];
 
-/// Reads what it can from a damaged database, without writing to it.
-fn salvage(path: &Path) -> (Vec<Mutation>, Vec<(String, String)>, Option<String>) {
-    let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
-        Ok(c) => c,
-        Err(e) => return (Vec::new(), Vec::new(), Some(e.to_string())),
-    };
-    let mut settings = Vec::new();
-    for key in SAVED_SETTINGS {
-        if let Ok(v) = conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-            r.get::<_, String>(0)
-        }) {
-            settings.push(((*key).to_string(), v));
-        }
-    }
-    let read = || -> rusqlite::Result<Vec<Mutation>> {
-        let mut stmt = conn.prepare(
-            "SELECT mutation_id, collection, record_id, op, base_version, base, fields, hlc FROM outbox ORDER BY seq",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(serde_json::json!({
-                "mutation_id": r.get::<_, String>(0)?,
-                "collection": r.get::<_, String>(1)?,
-                "record_id": r.get::<_, String>(2)?,
-                "op": r.get::<_, String>(3)?,
-                "base_version": r.get::<_, Option<i64>>(4)?,
-                "base": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(5)?).unwrap_or_default(),
-                "fields": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(6)?).unwrap_or_default(),
-                "hlc": r.get::<_, String>(7)?,
-            }))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            // A row that no longer parses is skipped; the damaged file keeps it.
-            if let Ok(m) = serde_json::from_value(row?) {
-                out.push(m);
-            }
-        }
-        Ok(out)
-    };
-    match read() {
-        Ok(m) => (m, settings, None),
-        Err(e) => (Vec::new(), settings, Some(e.to_string())),
-    }
-}
-
 fn move_aside(from: &Path, to: &Path) -> Result<()> {
     match std::fs::rename(from, to) {
         Ok(()) => Ok(()),
@@ -106,7 +60,7 @@ impl Profile {
     pub fn recover_with(dir: &Path, keyring: KeyringUse) -> Result<(Profile, Recovery)> {
         let db = dir.join(DB_FILE);
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        let (mutations, settings, unreadable) = salvage(&db);
+        let (mutations, settings, unreadable) = salvage(&db, SAVED_SETTINGS);
         let rescued = if mutations.is_empty() {
             None
         } else {
@@ -124,12 +78,11 @@ impl Profile {
             )?;
         }
         let profile = Profile::open_with(dir, keyring)?;
-        profile.store().write(|tx| {
-            for (k, v) in &settings {
-                crate::store::set_setting(tx, k, Some(v))?;
-            }
-            Ok(())
-        })?;
+        let settings: Vec<(&str, Option<&str>)> = settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), Some(v.as_str())))
+            .collect();
+        profile.store().set_settings(&settings)?;
         if let Some(path) = &rescued {
             profile.store().import_outbox(path)?;
         }

@@ -3,10 +3,10 @@
 //! Pure: no I/O, no clock. Every store calls [`decide`] inside its write
 //! transaction, so the rules of DESIGN.md live in exactly one place.
 
+use ferry_protocol::fields::{apply_changes, changed_fields, field_value, same_value, set_field};
 use ferry_protocol::{
     Access, ConflictKind, ErrorBody, Fields, Hlc, Mutation, MutationResult, Op, Policy, Status,
 };
-use serde_json::Value;
 
 use crate::schema_file::{self, CollectionDef};
 
@@ -60,34 +60,6 @@ pub enum Decision {
 
 fn reject(code: &str, message: String) -> Decision {
     Decision::Reject(ErrorBody::new(code, message))
-}
-
-/// JSON equality where `1` and `1.0` are the same number.
-pub fn same_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
-        }
-        _ => a == b,
-    }
-}
-
-fn get<'a>(fields: &'a Fields, name: &str) -> &'a Value {
-    fields.get(name).unwrap_or(&Value::Null)
-}
-
-/// Names of the fields whose values differ between two versions.
-pub fn changed_fields(a: &Fields, b: &Fields) -> Vec<String> {
-    let mut names: Vec<String> = a
-        .keys()
-        .chain(b.keys())
-        .filter(|k| !same_value(get(a, k), get(b, k)))
-        .cloned()
-        .collect();
-    names.sort();
-    names.dedup();
-    names
 }
 
 /// Decides one mutation. `access` is the user's access to its collection
@@ -169,7 +141,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
     // `decide` already refused a base version for a record that does not exist.
     let Some(current) = current else {
         let mut fields = Fields::new();
-        apply(&mut fields, &m.fields);
+        apply_changes(&mut fields, &m.fields);
         return write(def, fields, Status::Applied, None);
     };
     // A create of a record that already exists merges as an edit of "nothing".
@@ -185,12 +157,12 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
         }
         // The client saw the deletion and edits anyway: a restore.
         let mut fields = current.fields.clone();
-        apply(&mut fields, &m.fields);
+        apply_changes(&mut fields, &m.fields);
         return write(def, fields, Status::Applied, Some(&current.fields));
     }
     if base_version == current.version {
         let mut fields = current.fields.clone();
-        apply(&mut fields, &m.fields);
+        apply_changes(&mut fields, &m.fields);
         if fields == current.fields {
             return Decision::Unchanged {
                 status: Status::Applied,
@@ -202,8 +174,8 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
     let mut conflicts = Vec::new();
     let mut changed = false;
     for (name, mine) in &m.fields {
-        let theirs = get(&current.fields, name);
-        let base = get(&m.base, name);
+        let theirs = field_value(&current.fields, name);
+        let base = field_value(&m.base, name);
         if same_value(theirs, mine) {
             continue;
         }
@@ -216,7 +188,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
             false
         };
         if take_mine {
-            set(&mut merged, name, mine);
+            set_field(&mut merged, name, mine.clone());
             changed = true;
         }
     }
@@ -266,21 +238,6 @@ fn decide_delete(
             fields: current.fields.clone(),
             deleted: true,
         },
-    }
-}
-
-/// Sets changed fields; `null` removes a value.
-fn apply(fields: &mut Fields, changes: &Fields) {
-    for (name, value) in changes {
-        set(fields, name, value);
-    }
-}
-
-fn set(fields: &mut Fields, name: &str, value: &Value) {
-    if value.is_null() {
-        fields.remove(name);
-    } else {
-        fields.insert(name.to_string(), value.clone());
     }
 }
 

@@ -1,5 +1,6 @@
-//! The server's merge (`merge::decide`) on mutations and records built from
-//! the fuzz input, checked against the rules of DESIGN.md:
+//! The server's merge (`merge::decide`, and through it the field semantics
+//! of `ferry_protocol::fields`, which the client shares) on mutations and
+//! records built from the fuzz input, checked against the rules of DESIGN.md:
 //! - what it writes fits the schema;
 //! - a write is the current record with the mutation's fields applied;
 //! - it never overwrites a field someone else changed since the base
@@ -18,9 +19,10 @@ mod merge;
 
 use std::sync::OnceLock;
 
+use ferry_protocol::fields::{field_value as get, same_value};
 use ferry_protocol::{Access, ConflictKind, Fields, Hlc, Mutation, Op};
 use libfuzzer_sys::fuzz_target;
-use merge::{Current, Decision, decide, same_value};
+use merge::{Current, Decision, decide};
 use schema_file::CollectionDef;
 
 const DEMO_SCHEMA: &str = include_str!("../../../crates/server/demo/schema.toml");
@@ -76,10 +78,6 @@ impl Bytes<'_> {
     fn hlc(&mut self) -> Hlc {
         Hlc::new(1_793_491_200_000 + i64::from(self.next()), 0, "fuzz").expect("stamp")
     }
-}
-
-fn get<'a>(f: &'a Fields, name: &str) -> &'a Value {
-    f.get(name).unwrap_or(&Value::Null)
 }
 
 fn without_nulls(f: &Fields) -> Fields {

@@ -2,47 +2,68 @@
 //! with their local value and their base (the last server state seen), the
 //! schema cache, the outbox, conflicts, the sync cursor and settings.
 //!
-//! Every method takes `&self`; one connection behind a mutex serialises
-//! writers, and every multi-row change is one transaction.
+//! Every SQL statement on the snapshot is in this folder, and every method
+//! takes `&self`: one connection behind a mutex serialises writers, and every
+//! multi-row change is one transaction. Below it are only `ferry_protocol`,
+//! [`crate::error`] and [`crate::model`] (the plain types it stores); sync,
+//! the profile and the shells above call the handle's methods.
+//!
+//! The handle's methods, one module per concern (a test keeps this true):
+//!
+//! | file | the handle's public methods |
+//! |---|---|
+//! | mod.rs (the handle) | `open`, `open_in_memory`, `path`, `simulate_full_disk` |
+//! | settings.rs | `setting`, `set_setting`, `set_settings`, `cursor`, `last_sync`, `work_offline`, `set_work_offline` |
+//! | counts.rs | `counts`, `pending_counts` |
+//! | schema.rs | `replace_schema`, `collections`, `collection` |
+//! | records.rs | `record` |
+//! | query.rs | `count`, `collection_counts`, `query` |
+//! | edits.rs | `create`, `update`, `delete`, `restore` |
+//! | outbox.rs | `outbox`, `take_batch`, `take_batch_within`, `take_batch_besides`, `export_outbox`, `import_outbox` |
+//! | ack.rs | `store_results` |
+//! | pull.rs | `apply_page` |
+//! | conflicts.rs | `conflicts`, `conflict`, `resolve` |
+//! | bulk.rs | `begin_bulk_load`, `end_bulk_load` |
+//!
+//! Without methods of their own: hlc.rs (this device's clock, stamped in
+//! the transaction of the edit it stamps), search.rs (full-text search),
+//! salvage.rs (reading a damaged file, for [`crate::recovery`]),
+//! migrations.rs and checkpoint.rs (the WAL's checkpoints).
 
+mod ack;
 mod bulk;
 mod checkpoint;
+mod conflicts;
+mod counts;
+mod edits;
+pub(crate) mod hlc;
 mod migrations;
+pub(crate) mod outbox;
+mod pull;
 pub mod query;
 pub mod records;
+pub(crate) mod salvage;
 pub mod schema;
 pub(crate) mod search;
+mod settings;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OpenFlags, Transaction};
 
 use crate::error::{Error, Result, classify};
 
+pub use counts::{Counts, Pending};
 pub use query::{Page, Query, SortOrder};
 pub use records::{LocalRecord, RecordState};
-
-/// Settings keys.
-pub(crate) mod keys {
-    pub const CURSOR: &str = "cursor";
-    pub const LAST_SYNC: &str = "last_sync";
-    pub const HLC: &str = "hlc";
-    pub const NODE: &str = "node";
-    pub const SERVER: &str = "server";
-    pub const USERNAME: &str = "username";
-    pub const DEVICE_ID: &str = "device_id";
-    pub const WORK_OFFLINE: &str = "work_offline";
-    /// Where the login token is kept: `keyring` or `file`.
-    pub const TOKEN_STORE: &str = "token_store";
-    /// The token's entry name in the OS keyring.
-    pub const TOKEN_ENTRY: &str = "token_entry";
-}
+pub(crate) use settings::{get_setting, keys, set_setting};
 
 pub struct LocalStore {
     conn: Mutex<Connection>,
     path: PathBuf,
     _checkpointer: Option<checkpoint::Checkpointer>,
+    search: search::SearchSettings,
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -94,6 +115,7 @@ impl LocalStore {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             _checkpointer: checkpoint::Checkpointer::start(path),
+            search: search::SearchSettings::default(),
         };
         if found < migrations::SORT_INDEX_SHAPE {
             // Built by an older Ferry: the sort indexes get their current shape.
@@ -121,6 +143,7 @@ impl LocalStore {
             conn: Mutex::new(conn),
             path: PathBuf::from(":memory:"),
             _checkpointer: None,
+            search: search::SearchSettings::default(),
         })
     }
 
@@ -142,14 +165,14 @@ impl LocalStore {
         Ok(())
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs `f` in one immediate transaction; commits if it returns `Ok`.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
         if self
             ._checkpointer
@@ -168,7 +191,7 @@ impl LocalStore {
     }
 
     /// Runs `f` on the connection (reads).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.lock();
         f(&conn).map_err(|e| self.reclassify(e))
     }
@@ -179,95 +202,6 @@ impl LocalStore {
             other => other,
         }
     }
-
-    pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        self.read(|c| get_setting(c, key))
-    }
-
-    pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
-        self.write(|tx| set_setting(tx, key, value))
-    }
-
-    /// The pull cursor: `None` before the first pull.
-    pub fn cursor(&self) -> Result<Option<String>> {
-        self.setting(keys::CURSOR)
-    }
-
-    /// When the last full sync cycle ended (RFC 3339).
-    pub fn last_sync(&self) -> Result<Option<String>> {
-        self.setting(keys::LAST_SYNC)
-    }
-
-    pub fn work_offline(&self) -> Result<bool> {
-        Ok(self.setting(keys::WORK_OFFLINE)?.as_deref() == Some("1"))
-    }
-
-    pub fn set_work_offline(&self, offline: bool) -> Result<()> {
-        self.set_setting(keys::WORK_OFFLINE, offline.then_some("1"))
-    }
-
-    /// Counts for a status line.
-    pub fn counts(&self) -> Result<Counts> {
-        self.read(|c| {
-            let n = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
-            Ok(Counts {
-                outbox: n("SELECT count(*) FROM outbox")?,
-                conflicts: n("SELECT count(*) FROM conflicts")?,
-                rejected: n("SELECT count(*) FROM records WHERE error IS NOT NULL")?,
-                records: n("SELECT count(*) FROM records WHERE deleted = 0")?,
-            })
-        })
-    }
-
-    /// Counts of what waits for the server or the user (cheap: no record scan).
-    pub fn pending_counts(&self) -> Result<Pending> {
-        self.read(|c| {
-            let n = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
-            Ok(Pending {
-                outbox: n("SELECT count(*) FROM outbox")?,
-                conflicts: n("SELECT count(*) FROM conflicts")?,
-                rejected: n("SELECT count(*) FROM records WHERE error IS NOT NULL")?,
-            })
-        })
-    }
-}
-
-/// What waits for the server or the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct Pending {
-    pub outbox: i64,
-    pub conflicts: i64,
-    pub rejected: i64,
-}
-
-/// How much is waiting, for status displays.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct Counts {
-    pub outbox: i64,
-    pub conflicts: i64,
-    pub rejected: i64,
-    pub records: i64,
-}
-
-pub(crate) fn get_setting(c: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(
-        c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-            r.get(0)
-        })
-        .optional()?,
-    )
-}
-
-pub(crate) fn set_setting(c: &Connection, key: &str, value: Option<&str>) -> Result<()> {
-    match value {
-        Some(v) => c.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-            params![key, v],
-        )?,
-        None => c.execute("DELETE FROM settings WHERE key = ?1", [key])?,
-    };
-    Ok(())
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -285,6 +219,24 @@ pub(crate) fn restrict_to_owner(path: &Path) -> Result<()> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+/// Writes a file only its owner can read.
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
 #[cfg(test)]
@@ -362,13 +314,59 @@ mod tests {
         );
     }
 
+    /// The index at the top of this file names every public method of the
+    /// handle, in the module that defines it, and nothing else.
     #[test]
-    fn settings_round_trip() {
-        let store = LocalStore::open_in_memory().expect("open");
-        assert_eq!(store.setting("x").expect("get"), None);
-        store.set_setting("x", Some("1")).expect("set");
-        assert_eq!(store.setting("x").expect("get").as_deref(), Some("1"));
-        store.set_setting("x", None).expect("clear");
-        assert_eq!(store.setting("x").expect("get"), None);
+    fn the_index_of_the_handles_methods_is_true() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+        let index = include_str!("mod.rs");
+        let listed = |module: &str| -> Vec<String> {
+            let prefix = if module == "mod" {
+                "//! | mod.rs (the handle) |".to_string()
+            } else {
+                format!("//! | {module}.rs |")
+            };
+            let line = index
+                .lines()
+                .find(|l| l.starts_with(&prefix))
+                .unwrap_or_default();
+            let names = line.strip_prefix(&prefix).unwrap_or_default();
+            let mut names: Vec<String> = names
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            names.sort();
+            names
+        };
+        let mut modules = 0;
+        for entry in std::fs::read_dir(&dir).expect("store folder") {
+            let path = entry.expect("entry").path();
+            let Some(module) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            let source = std::fs::read_to_string(&path).expect("source");
+            let mut methods = Vec::new();
+            let mut in_impl = false;
+            for line in source.lines() {
+                if line == "impl LocalStore {" {
+                    in_impl = true;
+                } else if line == "}" {
+                    in_impl = false;
+                } else if let Some(rest) = line.strip_prefix("    pub fn ")
+                    && in_impl
+                {
+                    let name = rest.split(['(', '<']).next().unwrap_or_default();
+                    methods.push(name.to_string());
+                }
+            }
+            methods.sort();
+            if !methods.is_empty() {
+                modules += 1;
+            }
+            assert_eq!(listed(module), methods, "the index's line for {module}.rs");
+        }
+        assert!(modules >= 10, "only {modules} modules with methods");
     }
 }

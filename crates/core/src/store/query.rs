@@ -131,7 +131,7 @@ impl LocalStore {
         let search = match self.read(|c| search_in(c, q))? {
             Some(Search::Nothing) => return Ok(0),
             Some(Search::Match(expr)) if q.filters.is_empty() => {
-                return self.read(|c| search::count_live(c, &q.collection, &expr));
+                return self.read(|c| search::count_live(c, &q.collection, &expr, self.search));
             }
             Some(Search::Match(expr)) => Some(expr),
             None => None,
@@ -204,6 +204,7 @@ impl LocalStore {
                 dir,
                 offset: q.offset,
                 rows: limit + 1,
+                settings: self.search,
             };
             return self.read(|c| {
                 let rids = search::page(c, &page, &expr)?;

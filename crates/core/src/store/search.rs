@@ -25,11 +25,26 @@ use crate::error::Result;
 
 /// Most exact terms one typed word is expanded into.
 const MAX_EXPANSION: usize = 32;
-/// Below this many matches a search sorts them; from it on, it walks the
-/// sort index and keeps the rows that match.
-const FEW: usize = if cfg!(test) { 10 } else { 1000 };
-/// Most matches read from the search index for one page.
-const COLLECT: usize = if cfg!(test) { 40 } else { 20_000 };
+
+/// Where a search changes its way of reading matches. The defaults suit
+/// 100,000 records; tests lower them to take every way on a few hundred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SearchSettings {
+    /// Below this many matches a search sorts them; from it on, it walks the
+    /// sort index and keeps the rows that match.
+    pub few: usize,
+    /// Most matches read from the search index for one page.
+    pub collect: usize,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        SearchSettings {
+            few: 1000,
+            collect: 20_000,
+        }
+    }
+}
 
 /// Registers `ferry_text(json)`, used by the search index's triggers, and
 /// `rarray()`, a list of values bound as one parameter.
@@ -337,12 +352,13 @@ pub(crate) struct PageQuery<'a> {
     pub offset: usize,
     /// Rows wanted: a page and one more, to tell whether there are more.
     pub rows: usize,
+    pub settings: SearchSettings,
 }
 
 /// The row ids of one page of the records matching `expr`, in order.
 ///
-/// The matches are read from the search index up to [`COLLECT`] of them.
-/// Fewer than [`FEW`]: they are sorted. More: the sort index is walked and
+/// The matches are read from the search index up to `settings.collect` of
+/// them. Fewer than `settings.few`: they are sorted. More: the sort index is walked and
 /// each row kept if it is a match, known from those read, or, past the last
 /// one read (very many matches), asked of the search index by row id. So a
 /// page costs about as much for a word in every record as for a rare one.
@@ -353,7 +369,7 @@ pub(crate) fn page(c: &Connection, q: &PageQuery<'_>, expr: &str) -> Result<Vec<
         let mut stmt =
             c.prepare_cached("SELECT rowid FROM records_fts WHERE records_fts MATCH ?1")?;
         let mut rows = stmt.query([expr])?;
-        while matches.len() < COLLECT {
+        while matches.len() < q.settings.collect {
             match rows.next()? {
                 Some(row) => matches.push(row.get::<_, i64>(0)?),
                 None => {
@@ -371,7 +387,7 @@ pub(crate) fn page(c: &Connection, q: &PageQuery<'_>, expr: &str) -> Result<Vec<
         SqlValue::Integer(i64::try_from(q.rows).unwrap_or(i64::MAX)),
         SqlValue::Integer(i64::try_from(q.offset).unwrap_or(i64::MAX)),
     ];
-    if all_read && matches.len() < FEW {
+    if all_read && matches.len() < q.settings.few {
         // Few: find them by row id and sort them (the unary `+` keeps the
         // planner off the sort index).
         let sql = format!(
@@ -441,13 +457,18 @@ pub(crate) fn page(c: &Connection, q: &PageQuery<'_>, expr: &str) -> Result<Vec<
     Ok(page)
 }
 
-/// How many live records of `collection` match `expr`. Fewer than [`FEW`]
-/// matches are looked up by row id. More are merged, both in row id
+/// How many live records of `collection` match `expr`. Fewer than
+/// `settings.few` matches are looked up by row id. More are merged, both in row id
 /// order, with the collection's live records (its `records_live` index):
 /// SQLite's own plan for `rid IN (matches)` first builds a temporary index
 /// of every match, which for a word in most of 100,000 records costs
 /// several times more.
-pub(crate) fn count_live(c: &Connection, collection: &str, expr: &str) -> Result<i64> {
+pub(crate) fn count_live(
+    c: &Connection,
+    collection: &str,
+    expr: &str,
+    settings: SearchSettings,
+) -> Result<i64> {
     fn next(rows: &mut rusqlite::Rows<'_>) -> rusqlite::Result<Option<i64>> {
         rows.next()?.map(|row| row.get(0)).transpose()
     }
@@ -456,7 +477,7 @@ pub(crate) fn count_live(c: &Connection, collection: &str, expr: &str) -> Result
     )?;
     let mut matches = stmt.query([expr])?;
     let mut first = Vec::new();
-    while first.len() < FEW {
+    while first.len() < settings.few {
         match next(&mut matches)? {
             Some(rid) => first.push(SqlValue::Integer(rid)),
             None => {
@@ -547,8 +568,15 @@ mod tests {
         assert_eq!(searchable_text_of_jsonb(&[0xff, 0x01]), "");
     }
 
+    /// Thresholds a few dozen records cross, so every way is taken.
+    const SMALL: SearchSettings = SearchSettings {
+        few: 10,
+        collect: 40,
+    };
+
     fn store_with(titles: &[&str]) -> LocalStore {
-        let store = LocalStore::open_in_memory().expect("open");
+        let mut store = LocalStore::open_in_memory().expect("open");
+        store.search = SMALL;
         store
             .write(|tx| {
                 for t in titles {
@@ -592,7 +620,8 @@ mod tests {
     /// page a plain sort of the matches would.
     #[test]
     fn pages_of_matches_are_the_sorted_matches() {
-        let store = LocalStore::open_in_memory().expect("open");
+        let mut store = LocalStore::open_in_memory().expect("open");
+        store.search = SMALL;
         store
             .replace_schema(&[crate::store::schema::tests::tasks(&["owner"])])
             .expect("schema");
@@ -617,10 +646,10 @@ mod tests {
         assert_eq!(ids.len(), 200);
         for (word, matches) in [("rare", 4), ("quarter", 25), ("common", 200)] {
             for (sort, order) in [
-                ("title", crate::SortOrder::Ascending),
-                ("owner", crate::SortOrder::Descending),
+                ("title", crate::store::SortOrder::Ascending),
+                ("owner", crate::store::SortOrder::Descending),
             ] {
-                let mut all = crate::Query::new("tasks");
+                let mut all = crate::store::Query::new("tasks");
                 all.sort = Some(sort.into());
                 all.order = order;
                 all.limit = 1000;
@@ -690,7 +719,7 @@ mod tests {
                 panic!("{text}: no search");
             };
             let merged = store
-                .read(|c| count_live(c, "tasks", &expr))
+                .read(|c| count_live(c, "tasks", &expr, SMALL))
                 .expect("count");
             let plain: i64 = store
                 .read(|c| {

@@ -12,10 +12,10 @@ use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 use tracing::Instrument;
 
-use super::ack::PushSummary;
 use super::api::{Api, HttpOptions, normalise_url};
 use super::{ChangedRecords, Event};
 use crate::error::{Error, Result};
+use crate::model::PushSummary;
 use crate::profile::{Account, Profile, Token};
 use crate::store::{LocalStore, keys, now_rfc3339};
 

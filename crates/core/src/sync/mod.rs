@@ -1,7 +1,7 @@
-//! Talking to the server: the HTTP API, the sync cycle, storing push
-//! answers, the event listener and the connectivity task.
+//! Talking to the server: the HTTP API, the sync cycle, the event listener
+//! and the connectivity task. What a sync stores, it stores through the
+//! [`LocalStore`](crate::store::LocalStore)'s methods.
 
-pub mod ack;
 pub mod api;
 pub mod connectivity;
 pub mod engine;
@@ -9,7 +9,7 @@ pub mod events;
 
 use serde::Serialize;
 
-pub use ack::PushSummary;
+pub use crate::model::PushSummary;
 pub use api::{Api, HttpOptions, plain_http_warning};
 pub use connectivity::{ConnState, Connectivity, ConnectivityOptions, Trigger};
 pub use engine::{SyncEngine, SyncReport};

@@ -8,8 +8,8 @@ use ferry_protocol::Hlc;
 use rusqlite::Connection;
 use uuid::Uuid;
 
+use super::{get_setting, keys, set_setting};
 use crate::error::{Error, Result};
-use crate::store::{get_setting, keys, set_setting};
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

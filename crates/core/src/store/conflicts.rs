@@ -6,66 +6,17 @@
 //! resolution becomes one new outbox entry based on the server's current
 //! version, written in the same transaction that removes the conflict.
 
+use ferry_protocol::fields::{field_value, same_value, set_field, with_changes};
 use ferry_protocol::{ConflictKind, Fields, Mutation, Op, Record};
 use rusqlite::{Connection, Row, params};
-use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 
+use super::outbox::{entries_for, insert_entry};
+use super::records::{self, parse_uuid, to_json};
+use super::schema::collection_in;
+use super::{LocalStore, hlc, now_rfc3339};
 use crate::error::{Error, Result};
-use crate::outbox::{get, insert_entry, same_value};
-use crate::store::records::{self, parse_uuid, to_json};
-use crate::store::schema::collection_in;
-use crate::store::{LocalStore, now_rfc3339};
-
-/// A conflict waiting for a person.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Conflict {
-    pub collection: String,
-    pub record_id: Uuid,
-    pub kind: ConflictKind,
-    /// The fields both sides changed (for delete/edit: what the server changed).
-    pub fields: Vec<String>,
-    /// The version my edit started from, and its values of the fields I changed.
-    pub base_version: Option<i64>,
-    pub base: Fields,
-    /// My edit: `put` or `delete`, my whole local value, and what I changed.
-    pub mine_op: Op,
-    pub mine: Fields,
-    pub mine_changes: Fields,
-    /// The server's latest state.
-    pub theirs: Record,
-    pub created_at: String,
-}
-
-/// How to settle one field of an edit/edit conflict.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FieldChoice {
-    Mine,
-    Theirs,
-    /// A typed value (checked against the field's type).
-    Value(Value),
-}
-
-/// How to settle a conflict.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Resolution {
-    /// Take my side: my edits over theirs, or for delete conflicts my
-    /// restore (edit/delete) or my deletion (delete/edit).
-    Mine,
-    /// Take the server's side as it is.
-    Theirs,
-    /// Per conflicting field; fields only I changed keep my value.
-    Fields(Vec<(String, FieldChoice)>),
-    /// My version becomes a new record; the original takes the server's side.
-    KeepBoth,
-    /// Keep the record alive: with my changes (edit/delete), or the server's
-    /// edited version (delete/edit).
-    Restore,
-    /// Let the record be deleted.
-    AcceptDelete,
-}
+use crate::model::{Conflict, FieldChoice, Resolution};
 
 fn kind_name(k: ConflictKind) -> &'static str {
     match k {
@@ -157,13 +108,13 @@ pub(crate) fn refresh(c: &Connection, collection: &str, id: Uuid) -> Result<()> 
             let differ: Vec<&String> = k
                 .mine_changes
                 .iter()
-                .filter(|(n, mine)| !same_value(get(&theirs.fields, n), mine))
+                .filter(|(n, mine)| !same_value(field_value(&theirs.fields, n), mine))
                 .map(|(n, _)| n)
                 .collect();
             // Both changed it: a conflict; only I did: still mine to send.
             let both: Vec<String> = differ
                 .iter()
-                .filter(|n| !same_value(get(&theirs.fields, n), get(&k.base, n)))
+                .filter(|n| !same_value(field_value(&theirs.fields, n), field_value(&k.base, n)))
                 .map(|n| n.to_string())
                 .collect();
             if differ.is_empty() {
@@ -202,7 +153,7 @@ fn settle(c: &Connection, collection: &str, id: Uuid) -> Result<()> {
         params![collection, id.to_string()],
     )?;
     // Later edits still waiting to be sent stay on show.
-    if !crate::outbox::entries_for(c, collection, id)?.is_empty() {
+    if !entries_for(c, collection, id)?.is_empty() {
         return Ok(());
     }
     c.prepare_cached(
@@ -279,10 +230,10 @@ impl LocalStore {
             let outcome = match (kind, resolution) {
                 // Both sides deleted it: nothing is left to settle.
                 (ConflictKind::DeleteEdit, _) if theirs.deleted => Outcome::Deleted,
-                (ConflictKind::EditEdit, Resolution::Mine) => Outcome::Live(overlay(&theirs.fields, &conflict.mine_changes)),
+                (ConflictKind::EditEdit, Resolution::Mine) => Outcome::Live(with_changes(&theirs.fields, &conflict.mine_changes)),
                 (ConflictKind::EditEdit, Resolution::Theirs) => Outcome::Live(theirs.fields.clone()),
                 (ConflictKind::EditEdit, Resolution::Fields(choices)) => {
-                    let mut target = overlay(&theirs.fields, &conflict.mine_changes);
+                    let mut target = with_changes(&theirs.fields, &conflict.mine_changes);
                     for name in &conflict.fields {
                         let choice = choices
                             .iter()
@@ -290,11 +241,11 @@ impl LocalStore {
                             .map(|(_, c)| c)
                             .ok_or_else(|| invalid(format!("say how to settle field \"{name}\": mine, theirs or value:TEXT")))?;
                         let value = match choice {
-                            FieldChoice::Mine => get(&conflict.mine_changes, name).clone(),
-                            FieldChoice::Theirs => get(&theirs.fields, name).clone(),
+                            FieldChoice::Mine => field_value(&conflict.mine_changes, name).clone(),
+                            FieldChoice::Theirs => field_value(&theirs.fields, name).clone(),
                             FieldChoice::Value(v) => v.clone(),
                         };
-                        set(&mut target, name, value);
+                        set_field(&mut target, name, value);
                     }
                     if let Some((n, _)) = choices.iter().find(|(n, _)| !conflict.fields.contains(n)) {
                         return Err(invalid(format!(
@@ -310,7 +261,7 @@ impl LocalStore {
                 }
                 // The record as it was last, with my changes: edits others made before the deletion stay.
                 (ConflictKind::EditDelete, Resolution::Mine | Resolution::Restore) if !theirs.fields.is_empty() => {
-                    Outcome::Live(overlay(&theirs.fields, &conflict.mine_changes))
+                    Outcome::Live(with_changes(&theirs.fields, &conflict.mine_changes))
                 }
                 (ConflictKind::EditDelete, Resolution::Mine | Resolution::Restore) => Outcome::Live(conflict.mine.clone()),
                 (ConflictKind::EditDelete, Resolution::Theirs | Resolution::AcceptDelete) => Outcome::Deleted,
@@ -331,7 +282,7 @@ impl LocalStore {
                 params![collection, id.to_string()],
             )?;
             records::set_error(tx, collection, id, None)?;
-            let hlc = crate::hlc::tick(tx)?;
+            let hlc = hlc::tick(tx)?;
             match outcome {
                 Outcome::Live(fields) => {
                     col.check_fields(&fields.iter().filter(|(k, _)| col.field(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -340,13 +291,13 @@ impl LocalStore {
                     records::set_local(tx, collection, id, &fields, false)?;
                     let mut changes = Fields::new();
                     for name in fields.keys().chain(theirs.fields.keys()) {
-                        let (mine, server) = (get(&fields, name), get(&theirs.fields, name));
+                        let (mine, server) = (field_value(&fields, name), field_value(&theirs.fields, name));
                         if !same_value(mine, server) {
                             changes.insert(name.clone(), mine.clone());
                         }
                     }
                     if !changes.is_empty() || theirs.deleted {
-                        let base = changes.keys().map(|k| (k.clone(), get(&theirs.fields, k).clone())).collect();
+                        let base = changes.keys().map(|k| (k.clone(), field_value(&theirs.fields, k).clone())).collect();
                         insert_entry(tx, &Mutation {
                             mutation_id: Uuid::now_v7(),
                             collection: collection.to_string(),
@@ -389,25 +340,11 @@ impl LocalStore {
                     base_version: None,
                     base: Fields::new(),
                     fields,
-                    hlc: crate::hlc::tick(tx)?,
+                    hlc: hlc::tick(tx)?,
                 })?;
                 return Ok(Some(copy));
             }
             Ok(None)
         })
-    }
-}
-
-fn overlay(base: &Fields, changes: &Fields) -> Fields {
-    let mut out = base.clone();
-    crate::outbox::apply_changes(&mut out, changes);
-    out
-}
-
-fn set(fields: &mut Fields, name: &str, value: Value) {
-    if value.is_null() {
-        fields.remove(name);
-    } else {
-        fields.insert(name.to_string(), value);
     }
 }

@@ -3,38 +3,15 @@
 
 use std::collections::HashMap;
 
+use ferry_protocol::fields::{field_value, same_value};
 use ferry_protocol::{MutationResult, Op, PushWritten, Status};
 use rusqlite::Connection;
-use serde::Serialize;
 use uuid::Uuid;
 
+use super::outbox::{delete_entry, entries_for, update_entry};
+use super::{LocalStore, conflicts, get_setting, keys, records, set_setting};
 use crate::error::{Error, Result};
-use crate::outbox::{OutboxEntry, delete_entry, entries_for, get, same_value, update_entry};
-use crate::store::records;
-use crate::store::{LocalStore, get_setting, keys, set_setting};
-
-/// What one push did, counted by outcome.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct PushSummary {
-    pub applied: usize,
-    pub merged: usize,
-    pub conflicts: usize,
-    pub rejected: usize,
-}
-
-impl PushSummary {
-    pub fn add(&mut self, other: PushSummary) {
-        self.applied += other.applied;
-        self.merged += other.merged;
-        self.conflicts += other.conflicts;
-        self.rejected += other.rejected;
-    }
-
-    pub fn total(&self) -> usize {
-        self.applied + self.merged + self.conflicts + self.rejected
-    }
-}
+use crate::model::{OutboxEntry, PushSummary};
 
 /// After an entry is acknowledged, the record's later entries were made on top
 /// of it: they now start from the version the server wrote, so the server
@@ -51,11 +28,11 @@ fn rebase_later_entries(c: &Connection, record: &ferry_protocol::Record) -> Resu
         m.base_version = Some(record.version);
         if m.op == Op::Put {
             m.fields
-                .retain(|k, v| !same_value(v, get(&record.fields, k)));
+                .retain(|k, v| !same_value(v, field_value(&record.fields, k)));
             m.base = m
                 .fields
                 .keys()
-                .map(|k| (k.clone(), get(&record.fields, k).clone()))
+                .map(|k| (k.clone(), field_value(&record.fields, k).clone()))
                 .collect();
         }
         update_entry(c, e.seq, &m)?;
@@ -122,7 +99,7 @@ fn store_one(
                     delete_entry(c, later.mutation.mutation_id)?;
                 }
             }
-            crate::conflict::insert(
+            conflicts::insert(
                 c,
                 m,
                 conflict.kind,

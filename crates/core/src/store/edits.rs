@@ -1,0 +1,264 @@
+//! Local edits: create, update, delete, restore.
+//!
+//! A local edit is one transaction: the record's local value changes and an
+//! outbox entry is appended, or merged into the record's unsent entry (the
+//! first entry's base is kept). An entry in flight is never modified.
+
+use ferry_protocol::fields::{apply_changes, field_value, same_value};
+use ferry_protocol::{Access, Collection, Fields, Mutation, Op};
+use rusqlite::{Connection, params};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::LocalStore;
+use super::outbox::{delete_entry, entries_for, insert_entry, update_entry};
+use super::records::{self, LocalRecord};
+use super::schema::collection_in;
+use crate::error::{Error, Result};
+
+/// The base values of `names` in the record's base (null where it has none).
+fn base_values(record: Option<&LocalRecord>, names: impl Iterator<Item = String>) -> Fields {
+    let base = record.and_then(|r| r.base.as_ref());
+    names
+        .map(|n| {
+            let v = base.map_or(Value::Null, |b| field_value(&b.fields, &n).clone());
+            (n, v)
+        })
+        .collect()
+}
+
+/// Appends the outbox side of an edit of `record` (its state before the
+/// edit), coalescing into the record's unsent entry when there is one.
+/// `changes` are the fields the user just set (for a put).
+pub(crate) fn record_edit(
+    c: &Connection,
+    before: Option<&LocalRecord>,
+    m: &Mutation,
+) -> Result<()> {
+    let entries = entries_for(c, &m.collection, m.record_id)?;
+    let hlc = m.hlc.clone();
+    if let Some(last) = entries.last().filter(|e| !e.in_flight) {
+        let mut merged = last.mutation.clone();
+        merged.hlc = hlc;
+        match (m.op, last.mutation.op) {
+            (Op::Delete, Op::Put) if last.mutation.base_version.is_none() && entries.len() == 1 => {
+                // Created and deleted before the server ever saw it: nothing to send.
+                delete_entry(c, last.mutation.mutation_id)?;
+                c.execute(
+                    "DELETE FROM records WHERE collection = ?1 AND id = ?2",
+                    params![m.collection, m.record_id.to_string()],
+                )?;
+                return Ok(());
+            }
+            (Op::Delete, _) => {
+                merged.op = Op::Delete;
+                merged.base = Fields::new();
+                merged.fields = Fields::new();
+            }
+            (Op::Put, _) => {
+                let new_names: Vec<String> = m
+                    .fields
+                    .keys()
+                    .filter(|k| !merged.base.contains_key(*k))
+                    .cloned()
+                    .collect();
+                if merged.base_version.is_some() {
+                    for (k, v) in base_values(before, new_names.into_iter()) {
+                        merged.base.insert(k, v);
+                    }
+                }
+                for (k, v) in &m.fields {
+                    merged.fields.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        return update_entry(c, last.seq, &merged);
+    }
+    let mut m = m.clone();
+    if m.op == Op::Put {
+        // A record whose last edit was refused still differs from its base:
+        // send those fields again with this edit, so fixing it is one edit.
+        if let Some(r) = before {
+            let empty = Fields::new();
+            let base_fields = r.base.as_ref().map_or(&empty, |b| &b.fields);
+            let names: Vec<String> = r.fields.keys().chain(base_fields.keys()).cloned().collect();
+            for k in names {
+                if !m.fields.contains_key(&k)
+                    && !same_value(field_value(&r.fields, &k), field_value(base_fields, &k))
+                {
+                    let v = field_value(&r.fields, &k).clone();
+                    m.fields.insert(k, v);
+                }
+            }
+        }
+        m.base = if m.base_version.is_some() {
+            base_values(before, m.fields.keys().cloned())
+        } else {
+            Fields::new()
+        };
+    }
+    insert_entry(c, &m)
+}
+
+/// Checks that the user may write to the collection and returns it.
+fn writable(c: &Connection, collection: &str) -> Result<Collection> {
+    let col = collection_in(c, collection)?
+        .ok_or_else(|| Error::UnknownCollection(collection.to_string()))?;
+    if col.access != Access::Write {
+        return Err(Error::ReadOnly(collection.to_string()));
+    }
+    Ok(col)
+}
+
+fn editable(c: &Connection, collection: &str, id: Uuid) -> Result<LocalRecord> {
+    let r = records::load(c, collection, id)?.ok_or_else(|| Error::UnknownRecord {
+        collection: collection.to_string(),
+        id: id.to_string(),
+    })?;
+    if r.state == records::RecordState::Conflict {
+        return Err(Error::InConflict {
+            collection: collection.to_string(),
+            id: id.to_string(),
+        });
+    }
+    if r.deleted {
+        return Err(Error::RecordDeleted {
+            collection: collection.to_string(),
+            id: id.to_string(),
+        });
+    }
+    Ok(r)
+}
+
+fn new_mutation(
+    c: &Connection,
+    collection: &str,
+    id: Uuid,
+    op: Op,
+    base_version: Option<i64>,
+    fields: Fields,
+) -> Result<Mutation> {
+    Ok(Mutation {
+        mutation_id: Uuid::now_v7(),
+        collection: collection.to_string(),
+        record_id: id,
+        op,
+        base_version,
+        base: Fields::new(),
+        fields,
+        hlc: super::hlc::tick(c)?,
+    })
+}
+
+impl LocalStore {
+    /// Creates a record locally; returns its new id.
+    pub fn create(&self, collection: &str, fields: Fields) -> Result<Uuid> {
+        self.write(|tx| {
+            let col = writable(tx, collection)?;
+            let fields: Fields = fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
+            col.check_fields(&fields).map_err(Error::InvalidValue)?;
+            col.check_required(&fields).map_err(Error::InvalidValue)?;
+            // The server would reject it, dropping the edit: refuse it now.
+            ferry_protocol::check_field_sizes(&fields).map_err(Error::InvalidValue)?;
+            ferry_protocol::check_record_size(&fields, None).map_err(Error::InvalidValue)?;
+            let id = Uuid::now_v7();
+            records::set_local(tx, collection, id, &fields, false)?;
+            let m = new_mutation(tx, collection, id, Op::Put, None, fields)?;
+            record_edit(tx, None, &m)?;
+            Ok(id)
+        })
+    }
+
+    /// Changes some fields of a record locally (`null` clears a field).
+    pub fn update(&self, collection: &str, id: Uuid, changes: Fields) -> Result<()> {
+        self.write(|tx| {
+            let col = writable(tx, collection)?;
+            let before = editable(tx, collection, id)?;
+            col.check_fields(&changes).map_err(Error::InvalidValue)?;
+            let mut after = before.fields.clone();
+            apply_changes(&mut after, &changes);
+            col.check_required(&after).map_err(Error::InvalidValue)?;
+            // The server would reject it, dropping the edit: refuse it now.
+            ferry_protocol::check_field_sizes(&changes).map_err(Error::InvalidValue)?;
+            ferry_protocol::check_record_size(&after, Some(&before.fields))
+                .map_err(Error::InvalidValue)?;
+            records::set_local(tx, collection, id, &after, false)?;
+            let m = new_mutation(tx, collection, id, Op::Put, before.base_version(), changes)?;
+            record_edit(tx, Some(&before), &m)
+        })
+    }
+
+    /// Deletes a record locally (a tombstone until the server confirms).
+    pub fn delete(&self, collection: &str, id: Uuid) -> Result<()> {
+        self.write(|tx| {
+            writable(tx, collection)?;
+            let before = editable(tx, collection, id)?;
+            records::set_local(tx, collection, id, &before.fields, true)?;
+            let m = new_mutation(
+                tx,
+                collection,
+                id,
+                Op::Delete,
+                before.base_version(),
+                Fields::new(),
+            )?;
+            record_edit(tx, Some(&before), &m)
+        })
+    }
+
+    /// Undoes a local delete: the record comes back with the values it had.
+    /// An unsent deletion is withdrawn; after one already sent (or in
+    /// flight), an edit with every value restores the record on the server.
+    pub fn restore(&self, collection: &str, id: Uuid) -> Result<()> {
+        self.write(|tx| {
+            writable(tx, collection)?;
+            let unknown = || Error::UnknownRecord {
+                collection: collection.to_string(),
+                id: id.to_string(),
+            };
+            let r = records::load(tx, collection, id)?.ok_or_else(unknown)?;
+            if !r.deleted {
+                return Ok(());
+            }
+            if r.state == records::RecordState::Conflict {
+                return Err(Error::InConflict {
+                    collection: collection.to_string(),
+                    id: id.to_string(),
+                });
+            }
+            let entries = entries_for(tx, collection, id)?;
+            let withdrawn = match entries.last() {
+                Some(last) if !last.in_flight && last.mutation.op == Op::Delete => {
+                    delete_entry(tx, last.mutation.mutation_id)?
+                }
+                _ => false,
+            };
+            records::set_local(tx, collection, id, &r.fields, false)?;
+            let live_base = r.base.as_ref().filter(|b| !b.deleted);
+            let changes: Fields = match live_base {
+                Some(base) if withdrawn => r
+                    .fields
+                    .iter()
+                    .filter(|(k, v)| !same_value(v, field_value(&base.fields, k)))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .chain(
+                        base.fields
+                            .keys()
+                            .filter(|k| !r.fields.contains_key(*k))
+                            .map(|k| (k.clone(), Value::Null)),
+                    )
+                    .collect(),
+                _ => r.fields.clone(),
+            };
+            if changes.is_empty() {
+                return Ok(());
+            }
+            let before = LocalRecord {
+                deleted: false,
+                ..r.clone()
+            };
+            let m = new_mutation(tx, collection, id, Op::Put, r.base_version(), changes)?;
+            record_edit(tx, Some(&before), &m)
+        })
+    }
+}
