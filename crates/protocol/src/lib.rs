@@ -51,6 +51,9 @@ pub const HISTORY_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// field and the limit (code `field_too_large`).
 pub fn check_field_sizes(values: &Fields) -> Result<(), String> {
     for (name, value) in values {
+        if json_len_bound(value) <= MAX_FIELD_BYTES {
+            continue;
+        }
         let len = json_len(value);
         if len > MAX_FIELD_BYTES {
             return Err(format!(
@@ -65,6 +68,9 @@ pub fn check_field_sizes(values: &Fields) -> Result<(), String> {
 /// (code `record_too_large`). A record already larger (`before`, stored
 /// before the limit) may still be written as long as it does not grow.
 pub fn check_record_size(after: &Fields, before: Option<&Fields>) -> Result<(), String> {
+    if map_len_bound(after) <= MAX_RECORD_BYTES {
+        return Ok(());
+    }
     let len = json_len(after);
     if len > MAX_RECORD_BYTES && before.is_none_or(|b| len > json_len(b)) {
         return Err(format!(
@@ -72,6 +78,28 @@ pub fn check_record_size(after: &Fields, before: Option<&Fields>) -> Result<(), 
         ));
     }
     Ok(())
+}
+
+/// An upper bound of `value`'s JSON length, without formatting anything:
+/// every push checks sizes, and nearly every value is far below the limits.
+fn json_len_bound(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        // f64 and i64/u64 print in at most 24 characters.
+        Value::Number(_) => 24,
+        // A character escapes to at most 6 bytes (`\u001f`).
+        Value::String(s) => s.len() * 6 + 2,
+        Value::Array(a) => a.iter().map(|v| json_len_bound(v) + 1).sum::<usize>() + 2,
+        Value::Object(o) => map_len_bound(o),
+    }
+}
+
+fn map_len_bound(map: &Fields) -> usize {
+    map.iter()
+        .map(|(k, v)| k.len() * 6 + 3 + json_len_bound(v))
+        .sum::<usize>()
+        + 2
 }
 
 /// Length of `value`'s JSON text, counted without building it.
@@ -462,6 +490,37 @@ impl fmt::Display for ErrorBody {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_size_bound_is_never_below_the_json_length() {
+        let values = [
+            json!(null),
+            json!(true),
+            json!(-1.797_693_134_862_315_7e308),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!("\u{1}\u{1f}\"\\\n"),
+            json!("é👩‍💻שלום"),
+            json!(["", "\u{0}", "a b"]),
+            json!({"\u{2}k": {"x": [1, 2.5, null]}, "": ""}),
+        ];
+        for v in &values {
+            assert!(json_len_bound(v) >= json_len(v), "{v}");
+        }
+        let serde_json::Value::Object(map) = json!({"a\u{3}": "\u{7}".repeat(1000), "n": 1}) else {
+            unreachable!()
+        };
+        assert!(map_len_bound(&map) >= json_len(&map));
+        // Past the bound the exact length decides, and still refuses.
+        let big = Fields::from_iter([(
+            "notes".to_string(),
+            json!("\u{1}".repeat(MAX_FIELD_BYTES / 6 + 1)),
+        )]);
+        assert!(check_field_sizes(&big).is_err());
+        let fine =
+            Fields::from_iter([("notes".to_string(), json!("a".repeat(MAX_FIELD_BYTES - 2)))]);
+        assert!(check_field_sizes(&fine).is_ok());
+    }
 
     #[test]
     fn mutation_defaults_missing_base_and_fields() {
