@@ -13,6 +13,7 @@
 //!   those with them; the cursor moves in the same transaction as its page;
 //! - this device's HLC never goes backwards, across restarts too.
 
+pub mod client;
 pub mod conflict;
 pub mod device;
 pub mod error;
@@ -24,8 +25,9 @@ pub mod store;
 pub mod sync;
 pub mod token_store;
 
+pub use client::{Client, ClientStatus, Resolved};
 pub use conflict::{Conflict, FieldChoice, Resolution};
-pub use error::{Error, Result};
+pub use error::{ConnectionFailure, Error, Result};
 pub use ferry_protocol as protocol;
 pub use outbox::OutboxEntry;
 pub use profile::{Account, KeyringUse, Profile, Token, TokenStore};
