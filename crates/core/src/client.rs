@@ -204,15 +204,16 @@ impl Client {
         if let Some(c) = self.slot().as_ref() {
             return c.state();
         }
-        if self.work_offline().unwrap_or(false) {
-            return ConnState::Offline {
-                reason: "working offline".into(),
-                by_choice: true,
-            };
-        }
+        let (reason, by_choice) = if !self.signed_in() {
+            ("not signed in", false)
+        } else if self.work_offline().unwrap_or(false) {
+            ("working offline", true)
+        } else {
+            ("not syncing", false)
+        };
         ConnState::Offline {
-            reason: "not signed in".into(),
-            by_choice: false,
+            reason: reason.into(),
+            by_choice,
         }
     }
 
@@ -220,10 +221,16 @@ impl Client {
     /// needed): online, an incompatible server, or offline.
     pub async fn check_connection(&self, timeout: Duration) -> Result<ConnState> {
         if self.work_offline()? {
-            return Ok(self.connection());
+            return Ok(ConnState::Offline {
+                reason: "working offline".into(),
+                by_choice: true,
+            });
         }
         let Some(account) = self.profile().account()? else {
-            return Ok(self.connection());
+            return Ok(ConnState::Offline {
+                reason: "not signed in".into(),
+                by_choice: false,
+            });
         };
         let api = Api::new(&account.server, None)?;
         Ok(match tokio::time::timeout(timeout, api.health()).await {
@@ -298,12 +305,10 @@ impl Client {
     /// Changes fields of a record; returns it as stored.
     pub fn update(&self, collection: &str, id: Uuid, changes: Fields) -> Result<LocalRecord> {
         let store = self.store();
-        store
-            .update(collection, id, changes.clone())
-            .map_err(|e| {
-                let before = store.record(collection, id).ok().map(|r| r.fields);
-                self.name_the_field(e, collection, &changes, before.as_ref())
-            })?;
+        store.update(collection, id, changes.clone()).map_err(|e| {
+            let before = store.record(collection, id).ok().map(|r| r.fields);
+            self.name_the_field(e, collection, &changes, before.as_ref())
+        })?;
         let record = store.record(collection, id)?;
         self.edited(Self::one(collection, id));
         Ok(record)
