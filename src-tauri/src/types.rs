@@ -145,8 +145,12 @@ pub struct CommandError {
     pub kind: ErrorKind,
     pub message: String,
     /// The field an invalid value belongs to (kind `invalid`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub field: Option<String>,
     /// What failed on the way to the server (kinds `unreachable`, `tls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub connection: Option<ConnectionFailure>,
 }
 
@@ -297,6 +301,71 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Every command of `command_list.rs` is allowed in the capability
+    /// file (and nothing else is), called by `api.ts` and answered by the
+    /// e2e mock.
+    #[test]
+    fn every_command_is_allowed_called_and_mocked() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let read = |rel: &str| {
+            std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+        };
+        let want: std::collections::BTreeSet<String> =
+            super::COMMANDS.iter().map(|c| (*c).to_string()).collect();
+        let caps: serde_json::Value =
+            serde_json::from_str(&read("src-tauri/capabilities/default.json")).expect("json");
+        let allowed: std::collections::BTreeSet<String> = caps["permissions"]
+            .as_array()
+            .expect("permissions")
+            .iter()
+            .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+            .map(|p| p.replace('-', "_"))
+            .collect();
+        assert_eq!(allowed, want, "capabilities/default.json");
+        let api = read("ui/src/lib/api.ts");
+        let mock = read("ui/e2e/mock/backend.ts");
+        for name in &want {
+            assert!(
+                api.contains(&format!("'{name}'")),
+                "api.ts does not call {name}"
+            );
+            assert!(
+                mock.contains(&format!("case '{name}':")),
+                "the e2e mock does not answer {name}"
+            );
+        }
+    }
+
+    /// The event payload map names every event.
+    #[test]
+    fn every_event_has_a_payload() {
+        use super::EventName as E;
+        use ts_rs::TS;
+        // A new event fails to compile here until it is listed.
+        let listed = |e: E| match e {
+            E::Status
+            | E::RecordsChanged
+            | E::ConflictsChanged
+            | E::QuitRequested
+            | E::OpenConflict => e,
+        };
+        let payloads = super::EventPayloads::decl(&ts_rs::Config::new());
+        for event in [
+            E::Status,
+            E::RecordsChanged,
+            E::ConflictsChanged,
+            E::QuitRequested,
+            E::OpenConflict,
+        ] {
+            let name = listed(event).as_str();
+            assert!(
+                payloads.contains(&format!("\"{name}\":"))
+                    || payloads.contains(&format!(" {name}:")),
+                "{name} has no payload in {payloads}"
+            );
+        }
     }
 
     /// The checked-in bindings must match the Rust types; `make bindings`
