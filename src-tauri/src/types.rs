@@ -197,7 +197,9 @@ pub struct OpenConflict {
 }
 
 /// The payload of each event, by event name: the UI's `on(name, handler)`
-/// is typed by it. A test checks it names every [`EventName`].
+/// is typed by it. A test checks it names every [`EventName`]. Only its
+/// TypeScript declaration is used, so it exists in test builds only.
+#[cfg(test)]
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct EventPayloads {
     pub status: Status,
