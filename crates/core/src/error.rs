@@ -145,32 +145,33 @@ impl ConnectionFailure {
         }
         let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
         while let Some(err) = next {
-            if err.downcast_ref::<rustls::Error>().is_some() {
-                return ConnectionFailure::Tls;
-            }
-            if let Some(io) = err.downcast_ref::<std::io::Error>() {
-                // hyper-rustls wraps the TLS error in an io::Error whose
-                // `source` skips it: look inside.
-                if io
-                    .get_ref()
-                    .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-                {
-                    return ConnectionFailure::Tls;
-                }
-                match io.kind() {
-                    std::io::ErrorKind::ConnectionRefused => return ConnectionFailure::Refused,
-                    std::io::ErrorKind::TimedOut => return ConnectionFailure::Timeout,
-                    _ => {}
-                }
-            }
-            // hyper-util's resolver error is a private type; its text is a
-            // fixed constant ("dns error"), not a message for people.
-            if err.to_string() == "dns error" {
-                return ConnectionFailure::Dns;
+            if let Some(kind) = Self::of_one(err) {
+                return kind;
             }
             next = err.source();
         }
         ConnectionFailure::Other
+    }
+
+    fn of_one(err: &(dyn std::error::Error + 'static)) -> Option<ConnectionFailure> {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return Some(ConnectionFailure::Tls);
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            // hyper-rustls wraps the TLS error in io::Errors whose `source`
+            // skips it: look inside.
+            if let Some(kind) = io.get_ref().and_then(|inner| Self::of_one(inner)) {
+                return Some(kind);
+            }
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return Some(ConnectionFailure::Refused),
+                std::io::ErrorKind::TimedOut => return Some(ConnectionFailure::Timeout),
+                _ => {}
+            }
+        }
+        // hyper-util's resolver error is a private type; its text is a
+        // fixed constant ("dns error"), not a message for people.
+        (err.to_string() == "dns error").then_some(ConnectionFailure::Dns)
     }
 }
 

@@ -16,6 +16,16 @@ fn client(dir: &tempfile::TempDir) -> Client {
     Client::new(Arc::new(profile), "client-test")
 }
 
+/// Alice signed in to `server`, in a new profile under `dir`.
+async fn alice(server: &TestServer, dir: &tempfile::TempDir) -> Client {
+    let alice = client(dir);
+    alice
+        .login(&server.url, "alice", "demo")
+        .await
+        .expect("login");
+    alice
+}
+
 #[tokio::test]
 async fn signing_in_clears_work_offline() {
     let server = TestServer::start().await;
@@ -78,11 +88,7 @@ async fn the_status_counts_unsent_edits_and_forgets_the_account_on_sign_out() {
 async fn a_local_edit_returns_the_record_and_announces_it() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let alice = client(&dir);
-    alice
-        .login(&server.url, "alice", "demo")
-        .await
-        .expect("login");
+    let alice = alice(&server, &dir).await;
     let mut events = alice.subscribe();
 
     let created = alice
@@ -113,11 +119,7 @@ async fn a_local_edit_returns_the_record_and_announces_it() {
 async fn an_invalid_value_names_its_field_and_keeps_its_message() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let alice = client(&dir);
-    alice
-        .login(&server.url, "alice", "demo")
-        .await
-        .expect("login");
+    let alice = alice(&server, &dir).await;
 
     let bad = alice
         .create("tasks", fields(json!({"title": "x", "due": "soon"})))
@@ -158,6 +160,28 @@ async fn a_refused_connection_says_so() {
             e,
             Error::Unreachable {
                 kind: ferry_core::ConnectionFailure::Refused,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_secure_connection_says_so() {
+    // The test server speaks plain HTTP: a TLS handshake with it fails.
+    let server = TestServer::start().await;
+    let https = server.url.replace("http://", "https://");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let e = client(&dir)
+        .login(&https, "alice", "demo")
+        .await
+        .expect_err("no TLS there");
+    assert!(
+        matches!(
+            e,
+            Error::Unreachable {
+                kind: ferry_core::ConnectionFailure::Tls,
                 ..
             }
         ),
