@@ -110,15 +110,11 @@ impl From<Error> for CommandError {
             | Error::InvalidField { message: m, .. } => (K::Invalid, capitalise(m)),
             _ => (K::Internal, capitalise(&e.to_string())),
         };
-        let connection = match &e {
-            Error::Unreachable { kind, .. } => Some(*kind),
-            _ => None,
-        };
         CommandError {
             kind,
             message,
             field: e.field().map(str::to_string),
-            connection,
+            connection: e.connection_failure(),
         }
     }
 }

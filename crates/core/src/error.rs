@@ -112,6 +112,14 @@ impl Error {
         }
     }
 
+    /// What failed on the way to the server, for an unreachable one.
+    pub fn connection_failure(&self) -> Option<ConnectionFailure> {
+        match self {
+            Error::Unreachable { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
     /// Whether retrying later may help (network trouble), as opposed to an
     /// error the user must fix.
     pub fn is_transient(&self) -> bool {

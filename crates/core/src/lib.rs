@@ -1,6 +1,7 @@
 //! Ferry client core: the local snapshot, the durable outbox and the sync
 //! engine, headless. The desktop app and the `ferry` CLI are thin shells
-//! over this crate.
+//! over this crate; [`Client`] holds the policy they share (sign-in clears
+//! work-offline, the status snapshot, local edits that announce themselves).
 //!
 //! Invariants:
 //! - a local edit is one transaction: the record's local value and its

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{TestServer, fields};
-use ferry_core::{Client, Error, Event, KeyringUse, Profile};
+use ferry_core::{Client, ConnectionFailure, Error, Event, KeyringUse, Profile};
 use serde_json::json;
 
 fn client(dir: &tempfile::TempDir) -> Client {
@@ -142,6 +142,16 @@ async fn an_invalid_value_names_its_field_and_keeps_its_message() {
     assert_eq!(cleared.field(), Some("title"));
 }
 
+/// Why signing in at `url` could not reach a server.
+async fn failure_signing_in_at(url: &str) -> Option<ConnectionFailure> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let e = client(&dir)
+        .login(url, "alice", "demo")
+        .await
+        .expect_err("no server there");
+    e.connection_failure()
+}
+
 #[tokio::test]
 async fn a_refused_connection_says_so() {
     // A port that was just free: nothing listens there.
@@ -149,22 +159,8 @@ async fn a_refused_connection_says_so() {
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let alice = client(&dir);
-    let e = alice
-        .login(&format!("http://127.0.0.1:{port}"), "alice", "demo")
-        .await
-        .expect_err("nobody there");
-    assert!(
-        matches!(
-            e,
-            Error::Unreachable {
-                kind: ferry_core::ConnectionFailure::Refused,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let failure = failure_signing_in_at(&format!("http://127.0.0.1:{port}")).await;
+    assert_eq!(failure, Some(ConnectionFailure::Refused));
 }
 
 #[tokio::test]
@@ -172,19 +168,8 @@ async fn a_failed_secure_connection_says_so() {
     // The test server speaks plain HTTP: a TLS handshake with it fails.
     let server = TestServer::start().await;
     let https = server.url.replace("http://", "https://");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let e = client(&dir)
-        .login(&https, "alice", "demo")
-        .await
-        .expect_err("no TLS there");
-    assert!(
-        matches!(
-            e,
-            Error::Unreachable {
-                kind: ferry_core::ConnectionFailure::Tls,
-                ..
-            }
-        ),
-        "{e:?}"
+    assert_eq!(
+        failure_signing_in_at(&https).await,
+        Some(ConnectionFailure::Tls)
     );
 }
