@@ -6,6 +6,7 @@ import type { Status } from "./Status";
 
 /**
  * The payload of each event, by event name: the UI's `on(name, handler)`
- * is typed by it. A test checks it names every [`EventName`].
+ * is typed by it. A test checks it names every [`EventName`]. Only its
+ * TypeScript declaration is used, so it exists in test builds only.
  */
 export type EventPayloads = { status: Status, "records-changed": RecordsChanged, "conflicts-changed": number, "quit-requested": QuitRequested, "open-conflict": OpenConflict, };
