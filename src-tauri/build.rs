@@ -1,32 +1,12 @@
 //! Build script of the desktop shell: validates `tauri.conf.json`, the icons
 //! and the capabilities, and prepares what `tauri::generate_context!` embeds.
 
-/// Every command the window may call; each needs an `allow-…` entry in
-/// `src-tauri/capabilities/default.json`, so nothing else is reachable.
-const COMMANDS: &[&str] = &[
-    "app_info",
-    "status",
-    "demo_server",
-    "login",
-    "logout",
-    "recover_profile",
-    "collections",
-    "list_records",
-    "count_records",
-    "get_record",
-    "create_record",
-    "update_record",
-    "delete_record",
-    "restore_record",
-    "record_history",
-    "outbox",
-    "conflicts",
-    "resolve_conflict",
-    "sync_now",
-    "set_work_offline",
-    "set_notifications",
-    "quit",
-];
+include!("src/command_list.rs");
+
+/// Every command the window may call (`src/command_list.rs`); each needs an
+/// `allow-…` entry in `src-tauri/capabilities/default.json`, so nothing
+/// else is reachable.
+const COMMANDS: &[&str] = with_commands!(command_names);
 
 fn main() {
     // The capabilities live beside the Rust sources, not at the repository

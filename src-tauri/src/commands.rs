@@ -5,45 +5,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_core::protocol::{Fields, Record};
-use ferry_core::{Conflict, LocalRecord, OutboxEntry, Query, RecordRef, SortOrder};
+use ferry_core::{Client, Conflict, LocalRecord, OutboxEntry, Query, SortOrder};
 use tauri::{AppHandle, State};
 use uuid::Uuid;
 
-use crate::session::{self, Desktop, Session, emit};
+use crate::session::{self, Desktop, emit};
 use crate::types::{
     AppInfo, CollectionInfo, CommandError, EventName, ListQuery, LoginForm, RecordList,
-    RecordsChanged, ResolutionInput, Status,
+    ResolutionInput, Status,
 };
 
 type Result<T> = std::result::Result<T, CommandError>;
 
 /// Runs store work on the blocking pool.
 async fn blocking<T: Send + 'static>(
-    session: &Arc<Session>,
-    f: impl FnOnce(&Session) -> std::result::Result<T, ferry_core::Error> + Send + 'static,
+    client: &Arc<Client>,
+    f: impl FnOnce(&Client) -> std::result::Result<T, ferry_core::Error> + Send + 'static,
 ) -> Result<T> {
-    let s = session.clone();
-    tauri::async_runtime::spawn_blocking(move || f(&s))
+    let c = client.clone();
+    tauri::async_runtime::spawn_blocking(move || f(&c))
         .await
         .map_err(|e| CommandError::internal(format!("a background task failed: {e}")))?
         .map_err(CommandError::from)
-}
-
-/// After a local edit: refresh the rows, the counts, and wake the sync task.
-async fn edited(app: &AppHandle, desktop: &Desktop, session: &Session, collection: &str, id: Uuid) {
-    emit(
-        app,
-        EventName::RecordsChanged,
-        &RecordsChanged {
-            records: vec![RecordRef {
-                collection: collection.to_string(),
-                id,
-            }],
-            truncated: false,
-        },
-    );
-    desktop.emit_status().await;
-    session.local_edit().await;
 }
 
 #[tauri::command]
@@ -75,15 +58,16 @@ pub async fn demo_server() -> Result<Option<String>> {
 
 #[tauri::command]
 pub async fn login(desktop: State<'_, Desktop>, form: LoginForm) -> Result<Status> {
-    desktop
-        .login(form.server.trim(), form.username.trim(), &form.password)
+    let client = desktop.client().await?;
+    client
+        .login(&form.server, &form.username, &form.password)
         .await?;
     Ok(desktop.status().await)
 }
 
 #[tauri::command]
 pub async fn logout(desktop: State<'_, Desktop>) -> Result<Status> {
-    desktop.logout().await?;
+    desktop.client().await?.logout().await?;
     Ok(desktop.status().await)
 }
 
@@ -92,14 +76,17 @@ pub async fn logout(desktop: State<'_, Desktop>) -> Result<Status> {
 pub async fn recover_profile(desktop: State<'_, Desktop>) -> Result<Status> {
     let recovery = desktop.recover().await?;
     tracing::warn!(damaged = %recovery.damaged.display(), "profile recovered");
-    desktop.session().await?.sync_now().await;
+    // Offline by choice is no failure of the recovery: the status tells.
+    if let Err(e) = desktop.client().await?.sync_now() {
+        tracing::info!(error = %e, "no sync after the recovery");
+    }
     Ok(desktop.status().await)
 }
 
 #[tauri::command]
 pub async fn collections(desktop: State<'_, Desktop>) -> Result<Vec<CollectionInfo>> {
-    let session = desktop.session().await?;
-    blocking(&session, |s| {
+    let client = desktop.client().await?;
+    blocking(&client, |s| {
         let counts: std::collections::HashMap<String, i64> =
             s.store().collection_counts()?.into_iter().collect();
         Ok(s.store()
@@ -116,8 +103,8 @@ pub async fn collections(desktop: State<'_, Desktop>) -> Result<Vec<CollectionIn
 
 #[tauri::command]
 pub async fn list_records(desktop: State<'_, Desktop>, query: ListQuery) -> Result<RecordList> {
-    let session = desktop.session().await?;
-    blocking(&session, move |s| {
+    let client = desktop.client().await?;
+    blocking(&client, move |s| {
         let offset = query.offset;
         let page = s.store().query(&core_query(query))?;
         Ok(RecordList {
@@ -132,8 +119,8 @@ pub async fn list_records(desktop: State<'_, Desktop>, query: ListQuery) -> Resu
 /// How many records match a list's search and filters (its window ignored).
 #[tauri::command]
 pub async fn count_records(desktop: State<'_, Desktop>, query: ListQuery) -> Result<i64> {
-    let session = desktop.session().await?;
-    blocking(&session, move |s| s.store().count(&core_query(query))).await
+    let client = desktop.client().await?;
+    blocking(&client, move |s| s.store().count(&core_query(query))).await
 }
 
 fn core_query(query: ListQuery) -> Query {
@@ -158,78 +145,50 @@ pub async fn get_record(
     collection: String,
     id: Uuid,
 ) -> Result<LocalRecord> {
-    let session = desktop.session().await?;
-    blocking(&session, move |s| s.store().record(&collection, id)).await
+    let client = desktop.client().await?;
+    blocking(&client, move |s| s.store().record(&collection, id)).await
 }
 
 #[tauri::command]
 pub async fn create_record(
-    app: AppHandle,
     desktop: State<'_, Desktop>,
     collection: String,
     fields: Fields,
 ) -> Result<LocalRecord> {
-    let session = desktop.session().await?;
-    let c = collection.clone();
-    let record = blocking(&session, move |s| {
-        let id = s.store().create(&c, fields)?;
-        s.store().record(&c, id)
-    })
-    .await?;
-    edited(&app, &desktop, &session, &collection, record.id).await;
-    Ok(record)
+    let client = desktop.client().await?;
+    blocking(&client, move |c| c.create(&collection, fields)).await
 }
 
 #[tauri::command]
 pub async fn update_record(
-    app: AppHandle,
     desktop: State<'_, Desktop>,
     collection: String,
     id: Uuid,
     changes: Fields,
 ) -> Result<LocalRecord> {
-    let session = desktop.session().await?;
-    let c = collection.clone();
-    let record = blocking(&session, move |s| {
-        s.store().update(&c, id, changes)?;
-        s.store().record(&c, id)
-    })
-    .await?;
-    edited(&app, &desktop, &session, &collection, id).await;
-    Ok(record)
+    let client = desktop.client().await?;
+    blocking(&client, move |c| c.update(&collection, id, changes)).await
 }
 
 #[tauri::command]
 pub async fn delete_record(
-    app: AppHandle,
     desktop: State<'_, Desktop>,
     collection: String,
     id: Uuid,
 ) -> Result<()> {
-    let session = desktop.session().await?;
-    let c = collection.clone();
-    blocking(&session, move |s| s.store().delete(&c, id)).await?;
-    edited(&app, &desktop, &session, &collection, id).await;
-    Ok(())
+    let client = desktop.client().await?;
+    blocking(&client, move |c| c.delete(&collection, id)).await
 }
 
 /// Undoes a delete.
 #[tauri::command]
 pub async fn restore_record(
-    app: AppHandle,
     desktop: State<'_, Desktop>,
     collection: String,
     id: Uuid,
 ) -> Result<LocalRecord> {
-    let session = desktop.session().await?;
-    let c = collection.clone();
-    let record = blocking(&session, move |s| {
-        s.store().restore(&c, id)?;
-        s.store().record(&c, id)
-    })
-    .await?;
-    edited(&app, &desktop, &session, &collection, id).await;
-    Ok(record)
+    let client = desktop.client().await?;
+    blocking(&client, move |c| c.restore(&collection, id)).await
 }
 
 /// Every version the server keeps of a record, oldest first.
@@ -239,20 +198,20 @@ pub async fn record_history(
     collection: String,
     id: Uuid,
 ) -> Result<Vec<Record>> {
-    let session = desktop.session().await?;
-    Ok(session.engine.history(&collection, id).await?)
+    let client = desktop.client().await?;
+    Ok(client.engine().history(&collection, id).await?)
 }
 
 #[tauri::command]
 pub async fn outbox(desktop: State<'_, Desktop>) -> Result<Vec<OutboxEntry>> {
-    let session = desktop.session().await?;
-    blocking(&session, |s| s.store().outbox(1000)).await
+    let client = desktop.client().await?;
+    blocking(&client, |s| s.store().outbox(1000)).await
 }
 
 #[tauri::command]
 pub async fn conflicts(desktop: State<'_, Desktop>) -> Result<Vec<Conflict>> {
-    let session = desktop.session().await?;
-    blocking(&session, |s| s.store().conflicts()).await
+    let client = desktop.client().await?;
+    blocking(&client, |s| s.store().conflicts()).await
 }
 
 #[tauri::command]
@@ -263,25 +222,18 @@ pub async fn resolve_conflict(
     id: Uuid,
     resolution: ResolutionInput,
 ) -> Result<()> {
-    let session = desktop.session().await?;
-    let c = collection.clone();
-    blocking(&session, move |s| {
-        s.store().resolve(&c, id, &resolution.into()).map(|_| ())
+    let client = desktop.client().await?;
+    let resolved = blocking(&client, move |c| {
+        c.resolve(&collection, id, &resolution.into())
     })
     .await?;
-    let count = blocking(&session, |s| Ok(s.store().pending_counts()?.conflicts)).await?;
-    emit(&app, EventName::ConflictsChanged, &count);
-    edited(&app, &desktop, &session, &collection, id).await;
+    emit(&app, EventName::ConflictsChanged, &resolved.conflicts);
     Ok(())
 }
 
 #[tauri::command]
 pub async fn sync_now(desktop: State<'_, Desktop>) -> Result<()> {
-    let session = desktop.session().await?;
-    if session.store().work_offline()? {
-        return Err(ferry_core::Error::WorkingOffline.into());
-    }
-    session.sync_now().await;
+    desktop.client().await?.sync_now()?;
     Ok(())
 }
 
@@ -291,8 +243,7 @@ pub async fn set_work_offline(
     desktop: State<'_, Desktop>,
     offline: bool,
 ) -> Result<Status> {
-    let session = desktop.session().await?;
-    session.set_work_offline(offline).await?;
+    desktop.client().await?.set_work_offline(offline)?;
     crate::menu::set_offline_checked(&app, offline);
     desktop.emit_status().await;
     Ok(desktop.status().await)
@@ -300,8 +251,8 @@ pub async fn set_work_offline(
 
 #[tauri::command]
 pub async fn set_notifications(desktop: State<'_, Desktop>, enabled: bool) -> Result<Status> {
-    let session = desktop.session().await?;
-    session::set_notifications(&session, enabled)?;
+    let client = desktop.client().await?;
+    session::set_notifications(&client, enabled)?;
     Ok(desktop.status().await)
 }
 

@@ -1,7 +1,7 @@
 //! Core errors as the desktop shows them: a kind for placing the message and
 //! a sentence that speaks of the app, not of the command line.
 
-use ferry_core::Error;
+use ferry_core::{ConnectionFailure, Error};
 
 use crate::types::{CommandError, ErrorKind};
 
@@ -10,26 +10,14 @@ impl CommandError {
         CommandError {
             kind,
             message: message.into(),
+            field: None,
+            connection: None,
         }
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
         CommandError::new(ErrorKind::Internal, message)
     }
-}
-
-/// Whether a transport failure came from TLS (an untrusted or wrong certificate).
-fn is_tls(detail: &str) -> bool {
-    let d = detail.to_ascii_lowercase();
-    [
-        "certificate",
-        "tls",
-        "handshake",
-        "unknownissuer",
-        "invalid peer",
-    ]
-    .iter()
-    .any(|w| d.contains(w))
 }
 
 impl From<Error> for CommandError {
@@ -72,7 +60,11 @@ impl From<Error> for CommandError {
                     .into(),
             ),
             Error::BadCredentials => (K::BadCredentials, "Wrong username or password.".into()),
-            Error::Unreachable { url, detail } if is_tls(detail) => (
+            Error::Unreachable {
+                url,
+                detail,
+                kind: ConnectionFailure::Tls,
+            } => (
                 K::Tls,
                 format!(
                     "The secure connection to {url} failed: its certificate is not trusted or does not match ({detail})."
@@ -113,10 +105,17 @@ impl From<Error> for CommandError {
                 K::NotFound,
                 "This conflict was already resolved.".into(),
             ),
-            Error::InvalidValue(m) | Error::InvalidResolution(m) => (K::Invalid, capitalise(m)),
+            Error::InvalidValue(m)
+            | Error::InvalidResolution(m)
+            | Error::InvalidField { message: m, .. } => (K::Invalid, capitalise(m)),
             _ => (K::Internal, capitalise(&e.to_string())),
         };
-        CommandError { kind, message }
+        CommandError {
+            kind,
+            message,
+            field: e.field().map(str::to_string),
+            connection: e.connection_failure(),
+        }
     }
 }
 
@@ -137,16 +136,31 @@ mod tests {
         let tls: CommandError = Error::Unreachable {
             url: "https://x".into(),
             detail: "error sending request: invalid peer certificate: UnknownIssuer".into(),
+            kind: ConnectionFailure::Tls,
         }
         .into();
         assert_eq!(tls.kind, ErrorKind::Tls);
+        assert_eq!(tls.connection, Some(ConnectionFailure::Tls));
         let down: CommandError = Error::Unreachable {
             url: "http://x".into(),
             detail: "connection refused".into(),
+            kind: ConnectionFailure::Refused,
         }
         .into();
         assert_eq!(down.kind, ErrorKind::Unreachable);
+        assert_eq!(down.connection, Some(ConnectionFailure::Refused));
         assert!(down.message.starts_with("Cannot reach"));
+    }
+
+    #[test]
+    fn an_invalid_field_is_named_apart_from_the_message() {
+        let e = CommandError::from(Error::InvalidField {
+            field: "due".into(),
+            message: "field \"due\" must be a date".into(),
+        });
+        assert_eq!(e.kind, ErrorKind::Invalid);
+        assert_eq!(e.field.as_deref(), Some("due"));
+        assert!(e.message.starts_with("Field"));
     }
 
     #[test]

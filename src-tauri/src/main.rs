@@ -8,6 +8,8 @@
 // No console window beside the app in Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+#[macro_use]
+mod command_list;
 mod commands;
 mod errors;
 mod menu;
@@ -25,6 +27,13 @@ use tauri::{AppHandle, Manager, WindowEvent};
 
 use crate::session::{Desktop, emit};
 use crate::types::{EventName, QuitRequested};
+
+/// The invoke handler of every command in `command_list.rs`.
+macro_rules! handler {
+    ($($name:ident),* $(,)?) => {
+        tauri::generate_handler![$(commands::$name),*]
+    };
+}
 
 /// Set once quitting is decided, so the close that follows is let through.
 static QUITTING: AtomicBool = AtomicBool::new(false);
@@ -73,8 +82,8 @@ pub fn request_quit(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let desktop = app.state::<Desktop>();
-        let outbox = match desktop.session().await {
-            Ok(s) => s.store().pending_counts().map(|c| c.outbox).unwrap_or(0),
+        let outbox = match desktop.client().await {
+            Ok(c) => c.store().pending_counts().map(|c| c.outbox).unwrap_or(0),
             Err(_) => 0,
         };
         let window = app.get_webview_window("main");
@@ -142,30 +151,7 @@ fn main() {
                 request_quit(window.app_handle());
             }
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::status,
-            commands::demo_server,
-            commands::login,
-            commands::logout,
-            commands::recover_profile,
-            commands::collections,
-            commands::list_records,
-            commands::count_records,
-            commands::get_record,
-            commands::create_record,
-            commands::update_record,
-            commands::delete_record,
-            commands::restore_record,
-            commands::record_history,
-            commands::outbox,
-            commands::conflicts,
-            commands::resolve_conflict,
-            commands::sync_now,
-            commands::set_work_offline,
-            commands::set_notifications,
-            commands::quit,
-        ])
+        .invoke_handler(with_commands!(handler))
         .run(tauri::generate_context!());
     if let Err(error) = result {
         eprintln!("Ferry could not start: {error}");

@@ -65,18 +65,20 @@ pub fn on_event(app: &AppHandle, event: MenuEvent) {
         SYNC_NOW => {
             tauri::async_runtime::spawn(async move {
                 let desktop = app.state::<Desktop>();
-                if let Ok(session) = desktop.session().await {
-                    session.sync_now().await;
+                if let Ok(client) = desktop.client().await
+                    && let Err(e) = client.sync_now()
+                {
+                    tracing::info!(error = %e, "no sync from the menu");
                 }
             });
         }
         WORK_OFFLINE => {
             tauri::async_runtime::spawn(async move {
                 let desktop = app.state::<Desktop>();
-                if let Ok(session) = desktop.session().await {
-                    let offline = !session.store().work_offline().unwrap_or(false);
-                    if let Err(e) = session.set_work_offline(offline).await {
-                        tracing::warn!(error = %e.message, "could not switch offline");
+                if let Ok(client) = desktop.client().await {
+                    let offline = !client.work_offline().unwrap_or(false);
+                    if let Err(e) = client.set_work_offline(offline) {
+                        tracing::warn!(error = %e, "could not switch offline");
                     }
                     set_offline_checked(&app, offline);
                     desktop.emit_status().await;

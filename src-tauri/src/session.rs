@@ -1,10 +1,12 @@
-//! The profile this window works on, its sync task, and the bridge that
-//! turns core events into UI events and desktop notifications.
+//! The profile this window works on, as a core [`Client`] syncing in the
+//! background, and the bridge that turns its events into UI events and
+//! desktop notifications. Policy (sign-in, work offline, status, edits)
+//! lives in `ferry_core::Client`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferry_core::{ConnState, Connectivity, ConnectivityOptions, Error, Event, Profile, SyncEngine};
+use ferry_core::{Client, ConnState, Error, Event, Profile};
 use tauri::{AppHandle, Emitter};
 use tokio::sync::{Mutex, RwLock};
 
@@ -13,61 +15,11 @@ use crate::types::{CommandError, ErrorKind, EventName, RecordsChanged, Status};
 
 const NOTIFICATIONS_KEY: &str = "desktop.notifications";
 
-static STATUS_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-fn next_seq() -> u32 {
-    STATUS_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
-}
-
-/// A profile that opened, with its engine and (once signed in) its sync task.
-pub struct Session {
-    pub profile: Arc<Profile>,
-    pub engine: Arc<SyncEngine>,
-    connectivity: Mutex<Option<Connectivity>>,
-}
-
-impl Session {
-    pub fn store(&self) -> &Arc<ferry_core::LocalStore> {
-        self.profile.store()
-    }
-
-    /// Tells the sync task about a local edit (it debounces).
-    pub async fn local_edit(&self) {
-        if let Some(c) = self.connectivity.lock().await.as_ref() {
-            c.local_edit();
-        }
-    }
-
-    pub async fn sync_now(&self) {
-        if let Some(c) = self.connectivity.lock().await.as_ref() {
-            c.sync_now();
-        }
-    }
-
-    pub async fn set_work_offline(&self, offline: bool) -> Result<(), CommandError> {
-        self.store().set_work_offline(offline)?;
-        if let Some(c) = self.connectivity.lock().await.as_ref() {
-            c.set_work_offline(offline);
-        }
-        Ok(())
-    }
-
-    async fn connection(&self) -> ConnState {
-        match self.connectivity.lock().await.as_ref() {
-            Some(c) => c.state(),
-            None => ConnState::Offline {
-                reason: "not signed in".into(),
-                by_choice: false,
-            },
-        }
-    }
-}
-
-/// The app's state: one profile directory, and the session on it if it opened.
+/// The app's state: one profile directory, and the client on it if it opened.
 pub struct Desktop {
     pub dir: PathBuf,
     app: AppHandle,
-    session: Arc<RwLock<Option<Arc<Session>>>>,
+    client: Arc<RwLock<Option<Arc<Client>>>>,
     damaged: Arc<Mutex<Option<String>>>,
 }
 
@@ -77,10 +29,10 @@ impl Desktop {
     /// commands wait for it. A damaged database is reported in the status so
     /// the UI can offer recovery instead of failing to start.
     pub fn open(app: AppHandle, dir: &Path) -> Desktop {
-        let session = Arc::new(RwLock::new(None));
+        let client = Arc::new(RwLock::new(None));
         let damaged = Arc::new(Mutex::new(None));
         // Held until the profile is open, taken before any command can ask.
-        let mut slot = session
+        let mut slot = client
             .clone()
             .try_write_owned()
             .expect("a lock nobody else has seen is free");
@@ -99,14 +51,14 @@ impl Desktop {
         Desktop {
             dir: dir.to_path_buf(),
             app,
-            session,
+            client,
             damaged,
         }
     }
 
-    pub async fn session(&self) -> Result<Arc<Session>, CommandError> {
-        match self.session.read().await.as_ref() {
-            Some(s) => Ok(s.clone()),
+    pub async fn client(&self) -> Result<Arc<Client>, CommandError> {
+        match self.client.read().await.as_ref() {
+            Some(c) => Ok(c.clone()),
             None => Err(CommandError::new(
                 ErrorKind::Damaged,
                 self.damaged
@@ -120,9 +72,9 @@ impl Desktop {
 
     /// Sets a damaged database aside and rebuilds it (unsent changes kept).
     pub async fn recover(&self) -> Result<ferry_core::Recovery, CommandError> {
-        let mut slot = self.session.write().await;
+        let mut slot = self.client.write().await;
         if let Some(old) = slot.take() {
-            stop_sync(&old).await;
+            old.stop_sync().await;
         }
         let dir = self.dir.clone();
         let (profile, recovery) =
@@ -135,26 +87,28 @@ impl Desktop {
     }
 
     pub async fn status(&self) -> Status {
-        // The session first: it waits for the profile to open.
-        let session = self.session().await;
+        // The client first: it waits for the profile to open.
+        let client = self.client().await;
         let damaged = self.damaged.lock().await.clone();
-        let Ok(session) = session else {
-            return Status {
-                seq: next_seq(),
-                account: None,
-                connection: ConnState::Error {
-                    message: damaged.clone().unwrap_or_default(),
+        match client {
+            Ok(client) => status_of(&client),
+            Err(_) => Status {
+                client: ferry_core::ClientStatus {
+                    seq: ferry_core::client::next_status_seq(),
+                    account: None,
+                    connection: ConnState::Error {
+                        message: damaged.clone().unwrap_or_default(),
+                    },
+                    work_offline: false,
+                    outbox: 0,
+                    conflicts: 0,
+                    rejected: 0,
+                    last_sync: None,
                 },
-                work_offline: false,
-                outbox: 0,
-                conflicts: 0,
-                rejected: 0,
-                last_sync: None,
                 notifications: false,
                 damaged,
-            };
-        };
-        status_of(&session).await
+            },
+        }
     }
 
     pub async fn emit_status(&self) {
@@ -162,65 +116,27 @@ impl Desktop {
         emit(&self.app, EventName::Status, &status);
     }
 
-    /// Signs in and starts syncing.
-    pub async fn login(
-        &self,
-        server: &str,
-        username: &str,
-        password: &str,
-    ) -> Result<(), CommandError> {
-        let session = self.session().await?;
-        stop_sync(&session).await;
-        let device = ferry_core::device::device_name("Ferry desktop");
-        let result = session
-            .engine
-            .login(server, username, password, &device)
-            .await;
-        if result.is_ok() {
-            session.store().set_work_offline(false)?;
-        }
-        if matches!(session.profile.token(), Ok(Some(_))) {
-            start_sync(&session).await;
-        }
-        result?;
-        Ok(())
-    }
-
-    pub async fn logout(&self) -> Result<(), CommandError> {
-        let session = self.session().await?;
-        stop_sync(&session).await;
-        session.engine.logout().await?;
-        Ok(())
-    }
-
     /// Stops the sync task so the outbox is left consistent before exit.
     pub async fn shutdown(&self) {
-        if let Some(session) = self.session.read().await.as_ref() {
-            stop_sync(session).await;
+        if let Some(client) = self.client.read().await.as_ref() {
+            client.stop_sync().await;
         }
     }
 }
 
-/// Wraps a profile in a session and, when it is signed in, starts syncing.
-fn start(app: &AppHandle, profile: Profile) -> Arc<Session> {
-    let profile = Arc::new(profile);
-    let engine = Arc::new(SyncEngine::new(profile.clone()));
-    let session = Arc::new(Session {
-        profile,
-        engine,
-        connectivity: Mutex::new(None),
-    });
-    tauri::async_runtime::spawn(forward_events(app.clone(), session.clone()));
-    if matches!(session.profile.token(), Ok(Some(_))) {
-        let s = session.clone();
-        tauri::async_runtime::spawn(async move { start_sync(&s).await });
-    }
-    session
+/// Wraps a profile in a client that syncs in the background while signed in.
+fn start(app: &AppHandle, profile: Profile) -> Arc<Client> {
+    let client = Arc::new(Client::new(Arc::new(profile), "Ferry desktop"));
+    tauri::async_runtime::spawn(forward_events(app.clone(), client.clone()));
+    let c = client.clone();
+    // Connectivity spawns on the runtime: start it from a task on it.
+    tauri::async_runtime::spawn(async move { c.run_in_background() });
+    client
 }
 
-pub fn notifications_on(session: &Session) -> bool {
+pub fn notifications_on(client: &Client) -> bool {
     !matches!(
-        session
+        client
             .store()
             .setting(NOTIFICATIONS_KEY)
             .ok()
@@ -230,46 +146,16 @@ pub fn notifications_on(session: &Session) -> bool {
     )
 }
 
-pub fn set_notifications(session: &Session, on: bool) -> Result<(), Error> {
-    session
+pub fn set_notifications(client: &Client, on: bool) -> Result<(), Error> {
+    client
         .store()
         .set_setting(NOTIFICATIONS_KEY, (!on).then_some("off"))
 }
 
-async fn start_sync(session: &Arc<Session>) {
-    let mut slot = session.connectivity.lock().await;
-    if slot.is_none() {
-        let c = Connectivity::spawn(session.engine.clone(), ConnectivityOptions::default());
-        if session.store().work_offline().unwrap_or(false) {
-            c.set_work_offline(true);
-        }
-        *slot = Some(c);
-    }
-}
-
-async fn stop_sync(session: &Session) {
-    let running = session.connectivity.lock().await.take();
-    if let Some(c) = running {
-        c.shutdown().await;
-    }
-}
-
-async fn status_of(session: &Session) -> Status {
-    let store = session.store();
-    let counts = store.pending_counts().unwrap_or_default();
-    let account = session.profile.account().ok().flatten();
-    let signed_in = matches!(session.profile.token(), Ok(Some(_)));
-    let seq = next_seq();
+pub fn status_of(client: &Client) -> Status {
     Status {
-        seq,
-        account: account.filter(|_| signed_in),
-        connection: session.connection().await,
-        work_offline: store.work_offline().unwrap_or(false),
-        outbox: counts.outbox,
-        conflicts: counts.conflicts,
-        rejected: counts.rejected,
-        last_sync: store.last_sync().ok().flatten(),
-        notifications: notifications_on(session),
+        client: client.status(),
+        notifications: notifications_on(client),
         damaged: None,
     }
 }
@@ -280,11 +166,12 @@ pub fn emit<T: serde::Serialize + Clone>(app: &AppHandle, name: EventName, paylo
     }
 }
 
-/// Turns core events into UI events, and notices what deserves a
-/// notification: new conflicts, and changes sent after being offline.
-async fn forward_events(app: AppHandle, session: Arc<Session>) {
-    let mut events = session.engine.subscribe();
-    let mut conflicts = session
+/// Turns core events (sync results and local edits) into UI events, and
+/// notices what deserves a notification: new conflicts, and changes sent
+/// after being offline.
+async fn forward_events(app: AppHandle, client: Arc<Client>) {
+    let mut events = client.subscribe();
+    let mut conflicts = client
         .store()
         .pending_counts()
         .map(|c| c.conflicts)
@@ -321,7 +208,7 @@ async fn forward_events(app: AppHandle, session: Arc<Session>) {
             }
             Event::Synced(report) => {
                 let sent = report.pushed.applied + report.pushed.merged;
-                if was_offline && sent > 0 && notifications_on(&session) {
+                if was_offline && sent > 0 && notifications_on(&client) {
                     let noun = if sent == 1 { "change" } else { "changes" };
                     notify::show(
                         &app,
@@ -334,8 +221,8 @@ async fn forward_events(app: AppHandle, session: Arc<Session>) {
                 if report.conflicts != conflicts {
                     emit(&app, EventName::ConflictsChanged, &report.conflicts);
                 }
-                if report.conflicts > conflicts && notifications_on(&session) {
-                    let newest = session.store().conflicts().ok().and_then(|all| {
+                if report.conflicts > conflicts && notifications_on(&client) {
+                    let newest = client.store().conflicts().ok().and_then(|all| {
                         all.into_iter()
                             .max_by(|a, b| a.created_at.cmp(&b.created_at))
                     });
@@ -361,7 +248,6 @@ async fn forward_events(app: AppHandle, session: Arc<Session>) {
                 conflicts = report.conflicts;
             }
         }
-        let status = status_of(&session).await;
-        emit(&app, EventName::Status, &status);
+        emit(&app, EventName::Status, &status_of(&client));
     }
 }

@@ -25,8 +25,8 @@ fn endpoint(server: &str) -> Result<tauri::Url, String> {
 /// or the profile is not signed in.
 pub async fn check(app: &AppHandle) -> Result<Option<Update>, String> {
     let desktop = app.state::<Desktop>();
-    let session = desktop.session().await.map_err(|e| e.message)?;
-    let Some(account) = session.profile.account().map_err(|e| e.to_string())? else {
+    let client = desktop.client().await.map_err(|e| e.message)?;
+    let Some(account) = client.profile().account().map_err(|e| e.to_string())? else {
         return Ok(None);
     };
     let updater = app

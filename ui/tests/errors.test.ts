@@ -30,6 +30,13 @@ describe('toCommandError', () => {
     expect(toCommandError(new Error('boom'))).toEqual({ kind: 'internal', message: 'boom' });
     expect(toCommandError('plain')).toEqual({ kind: 'internal', message: 'plain' });
   });
+
+  it('keeps the field and the connection failure the backend names', () => {
+    const invalid = { kind: 'invalid', message: 'Field "due" must be a date', field: 'due' };
+    expect(toCommandError(invalid)).toEqual(invalid);
+    const tls = { kind: 'tls', message: 'The secure connection failed.', connection: 'tls' };
+    expect(toCommandError(tls)).toEqual(tls);
+  });
 });
 
 describe('checkConnectForm', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeMutation, fieldFromMessage, historyEntries } from '../src/lib/record';
+import { describeMutation, historyEntries, invalidField } from '../src/lib/record';
 import type { Collection, Mutation, ServerRecord } from '../src/lib/types';
 
 const contacts: Collection = {
@@ -49,10 +49,11 @@ describe('describeMutation', () => {
   });
 });
 
-describe('fieldFromMessage', () => {
-  it('finds the field a server message names', () => {
-    expect(fieldFromMessage('Field "email" must be text', contacts.fields)).toBe('email');
-    expect(fieldFromMessage('Field "nope" must be text', contacts.fields)).toBeNull();
-    expect(fieldFromMessage('Something else', contacts.fields)).toBeNull();
+describe('invalidField', () => {
+  it('finds the field a backend error names', () => {
+    expect(invalidField({ kind: 'invalid', message: 'Field "email" must be text', field: 'email' }, contacts.fields)).toBe('email');
+    expect(invalidField({ kind: 'invalid', message: 'Field "nope" must be text', field: 'nope' }, contacts.fields)).toBeNull();
+    expect(invalidField({ kind: 'invalid', message: 'Something else' }, contacts.fields)).toBeNull();
+    expect(invalidField({ kind: 'server', message: 'Field "email" is odd', field: 'email' }, contacts.fields)).toBeNull();
   });
 });

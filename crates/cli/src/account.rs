@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ferry_core::sync::Api;
+use ferry_core::ConnState;
 use serde::Serialize;
 
 use crate::output::{say, say_err};
@@ -24,19 +24,12 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn device_name() -> String {
-    ferry_core::device::device_name("ferry CLI")
-}
-
 pub async fn login(ctx: &Ctx, server: &str, username: &str) -> anyhow::Result<ExitCode> {
     if let Some(warning) = ferry_core::sync::plain_http_warning(server) {
         say_err!("ferry: warning: {warning}");
     }
     let password = read_password()?;
-    let account = ctx
-        .engine
-        .login(server, username, &password, &device_name())
-        .await?;
+    let account = ctx.client.login(server, username, &password).await?;
     if ctx.json {
         output::json(&account)?;
     } else {
@@ -46,11 +39,11 @@ pub async fn login(ctx: &Ctx, server: &str, username: &str) -> anyhow::Result<Ex
 }
 
 pub async fn logout(ctx: &Ctx) -> anyhow::Result<ExitCode> {
-    ctx.engine.logout().await?;
+    ctx.client.logout().await?;
     if !ctx.json {
         say!(
             "logged out; local data and unsent edits stay in {}",
-            ctx.engine.profile().dir().display()
+            ctx.client.profile().dir().display()
         );
     } else {
         output::json(&serde_json::json!({"logged_out": true}))?;
@@ -75,7 +68,7 @@ struct Status {
 }
 
 pub async fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
-    let profile = ctx.engine.profile();
+    let profile = ctx.client.profile();
     let store = ctx.store();
     let account = profile.account()?;
     let logged_in = profile.token()?.is_some();
@@ -84,17 +77,14 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let state = if store.work_offline()? {
-        "working offline"
-    } else if let Some(a) = &account {
-        let api = Api::new(&a.server, None)?;
-        match tokio::time::timeout(Duration::from_secs(3), api.health()).await {
-            Ok(Ok(_)) => "online",
-            Ok(Err(ferry_core::Error::Incompatible { .. })) => "error: incompatible server",
-            _ => "offline (server unreachable)",
-        }
-    } else {
-        "not logged in"
+    let state = match ctx.client.check_connection(Duration::from_secs(3)).await? {
+        ConnState::Offline {
+            by_choice: true, ..
+        } => "working offline",
+        _ if account.is_none() => "not logged in",
+        ConnState::Online => "online",
+        ConnState::Error { .. } => "error: incompatible server",
+        _ => "offline (server unreachable)",
     };
     let counts = store.counts()?;
     let status = Status {
@@ -145,7 +135,7 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn sync(ctx: &Ctx) -> anyhow::Result<ExitCode> {
-    let report = ctx.engine.sync().await?;
+    let report = ctx.client.sync().await?;
     if ctx.json {
         output::json(&report)?;
     } else {
@@ -180,7 +170,7 @@ pub async fn sync(ctx: &Ctx) -> anyhow::Result<ExitCode> {
 }
 
 pub fn set_offline(ctx: &Ctx, offline: bool) -> anyhow::Result<ExitCode> {
-    ctx.store().set_work_offline(offline)?;
+    ctx.client.set_work_offline(offline)?;
     if ctx.json {
         output::json(&serde_json::json!({"work_offline": offline}))?;
     } else if offline {

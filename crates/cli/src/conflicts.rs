@@ -112,7 +112,7 @@ pub fn resolve(ctx: &Ctx, args: &ResolveArgs) -> anyhow::Result<ExitCode> {
         }
         Resolution::Fields(choices)
     };
-    let copy = ctx.store().resolve(&args.collection, id, &resolution)?;
+    let copy = ctx.client.resolve(&args.collection, id, &resolution)?.copy;
     if ctx.json {
         output::json(&serde_json::json!({"resolved": id, "copy": copy}))?;
     } else if let Some(copy) = copy {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use ferry_core::{Profile, SyncEngine};
+use ferry_core::{Client, Profile};
 use output::say_err;
 
 #[derive(Parser)]
@@ -100,13 +100,13 @@ impl std::error::Error for UsageError {}
 
 /// What every command gets.
 pub struct Ctx {
-    pub engine: Arc<SyncEngine>,
+    pub client: Client,
     pub json: bool,
 }
 
 impl Ctx {
     pub fn store(&self) -> &ferry_core::LocalStore {
-        self.engine.profile().store()
+        self.client.store()
     }
 }
 
@@ -171,7 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let profile = Arc::new(profile);
     let ctx = Ctx {
-        engine: Arc::new(SyncEngine::new(profile)),
+        client: Client::new(profile, "ferry CLI"),
         json: cli.json,
     };
     match cli.command {

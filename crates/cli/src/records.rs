@@ -177,7 +177,7 @@ pub fn show(ctx: &Ctx, collection: &str, id: &str) -> anyhow::Result<ExitCode> {
 pub fn create(ctx: &Ctx, collection: &str, values: &[String]) -> anyhow::Result<ExitCode> {
     let col = ctx.store().collection(collection)?;
     let fields = parse_assignments(&col, values)?;
-    let id = ctx.store().create(collection, fields)?;
+    let id = ctx.client.create(collection, fields)?.id;
     if ctx.json {
         output::json(&serde_json::json!({"id": id}))?;
     } else {
@@ -190,16 +190,16 @@ pub fn set(ctx: &Ctx, collection: &str, id: &str, values: &[String]) -> anyhow::
     let id = parse_id(id)?;
     let col = ctx.store().collection(collection)?;
     let fields = parse_assignments(&col, values)?;
-    ctx.store().update(collection, id, fields)?;
+    let record = ctx.client.update(collection, id, fields)?;
     if ctx.json {
-        output::json(&ctx.store().record(collection, id)?)?;
+        output::json(&record)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn delete(ctx: &Ctx, collection: &str, id: &str) -> anyhow::Result<ExitCode> {
     let id = parse_id(id)?;
-    ctx.store().delete(collection, id)?;
+    ctx.client.delete(collection, id)?;
     if ctx.json {
         output::json(&serde_json::json!({"deleted": id}))?;
     }

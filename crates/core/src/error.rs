@@ -57,7 +57,12 @@ pub enum Error {
     #[error("wrong username or password")]
     BadCredentials,
     #[error("cannot reach the server at {url}: {detail}")]
-    Unreachable { url: String, detail: String },
+    Unreachable {
+        url: String,
+        detail: String,
+        /// What failed, so a caller can place the message without reading it.
+        kind: ConnectionFailure,
+    },
     #[error("the server at {url} does not speak Ferry protocol v1: {detail}")]
     Incompatible { url: String, detail: String },
     #[error("the server answered {status}: {body}")]
@@ -80,6 +85,9 @@ pub enum Error {
     NoConflict { collection: String, id: String },
     #[error("{0}")]
     InvalidValue(String),
+    /// An invalid value of one field (a local edit the schema refuses).
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
     #[error("{0}")]
     InvalidResolution(String),
     #[error("{path} is not an outbox export: {detail}")]
@@ -96,11 +104,82 @@ impl Error {
         }
     }
 
+    /// The field an invalid value belongs to, when one is known.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::InvalidField { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// What failed on the way to the server, for an unreachable one.
+    pub fn connection_failure(&self) -> Option<ConnectionFailure> {
+        match self {
+            Error::Unreachable { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
     /// Whether retrying later may help (network trouble), as opposed to an
     /// error the user must fix.
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Unreachable { .. })
             || matches!(self, Error::Server { status, .. } if *status >= 500 || *status == 429)
+    }
+}
+
+/// Why a server could not be reached.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionFailure {
+    /// The secure connection failed: an untrusted or mismatched certificate.
+    Tls,
+    /// Nothing listens at the address.
+    Refused,
+    /// The host name does not resolve.
+    Dns,
+    /// No answer in time (or a silent event stream).
+    Timeout,
+    /// Anything else on the way (a reset connection, a broken body).
+    Other,
+}
+
+impl ConnectionFailure {
+    /// Classifies a transport error by the errors it wraps, not by its text.
+    pub(crate) fn of(e: &reqwest::Error) -> ConnectionFailure {
+        if e.is_timeout() {
+            return ConnectionFailure::Timeout;
+        }
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(err) = next {
+            if let Some(kind) = Self::of_one(err) {
+                return kind;
+            }
+            next = err.source();
+        }
+        ConnectionFailure::Other
+    }
+
+    fn of_one(err: &(dyn std::error::Error + 'static)) -> Option<ConnectionFailure> {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return Some(ConnectionFailure::Tls);
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            // hyper-rustls wraps the TLS error in io::Errors whose `source`
+            // skips it: look inside.
+            if let Some(kind) = io.get_ref().and_then(|inner| Self::of_one(inner)) {
+                return Some(kind);
+            }
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return Some(ConnectionFailure::Refused),
+                std::io::ErrorKind::TimedOut => return Some(ConnectionFailure::Timeout),
+                _ => {}
+            }
+        }
+        // hyper-util's resolver error is a private type; its text is a
+        // fixed constant ("dns error"), not a message for people.
+        (err.to_string() == "dns error").then_some(ConnectionFailure::Dns)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Ferry client core: the local snapshot, the durable outbox and the sync
 //! engine, headless. The desktop app and the `ferry` CLI are thin shells
-//! over this crate.
+//! over this crate; [`Client`] holds the policy they share (sign-in clears
+//! work-offline, the status snapshot, local edits that announce themselves).
 //!
 //! Invariants:
 //! - a local edit is one transaction: the record's local value and its
@@ -14,6 +15,8 @@
 //! - this device's HLC never goes backwards, across restarts too.
 //!
 //! Layers, each using only those below it:
+//! - [`Client`] (sign-in, work offline, the status snapshot, local edits and
+//!   their events: what the desktop and the CLI share) drives the others;
 //! - [`sync`] (the HTTP API, the sync cycle, events, connectivity),
 //!   [`profile`] and [`recovery`] (a profile's folder, account and token) call
 //!   the [`LocalStore`] handle's methods;
@@ -22,6 +25,7 @@
 //! - [`model`] (the plain types store keeps), [`error`], and
 //!   [`ferry_protocol`] (the wire types and what a field's value means).
 
+pub mod client;
 pub mod device;
 pub mod error;
 pub mod model;
@@ -31,7 +35,8 @@ pub mod store;
 pub mod sync;
 pub mod token_store;
 
-pub use error::{Error, Result};
+pub use client::{Client, ClientStatus, Resolved};
+pub use error::{ConnectionFailure, Error, Result};
 pub use ferry_protocol as protocol;
 pub use model::{Conflict, FieldChoice, OutboxEntry, PushSummary, Resolution};
 pub use profile::{Account, KeyringUse, Profile, Token, TokenStore};

@@ -41,7 +41,7 @@ function tokenize(fields: Fields): string[] {
     .split(/[^\p{L}\p{N}]+/u);
 }
 
-const fail = (kind: CommandError['kind'], message: string): CommandError => ({ kind, message });
+const fail = (kind: CommandError['kind'], message: string, more: Pick<CommandError, 'field' | 'connection'> = {}): CommandError => ({ kind, message, ...more });
 
 type Key = number | string;
 
@@ -268,7 +268,7 @@ export class FakeBackend {
       if (!(f.name in values) && !(whole && f.required)) continue;
       const v = values[f.name] ?? null;
       if (v === null || (typeof v === 'string' && f.required && !v.trim())) {
-        if (f.required) throw fail('invalid', `Field "${f.name}" is required`);
+        if (f.required) throw fail('invalid', `Field "${f.name}" is required`, { field: f.name });
         continue;
       }
       const ok =
@@ -277,10 +277,10 @@ export class FakeBackend {
         f.type === 'tags' ? Array.isArray(v) :
         f.type === 'choice' ? (f.options ?? []).includes(v as string) :
         typeof v === 'string';
-      if (!ok) throw fail('invalid', `Field "${f.name}" must be ${f.type}`);
+      if (!ok) throw fail('invalid', `Field "${f.name}" must be ${f.type}`, { field: f.name });
     }
     for (const k of Object.keys(values)) {
-      if (!c.fields.some((f) => f.name === k)) throw fail('invalid', `Collection "${c.name}" has no field "${k}"`);
+      if (!c.fields.some((f) => f.name === k)) throw fail('invalid', `Collection "${c.name}" has no field "${k}"`, { field: k });
     }
   }
 
@@ -400,8 +400,8 @@ export class FakeBackend {
 
   login(form: LoginForm): Status {
     const server = form.server.trim();
-    if (server.includes('unreachable')) throw fail('unreachable', `Cannot reach the server at ${server}. Check the address and your network.`);
-    if (server.includes('selfsigned')) throw fail('tls', `The secure connection to ${server} failed: its certificate is not trusted or does not match (invalid peer certificate: UnknownIssuer).`);
+    if (server.includes('unreachable')) throw fail('unreachable', `Cannot reach the server at ${server}. Check the address and your network.`, { connection: 'refused' });
+    if (server.includes('selfsigned')) throw fail('tls', `The secure connection to ${server} failed: its certificate is not trusted or does not match (invalid peer certificate: UnknownIssuer).`, { connection: 'tls' });
     if (server.includes('example.org')) throw fail('incompatible', `${server} is not a Ferry server this app can talk to (it does not speak protocol v1).`);
     if (/\s/.test(server)) throw fail('invalid', `"${server}" is not a server address. Use one like http://127.0.0.1:8787.`);
     if (form.password !== 'demo') throw fail('bad_credentials', 'Wrong username or password.');

@@ -2,12 +2,15 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { toCommandError } from './errors';
+import type { CommandName } from './bindings/commands';
 import type {
-  AppInfo, CollectionInfo, Conflict, Fields, ListQuery, LocalRecord, LoginForm, OpenConflict, OutboxEntry,
-  QuitRequested, RecordList, RecordsChanged, ResolutionInput, ServerRecord, Status,
+  AppInfo, CollectionInfo, Conflict, EventName, EventPayloads, Fields, ListQuery, LocalRecord, LoginForm, OutboxEntry,
+  RecordList, ResolutionInput, ServerRecord, Status,
 } from './types';
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+// Command names come from the shell's one list (src-tauri/src/command_list.rs);
+// a Rust test checks that this file calls each of them.
+async function call<T>(command: CommandName, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
   } catch (e) {
@@ -42,14 +45,13 @@ export const api = {
   quit: () => call<null>('quit'),
 };
 
-/** Payload of each event the shell sends. */
-export interface Events {
-  status: Status;
-  'records-changed': RecordsChanged;
-  'conflicts-changed': number;
-  'quit-requested': QuitRequested;
-  'open-conflict': OpenConflict;
-}
+/** Payload of each event the shell sends (generated from the shell's `EventPayloads`). */
+export type Events = EventPayloads;
+
+// Fails to compile when an event name has no payload or a payload no name.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const eventsCovered: Same<keyof Events, EventName> = true;
+void eventsCovered;
 
 export function on<K extends keyof Events>(name: K, handler: (payload: Events[K]) => void): Promise<UnlistenFn> {
   return listen<Events[K]>(name, (event) => handler(event.payload));

@@ -1,14 +1,9 @@
 // The app's shared state, fed by the shell's events (never polled).
 import { api, on } from './api';
 import { toCommandError } from './errors';
-import type { CollectionInfo, Conflict, OutboxEntry, RecordsChanged, Status } from './types';
+import type { CollectionInfo, Conflict, OutboxEntry, RecordRef, RecordsChanged, Status } from './types';
 
 export type View = { kind: 'collection'; name: string } | { kind: 'conflicts' } | { kind: 'outbox' };
-
-export interface RecordRef {
-  collection: string;
-  id: string;
-}
 
 export interface Toast {
   id: number;

@@ -9,9 +9,12 @@ const KINDS: readonly ErrorKind[] = [
 /** Whatever a command rejected with, as a CommandError. */
 export function toCommandError(e: unknown): CommandError {
   if (e && typeof e === 'object' && 'kind' in e && 'message' in e) {
-    const { kind, message } = e as { kind: unknown; message: unknown };
+    const { kind, message, field, connection } = e as Record<string, unknown>;
     if (typeof kind === 'string' && (KINDS as readonly string[]).includes(kind) && typeof message === 'string') {
-      return { kind: kind as ErrorKind, message };
+      const err: CommandError = { kind: kind as ErrorKind, message };
+      if (typeof field === 'string') err.field = field;
+      if (typeof connection === 'string') err.connection = connection as CommandError['connection'];
+      return err;
     }
   }
   const message = e instanceof Error ? e.message : typeof e === 'string' ? e : 'Something went wrong.';

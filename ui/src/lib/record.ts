@@ -1,13 +1,12 @@
 // Records as the editor, history and outbox describe them.
 import { fieldLabel, formatValue, sameValue } from './fields';
-import type { Collection, Field, Mutation, ServerRecord } from './types';
+import type { Collection, CommandError, Field, Mutation, ServerRecord } from './types';
 
 export type EditorTarget = { mode: 'edit'; id: string } | { mode: 'new' };
 
-/** The field a backend message names (`Field "email" must be …`), if it is one of `fields`. */
-export function fieldFromMessage(message: string, fields: readonly Field[]): string | null {
-  const m = /field "([^"]+)"/i.exec(message);
-  const name = m?.[1];
+/** The field a refused value belongs to (the backend names it), if it is one of `fields`. */
+export function invalidField(err: CommandError, fields: readonly Field[]): string | null {
+  const name = err.kind === 'invalid' ? err.field : undefined;
   return name && fields.some((f) => f.name === name) ? name : null;
 }
 

@@ -105,6 +105,7 @@ impl Api {
             .map_err(|e| Error::Unreachable {
                 url: server.to_string(),
                 detail: e.to_string(),
+                kind: crate::error::ConnectionFailure::of(&e),
             })?;
         Ok(Api {
             base: normalise_url(server)?,
@@ -140,6 +141,7 @@ impl Api {
         Error::Unreachable {
             url: self.base.clone(),
             detail,
+            kind: crate::error::ConnectionFailure::of(e),
         }
     }
 

@@ -79,6 +79,7 @@ pub(crate) async fn listen(
             "the event stream was silent for {} s",
             silence.as_secs_f64()
         ),
+        kind: crate::error::ConnectionFailure::Timeout,
     };
     let response = tokio::time::timeout(silence, api.events())
         .await
@@ -95,6 +96,7 @@ pub(crate) async fn listen(
         let chunk = chunk.map_err(|e| Error::Unreachable {
             url: api.base().to_string(),
             detail: e.to_string(),
+            kind: crate::error::ConnectionFailure::of(&e),
         })?;
         for event in parser.push(&chunk) {
             if event.event == "changes" {

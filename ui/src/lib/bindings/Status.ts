@@ -3,16 +3,20 @@ import type { Account } from "./Account";
 import type { ConnState } from "./ConnState";
 
 /**
- * Everything the status bar and the sidebar badges show.
+ * Everything the status bar and the sidebar badges show: the core's
+ * snapshot and what only the desktop has.
  */
-export type Status = { 
+export type Status = { notifications: boolean, 
 /**
- * Grows with every snapshot: events and command answers can arrive out
- * of order, and the UI keeps the newest.
+ * Why the local database could not be opened; the UI offers recovery.
+ */
+damaged: string | null, 
+/**
+ * Grows with every snapshot (see [`next_status_seq`]).
  */
 seq: number, 
 /**
- * `None` until someone signs in.
+ * The signed-in account; `None` when signed out.
  */
 account: Account | null, connection: ConnState, work_offline: boolean, 
 /**
@@ -26,8 +30,4 @@ rejected: number,
 /**
  * RFC 3339, when the last full sync finished.
  */
-last_sync: string | null, notifications: boolean, 
-/**
- * Why the local database could not be opened; the UI offers recovery.
- */
-damaged: string | null, };
+last_sync: string | null, };

@@ -1,0 +1,397 @@
+//! The client policy every Ferry front end shares: signing in and out,
+//! working offline, the status snapshot, and local edits that tell listeners
+//! which record changed and wake the sync task. The desktop app and the
+//! `ferry` CLI are adapters over this type, so they behave the same:
+//! signing in clears "work offline" (the user just asked to reach a server).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use ferry_protocol::{Collection, Fields};
+use serde::Serialize;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::sync::Api;
+use crate::{
+    Account, ConnState, Connectivity, ConnectivityOptions, Error, Event, LocalRecord, LocalStore,
+    Profile, RecordRef, Resolution, Result, SyncEngine, SyncReport,
+};
+
+static STATUS_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// The next status number: snapshots can arrive out of order, and a UI
+/// keeps the newest.
+pub fn next_status_seq() -> u32 {
+    STATUS_SEQ.fetch_add(1, Ordering::SeqCst) + 1
+}
+
+/// What a status bar shows.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientStatus {
+    /// Grows with every snapshot (see [`next_status_seq`]).
+    pub seq: u32,
+    /// The signed-in account; `None` when signed out.
+    pub account: Option<Account>,
+    pub connection: ConnState,
+    pub work_offline: bool,
+    /// Unsent changes.
+    pub outbox: i64,
+    pub conflicts: i64,
+    /// Edits the server refused; they stay visible with their error.
+    pub rejected: i64,
+    /// RFC 3339, when the last full sync finished.
+    pub last_sync: Option<String>,
+}
+
+/// What settling a conflict left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// For keep-both: the id of the new record holding my version.
+    pub copy: Option<Uuid>,
+    /// Conflicts still open.
+    pub conflicts: i64,
+}
+
+/// One profile, its sync engine and, while running in the background, its
+/// connectivity task.
+pub struct Client {
+    engine: Arc<SyncEngine>,
+    /// Names this device to the server, e.g. "Ferry desktop".
+    app: &'static str,
+    connectivity: Mutex<Option<Connectivity>>,
+    /// Keep a connectivity task while signed in (the desktop); the CLI
+    /// syncs on request only.
+    background: AtomicBool,
+    options: ConnectivityOptions,
+}
+
+impl Client {
+    pub fn new(profile: Arc<Profile>, app: &'static str) -> Client {
+        Client::with_engine(Arc::new(SyncEngine::new(profile)), app)
+    }
+
+    pub fn with_engine(engine: Arc<SyncEngine>, app: &'static str) -> Client {
+        Client {
+            engine,
+            app,
+            connectivity: Mutex::new(None),
+            background: AtomicBool::new(false),
+            options: ConnectivityOptions::default(),
+        }
+    }
+
+    /// Other timings for the background task (tests).
+    #[must_use]
+    pub fn with_options(mut self, options: ConnectivityOptions) -> Client {
+        self.options = options;
+        self
+    }
+
+    pub fn profile(&self) -> &Arc<Profile> {
+        self.engine.profile()
+    }
+
+    pub fn engine(&self) -> &Arc<SyncEngine> {
+        &self.engine
+    }
+
+    pub fn store(&self) -> &Arc<LocalStore> {
+        self.engine.profile().store()
+    }
+
+    /// Sync results, connection changes and changed records (sync or local).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.engine.subscribe()
+    }
+
+    /// Whether a login token is kept.
+    pub fn signed_in(&self) -> bool {
+        matches!(self.profile().token(), Ok(Some(_)))
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Connectivity>> {
+        // The slot holds no invariant a panic could break.
+        self.connectivity
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps syncing in the background while signed in (needs a tokio runtime).
+    pub fn run_in_background(&self) {
+        self.background.store(true, Ordering::SeqCst);
+        self.start_sync();
+    }
+
+    fn start_sync(&self) {
+        if !self.background.load(Ordering::SeqCst) || !self.signed_in() {
+            return;
+        }
+        let mut slot = self.slot();
+        if slot.is_none() {
+            let c = Connectivity::spawn(self.engine.clone(), self.options.clone());
+            if self.store().work_offline().unwrap_or(false) {
+                c.set_work_offline(true);
+            }
+            *slot = Some(c);
+        }
+    }
+
+    /// Stops the background task, leaving the outbox consistent.
+    pub async fn stop_sync(&self) {
+        let running = self.slot().take();
+        if let Some(c) = running {
+            c.shutdown().await;
+        }
+    }
+
+    /// Signs in, clears "work offline" and (in the background mode) starts
+    /// syncing. A failed sign-in keeps an earlier one syncing.
+    pub async fn login(&self, server: &str, username: &str, password: &str) -> Result<Account> {
+        self.stop_sync().await;
+        let device = crate::device::device_name(self.app);
+        let result = self
+            .engine
+            .login(server.trim(), username.trim(), password, &device)
+            .await;
+        if result.is_ok() {
+            self.store().set_work_offline(false)?;
+        }
+        self.start_sync();
+        result
+    }
+
+    /// Signs out; local data and unsent edits stay.
+    pub async fn logout(&self) -> Result<()> {
+        self.stop_sync().await;
+        self.engine.logout().await
+    }
+
+    pub fn work_offline(&self) -> Result<bool> {
+        self.store().work_offline()
+    }
+
+    /// Holds (or allows again) all network traffic; kept in the profile.
+    pub fn set_work_offline(&self, offline: bool) -> Result<()> {
+        self.store().set_work_offline(offline)?;
+        if let Some(c) = self.slot().as_ref() {
+            c.set_work_offline(offline);
+        }
+        Ok(())
+    }
+
+    /// Asks the background task for a sync now.
+    pub fn sync_now(&self) -> Result<()> {
+        if self.work_offline()? {
+            return Err(Error::WorkingOffline);
+        }
+        if let Some(c) = self.slot().as_ref() {
+            c.sync_now();
+        }
+        Ok(())
+    }
+
+    /// One full sync cycle, here and now.
+    pub async fn sync(&self) -> Result<SyncReport> {
+        self.engine.sync().await
+    }
+
+    /// The connection as the background task sees it; without one, signed
+    /// out or offline by choice.
+    pub fn connection(&self) -> ConnState {
+        if let Some(c) = self.slot().as_ref() {
+            return c.state();
+        }
+        let (reason, by_choice) = if !self.signed_in() {
+            ("not signed in", false)
+        } else if self.work_offline().unwrap_or(false) {
+            ("working offline", true)
+        } else {
+            ("not syncing", false)
+        };
+        ConnState::Offline {
+            reason: reason.into(),
+            by_choice,
+        }
+    }
+
+    /// Asks the saved account's server whether it answers (no background task
+    /// needed): online, an incompatible server, or offline.
+    pub async fn check_connection(&self, timeout: Duration) -> Result<ConnState> {
+        if self.work_offline()? {
+            return Ok(ConnState::Offline {
+                reason: "working offline".into(),
+                by_choice: true,
+            });
+        }
+        let Some(account) = self.profile().account()? else {
+            return Ok(ConnState::Offline {
+                reason: "not signed in".into(),
+                by_choice: false,
+            });
+        };
+        let api = Api::new(&account.server, None)?;
+        Ok(match tokio::time::timeout(timeout, api.health()).await {
+            Ok(Ok(_)) => ConnState::Online,
+            Ok(Err(e @ Error::Incompatible { .. })) => ConnState::Error {
+                message: e.to_string(),
+            },
+            Ok(Err(e)) => ConnState::Offline {
+                reason: e.to_string(),
+                by_choice: false,
+            },
+            Err(_) => ConnState::Offline {
+                reason: "the server did not answer in time".into(),
+                by_choice: false,
+            },
+        })
+    }
+
+    /// A snapshot for a status bar; never fails (what cannot be read shows
+    /// as zero or none).
+    pub fn status(&self) -> ClientStatus {
+        let store = self.store();
+        let pending = store.pending_counts().unwrap_or_default();
+        let account = self
+            .profile()
+            .account()
+            .ok()
+            .flatten()
+            .filter(|_| self.signed_in());
+        ClientStatus {
+            seq: next_status_seq(),
+            account,
+            connection: self.connection(),
+            work_offline: store.work_offline().unwrap_or(false),
+            outbox: pending.outbox,
+            conflicts: pending.conflicts,
+            rejected: pending.rejected,
+            last_sync: store.last_sync().ok().flatten(),
+        }
+    }
+
+    /// Tells listeners which records a local edit changed and wakes the sync
+    /// task (it debounces).
+    fn edited(&self, records: Vec<RecordRef>) {
+        self.engine.publish(Event::DataChanged {
+            records,
+            truncated: false,
+        });
+        if let Some(c) = self.slot().as_ref() {
+            c.local_edit();
+        }
+    }
+
+    fn one(collection: &str, id: Uuid) -> Vec<RecordRef> {
+        vec![RecordRef {
+            collection: collection.to_string(),
+            id,
+        }]
+    }
+
+    /// Creates a record; returns it as stored.
+    pub fn create(&self, collection: &str, fields: Fields) -> Result<LocalRecord> {
+        let store = self.store();
+        let id = store
+            .create(collection, fields.clone())
+            .map_err(|e| self.name_the_field(e, collection, &fields, None))?;
+        let record = store.record(collection, id)?;
+        self.edited(Self::one(collection, id));
+        Ok(record)
+    }
+
+    /// Changes fields of a record; returns it as stored.
+    pub fn update(&self, collection: &str, id: Uuid, changes: Fields) -> Result<LocalRecord> {
+        let store = self.store();
+        store.update(collection, id, changes.clone()).map_err(|e| {
+            let before = store.record(collection, id).ok().map(|r| r.fields);
+            self.name_the_field(e, collection, &changes, before.as_ref())
+        })?;
+        let record = store.record(collection, id)?;
+        self.edited(Self::one(collection, id));
+        Ok(record)
+    }
+
+    pub fn delete(&self, collection: &str, id: Uuid) -> Result<()> {
+        self.store().delete(collection, id)?;
+        self.edited(Self::one(collection, id));
+        Ok(())
+    }
+
+    /// Undoes a delete; returns the record as stored.
+    pub fn restore(&self, collection: &str, id: Uuid) -> Result<LocalRecord> {
+        let store = self.store();
+        store.restore(collection, id)?;
+        let record = store.record(collection, id)?;
+        self.edited(Self::one(collection, id));
+        Ok(record)
+    }
+
+    /// Settles a conflict.
+    pub fn resolve(&self, collection: &str, id: Uuid, resolution: &Resolution) -> Result<Resolved> {
+        let store = self.store();
+        let copy = store.resolve(collection, id, resolution)?;
+        let mut changed = Self::one(collection, id);
+        changed.extend(copy.map(|c| RecordRef {
+            collection: collection.to_string(),
+            id: c,
+        }));
+        self.edited(changed);
+        Ok(Resolved {
+            copy,
+            conflicts: store.pending_counts()?.conflicts,
+        })
+    }
+
+    /// A refused edit as [`Error::InvalidField`] when one field's own check
+    /// fails, so a form can mark that field; the store stays the judge.
+    fn name_the_field(
+        &self,
+        e: Error,
+        collection: &str,
+        changes: &Fields,
+        before: Option<&Fields>,
+    ) -> Error {
+        let Error::InvalidValue(message) = e else {
+            return e;
+        };
+        let field = self
+            .store()
+            .collection(collection)
+            .ok()
+            .and_then(|col| failing_field(&col, changes, before));
+        match field {
+            Some(field) => Error::InvalidField { field, message },
+            None => Error::InvalidValue(message),
+        }
+    }
+}
+
+/// The first field whose value its schema refuses, in the order the store
+/// checks them: unknown or invalid changes, then oversized ones, then a
+/// required field left empty.
+fn failing_field(col: &Collection, changes: &Fields, before: Option<&Fields>) -> Option<String> {
+    let bad = changes.iter().find(|(name, value)| {
+        col.field(name).is_none_or(|f| f.check(value).is_err())
+            || ferry_protocol::check_field_sizes(&Fields::from_iter([(
+                (*name).clone(),
+                (*value).clone(),
+            )]))
+            .is_err()
+    });
+    if let Some((name, _)) = bad {
+        return Some(name.clone());
+    }
+    let mut after = before.cloned().unwrap_or_default();
+    after.extend(changes.iter().map(|(k, v)| (k.clone(), v.clone())));
+    col.fields
+        .iter()
+        .filter(|f| f.required)
+        .find(|f| {
+            f.check(after.get(&f.name).unwrap_or(&serde_json::Value::Null))
+                .is_err()
+        })
+        .map(|f| f.name.clone())
+}
