@@ -80,6 +80,7 @@ soak:
 # svelte-check with tsc over the UI. The desktop crate embeds ui/dist: `make ui` first.
 lint:
 	cd ui && npm run check
+	scripts/bench-tables.py check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Rewrites the checked-in OpenAPI document from the handlers.
