@@ -5,95 +5,34 @@
 //! can never skip one. Readers use their own connections and see committed
 //! snapshots. All database work runs on tokio's blocking pool.
 
+mod push;
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use ferry_protocol::{
-    Access, ChangesResponse, Conflict, Fields, Hlc, Mutation, MutationResult, Record, Status,
-};
+use ferry_protocol::{Access, Hlc, Mutation, Record};
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 use uuid::Uuid;
 
-use super::history::{PageReader, StoredVersion, reverse_delta};
+use super::history::{PageReader, StoredVersion};
 use super::{
     ChangesPage, Cursor, HistoryPage, PushContext, PushOutcome, RawFields, Session, Store,
-    StoreError, TokenHash, UserRow,
+    StoreError, TokenHash, UserRow, access_name, json_err, newer_schema, no_such_user, now,
+    prune_bounds, stored_access, stored_hlc, user_exists,
 };
-use crate::merge::{self, Current, Decision};
 use crate::schema_file::CollectionDef;
 
-/// Forward-only migrations; `PRAGMA user_version` counts those applied.
+/// Forward-only migrations, oldest first; `PRAGMA user_version` counts those
+/// applied. Never edit one that has shipped: add the next.
 const MIGRATIONS: &[&str] = &[
-    r"
-CREATE TABLE users (
-    id TEXT PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE grants (
-    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    collection TEXT NOT NULL,
-    access TEXT NOT NULL CHECK (access IN ('read', 'write')),
-    PRIMARY KEY (user_id, collection)
-);
-CREATE TABLE sessions (
-    token_hash BLOB PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    device_id TEXT NOT NULL,
-    device_name TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE collections (
-    name TEXT PRIMARY KEY,
-    position INTEGER NOT NULL,
-    definition TEXT NOT NULL
-);
-CREATE TABLE history (
-    seq INTEGER PRIMARY KEY,
-    collection TEXT NOT NULL,
-    id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    fields TEXT NOT NULL,
-    deleted INTEGER NOT NULL,
-    updated_at TEXT NOT NULL,
-    updated_by TEXT NOT NULL,
-    hlc TEXT NOT NULL
-);
-CREATE UNIQUE INDEX history_by_version ON history(collection, id, version);
--- The latest version of each record is its history row `seq`; pulls walk this table in seq order.
-CREATE TABLE records (
-    seq INTEGER PRIMARY KEY,
-    collection TEXT NOT NULL,
-    id TEXT NOT NULL
-);
-CREATE UNIQUE INDEX records_by_id ON records(collection, id);
-CREATE TABLE mutations (
-    user_id TEXT NOT NULL,
-    mutation_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    collection TEXT NOT NULL,
-    record_id TEXT NOT NULL,
-    version INTEGER,
-    conflict TEXT,
-    error TEXT,
-    PRIMARY KEY (user_id, mutation_id)
-) WITHOUT ROWID;
-",
-    r"
--- `fields` of a delta row holds only what differs from the next version (see store::history).
-ALTER TABLE history ADD COLUMN delta INTEGER NOT NULL DEFAULT 0;
-",
-    // When each mutation id was first answered (Unix ms), so ids past the
-    // horizon can be forgotten; those stored before count from now.
-    r"
-ALTER TABLE mutations ADD COLUMN created_at INTEGER;
-UPDATE mutations SET created_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
-CREATE INDEX mutations_by_age ON mutations(created_at);
-",
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_history_delta.sql"),
+    include_str!("migrations/0003_mutation_age.sql"),
 ];
 
 pub struct SqliteStore {
@@ -119,16 +58,8 @@ fn db_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn json_err(e: serde_json::Error) -> StoreError {
-    StoreError::Internal(format!("stored JSON is unreadable: {e}"))
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl SqliteStore {
@@ -251,10 +182,7 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
     if applied > MIGRATIONS.len() {
         return Err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
-            Some(format!(
-                "the database was written by a newer ferry-server (schema version {applied}, this one knows {})",
-                MIGRATIONS.len()
-            )),
+            Some(newer_schema(applied, MIGRATIONS.len())),
         ));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
@@ -269,11 +197,6 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
 fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s)
         .map_err(|e| StoreError::Internal(format!("stored id {s:?} is not a UUID: {e}")))
-}
-
-fn parse_hlc(s: &str) -> Result<Hlc, StoreError> {
-    s.parse()
-        .map_err(|e| StoreError::Internal(format!("stored stamp: {e}")))
 }
 
 /// Columns: collection, id, version, fields, deleted, updated_at, updated_by.
@@ -301,7 +224,7 @@ fn record_from_row_with<F>(
         version: row.get(2).map_err(get)?,
         fields: fields(text)?,
         deleted: row.get(4).map_err(get)?,
-        updated_at: parse_hlc(&updated_at)?,
+        updated_at: stored_hlc(&updated_at)?,
         updated_by: row.get(6).map_err(get)?,
     })
 }
@@ -375,289 +298,6 @@ fn load_collections(conn: &Connection) -> Result<Vec<CollectionDef>, StoreError>
         .collect()
 }
 
-/// The stored result of a mutation seen before, rebuilt as first answered.
-fn replay(
-    tx: &Connection,
-    user_id: &str,
-    m: &Mutation,
-) -> Result<Option<MutationResult>, StoreError> {
-    let mut stmt = tx
-        .prepare_cached(
-            "SELECT status, collection, record_id, version, conflict, error FROM mutations
-             WHERE user_id = ?1 AND mutation_id = ?2",
-        )
-        .map_err(db_err)?;
-    let row = stmt
-        .query_row(params![user_id, m.mutation_id.to_string()], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-            ))
-        })
-        .optional()
-        .map_err(db_err)?;
-    let Some((status, collection, record_id, version, conflict, error)) = row else {
-        return Ok(None);
-    };
-    let status: Status =
-        serde_json::from_value(serde_json::Value::String(status)).map_err(json_err)?;
-    let record = match version {
-        Some(v) => record_at(tx, &collection, &record_id, v)?,
-        None => None,
-    };
-    Ok(Some(MutationResult {
-        mutation_id: m.mutation_id,
-        status,
-        record,
-        conflict: conflict
-            .map(|c| serde_json::from_str(&c))
-            .transpose()
-            .map_err(json_err)?,
-        error: error
-            .map(|e| serde_json::from_str(&e))
-            .transpose()
-            .map_err(json_err)?,
-    }))
-}
-
-struct CurrentRow {
-    /// Its history row.
-    seq: i64,
-    current: Current,
-    updated_at: String,
-    updated_by: String,
-}
-
-fn load_current(
-    tx: &Connection,
-    collection: &str,
-    id: &str,
-) -> Result<Option<CurrentRow>, StoreError> {
-    let mut stmt = tx
-        .prepare_cached(
-            "SELECT h.version, h.fields, h.deleted, h.hlc, h.updated_at, h.updated_by, h.seq
-             FROM records r JOIN history h ON h.seq = r.seq WHERE r.collection = ?1 AND r.id = ?2",
-        )
-        .map_err(db_err)?;
-    let row = stmt
-        .query_row(params![collection, id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, bool>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, i64>(6)?,
-            ))
-        })
-        .optional()
-        .map_err(db_err)?;
-    let Some((version, fields, deleted, hlc, updated_at, updated_by, seq)) = row else {
-        return Ok(None);
-    };
-    Ok(Some(CurrentRow {
-        seq,
-        current: Current {
-            version,
-            fields: serde_json::from_str(&fields).map_err(json_err)?,
-            deleted,
-            hlc: parse_hlc(&hlc)?,
-        },
-        updated_at,
-        updated_by,
-    }))
-}
-
-fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Applied => "applied",
-        Status::Merged => "merged",
-        Status::Conflict => "conflict",
-        Status::Rejected => "rejected",
-    }
-}
-
-struct Pusher<'a> {
-    tx: &'a Transaction<'a>,
-    ctx: &'a PushContext,
-    user_id: String,
-    defs: HashMap<String, CollectionDef>,
-    next_seq: i64,
-    outcome: PushOutcome,
-}
-
-impl Pusher<'_> {
-    fn apply(&mut self, m: &Mutation) -> Result<MutationResult, StoreError> {
-        if let Some(previous) = replay(self.tx, &self.user_id, m)? {
-            return Ok(previous);
-        }
-        let id = m.record_id.to_string();
-        let row = load_current(self.tx, &m.collection, &id)?;
-        let tx = self.tx;
-        let decision = merge::decide(
-            m,
-            self.defs.get(&m.collection),
-            self.ctx.grants.get(&m.collection).copied(),
-            row.as_ref().map(|r| &r.current),
-            |v| {
-                record_at(tx, &m.collection, &id, v)
-                    .ok()
-                    .flatten()
-                    .map(|r| r.fields)
-            },
-        );
-        let current_record = |row: &CurrentRow| -> Result<Record, StoreError> {
-            Ok(Record {
-                collection: m.collection.clone(),
-                id: m.record_id,
-                version: row.current.version,
-                fields: row.current.fields.clone(),
-                deleted: row.current.deleted,
-                updated_at: parse_hlc(&row.updated_at)?,
-                updated_by: row.updated_by.clone(),
-            })
-        };
-        let mut result = MutationResult {
-            mutation_id: m.mutation_id,
-            status: Status::Rejected,
-            record: None,
-            conflict: None,
-            error: None,
-        };
-        match decision {
-            Decision::Write {
-                status,
-                fields,
-                deleted,
-            } => {
-                let version = row.as_ref().map_or(1, |r| r.current.version + 1);
-                result.status = status;
-                result.record = Some(self.write(m, version, fields, deleted, row.as_ref())?);
-            }
-            Decision::Unchanged { status } => {
-                result.status = status;
-                result.record = row.as_ref().map(current_record).transpose()?;
-            }
-            Decision::Conflict { kind, fields } => {
-                result.status = Status::Conflict;
-                result.record = row.as_ref().map(current_record).transpose()?;
-                result.conflict = Some(Conflict { kind, fields });
-            }
-            Decision::Reject(error) => {
-                result.error = Some(error);
-            }
-        }
-        if merge::remembered(&result) {
-            self.remember(m, &result)?;
-        }
-        Ok(result)
-    }
-
-    fn write(
-        &mut self,
-        m: &Mutation,
-        version: i64,
-        fields: Fields,
-        deleted: bool,
-        previous: Option<&CurrentRow>,
-    ) -> Result<Record, StoreError> {
-        // The version before keeps only what differs from this one.
-        if let Some(prev) = previous {
-            let delta = reverse_delta(&prev.current.fields, &fields);
-            let delta = serde_json::to_string(&delta).map_err(json_err)?;
-            self.tx
-                .prepare_cached("UPDATE history SET fields = ?2, delta = 1 WHERE seq = ?1")
-                .and_then(|mut s| s.execute(params![prev.seq, delta]))
-                .map_err(db_err)?;
-        }
-        self.next_seq += 1;
-        let seq = self.next_seq;
-        let updated_at = self
-            .ctx
-            .clock
-            .stamp(Some(&m.hlc))
-            .map_err(super::clock_err)?;
-        let fields_json = serde_json::to_string(&fields).map_err(json_err)?;
-        let id = m.record_id.to_string();
-        let stamp = updated_at.to_string();
-        let hlc = m.hlc.to_string();
-        let by = &self.ctx.session.username;
-        self.tx
-            .prepare_cached(
-                "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .and_then(|mut s| s.execute(params![seq, m.collection, id, version, fields_json, deleted, stamp, by, hlc]))
-            .map_err(db_err)?;
-        self.tx
-            .prepare_cached(
-                "INSERT INTO records (seq, collection, id) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (collection, id) DO UPDATE SET seq = excluded.seq",
-            )
-            .and_then(|mut s| s.execute(params![seq, m.collection, id]))
-            .map_err(db_err)?;
-        self.outcome.last_write = Some(Cursor(seq));
-        if !self.outcome.touched.contains(&m.collection) {
-            self.outcome.touched.push(m.collection.clone());
-        }
-        Ok(Record {
-            collection: m.collection.clone(),
-            id: m.record_id,
-            version,
-            fields,
-            deleted,
-            updated_at,
-            updated_by: by.clone(),
-        })
-    }
-
-    fn remember(&self, m: &Mutation, r: &MutationResult) -> Result<(), StoreError> {
-        let conflict = r
-            .conflict
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(json_err)?;
-        let error = r
-            .error
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(json_err)?;
-        self.tx
-            .prepare_cached(
-                "INSERT INTO mutations (user_id, mutation_id, status, collection, record_id, version, conflict, error, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    self.user_id,
-                    m.mutation_id.to_string(),
-                    status_name(r.status),
-                    m.collection,
-                    m.record_id.to_string(),
-                    r.record.as_ref().map(|rec| rec.version),
-                    conflict,
-                    error
-                ])
-            })
-            .map_err(db_err)?;
-        Ok(())
-    }
-}
-
-fn max_seq(conn: &Connection) -> Result<i64, StoreError> {
-    conn.query_row("SELECT coalesce(max(seq), 0) FROM history", [], |r| {
-        r.get(0)
-    })
-    .map_err(db_err)
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -677,7 +317,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(db_err)?;
             if inserted == 0 {
-                return Err(StoreError::Exists(format!("user \"{username}\" already exists")));
+                return Err(user_exists(&username));
             }
             Ok(id)
         })
@@ -694,9 +334,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(db_err)?;
             if n == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "there is no user \"{username}\""
-                )));
+                return Err(no_such_user(&username));
             }
             // A new password logs every device out.
             tx.execute(
@@ -754,11 +392,10 @@ impl Store for SqliteStore {
                 )
                 .optional()
                 .map_err(db_err)?;
-            let user_id = user_id
-                .ok_or_else(|| StoreError::NotFound(format!("there is no user \"{username}\"")))?;
+            let user_id = user_id.ok_or_else(|| no_such_user(&username))?;
             match access {
                 Some(a) => {
-                    let a = if a == Access::Write { "write" } else { "read" };
+                    let a = access_name(a);
                     tx.execute(
                         "INSERT INTO grants (user_id, collection, access) VALUES (?1, ?2, ?3)
                          ON CONFLICT (user_id, collection) DO UPDATE SET access = ?3",
@@ -789,14 +426,7 @@ impl Store for SqliteStore {
             let mut out = HashMap::new();
             for row in rows {
                 let (collection, access) = row.map_err(db_err)?;
-                out.insert(
-                    collection,
-                    if access == "write" {
-                        Access::Write
-                    } else {
-                        Access::Read
-                    },
-                );
+                out.insert(collection, stored_access(&access));
             }
             Ok(out)
         })
@@ -883,32 +513,7 @@ impl Store for SqliteStore {
         ctx: PushContext,
         mutations: Vec<Mutation>,
     ) -> Result<PushOutcome, StoreError> {
-        self.write(move |tx| {
-            let defs = load_collections(tx)?
-                .into_iter()
-                .map(|d| (d.name.clone(), d))
-                .collect();
-            let next_seq = max_seq(tx)?;
-            let mut pusher = Pusher {
-                tx,
-                ctx: &ctx,
-                user_id: ctx.session.user_id.to_string(),
-                defs,
-                next_seq,
-                outcome: PushOutcome {
-                    results: Vec::with_capacity(mutations.len()),
-                    last_write: None,
-                    written_after: Cursor(next_seq),
-                    touched: Vec::new(),
-                },
-            };
-            for m in &mutations {
-                let result = pusher.apply(m)?;
-                pusher.outcome.results.push(result);
-            }
-            Ok(pusher.outcome)
-        })
-        .await
+        self.write(move |tx| push::push(tx, &ctx, &mutations)).await
     }
 
     async fn changes(
@@ -972,10 +577,7 @@ impl Store for SqliteStore {
         older_than: std::time::Duration,
         limit: usize,
     ) -> Result<usize, StoreError> {
-        let age = i64::try_from(older_than.as_millis())
-            .unwrap_or(i64::MAX)
-            .min(1 << 60);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (age, limit) = prune_bounds(older_than, limit);
         self.write(move |tx| {
             tx.execute(
                 "DELETE FROM mutations WHERE (user_id, mutation_id) IN (
@@ -994,7 +596,7 @@ impl Store for SqliteStore {
             let s: Option<String> = c
                 .query_row("SELECT max(updated_at) FROM history", [], |r| r.get(0))
                 .map_err(db_err)?;
-            s.as_deref().map(parse_hlc).transpose()
+            s.as_deref().map(stored_hlc).transpose()
         })
         .await
     }
@@ -1015,11 +617,7 @@ fn history_page(
         .prepare_cached("SELECT max(version) FROM history WHERE collection = ?1 AND id = ?2")
         .and_then(|mut s| s.query_row(params![collection, id], |r| r.get(0)))
         .map_err(db_err)?;
-    let has_more = match (versions.last(), latest) {
-        (Some(last), Some(latest)) => last.version < latest,
-        _ => false,
-    };
-    Ok(HistoryPage { versions, has_more })
+    Ok(HistoryPage::new(versions, latest))
 }
 
 fn changes_page(
@@ -1030,11 +628,13 @@ fn changes_page(
 ) -> Result<ChangesPage, StoreError> {
     let high_water = max_seq(c)?;
     if collections.is_empty() {
-        return Ok(ChangesResponse {
-            changes: Vec::new(),
-            cursor: Cursor(high_water.max(since.0)).to_string(),
-            has_more: false,
-        });
+        return Ok(ChangesPage::new(
+            Vec::new(),
+            since,
+            since.0,
+            false,
+            high_water,
+        ));
     }
     let placeholders = (0..collections.len())
         .map(|i| format!("?{}", i + 3))
@@ -1062,124 +662,14 @@ fn changes_page(
         changes.push(raw_record_from_row(row)?);
         last_seq = row.get(7).map_err(db_err)?;
     }
-    // With nothing more to read, skip past changes of collections the reader cannot see.
-    let cursor = if has_more {
-        last_seq
-    } else {
-        high_water.max(since.0)
-    };
-    Ok(ChangesResponse {
-        changes,
-        cursor: Cursor(cursor).to_string(),
-        has_more,
-    })
+    Ok(ChangesPage::new(
+        changes, since, last_seq, has_more, high_water,
+    ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn conformance() {
-        super::super::conformance::run_all(|| async {
-            let dir = tempfile::tempdir().map_err(|e| StoreError::Internal(e.to_string()))?;
-            let path = dir.path().join("ferry.db");
-            let store = SqliteStore::open(&path.to_string_lossy())?;
-            Ok((
-                Arc::new(store) as super::super::DynStore,
-                Box::new(dir) as Box<dyn std::any::Any + Send>,
-            ))
-        })
-        .await;
-    }
-
-    /// Prints how the database grows with 200 one-field edits of a record
-    /// holding a 250 KB field (`cargo test -p ferry-server measure_history
-    /// -- --ignored --nocapture`).
-    #[tokio::test]
-    #[ignore]
-    async fn measure_history_growth() {
-        use crate::store::conformance::testing;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("m.db");
-        let store: super::super::DynStore =
-            Arc::new(SqliteStore::open(&path.to_string_lossy()).expect("open"));
-        let ctx = testing::setup(&store).await;
-        let id = Uuid::now_v7();
-        let size = |p: &std::path::Path| {
-            let wal = p.with_extension("db-wal");
-            std::fs::metadata(p).map_or(0, |m| m.len())
-                + std::fs::metadata(wal).map_or(0, |m| m.len())
-        };
-        let create = testing::put(
-            "a",
-            id,
-            None,
-            serde_json::json!({"title": "t", "note": "n".repeat(250_000)}),
-        );
-        store.push(ctx.clone(), vec![create]).await.expect("create");
-        let before = size(&path);
-        let start = std::time::Instant::now();
-        for v in 1..=200i64 {
-            let m = testing::put("a", id, Some(v), serde_json::json!({"n": v}));
-            store.push(ctx.clone(), vec![m]).await.expect("edit");
-        }
-        let took = start.elapsed();
-        let stored = store.history_stored_bytes("a", id).await.expect("bytes");
-        println!(
-            "200 edits: database grew {} bytes, history fields hold {stored} bytes, {took:?}",
-            size(&path).saturating_sub(before)
-        );
-    }
-
-    #[test]
-    fn refuses_a_file_that_is_not_a_database() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("junk.db");
-        std::fs::write(&path, vec![b'x'; 8192]).expect("write");
-        let err = SqliteStore::open(&path.to_string_lossy())
-            .err()
-            .expect("must fail");
-        let msg = err.to_string();
-        assert!(
-            msg.contains("junk.db") && msg.contains("cannot open"),
-            "{msg}"
-        );
-    }
-
-    #[test]
-    fn migrations_are_recorded_and_rerunnable() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("m.db");
-        let path = path.to_string_lossy().to_string();
-        drop(SqliteStore::open(&path).expect("first open"));
-        drop(SqliteStore::open(&path).expect("second open"));
-        let conn = Connection::open(&path).expect("open");
-        let v: usize = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("version");
-        assert_eq!(v, MIGRATIONS.len());
-        conn.pragma_update(None, "user_version", 99).expect("set");
-        drop(conn);
-        let err = SqliteStore::open(&path)
-            .err()
-            .expect("newer schema refused");
-        assert!(err.to_string().contains("newer ferry-server"), "{err}");
-    }
-
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn database_files_are_private_to_their_owner() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("private.db");
-        let store = SqliteStore::open(&path.to_string_lossy()).expect("open");
-        // A write makes SQLite create the -wal and -shm files.
-        store.create_user("dana", "hash").await.expect("write");
-        for name in ["private.db", "private.db-wal", "private.db-shm"] {
-            let meta = std::fs::metadata(dir.path().join(name)).expect(name);
-            let mode = meta.permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
-        }
-    }
+fn max_seq(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("SELECT coalesce(max(seq), 0) FROM history", [], |r| {
+        r.get(0)
+    })
+    .map_err(db_err)
 }
