@@ -50,7 +50,7 @@ pub enum StoreError {
 }
 
 /// The server clock has no later stamp (year 9999): nothing is written.
-pub(crate) fn clock_err(e: ferry_protocol::HlcError) -> StoreError {
+fn clock_err(e: ferry_protocol::HlcError) -> StoreError {
     StoreError::Internal(e.to_string())
 }
 
@@ -139,6 +139,13 @@ pub struct PushContext {
     pub session: Session,
     pub grants: HashMap<String, Access>,
     pub clock: Arc<Clock>,
+}
+
+impl PushContext {
+    /// The server stamp of a write `m` makes.
+    fn stamp(&self, m: &Mutation) -> Result<Hlc, StoreError> {
+        self.clock.stamp(Some(&m.hlc)).map_err(clock_err)
+    }
 }
 
 /// What a push did.
@@ -332,6 +339,13 @@ impl ChangesPage {
             cursor: Cursor(cursor),
             has_more,
         }
+    }
+}
+
+impl ChangesPage {
+    /// No changes the reader may see up to `high_water`.
+    fn empty(since: Cursor, high_water: i64) -> ChangesPage {
+        ChangesPage::new(Vec::new(), since, since.0, false, high_water)
     }
 }
 

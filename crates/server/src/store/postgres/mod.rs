@@ -563,13 +563,7 @@ impl Store for PgStore {
     ) -> Result<ChangesPage, StoreError> {
         if collections.is_empty() {
             let high_water = self.high_water().await?;
-            return Ok(ChangesPage::new(
-                Vec::new(),
-                since,
-                since.0,
-                false,
-                high_water,
-            ));
+            return Ok(ChangesPage::empty(since, high_water));
         }
         let client = self.client().await?;
         // One statement, one snapshot: the page and the high-water mark agree.

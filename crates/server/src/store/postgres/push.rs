@@ -187,12 +187,7 @@ impl Pusher<'_> {
         // Stored rows are not rewritten before the flush: read as they are.
         let mut reader = PageReader::new(1, usize::MAX);
         read_history(self.tx, collection, id, version - 1, &mut reader).await?;
-        let first = reader
-            .finish()
-            .map_err(StoreError::Internal)?
-            .into_iter()
-            .next()
-            .filter(|r| r.version == version);
+        let first = reader.finish_at(version).map_err(StoreError::Internal)?;
         Ok(first.map(|r| Version {
             version: r.version,
             fields: r.fields,
@@ -282,11 +277,7 @@ impl Pusher<'_> {
             }
         }
         self.next_seq += 1;
-        let updated_at = self
-            .ctx
-            .clock
-            .stamp(Some(&m.hlc))
-            .map_err(super::super::clock_err)?;
+        let updated_at = self.ctx.stamp(m)?;
         let index = self.history.seq.len();
         let h = &mut self.history;
         h.seq.push(self.next_seq);

@@ -276,12 +276,7 @@ fn record_at(
 ) -> Result<Option<Record>, StoreError> {
     let mut reader = PageReader::new(1, usize::MAX);
     read_history(conn, collection, id, version - 1, &mut reader)?;
-    let first = reader
-        .finish()
-        .map_err(StoreError::Internal)?
-        .into_iter()
-        .next();
-    Ok(first.filter(|r| r.version == version))
+    reader.finish_at(version).map_err(StoreError::Internal)
 }
 
 fn load_collections(conn: &Connection) -> Result<Vec<CollectionDef>, StoreError> {
@@ -628,13 +623,7 @@ fn changes_page(
 ) -> Result<ChangesPage, StoreError> {
     let high_water = max_seq(c)?;
     if collections.is_empty() {
-        return Ok(ChangesPage::new(
-            Vec::new(),
-            since,
-            since.0,
-            false,
-            high_water,
-        ));
+        return Ok(ChangesPage::empty(since, high_water));
     }
     let placeholders = (0..collections.len())
         .map(|i| format!("?{}", i + 3))

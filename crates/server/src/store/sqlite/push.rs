@@ -204,11 +204,7 @@ impl Pusher<'_> {
         }
         self.next_seq += 1;
         let seq = self.next_seq;
-        let updated_at = self
-            .ctx
-            .clock
-            .stamp(Some(&m.hlc))
-            .map_err(super::super::clock_err)?;
+        let updated_at = self.ctx.stamp(m)?;
         let fields_json = serde_json::to_string(&new.fields).map_err(json_err)?;
         let id = m.record_id.to_string();
         let stamp = updated_at.to_string();
