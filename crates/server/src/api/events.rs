@@ -98,7 +98,7 @@ impl Listener {
     }
 }
 
-/// `commit` and a later one as one: the later cursor, both sets of collections.
+/// `commit` and a later one as one: the higher cursor, both sets of collections.
 fn merge(commit: &mut Commit, later: Commit) {
     commit.cursor = commit.cursor.max(later.cursor);
     for c in later.collections {

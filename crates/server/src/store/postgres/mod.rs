@@ -29,6 +29,7 @@
 //! ([`relay`]).
 
 mod push;
+mod read;
 mod relay;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
@@ -42,19 +43,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use ferry_protocol::{Access, Fields, Hlc, Mutation, Record};
+use ferry_protocol::{Access, Hlc, Mutation, Record};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-use super::history::{PageReader, StoredVersion};
+use super::history::PageReader;
 use super::{
     ChangesPage, Cursor, HistoryPage, PushContext, PushOutcome, Session, Store, StoreError,
     TokenHash, UserRow, access_name, json_err, newer_schema, no_such_user, now, prune_bounds,
     stored_access, stored_hlc, user_exists,
 };
 use crate::events::Events;
-use crate::merge::Current;
 use crate::schema_file::CollectionDef;
+use read::{Version, collections, read_history, version_from_row};
 
 /// The channel of commit notifications.
 const CHANNEL: &str = "ferry_changes";
@@ -244,115 +245,6 @@ impl PgStore {
         let row = client.query_one(&stmt, &[]).await.map_err(pg_err)?;
         Ok(row.get(0))
     }
-}
-
-/// A version as stored in history.
-#[derive(Clone)]
-struct Version {
-    version: i64,
-    fields: Fields,
-    deleted: bool,
-    hlc: Hlc,
-    updated_at: Hlc,
-    updated_by: String,
-}
-
-impl Version {
-    fn record(&self, collection: &str, id: Uuid) -> Record {
-        Record {
-            collection: collection.to_string(),
-            id,
-            version: self.version,
-            fields: self.fields.clone(),
-            deleted: self.deleted,
-            updated_at: self.updated_at.clone(),
-            updated_by: self.updated_by.clone(),
-        }
-    }
-
-    fn current(&self) -> Current {
-        Current {
-            version: self.version,
-            fields: self.fields.clone(),
-            deleted: self.deleted,
-            hlc: self.hlc.clone(),
-        }
-    }
-}
-
-/// Columns: version, fields, deleted, hlc, updated_at, updated_by.
-fn version_from_row(row: &tokio_postgres::Row, at: usize) -> Result<Version, StoreError> {
-    let fields: String = row.get(at + 1);
-    let hlc: String = row.get(at + 3);
-    let updated_at: String = row.get(at + 4);
-    Ok(Version {
-        version: row.get(at),
-        fields: serde_json::from_str(&fields).map_err(json_err)?,
-        deleted: row.get(at + 2),
-        hlc: stored_hlc(&hlc)?,
-        updated_at: stored_hlc(&updated_at)?,
-        updated_by: row.get(at + 5),
-    })
-}
-
-/// Rows read per round trip while walking a record's history.
-const HISTORY_CHUNK: i64 = 64;
-
-/// Reads a record's history from just after `after` into `reader`, a chunk
-/// at a time, until it has enough to rebuild its versions.
-async fn read_history(
-    client: &impl GenericClient,
-    collection: &str,
-    id: Uuid,
-    mut after: i64,
-    reader: &mut PageReader,
-) -> Result<(), StoreError> {
-    let stmt = client
-        .prepare_cached(
-            "SELECT version, fields, deleted, hlc, updated_at, updated_by, delta FROM history
-             WHERE collection = $1 AND id = $2 AND version > $3 ORDER BY version LIMIT $4",
-        )
-        .await
-        .map_err(pg_err)?;
-    loop {
-        let rows = client
-            .query(&stmt, &[&collection, &id, &after, &HISTORY_CHUNK])
-            .await
-            .map_err(pg_err)?;
-        let full = rows.len() as i64 == HISTORY_CHUNK;
-        for row in &rows {
-            let len = row.get::<_, &str>(1).len();
-            let v = version_from_row(row, 0)?;
-            after = v.version;
-            let stored = StoredVersion {
-                record: v.record(collection, id),
-                delta: row.get(6),
-            };
-            if !reader.push(stored, len) {
-                return Ok(());
-            }
-        }
-        if !full {
-            return Ok(());
-        }
-    }
-}
-
-const COLLECTIONS_SQL: &str = "SELECT definition FROM collections ORDER BY position";
-
-/// Every collection, in definition order.
-async fn collections(client: &impl GenericClient) -> Result<Vec<CollectionDef>, StoreError> {
-    let stmt = client
-        .prepare_cached(COLLECTIONS_SQL)
-        .await
-        .map_err(pg_err)?;
-    client
-        .query(&stmt, &[])
-        .await
-        .map_err(pg_err)?
-        .iter()
-        .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(json_err))
-        .collect()
 }
 
 #[async_trait]

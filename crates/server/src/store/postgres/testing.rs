@@ -2,7 +2,7 @@
 //! when the guard is. The server comes from `FERRY_TEST_PG_URL`
 //! (`make test` sets it and starts PostgreSQL; see scripts/postgres.sh).
 //! Built for this crate's tests and, with the `test-support` feature, for
-//! other crates' tests and benchmarks: never part of a release server.
+//! other crates' tests and benchmarks; `cargo build -p ferry-server` leaves it out.
 
 use tokio_postgres::NoTls;
 use uuid::Uuid;
