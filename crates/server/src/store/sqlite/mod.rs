@@ -5,6 +5,7 @@
 //! can never skip one. Readers use their own connections and see committed
 //! snapshots. All database work runs on tokio's blocking pool.
 
+mod checkpoint;
 mod push;
 mod read;
 #[cfg(test)]
@@ -26,6 +27,7 @@ use super::{
     stored_access, stored_hlc, user_exists,
 };
 use crate::schema_file::CollectionDef;
+use checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
 use read::{changes_page, history_page, load_collections, max_seq, parse_uuid, record_at};
 
 /// Forward-only migrations, oldest first; `PRAGMA user_version` counts those
@@ -44,6 +46,8 @@ struct Inner {
     path: String,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// `None` for an in-memory database, which has no WAL.
+    checkpoints: Option<Checkpointer>,
 }
 
 fn db_err(e: rusqlite::Error) -> StoreError {
@@ -82,11 +86,21 @@ impl SqliteStore {
         writer
             .pragma_update(None, "cache_size", WRITER_CACHE_KIB)
             .map_err(|e| open_error(&path, e))?;
+        let checkpoints = if path.starts_with("file:") {
+            None
+        } else {
+            writer
+                .pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+                .map_err(|e| open_error(&path, e))?;
+            let conn = connect(&path).map_err(|e| open_error(&path, e))?;
+            Some(Checkpointer::start(conn)?)
+        };
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                checkpoints,
             }),
         })
     }
@@ -122,6 +136,10 @@ impl SqliteStore {
                 .map_err(db_err)?;
             let out = f(&tx)?;
             tx.commit().map_err(db_err)?;
+            drop(conn);
+            if let Some(c) = &inner.checkpoints {
+                c.nudge();
+            }
             Ok(out)
         })
         .await

@@ -104,3 +104,24 @@ async fn database_files_are_private_to_their_owner() {
         assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
     }
 }
+
+/// Fails if commits leave their pages in the WAL until one of them crosses
+/// SQLite's threshold: the checkpoint thread copies them soon after a commit.
+#[tokio::test]
+async fn commits_are_checkpointed_in_the_background() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.db");
+    let store = SqliteStore::open(&path.to_string_lossy()).expect("open");
+    // The schema sits in the WAL: the file holds at most its first page.
+    let before = std::fs::metadata(&path).expect("db").len();
+    assert!(before <= 4096, "{before}");
+    store.create_user("erin", "hash").await.expect("write");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&path).expect("db").len() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was checkpointed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
