@@ -1,19 +1,47 @@
 //! The demo data of `ferry-server seed-demo`: a schema, three users and a few
 //! hundred contacts and tasks.
 //!
-//! Everything here is generated from fixed seeds by a small self-contained
-//! PRNG, so every call and every run yields exactly the same records and ids.
+//! The records are generated from fixed seeds by a small self-contained
+//! PRNG drawing from the word lists in `demo/data.toml`, so every call and
+//! every run yields exactly the same records and ids.
 //! Companies, domains and phone numbers are fictional: domains end in
 //! `.example` (RFC 2606) and phone numbers lie in ranges reserved for fiction.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use ferry_protocol::{Access, Fields};
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 /// The demo schema file (the format of `crate::schema_file`).
 pub const DEMO_SCHEMA: &str = include_str!("../demo/schema.toml");
+
+/// The word lists the records are made from (`demo/data.toml`).
+const DEMO_DATA: &str = include_str!("../demo/data.toml");
+
+/// `demo/data.toml`, read.
+#[derive(Deserialize)]
+struct Lists {
+    first_names: Vec<String>,
+    last_names: Vec<String>,
+    personal_domains: Vec<String>,
+    extra_tags: Vec<String>,
+    events: Vec<String>,
+    months: Vec<String>,
+    languages: Vec<String>,
+    cities: Vec<String>,
+    person_verbs: Vec<String>,
+    task_notes: Vec<String>,
+    companies: Vec<Company>,
+    title_groups: Vec<TitleGroup>,
+}
+
+/// Built into the binary and parsed by a test (`the_word_lists_parse`), so it
+/// cannot fail at run time.
+static LISTS: LazyLock<Lists> =
+    LazyLock::new(|| toml::from_str(DEMO_DATA).expect("demo/data.toml is valid (tested)"));
 
 /// One demo record, ready to be created in `collection`.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,29 +149,12 @@ impl SplitMix64 {
 
 // ---------------------------------------------------------------- contacts
 
-#[rustfmt::skip]
-const FIRST_NAMES: &[&str] = &[
-    "Aisha", "Akira", "Alejandro", "Amara", "Ana", "Anders", "Arjun", "Beatriz", "Bilal", "Björn",
-    "Camila", "Chen", "Chloé", "Chidi", "Daniel", "Dmitri", "Elena", "Emeka", "Emma", "Fatima",
-    "Felix", "Grace", "Hana", "Hassan", "Ingrid", "Isabel", "Jamal", "James", "Javier", "Ji-woo",
-    "Kai", "Kavya", "Kwame", "Laila", "Lars", "Leila", "Lucas", "Maria", "Mateo", "Mei", "Mohammed",
-    "Nadia", "Naledi", "Noah", "Olga", "Omar", "Priya", "Rafael", "Rania", "Rohan", "Ruth",
-    "Samuel", "Sara", "Sofia", "Tariq", "Thomas", "Tomás", "Wei", "Yara", "Yusuf", "Zainab", "Zoë",
-];
-
-#[rustfmt::skip]
-const LAST_NAMES: &[&str] = &[
-    "Abara", "Adeyemi", "Alvarez", "Andersson", "Bakker", "Banerjee", "Becker", "Bianchi", "Brown",
-    "Castillo", "Chen", "Cohen", "Costa", "Dubois", "Eriksen", "Fernandes", "Fischer", "García",
-    "Haddad", "Hansen", "Hernández", "Ibrahim", "Ivanova", "Jensen", "Johnson", "Kaur", "Kim",
-    "Kowalski", "Lee", "Lindqvist", "Martin", "Mensah", "Moreau", "Müller", "Nakamura", "Nguyen",
-    "Novak", "O'Connor", "Okafor", "Olsen", "Park", "Patel", "Petrov", "Quinn", "Rahman", "Reyes",
-    "Rossi", "Sato", "Schmidt", "Silva", "Singh", "Smith", "Suzuki", "Tanaka", "Torres", "Usman",
-    "Van der Berg", "Wang", "Williams", "Yilmaz", "Zhang",
-];
+use Country::{Au, Uk, Us};
+use EmailStyle::{Dotted, First, Initial, Underscore};
 
 /// How a company spells its people's addresses.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum EmailStyle {
     /// `first.last`
     Dotted,
@@ -155,296 +166,43 @@ enum EmailStyle {
     Underscore,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum Country {
     Us,
     Uk,
     Au,
 }
 
+#[derive(Deserialize)]
 struct Company {
-    name: &'static str,
-    domain: &'static str,
+    name: String,
+    domain: String,
     /// The relationship: one of the tags.
-    tag: &'static str,
+    tag: String,
     country: Country,
+    #[serde(rename = "email")]
     style: EmailStyle,
 }
-
-const fn co(
-    name: &'static str,
-    domain: &'static str,
-    tag: &'static str,
-    country: Country,
-    style: EmailStyle,
-) -> Company {
-    Company {
-        name,
-        domain,
-        tag,
-        country,
-        style,
-    }
-}
-
-use Country::{Au, Uk, Us};
-use EmailStyle::{Dotted, First, Initial, Underscore};
-
-const COMPANIES: &[Company] = &[
-    co(
-        "Bluefin Logistics",
-        "bluefinlogistics.example",
-        "supplier",
-        Us,
-        Dotted,
-    ),
-    co(
-        "Harbor & Finch",
-        "harborfinch.example",
-        "customer",
-        Uk,
-        Dotted,
-    ),
-    co(
-        "Kestrel Analytics",
-        "kestrel-analytics.example",
-        "customer",
-        Us,
-        Initial,
-    ),
-    co(
-        "Maple Grove Foods",
-        "maplegrovefoods.example",
-        "customer",
-        Us,
-        Dotted,
-    ),
-    co(
-        "Copperleaf Design",
-        "copperleaf.example",
-        "partner",
-        Uk,
-        First,
-    ),
-    co(
-        "Juniper Health",
-        "juniperhealth.example",
-        "customer",
-        Au,
-        Dotted,
-    ),
-    co(
-        "Ironbridge Capital",
-        "ironbridge.example",
-        "investor",
-        Uk,
-        Initial,
-    ),
-    co(
-        "Lumen Robotics",
-        "lumenrobotics.example",
-        "customer",
-        Us,
-        First,
-    ),
-    co(
-        "Saltmarsh Ceramics",
-        "saltmarsh.example",
-        "supplier",
-        Uk,
-        Dotted,
-    ),
-    co(
-        "Quillon Legal",
-        "quillonlegal.example",
-        "partner",
-        Us,
-        Initial,
-    ),
-    co(
-        "Brightwater Energy",
-        "brightwater.example",
-        "customer",
-        Au,
-        Underscore,
-    ),
-    co(
-        "Orchard Lane Bakery",
-        "orchardlane.example",
-        "customer",
-        Uk,
-        First,
-    ),
-    co(
-        "Summit Ridge Outfitters",
-        "summitridge.example",
-        "customer",
-        Us,
-        Dotted,
-    ),
-    co(
-        "Pinecrest Software",
-        "pinecrest.example",
-        "partner",
-        Us,
-        Dotted,
-    ),
-    co(
-        "Redwood Print Co.",
-        "redwoodprint.example",
-        "supplier",
-        Us,
-        Initial,
-    ),
-    co(
-        "Silverline Media",
-        "silverline.example",
-        "press",
-        Uk,
-        Dotted,
-    ),
-    co(
-        "Granite Peak Construction",
-        "granitepeak.example",
-        "customer",
-        Au,
-        Dotted,
-    ),
-    co(
-        "Wildflower Studio",
-        "wildflower.example",
-        "partner",
-        Au,
-        First,
-    ),
-    co(
-        "Atlas Freight",
-        "atlasfreight.example",
-        "supplier",
-        Au,
-        Underscore,
-    ),
-    co(
-        "Meridian Ventures",
-        "meridianvc.example",
-        "investor",
-        Us,
-        First,
-    ),
-    co("Cobalt Labs", "cobaltlabs.example", "customer", Us, Initial),
-    co(
-        "Fernhill Books",
-        "fernhillbooks.example",
-        "customer",
-        Uk,
-        Dotted,
-    ),
-    co(
-        "Nimbus Cloudworks",
-        "nimbuscloud.example",
-        "supplier",
-        Us,
-        Dotted,
-    ),
-    co(
-        "Driftwood Coffee Roasters",
-        "driftwoodcoffee.example",
-        "supplier",
-        Au,
-        First,
-    ),
-    co(
-        "Sable & Stone Architects",
-        "sableandstone.example",
-        "customer",
-        Uk,
-        Initial,
-    ),
-    co(
-        "Evergreen Credit Union",
-        "evergreencu.example",
-        "customer",
-        Us,
-        Dotted,
-    ),
-    co(
-        "The Weekly Ledger",
-        "weeklyledger.example",
-        "press",
-        Us,
-        Dotted,
-    ),
-    co(
-        "Tech Harbor Magazine",
-        "techharbor.example",
-        "press",
-        Au,
-        First,
-    ),
-    co(
-        "Foxglove Partners",
-        "foxglove.example",
-        "investor",
-        Uk,
-        Dotted,
-    ),
-    co(
-        "Riverbend Veterinary",
-        "riverbendvet.example",
-        "customer",
-        Au,
-        Dotted,
-    ),
-];
-
-/// Domains of personal addresses, for people without a company.
-const PERSONAL_DOMAINS: &[&str] = &["mail.example", "inbox.example", "post.example"];
-
-const EXTRA_TAGS: &[&str] = &["customer", "supplier", "partner", "press", "investor"];
-
-const EVENTS: &[&str] = &[
-    "the Lisbon trade fair",
-    "the spring partner summit",
-    "a customer webinar",
-    "the regional business breakfast",
-    "the Berlin logistics expo",
-    "last year's open day",
-    "a design meetup",
-    "the industry awards dinner",
-];
-
-#[rustfmt::skip]
-const MONTHS: &[&str] = &[
-    "October", "November", "December", "January", "February", "March", "April", "May",
-];
-
-#[rustfmt::skip]
-const LANGUAGES: &[&str] = &[
-    "Spanish", "Portuguese", "French", "German", "Mandarin", "Hindi", "Arabic", "Japanese",
-    "Swahili", "Korean",
-];
-
-#[rustfmt::skip]
-const CITIES: &[&str] = &[
-    "Chicago", "Manchester", "Melbourne", "Austin", "Bristol", "Brisbane", "Seattle", "Leeds",
-    "Perth", "Denver",
-];
 
 fn contact_note(rng: &mut SplitMix64, company: Option<&Company>, people: &[String]) -> String {
-    let org = company.map_or("their team", |c| c.name);
+    let org = company.map_or("their team", |c| c.name.as_str());
     match rng.below(12) {
-        0 => format!("Met at {}.", rng.pick(EVENTS)),
+        0 => format!("Met at {}.", rng.pick(&LISTS.events)),
         1 => "Prefers email to phone calls.".to_string(),
         2 if !people.is_empty() => format!("Introduced by {}.", rng.pick(people)),
         3 => format!(
             "Contract renewal comes up in {}; send a quote beforehand.",
-            rng.pick(MONTHS)
+            rng.pick(&LISTS.months)
         ),
         4 => format!("Makes the purchasing decisions at {org}."),
-        5 => format!("Based in {}; happy to meet in person.", rng.pick(CITIES)),
+        5 => format!(
+            "Based in {}; happy to meet in person.",
+            rng.pick(&LISTS.cities)
+        ),
         6 => "Asked for the new price list.".to_string(),
-        7 => format!("Out on leave until {}.", rng.pick(MONTHS)),
-        8 => format!("Speaks {} and English.", rng.pick(LANGUAGES)),
+        7 => format!("Out on leave until {}.", rng.pick(&LISTS.months)),
+        8 => format!("Speaks {} and English.", rng.pick(&LISTS.languages)),
         9 => "Handles invoices; copy accounts on anything billing-related.".to_string(),
         10 => "Best reached in the mornings.".to_string(),
         _ => format!("Interested in a pilot for {org} next quarter."),
@@ -490,7 +248,7 @@ fn email(rng: &mut SplitMix64, first: &str, last: &str, company: Option<&Company
                 1 => format!("{f}{l}{}", 10 + rng.below(90)),
                 _ => format!("{initial}.{l}"),
             };
-            format!("{local}@{}", rng.pick(PERSONAL_DOMAINS))
+            format!("{local}@{}", rng.pick(&LISTS.personal_domains))
         }
     }
 }
@@ -524,15 +282,21 @@ fn contacts(rng: &mut SplitMix64) -> Vec<Fields> {
     let mut out = Vec::with_capacity(CONTACT_COUNT);
     for _ in 0..CONTACT_COUNT {
         // A fresh first/last pair: a demo list full of namesakes looks odd.
-        let (mut first, mut last) = (*rng.pick(FIRST_NAMES), *rng.pick(LAST_NAMES));
+        let (mut first, mut last) = (
+            rng.pick(&LISTS.first_names).as_str(),
+            rng.pick(&LISTS.last_names).as_str(),
+        );
         for _ in 0..50 {
             if seen.insert((first, last)) {
                 break;
             }
-            (first, last) = (*rng.pick(FIRST_NAMES), *rng.pick(LAST_NAMES));
+            (first, last) = (
+                rng.pick(&LISTS.first_names).as_str(),
+                rng.pick(&LISTS.last_names).as_str(),
+            );
         }
         let name = format!("{first} {last}");
-        let company = (!rng.chance(12)).then(|| rng.pick(COMPANIES));
+        let company = (!rng.chance(12)).then(|| rng.pick(&LISTS.companies));
         let country = match company {
             Some(c) => c.country,
             None => *rng.pick(&[Us, Us, Uk, Au]),
@@ -547,7 +311,7 @@ fn contacts(rng: &mut SplitMix64) -> Vec<Fields> {
             f.insert("phone".into(), phone(rng, country).into());
         }
         if let Some(c) = company {
-            f.insert("company".into(), c.name.into());
+            f.insert("company".into(), c.name.as_str().into());
         }
         if rng.chance(35) {
             let mut note = contact_note(rng, company, &names);
@@ -561,10 +325,10 @@ fn contacts(rng: &mut SplitMix64) -> Vec<Fields> {
         }
         let mut tags: Vec<&str> = Vec::new();
         if let Some(c) = company.filter(|_| !rng.chance(10)) {
-            tags.push(c.tag);
+            tags.push(&c.tag);
         }
         if rng.chance(if company.is_some() { 12 } else { 55 }) {
-            let extra = *rng.pick(EXTRA_TAGS);
+            let extra = rng.pick(&LISTS.extra_tags).as_str();
             if !tags.contains(&extra) {
                 tags.push(extra);
             }
@@ -583,159 +347,11 @@ fn contacts(rng: &mut SplitMix64) -> Vec<Fields> {
 // ------------------------------------------------------------------- tasks
 
 /// Verbs that go with each kind of object, so titles read naturally.
+#[derive(Deserialize)]
 struct TitleGroup {
-    verbs: &'static [&'static str],
-    objects: &'static [&'static str],
+    verbs: Vec<String>,
+    objects: Vec<String>,
 }
-
-const TITLE_GROUPS: &[TitleGroup] = &[
-    TitleGroup {
-        verbs: &["Draft", "Review", "Finalize"],
-        objects: &[
-            "the Q1 budget",
-            "the supplier contract",
-            "the hiring plan",
-            "the expense policy",
-            "the product roadmap",
-            "the board deck",
-            "the partner agreement",
-            "the 2027 price list",
-        ],
-    },
-    TitleGroup {
-        verbs: &["Write", "Proofread", "Update"],
-        objects: &[
-            "the press release",
-            "the onboarding guide",
-            "the December newsletter",
-            "the case study",
-            "the annual report",
-            "the privacy policy",
-            "the grant application",
-            "the FAQ page",
-        ],
-    },
-    TitleGroup {
-        verbs: &["Schedule", "Reschedule", "Confirm"],
-        objects: &[
-            "the quarterly review",
-            "the all-hands meeting",
-            "the investor call",
-            "interviews for the ops role",
-            "the customer workshop",
-            "the supplier visit",
-            "the year-end check-ins",
-        ],
-    },
-    TitleGroup {
-        verbs: &["Plan", "Book"],
-        objects: &[
-            "the team offsite",
-            "the holiday party",
-            "travel for the Lisbon fair",
-            "the trade show booth",
-            "a venue for the launch event",
-            "the training day",
-        ],
-    },
-    TitleGroup {
-        verbs: &["Fix", "Replace"],
-        objects: &[
-            "the office printer",
-            "the meeting room screen",
-            "the coffee machine",
-            "the broken desk chair",
-            "the hallway lights",
-            "the door entry system",
-        ],
-    },
-    TitleGroup {
-        verbs: &["Renew", "Cancel", "Review"],
-        objects: &[
-            "the domain name",
-            "the insurance policy",
-            "the design tool licences",
-            "the parking permits",
-            "the cloud storage plan",
-            "the magazine subscriptions",
-        ],
-    },
-    TitleGroup {
-        verbs: &["Set up"],
-        objects: &[
-            "a laptop for the new hire",
-            "VPN access for contractors",
-            "the shared calendar",
-            "the new phone system",
-            "guest Wi-Fi",
-            "the support inbox",
-            "two-factor login for everyone",
-        ],
-    },
-    TitleGroup {
-        verbs: &["Order"],
-        objects: &[
-            "new business cards",
-            "office supplies",
-            "a standing desk",
-            "replacement toner",
-            "name badges for the fair",
-            "samples for the trade show",
-        ],
-    },
-    TitleGroup {
-        verbs: &["Prepare", "Send", "Check"],
-        objects: &[
-            "the November invoices",
-            "the Q4 sales report",
-            "the payroll summary",
-            "the customer survey results",
-            "the monthly cash forecast",
-        ],
-    },
-    TitleGroup {
-        verbs: &["Chase"],
-        objects: &[
-            "overdue invoices",
-            "unpaid invoices from October",
-            "missing receipts",
-            "the signed NDA",
-            "the delivery from Atlas Freight",
-        ],
-    },
-    TitleGroup {
-        verbs: &["Submit", "File"],
-        objects: &[
-            "the VAT return",
-            "the expense claims",
-            "the purchase orders",
-            "the insurance claim",
-        ],
-    },
-];
-
-const PERSON_VERBS: &[&str] = &[
-    "Call",
-    "Email",
-    "Follow up with",
-    "Send a quote to",
-    "Set up a demo for",
-    "Thank",
-    "Check in with",
-];
-
-const TASK_NOTES: &[&str] = &[
-    "Waiting on a reply before this can move.",
-    "Budget approved at the last review.",
-    "Needs sign-off before it goes out.",
-    "Blocked until the supplier confirms dates.",
-    "The previous version is in the shared drive.",
-    "Carried over from last quarter.",
-    "Should take under an hour.",
-    "Check the numbers against the October report.",
-    "Keep it short; one page is plenty.",
-    "Ask in the team channel if anything is unclear.",
-];
 
 /// Days per month from October 2026 to March 2027 (2027 is not a leap year).
 const DUE_MONTHS: &[(u32, u32, u32)] = &[
@@ -761,10 +377,10 @@ fn due_date(mut day: u32) -> String {
 fn task_title(rng: &mut SplitMix64, people: &[&str]) -> String {
     if !people.is_empty() && rng.chance(30) {
         let person = rng.pick(people);
-        return format!("{} {person}", rng.pick(PERSON_VERBS));
+        return format!("{} {person}", rng.pick(&LISTS.person_verbs));
     }
-    let group = rng.pick(TITLE_GROUPS);
-    format!("{} {}", rng.pick(group.verbs), rng.pick(group.objects))
+    let group = rng.pick(&LISTS.title_groups);
+    format!("{} {}", rng.pick(&group.verbs), rng.pick(&group.objects))
 }
 
 fn tasks(rng: &mut SplitMix64, people: &[&str]) -> Vec<Fields> {
@@ -802,7 +418,7 @@ fn tasks(rng: &mut SplitMix64, people: &[&str]) -> Vec<Fields> {
         ]);
         f.insert("assignee".into(), assignee.map_or(Value::Null, Value::from));
         if rng.chance(30) {
-            f.insert("notes".into(), (*rng.pick(TASK_NOTES)).into());
+            f.insert("notes".into(), rng.pick(&LISTS.task_notes).as_str().into());
         }
         out.push(f);
     }
@@ -907,6 +523,36 @@ mod tests {
         for due in tasks.filter_map(|r| r.fields.get("due")?.as_str()) {
             assert!(("2026-10-01"..="2027-03-31").contains(&due), "{due}");
         }
+    }
+
+    #[test]
+    fn the_word_lists_parse() {
+        let lists: Lists = toml::from_str(DEMO_DATA).expect("demo/data.toml");
+        assert_eq!((lists.first_names.len(), lists.last_names.len()), (62, 61));
+        assert_eq!((lists.companies.len(), lists.title_groups.len()), (30, 11));
+    }
+
+    /// The records as seeded before the word lists moved from this file to
+    /// `demo/data.toml`: the same count, the same ids, the same fields to the
+    /// byte. A deliberate change of the demo data changes the digest.
+    #[test]
+    fn the_same_records_as_before_the_lists_moved_to_a_file() {
+        use sha2::{Digest, Sha256};
+        let records = demo_records();
+        let count = |c: &str| records.iter().filter(|r| r.collection == c).count();
+        assert_eq!((count("contacts"), count("tasks")), (240, 160));
+        let (first, last) = (records[0].id, records[records.len() - 1].id);
+        assert_eq!(first.to_string(), "01a19467-e800-7500-956b-40921e00dae7");
+        assert_eq!(last.to_string(), "01a19467-e98f-7334-9aa2-175a46c9f684");
+        let mut digest = Sha256::new();
+        for r in &records {
+            let fields = serde_json::to_string(&r.fields).expect("fields");
+            digest.update(format!("{} {} {fields}\n", r.collection, r.id));
+        }
+        assert_eq!(
+            hex::encode(digest.finalize()),
+            "c881ac3b0c330faa5693d71ca3aa98a0dcd572f44b280a2b5c3e378295f6b3f1"
+        );
     }
 
     #[test]

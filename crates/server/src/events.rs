@@ -7,10 +7,12 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
+use crate::store::Cursor;
+
 /// One commit: the cursor after it and the collections it changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commit {
-    pub cursor: String,
+    pub cursor: Cursor,
     pub collections: Vec<String>,
 }
 

@@ -6,7 +6,7 @@ use super::Json;
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{ChangesPage, Cursor};
+use crate::store::{Cursor, RawFields};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -29,7 +29,7 @@ pub async fn changes(
     State(state): State<AppState>,
     auth: Authenticated,
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<ChangesPage> {
+) -> ApiResult<ChangesResponse<RawFields>> {
     let Query(q) = query?;
     let since = match q.since.as_deref() {
         None | Some("") => Cursor::default(),
@@ -46,5 +46,5 @@ pub async fn changes(
         .store
         .changes(since, limit.min(CHANGES_MAX_LIMIT), readable)
         .await?;
-    Ok(Json(page))
+    Ok(Json(page.into()))
 }

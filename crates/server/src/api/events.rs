@@ -89,7 +89,7 @@ impl Listener {
                 continue;
             }
             let data = serde_json::to_string(&ChangesEvent {
-                cursor: commit.cursor,
+                cursor: commit.cursor.to_string(),
             })
             .ok()?;
             self.last_sent = Some(tokio::time::Instant::now());
@@ -98,12 +98,9 @@ impl Listener {
     }
 }
 
-/// `commit` and a later one as one: the later cursor, both sets of collections.
+/// `commit` and a later one as one: the higher cursor, both sets of collections.
 fn merge(commit: &mut Commit, later: Commit) {
-    let n = |c: &str| c.parse::<i64>().unwrap_or(0);
-    if n(&later.cursor) >= n(&commit.cursor) {
-        commit.cursor = later.cursor;
-    }
+    commit.cursor = commit.cursor.max(later.cursor);
     for c in later.collections {
         if !commit.collections.contains(&c) {
             commit.collections.push(c);

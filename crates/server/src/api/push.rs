@@ -78,7 +78,7 @@ pub async fn push(
         && !state.store_relays_commits
     {
         state.events.publish(Commit {
-            cursor: cursor.to_string(),
+            cursor,
             collections: outcome.touched,
         });
     }

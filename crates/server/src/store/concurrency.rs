@@ -199,7 +199,7 @@ async fn no_reader_skips_a_change(a: DynStore, b: DynStore) {
                     .await
                     .expect("page");
                 pages += 1;
-                let next = Cursor::parse(&page.cursor).expect("cursor");
+                let next = page.cursor;
                 assert!(next >= cursor, "the cursor went back");
                 cursor = next;
                 seen.extend(page.changes.iter().map(|c| c.id));

@@ -101,6 +101,13 @@ impl PageReader {
         !(enough && whole)
     }
 
+    /// The version `version` of a record, from a reader made with a limit
+    /// of one that read from just before it; `None` if there is none.
+    pub fn finish_at(self, version: i64) -> Result<Option<Record>, String> {
+        let first = self.finish()?.into_iter().next();
+        Ok(first.filter(|r| r.version == version))
+    }
+
     /// The versions of the page: at most `limit`, and no more than
     /// `max_bytes` of them unless the first alone is larger. The rows must
     /// end on a whole row (the latest version always is one).

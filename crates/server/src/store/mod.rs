@@ -13,6 +13,7 @@
 
 pub mod history;
 pub mod migrate;
+mod outcome;
 pub mod postgres;
 pub mod sqlite;
 
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferry_protocol::{Access, ChangesResponse, Mutation, MutationResult, Record};
+use ferry_protocol::{Access, ChangesResponse, Hlc, Mutation, MutationResult, Record};
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -49,8 +50,61 @@ pub enum StoreError {
 }
 
 /// The server clock has no later stamp (year 9999): nothing is written.
-pub(crate) fn clock_err(e: ferry_protocol::HlcError) -> StoreError {
+fn clock_err(e: ferry_protocol::HlcError) -> StoreError {
     StoreError::Internal(e.to_string())
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Internal(format!("stored JSON is unreadable: {e}"))
+}
+
+/// A stamp as stored (text that orders as the clock does).
+fn stored_hlc(s: &str) -> Result<Hlc, StoreError> {
+    s.parse()
+        .map_err(|e| StoreError::Internal(format!("stored stamp: {e}")))
+}
+
+/// Creation times of users and sessions: UTC, milliseconds.
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// How a grant's access is stored.
+fn access_name(a: Access) -> &'static str {
+    if a == Access::Write { "write" } else { "read" }
+}
+
+fn stored_access(s: &str) -> Access {
+    if s == "write" {
+        Access::Write
+    } else {
+        Access::Read
+    }
+}
+
+fn user_exists(username: &str) -> StoreError {
+    StoreError::Exists(format!("user \"{username}\" already exists"))
+}
+
+fn no_such_user(username: &str) -> StoreError {
+    StoreError::NotFound(format!("there is no user \"{username}\""))
+}
+
+/// The error of a database a newer server has migrated further.
+fn newer_schema(applied: usize, known: usize) -> String {
+    format!(
+        "the database was written by a newer ferry-server (schema version {applied}, this one knows {known})"
+    )
+}
+
+/// [`Store::prune_mutations`]' bounds as SQL integers: the age in
+/// milliseconds (capped far below overflow when subtracted from now) and
+/// the row limit.
+fn prune_bounds(older_than: Duration, limit: usize) -> (i64, i64) {
+    let age = i64::try_from(older_than.as_millis())
+        .unwrap_or(i64::MAX)
+        .min(1 << 60);
+    (age, i64::try_from(limit).unwrap_or(i64::MAX))
 }
 
 /// A user account as stored.
@@ -87,6 +141,13 @@ pub struct PushContext {
     pub clock: Arc<Clock>,
 }
 
+impl PushContext {
+    /// The server stamp of a write `m` makes.
+    fn stamp(&self, m: &Mutation) -> Result<Hlc, StoreError> {
+        self.clock.stamp(Some(&m.hlc)).map_err(clock_err)
+    }
+}
+
 /// What a push did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushOutcome {
@@ -99,6 +160,26 @@ pub struct PushOutcome {
     pub written_after: Cursor,
     /// Collections that got a new version, for change events.
     pub touched: Vec<String>,
+}
+
+impl PushOutcome {
+    /// An outcome with nothing written yet, after `written_after`.
+    fn new(mutations: usize, written_after: Cursor) -> PushOutcome {
+        PushOutcome {
+            results: Vec::with_capacity(mutations),
+            last_write: None,
+            written_after,
+            touched: Vec::new(),
+        }
+    }
+
+    /// Notes a write at sequence position `seq` to `collection`.
+    fn wrote(&mut self, seq: i64, collection: &str) {
+        self.last_write = Some(Cursor(seq));
+        if !self.touched.iter().any(|c| c == collection) {
+            self.touched.push(collection.to_string());
+        }
+    }
 }
 
 /// The SHA-256 of a bearer token; tokens themselves are never stored.
@@ -213,10 +294,70 @@ pub struct HistoryPage {
     pub has_more: bool,
 }
 
+impl HistoryPage {
+    /// `versions`, read from a snapshot whose latest version is `latest`.
+    fn new(versions: Vec<Record>, latest: Option<i64>) -> HistoryPage {
+        let has_more = match (versions.last(), latest) {
+            (Some(last), Some(latest)) => last.version < latest,
+            _ => false,
+        };
+        HistoryPage { versions, has_more }
+    }
+}
+
 /// Field values as the JSON text they are stored as: pages of changes are
 /// sent without parsing and re-serialising every record.
 pub type RawFields = Box<serde_json::value::RawValue>;
-pub type ChangesPage = ChangesResponse<RawFields>;
+
+/// A page of changes (`GET /v1/changes`), with its cursor typed.
+#[derive(Debug)]
+pub struct ChangesPage {
+    pub changes: Vec<Record<RawFields>>,
+    /// Where the next page starts.
+    pub cursor: Cursor,
+    pub has_more: bool,
+}
+
+impl ChangesPage {
+    /// A page of `changes` read after `since`, from a snapshot whose last
+    /// change is `high_water`; `last_seq` is the position of the last one.
+    fn new(
+        changes: Vec<Record<RawFields>>,
+        since: Cursor,
+        last_seq: i64,
+        has_more: bool,
+        high_water: i64,
+    ) -> ChangesPage {
+        // With nothing more to read, skip past changes of collections the reader cannot see.
+        let cursor = if has_more {
+            last_seq
+        } else {
+            high_water.max(since.0)
+        };
+        ChangesPage {
+            changes,
+            cursor: Cursor(cursor),
+            has_more,
+        }
+    }
+}
+
+impl ChangesPage {
+    /// No changes the reader may see up to `high_water`.
+    fn empty(since: Cursor, high_water: i64) -> ChangesPage {
+        ChangesPage::new(Vec::new(), since, since.0, false, high_water)
+    }
+}
+
+impl From<ChangesPage> for ChangesResponse<RawFields> {
+    fn from(page: ChangesPage) -> Self {
+        ChangesResponse {
+            changes: page.changes,
+            cursor: page.cursor.to_string(),
+            has_more: page.has_more,
+        }
+    }
+}
 
 /// A position in the change sequence. On the wire it is an opaque string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]

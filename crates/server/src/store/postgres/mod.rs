@@ -1,0 +1,592 @@
+//! The shared store: PostgreSQL, for any number of `ferry-server` processes.
+//!
+//! ## The change sequence
+//! A pull asks for changes after a cursor (`WHERE seq > cursor`). With a
+//! plain PostgreSQL sequence, concurrent transactions take numbers in one
+//! order and commit in another: a reader could see 11 committed, move its
+//! cursor past it, and never see 10 when it commits a moment later.
+//!
+//! Here sequence numbers are handed out in commit order instead. Every push
+//! first locks the single row of `change_seq` (`SELECT … FOR UPDATE`), takes
+//! its numbers from it, writes, stores the new value and commits; the lock
+//! is released only after the commit is visible. So the committed changes
+//! are always exactly the numbers `1..=change_seq.value`, with no gaps, and a
+//! reader's snapshot always sees a prefix of the sequence: it can never skip
+//! a change. Pages are read in one statement (one snapshot) together with
+//! the high-water mark they may move the cursor to.
+//!
+//! The same lock makes pushes from all processes take turns, as SQLite's
+//! single writer does: a mutation replayed through two processes at once is
+//! applied once, and concurrent merges of one record never lose an update.
+//! The cost is that writes commit one at a time (readers never wait); each
+//! push holds the lock for a handful of round trips, since it reads and
+//! writes a whole batch with a few set-based statements.
+//!
+//! ## Events across processes
+//! Each push sends `pg_notify('ferry_changes', …)` inside its transaction,
+//! so the notification goes out on commit, in commit order. Every process
+//! listens on one dedicated connection and feeds its own event streams
+//! ([`relay`]).
+
+mod push;
+mod read;
+mod relay;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use ferry_protocol::{Access, Hlc, Mutation, Record};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+use super::history::PageReader;
+use super::{
+    ChangesPage, Cursor, HistoryPage, PushContext, PushOutcome, Session, Store, StoreError,
+    TokenHash, UserRow, access_name, json_err, newer_schema, no_such_user, now, prune_bounds,
+    stored_access, stored_hlc, user_exists,
+};
+use crate::events::Events;
+use crate::schema_file::CollectionDef;
+use read::{Version, collections, read_history, version_from_row};
+
+/// The channel of commit notifications.
+const CHANNEL: &str = "ferry_changes";
+
+/// Forward-only migrations, oldest first; `ferry_schema.version` counts
+/// those applied. Never edit one that has shipped: add the next.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_history_delta.sql"),
+    include_str!("migrations/0003_mutation_age.sql"),
+];
+
+/// Settings of the connection pool.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Most connections this process opens (plus one that listens for events).
+    pub pool_size: usize,
+    /// How long a request waits for a free connection, or for a new one.
+    pub timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 16,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+pub struct PgStore {
+    pool: Pool,
+    config: tokio_postgres::Config,
+    /// Event relays, stopped with the store.
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            t.abort();
+        }
+    }
+}
+
+fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    if let Some(code) = e.code() {
+        let c = code.code();
+        // Connection failures, shutdown, too many connections, serialisation retries.
+        if c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") || c == "40001" {
+            return StoreError::Unavailable(e.to_string());
+        }
+        return StoreError::Internal(e.to_string());
+    }
+    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    if e.is_closed() || io {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Internal(e.to_string())
+    }
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => pg_err(e),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+/// The connection settings of a `postgres://` URL, password kept out of errors.
+pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    tokio_postgres::Config::from_str(url).map_err(|e| {
+        StoreError::Invalid(format!(
+            "cannot read the database URL {}: {e}",
+            crate::config::redact_url(url)
+        ))
+    })
+}
+
+impl PgStore {
+    /// Connects to the database `url` names and migrates it.
+    pub async fn open(url: &str, options: &PgOptions) -> Result<PgStore, StoreError> {
+        let mut config = parse_url(url)?;
+        if config.get_application_name().is_none() {
+            config.application_name("ferry-server");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.timeout);
+        }
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                // Connections found closed (a restarted server) are replaced.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.timeout))
+            .create_timeout(Some(options.timeout))
+            .recycle_timeout(Some(options.timeout))
+            .build()
+            .map_err(|e| StoreError::Invalid(format!("connection pool: {e}")))?;
+        let store = PgStore {
+            pool,
+            config,
+            tasks: Mutex::new(Vec::new()),
+        };
+        store.migrate().await.map_err(|e| match e {
+            StoreError::Unavailable(msg) => StoreError::Unavailable(format!(
+                "cannot reach the database {}: {msg}",
+                crate::config::redact_url(url)
+            )),
+            other => other,
+        })?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        // One process migrates at a time; the others wait and find it done.
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(7406551698281350451);
+             CREATE TABLE IF NOT EXISTS ferry_schema (version integer NOT NULL);",
+        )
+        .await
+        .map_err(pg_err)?;
+        let row = tx
+            .query_opt("SELECT version FROM ferry_schema", &[])
+            .await
+            .map_err(pg_err)?;
+        let applied = match row {
+            Some(r) => usize::try_from(r.get::<_, i32>(0)).unwrap_or(0),
+            None => {
+                tx.execute("INSERT INTO ferry_schema (version) VALUES (0)", &[])
+                    .await
+                    .map_err(pg_err)?;
+                0
+            }
+        };
+        if applied > MIGRATIONS.len() {
+            return Err(StoreError::Invalid(newer_schema(applied, MIGRATIONS.len())));
+        }
+        for sql in &MIGRATIONS[applied..] {
+            tx.batch_execute(sql).await.map_err(pg_err)?;
+        }
+        let version = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+        tx.execute("UPDATE ferry_schema SET version = $1", &[&version])
+            .await
+            .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)
+    }
+
+    /// The schema version, for tests.
+    pub async fn schema_version(&self) -> Result<i32, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT version FROM ferry_schema", &[])
+            .await
+            .map_err(pg_err)?;
+        Ok(row.get(0))
+    }
+
+    /// The pool, for the SQLite import and tests.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    async fn high_water(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT value FROM change_seq")
+            .await
+            .map_err(pg_err)?;
+        let row = client.query_one(&stmt, &[]).await.map_err(pg_err)?;
+        Ok(row.get(0))
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(pg_err)?;
+        Ok(())
+    }
+
+    async fn create_user(&self, username: &str, password_hash: &str) -> Result<Uuid, StoreError> {
+        let client = self.client().await?;
+        let id = Uuid::now_v7();
+        let n = client
+            .execute(
+                "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (username) DO NOTHING",
+                &[&id, &username, &password_hash, &now()],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 0 {
+            return Err(user_exists(username));
+        }
+        Ok(id)
+    }
+
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        let row = tx
+            .query_opt(
+                "UPDATE users SET password_hash = $2 WHERE username = $1 RETURNING id",
+                &[&username, &password_hash],
+            )
+            .await
+            .map_err(pg_err)?;
+        let Some(row) = row else {
+            return Err(no_such_user(username));
+        };
+        let id: Uuid = row.get(0);
+        // A new password logs every device out.
+        tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&id])
+            .await
+            .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT id, username, password_hash FROM users WHERE username = $1")
+            .await
+            .map_err(pg_err)?;
+        Ok(client
+            .query_opt(&stmt, &[&username])
+            .await
+            .map_err(pg_err)?
+            .map(|r| UserRow {
+                id: r.get(0),
+                username: r.get(1),
+                password_hash: r.get(2),
+            }))
+    }
+
+    async fn set_grant(
+        &self,
+        username: &str,
+        collection: &str,
+        access: Option<Access>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let user = client
+            .query_opt("SELECT id FROM users WHERE username = $1", &[&username])
+            .await
+            .map_err(pg_err)?
+            .ok_or_else(|| no_such_user(username))?;
+        let user_id: Uuid = user.get(0);
+        match access {
+            Some(a) => {
+                let a = access_name(a);
+                client
+                    .execute(
+                        "INSERT INTO grants (user_id, collection, access) VALUES ($1, $2, $3)
+                         ON CONFLICT (user_id, collection) DO UPDATE SET access = excluded.access",
+                        &[&user_id, &collection, &a],
+                    )
+                    .await
+            }
+            None => {
+                client
+                    .execute(
+                        "DELETE FROM grants WHERE user_id = $1 AND collection = $2",
+                        &[&user_id, &collection],
+                    )
+                    .await
+            }
+        }
+        .map_err(pg_err)?;
+        Ok(())
+    }
+
+    async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT collection, access FROM grants WHERE user_id = $1")
+            .await
+            .map_err(pg_err)?;
+        Ok(client
+            .query(&stmt, &[&user_id])
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| (r.get::<_, String>(0), stored_access(r.get(1))))
+            .collect())
+    }
+
+    async fn create_session(
+        &self,
+        user_id: Uuid,
+        device_name: &str,
+        token: &TokenHash,
+    ) -> Result<Uuid, StoreError> {
+        let client = self.client().await?;
+        let device_id = Uuid::now_v7();
+        client
+            .execute(
+                "INSERT INTO sessions (token_hash, user_id, device_id, device_name, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&&token[..], &user_id, &device_id, &device_name, &now()],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(device_id)
+    }
+
+    async fn session(&self, token: &TokenHash) -> Result<Option<Session>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT s.user_id, u.username, s.device_id FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = $1",
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(client
+            .query_opt(&stmt, &[&&token[..]])
+            .await
+            .map_err(pg_err)?
+            .map(|r| Session {
+                user_id: r.get(0),
+                username: r.get(1),
+                device_id: r.get(2),
+            }))
+    }
+
+    async fn revoke_session(&self, token: &TokenHash) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM sessions WHERE token_hash = $1", &[&&token[..]])
+            .await
+            .map_err(pg_err)?;
+        Ok(())
+    }
+
+    async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {
+        for def in defs {
+            def.validate().map_err(StoreError::Invalid)?;
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        // Positions are handed out one process at a time.
+        tx.execute("LOCK TABLE collections IN EXCLUSIVE MODE", &[])
+            .await
+            .map_err(pg_err)?;
+        for def in defs {
+            let json = serde_json::to_string(def).map_err(json_err)?;
+            tx.execute(
+                "INSERT INTO collections (name, position, definition)
+                 VALUES ($1, (SELECT coalesce(max(position), 0) + 1 FROM collections), $2)
+                 ON CONFLICT (name) DO UPDATE SET definition = excluded.definition",
+                &[&def.name, &json],
+            )
+            .await
+            .map_err(pg_err)?;
+        }
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn collections(&self) -> Result<Vec<CollectionDef>, StoreError> {
+        collections(&self.client().await?).await
+    }
+
+    async fn push(
+        &self,
+        ctx: PushContext,
+        mutations: Vec<Mutation>,
+    ) -> Result<PushOutcome, StoreError> {
+        let mut client = self.client().await?;
+        push::push(&mut client, &ctx, &mutations).await
+    }
+
+    async fn changes(
+        &self,
+        since: Cursor,
+        limit: usize,
+        collections: Vec<String>,
+    ) -> Result<ChangesPage, StoreError> {
+        if collections.is_empty() {
+            let high_water = self.high_water().await?;
+            return Ok(ChangesPage::empty(since, high_water));
+        }
+        let client = self.client().await?;
+        // One statement, one snapshot: the page and the high-water mark agree.
+        let stmt = client
+            .prepare_cached(
+                "SELECT hw.value, p.collection, p.id, p.version, p.fields, p.deleted, p.updated_at, p.updated_by, p.seq
+                 FROM change_seq hw LEFT JOIN LATERAL (
+                     SELECT h.collection, h.id, h.version, h.fields, h.deleted, h.updated_at, h.updated_by, r.seq
+                     FROM records r JOIN history h ON h.seq = r.seq
+                     WHERE r.seq > $1 AND r.collection = ANY($3)
+                     ORDER BY r.seq LIMIT $2
+                 ) p ON true
+                 ORDER BY p.seq",
+            )
+            .await
+            .map_err(pg_err)?;
+        let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+        let rows = client
+            .query(&stmt, &[&since.0, &fetch, &collections])
+            .await
+            .map_err(pg_err)?;
+        let high_water: i64 = rows.first().map_or(since.0, |r| r.get(0));
+        let mut changes = Vec::with_capacity(rows.len().min(limit));
+        let mut last_seq = since.0;
+        let mut has_more = false;
+        for row in &rows {
+            let Some(seq) = row.get::<_, Option<i64>>(8) else {
+                break;
+            };
+            if changes.len() == limit {
+                has_more = true;
+                break;
+            }
+            let fields: String = row.get(4);
+            let updated_at: String = row.get(6);
+            changes.push(Record {
+                collection: row.get(1),
+                id: row.get(2),
+                version: row.get(3),
+                fields: serde_json::value::RawValue::from_string(fields).map_err(json_err)?,
+                deleted: row.get(5),
+                updated_at: stored_hlc(&updated_at)?,
+                updated_by: row.get(7),
+            });
+            last_seq = seq;
+        }
+        Ok(ChangesPage::new(
+            changes, since, last_seq, has_more, high_water,
+        ))
+    }
+
+    async fn history_page(
+        &self,
+        collection: &str,
+        id: Uuid,
+        after_version: i64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        let mut client = self.client().await?;
+        // One snapshot: the chunks and the latest version agree.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg_err)?;
+        let mut reader = PageReader::new(limit, max_bytes);
+        read_history(&tx, collection, id, after_version, &mut reader).await?;
+        let versions = reader.finish().map_err(StoreError::Internal)?;
+        let stmt = tx
+            .prepare_cached("SELECT max(version) FROM history WHERE collection = $1 AND id = $2")
+            .await
+            .map_err(pg_err)?;
+        let latest: Option<i64> = tx
+            .query_one(&stmt, &[&collection, &id])
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        tx.commit().await.map_err(pg_err)?;
+        Ok(HistoryPage::new(versions, latest))
+    }
+
+    async fn history_stored_bytes(&self, collection: &str, id: Uuid) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT coalesce(sum(octet_length(fields)), 0)::bigint FROM history WHERE collection = $1 AND id = $2",
+                &[&collection, &id],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
+    async fn prune_mutations(
+        &self,
+        older_than: Duration,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let (age, limit) = prune_bounds(older_than, limit);
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "DELETE FROM mutations WHERE (user_id, mutation_id) IN (
+                     SELECT user_id, mutation_id FROM mutations
+                     WHERE created_at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1
+                     LIMIT $2)",
+                &[&age, &limit],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT max(updated_at) FROM history", &[])
+            .await
+            .map_err(pg_err)?;
+        row.get::<_, Option<&str>>(0).map(stored_hlc).transpose()
+    }
+
+    fn relay_commits(&self, events: Events) -> bool {
+        let task = tokio::spawn(relay::relay(self.config.clone(), self.pool.clone(), events));
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
+        true
+    }
+}

@@ -1,0 +1,71 @@
+//! The PostgreSQL store's own tests; the shared suite is `store::conformance`.
+
+use super::testing::TestDb;
+use super::*;
+use std::sync::Arc;
+
+#[tokio::test]
+async fn conformance() {
+    if testing::server_url().is_none() {
+        return;
+    }
+    crate::store::conformance::run_all(|| async {
+        let db = TestDb::create().await.expect("test database");
+        let store = PgStore::open(&db.url, &PgOptions::default()).await?;
+        Ok((
+            Arc::new(store) as crate::store::DynStore,
+            Box::new(db) as Box<dyn std::any::Any + Send>,
+        ))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn migrations_are_recorded_and_rerunnable() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    drop(
+        PgStore::open(&db.url, &PgOptions::default())
+            .await
+            .expect("first open"),
+    );
+    let store = PgStore::open(&db.url, &PgOptions::default())
+        .await
+        .expect("second open");
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        MIGRATIONS.len() as i32
+    );
+    let client = store.pool().get().await.expect("client");
+    client
+        .execute("UPDATE ferry_schema SET version = 99", &[])
+        .await
+        .expect("set");
+    drop(client);
+    drop(store);
+    let err = PgStore::open(&db.url, &PgOptions::default())
+        .await
+        .err()
+        .expect("newer schema refused");
+    assert!(err.to_string().contains("newer ferry-server"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_and_names_the_url_without_password() {
+    let options = PgOptions {
+        pool_size: 2,
+        timeout: Duration::from_secs(2),
+    };
+    // Port 1 on loopback: nothing listens there.
+    let err = PgStore::open("postgres://u:secret@127.0.0.1:1/x", &options)
+        .await
+        .err()
+        .expect("must fail");
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{msg}");
+    assert!(
+        msg.contains("127.0.0.1:1") && !msg.contains("secret"),
+        "{msg}"
+    );
+}

@@ -1,0 +1,518 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! One writer connection behind a mutex serialises every write transaction,
+//! so change sequence numbers are handed out in commit order and a reader
+//! can never skip one. Readers use their own connections and see committed
+//! snapshots. All database work runs on tokio's blocking pool.
+
+mod checkpoint;
+mod push;
+mod read;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use ferry_protocol::{Access, Hlc, Mutation};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+use uuid::Uuid;
+
+use super::{
+    ChangesPage, Cursor, HistoryPage, PushContext, PushOutcome, Session, Store, StoreError,
+    TokenHash, UserRow, access_name, json_err, newer_schema, no_such_user, now, prune_bounds,
+    stored_access, stored_hlc, user_exists,
+};
+use crate::schema_file::CollectionDef;
+use checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
+use read::{changes_page, history_page, load_collections, max_seq, parse_uuid, record_at};
+
+/// Forward-only migrations, oldest first; `PRAGMA user_version` counts those
+/// applied. Never edit one that has shipped: add the next.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_history_delta.sql"),
+    include_str!("migrations/0003_mutation_age.sql"),
+];
+
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: String,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    /// `None` for an in-memory database, which has no WAL.
+    checkpoints: Option<Checkpointer>,
+}
+
+fn db_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::DiskFull,
+        ) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// `:memory:` gives a private in-memory database.
+    pub fn open(path: &str) -> Result<SqliteStore, StoreError> {
+        let path = if path == ":memory:" {
+            format!("file:ferry-{}?mode=memory&cache=shared", Uuid::new_v4())
+        } else {
+            path.to_string()
+        };
+        create_private(&path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create the database {path:?}: {e}"))
+        })?;
+        let writer = connect(&path).map_err(|e| open_error(&path, e))?;
+        migrate(&writer).map_err(|e| open_error(&path, e))?;
+        // A push reads the current version of every record it touches: with
+        // SQLite's default 2 MB of cache those reads mostly miss.
+        writer
+            .pragma_update(None, "cache_size", WRITER_CACHE_KIB)
+            .map_err(|e| open_error(&path, e))?;
+        let checkpoints = if path.starts_with("file:") {
+            None
+        } else {
+            writer
+                .pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+                .map_err(|e| open_error(&path, e))?;
+            let conn = connect(&path).map_err(|e| open_error(&path, e))?;
+            Some(Checkpointer::start(conn)?)
+        };
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                checkpoints,
+            }),
+        })
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let conn = match lock(&inner.readers).pop() {
+                Some(c) => c,
+                None => connect(&inner.path).map_err(db_err)?,
+            };
+            let out = f(&conn);
+            lock(&inner.readers).push(conn);
+            out
+        })
+        .await
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut conn = lock(&inner.writer);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_err)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(db_err)?;
+            drop(conn);
+            if let Some(c) = &inner.checkpoints {
+                c.nudge();
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Internal(format!("database task failed: {e}")))?
+}
+
+/// The writer's page cache, in KiB (negative: a size rather than pages).
+const WRITER_CACHE_KIB: i64 = -16 * 1024;
+
+fn open_error(path: &str, e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!(
+        "cannot open the database {path:?}: {e} (check that the path is writable and the file is a Ferry SQLite database)"
+    ))
+}
+
+/// Creates a new database file readable by its owner only: it holds password
+/// hashes and every record. SQLite gives the `-wal` and `-shm` files the
+/// database's mode. An existing file keeps the mode its operator gave it.
+fn create_private(path: &str) -> std::io::Result<()> {
+    if path.starts_with("file:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn connect(path: &str) -> Result<Connection, rusqlite::Error> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // WAL lets readers work beside the writer; FULL makes an acknowledged push durable.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if applied > MIGRATIONS.len() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(newer_schema(applied, MIGRATIONS.len())),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .await
+    }
+
+    async fn create_user(&self, username: &str, password_hash: &str) -> Result<Uuid, StoreError> {
+        let (username, hash) = (username.to_string(), password_hash.to_string());
+        self.write(move |tx| {
+            let id = Uuid::now_v7();
+            let inserted = tx
+                .execute(
+                    "INSERT INTO users (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (username) DO NOTHING",
+                    params![id.to_string(), username, hash, now()],
+                )
+                .map_err(db_err)?;
+            if inserted == 0 {
+                return Err(user_exists(&username));
+            }
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
+        let (username, hash) = (username.to_string(), password_hash.to_string());
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET password_hash = ?2 WHERE username = ?1",
+                    params![username, hash],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(no_such_user(&username));
+            }
+            // A new password logs every device out.
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
+                params![username],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        let username = username.to_string();
+        self.read(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT id, username, password_hash FROM users WHERE username = ?1",
+                    params![username],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(db_err)?;
+            row.map(|(id, username, password_hash)| {
+                Ok(UserRow {
+                    id: parse_uuid(&id)?,
+                    username,
+                    password_hash,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn set_grant(
+        &self,
+        username: &str,
+        collection: &str,
+        access: Option<Access>,
+    ) -> Result<(), StoreError> {
+        let (username, collection) = (username.to_string(), collection.to_string());
+        self.write(move |tx| {
+            let user_id: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM users WHERE username = ?1",
+                    params![username],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            let user_id = user_id.ok_or_else(|| no_such_user(&username))?;
+            match access {
+                Some(a) => {
+                    let a = access_name(a);
+                    tx.execute(
+                        "INSERT INTO grants (user_id, collection, access) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (user_id, collection) DO UPDATE SET access = ?3",
+                        params![user_id, collection, a],
+                    )
+                }
+                None => tx.execute(
+                    "DELETE FROM grants WHERE user_id = ?1 AND collection = ?2",
+                    params![user_id, collection],
+                ),
+            }
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT collection, access FROM grants WHERE user_id = ?1")
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![user_id.to_string()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(db_err)?;
+            let mut out = HashMap::new();
+            for row in rows {
+                let (collection, access) = row.map_err(db_err)?;
+                out.insert(collection, stored_access(&access));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        user_id: Uuid,
+        device_name: &str,
+        token: &TokenHash,
+    ) -> Result<Uuid, StoreError> {
+        let (device_name, token) = (device_name.to_string(), token.to_vec());
+        self.write(move |tx| {
+            let device_id = Uuid::now_v7();
+            tx.execute(
+                "INSERT INTO sessions (token_hash, user_id, device_id, device_name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![token, user_id.to_string(), device_id.to_string(), device_name, now()],
+            )
+            .map_err(db_err)?;
+            Ok(device_id)
+        })
+        .await
+    }
+
+    async fn session(&self, token: &TokenHash) -> Result<Option<Session>, StoreError> {
+        let token = token.to_vec();
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(
+                    "SELECT s.user_id, u.username, s.device_id FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![token], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                    })
+                    .optional()
+                })
+                .map_err(db_err)?;
+            row.map(|(user_id, username, device_id)| {
+                Ok(Session { user_id: parse_uuid(&user_id)?, username, device_id: parse_uuid(&device_id)? })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn revoke_session(&self, token: &TokenHash) -> Result<(), StoreError> {
+        let token = token.to_vec();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM sessions WHERE token_hash = ?1", params![token])
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {
+        let defs = defs.to_vec();
+        self.write(move |tx| {
+            for def in &defs {
+                def.validate().map_err(StoreError::Invalid)?;
+                let json = serde_json::to_string(def).map_err(json_err)?;
+                tx.execute(
+                    "INSERT INTO collections (name, position, definition)
+                     VALUES (?1, (SELECT coalesce(max(position), 0) + 1 FROM collections), ?2)
+                     ON CONFLICT (name) DO UPDATE SET definition = ?2",
+                    params![def.name, json],
+                )
+                .map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn collections(&self) -> Result<Vec<CollectionDef>, StoreError> {
+        self.read(load_collections).await
+    }
+
+    async fn push(
+        &self,
+        ctx: PushContext,
+        mutations: Vec<Mutation>,
+    ) -> Result<PushOutcome, StoreError> {
+        self.write(move |tx| push::push(tx, &ctx, &mutations)).await
+    }
+
+    async fn changes(
+        &self,
+        since: Cursor,
+        limit: usize,
+        collections: Vec<String>,
+    ) -> Result<ChangesPage, StoreError> {
+        self.read(move |c| {
+            // One read transaction: the page and the high-water mark come from the same snapshot.
+            c.execute_batch("BEGIN").map_err(db_err)?;
+            let out = changes_page(c, since, limit, &collections);
+            let _ = c.execute_batch("COMMIT");
+            out
+        })
+        .await
+    }
+
+    async fn history_page(
+        &self,
+        collection: &str,
+        id: Uuid,
+        after_version: i64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        let collection = collection.to_string();
+        self.read(move |c| {
+            // One read transaction: the page and the latest version agree.
+            c.execute_batch("BEGIN").map_err(db_err)?;
+            let out = history_page(
+                c,
+                &collection,
+                &id.to_string(),
+                after_version,
+                limit,
+                max_bytes,
+            );
+            let _ = c.execute_batch("COMMIT");
+            out
+        })
+        .await
+    }
+
+    async fn history_stored_bytes(&self, collection: &str, id: Uuid) -> Result<u64, StoreError> {
+        let collection = collection.to_string();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT coalesce(sum(length(CAST(fields AS BLOB))), 0) FROM history WHERE collection = ?1 AND id = ?2",
+                params![collection, id.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn prune_mutations(
+        &self,
+        older_than: std::time::Duration,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let (age, limit) = prune_bounds(older_than, limit);
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM mutations WHERE (user_id, mutation_id) IN (
+                     SELECT user_id, mutation_id FROM mutations
+                     WHERE created_at < CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) - ?1
+                     LIMIT ?2)",
+                params![age, limit],
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {
+        self.read(|c| {
+            let s: Option<String> = c
+                .query_row("SELECT max(updated_at) FROM history", [], |r| r.get(0))
+                .map_err(db_err)?;
+            s.as_deref().map(stored_hlc).transpose()
+        })
+        .await
+    }
+}
