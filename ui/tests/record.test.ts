@@ -32,6 +32,23 @@ describe('historyEntries', () => {
       { field: 'vip', label: 'VIP', before: '', after: 'Yes' },
     ]);
   });
+  it('shows a merged version as a merge of an edit with the versions since its base', () => {
+    const entries = historyEntries(contacts, [
+      version(1, { name: 'Ada' }),
+      version(2, { name: 'Ada', email: 'a@x' }),
+      { ...version(3, { name: 'Ada', email: 'a@x', vip: true }), updated_by: 'bob' },
+      { ...version(4, { name: 'Ada Lovelace', email: 'a@x', vip: true }), updated_by: 'carol', merged_from: 1 },
+    ]);
+    expect(entries[0]).toMatchObject({
+      version: 4,
+      what: 'merged',
+      by: 'carol',
+      merged: { from: 1, with: [{ version: 2, by: 'bob' }, { version: 3, by: 'bob' }] },
+      changes: [{ field: 'name', label: 'Name', before: 'Ada', after: 'Ada Lovelace' }],
+    });
+    expect(entries.slice(1).map((e) => e.what)).toEqual(['changed', 'changed', 'created']);
+    expect(entries[1]!.merged).toBeUndefined();
+  });
 });
 
 describe('describeMutation', () => {

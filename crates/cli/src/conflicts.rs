@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Args};
 use ferry_core::protocol::ConflictKind;
+use ferry_core::protocol::merge3::TextPart;
 use ferry_core::{FieldChoice, Resolution};
 
 use crate::output::say;
@@ -21,8 +22,11 @@ pub struct ResolveArgs {
     /// Take the server's side.
     #[arg(long)]
     theirs: bool,
-    /// Per conflicting field: NAME=mine, NAME=theirs or NAME=value:TEXT.
-    #[arg(long, value_name = "NAME=mine|theirs|value:TEXT")]
+    /// Per conflicting field: NAME=mine, NAME=theirs, NAME=value:TEXT, or
+    /// NAME=file:PATH (the final text, e.g. the merged text of `ferry
+    /// conflicts` with its clashes edited; - reads standard input). For a
+    /// text, mine and theirs settle only the clashing parts.
+    #[arg(long, value_name = "NAME=mine|theirs|value:TEXT|file:PATH")]
     field: Vec<String>,
     /// Keep both: my version becomes a new record.
     #[arg(long)]
@@ -65,15 +69,62 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             let get = |f: &ferry_core::protocol::Fields| {
                 f.get(name).map(output::value).unwrap_or_default()
             };
-            say!(
-                "  {name}: base {:?} · mine {:?} · theirs {:?}",
-                get(&c.base),
-                get(&c.mine),
-                get(&c.theirs.fields)
-            );
+            match c.parts.get(name) {
+                Some(parts) => show_parts(name, parts),
+                None => say!(
+                    "  {name}: base {:?} · mine {:?} · theirs {:?}",
+                    get(&c.base),
+                    get(&c.mine),
+                    get(&c.theirs.fields)
+                ),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A text conflict as the merged text, each clashing part between
+/// markers as git writes them, so it can be edited and passed back with
+/// `--field NAME=file:PATH`.
+fn show_parts(name: &str, parts: &[TextPart]) {
+    let clashes = parts
+        .iter()
+        .filter(|p| matches!(p, TextPart::Clash { .. }))
+        .count();
+    let s = if clashes == 1 { "" } else { "s" };
+    say!("  {name}: merged text, {clashes} clashing part{s} (mine, theirs, or edit the text):");
+    let mut text = String::new();
+    for part in parts {
+        match part {
+            TextPart::Clean(t) => text.push_str(t),
+            TextPart::Clash { mine, theirs, .. } => {
+                for (marker, side) in [("<<<<<<< mine\n", mine), ("=======\n", theirs)] {
+                    if !text.is_empty() && !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                    text.push_str(marker);
+                    text.push_str(side);
+                }
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text.push_str(">>>>>>> theirs\n");
+            }
+        }
+    }
+    for line in text.lines() {
+        say!("    | {line}");
+    }
+}
+
+/// The text of `--field NAME=file:PATH`; `-` is standard input.
+fn read_text(path: &str) -> anyhow::Result<String> {
+    let text = if path == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    };
+    text.map_err(|e| anyhow::anyhow!("cannot read {path}: {e}"))
 }
 
 pub fn resolve(ctx: &Ctx, args: &ResolveArgs) -> anyhow::Result<ExitCode> {
@@ -93,14 +144,28 @@ pub fn resolve(ctx: &Ctx, args: &ResolveArgs) -> anyhow::Result<ExitCode> {
         let mut choices = Vec::new();
         for f in &args.field {
             let (name, how) = f.split_once('=').ok_or_else(|| {
-                UsageError(format!("--field {f:?} is not NAME=mine|theirs|value:TEXT"))
+                UsageError(format!(
+                    "--field {f:?} is not NAME=mine|theirs|value:TEXT|file:PATH"
+                ))
             })?;
             let choice = match how {
                 "mine" => FieldChoice::Mine,
                 "theirs" => FieldChoice::Theirs,
+                other if other.starts_with("file:") => {
+                    let text = read_text(&other["file:".len()..])?;
+                    if text.contains("<<<<<<< mine") || text.contains(">>>>>>> theirs") {
+                        return Err(UsageError(format!(
+                            "the text for {name} still has clash markers (<<<<<<< mine … >>>>>>> theirs): keep what you want and remove them"
+                        ))
+                        .into());
+                    }
+                    FieldChoice::Value(serde_json::Value::String(text))
+                }
                 other => {
                     let text = other.strip_prefix("value:").ok_or_else(|| {
-                        UsageError(format!("--field {name}=…: say mine, theirs or value:TEXT"))
+                        UsageError(format!(
+                            "--field {name}=…: say mine, theirs, value:TEXT or file:PATH"
+                        ))
                     })?;
                     let field = col.field(name).ok_or_else(|| {
                         anyhow::anyhow!("collection \"{}\" has no field \"{name}\"", col.name)

@@ -217,6 +217,7 @@ mod tests {
             field_type: t,
             required: false,
             options: None,
+            merge: None,
         }
     }
 

@@ -390,3 +390,60 @@ async fn terminal_codes_in_others_records_are_shown_escaped() {
         hostile
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_conflicts_show_their_parts_and_resolve_from_a_file() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    login(&server, &alice, "alice").await;
+    login(&server, &bob, "bob").await;
+    let notes = "Met at the fair.\nCall on Monday.\nLikes tea.\n";
+    let id = ok(
+        &alice,
+        &["create", "contacts", "name=Ada", &format!("notes={notes}"), "tags=a,later"],
+    )
+    .await;
+    ok(&alice, &["sync"]).await;
+    ok(&bob, &["sync"]).await;
+
+    // Both change notes and tags; only the second line clashes.
+    let alice_notes = "Met at the fair in May.\nCall on Tuesday.\nLikes tea.\n";
+    let bob_notes = "Met at the fair.\nCall on Wednesday.\nLikes green tea.\n";
+    ok(&alice, &["set", "contacts", &id, &format!("notes={alice_notes}"), "tags=a"]).await;
+    ok(&alice, &["sync"]).await;
+    ok(&bob, &["set", "contacts", &id, &format!("notes={bob_notes}"), "tags=a,later,urgent"]).await;
+    let report = json(&bob, &["sync"]).await;
+    assert_eq!(report["pushed"]["conflicts"], 1, "{report}");
+    let conflicts = json(&bob, &["conflicts"]).await;
+    assert_eq!(conflicts[0]["fields"], serde_json::json!(["notes"]), "tags merge: {conflicts}");
+    assert_eq!(
+        conflicts[0]["parts"]["notes"],
+        serde_json::json!([
+            {"clean": "Met at the fair in May.\nCall on "},
+            {"clash": {"base": "Monday", "mine": "Wednesday", "theirs": "Tuesday"}},
+            {"clean": ".\nLikes green tea.\n"}
+        ])
+    );
+    let shown = ok(&bob, &["conflicts"]).await;
+    assert!(
+        shown.contains("notes: merged text, 1 clashing part")
+            && shown.contains("| Call on \n    | <<<<<<< mine\n    | Wednesday\n    | =======\n    | Tuesday\n    | >>>>>>> theirs"),
+        "{shown}"
+    );
+
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "Met at the fair in May.\nCall on <<<<<<< mine").expect("write");
+    let arg = format!("notes=file:{}", file.display());
+    let o = ferry(&bob, &["resolve", "contacts", &id, "--field", &arg], "").await;
+    assert_eq!(o.status.code(), Some(2), "markers left in: {}", stderr(&o));
+    assert!(stderr(&o).contains("clash markers"), "{}", stderr(&o));
+    let settled = "Met at the fair in May.\nCall on Wednesday or Tuesday.\nLikes green tea.\n";
+    std::fs::write(&file, settled).expect("write");
+    ok(&bob, &["resolve", "contacts", &id, "--field", &arg]).await;
+    ok(&bob, &["sync"]).await;
+    ok(&alice, &["sync"]).await;
+    let fields = &json(&alice, &["show", "contacts", &id]).await["fields"];
+    assert_eq!(fields["notes"], settled);
+    assert_eq!(fields["tags"], serde_json::json!(["a", "urgent"]));
+}

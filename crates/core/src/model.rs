@@ -2,6 +2,9 @@
 //! conflicts and how to settle them, what a push did. No SQL and no I/O, so
 //! the store (which keeps them) and sync (which moves them) both build on it.
 
+use std::collections::BTreeMap;
+
+use ferry_protocol::merge3::TextPart;
 use ferry_protocol::{ConflictKind, Fields, Mutation, Op, Record};
 use serde::Serialize;
 use serde_json::Value;
@@ -37,6 +40,9 @@ pub struct Conflict {
     /// The server's latest state.
     pub theirs: Record,
     pub created_at: String,
+    /// For each conflicting field merged as text: the text as merged, its
+    /// clashing stretches marked. Worked out from base, mine and theirs.
+    pub parts: BTreeMap<String, Vec<TextPart>>,
 }
 
 /// How to settle one field of an edit/edit conflict.

@@ -818,6 +818,7 @@ async fn fields_added_and_removed_on_the_server_follow_without_losing_local_data
         field_type: ferry_core::protocol::FieldType::Number,
         required: false,
         options: None,
+        merge: None,
     });
     server
         .store

@@ -15,9 +15,10 @@ mod schema;
 
 pub use hlc::{Hlc, HlcError, MAX_CLOCK_DRIFT_MS, MAX_NODE_LEN};
 pub use schema::{
-    Access, Collection, Field, FieldType, Policy, SchemaResponse, check_fields, check_required,
+    Access, Collection, Field, FieldType, MergeKind, Policy, SchemaResponse, check_fields, check_required,
 };
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -219,6 +220,10 @@ pub struct User {
 /// let json = r#"{"collection":"tasks","id":"0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b","version":3,"fields":{"due":"2026-12-01","priority":2,"status":"todo","tags":["home"],"title":"Call the plumber"},"deleted":false,"updated_at":"2026-11-26T09:30:00.000Z-0000-srv","updated_by":"alice"}"#;
 /// let v: Record = serde_json::from_str(json).unwrap();
 /// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// // Version 5 merged bob's edit of version 3 with version 4.
+/// let json = r#"{"collection":"tasks","id":"0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b","version":5,"fields":{"title":"Call the plumber"},"deleted":false,"updated_at":"2026-11-26T09:35:00.000Z-0000-srv","updated_by":"bob","merged_from":3}"#;
+/// let v: Record = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
 /// ```
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "ServerRecord", concrete(F = Fields)))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -234,6 +239,13 @@ pub struct Record<F = Fields> {
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub updated_at: Hlc,
     pub updated_by: String,
+    /// Set on a version a `merged` push wrote (in history pages and push
+    /// results, not in change pages): the version the merged edit was made
+    /// from. This version combines that edit with the versions after it.
+    /// Servers older than it never send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = 3))]
+    pub merged_from: Option<i64>,
 }
 
 /// `GET /v1/changes` response: a page of records changed after the cursor,
@@ -378,11 +390,17 @@ pub enum ConflictKind {
     DeleteEdit,
 }
 
-/// The conflicting part of a mutation.
+/// The conflicting part of a mutation. `parts` is set for each conflicting
+/// field merged as `text`: the text as merged, with the stretches both
+/// sides changed differently marked (DESIGN.md, "Merge rules"). Servers
+/// older than merge kinds leave it out.
 ///
 /// ```
 /// # use ferry_protocol::Conflict;
 /// let json = r#"{"kind":"edit_edit","fields":["status"]}"#;
+/// let v: Conflict = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// let json = r#"{"kind":"edit_edit","fields":["notes"],"parts":{"notes":[{"clean":"Call "},{"clash":{"base":"Mon","mine":"Tue","theirs":"Wed"}},{"clean":".\nBring the contract.\n"}]}}"#;
 /// let v: Conflict = serde_json::from_str(json).unwrap();
 /// assert_eq!(serde_json::to_string(&v).unwrap(), json);
 /// ```
@@ -391,6 +409,9 @@ pub enum ConflictKind {
 pub struct Conflict {
     pub kind: ConflictKind,
     pub fields: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(example = json!({"notes": [{"clean": "Call "}, {"clash": {"base": "Mon", "mine": "Tue", "theirs": "Wed"}}, {"clean": ".\n"}]})))]
+    pub parts: BTreeMap<String, Vec<merge3::TextPart>>,
 }
 
 /// The outcome of one mutation. `record` is the server's record after the

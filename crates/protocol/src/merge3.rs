@@ -8,8 +8,12 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use similar::{Algorithm, DiffTag, capture_diff_slices_deadline};
+
+use crate::MergeKind;
+use crate::fields::same_value;
 
 /// A diff that runs past this is finished coarsely (larger changed regions),
 /// which can only turn a merge into a clash, never merge wrongly.
@@ -65,8 +69,77 @@ fn dedup(values: Vec<Value>) -> Vec<Value> {
     out
 }
 
-/// One stretch of a merged text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How two edits of one field from the same base came together.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldMerge {
+    /// One value holds both sides' changes (or the sides agree).
+    Merged(Value),
+    /// The changes clash. For a text, its stretches: what merged cleanly,
+    /// and each clashing stretch; empty for a value merged whole.
+    Clash(Vec<TextPart>),
+}
+
+/// Merges one field by its kind: `mine` is the incoming edit, `theirs` the
+/// value it meets, both changed from `base`. A side that left the value as
+/// it was yields to the other; equal changes agree. Otherwise a `set`
+/// merges ([`merge_sets`]), a `text` merges by lines and words
+/// ([`merge_text`]; `null` counts as empty, and an empty result of a side
+/// that cleared the field is `null`), and a `whole` value clashes.
+pub fn merge_value(kind: MergeKind, base: &Value, mine: &Value, theirs: &Value) -> FieldMerge {
+    if same_value(mine, theirs) || same_value(mine, base) {
+        return FieldMerge::Merged(theirs.clone());
+    }
+    if same_value(theirs, base) {
+        return FieldMerge::Merged(mine.clone());
+    }
+    match kind {
+        MergeKind::Whole => FieldMerge::Clash(Vec::new()),
+        MergeKind::Set => FieldMerge::Merged(merge_sets(base, mine, theirs)),
+        MergeKind::Text => {
+            let (Some(b), Some(m), Some(t)) = (text_of(base), text_of(mine), text_of(theirs))
+            else {
+                return FieldMerge::Clash(Vec::new());
+            };
+            let merged = merge_text(b, m, t);
+            match merged.clean_text() {
+                Some(text) if text.is_empty() && (mine.is_null() || theirs.is_null()) => {
+                    FieldMerge::Merged(Value::Null)
+                }
+                Some(text) => FieldMerge::Merged(Value::String(text)),
+                None => FieldMerge::Clash(merged.parts),
+            }
+        }
+    }
+}
+
+/// The text of merged `parts` with every clash settled for one side:
+/// mine's stretch if `mine`, else theirs'.
+pub fn settle_clashes(parts: &[TextPart], mine: bool) -> String {
+    let mut out = String::new();
+    for part in parts {
+        out.push_str(match part {
+            TextPart::Clean(s) => s,
+            TextPart::Clash { mine: m, .. } if mine => m,
+            TextPart::Clash { theirs, .. } => theirs,
+        });
+    }
+    out
+}
+
+fn text_of(v: &Value) -> Option<&str> {
+    match v {
+        Value::Null => Some(""),
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// One stretch of a merged text. On the wire: `{"clean": "..."}` or
+/// `{"clash": {"base": "...", "mine": "...", "theirs": "..."}}`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum TextPart {
     /// Text both sides agree on, or that only one side changed.
     Clean(String),

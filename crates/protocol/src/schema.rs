@@ -76,6 +76,55 @@ pub struct Field {
     /// The allowed values of a `choice` field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<String>>,
+    /// How two edits of this field meet; absent means the default for its
+    /// type ([`Field::merge_kind`]). Servers older than merge kinds leave it
+    /// out and merge every field `whole`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeKind>,
+}
+
+/// How the server merges two edits of one field made from the same base
+/// (DESIGN.md, "Merge rules").
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MergeKind {
+    /// A list of tags: both sides' additions and removals apply; never a conflict.
+    Set,
+    /// A text: merged by lines and words; only overlapping changes conflict.
+    Text,
+    /// The value as a whole: two different changes conflict.
+    Whole,
+}
+
+impl MergeKind {
+    /// The kind a field of this type gets when the schema names none.
+    pub fn default_for(t: FieldType) -> MergeKind {
+        match t {
+            FieldType::Tags => MergeKind::Set,
+            FieldType::Longtext => MergeKind::Text,
+            _ => MergeKind::Whole,
+        }
+    }
+
+    /// Its name in the schema and on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            MergeKind::Set => "set",
+            MergeKind::Text => "text",
+            MergeKind::Whole => "whole",
+        }
+    }
+
+    /// Whether a field of type `t` may be merged this way.
+    pub fn fits(self, t: FieldType) -> bool {
+        match self {
+            MergeKind::Whole => true,
+            MergeKind::Set => t == FieldType::Tags,
+            MergeKind::Text => matches!(t, FieldType::Text | FieldType::Longtext),
+        }
+    }
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -98,6 +147,13 @@ pub enum FieldType {
 }
 
 impl Field {
+    /// How edits of this field merge: the schema's `merge`, or the default
+    /// for its type.
+    pub fn merge_kind(&self) -> MergeKind {
+        self.merge
+            .unwrap_or_else(|| MergeKind::default_for(self.field_type))
+    }
+
     /// Checks one value against this field; the error is a sentence naming
     /// the field. `null` is allowed unless the field is required.
     pub fn check(&self, value: &Value) -> Result<(), String> {
@@ -210,6 +266,7 @@ mod tests {
             field_type,
             required,
             options: (field_type == FieldType::Choice).then(|| vec!["a".into(), "b".into()]),
+            merge: None,
         }
     }
 

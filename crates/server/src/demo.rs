@@ -457,14 +457,7 @@ mod tests {
         assert_eq!(names, ["contacts", "tasks"]);
         let collections: Vec<Collection> = defs
             .into_iter()
-            .map(|d| Collection {
-                name: d.name,
-                label: d.label,
-                title_field: d.title_field,
-                policy: d.policy,
-                access: Access::Write,
-                fields: d.fields,
-            })
+            .map(|d| d.into_collection(Access::Write))
             .collect();
         for r in demo_records() {
             let c = collections

@@ -3,9 +3,14 @@
 //! Pure: no I/O, no clock. Every store calls [`decide`] inside its write
 //! transaction, so the rules of DESIGN.md live in exactly one place.
 
+use std::collections::BTreeMap;
+
 use ferry_protocol::fields::{apply_changes, changed_fields, field_value, same_value, set_field};
+use ferry_protocol::merge3::{FieldMerge, TextPart, merge_value, settle_clashes};
+use serde_json::Value;
 use ferry_protocol::{
-    Access, ConflictKind, ErrorBody, Fields, Hlc, Mutation, MutationResult, Op, Policy, Status,
+    Access, ConflictKind, ErrorBody, Field, Fields, Hlc, MergeKind, Mutation, MutationResult, Op,
+    Policy, Status,
 };
 
 use crate::schema_file::{self, CollectionDef};
@@ -54,6 +59,8 @@ pub enum Decision {
     Conflict {
         kind: ConflictKind,
         fields: Vec<String>,
+        /// For conflicting fields merged as text: the text with its clashes.
+        parts: BTreeMap<String, Vec<TextPart>>,
     },
     Reject(ErrorBody),
 }
@@ -153,6 +160,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
             return Decision::Conflict {
                 kind: ConflictKind::EditDelete,
                 fields,
+                parts: BTreeMap::new(),
             };
         }
         // The client saw the deletion and edits anyway: a restore.
@@ -172,23 +180,35 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
     }
     let mut merged = current.fields.clone();
     let mut conflicts = Vec::new();
+    let mut parts = BTreeMap::new();
     let mut changed = false;
     for (name, mine) in &m.fields {
         let theirs = field_value(&current.fields, name);
         let base = field_value(&m.base, name);
-        if same_value(theirs, mine) {
-            continue;
-        }
-        let take_mine = if same_value(theirs, base) {
-            true
-        } else if def.policy == Policy::NewestWins {
-            m.hlc > current.hlc
-        } else {
-            conflicts.push(name.clone());
-            false
+        let kind = def.field(name).map_or(MergeKind::Whole, Field::merge_kind);
+        let value = match merge_value(kind, base, mine, theirs) {
+            FieldMerge::Merged(v) => v,
+            // Each clashing stretch of a text, or the whole value, goes to the later stamp.
+            FieldMerge::Clash(text) if def.policy == Policy::NewestWins => {
+                let newer = m.hlc > current.hlc;
+                if !text.is_empty() {
+                    Value::String(settle_clashes(&text, newer))
+                } else if newer {
+                    mine.clone()
+                } else {
+                    continue;
+                }
+            }
+            FieldMerge::Clash(text) => {
+                conflicts.push(name.clone());
+                if !text.is_empty() {
+                    parts.insert(name.clone(), text);
+                }
+                continue;
+            }
         };
-        if take_mine {
-            set_field(&mut merged, name, mine.clone());
+        if !same_value(&value, theirs) {
+            set_field(&mut merged, name, value);
             changed = true;
         }
     }
@@ -197,6 +217,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
         return Decision::Conflict {
             kind: ConflictKind::EditEdit,
             fields: conflicts,
+            parts,
         };
     }
     if !changed {
@@ -231,6 +252,7 @@ fn decide_delete(
             Decision::Conflict {
                 kind: ConflictKind::DeleteEdit,
                 fields,
+                parts: BTreeMap::new(),
             }
         }
         _ => Decision::Write {

@@ -12,11 +12,12 @@
 //! label = "Title"
 //! type = "text"              # text longtext number boolean date datetime choice tags
 //! required = true
+//! merge = "whole"            # or "set" (tags), "text" (text, longtext); default by type
 //! ```
 
 use std::collections::HashSet;
 
-use ferry_protocol::{Field, FieldType, Policy};
+use ferry_protocol::{Access, Collection, Field, FieldType, Policy};
 use serde::Deserialize;
 
 /// A collection as an administrator defines it (access is per user, so it is
@@ -60,6 +61,31 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl CollectionDef {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The collection as a user with `access` sees it; each field names its
+    /// merge kind, the default for its type when the schema file set none.
+    pub fn into_collection(self, access: Access) -> Collection {
+        let fields = self
+            .fields
+            .into_iter()
+            .map(|f| Field {
+                merge: Some(f.merge_kind()),
+                ..f
+            })
+            .collect();
+        Collection {
+            name: self.name,
+            label: self.label,
+            title_field: self.title_field,
+            policy: self.policy,
+            access,
+            fields,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         let c = &self.name;
         if !valid_name(c) {
@@ -99,6 +125,15 @@ impl CollectionDef {
                     ));
                 }
                 (_, None) => {}
+            }
+            if let Some(kind) = f.merge
+                && !kind.fits(f.field_type)
+            {
+                return Err(format!(
+                    "field \"{}\" in collection \"{c}\" cannot merge as {}: set is for tags, text for text and longtext, whole for any field",
+                    f.name,
+                    kind.name()
+                ));
             }
         }
         if !seen.contains(self.title_field.as_str()) {
@@ -163,6 +198,14 @@ options = ["todo", "done"]
             ),
             (
                 GOOD.replace("type = \"text\"", "type = \"blob\""),
+                "invalid schema file",
+            ),
+            (
+                GOOD.replace("type = \"text\"", "type = \"text\"\nmerge = \"set\""),
+                "cannot merge as set: set is for tags",
+            ),
+            (
+                GOOD.replace("type = \"text\"", "type = \"text\"\nmerge = \"lines\""),
                 "invalid schema file",
             ),
             (

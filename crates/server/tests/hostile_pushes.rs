@@ -99,6 +99,7 @@ fn notes_collection() -> CollectionDef {
             field_type: FieldType::Text,
             required: true,
             options: None,
+            merge: None,
         }],
     }
 }

@@ -25,7 +25,7 @@ use ferry_server::store::postgres::testing::TestDb;
 use ferry_server::store::postgres::{PgOptions, PgStore};
 use ferry_server::store::sqlite::SqliteStore;
 use ferry_server::{AppState, Limits};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -451,6 +451,9 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
     assert_eq!(statuses, ["merged", "conflict", "applied", "applied"]);
     let (changes_before, cursor_before) = server.pull_all(&alice).await;
     let history_before = server.history(&alice, "contacts", ids[1]).await;
+    // bob's phone, made on version 1, merged with alice's email of version 2.
+    let merged_from: Vec<&Value> = history_before.iter().map(|v| &v["merged_from"]).collect();
+    assert_eq!(merged_from, [&Value::Null, &Value::Null, &json!(1)]);
     let _ = stop.send(());
     let _ = task.await;
     drop(server);

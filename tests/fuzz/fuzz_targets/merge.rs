@@ -2,9 +2,11 @@
 //! of `ferry_protocol::fields`, which the client shares) on mutations and
 //! records built from the fuzz input, checked against the rules of DESIGN.md:
 //! - what it writes fits the schema;
-//! - a write is the current record with the mutation's fields applied;
+//! - a write is the current record with the mutation's fields applied, each
+//!   merged by its kind (`merge3::merge_value`) when the record moved on;
 //! - it never overwrites a field someone else changed since the base
-//!   (that is a conflict), and it reports a conflict only for such fields;
+//!   (that merges or is a conflict), and it reports a conflict only for
+//!   fields whose merge clashes;
 //! - deciding the same mutation again on its own result changes nothing
 //!   (exactly-once at the level of the merge).
 #![no_main]
@@ -20,7 +22,8 @@ mod merge;
 use std::sync::OnceLock;
 
 use ferry_protocol::fields::{field_value as get, same_value};
-use ferry_protocol::{Access, ConflictKind, Fields, Hlc, Mutation, Op};
+use ferry_protocol::merge3::{FieldMerge, merge_value};
+use ferry_protocol::{Access, ConflictKind, Field, FieldType, Fields, Hlc, MergeKind, Mutation, Op};
 use libfuzzer_sys::fuzz_target;
 use merge::{Current, Decision, decide};
 use schema_file::CollectionDef;
@@ -28,14 +31,25 @@ use schema_file::CollectionDef;
 const DEMO_SCHEMA: &str = include_str!("../../../crates/server/demo/schema.toml");
 use serde_json::{Value, json};
 
+/// The demo's tasks, with tags: a `whole`, a `text` and a `set` field of
+/// each kind.
 fn tasks() -> &'static CollectionDef {
     static DEF: OnceLock<CollectionDef> = OnceLock::new();
     DEF.get_or_init(|| {
-        schema_file::parse(DEMO_SCHEMA)
+        let mut def = schema_file::parse(DEMO_SCHEMA)
             .expect("demo schema")
             .into_iter()
             .find(|d| d.name == "tasks")
-            .expect("tasks")
+            .expect("tasks");
+        def.fields.push(Field {
+            name: "tags".into(),
+            label: "Tags".into(),
+            field_type: FieldType::Tags,
+            required: false,
+            options: None,
+            merge: None,
+        });
+        def
     })
 }
 
@@ -58,11 +72,22 @@ impl Bytes<'_> {
 
     /// Some fields of the tasks collection, valid or not, null meaning "clear".
     fn fields(&mut self) -> Fields {
-        let choices: [(&str, Vec<Value>); 5] = [
+        let choices: [(&str, Vec<Value>); 6] = [
             ("title", vec![json!("a"), json!("b"), json!(""), Value::Null, json!(3)]),
             ("status", vec![json!("todo"), json!("done"), json!("nope"), Value::Null]),
             ("priority", vec![json!(1), json!(1.0), json!(2), json!("high"), Value::Null]),
-            ("notes", vec![json!("x"), json!("y"), Value::Null]),
+            (
+                "notes",
+                vec![
+                    json!("one\ntwo\n"),
+                    json!("one\nTWO\n"),
+                    json!("ONE\ntwo\n"),
+                    json!("one\r\ntwo\r\n"),
+                    json!("y"),
+                    Value::Null,
+                ],
+            ),
+            ("tags", vec![json!(["a"]), json!(["a", "b"]), json!(["b", "c"]), json!([]), Value::Null]),
             ("colour", vec![json!("red")]),
         ];
         let mask = self.next();
@@ -78,6 +103,10 @@ impl Bytes<'_> {
     fn hlc(&mut self) -> Hlc {
         Hlc::new(1_793_491_200_000 + i64::from(self.next()), 0, "fuzz").expect("stamp")
     }
+}
+
+fn kind(name: &str) -> MergeKind {
+    tasks().field(name).map_or(MergeKind::Whole, Field::merge_kind)
 }
 
 fn without_nulls(f: &Fields) -> Fields {
@@ -135,9 +164,16 @@ fuzz_target!(|data: &[u8]| {
             ferry_protocol::check_fields("tasks", &def.fields, fields).expect("a write fits the schema");
             ferry_protocol::check_required(&def.fields, fields).expect("required fields are there");
             for name in fields.keys().chain(theirs.keys()).chain(m.fields.keys()) {
-                let expected = m.fields.get(name).unwrap_or_else(|| get(theirs, name));
+                let expected = match m.fields.get(name) {
+                    Some(mine) if moved_on => match merge_value(kind(name), get(&m.base, name), mine, get(theirs, name)) {
+                        FieldMerge::Merged(v) => v,
+                        FieldMerge::Clash(_) => panic!("field {name} clashes, yet the merge wrote {fields:?}"),
+                    },
+                    Some(mine) => mine.clone(),
+                    None => get(theirs, name).clone(),
+                };
                 assert!(
-                    same_value(get(fields, name), expected),
+                    same_value(get(fields, name), &expected),
                     "field {name}: wrote {:?}, the current record with the mutation applied has {expected:?}",
                     get(fields, name)
                 );
@@ -146,21 +182,21 @@ fuzz_target!(|data: &[u8]| {
                 for (name, mine) in &m.fields {
                     let (now, base) = (get(theirs, name), get(&m.base, name));
                     assert!(
-                        same_value(now, mine) || same_value(now, base),
+                        same_value(now, mine) || same_value(now, base) || kind(name) != MergeKind::Whole,
                         "field {name} was changed by someone else ({base:?} -> {now:?}) and overwritten with {mine:?}"
                     );
                 }
             }
         }
-        Decision::Conflict { kind: ConflictKind::EditEdit, fields } => {
+        Decision::Conflict { kind: ConflictKind::EditEdit, fields, parts } => {
             assert!(moved_on, "an edit/edit conflict on a record that did not move on");
             for name in fields {
                 let mine = m.fields.get(name).expect("a conflicting field is one I changed");
                 let (now, base) = (get(theirs, name), get(&m.base, name));
-                assert!(
-                    !same_value(now, mine) && !same_value(now, base),
-                    "field {name} reported in conflict, but {base:?} -> {now:?} vs mine {mine:?}"
-                );
+                let FieldMerge::Clash(text) = merge_value(kind(name), base, mine, now) else {
+                    panic!("field {name} reported in conflict, but {base:?} -> {now:?} vs mine {mine:?} merges");
+                };
+                assert_eq!(parts.get(name).cloned().unwrap_or_default(), text, "the clashing parts of {name}");
             }
         }
         _ => {}

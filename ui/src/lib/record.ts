@@ -21,8 +21,10 @@ export interface HistoryEntry {
   version: number;
   by: string;
   at: string;
-  what: 'created' | 'changed' | 'deleted' | 'restored';
+  what: 'created' | 'changed' | 'deleted' | 'restored' | 'merged';
   changes: Change[];
+  /** For a merge: the version the merged edit started from, and the versions since that it was combined with. */
+  merged?: { from: number; with: { version: number; by: string }[] };
 }
 
 /** Versions newest first, each with what it changed compared with the one before. */
@@ -44,8 +46,15 @@ export function historyEntries(collection: Collection | undefined, versions: rea
         });
       }
     }
-    const what = !prev ? 'created' : v.deleted ? 'deleted' : prev.deleted ? 'restored' : 'changed';
-    out.push({ version: Number(v.version), by: v.updated_by, at: v.updated_at, what, changes: what === 'created' || what === 'changed' || what === 'restored' ? changes : [] });
+    const from = v.merged_from ?? null;
+    const merge = from !== null && prev && !v.deleted && !prev.deleted;
+    const what = !prev ? 'created' : v.deleted ? 'deleted' : prev.deleted ? 'restored' : merge ? 'merged' : 'changed';
+    const entry: HistoryEntry = { version: Number(v.version), by: v.updated_by, at: v.updated_at, what, changes: what === 'deleted' ? [] : changes };
+    if (merge) {
+      const others = versions.filter((o) => Number(o.version) > Number(from) && Number(o.version) < Number(v.version));
+      entry.merged = { from: Number(from), with: others.map((o) => ({ version: Number(o.version), by: o.updated_by })) };
+    }
+    out.push(entry);
   });
   return out.reverse();
 }

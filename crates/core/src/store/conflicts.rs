@@ -6,9 +6,13 @@
 //! resolution becomes one new outbox entry based on the server's current
 //! version, written in the same transaction that removes the conflict.
 
+use std::collections::BTreeMap;
+
 use ferry_protocol::fields::{field_value, same_value, set_field, with_changes};
-use ferry_protocol::{ConflictKind, Fields, Mutation, Op, Record};
+use ferry_protocol::merge3::{FieldMerge, TextPart, merge_value, settle_clashes};
+use ferry_protocol::{Collection, ConflictKind, Field, Fields, MergeKind, Mutation, Op, Record};
 use rusqlite::{Connection, Row, params};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::outbox::{entries_for, insert_entry};
@@ -47,7 +51,47 @@ fn from_row(row: &Row<'_>) -> Result<Conflict> {
         mine_changes: parse(&row.get::<_, String>(8)?)?,
         theirs: parse(&row.get::<_, String>(9)?)?,
         created_at: row.get(10)?,
+        parts: BTreeMap::new(),
     })
+}
+
+fn kind_of(col: Option<&Collection>, name: &str) -> MergeKind {
+    col.and_then(|c| c.field(name))
+        .map_or(MergeKind::Whole, Field::merge_kind)
+}
+
+/// How each field I changed meets theirs, by the field's merge kind: the
+/// same rules as the server's (`merge3::merge_value`).
+fn merges(col: Option<&Collection>, k: &Conflict, theirs: &Fields) -> Vec<(String, FieldMerge)> {
+    k.mine_changes
+        .iter()
+        .map(|(name, mine)| {
+            let merged = merge_value(
+                kind_of(col, name),
+                field_value(&k.base, name),
+                mine,
+                field_value(theirs, name),
+            );
+            (name.clone(), merged)
+        })
+        .collect()
+}
+
+/// Fills in the parts of the conflict's clashing text fields.
+fn with_parts(c: &Connection, mut k: Conflict) -> Result<Conflict> {
+    if k.kind != ConflictKind::EditEdit {
+        return Ok(k);
+    }
+    let col = collection_in(c, &k.collection)?;
+    for (name, merged) in merges(col.as_ref(), &k, &k.theirs.fields) {
+        if let FieldMerge::Clash(parts) = merged
+            && !parts.is_empty()
+            && k.fields.contains(&name)
+        {
+            k.parts.insert(name, parts);
+        }
+    }
+    Ok(k)
 }
 
 /// Stores a conflict for a pushed entry (replacing an older one for the record).
@@ -105,26 +149,21 @@ pub(crate) fn refresh(c: &Connection, collection: &str, id: Uuid) -> Result<()> 
     let fields: Vec<String> = match kind {
         ConflictKind::EditDelete => k.mine_changes.keys().cloned().collect(),
         ConflictKind::EditEdit => {
-            let differ: Vec<&String> = k
-                .mine_changes
-                .iter()
-                .filter(|(n, mine)| !same_value(field_value(&theirs.fields, n), mine))
-                .map(|(n, _)| n)
-                .collect();
-            // Both changed it: a conflict; only I did: still mine to send.
-            let both: Vec<String> = differ
-                .iter()
-                .filter(|n| !same_value(field_value(&theirs.fields, n), field_value(&k.base, n)))
-                .map(|n| n.to_string())
-                .collect();
-            if differ.is_empty() {
+            let col = collection_in(c, collection)?;
+            let mut differ = Vec::new();
+            let mut both = Vec::new();
+            for (name, merged) in merges(col.as_ref(), &k, &theirs.fields) {
+                match merged {
+                    FieldMerge::Merged(v) if same_value(&v, field_value(&theirs.fields, &name)) => {}
+                    FieldMerge::Merged(_) => differ.push(name),
+                    FieldMerge::Clash(_) => both.push(name),
+                }
+            }
+            // Clashes need a person; fields that merge are still mine to send.
+            if both.is_empty() && differ.is_empty() {
                 return settle(c, collection, id);
             }
-            if both.is_empty() {
-                differ.into_iter().cloned().collect()
-            } else {
-                both
-            }
+            if both.is_empty() { differ } else { both }
         }
         ConflictKind::DeleteEdit if theirs.deleted => {
             return settle(c, collection, id);
@@ -171,12 +210,27 @@ fn load(c: &Connection, collection: &str, id: Uuid) -> Result<Conflict> {
     ))?;
     let mut rows = stmt.query(params![collection, id.to_string()])?;
     match rows.next()? {
-        Some(row) => from_row(row),
+        Some(row) => with_parts(c, from_row(row)?),
         None => Err(Error::NoConflict {
             collection: collection.to_string(),
             id: id.to_string(),
         }),
     }
+}
+
+/// Theirs with my changes, each merged by its field's kind; where a field
+/// clashes my side wins (for a text, only its clashing stretches).
+fn merged_with(col: &Collection, k: &Conflict, theirs: &Fields) -> Fields {
+    let mut target = theirs.clone();
+    for (name, merged) in merges(Some(col), k, theirs) {
+        let value = match merged {
+            FieldMerge::Merged(v) => v,
+            FieldMerge::Clash(parts) if !parts.is_empty() => Value::String(settle_clashes(&parts, true)),
+            FieldMerge::Clash(_) => field_value(&k.mine_changes, &name).clone(),
+        };
+        set_field(&mut target, &name, value);
+    }
+    target
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -200,7 +254,7 @@ impl LocalStore {
             let mut rows = stmt.query([])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                out.push(from_row(row)?);
+                out.push(with_parts(c, from_row(row)?)?);
             }
             Ok(out)
         })
@@ -230,28 +284,38 @@ impl LocalStore {
             let outcome = match (kind, resolution) {
                 // Both sides deleted it: nothing is left to settle.
                 (ConflictKind::DeleteEdit, _) if theirs.deleted => Outcome::Deleted,
-                (ConflictKind::EditEdit, Resolution::Mine) => Outcome::Live(with_changes(&theirs.fields, &conflict.mine_changes)),
+                (ConflictKind::EditEdit, Resolution::Mine) => Outcome::Live(merged_with(&col, &conflict, &theirs.fields)),
                 (ConflictKind::EditEdit, Resolution::Theirs) => Outcome::Live(theirs.fields.clone()),
                 (ConflictKind::EditEdit, Resolution::Fields(choices)) => {
-                    let mut target = with_changes(&theirs.fields, &conflict.mine_changes);
-                    for name in &conflict.fields {
-                        let choice = choices
-                            .iter()
-                            .find(|(n, _)| n == name)
-                            .map(|(_, c)| c)
-                            .ok_or_else(|| invalid(format!("say how to settle field \"{name}\": mine, theirs or value:TEXT")))?;
-                        let value = match choice {
-                            FieldChoice::Mine => field_value(&conflict.mine_changes, name).clone(),
-                            FieldChoice::Theirs => field_value(&theirs.fields, name).clone(),
-                            FieldChoice::Value(v) => v.clone(),
-                        };
-                        set_field(&mut target, name, value);
-                    }
                     if let Some((n, _)) = choices.iter().find(|(n, _)| !conflict.fields.contains(n)) {
                         return Err(invalid(format!(
                             "field \"{n}\" is not in conflict (conflicting: {})",
                             conflict.fields.join(", ")
                         )));
+                    }
+                    let mut target = merged_with(&col, &conflict, &theirs.fields);
+                    let clashes: BTreeMap<String, Vec<TextPart>> = merges(Some(&col), &conflict, &theirs.fields)
+                        .into_iter()
+                        .filter_map(|(n, m)| match m {
+                            FieldMerge::Clash(parts) if !parts.is_empty() => Some((n, parts)),
+                            _ => None,
+                        })
+                        .collect();
+                    for name in &conflict.fields {
+                        let choice = choices
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map(|(_, c)| c)
+                            .ok_or_else(|| invalid(format!("say how to settle field \"{name}\": mine, theirs, or the final value")))?;
+                        // A text keeps what merged cleanly; only its clashing stretches take a side.
+                        let value = match (choice, clashes.get(name)) {
+                            (FieldChoice::Mine, Some(parts)) => Value::String(settle_clashes(parts, true)),
+                            (FieldChoice::Theirs, Some(parts)) => Value::String(settle_clashes(parts, false)),
+                            (FieldChoice::Mine, None) => field_value(&conflict.mine_changes, name).clone(),
+                            (FieldChoice::Theirs, None) => field_value(&theirs.fields, name).clone(),
+                            (FieldChoice::Value(v), _) => v.clone(),
+                        };
+                        set_field(&mut target, name, value);
                     }
                     Outcome::Live(target)
                 }

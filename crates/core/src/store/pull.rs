@@ -189,6 +189,7 @@ mod tests {
             deleted: false,
             updated_at: Hlc::new(1_795_700_000_000 + version, 0, "srv").expect("stamp"),
             updated_by: "bob".into(),
+            merged_from: None,
         }
     }
 

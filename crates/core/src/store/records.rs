@@ -129,6 +129,7 @@ pub(crate) fn from_row(row: &Row<'_>) -> Result<LocalRecord> {
                 deleted: row.get(6)?,
                 updated_at,
                 updated_by: row.get::<_, Option<String>>(8)?.unwrap_or_default(),
+                merged_from: None,
             })
         }
         None => None,

@@ -141,6 +141,7 @@ pub(crate) mod tests {
             field_type: FieldType::Text,
             required: true,
             options: None,
+            merge: None,
         }];
         for name in extra {
             fields.push(Field {
@@ -149,6 +150,7 @@ pub(crate) mod tests {
                 field_type: FieldType::Text,
                 required: false,
                 options: None,
+                merge: None,
             });
         }
         Collection {

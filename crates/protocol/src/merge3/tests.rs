@@ -341,3 +341,36 @@ fn tokens_keep_characters_and_line_ends_whole() {
         assert_eq!(tokens(s).concat(), s);
     }
 }
+
+#[test]
+fn a_field_merges_by_its_kind() {
+    use crate::MergeKind::{Set, Text, Whole};
+    let merged = |v: Value| FieldMerge::Merged(v);
+    let clash = FieldMerge::Clash(Vec::new());
+    let cases: Vec<(&str, crate::MergeKind, Value, Value, Value, FieldMerge)> = vec![
+        ("only mine changed", Whole, json!(1), json!(2), json!(1), merged(json!(2))),
+        ("only theirs changed", Whole, json!(1), json!(1), json!(3), merged(json!(3))),
+        ("the same change", Whole, json!(1), json!(2.0), json!(2), merged(json!(2))),
+        ("both changed a whole value", Whole, json!(1), json!(2), json!(3), clash.clone()),
+        ("both changed tags", Set, json!(["a", "b"]), json!(["a", "b", "c"]), json!(["b"]), merged(json!(["b", "c"]))),
+        ("tags from nothing", Set, Value::Null, json!(["x"]), json!(["y"]), merged(json!(["y", "x"]))),
+        ("text from nothing, both added", Text, Value::Null, json!("a\n"), json!("b\n"),
+            FieldMerge::Clash(vec![TextPart::Clash { base: "".into(), mine: "a\n".into(), theirs: "b\n".into() }])),
+        ("text cleared on one side, unchanged part on the other", Text, json!("a\nb\n"), Value::Null, json!("a\nb\nc\n"),
+            FieldMerge::Clash(vec![TextPart::Clash { base: "a\nb\n".into(), mine: "".into(), theirs: "a\nb\nc\n".into() }])),
+        ("text both removed everything", Text, json!("a\n"), Value::Null, json!(""), merged(Value::Null)),
+        ("lines apart", Text, json!("a\nb\nc\n"), json!("A\nb\nc\n"), json!("a\nb\nC\n"), merged(json!("A\nb\nC\n"))),
+        ("not text at all", Text, json!("a"), json!(1), json!("b"), clash.clone()),
+    ];
+    for (what, kind, base, mine, theirs, want) in cases {
+        assert_eq!(merge_value(kind, &base, &mine, &theirs), want, "{what}");
+    }
+}
+
+#[test]
+fn newest_wins_settles_each_clash_for_one_side() {
+    let m = merge_text("a b c\nz\n", "a X c\nz\nend\n", "a Y c\nz\n");
+    assert_eq!(clashes(&m), [("b", "X", "Y")]);
+    assert_eq!(settle_clashes(&m.parts, true), "a X c\nz\nend\n");
+    assert_eq!(settle_clashes(&m.parts, false), "a Y c\nz\nend\n");
+}

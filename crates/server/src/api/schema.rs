@@ -1,5 +1,5 @@
 use axum::extract::State;
-use ferry_protocol::{Collection, SchemaResponse};
+use ferry_protocol::SchemaResponse;
 
 use super::Json;
 use crate::AppState;
@@ -24,14 +24,7 @@ pub async fn schema(
         .into_iter()
         .filter_map(|def| {
             let access = *grants.get(&def.name)?;
-            Some(Collection {
-                name: def.name,
-                label: def.label,
-                title_field: def.title_field,
-                policy: def.policy,
-                access,
-                fields: def.fields,
-            })
+            Some(def.into_collection(access))
         })
         .collect();
     Ok(Json(SchemaResponse { collections }))

@@ -1,6 +1,7 @@
 //! The merge rules of DESIGN.md, one row per case.
 
 use super::*;
+use ferry_protocol::merge3::TextPart;
 use ferry_protocol::{Field, FieldType};
 use serde_json::json;
 use uuid::Uuid;
@@ -12,6 +13,7 @@ fn def(policy: Policy) -> CollectionDef {
         field_type: t,
         required,
         options: (t == FieldType::Choice).then(|| vec!["todo".into(), "done".into()]),
+        merge: None,
     };
     CollectionDef {
         name: "tasks".into(),
@@ -23,6 +25,7 @@ fn def(policy: Policy) -> CollectionDef {
             field("status", FieldType::Choice, false),
             field("priority", FieldType::Number, false),
             field("notes", FieldType::Longtext, false),
+            field("tags", FieldType::Tags, false),
         ],
     }
 }
@@ -84,6 +87,24 @@ fn conflict(kind: ConflictKind, f: &[&str]) -> Decision {
     Decision::Conflict {
         kind,
         fields: f.iter().map(|s| s.to_string()).collect(),
+        parts: BTreeMap::new(),
+    }
+}
+
+fn clash(base: &str, mine: &str, theirs: &str) -> TextPart {
+    TextPart::Clash {
+        base: base.into(),
+        mine: mine.into(),
+        theirs: theirs.into(),
+    }
+}
+
+/// An edit/edit conflict on text fields, with their parts.
+fn text_conflict(parts: Vec<(&str, Vec<TextPart>)>) -> Decision {
+    Decision::Conflict {
+        kind: ConflictKind::EditEdit,
+        fields: parts.iter().map(|(n, _)| n.to_string()).collect(),
+        parts: parts.into_iter().map(|(n, p)| (n.to_string(), p)).collect(),
     }
 }
 
@@ -96,6 +117,9 @@ fn merge_rules() {
     let v3 = server_v3();
     let deleted = current(4, json!({"title": "Plan"}), true);
     let base_v2 = json!({"title": "Plan", "status": "todo", "priority": 1, "notes": "old"});
+    // Since v2 ("one\ntwo\n", tags a and later) someone added a line and removed "later".
+    let tagged = current(3, json!({"title": "Plan", "notes": "one\ntwo\nthree\n", "tags": ["a"]}), false);
+    let tagged_clash = current(3, json!({"title": "Plan", "notes": "one\ndeux\nthree\n"}), false);
     let cases: Vec<(&str, Mutation, Option<&Current>, Decision)> = vec![
         (
             "create",
@@ -185,7 +209,64 @@ fn merge_rules() {
                 json!({"notes": "mine", "status": "done"}),
             ),
             Some(&v3),
-            conflict(ConflictKind::EditEdit, &["notes"]),
+            text_conflict(vec![("notes", vec![clash("old", "mine", "n")])]),
+        ),
+        (
+            "moved on, a whole field changed both sides: conflict without parts",
+            mutation(
+                Op::Put,
+                Some(2),
+                json!({"priority": 2, "status": "todo"}),
+                json!({"priority": 3, "status": "done"}),
+            ),
+            Some(&v3),
+            conflict(ConflictKind::EditEdit, &["priority"]),
+        ),
+        (
+            "moved on, tags changed both sides: merged as a set",
+            mutation(
+                Op::Put,
+                Some(2),
+                json!({"tags": ["a", "later"]}),
+                json!({"tags": ["a", "later", "urgent"]}),
+            ),
+            Some(&tagged),
+            write(
+                Status::Merged,
+                json!({"title": "Plan", "notes": "one\ntwo\nthree\n", "tags": ["a", "urgent"]}),
+            ),
+        ),
+        (
+            "moved on, text changed on other lines: merged by lines",
+            mutation(
+                Op::Put,
+                Some(2),
+                json!({"notes": "one\ntwo\n"}),
+                json!({"notes": "one\nTWO\n"}),
+            ),
+            Some(&tagged),
+            write(
+                Status::Merged,
+                json!({"title": "Plan", "notes": "one\nTWO\nthree\n", "tags": ["a"]}),
+            ),
+        ),
+        (
+            "moved on, text changed on the same words: conflict with what merged",
+            mutation(
+                Op::Put,
+                Some(2),
+                json!({"notes": "one\ntwo\n"}),
+                json!({"notes": "one\nzwei\n"}),
+            ),
+            Some(&tagged_clash),
+            text_conflict(vec![(
+                "notes",
+                vec![
+                    TextPart::Clean("one\n".into()),
+                    clash("two", "zwei", "deux"),
+                    TextPart::Clean("\nthree\n".into()),
+                ],
+            )]),
         ),
         (
             "edit of a record deleted on the server",
@@ -432,4 +513,51 @@ fn a_collection_name_is_checked_first_and_never_echoed() {
     for code in ["invalid_field", "invalid_base_version", "unknown_record"] {
         assert!(remembered(&rejected(code)), "{code}");
     }
+}
+
+#[test]
+fn a_field_set_to_merge_whole_conflicts_as_before() {
+    let tagged = current(3, json!({"title": "Plan", "notes": "one\ntwo\nthree\n", "tags": ["a"]}), false);
+    let mut d = def(Policy::Manual);
+    for f in &mut d.fields {
+        f.merge = Some(MergeKind::Whole);
+    }
+    let edit = mutation(
+        Op::Put,
+        Some(2),
+        json!({"notes": "one\ntwo\n", "tags": ["a", "later"]}),
+        json!({"notes": "one\nTWO\n", "tags": ["a", "later", "urgent"]}),
+    );
+    assert_eq!(
+        decide(&edit, Some(&d), Some(Access::Write), Some(&tagged), |_| None),
+        conflict(ConflictKind::EditEdit, &["notes", "tags"])
+    );
+    // The defaults merge both.
+    let d = def(Policy::Manual);
+    assert_eq!(
+        decide(&edit, Some(&d), Some(Access::Write), Some(&tagged), |_| None),
+        write(
+            Status::Merged,
+            json!({"title": "Plan", "notes": "one\nTWO\nthree\n", "tags": ["a", "urgent"]})
+        )
+    );
+}
+
+#[test]
+fn newest_wins_merges_text_first_and_settles_only_clashes_by_hlc() {
+    let v3 = current(3, json!({"title": "Plan", "notes": "one\ndeux\nthree\n"}), false);
+    let d = def(Policy::NewestWins);
+    let mut clean = mutation(Op::Put, Some(2), json!({"notes": "one\ntwo\n"}), json!({"notes": "ONE\ntwo\n"}));
+    clean.hlc = hlc("10:00"); // older, but the changes do not touch
+    assert_eq!(
+        decide(&clean, Some(&d), Some(Access::Write), Some(&v3), |_| None),
+        write(Status::Merged, json!({"title": "Plan", "notes": "ONE\ndeux\nthree\n"}))
+    );
+    let mut clashing = mutation(Op::Put, Some(2), json!({"notes": "one\ntwo\n"}), json!({"notes": "one\nzwei\n"}));
+    clashing.hlc = hlc("45:00");
+    // The later edit wins the clashing word; the line only theirs added stays.
+    assert_eq!(
+        decide(&clashing, Some(&d), Some(Access::Write), Some(&v3), |_| None),
+        write(Status::Merged, json!({"title": "Plan", "notes": "one\nzwei\nthree\n"}))
+    );
 }

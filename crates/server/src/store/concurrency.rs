@@ -59,6 +59,7 @@ fn def() -> CollectionDef {
             field_type: FieldType::Text,
             required: true,
             options: None,
+            merge: None,
         })
         .chain((0..FIELDS).map(|i| Field {
             name: format!("f{i}"),
@@ -66,6 +67,7 @@ fn def() -> CollectionDef {
             field_type: FieldType::Number,
             required: false,
             options: None,
+            merge: None,
         }))
         .collect(),
     }

@@ -81,6 +81,7 @@ fn def(name: &str) -> CollectionDef {
                 field_type: FieldType::Text,
                 required: true,
                 options: None,
+                merge: None,
             },
             Field {
                 name: "n".into(),
@@ -88,6 +89,7 @@ fn def(name: &str) -> CollectionDef {
                 field_type: FieldType::Number,
                 required: false,
                 options: None,
+                merge: None,
             },
             Field {
                 name: "note".into(),
@@ -95,6 +97,7 @@ fn def(name: &str) -> CollectionDef {
                 field_type: FieldType::Text,
                 required: false,
                 options: None,
+                merge: None,
             },
         ],
     }

@@ -194,6 +194,7 @@ impl CloneMeta for Record {
             deleted: self.deleted,
             updated_at: self.updated_at.clone(),
             updated_by: self.updated_by.clone(),
+            merged_from: self.merged_from,
         }
     }
 }
@@ -219,6 +220,7 @@ mod tests {
             deleted: false,
             updated_at: "2026-11-26T09:30:00.000Z-0000-srv".parse().expect("stamp"),
             updated_by: "alice".into(),
+            merged_from: None,
         }
     }
 

@@ -25,6 +25,7 @@ type HistoryColumns = (
     Vec<String>,
     Vec<String>,
     Vec<bool>,
+    Vec<Option<i64>>,
 );
 
 /// Mutation outcome rows as columns, for `unnest`.
@@ -276,10 +277,11 @@ pub async fn sqlite_to_postgres(
             String,
             String,
             bool,
+            Option<i64>,
         );
         let rows: Vec<Row> = read(&src, move |c| {
             let mut s = c.prepare(
-                "SELECT seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc, delta
+                "SELECT seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc, delta, merged_from
                  FROM history WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
             let rows = s.query_map(params![after, CHUNK], |r| {
@@ -294,6 +296,7 @@ pub async fn sqlite_to_postgres(
                     r.get(7)?,
                     r.get(8)?,
                     r.get(9)?,
+                    r.get(10)?,
                 ))
             })?;
             rows.collect::<Result<Vec<_>, _>>()
@@ -303,7 +306,7 @@ pub async fn sqlite_to_postgres(
         after = last.0;
         copied.history += rows.len();
         let mut cols: HistoryColumns = Default::default();
-        for (seq, collection, id, version, fields, deleted, at, by, hlc, delta) in rows {
+        for (seq, collection, id, version, fields, deleted, at, by, hlc, delta, merged_from) in rows {
             cols.0.push(seq);
             cols.1.push(collection);
             cols.2.push(uuid(&id)?);
@@ -314,15 +317,18 @@ pub async fn sqlite_to_postgres(
             cols.7.push(by);
             cols.8.push(hlc);
             cols.9.push(delta);
+            cols.10.push(merged_from);
         }
-        let params: [&(dyn ToSql + Sync); 10] = [
+        let params: [&(dyn ToSql + Sync); 11] = [
             &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &cols.7, &cols.8,
-            &cols.9,
+            &cols.9, &cols.10,
         ];
         tx.execute(
-            "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc, delta)
+            "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc, delta,
+                                  merged_from)
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::bigint[], $5::text[],
-                                  $6::boolean[], $7::text[], $8::text[], $9::text[], $10::boolean[])",
+                                  $6::boolean[], $7::text[], $8::text[], $9::text[], $10::boolean[],
+                                  $11::bigint[])",
             &params,
         )
         .await

@@ -13,6 +13,8 @@ pub(super) struct NewVersion {
     pub version: i64,
     pub fields: Fields,
     pub deleted: bool,
+    /// For a merged write, the version the edit was made from.
+    pub merged_from: Option<i64>,
 }
 
 /// The result of `decision` for `m`. `write` stores the new version (the
@@ -32,18 +34,28 @@ pub(super) fn result_of(
             deleted,
         } => {
             let version = current_version.map_or(1, |v| v + 1);
+            let merged_from = (status == Status::Merged).then(|| m.base_version.unwrap_or(0));
             let record = write(NewVersion {
                 version,
                 fields,
                 deleted,
+                merged_from,
             })?;
             (status, Some(record), None, None)
         }
         Decision::Unchanged { status } => (status, current()?, None, None),
-        Decision::Conflict { kind, fields } => (
+        Decision::Conflict {
+            kind,
+            fields,
+            parts,
+        } => (
             Status::Conflict,
             current()?,
-            Some(Conflict { kind, fields }),
+            Some(Conflict {
+                kind,
+                fields,
+                parts,
+            }),
             None,
         ),
         Decision::Reject(error) => (Status::Rejected, None, None, Some(error)),

@@ -13,10 +13,21 @@ import type { JsonValue } from "./serde_json/JsonValue";
  * let json = r#"{"collection":"tasks","id":"0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b","version":3,"fields":{"due":"2026-12-01","priority":2,"status":"todo","tags":["home"],"title":"Call the plumber"},"deleted":false,"updated_at":"2026-11-26T09:30:00.000Z-0000-srv","updated_by":"alice"}"#;
  * let v: Record = serde_json::from_str(json).unwrap();
  * assert_eq!(serde_json::to_string(&v).unwrap(), json);
+ * // Version 5 merged bob's edit of version 3 with version 4.
+ * let json = r#"{"collection":"tasks","id":"0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b","version":5,"fields":{"title":"Call the plumber"},"deleted":false,"updated_at":"2026-11-26T09:35:00.000Z-0000-srv","updated_by":"bob","merged_from":3}"#;
+ * let v: Record = serde_json::from_str(json).unwrap();
+ * assert_eq!(serde_json::to_string(&v).unwrap(), json);
  * ```
  */
 export type ServerRecord = { collection: string, id: string, version: number, 
 /**
  * [`Fields`]; a server may hold them as already-serialised JSON.
  */
-fields: { [key in string]: JsonValue }, deleted: boolean, updated_at: string, updated_by: string, };
+fields: { [key in string]: JsonValue }, deleted: boolean, updated_at: string, updated_by: string, 
+/**
+ * Set on a version a `merged` push wrote (in history pages and push
+ * results, not in change pages): the version the merged edit was made
+ * from. This version combines that edit with the versions after it.
+ * Servers older than it never send it.
+ */
+merged_from?: number | null, };

@@ -66,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_history_delta.sql"),
     include_str!("migrations/0003_mutation_age.sql"),
+    include_str!("migrations/0004_merged_from.sql"),
 ];
 
 /// Settings of the connection pool.
@@ -499,6 +500,7 @@ impl Store for PgStore {
                 deleted: row.get(5),
                 updated_at: stored_hlc(&updated_at)?,
                 updated_by: row.get(7),
+                merged_from: None,
             });
             last_seq = seq;
         }

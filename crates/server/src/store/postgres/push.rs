@@ -90,6 +90,7 @@ struct HistoryRows {
     updated_by: Vec<String>,
     hlc: Vec<String>,
     delta: Vec<bool>,
+    merged_from: Vec<Option<i64>>,
 }
 
 #[derive(Default)]
@@ -126,7 +127,7 @@ impl Pusher<'_> {
         let records = self
             .tx
             .prepare_cached(
-                "SELECT r.collection, r.id, h.version, h.fields, h.deleted, h.hlc, h.updated_at, h.updated_by
+                "SELECT r.collection, r.id, h.version, h.fields, h.deleted, h.hlc, h.updated_at, h.updated_by, h.merged_from
                  FROM unnest($1::text[], $2::uuid[]) AS k(collection, id)
                  JOIN records r ON r.collection = k.collection AND r.id = k.id
                  JOIN history h ON h.seq = r.seq",
@@ -196,6 +197,7 @@ impl Pusher<'_> {
             hlc: r.updated_at.clone(),
             updated_at: r.updated_at,
             updated_by: r.updated_by,
+            merged_from: r.merged_from,
         }))
     }
 
@@ -258,6 +260,7 @@ impl Pusher<'_> {
             version,
             fields,
             deleted,
+            merged_from,
         } = new;
         let key = (m.collection.clone(), m.record_id);
         // The version before keeps only what differs from this one.
@@ -291,6 +294,7 @@ impl Pusher<'_> {
         h.updated_by.push(self.ctx.session.username.clone());
         h.hlc.push(m.hlc.to_string());
         h.delta.push(false);
+        h.merged_from.push(merged_from);
         let v = Version {
             version,
             fields,
@@ -298,6 +302,7 @@ impl Pusher<'_> {
             hlc: m.hlc.clone(),
             updated_at,
             updated_by: self.ctx.session.username.clone(),
+            merged_from,
         };
         self.written.insert(
             (m.collection.clone(), m.record_id, version),
@@ -332,9 +337,11 @@ impl Pusher<'_> {
         let r = &self.mutations;
         let history = tx
             .prepare_cached(
-                "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc, delta)
+                "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc, delta,
+                                      merged_from)
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::bigint[], $5::text[],
-                                      $6::boolean[], $7::text[], $8::text[], $9::text[], $10::boolean[])",
+                                      $6::boolean[], $7::text[], $8::text[], $9::text[], $10::boolean[],
+                                      $11::bigint[])",
             )
             .await
             .map_err(pg_err)?;
@@ -386,7 +393,7 @@ impl Pusher<'_> {
         }
         let d = &self.to_delta;
         let to_delta_params: [&(dyn ToSql + Sync); 4] = [&d.0, &d.1, &d.2, &d.3];
-        let history_params: [&(dyn ToSql + Sync); 10] = [
+        let history_params: [&(dyn ToSql + Sync); 11] = [
             &h.seq,
             &h.collection,
             &h.id,
@@ -397,6 +404,7 @@ impl Pusher<'_> {
             &h.updated_by,
             &h.hlc,
             &h.delta,
+            &h.merged_from,
         ];
         let records_params: [&(dyn ToSql + Sync); 3] = [&cols, &ids, &seqs];
         let outcome_params: [&(dyn ToSql + Sync); 8] = [

@@ -20,6 +20,7 @@ pub(super) struct Version {
     pub hlc: Hlc,
     pub updated_at: Hlc,
     pub updated_by: String,
+    pub merged_from: Option<i64>,
 }
 
 impl Version {
@@ -32,6 +33,7 @@ impl Version {
             deleted: self.deleted,
             updated_at: self.updated_at.clone(),
             updated_by: self.updated_by.clone(),
+            merged_from: self.merged_from,
         }
     }
 
@@ -45,7 +47,7 @@ impl Version {
     }
 }
 
-/// Columns: version, fields, deleted, hlc, updated_at, updated_by.
+/// Columns: version, fields, deleted, hlc, updated_at, updated_by, merged_from.
 pub(super) fn version_from_row(
     row: &tokio_postgres::Row,
     at: usize,
@@ -60,6 +62,7 @@ pub(super) fn version_from_row(
         hlc: stored_hlc(&hlc)?,
         updated_at: stored_hlc(&updated_at)?,
         updated_by: row.get(at + 5),
+        merged_from: row.get(at + 6),
     })
 }
 
@@ -77,7 +80,7 @@ pub(super) async fn read_history(
 ) -> Result<(), StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT version, fields, deleted, hlc, updated_at, updated_by, delta FROM history
+            "SELECT version, fields, deleted, hlc, updated_at, updated_by, merged_from, delta FROM history
              WHERE collection = $1 AND id = $2 AND version > $3 ORDER BY version LIMIT $4",
         )
         .await
@@ -94,7 +97,7 @@ pub(super) async fn read_history(
             after = v.version;
             let stored = StoredVersion {
                 record: v.record(collection, id),
-                delta: row.get(6),
+                delta: row.get(7),
             };
             if !reader.push(stored, len) {
                 return Ok(());

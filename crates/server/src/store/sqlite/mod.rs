@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_history_delta.sql"),
     include_str!("migrations/0003_mutation_age.sql"),
+    include_str!("migrations/0004_merged_from.sql"),
 ];
 
 pub struct SqliteStore {

@@ -88,6 +88,7 @@ struct CurrentRow {
     current: Current,
     updated_at: String,
     updated_by: String,
+    merged_from: Option<i64>,
 }
 
 fn load_current(
@@ -97,7 +98,7 @@ fn load_current(
 ) -> Result<Option<CurrentRow>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "SELECT h.version, h.fields, h.deleted, h.hlc, h.updated_at, h.updated_by, h.seq
+            "SELECT h.version, h.fields, h.deleted, h.hlc, h.updated_at, h.updated_by, h.seq, h.merged_from
              FROM records r JOIN history h ON h.seq = r.seq WHERE r.collection = ?1 AND r.id = ?2",
         )
         .map_err(db_err)?;
@@ -111,11 +112,12 @@ fn load_current(
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
                 r.get::<_, i64>(6)?,
+                r.get::<_, Option<i64>>(7)?,
             ))
         })
         .optional()
         .map_err(db_err)?;
-    let Some((version, fields, deleted, hlc, updated_at, updated_by, seq)) = row else {
+    let Some((version, fields, deleted, hlc, updated_at, updated_by, seq, merged_from)) = row else {
         return Ok(None);
     };
     Ok(Some(CurrentRow {
@@ -128,6 +130,7 @@ fn load_current(
         },
         updated_at,
         updated_by,
+        merged_from,
     }))
 }
 
@@ -172,6 +175,7 @@ impl Pusher<'_> {
                 deleted: row.current.deleted,
                 updated_at: stored_hlc(&row.updated_at)?,
                 updated_by: row.updated_by.clone(),
+                merged_from: row.merged_from,
             }))
         };
         let result = outcome::result_of(
@@ -212,10 +216,12 @@ impl Pusher<'_> {
         let by = &self.ctx.session.username;
         self.tx
             .prepare_cached(
-                "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO history (seq, collection, id, version, fields, deleted, updated_at, updated_by, hlc, merged_from)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
-            .and_then(|mut s| s.execute(params![seq, m.collection, id, new.version, fields_json, new.deleted, stamp, by, hlc]))
+            .and_then(|mut s| {
+                s.execute(params![seq, m.collection, id, new.version, fields_json, new.deleted, stamp, by, hlc, new.merged_from])
+            })
             .map_err(db_err)?;
         self.tx
             .prepare_cached(
@@ -233,6 +239,7 @@ impl Pusher<'_> {
             deleted: new.deleted,
             updated_at,
             updated_by: by.clone(),
+            merged_from: new.merged_from,
         })
     }
 

@@ -42,17 +42,22 @@ fn record_from_row_with<F>(
         deleted: row.get(4).map_err(get)?,
         updated_at: stored_hlc(&updated_at)?,
         updated_by: row.get(6).map_err(get)?,
+        merged_from: None,
     })
 }
 
 const RECORD_COLUMNS: &str = "collection, id, version, fields, deleted, updated_at, updated_by";
 
-/// Columns: those of [`RECORD_COLUMNS`], then delta.
+/// Columns: those of [`RECORD_COLUMNS`], then delta and merged_from.
 fn stored_from_row(row: &rusqlite::Row<'_>) -> Result<(StoredVersion, usize), StoreError> {
     let len = row.get_ref(3).map_err(db_err)?.as_str().map_or(0, str::len);
+    let record = Record {
+        merged_from: row.get(8).map_err(db_err)?,
+        ..record_from_row(row)?
+    };
     Ok((
         StoredVersion {
-            record: record_from_row(row)?,
+            record,
             delta: row.get(7).map_err(db_err)?,
         },
         len,
@@ -70,7 +75,7 @@ pub(super) fn read_history(
 ) -> Result<(), StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS}, delta FROM history
+            "SELECT {RECORD_COLUMNS}, delta, merged_from FROM history
              WHERE collection = ?1 AND id = ?2 AND version > ?3 ORDER BY version"
         ))
         .map_err(db_err)?;
