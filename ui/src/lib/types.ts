@@ -31,6 +31,8 @@ export type { RecordState } from './bindings/RecordState';
 export type { ResolutionInput } from './bindings/ResolutionInput';
 export type { ServerRecord } from './bindings/ServerRecord';
 export type { Status } from './bindings/Status';
+export type { TextPart } from './bindings/TextPart';
+export type { MergeKind } from './bindings/MergeKind';
 
 export type { JsonValue } from './bindings/serde_json/JsonValue';
 

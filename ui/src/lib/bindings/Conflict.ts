@@ -2,6 +2,7 @@
 import type { ConflictKind } from "./ConflictKind";
 import type { Op } from "./Op";
 import type { ServerRecord } from "./ServerRecord";
+import type { TextPart } from "./TextPart";
 import type { JsonValue } from "./serde_json/JsonValue";
 
 /**
@@ -23,4 +24,9 @@ mine_op: Op, mine: { [key in string]: JsonValue }, mine_changes: { [key in strin
 /**
  * The server's latest state.
  */
-theirs: ServerRecord, created_at: string, };
+theirs: ServerRecord, created_at: string, 
+/**
+ * For each conflicting field merged as text: the text as merged, its
+ * clashing stretches marked. Worked out from base, mine and theirs.
+ */
+parts: { [key in string]: Array<TextPart> }, };
