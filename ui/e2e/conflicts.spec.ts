@@ -124,6 +124,13 @@ test.describe('Conflict dialog', () => {
     await page.getByTestId('resolve').click();
     await expect(d.getByRole('alert')).toHaveText(OPEN_PARTS);
     await ferry.shot('conflict-text-open');
+    // The second part alone, chosen first: still one open, and not "Keep mine".
+    await page.getByTestId('part-notes-2-mine').click();
+    await expect(result).toHaveValue(c0 + p1.base + c1 + p2.mine + c2);
+    await expect(page.getByTestId('choose-mine-notes')).toHaveAttribute('aria-pressed', 'false');
+    await page.getByTestId('resolve').click();
+    await expect(d.getByRole('alert')).toHaveText(OPEN_PARTS);
+    expect(await ferry.calls('resolve_conflict')).toEqual([]);
 
     // "Keep theirs" settles every part for their side.
     await page.getByTestId('choose-theirs-notes').click();
