@@ -1,10 +1,21 @@
 import { test, expect } from './fixtures';
 import type { Page } from '@playwright/test';
+import { MERGED_NOTES } from './mock/data';
 
 const dialog = (page: Page) => page.getByTestId('conflict-dialog');
 const EDIT_EDIT = '0193a1b2-0000-7000-8000-000000000000';
 const EDIT_DELETE = '0193a1b2-0000-7000-8000-000000000001';
 const DELETE_EDIT = '0193a1b2-0000-7000-8000-000000000002';
+const TEXT_MERGE = '0193a1b2-0000-7000-8000-000000000003';
+
+// The mocked notes merge: clean, clash, clean, clash, clean.
+function notesParts() {
+  const [c0, p1, c1, p2, c2] = MERGED_NOTES.parts;
+  if (!c0 || !('clean' in c0) || !c1 || !('clean' in c1) || !c2 || !('clean' in c2)) throw new Error('clean parts moved');
+  if (!p1 || !('clash' in p1) || !p2 || !('clash' in p2)) throw new Error('clashing parts moved');
+  return { c0: c0.clean, p1: p1.clash, c1: c1.clean, p2: p2.clash, c2: c2.clean };
+}
+const OPEN_PARTS = 'Choose mine, theirs or both for each clashing part, or edit the text';
 
 async function resolution(ferry: { calls: (cmd?: string) => Promise<{ args: any }[]> }) {
   const calls = await ferry.calls('resolve_conflict');
@@ -86,6 +97,97 @@ test.describe('Conflict dialog', () => {
     expect((await resolution(ferry)).resolution.choices[1]).toEqual({
       field: 'notes',
       choice: { take: 'value', value: 'Met at the autumn trade fair. Prefers a phone call in the morning.' },
+    });
+  });
+
+  test('a text merged by lines and words is settled part by part', async ({ page, ferry }) => {
+    const { c0, p1, c1, p2, c2 } = notesParts();
+    await ferry.open({ textConflict: true });
+    await page.getByTestId('nav-conflicts').click();
+    const d = dialog(page);
+    await expect(d).toContainText('Resolve conflict: Katherine Johnson');
+    // The merged text replaces the side-by-side cells: clean text, and each clash marked.
+    const row = d.locator('[data-field-row=notes]');
+    await expect(row.locator('.side')).toHaveCount(0);
+    await expect(page.getByTestId('choose-edit-notes')).toHaveCount(0);
+    await expect(row).toContainText(c0.trim());
+    await expect(row).toContainText(c2.trim());
+    const part1 = d.getByRole('group', { name: 'Clashing part 1 of 2' });
+    const part2 = d.getByRole('group', { name: 'Clashing part 2 of 2' });
+    await expect(part1).toContainText(p1.mine);
+    await expect(part1).toContainText(p1.theirs);
+    await expect(part2).toContainText(p2.mine);
+    await expect(part2).toContainText(p2.theirs);
+    // Open parts read as the original; they block Resolve.
+    const result = page.getByTestId('merged-notes');
+    await expect(result).toHaveValue(c0 + p1.base + c1 + p2.base + c2);
+    await page.getByTestId('resolve').click();
+    await expect(d.getByRole('alert')).toHaveText(OPEN_PARTS);
+    await ferry.shot('conflict-text-open');
+    // The second part alone, chosen first: still one open, and not "Keep mine".
+    await page.getByTestId('part-notes-2-mine').click();
+    await expect(result).toHaveValue(c0 + p1.base + c1 + p2.mine + c2);
+    await expect(page.getByTestId('choose-mine-notes')).toHaveAttribute('aria-pressed', 'false');
+    await page.getByTestId('resolve').click();
+    await expect(d.getByRole('alert')).toHaveText(OPEN_PARTS);
+    expect(await ferry.calls('resolve_conflict')).toEqual([]);
+
+    // "Keep theirs" settles every part for their side.
+    await page.getByTestId('choose-theirs-notes').click();
+    await expect(d.getByRole('alert')).toHaveCount(0);
+    await expect(page.getByTestId('part-notes-1-theirs')).toHaveAttribute('aria-pressed', 'true');
+    await expect(page.getByTestId('part-notes-2-theirs')).toHaveAttribute('aria-pressed', 'true');
+    await expect(result).toHaveValue(c0 + p1.theirs + c1 + p2.theirs + c2);
+
+    await page.getByTestId('part-notes-1-mine').click();
+    await expect(page.getByTestId('choose-theirs-notes')).toHaveAttribute('aria-pressed', 'false');
+    await expect(result).toHaveValue(c0 + p1.mine + c1 + p2.theirs + c2);
+    // Both: mine, then theirs; the clash fills a line, so each keeps a line of its own.
+    await page.getByTestId('part-notes-2-both').click();
+    const expected = `${c0}${p1.mine}${c1}${p2.mine}\n${p2.theirs}${c2}`;
+    await expect(result).toHaveValue(expected);
+    await expect(page.getByTestId('part-notes-2-both')).toHaveAttribute('aria-pressed', 'true');
+    await expect(page.getByTestId('part-notes-2-mine')).toHaveAttribute('aria-pressed', 'false');
+    await ferry.shot('conflict-text-chosen');
+    await page.getByTestId('resolve').click();
+    await expect(d).toHaveCount(0);
+    expect(await resolution(ferry)).toEqual({
+      collection: 'contacts',
+      id: TEXT_MERGE,
+      resolution: { kind: 'fields', choices: [{ field: 'notes', choice: { take: 'value', value: expected } }] },
+    });
+  });
+
+  test('a merged text edited by hand is sent as typed', async ({ page, ferry }) => {
+    const { c0, p1, c1, p2, c2 } = notesParts();
+    await ferry.open({ textConflict: true });
+    await page.getByTestId('nav-conflicts').click();
+    const d = dialog(page);
+    const result = page.getByTestId('merged-notes');
+    // One part of two chosen is not enough.
+    await page.getByTestId('part-notes-1-theirs').click();
+    await page.getByTestId('resolve').click();
+    await expect(d.getByRole('alert')).toHaveText(OPEN_PARTS);
+    await expect(result).toHaveAttribute('aria-invalid', 'true');
+    expect(await ferry.calls('resolve_conflict')).toEqual([]);
+
+    // Typing takes over: the part buttons wait for Start over.
+    const typed = `${c0}${p1.theirs}${c1}${p2.mine}, pending legal${c2}`;
+    await result.fill(typed);
+    await expect(d.getByRole('alert')).toHaveCount(0);
+    await expect(page.getByTestId('part-notes-2-mine')).toBeDisabled();
+    await page.getByTestId('start-over-notes').click();
+    await expect(result).toHaveValue(c0 + p1.base + c1 + p2.base + c2);
+    await expect(page.getByTestId('part-notes-1-theirs')).toHaveAttribute('aria-pressed', 'false');
+    await expect(page.getByTestId('part-notes-2-mine')).toBeEnabled();
+
+    await result.fill(typed);
+    await page.getByTestId('resolve').click();
+    await expect(d).toHaveCount(0);
+    expect(await resolution(ferry)).toEqual({
+      collection: 'contacts',
+      id: TEXT_MERGE,
+      resolution: { kind: 'fields', choices: [{ field: 'notes', choice: { take: 'value', value: typed } }] },
     });
   });
 

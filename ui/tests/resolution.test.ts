@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildFieldResolution, deleteChoices } from '../src/lib/resolution';
-import type { Conflict, Field } from '../src/lib/types';
+import { OPEN_PARTS, buildFieldResolution, deleteChoices } from '../src/lib/resolution';
+import type { Conflict, Field, TextPart } from '../src/lib/types';
 
 const fields: Field[] = [
   { name: 'email', label: 'Email', type: 'text', required: false },
@@ -40,6 +40,50 @@ describe('buildFieldResolution', () => {
     expect(built).toEqual({
       ok: false,
       errors: { priority: 'Enter a number', vip: 'Choose mine, theirs, or edit a value' },
+    });
+  });
+});
+
+describe('buildFieldResolution for a field merged as text', () => {
+  const notesField: Field = { name: 'notes', label: 'Notes', type: 'longtext', required: true };
+  const parts: TextPart[] = [
+    { clean: 'Met at the fair.\n' },
+    { clash: { base: 'Call Dana.', mine: 'Call Dana today.', theirs: 'Email Dana.' } },
+    { clean: '\nThanks' },
+    { clash: { base: '', mine: ' Ada', theirs: ' all' } },
+  ];
+  const textConflict = { ...conflict, fields: ['notes'], parts: { notes: parts } } as Conflict;
+  const build = (pick?: Parameters<typeof buildFieldResolution>[2][string]) =>
+    buildFieldResolution(textConflict, [notesField], { notes: pick });
+  const value = (text: string) => ({
+    ok: true,
+    resolution: { kind: 'fields', choices: [{ field: 'notes', choice: { take: 'value', value: text } }] },
+  });
+
+  it('asks for each clashing part until all are chosen', () => {
+    expect(build()).toEqual({ ok: false, errors: { notes: OPEN_PARTS } });
+    expect(build({ take: 'parts', parts: ['mine'], text: null })).toEqual({ ok: false, errors: { notes: OPEN_PARTS } });
+  });
+
+  it('sends the merged text: clean stretches and each part as chosen', () => {
+    expect(build({ take: 'parts', parts: ['theirs', 'both'], text: null })).toEqual(
+      value('Met at the fair.\n' + 'Email Dana.' + '\nThanks' + ' Ada' + ' all'),
+    );
+  });
+
+  it('sends the text as typed once the user edited it, parts chosen or not', () => {
+    expect(build({ take: 'parts', parts: [], text: 'Typed by hand' })).toEqual(value('Typed by hand'));
+    expect(build({ take: 'parts', parts: ['mine', 'mine'], text: 'Typed by hand' })).toEqual(value('Typed by hand'));
+  });
+
+  it('checks the text like any value of its field', () => {
+    expect(build({ take: 'parts', parts: [], text: '  ' })).toEqual({ ok: false, errors: { notes: 'Required' } });
+  });
+
+  it('still takes a whole side, which the shell applies to every part', () => {
+    expect(build({ take: 'mine' })).toEqual({
+      ok: true,
+      resolution: { kind: 'fields', choices: [{ field: 'notes', choice: { take: 'mine' } }] },
     });
   });
 });

@@ -4,7 +4,8 @@ import type {
   Collection, CollectionInfo, CommandError, Conflict, ConnState, Fields, JsonValue, ListQuery, LocalRecord, LoginForm,
   OutboxEntry, ResolutionInput, ServerRecord, Status,
 } from '../../src/lib/types';
-import { CONTACTS, TASKS, hlc, idFor, indexOf, serverRecord, synced } from './data';
+import { composeText, pickAll } from '../../src/lib/textmerge';
+import { CONTACTS, MERGED_NOTES, TASKS, hlc, idFor, indexOf, serverRecord, synced } from './data';
 
 export interface Scenario {
   /** Signed in as alice (default), or the Connect screen. */
@@ -19,6 +20,8 @@ export interface Scenario {
   tasks?: number;
   /** One conflict of each kind. */
   conflicts?: boolean;
+  /** An edit/edit conflict whose notes the server merged as text, with two clashing parts. */
+  textConflict?: boolean;
   /** A few unsent changes. */
   pending?: boolean;
   /** A record the server refused. */
@@ -101,6 +104,7 @@ export class FakeBackend {
     this.#table(tasks, scenario.tasks ?? 120);
     if (scenario.pending) this.#seedPending();
     if (scenario.conflicts) this.#seedConflicts();
+    if (scenario.textConflict) this.#seedTextConflict();
     if (scenario.rejected) this.#seedRejected();
     this.#counts();
     this.#emit = emit;
@@ -374,7 +378,10 @@ export class FakeBackend {
       case 'fields':
         fields = { ...theirs.fields, ...c.mine_changes };
         for (const ch of resolution.choices) {
-          fields[ch.field] = ch.choice.take === 'mine' ? c.mine[ch.field] ?? null : ch.choice.take === 'theirs' ? theirs.fields[ch.field] ?? null : ch.choice.value;
+          const parts = c.parts[ch.field];
+          // As the shell does: a side for a text-merged field settles its clashes, keeping the clean merges.
+          if (parts && ch.choice.take !== 'value') fields[ch.field] = composeText(parts, pickAll(parts, ch.choice.take));
+          else fields[ch.field] = ch.choice.take === 'mine' ? c.mine[ch.field] ?? null : ch.choice.take === 'theirs' ? theirs.fields[ch.field] ?? null : ch.choice.value;
         }
         break;
       case 'restore':
@@ -531,6 +538,8 @@ export class FakeBackend {
         mine_changes: mineChanges,
         theirs,
         created_at: new Date(this.now - 3 * 60_000).toISOString(),
+        // Notes here conflict whole, as from a server that merges every field whole.
+        parts: {},
       };
     };
     this.conflictList = [make(0, 'edit_edit'), make(1, 'edit_delete'), make(2, 'delete_edit')];
@@ -542,6 +551,39 @@ export class FakeBackend {
       c.theirs.fields.name = name;
       const r = t.overrides.get(c.record_id)!;
       r.fields.name = name;
+    });
+    this.#changed(t);
+  }
+
+  #seedTextConflict() {
+    const t = this.#t('contacts');
+    const i = 3;
+    const id = idFor('contacts', i);
+    const server = serverRecord('contacts', i, this.now);
+    const name = 'Katherine Johnson';
+    server.fields = { ...server.fields, name, notes: MERGED_NOTES.base };
+    const mine: Fields = { ...server.fields, notes: MERGED_NOTES.mine };
+    const theirs: ServerRecord = {
+      ...server,
+      version: server.version + 1,
+      fields: { ...server.fields, notes: MERGED_NOTES.theirs },
+      updated_by: 'bob',
+      updated_at: hlc(this.now - 4 * 60_000),
+    };
+    t.overrides.set(id, { collection: 'contacts', id, fields: mine, deleted: false, base: server, state: 'conflict', error: null });
+    this.conflictList.push({
+      collection: 'contacts',
+      record_id: id,
+      kind: 'edit_edit',
+      fields: ['notes'],
+      base_version: server.version,
+      base: { notes: MERGED_NOTES.base },
+      mine_op: 'put',
+      mine,
+      mine_changes: { notes: MERGED_NOTES.mine },
+      theirs,
+      created_at: new Date(this.now - 2 * 60_000).toISOString(),
+      parts: { notes: MERGED_NOTES.parts },
     });
     this.#changed(t);
   }

@@ -1,9 +1,20 @@
 // From what the user picked in the conflict dialog to a ResolutionInput.
 import { parseDraft, type Draft } from './fields';
+import { mergedText, type PartPicks } from './textmerge';
 import type { Conflict, Field, FieldChoiceInput, ResolutionInput } from './types';
 
-/** The user's pick for one conflicting field. */
-export type Pick = { take: 'mine' } | { take: 'theirs' } | { take: 'edit'; draft: Draft };
+/**
+ * The user's pick for one conflicting field. `parts` is for a field the
+ * server merged as text: a choice per clashing part, or the result as the
+ * user typed it (`text`), which then wins.
+ */
+export type Pick =
+  | { take: 'mine' }
+  | { take: 'theirs' }
+  | { take: 'edit'; draft: Draft }
+  | { take: 'parts'; parts: PartPicks; text: string | null };
+
+export const OPEN_PARTS = 'Choose mine, theirs or both for each clashing part, or edit the text';
 
 export type Built = { ok: true; resolution: ResolutionInput } | { ok: false; errors: Record<string, string> };
 
@@ -16,7 +27,20 @@ export function buildFieldResolution(conflict: Conflict, fields: readonly Field[
   const errors: Record<string, string> = {};
   for (const name of conflict.fields) {
     const pick = picks[name];
-    if (!pick) {
+    const parts = conflict.parts?.[name];
+    if (parts && (!pick || pick.take === 'parts')) {
+      const text = pick?.text ?? mergedText(parts, pick?.parts ?? []);
+      if (text === null) {
+        errors[name] = OPEN_PARTS;
+        continue;
+      }
+      const field = fields.find((f) => f.name === name);
+      const parsed = field ? parseDraft(field, text) : { ok: true as const, value: text };
+      if (!parsed.ok) errors[name] = parsed.error;
+      else choices.push({ field: name, choice: { take: 'value', value: parsed.value } });
+      continue;
+    }
+    if (!pick || pick.take === 'parts') {
       errors[name] = 'Choose mine, theirs, or edit a value';
       continue;
     }
