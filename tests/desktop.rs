@@ -245,6 +245,21 @@ impl Driver {
         });
     }
 
+    /// Sets a field's value as typing would (line breaks included), until it holds `text`.
+    fn set_value(&self, css: &str, text: &str) {
+        let (css_json, text_json) = (
+            serde_json::to_string(css).unwrap_or_default(),
+            serde_json::to_string(text).unwrap_or_default(),
+        );
+        let script = format!(
+            "const e = document.querySelector({css_json}); if (!e) return null; e.value = {text_json}; \
+             e.dispatchEvent(new Event('input', {{bubbles: true}})); return e.value"
+        );
+        self.wait_for(&format!("{css} to hold {text:?}"), |d| {
+            d.eval(&script).as_str() == Some(text)
+        });
+    }
+
     fn text(&self, css: &str) -> String {
         let id = self.wait(css);
         self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
@@ -494,6 +509,49 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
         std::thread::sleep(Duration::from_millis(300));
     }
     d.screenshot("resolved");
+
+    // A text conflict, settled part by part: both change two words of the
+    // notes, and alice the first line too, which merges by itself.
+    d.set_value("[data-field=notes]", "Bring the ladder.\nCall on Monday.\nPay cash.\n");
+    d.click("[data-testid=save]");
+    d.wait_for("the notes to reach the server", |d| {
+        d.attr("[data-testid=pending-count]", "data-count").as_deref() == Some("0")
+    });
+    d.click("[data-testid=work-offline]");
+    d.wait_for("offline", |d| {
+        d.attr("[data-testid=status]", "data-state").as_deref() == Some("offline")
+    });
+    d.set_value("[data-field=notes]", "Bring the long ladder.\nCall on Tuesday.\nPay cheque.\n");
+    d.click("[data-testid=save]");
+    bob.ok(&["sync"]);
+    bob.ok(&["set", "tasks", &id, "notes=Bring the ladder.\nCall on Wednesday.\nPay card.\n"]);
+    bob.ok(&["sync"]);
+    d.click("[data-testid=work-offline]");
+    d.wait_for("the text conflict", |d| {
+        d.find("[data-testid=conflicts-badge]").is_some()
+            && d.text("[data-testid=conflicts-badge]").trim() == "1"
+    });
+    d.click("[data-testid=conflicts-badge]");
+    d.wait("[data-testid=part-notes-2]");
+    std::thread::sleep(Duration::from_millis(400));
+    d.screenshot("text-conflict");
+    d.click("[data-testid=part-notes-1-mine]");
+    d.click("[data-testid=part-notes-2-theirs]");
+    d.click("[data-testid=resolve]");
+    let start = Instant::now();
+    loop {
+        bob.ok(&["sync"]);
+        let shown: Value =
+            serde_json::from_str(&bob.ok(&["show", "tasks", &id, "--json"])).expect("show json");
+        if shown["fields"]["notes"] == json!("Bring the long ladder.\nCall on Tuesday.\nPay card.\n") {
+            break;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the server never got the text resolution: {shown}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     let _ = d.eval("return document.title");
     let _ = d.http.delete(&d.base).send();
 }

@@ -120,6 +120,7 @@ fn merge_rules() {
     // Since v2 ("one\ntwo\n", tags a and later) someone added a line and removed "later".
     let tagged = current(3, json!({"title": "Plan", "notes": "one\ntwo\nthree\n", "tags": ["a"]}), false);
     let tagged_clash = current(3, json!({"title": "Plan", "notes": "one\ndeux\nthree\n"}), false);
+    // (and there, since "one\ntwo\nthree\n", someone changed the second line)
     let cases: Vec<(&str, Mutation, Option<&Current>, Decision)> = vec![
         (
             "create",
@@ -255,8 +256,8 @@ fn merge_rules() {
             mutation(
                 Op::Put,
                 Some(2),
-                json!({"notes": "one\ntwo\n"}),
-                json!({"notes": "one\nzwei\n"}),
+                json!({"notes": "one\ntwo\nthree\n"}),
+                json!({"notes": "one\nzwei\nthree\n"}),
             ),
             Some(&tagged_clash),
             text_conflict(vec![(
@@ -545,19 +546,26 @@ fn a_field_set_to_merge_whole_conflicts_as_before() {
 
 #[test]
 fn newest_wins_merges_text_first_and_settles_only_clashes_by_hlc() {
-    let v3 = current(3, json!({"title": "Plan", "notes": "one\ndeux\nthree\n"}), false);
     let d = def(Policy::NewestWins);
-    let mut clean = mutation(Op::Put, Some(2), json!({"notes": "one\ntwo\n"}), json!({"notes": "ONE\ntwo\n"}));
+    let base = json!({"notes": "one\ntwo\nthree\n"});
+    let v3 = current(3, json!({"title": "Plan", "notes": "one\ndeux\nthree\n"}), false);
+    let mut clean = mutation(Op::Put, Some(2), base.clone(), json!({"notes": "ONE\ntwo\nthree\n"}));
     clean.hlc = hlc("10:00"); // older, but the changes do not touch
     assert_eq!(
         decide(&clean, Some(&d), Some(Access::Write), Some(&v3), |_| None),
         write(Status::Merged, json!({"title": "Plan", "notes": "ONE\ndeux\nthree\n"}))
     );
-    let mut clashing = mutation(Op::Put, Some(2), json!({"notes": "one\ntwo\n"}), json!({"notes": "one\nzwei\n"}));
+    // Theirs also added a line; the later edit wins the clashing word, the line stays.
+    let v3 = current(3, json!({"title": "Plan", "notes": "one\ndeux\nthree\nfour\n"}), false);
+    let mut clashing = mutation(Op::Put, Some(2), base, json!({"notes": "one\nzwei\nthree\n"}));
     clashing.hlc = hlc("45:00");
-    // The later edit wins the clashing word; the line only theirs added stays.
     assert_eq!(
         decide(&clashing, Some(&d), Some(Access::Write), Some(&v3), |_| None),
-        write(Status::Merged, json!({"title": "Plan", "notes": "one\nzwei\nthree\n"}))
+        write(Status::Merged, json!({"title": "Plan", "notes": "one\nzwei\nthree\nfour\n"}))
+    );
+    clashing.hlc = hlc("10:00");
+    assert_eq!(
+        decide(&clashing, Some(&d), Some(Access::Write), Some(&v3), |_| None),
+        Decision::Unchanged { status: Status::Merged }
     );
 }

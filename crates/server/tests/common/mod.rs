@@ -342,18 +342,21 @@ pub fn assert_keys(value: &Value, keys: &[&str]) {
 }
 
 pub fn assert_record_shape(r: &Value) {
-    assert_keys(
-        r,
-        &[
-            "collection",
-            "id",
-            "version",
-            "fields",
-            "deleted",
-            "updated_at",
-            "updated_by",
-        ],
-    );
+    let mut keys = vec![
+        "collection",
+        "id",
+        "version",
+        "fields",
+        "deleted",
+        "updated_at",
+        "updated_by",
+    ];
+    // Only on a version a merge wrote.
+    if r.get("merged_from").is_some() {
+        assert!(r["merged_from"].as_i64().is_some_and(|v| v >= 0), "{r}");
+        keys.push("merged_from");
+    }
+    assert_keys(r, &keys);
     assert!(
         r["collection"].is_string() && r["fields"].is_object() && r["deleted"].is_boolean(),
         "{r}"
