@@ -10,7 +10,8 @@
 //!   record's history.
 //!
 //! Every text value a client writes is unique ("c3-1234"), which is what
-//! makes the history checkable. `FERRY_SEED` replays a run, `FERRY_SOAK=1`
+//! makes the history checkable; notes merge whole here, so a token is never
+//! merged word by word with another. `FERRY_SEED` replays a run, `FERRY_SOAK=1`
 //! runs a long one.
 
 #[path = "../../../crates/core/tests/common/mod.rs"]
@@ -19,9 +20,10 @@ mod common;
 use std::collections::{HashMap, HashSet};
 
 use common::{Client, TestServer};
-use ferry_core::protocol::{ConflictKind, Fields};
+use ferry_core::protocol::{ConflictKind, Fields, MergeKind};
 use ferry_core::{Error, FieldChoice, RecordState, Resolution};
 use ferry_reliability::{seed, sized};
+use ferry_server::{demo, schema_file};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -355,6 +357,15 @@ fn without_nulls(f: &Fields) -> Fields {
 }
 
 async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
+    // Tokens are checked as whole values: notes merge whole here (merging
+    // inside a text is what tests/merging.rs checks).
+    let mut defs = schema_file::parse(demo::DEMO_SCHEMA).expect("demo schema");
+    for f in defs.iter_mut().flat_map(|d| d.fields.iter_mut()).filter(|f| f.name == "notes") {
+        f.merge = Some(MergeKind::Whole);
+    }
+    if let Err(e) = server.store.put_collections(&defs).await {
+        panic!("schema: {e}");
+    }
     let mut clients = Vec::new();
     for user in USERS {
         clients.push(Client::login(&server, user).await);
