@@ -4,6 +4,11 @@
 //!
 //! "Mine" is the incoming edit, "theirs" the value it meets; both changed
 //! the same `base`.
+//!
+//! The diffs come from `similar` (Myers with a deadline), the three-way
+//! step is ours: `diffy`'s merge works on whole lines only, and a clash
+//! should be as small as the words both sides changed, with whitespace-only
+//! changes yielding; the deadline bounds a megabyte of text.
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
