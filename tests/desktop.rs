@@ -161,6 +161,24 @@ impl Cli {
         assert!(ok, "ferry {args:?} failed: {text}");
         text
     }
+
+    /// Syncs until the server's task `id` has `value` in `field`.
+    fn until_server_has(&self, id: &str, field: &str, value: &str) {
+        let start = Instant::now();
+        loop {
+            self.ok(&["sync"]);
+            let shown: Value = serde_json::from_str(&self.ok(&["show", "tasks", id, "--json"]))
+                .expect("show json");
+            if shown["fields"][field] == json!(value) {
+                return;
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "the server never got {field} = {value:?}: {shown}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
 }
 
 /// A W3C WebDriver session, spoken over plain HTTP.
@@ -243,6 +261,33 @@ impl Driver {
             d.clear_and_type(css, text);
             d.eval(&read).as_str() == Some(text)
         });
+    }
+
+    fn go_offline(&self) {
+        self.click("[data-testid=work-offline]");
+        self.wait_for("offline", |d| {
+            d.attr("[data-testid=status]", "data-state").as_deref() == Some("offline")
+        });
+    }
+
+    /// Waits for the one conflict, opens it (from the badge, then from the
+    /// list if the badge shows the list) and waits for `shown` in its dialog.
+    fn open_the_conflict(&self, shown: &str) {
+        self.wait_for("the conflict badge", |d| {
+            d.find("[data-testid=conflicts-badge]").is_some()
+                && d.text("[data-testid=conflicts-badge]").trim() == "1"
+        });
+        self.click("[data-testid=conflicts-badge]");
+        self.wait_for("the conflict dialog or list", |d| {
+            d.find("[data-testid=conflict-dialog]").is_some()
+                || d.find("[data-testid=conflict-item]").is_some()
+        });
+        if self.find("[data-testid=conflict-dialog]").is_none() {
+            self.click("[data-testid=conflict-item]");
+        }
+        self.wait(shown);
+        // Let the dialog finish fading in, for the screenshot.
+        std::thread::sleep(Duration::from_millis(400));
     }
 
     /// Sets a field's value as typing would (line breaks included), until it holds `text`.
@@ -471,87 +516,57 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     });
 
     // Offline in the app, bob edits the same field, back online: a conflict.
-    d.click("[data-testid=work-offline]");
-    d.wait_for("offline", |d| {
-        d.attr("[data-testid=status]", "data-state").as_deref() == Some("offline")
-    });
+    d.go_offline();
     d.fill("[data-field=title]", "Alice's title");
     d.click("[data-testid=save]");
     bob.ok(&["sync"]);
     bob.ok(&["set", "tasks", &id, "title=Bob's title"]);
     bob.ok(&["sync"]);
     d.click("[data-testid=work-offline]");
-    d.wait_for("the conflict badge", |d| {
-        d.find("[data-testid=conflicts-badge]").is_some()
-            && d.text("[data-testid=conflicts-badge]").trim() == "1"
-    });
-    d.click("[data-testid=conflicts-badge]");
-    d.wait("[data-testid=conflict-dialog]");
-    // Let the dialog finish fading in, for the screenshot.
-    std::thread::sleep(Duration::from_millis(400));
+    d.open_the_conflict("[data-testid=conflict-dialog]");
     d.screenshot("conflict");
     d.click("[data-testid=choose-mine-title]");
     d.click("[data-testid=resolve]");
-
-    // The server ends with alice's choice.
-    let start = Instant::now();
-    loop {
-        bob.ok(&["sync"]);
-        let shown: Value =
-            serde_json::from_str(&bob.ok(&["show", "tasks", &id, "--json"])).expect("show json");
-        if shown["fields"]["title"] == json!("Alice's title") {
-            break;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "the server never got the resolution: {shown}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    bob.until_server_has(&id, "title", "Alice's title");
     d.screenshot("resolved");
 
     // A text conflict, settled part by part: both change two words of the
     // notes, and alice the first line too, which merges by itself.
-    d.set_value("[data-field=notes]", "Bring the ladder.\nCall on Monday.\nPay cash.\n");
+    d.set_value(
+        "[data-field=notes]",
+        "Bring the ladder.\nCall on Monday.\nPay cash.\n",
+    );
     d.click("[data-testid=save]");
     d.wait_for("the notes to reach the server", |d| {
-        d.attr("[data-testid=pending-count]", "data-count").as_deref() == Some("0")
+        d.attr("[data-testid=pending-count]", "data-count")
+            .as_deref()
+            == Some("0")
     });
-    d.click("[data-testid=work-offline]");
-    d.wait_for("offline", |d| {
-        d.attr("[data-testid=status]", "data-state").as_deref() == Some("offline")
-    });
-    d.set_value("[data-field=notes]", "Bring the long ladder.\nCall on Tuesday.\nPay cheque.\n");
+    d.go_offline();
+    d.set_value(
+        "[data-field=notes]",
+        "Bring the long ladder.\nCall on Tuesday.\nPay cheque.\n",
+    );
     d.click("[data-testid=save]");
     bob.ok(&["sync"]);
-    bob.ok(&["set", "tasks", &id, "notes=Bring the ladder.\nCall on Wednesday.\nPay card.\n"]);
+    bob.ok(&[
+        "set",
+        "tasks",
+        &id,
+        "notes=Bring the ladder.\nCall on Wednesday.\nPay card.\n",
+    ]);
     bob.ok(&["sync"]);
     d.click("[data-testid=work-offline]");
-    d.wait_for("the text conflict", |d| {
-        d.find("[data-testid=conflicts-badge]").is_some()
-            && d.text("[data-testid=conflicts-badge]").trim() == "1"
-    });
-    d.click("[data-testid=conflicts-badge]");
-    d.wait("[data-testid=part-notes-2]");
-    std::thread::sleep(Duration::from_millis(400));
+    d.open_the_conflict("[data-testid=part-notes-2]");
     d.screenshot("text-conflict");
     d.click("[data-testid=part-notes-1-mine]");
     d.click("[data-testid=part-notes-2-theirs]");
     d.click("[data-testid=resolve]");
-    let start = Instant::now();
-    loop {
-        bob.ok(&["sync"]);
-        let shown: Value =
-            serde_json::from_str(&bob.ok(&["show", "tasks", &id, "--json"])).expect("show json");
-        if shown["fields"]["notes"] == json!("Bring the long ladder.\nCall on Tuesday.\nPay card.\n") {
-            break;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "the server never got the text resolution: {shown}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    bob.until_server_has(
+        &id,
+        "notes",
+        "Bring the long ladder.\nCall on Tuesday.\nPay card.\n",
+    );
     let _ = d.eval("return document.title");
     let _ = d.http.delete(&d.base).send();
 }

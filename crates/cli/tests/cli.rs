@@ -401,7 +401,13 @@ async fn text_conflicts_show_their_parts_and_resolve_from_a_file() {
     let notes = "Met at the fair.\nCall on Monday.\nLikes tea.\n";
     let id = ok(
         &alice,
-        &["create", "contacts", "name=Ada", &format!("notes={notes}"), "tags=a,later"],
+        &[
+            "create",
+            "contacts",
+            "name=Ada",
+            &format!("notes={notes}"),
+            "tags=a,later",
+        ],
     )
     .await;
     ok(&alice, &["sync"]).await;
@@ -410,13 +416,37 @@ async fn text_conflicts_show_their_parts_and_resolve_from_a_file() {
     // Both change notes and tags; only the second line clashes.
     let alice_notes = "Met at the fair in May.\nCall on Tuesday.\nLikes tea.\n";
     let bob_notes = "Met at the fair.\nCall on Wednesday.\nLikes green tea.\n";
-    ok(&alice, &["set", "contacts", &id, &format!("notes={alice_notes}"), "tags=a"]).await;
+    ok(
+        &alice,
+        &[
+            "set",
+            "contacts",
+            &id,
+            &format!("notes={alice_notes}"),
+            "tags=a",
+        ],
+    )
+    .await;
     ok(&alice, &["sync"]).await;
-    ok(&bob, &["set", "contacts", &id, &format!("notes={bob_notes}"), "tags=a,later,urgent"]).await;
+    ok(
+        &bob,
+        &[
+            "set",
+            "contacts",
+            &id,
+            &format!("notes={bob_notes}"),
+            "tags=a,later,urgent",
+        ],
+    )
+    .await;
     let report = json(&bob, &["sync"]).await;
     assert_eq!(report["pushed"]["conflicts"], 1, "{report}");
     let conflicts = json(&bob, &["conflicts"]).await;
-    assert_eq!(conflicts[0]["fields"], serde_json::json!(["notes"]), "tags merge: {conflicts}");
+    assert_eq!(
+        conflicts[0]["fields"],
+        serde_json::json!(["notes"]),
+        "tags merge: {conflicts}"
+    );
     assert_eq!(
         conflicts[0]["parts"]["notes"],
         serde_json::json!([

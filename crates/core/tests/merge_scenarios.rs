@@ -29,7 +29,10 @@ async fn both_end_with(server: &TestServer, clients: [&Client; 2], id: uuid::Uui
     let on_server = server.record("contacts", id).await.expect("server");
     for c in clients {
         let r = c.store().record("contacts", id).expect("record");
-        assert_eq!((&r.fields, r.state), (&on_server.fields, RecordState::Synced));
+        assert_eq!(
+            (&r.fields, r.state),
+            (&on_server.fields, RecordState::Synced)
+        );
         assert!(c.store().conflicts().expect("conflicts").is_empty());
     }
     Value::Object(on_server.fields)
@@ -41,15 +44,28 @@ async fn different_lines_and_tags_merge_without_asking(server: TestServer) {
     let id = contact_everyone_has(&alice, &bob).await;
 
     let edit = |c: &Client, f: Value| c.store().update("contacts", id, fields(f)).expect("edit");
-    edit(&alice, json!({"notes": "Met at the fair in May.\nCall on Monday.\nLikes tea.\n", "tags": ["a"]}));
-    edit(&bob, json!({"notes": "Met at the fair.\nCall on Monday.\nLikes green tea.\nHas a dog.\n", "tags": ["a", "later", "urgent"]}));
+    edit(
+        &alice,
+        json!({"notes": "Met at the fair in May.\nCall on Monday.\nLikes tea.\n", "tags": ["a"]}),
+    );
+    edit(
+        &bob,
+        json!({"notes": "Met at the fair.\nCall on Monday.\nLikes green tea.\nHas a dog.\n", "tags": ["a", "later", "urgent"]}),
+    );
     alice.sync().await;
     let report = bob.sync().await;
-    assert_eq!((report.pushed.merged, report.pushed.conflicts), (1, 0), "{report:?}");
+    assert_eq!(
+        (report.pushed.merged, report.pushed.conflicts),
+        (1, 0),
+        "{report:?}"
+    );
     alice.sync().await;
 
     let now = both_end_with(&server, [&alice, &bob], id).await;
-    assert_eq!(now["notes"], "Met at the fair in May.\nCall on Monday.\nLikes green tea.\nHas a dog.\n");
+    assert_eq!(
+        now["notes"],
+        "Met at the fair in May.\nCall on Monday.\nLikes green tea.\nHas a dog.\n"
+    );
     assert_eq!(now["tags"], json!(["a", "urgent"]));
 
     // History shows the merge: bob's edit, made on version 1, with alice's version 2.
@@ -64,8 +80,14 @@ async fn a_text_clash_is_settled_part_by_part(server: TestServer) {
     let id = contact_everyone_has(&alice, &bob).await;
 
     let edit = |c: &Client, f: Value| c.store().update("contacts", id, fields(f)).expect("edit");
-    edit(&alice, json!({"notes": "Met at the fair in May.\nCall on Tuesday.\nLikes tea.\n"}));
-    edit(&bob, json!({"notes": "Met at the fair.\nCall on Wednesday.\nLikes green tea.\n", "tags": ["a"]}));
+    edit(
+        &alice,
+        json!({"notes": "Met at the fair in May.\nCall on Tuesday.\nLikes tea.\n"}),
+    );
+    edit(
+        &bob,
+        json!({"notes": "Met at the fair.\nCall on Wednesday.\nLikes green tea.\n", "tags": ["a"]}),
+    );
     alice.sync().await;
     let report = bob.sync().await;
     assert_eq!(report.pushed.conflicts, 1, "{report:?}");
@@ -95,12 +117,19 @@ async fn a_text_clash_is_settled_part_by_part(server: TestServer) {
         .collect();
     let choice = FieldChoice::Value(json!(text));
     bob.store()
-        .resolve("contacts", id, &Resolution::Fields(vec![("notes".into(), choice)]))
+        .resolve(
+            "contacts",
+            id,
+            &Resolution::Fields(vec![("notes".into(), choice)]),
+        )
         .expect("resolve");
     bob.sync().await;
     alice.sync().await;
     let now = both_end_with(&server, [&alice, &bob], id).await;
-    assert_eq!(now["notes"], "Met at the fair in May.\nCall on Wednesday or Tuesday.\nLikes green tea.\n");
+    assert_eq!(
+        now["notes"],
+        "Met at the fair in May.\nCall on Wednesday or Tuesday.\nLikes green tea.\n"
+    );
     // Bob's tag change, not in conflict, went out with the resolution.
     assert_eq!(now["tags"], json!(["a"]));
 }
@@ -111,15 +140,26 @@ async fn keeping_mine_on_a_text_clash_keeps_their_other_changes(server: TestServ
     let id = contact_everyone_has(&alice, &bob).await;
 
     let edit = |c: &Client, f: Value| c.store().update("contacts", id, fields(f)).expect("edit");
-    edit(&alice, json!({"notes": "Met at the fair in May.\nCall on Tuesday.\nLikes tea.\n"}));
-    edit(&bob, json!({"notes": "Met at the fair.\nCall on Wednesday.\nLikes tea.\n"}));
+    edit(
+        &alice,
+        json!({"notes": "Met at the fair in May.\nCall on Tuesday.\nLikes tea.\n"}),
+    );
+    edit(
+        &bob,
+        json!({"notes": "Met at the fair.\nCall on Wednesday.\nLikes tea.\n"}),
+    );
     alice.sync().await;
     bob.sync().await;
-    bob.store().resolve("contacts", id, &Resolution::Mine).expect("resolve");
+    bob.store()
+        .resolve("contacts", id, &Resolution::Mine)
+        .expect("resolve");
     bob.sync().await;
     alice.sync().await;
     let now = both_end_with(&server, [&alice, &bob], id).await;
-    assert_eq!(now["notes"], "Met at the fair in May.\nCall on Wednesday.\nLikes tea.\n");
+    assert_eq!(
+        now["notes"],
+        "Met at the fair in May.\nCall on Wednesday.\nLikes tea.\n"
+    );
 }
 
 #[tokio::test]

@@ -15,7 +15,8 @@ mod schema;
 
 pub use hlc::{Hlc, HlcError, MAX_CLOCK_DRIFT_MS, MAX_NODE_LEN};
 pub use schema::{
-    Access, Collection, Field, FieldType, MergeKind, Policy, SchemaResponse, check_fields, check_required,
+    Access, Collection, Field, FieldType, MergeKind, Policy, SchemaResponse, check_fields,
+    check_required,
 };
 
 use std::collections::BTreeMap;

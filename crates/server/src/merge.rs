@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 
 use ferry_protocol::fields::{apply_changes, changed_fields, field_value, same_value, set_field};
 use ferry_protocol::merge3::{FieldMerge, TextPart, merge_value, settle_clashes};
-use serde_json::Value;
 use ferry_protocol::{
     Access, ConflictKind, ErrorBody, Field, Fields, Hlc, MergeKind, Mutation, MutationResult, Op,
     Policy, Status,
 };
+use serde_json::Value;
 
 use crate::schema_file::{self, CollectionDef};
 

@@ -536,11 +536,28 @@ async fn alice_sees_contacts_and_tasks_with_write_access_and_fields_in_order() {
     // Each field names how it merges: tags as sets, long text by lines, the rest whole.
     let merges: Vec<(&str, &str)> = collections[0]["fields"]
         .as_array()
-        .map(|f| f.iter().map(|f| (f["name"].as_str().unwrap_or(""), f["merge"].as_str().unwrap_or(""))).collect())
+        .map(|f| {
+            f.iter()
+                .map(|f| {
+                    (
+                        f["name"].as_str().unwrap_or(""),
+                        f["merge"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
     assert_eq!(
         merges,
-        [("name", "whole"), ("email", "whole"), ("phone", "whole"), ("company", "whole"), ("notes", "text"), ("tags", "set"), ("vip", "whole")]
+        [
+            ("name", "whole"),
+            ("email", "whole"),
+            ("phone", "whole"),
+            ("company", "whole"),
+            ("notes", "text"),
+            ("tags", "set"),
+            ("vip", "whole")
+        ]
     );
     let types: Vec<&str> = collections[0]["fields"]
         .as_array()
@@ -683,7 +700,10 @@ async fn bob_edits_another_field_from_an_old_base_and_the_edits_merge() {
     assert_eq!(r["status"], "merged");
     assert_eq!(r["record"]["version"], 3);
     assert_eq!(r["record"]["updated_by"], "bob");
-    assert_eq!(r["record"]["merged_from"], 1, "version 3 merged an edit made on version 1");
+    assert_eq!(
+        r["record"]["merged_from"], 1,
+        "version 3 merged an edit made on version 1"
+    );
     assert_eq!(
         r["record"]["fields"],
         json!({"name": "Grace Hopper", "email": "grace@cobol.example", "phone": "+1 (312) 555-0142"})

@@ -360,7 +360,11 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
     // Tokens are checked as whole values: notes merge whole here (merging
     // inside a text is what tests/merging.rs checks).
     let mut defs = schema_file::parse(demo::DEMO_SCHEMA).expect("demo schema");
-    for f in defs.iter_mut().flat_map(|d| d.fields.iter_mut()).filter(|f| f.name == "notes") {
+    for f in defs
+        .iter_mut()
+        .flat_map(|d| d.fields.iter_mut())
+        .filter(|f| f.name == "notes")
+    {
         f.merge = Some(MergeKind::Whole);
     }
     if let Err(e) = server.store.put_collections(&defs).await {

@@ -212,9 +212,10 @@ impl Sim {
                     self.settled.extend(lines(v).into_iter().chain(tags(v)));
                 }
             }
-            if let Err(e) = self.clients[client]
-                .store()
-                .resolve(&k.collection, k.record_id, &resolution)
+            if let Err(e) =
+                self.clients[client]
+                    .store()
+                    .resolve(&k.collection, k.record_id, &resolution)
             {
                 self.fail(format!("resolve {} with {resolution:?}: {e}", k.record_id));
             }
@@ -318,7 +319,10 @@ async fn run(server: TestServer, seed: u64, operations: usize, kind: Option<Merg
         }
         let f = sim.figures;
         if f.merged + f.conflicts == before.merged + before.conflicts
-            && sim.clients.iter().all(|c| c.store().conflicts().is_ok_and(|k| k.is_empty()))
+            && sim
+                .clients
+                .iter()
+                .all(|c| c.store().conflicts().is_ok_and(|k| k.is_empty()))
         {
             quiet = true;
             break;
@@ -345,7 +349,9 @@ fn without_nulls(f: &Fields) -> Fields {
 fn tokens(f: &Fields) -> HashSet<(&'static str, String)> {
     let get = |name: &str| f.get(name).unwrap_or(&Value::Null);
     let notes = lines(get("notes")).into_iter().map(|l| ("notes", l));
-    notes.chain(tags(get("tags")).into_iter().map(|t| ("tags", t))).collect()
+    notes
+        .chain(tags(get("tags")).into_iter().map(|t| ("tags", t)))
+        .collect()
 }
 
 async fn check(sim: &Sim, server: &TestServer) {
@@ -369,8 +375,9 @@ async fn check(sim: &Sim, server: &TestServer) {
         };
         for (c, client) in sim.clients.iter().enumerate() {
             match client.store().record("contacts", id) {
-                Ok(l) if without_nulls(&l.fields) == without_nulls(&now.fields)
-                    && l.state == RecordState::Synced => {}
+                Ok(l)
+                    if without_nulls(&l.fields) == without_nulls(&now.fields)
+                        && l.state == RecordState::Synced => {}
                 Ok(l) => sim.fail(format!(
                     "client {c} differs from the server on {id}:\nlocal {l:#?}\nserver {now:#?}"
                 )),
@@ -404,12 +411,20 @@ async fn check(sim: &Sim, server: &TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_and_set_merges_lose_nothing_and_conflict_less_than_whole_values() {
-    compare("merging", sized(1500, 30_000), || async { Some(TestServer::start().await) }).await;
+    compare("merging", sized(1500, 30_000), || async {
+        Some(TestServer::start().await)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_and_set_merges_lose_nothing_on_a_postgresql_server() {
-    compare("merging on PostgreSQL", sized(500, 10_000), TestServer::start_on_postgres).await;
+    compare(
+        "merging on PostgreSQL",
+        sized(500, 10_000),
+        TestServer::start_on_postgres,
+    )
+    .await;
 }
 
 /// The same seeded run with `whole` everywhere and with the defaults, each

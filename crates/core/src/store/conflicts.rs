@@ -154,7 +154,8 @@ pub(crate) fn refresh(c: &Connection, collection: &str, id: Uuid) -> Result<()> 
             let mut both = Vec::new();
             for (name, merged) in merges(col.as_ref(), &k, &theirs.fields) {
                 match merged {
-                    FieldMerge::Merged(v) if same_value(&v, field_value(&theirs.fields, &name)) => {}
+                    FieldMerge::Merged(v) if same_value(&v, field_value(&theirs.fields, &name)) => {
+                    }
                     FieldMerge::Merged(_) => differ.push(name),
                     FieldMerge::Clash(_) => both.push(name),
                 }
@@ -225,7 +226,9 @@ fn merged_with(col: &Collection, k: &Conflict, theirs: &Fields) -> Fields {
     for (name, merged) in merges(Some(col), k, theirs) {
         let value = match merged {
             FieldMerge::Merged(v) => v,
-            FieldMerge::Clash(parts) if !parts.is_empty() => Value::String(settle_clashes(&parts, true)),
+            FieldMerge::Clash(parts) if !parts.is_empty() => {
+                Value::String(settle_clashes(&parts, true))
+            }
             FieldMerge::Clash(_) => field_value(&k.mine_changes, &name).clone(),
         };
         set_field(&mut target, &name, value);

@@ -118,8 +118,16 @@ fn merge_rules() {
     let deleted = current(4, json!({"title": "Plan"}), true);
     let base_v2 = json!({"title": "Plan", "status": "todo", "priority": 1, "notes": "old"});
     // Since v2 ("one\ntwo\n", tags a and later) someone added a line and removed "later".
-    let tagged = current(3, json!({"title": "Plan", "notes": "one\ntwo\nthree\n", "tags": ["a"]}), false);
-    let tagged_clash = current(3, json!({"title": "Plan", "notes": "one\ndeux\nthree\n"}), false);
+    let tagged = current(
+        3,
+        json!({"title": "Plan", "notes": "one\ntwo\nthree\n", "tags": ["a"]}),
+        false,
+    );
+    let tagged_clash = current(
+        3,
+        json!({"title": "Plan", "notes": "one\ndeux\nthree\n"}),
+        false,
+    );
     // (and there, since "one\ntwo\nthree\n", someone changed the second line)
     let cases: Vec<(&str, Mutation, Option<&Current>, Decision)> = vec![
         (
@@ -518,7 +526,11 @@ fn a_collection_name_is_checked_first_and_never_echoed() {
 
 #[test]
 fn a_field_set_to_merge_whole_conflicts_as_before() {
-    let tagged = current(3, json!({"title": "Plan", "notes": "one\ntwo\nthree\n", "tags": ["a"]}), false);
+    let tagged = current(
+        3,
+        json!({"title": "Plan", "notes": "one\ntwo\nthree\n", "tags": ["a"]}),
+        false,
+    );
     let mut d = def(Policy::Manual);
     for f in &mut d.fields {
         f.merge = Some(MergeKind::Whole);
@@ -530,13 +542,17 @@ fn a_field_set_to_merge_whole_conflicts_as_before() {
         json!({"notes": "one\nTWO\n", "tags": ["a", "later", "urgent"]}),
     );
     assert_eq!(
-        decide(&edit, Some(&d), Some(Access::Write), Some(&tagged), |_| None),
+        decide(&edit, Some(&d), Some(Access::Write), Some(&tagged), |_| {
+            None
+        }),
         conflict(ConflictKind::EditEdit, &["notes", "tags"])
     );
     // The defaults merge both.
     let d = def(Policy::Manual);
     assert_eq!(
-        decide(&edit, Some(&d), Some(Access::Write), Some(&tagged), |_| None),
+        decide(&edit, Some(&d), Some(Access::Write), Some(&tagged), |_| {
+            None
+        }),
         write(
             Status::Merged,
             json!({"title": "Plan", "notes": "one\nTWO\nthree\n", "tags": ["a", "urgent"]})
@@ -548,24 +564,54 @@ fn a_field_set_to_merge_whole_conflicts_as_before() {
 fn newest_wins_merges_text_first_and_settles_only_clashes_by_hlc() {
     let d = def(Policy::NewestWins);
     let base = json!({"notes": "one\ntwo\nthree\n"});
-    let v3 = current(3, json!({"title": "Plan", "notes": "one\ndeux\nthree\n"}), false);
-    let mut clean = mutation(Op::Put, Some(2), base.clone(), json!({"notes": "ONE\ntwo\nthree\n"}));
+    let v3 = current(
+        3,
+        json!({"title": "Plan", "notes": "one\ndeux\nthree\n"}),
+        false,
+    );
+    let mut clean = mutation(
+        Op::Put,
+        Some(2),
+        base.clone(),
+        json!({"notes": "ONE\ntwo\nthree\n"}),
+    );
     clean.hlc = hlc("10:00"); // older, but the changes do not touch
     assert_eq!(
         decide(&clean, Some(&d), Some(Access::Write), Some(&v3), |_| None),
-        write(Status::Merged, json!({"title": "Plan", "notes": "ONE\ndeux\nthree\n"}))
+        write(
+            Status::Merged,
+            json!({"title": "Plan", "notes": "ONE\ndeux\nthree\n"})
+        )
     );
     // Theirs also added a line; the later edit wins the clashing word, the line stays.
-    let v3 = current(3, json!({"title": "Plan", "notes": "one\ndeux\nthree\nfour\n"}), false);
-    let mut clashing = mutation(Op::Put, Some(2), base, json!({"notes": "one\nzwei\nthree\n"}));
+    let v3 = current(
+        3,
+        json!({"title": "Plan", "notes": "one\ndeux\nthree\nfour\n"}),
+        false,
+    );
+    let mut clashing = mutation(
+        Op::Put,
+        Some(2),
+        base,
+        json!({"notes": "one\nzwei\nthree\n"}),
+    );
     clashing.hlc = hlc("45:00");
     assert_eq!(
-        decide(&clashing, Some(&d), Some(Access::Write), Some(&v3), |_| None),
-        write(Status::Merged, json!({"title": "Plan", "notes": "one\nzwei\nthree\nfour\n"}))
+        decide(&clashing, Some(&d), Some(Access::Write), Some(&v3), |_| {
+            None
+        }),
+        write(
+            Status::Merged,
+            json!({"title": "Plan", "notes": "one\nzwei\nthree\nfour\n"})
+        )
     );
     clashing.hlc = hlc("10:00");
     assert_eq!(
-        decide(&clashing, Some(&d), Some(Access::Write), Some(&v3), |_| None),
-        Decision::Unchanged { status: Status::Merged }
+        decide(&clashing, Some(&d), Some(Access::Write), Some(&v3), |_| {
+            None
+        }),
+        Decision::Unchanged {
+            status: Status::Merged
+        }
     );
 }

@@ -306,7 +306,8 @@ pub async fn sqlite_to_postgres(
         after = last.0;
         copied.history += rows.len();
         let mut cols: HistoryColumns = Default::default();
-        for (seq, collection, id, version, fields, deleted, at, by, hlc, delta, merged_from) in rows {
+        for (seq, collection, id, version, fields, deleted, at, by, hlc, delta, merged_from) in rows
+        {
             cols.0.push(seq);
             cols.1.push(collection);
             cols.2.push(uuid(&id)?);

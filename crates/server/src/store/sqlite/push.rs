@@ -117,7 +117,8 @@ fn load_current(
         })
         .optional()
         .map_err(db_err)?;
-    let Some((version, fields, deleted, hlc, updated_at, updated_by, seq, merged_from)) = row else {
+    let Some((version, fields, deleted, hlc, updated_at, updated_by, seq, merged_from)) = row
+    else {
         return Ok(None);
     };
     Ok(Some(CurrentRow {
