@@ -532,6 +532,14 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
 
     // A text conflict, settled part by part: both change two words of the
     // notes, and alice the first line too, which merges by itself.
+    d.click("[data-testid=collection-tasks]");
+    d.fill("[data-testid=search]", "Alice's title");
+    d.wait_for("the task alone in the list", |d| {
+        d.eval("return document.querySelectorAll('[data-testid=row]').length")
+            .as_u64()
+            == Some(1)
+    });
+    d.click("[data-testid=row]");
     d.set_value(
         "[data-field=notes]",
         "Bring the ladder.\nCall on Monday.\nPay cash.\n",
