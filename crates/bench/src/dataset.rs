@@ -22,6 +22,7 @@ pub fn bench_collection() -> CollectionDef {
         field_type: t,
         required: name == "title",
         options: (t == FieldType::Choice).then(|| STATUSES.map(String::from).to_vec()),
+        merge: None,
     };
     CollectionDef {
         name: COLLECTION.into(),

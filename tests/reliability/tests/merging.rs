@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use common::{Client, TestServer};
 use ferry_core::protocol::merge3::TextPart;
 use ferry_core::protocol::{Fields, MergeKind};
-use ferry_core::{Error, FieldChoice, RecordState, Resolution};
+use ferry_core::{FieldChoice, RecordState, Resolution};
 use ferry_reliability::{seed, sized};
 use ferry_server::{demo, schema_file};
 use rand::rngs::StdRng;
