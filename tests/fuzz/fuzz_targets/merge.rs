@@ -179,11 +179,11 @@ fuzz_target!(|data: &[u8]| {
                 );
             }
             if moved_on {
-                for (name, mine) in &m.fields {
-                    let (now, base) = (get(theirs, name), get(&m.base, name));
+                for name in m.fields.keys() {
+                    let (now, base, wrote) = (get(theirs, name), get(&m.base, name), get(fields, name));
                     assert!(
-                        same_value(now, mine) || same_value(now, base) || kind(name) != MergeKind::Whole,
-                        "field {name} was changed by someone else ({base:?} -> {now:?}) and overwritten with {mine:?}"
+                        kind(name) != MergeKind::Whole || same_value(now, base) || same_value(wrote, now),
+                        "field {name} was changed by someone else ({base:?} -> {now:?}) and overwritten with {wrote:?}"
                     );
                 }
             }
