@@ -162,6 +162,69 @@ async fn keeping_mine_on_a_text_clash_keeps_their_other_changes(server: TestServ
     );
 }
 
+/// A conflict whose clash went away with a later pull still lists the
+/// fields only I have to send; "mine" for tags keeps their changes too.
+async fn mine_on_tags_left_in_a_conflict_keeps_their_tag_changes(server: TestServer) {
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let id = contact_everyone_has(&alice, &bob).await;
+
+    let edit = |c: &Client, f: Value| c.store().update("contacts", id, fields(f)).expect("edit");
+    edit(
+        &alice,
+        json!({"notes": "Met at the fair.\nCall on Tuesday.\nLikes tea.\n", "tags": ["a"]}),
+    );
+    edit(
+        &bob,
+        json!({"notes": "Met at the fair.\nCall on Wednesday.\nLikes tea.\n", "tags": ["a", "later", "urgent"]}),
+    );
+    alice.sync().await;
+    bob.sync().await;
+    assert_eq!(
+        bob.store()
+            .conflict("contacts", id)
+            .expect("conflict")
+            .fields,
+        ["notes"]
+    );
+    // Alice comes round to bob's day: nothing clashes any more, bob's tags are still to send.
+    edit(
+        &alice,
+        json!({"notes": "Met at the fair.\nCall on Wednesday.\nLikes tea.\n"}),
+    );
+    alice.sync().await;
+    bob.sync().await;
+    let k = bob.store().conflict("contacts", id).expect("conflict");
+    assert_eq!(k.fields, ["tags"]);
+    bob.store()
+        .resolve(
+            "contacts",
+            id,
+            &Resolution::Fields(vec![("tags".into(), FieldChoice::Mine)]),
+        )
+        .expect("resolve");
+    bob.sync().await;
+    alice.sync().await;
+    let now = both_end_with(&server, [&alice, &bob], id).await;
+    assert_eq!(
+        now["tags"],
+        json!(["a", "urgent"]),
+        "alice's removal of \"later\" stays"
+    );
+}
+
+#[tokio::test]
+async fn mine_on_tags_left_in_a_conflict_keeps_their_tag_changes_on_sqlite() {
+    mine_on_tags_left_in_a_conflict_keeps_their_tag_changes(TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn mine_on_tags_left_in_a_conflict_keeps_their_tag_changes_on_postgres() {
+    if let Some(server) = TestServer::start_on_postgres().await {
+        mine_on_tags_left_in_a_conflict_keeps_their_tag_changes(server).await;
+    }
+}
+
 #[tokio::test]
 async fn different_lines_and_tags_merge_without_asking_on_sqlite() {
     different_lines_and_tags_merge_without_asking(TestServer::start().await).await;

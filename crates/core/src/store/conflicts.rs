@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use ferry_protocol::fields::{field_value, same_value, set_field, with_changes};
-use ferry_protocol::merge3::{FieldMerge, TextPart, merge_value, settle_clashes};
+use ferry_protocol::merge3::{FieldMerge, merge_value, settle_clashes};
 use ferry_protocol::{Collection, ConflictKind, Field, Fields, MergeKind, Mutation, Op, Record};
 use rusqlite::{Connection, Row, params};
 use serde_json::Value;
@@ -297,26 +297,22 @@ impl LocalStore {
                         )));
                     }
                     let mut target = merged_with(&col, &conflict, &theirs.fields);
-                    let clashes: BTreeMap<String, Vec<TextPart>> = merges(Some(&col), &conflict, &theirs.fields)
-                        .into_iter()
-                        .filter_map(|(n, m)| match m {
-                            FieldMerge::Clash(parts) if !parts.is_empty() => Some((n, parts)),
-                            _ => None,
-                        })
-                        .collect();
+                    let merged: BTreeMap<String, FieldMerge> = merges(Some(&col), &conflict, &theirs.fields).into_iter().collect();
                     for name in &conflict.fields {
                         let choice = choices
                             .iter()
                             .find(|(n, _)| n == name)
                             .map(|(_, c)| c)
                             .ok_or_else(|| invalid(format!("say how to settle field \"{name}\": mine, theirs, or the final value")))?;
-                        // A text keeps what merged cleanly; only its clashing stretches take a side.
-                        let value = match (choice, clashes.get(name)) {
-                            (FieldChoice::Mine, Some(parts)) => Value::String(settle_clashes(parts, true)),
-                            (FieldChoice::Theirs, Some(parts)) => Value::String(settle_clashes(parts, false)),
-                            (FieldChoice::Mine, None) => field_value(&conflict.mine_changes, name).clone(),
-                            (FieldChoice::Theirs, None) => field_value(&theirs.fields, name).clone(),
+                        // A text keeps what merged cleanly, only its clashing stretches take a side;
+                        // a field that merges whole (tags) is mine with theirs' changes in it.
+                        let value = match (choice, merged.get(name)) {
                             (FieldChoice::Value(v), _) => v.clone(),
+                            (FieldChoice::Mine, Some(FieldMerge::Clash(parts))) if !parts.is_empty() => Value::String(settle_clashes(parts, true)),
+                            (FieldChoice::Theirs, Some(FieldMerge::Clash(parts))) if !parts.is_empty() => Value::String(settle_clashes(parts, false)),
+                            (FieldChoice::Mine, Some(FieldMerge::Merged(v))) => v.clone(),
+                            (FieldChoice::Mine, _) => field_value(&conflict.mine_changes, name).clone(),
+                            (FieldChoice::Theirs, _) => field_value(&theirs.fields, name).clone(),
                         };
                         set_field(&mut target, name, value);
                     }
