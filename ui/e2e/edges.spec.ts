@@ -1,0 +1,122 @@
+// Rough edges a new user meets in everyday use.
+import { test, expect, rows } from './fixtures';
+import type { Page } from '@playwright/test';
+
+const EDIT_EDIT = '0193a1b2-0000-7000-8000-000000000000';
+const EDIT_DELETE = '0193a1b2-0000-7000-8000-000000000001';
+const dialog = (page: Page) => page.getByTestId('conflict-dialog');
+const field = (page: Page, name: string) => page.locator(`[data-testid=editor] [data-field="${name}"]`);
+
+test('a waiting conflict is not "all sent": the status bar and Outbox say it needs a decision and lead to it', async ({ page, ferry }) => {
+  await ferry.open({ conflicts: true });
+  const count = await page.evaluate(() => window.ferry.backend.conflictList.length);
+  const words = `${count} changes need your decision`;
+  const bar = page.locator('footer.statusbar');
+  await expect(bar).not.toContainText('All changes sent');
+  const link = page.getByTestId('decisions');
+  await expect(link).toHaveText(words);
+  await page.locator('footer.statusbar').screenshot({ path: '/tmp/edges-status-decisions.png' });
+  await link.click();
+  await expect(page.getByRole('heading', { name: 'Conflicts' })).toBeVisible();
+  await expect(page.getByTestId('conflict-item')).toHaveCount(count);
+  await expect(dialog(page)).toHaveCount(0);
+
+  await page.getByTestId('nav-outbox').click();
+  const main = page.locator('main');
+  await expect(main).not.toContainText('Everything is sent');
+  await expect(main).not.toContainText('All changes sent');
+  await expect(main).toContainText(words);
+  await page.screenshot({ path: '/tmp/edges-outbox-decisions.png' });
+  await main.getByTestId('outbox-decisions').click();
+  await expect(page.getByTestId('conflict-item')).toHaveCount(count);
+
+  // One left: the singular.
+  for (let left = count; left > 1; left--) {
+    await page.getByTestId('conflict-item').first().click();
+    await dialog(page).getByRole('button', { name: /^(All mine|Restore with my changes|Keep their version)$/ }).click();
+    await expect(dialog(page)).toHaveCount(0);
+  }
+  await expect(link).toHaveText('1 change needs your decision');
+});
+
+test('resolving a conflict confirms it with a toast', async ({ page, ferry }) => {
+  await ferry.open({ conflicts: true });
+  await page.getByTestId('nav-conflicts').click();
+  await page.locator(`[data-testid=conflict-item][data-id="${EDIT_EDIT}"]`).click();
+  const title = await page.evaluate((id) => {
+    const c = window.ferry.backend.conflictList.find((k) => k.record_id === id)!;
+    return c.mine.name as string;
+  }, EDIT_EDIT);
+  await page.getByTestId('all-mine').click();
+  await expect(dialog(page)).toHaveCount(0);
+  await expect(page.getByRole('status').filter({ hasText: 'Resolved the conflict on' })).toHaveText(`Resolved the conflict on “${title}”`);
+});
+
+test('a record someone else deleted while I edited it says who deleted it', async ({ page, ferry }) => {
+  await ferry.open({ conflicts: true, contacts: 5 });
+  const who = await page.evaluate((id) => window.ferry.backend.conflictList.find((k) => k.record_id === id)!.theirs.updated_by, EDIT_DELETE);
+  await page.locator(`[data-testid=row][data-id="${EDIT_DELETE}"]`).click();
+  const editor = page.getByTestId('editor');
+  await expect(editor).toContainText(`${who} deleted this contact`);
+  await expect(editor).not.toContainText('Someone else changed this record too');
+  await page.screenshot({ path: '/tmp/edges-deleted-banner.png' });
+});
+
+test('a number field that is not a number says so on blur and on Save', async ({ page, ferry }) => {
+  await ferry.open({ tasks: 5 });
+  await page.getByTestId('collection-tasks').click();
+  await rows(page).first().click();
+  await expect(field(page, 'title')).not.toHaveValue('');
+  const error = page.locator('#field-priority-error');
+  await field(page, 'priority').fill('abc');
+  await expect(error).toHaveCount(0);
+  await field(page, 'priority').blur();
+  await expect(error).toHaveText('Enter a number');
+  await expect(field(page, 'priority')).toHaveAttribute('aria-invalid', 'true');
+  // Save stays clickable and says why it saved nothing.
+  await expect(page.getByTestId('save')).toBeEnabled();
+  await page.screenshot({ path: '/tmp/edges-number-blur.png' });
+  await field(page, 'priority').fill('abcd');
+  await page.getByTestId('save').click();
+  await expect(error).toHaveText('Enter a number');
+  await expect(field(page, 'priority')).toBeFocused();
+  expect(await ferry.calls('update_record')).toEqual([]);
+  await field(page, 'priority').fill('3');
+  await page.getByTestId('save').click();
+  await expect(error).toHaveCount(0);
+  expect((await ferry.calls('update_record')).at(-1)?.args.changes).toEqual({ priority: 3 });
+});
+
+test('Conflicts in the sidebar shows the list; picking one opens it', async ({ page, ferry }) => {
+  await ferry.open({ conflicts: true });
+  await page.getByTestId('nav-conflicts').click();
+  await expect(page.getByTestId('conflict-item').first()).toBeVisible();
+  await expect(dialog(page)).toHaveCount(0);
+  await page.getByTestId('conflict-item').first().click();
+  await expect(dialog(page)).toBeVisible();
+});
+
+test('"Keep both" says it saves mine as a new record of the collection', async ({ page, ferry }) => {
+  await ferry.open({ conflicts: true });
+  await page.getByTestId('nav-conflicts').click();
+  await page.locator(`[data-testid=conflict-item][data-id="${EDIT_EDIT}"]`).click();
+  await expect(page.getByTestId('keep-both')).toHaveText('Save mine as a new contact');
+  await dialog(page).screenshot({ path: '/tmp/edges-keep-both.png' });
+});
+
+test('online, idle and sent reads "Up to date", with the last sync in the tooltip', async ({ page, ferry }) => {
+  await ferry.open();
+  const meta = page.getByTestId('last-sync');
+  await expect(meta).toHaveText('Up to date');
+  await expect(meta).toHaveAttribute('title', /Last synced 2 min ago/);
+  await page.locator('footer.statusbar').screenshot({ path: '/tmp/edges-up-to-date.png' });
+  // Offline it is not up to date.
+  await page.getByTestId('work-offline').click();
+  await expect(meta).toHaveText(/^Last synced /);
+});
+
+test('the account corner shows the whole server address on hover', async ({ page, ferry }) => {
+  await ferry.open();
+  const server = await page.evaluate(() => window.ferry.backend.status.account!.server);
+  await expect(page.locator('.sidebar .host')).toHaveAttribute('title', server);
+});
