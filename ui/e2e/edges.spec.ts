@@ -122,3 +122,20 @@ test('the account corner shows the whole server address on hover', async ({ page
   const server = await page.evaluate(() => window.ferry.backend.status.account!.server);
   await expect(page.locator('.sidebar .host')).toHaveAttribute('title', server);
 });
+
+test('the chosen sort is kept per collection after visiting another view', async ({ page, ferry }) => {
+  await ferry.open({ contacts: 50 });
+  await expect(rows(page).first()).toBeVisible();
+  const header = page.getByRole('columnheader', { name: 'Sort by Company' });
+  await page.getByTestId('sort-company').click();
+  await page.getByTestId('sort-company').click();
+  await expect(header).toHaveAttribute('aria-sort', 'descending');
+  await page.getByTestId('collection-tasks').click();
+  await expect(rows(page).first()).toBeVisible();
+  // Another collection keeps its own (default) sort.
+  await expect(page.getByRole('columnheader', { name: 'Sort by Title' })).toHaveAttribute('aria-sort', 'ascending');
+  await page.getByTestId('nav-outbox').click();
+  await page.getByTestId('collection-contacts').click();
+  await expect(header).toHaveAttribute('aria-sort', 'descending');
+  expect((await ferry.calls('list_records')).at(-1)!.args.query).toMatchObject({ collection: 'contacts', sort: 'company', descending: true });
+});
