@@ -139,3 +139,34 @@ test('the chosen sort is kept per collection after visiting another view', async
   await expect(header).toHaveAttribute('aria-sort', 'descending');
   expect((await ferry.calls('list_records')).at(-1)!.args.query).toMatchObject({ collection: 'contacts', sort: 'company', descending: true });
 });
+
+test('History lets the user expand a long value it cuts off', async ({ page, ferry }) => {
+  await ferry.open({ contacts: 8 });
+  const cutOff = page.locator('[data-testid=history] .changes li').filter({
+    has: page.locator('.after, .before'),
+  });
+  // The first record whose history cuts a value off.
+  let line = null;
+  for (let i = 0; i < 8 && !line; i++) {
+    await rows(page).nth(i).click();
+    await expect(page.getByTestId('history-entry').first()).toBeVisible();
+    const n = await cutOff.count();
+    for (let k = 0; k < n; k++) {
+      const over = await cutOff.nth(k).evaluate((li) => [...li.querySelectorAll('.before, .after')].some((el) => el.scrollWidth > el.clientWidth + 1));
+      if (over) {
+        line = cutOff.nth(k);
+        break;
+      }
+    }
+  }
+  expect(line, 'a history value cut off').not.toBeNull();
+  const more = line!.getByTestId('expand-value');
+  await expect(more).toHaveAttribute('aria-expanded', 'false');
+  await more.click();
+  await expect(more).toHaveAttribute('aria-expanded', 'true');
+  const stillCut = await line!.evaluate((li) => [...li.querySelectorAll('.before, .after')].some((el) => el.scrollWidth > el.clientWidth + 1));
+  expect(stillCut).toBe(false);
+  await page.getByTestId('history').screenshot({ path: '/tmp/edges-history-expanded.png' });
+  await more.click();
+  await expect(more).toHaveAttribute('aria-expanded', 'false');
+});
