@@ -170,3 +170,42 @@ test('History lets the user expand a long value it cuts off', async ({ page, fer
   await more.click();
   await expect(more).toHaveAttribute('aria-expanded', 'false');
 });
+
+test('choice badges of different values have different colours, readable in light and dark', async ({ page, ferry }) => {
+  await ferry.open({ tasks: 30 });
+  await page.getByTestId('collection-tasks').click();
+  await expect(rows(page).first()).toBeVisible();
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const badges = await page.locator('[data-testid=row] .pill').evaluateAll((els) => {
+      const rgb = (s: string) => (s.match(/[\d.]+/g) ?? []).map(Number);
+      const page = rgb(getComputedStyle(document.documentElement).backgroundColor);
+      return els.map((el) => {
+        const cs = getComputedStyle(el);
+        const [r, g, b, a = 1] = rgb(cs.backgroundColor);
+        // A see-through background reads over the page.
+        const bg = [r!, g!, b!].map((c, i) => c * a + page[i]! * (1 - a));
+        return { value: el.textContent!.trim(), fg: rgb(cs.color).slice(0, 3), bg };
+      });
+    });
+    const lum = (c: number[]) => {
+      const [r, g, b] = c.map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    const contrast = (x: number[], y: number[]) => {
+      const [hi, lo] = [lum(x), lum(y)].sort((p, q) => q - p);
+      return (hi! + 0.05) / (lo! + 0.05);
+    };
+    const colourOf = new Map<string, string>();
+    for (const b of badges) {
+      const colour = JSON.stringify(b.bg.map(Math.round));
+      // The same value always has the same colour.
+      expect(colourOf.get(b.value) ?? colour, `${b.value} in ${scheme}`).toBe(colour);
+      colourOf.set(b.value, colour);
+      expect(contrast(b.fg, b.bg), `${b.value} contrast in ${scheme}`).toBeGreaterThanOrEqual(4.5);
+    }
+    expect(colourOf.size, 'values shown').toBeGreaterThan(1);
+    expect(new Set(colourOf.values()).size, `distinct colours in ${scheme}`).toBe(colourOf.size);
+    await page.locator('[data-testid=record-list]').screenshot({ path: `/tmp/edges-choice-${scheme}.png` });
+  }
+});
