@@ -77,6 +77,7 @@ test.describe('App', () => {
     await expect(page.getByTestId('editor')).toBeVisible();
     await ferry.shot('dark-list-editor');
     await page.getByTestId('nav-conflicts').click();
+    await page.getByTestId('conflict-item').first().click();
     await expect(page.getByTestId('conflict-dialog')).toBeVisible();
     await ferry.shot('dark-conflict');
     await page.keyboard.press('Escape');
@@ -116,6 +117,7 @@ test.describe('App', () => {
       await ferry.shot(`window-${size.width}x${size.height}`);
 
       await page.getByTestId('nav-conflicts').click();
+      await page.getByTestId('conflict-item').first().click();
       await expect(page.getByTestId('conflict-dialog')).toBeVisible();
       expect(await unnamedControls(page)).toEqual([]);
       await ferry.shot(`window-${size.width}x${size.height}-conflict`);

@@ -27,6 +27,7 @@ test.describe('Conflict dialog', () => {
     await ferry.open({ conflicts: true });
     await expect(page.getByTestId('conflicts-badge')).toHaveText('3');
     await page.getByTestId('nav-conflicts').click();
+    await page.getByTestId('conflict-item').first().click();
     const d = dialog(page);
     await expect(d).toBeVisible();
     await expect(d).toContainText('Resolve conflict: Ada Lovelace');
@@ -74,6 +75,7 @@ test.describe('Conflict dialog', () => {
     // The two delete conflicts have no per-field choices; settle them from the list.
     for (let left = 2; left > 0; left--) {
       await page.getByTestId('nav-conflicts').click();
+      await page.getByTestId('conflict-item').first().click();
       await page.getByTestId('restore').click();
       await expect(dialog(page)).toHaveCount(0);
     }
@@ -85,6 +87,7 @@ test.describe('Conflict dialog', () => {
   test('a merged text value is typed in place', async ({ page, ferry }) => {
     await ferry.open({ conflicts: true });
     await page.getByTestId('nav-conflicts').click();
+    await page.getByTestId('conflict-item').first().click();
     await page.getByTestId('choose-edit-notes').click();
     const input = dialog(page).locator('[data-field="notes"]');
     await expect(input).toHaveValue('Met at the spring trade fair. Prefers a phone call in the morning.');
@@ -104,6 +107,7 @@ test.describe('Conflict dialog', () => {
     const { c0, p1, c1, p2, c2 } = notesParts();
     await ferry.open({ textConflict: true });
     await page.getByTestId('nav-conflicts').click();
+    await page.getByTestId('conflict-item').first().click();
     const d = dialog(page);
     await expect(d).toContainText('Resolve conflict: Katherine Johnson');
     // The merged text replaces the side-by-side cells: clean text, and each clash marked.
@@ -162,6 +166,7 @@ test.describe('Conflict dialog', () => {
     const { c0, p1, c1, p2, c2 } = notesParts();
     await ferry.open({ textConflict: true });
     await page.getByTestId('nav-conflicts').click();
+    await page.getByTestId('conflict-item').first().click();
     const d = dialog(page);
     const result = page.getByTestId('merged-notes');
     // One part of two chosen is not enough.
@@ -195,6 +200,7 @@ test.describe('Conflict dialog', () => {
     test(`"${testid}" resolves the whole record`, async ({ page, ferry }) => {
       await ferry.open({ conflicts: true });
       await page.getByTestId('nav-conflicts').click();
+      await page.getByTestId('conflict-item').first().click();
       await page.getByTestId(testid).click();
       await expect(dialog(page)).toHaveCount(0);
       expect(await resolution(ferry)).toEqual({ collection: 'contacts', id: EDIT_EDIT, resolution: { kind } });
@@ -205,7 +211,6 @@ test.describe('Conflict dialog', () => {
     test(`edit/delete: "${testid}" sends ${kind}`, async ({ page, ferry }) => {
       await ferry.open({ conflicts: true });
       await page.getByTestId('nav-conflicts').click();
-      await page.keyboard.press('Escape');
       if (testid === 'restore') await ferry.shot('conflicts-list');
       await page.locator(`[data-testid=conflict-item][data-id="${EDIT_DELETE}"]`).click();
       const d = dialog(page);
@@ -241,6 +246,11 @@ test.describe('Conflict dialog', () => {
     await ferry.open({ conflicts: true });
     await page.getByTestId('nav-conflicts').focus();
     await page.keyboard.press('Enter');
+    await expect(page.getByTestId('conflict-item')).toHaveCount(3);
+    await expect(dialog(page)).toHaveCount(0);
+    const item = page.getByTestId('conflict-item').first();
+    await item.focus();
+    await page.keyboard.press('Enter');
     const d = dialog(page);
     await expect(d).toBeVisible();
     expect(await d.evaluate((el) => el.contains(document.activeElement))).toBe(true);
@@ -265,7 +275,7 @@ test.describe('Conflict dialog', () => {
     expect(outline).not.toBe('none');
     await page.keyboard.press('Escape');
     await expect(d).toHaveCount(0);
-    await expect(page.getByTestId('nav-conflicts')).toBeFocused();
+    await expect(item).toBeFocused();
     expect(await ferry.calls('resolve_conflict')).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  checkForm, cleanTags, formatValue, fromLocalInput, isDate, parseDraft, recordTitle, sameValue, toDraft, toLocalInput,
+  CHOICE_TONES, checkForm, choiceTone, cleanTags, formatValue, fromLocalInput, isDate, parseDraft, recordTitle, sameValue, toDraft, toLocalInput,
 } from '../src/lib/fields';
 import type { Collection, Field } from '../src/lib/types';
 
@@ -123,5 +123,23 @@ describe('formatValue and recordTitle', () => {
     expect(recordTitle(c, { name: 'Ada' })).toBe('Ada');
     expect(recordTitle(c, { name: '  ' })).toBe('Untitled');
     expect(recordTitle(undefined, {})).toBe('Untitled');
+  });
+});
+
+describe('choiceTone', () => {
+  const status: Field = { name: 'status', label: 'Status', type: 'choice', required: false, options: ['todo', 'doing', 'done', 'blocked'] };
+
+  it('gives each option of a field its own colour', () => {
+    const tones = status.options!.map((o) => choiceTone(status, o));
+    expect(new Set(tones).size).toBe(status.options!.length);
+    for (const t of tones) expect(t).toBeGreaterThanOrEqual(0);
+    for (const t of tones) expect(t).toBeLessThan(CHOICE_TONES);
+  });
+
+  it('keeps a value its colour, listed or not', () => {
+    expect(choiceTone(status, 'doing')).toBe(choiceTone({ ...status }, 'doing'));
+    const unlisted = choiceTone(status, 'archived');
+    expect(unlisted).toBe(choiceTone(status, 'archived'));
+    expect(Number.isInteger(unlisted) && unlisted >= 0 && unlisted < CHOICE_TONES).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 // The app's shared state, fed by the shell's events (never polled).
 import { api, on } from './api';
 import { toCommandError } from './errors';
-import type { CollectionInfo, Conflict, OutboxEntry, RecordRef, RecordsChanged, Status } from './types';
+import type { Collection, CollectionInfo, Conflict, OutboxEntry, RecordRef, RecordsChanged, Status } from './types';
 
 export type View = { kind: 'collection'; name: string } | { kind: 'conflicts' } | { kind: 'outbox' };
 
@@ -13,6 +13,23 @@ export interface Toast {
 }
 
 type ChangeListener = (change: RecordsChanged) => void;
+
+export interface SortChoice {
+  /** null: the collection's title field. */
+  sort: string | null;
+  descending: boolean;
+}
+
+const SORTS_KEY = 'ferry.sorts';
+
+function readSorts(): Record<string, SortChoice> {
+  try {
+    const saved: unknown = JSON.parse(globalThis.localStorage?.getItem(SORTS_KEY) ?? '{}');
+    return saved && typeof saved === 'object' && !Array.isArray(saved) ? (saved as Record<string, SortChoice>) : {};
+  } catch {
+    return {};
+  }
+}
 
 export class AppState {
   status = $state<Status | null>(null);
@@ -36,6 +53,8 @@ export class AppState {
   pendingView = $state<View | null>(null);
   /** Who was signed in before signing out, to fill in the Connect screen. */
   lastAccount = $state<{ server: string; username: string } | null>(null);
+  /** The sort chosen in each collection, kept across views (and restarts, in localStorage). */
+  sorts = $state<Record<string, SortChoice>>(readSorts());
   /** Ticks every 30 s so "2 min ago" stays true. */
   now = $state(new Date());
 
@@ -209,6 +228,22 @@ export class AppState {
     this.openConflict = { collection: ref.collection, id: ref.id };
     if (!this.conflicts.some((c) => c.collection === ref.collection && c.record_id === ref.id)) {
       void this.loadConflicts();
+    }
+  }
+
+  /** The sort `collection` was last shown with, if its field still exists. */
+  sortFor(collection: Collection): SortChoice {
+    const saved = this.sorts[collection.name];
+    if (!saved || (saved.sort !== null && !collection.fields.some((f) => f.name === saved.sort))) return { sort: null, descending: false };
+    return { sort: saved.sort, descending: !!saved.descending };
+  }
+
+  setSort(collection: string, choice: SortChoice): void {
+    this.sorts = { ...this.sorts, [collection]: { sort: choice.sort, descending: choice.descending } };
+    try {
+      globalThis.localStorage?.setItem(SORTS_KEY, JSON.stringify(this.sorts));
+    } catch {
+      // Storage full or denied: the sort still holds for this session.
     }
   }
 

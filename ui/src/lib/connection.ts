@@ -34,3 +34,8 @@ export function pendingLabel(n: number): string {
   if (n <= 0) return 'All changes sent';
   return `${n.toLocaleString()} ${n === 1 ? 'change' : 'changes'} waiting`;
 }
+
+/** Conflicts are changes not sent either: "1 change needs your decision". */
+export function decisionsLabel(n: number): string {
+  return `${n.toLocaleString()} ${n === 1 ? 'change needs' : 'changes need'} your decision`;
+}

@@ -204,3 +204,19 @@ export function isFilterable(field: Field): boolean {
 export function isListColumn(field: Field): boolean {
   return field.type !== 'longtext';
 }
+
+/** How many colours choice badges cycle through (app.css: .tone-0 … .tone-7). */
+export const CHOICE_TONES = 8;
+
+/**
+ * The colour slot of a choice value: its place among the field's options, so
+ * options get distinct colours; a value the schema does not list, by a hash,
+ * so it keeps its colour.
+ */
+export function choiceTone(field: Field, value: string): number {
+  const i = (field.options ?? []).indexOf(value);
+  if (i >= 0) return i % CHOICE_TONES;
+  let h = 0;
+  for (const ch of value) h = (Math.imul(h, 31) + ch.codePointAt(0)!) >>> 0;
+  return h % CHOICE_TONES;
+}
