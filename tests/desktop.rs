@@ -207,6 +207,10 @@ impl Driver {
             "/element",
             Some(json!({"using": "css selector", "value": css})),
         );
+        // An element reference; an error ("no such element") is an object too.
+        if v.get("error").is_some() {
+            return None;
+        }
         v.as_object()
             .and_then(|o| o.values().next())
             .and_then(Value::as_str)
