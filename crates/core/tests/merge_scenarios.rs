@@ -213,50 +213,27 @@ async fn mine_on_tags_left_in_a_conflict_keeps_their_tag_changes(server: TestSer
     );
 }
 
-#[tokio::test]
-async fn mine_on_tags_left_in_a_conflict_keeps_their_tag_changes_on_sqlite() {
-    mine_on_tags_left_in_a_conflict_keeps_their_tag_changes(TestServer::start().await).await;
+/// Each scenario as two tests: on a SQLite and on a PostgreSQL server
+/// (skipped without one, failing under `FERRY_REQUIRE_PG`).
+macro_rules! on_both_stores {
+    ($($scenario:ident => $sqlite:ident, $postgres:ident;)*) => {$(
+        #[tokio::test]
+        async fn $sqlite() {
+            $scenario(TestServer::start().await).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            if let Some(server) = TestServer::start_on_postgres().await {
+                $scenario(server).await;
+            }
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn mine_on_tags_left_in_a_conflict_keeps_their_tag_changes_on_postgres() {
-    if let Some(server) = TestServer::start_on_postgres().await {
-        mine_on_tags_left_in_a_conflict_keeps_their_tag_changes(server).await;
-    }
-}
-
-#[tokio::test]
-async fn different_lines_and_tags_merge_without_asking_on_sqlite() {
-    different_lines_and_tags_merge_without_asking(TestServer::start().await).await;
-}
-
-#[tokio::test]
-async fn different_lines_and_tags_merge_without_asking_on_postgres() {
-    if let Some(server) = TestServer::start_on_postgres().await {
-        different_lines_and_tags_merge_without_asking(server).await;
-    }
-}
-
-#[tokio::test]
-async fn a_text_clash_is_settled_part_by_part_on_sqlite() {
-    a_text_clash_is_settled_part_by_part(TestServer::start().await).await;
-}
-
-#[tokio::test]
-async fn a_text_clash_is_settled_part_by_part_on_postgres() {
-    if let Some(server) = TestServer::start_on_postgres().await {
-        a_text_clash_is_settled_part_by_part(server).await;
-    }
-}
-
-#[tokio::test]
-async fn keeping_mine_on_a_text_clash_keeps_their_other_changes_on_sqlite() {
-    keeping_mine_on_a_text_clash_keeps_their_other_changes(TestServer::start().await).await;
-}
-
-#[tokio::test]
-async fn keeping_mine_on_a_text_clash_keeps_their_other_changes_on_postgres() {
-    if let Some(server) = TestServer::start_on_postgres().await {
-        keeping_mine_on_a_text_clash_keeps_their_other_changes(server).await;
-    }
+on_both_stores! {
+    mine_on_tags_left_in_a_conflict_keeps_their_tag_changes => mine_on_tags_left_in_a_conflict_keeps_their_tag_changes_on_sqlite, mine_on_tags_left_in_a_conflict_keeps_their_tag_changes_on_postgres;
+    different_lines_and_tags_merge_without_asking => different_lines_and_tags_merge_without_asking_on_sqlite, different_lines_and_tags_merge_without_asking_on_postgres;
+    a_text_clash_is_settled_part_by_part => a_text_clash_is_settled_part_by_part_on_sqlite, a_text_clash_is_settled_part_by_part_on_postgres;
+    keeping_mine_on_a_text_clash_keeps_their_other_changes => keeping_mine_on_a_text_clash_keeps_their_other_changes_on_sqlite, keeping_mine_on_a_text_clash_keeps_their_other_changes_on_postgres;
 }
