@@ -53,13 +53,16 @@ for (const colorScheme of ['light', 'dark'] as const) {
       // The scheme really is followed.
       expect(await page.evaluate(() => matchMedia('(prefers-color-scheme: dark)').matches)).toBe(colorScheme === 'dark');
       await expectAccessible(page, 'connect screen');
+      await page.locator('#server').fill('http://ferry.example.com');
+      await expect(page.getByTestId('insecure-server')).toBeVisible();
+      await expectAccessible(page, 'connect screen warning of plain http');
+      await page.locator('#server').fill('');
       await page.getByTestId('connect').click();
       await expect(page.locator('.field-error').first()).toBeVisible();
       await expectAccessible(page, 'connect screen with errors');
-      await page.locator('#server').fill('http://192.168.1.20:8787');
+      await page.locator('#server').fill('https://ferry.example.com');
       await page.locator('#username').fill('alice');
       await page.locator('#password').fill('wrong');
-      await expect(page.getByTestId('insecure-server')).toBeVisible();
       await page.getByTestId('connect').click();
       await expect(page.getByTestId('connect-error')).toBeVisible();
       await expectAccessible(page, 'connect screen with a failed sign-in');
@@ -106,6 +109,10 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await rows(page).nth(1).click();
       await expect(page.getByRole('alertdialog')).toBeVisible();
       await expectAccessible(page, 'discard dialog');
+      await page.keyboard.press('Escape');
+      await page.getByTestId('sign-out').click();
+      await expect(page.getByTestId('signout-dialog')).toBeVisible();
+      await expectAccessible(page, 'sign-out dialog');
       await page.keyboard.press('Escape');
       await ferry.emit('quit-requested', { outbox: 4 });
       await expect(page.getByTestId('quit-dialog')).toBeVisible();
