@@ -112,3 +112,29 @@ test('sign in, open a collection, move in the list, edit and save, and resolve a
   expect((await ferry.calls('resolve_conflict')).at(-1)!.args.resolution).toEqual({ kind: 'restore' });
   await expect(page.getByTestId('conflicts-badge')).toHaveText('1');
 });
+
+test('the delete question takes focus, Esc cancels and gives focus back to Delete', async ({ page, ferry }) => {
+  await ferry.open();
+  const list = page.getByRole('grid');
+  await expect(rows(page).first()).toBeVisible();
+  await tabTo(page, list);
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('editor')).toBeVisible();
+  const del = page.getByTestId('delete');
+  await tabTo(page, del);
+  await page.keyboard.press('Enter');
+  const question = page.getByRole('alertdialog');
+  await expect(question.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(question).toHaveCount(0);
+  await expect(del).toBeFocused();
+  await expect(page.getByTestId('editor')).toBeVisible();
+  expect(await ferry.calls('delete_record')).toEqual([]);
+  // Asked again, Tab reaches Delete and Enter deletes.
+  await page.keyboard.press('Enter');
+  await tabTo(page, page.getByTestId('confirm-delete'));
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('editor')).toHaveCount(0);
+  expect(await ferry.calls('delete_record')).toHaveLength(1);
+});
