@@ -72,9 +72,13 @@ test('sign in, open a collection, move in the list, edit and save, and resolve a
   const update = (await ferry.calls('update_record')).at(-1)!.args;
   expect(update).toMatchObject({ collection: 'contacts', id, changes: { email: 'keyboard@example.com' } });
 
-  // Open the conflicts and resolve one, field by field.
+  // Open the conflicts list from the sidebar, pick the first conflict and resolve it, field by field.
   const nav = page.getByTestId('nav-conflicts');
   await tabTo(page, nav, { back: true, max: 80 });
+  await page.keyboard.press('Enter');
+  const first = page.getByTestId('conflict-item').first();
+  await expect(first).toBeVisible();
+  await tabTo(page, first);
   await page.keyboard.press('Enter');
   const d = page.getByTestId('conflict-dialog');
   await expect(d).toBeVisible();
@@ -98,11 +102,13 @@ test('sign in, open a collection, move in the list, edit and save, and resolve a
       { field: 'vip', choice: { take: 'mine' } },
     ],
   });
-  // Focus comes back to where it was, not to the page's start.
-  await expect(nav).toBeFocused();
+  // Focus comes back to the list, not to the page's start: the resolved conflict is gone,
+  // so to the one that took its place.
+  const item = page.getByTestId('conflict-item').first();
+  await expect(item).toBeFocused();
+  await expect(page.getByTestId('conflict-item')).toHaveCount(2);
 
   // A delete conflict from the conflicts list, opened with Enter and settled with the keyboard.
-  const item = page.getByTestId('conflict-item').first();
   await tabTo(page, item);
   await page.keyboard.press('Enter');
   await expect(d).toBeVisible();
