@@ -229,11 +229,8 @@ async fn forward_events(app: AppHandle, client: Arc<Client>) {
                     let new = report.conflicts - conflicts;
                     let body = match &newest {
                         Some(c) if new == 1 => {
-                            let title = c.mine.get("title").or_else(|| c.mine.values().next());
-                            let what = title.and_then(|v| v.as_str()).unwrap_or("a record");
-                            format!(
-                                "\"{what}\" was changed on the server too. Choose what to keep."
-                            )
+                            let col = client.store().collection(&c.collection).ok();
+                            one_conflict_notice(c, col.as_ref().map(|col| col.title_field.as_str()))
                         }
                         _ => format!(
                             "{new} records were changed on the server too. Choose what to keep."
@@ -249,5 +246,86 @@ async fn forward_events(app: AppHandle, client: Arc<Client>) {
             }
         }
         emit(&app, EventName::Status, &status_of(&client));
+    }
+}
+
+/// The notification for one new conflict, naming the record by its
+/// collection's title field (a contact by its name, a task by its title).
+fn one_conflict_notice(c: &ferry_core::Conflict, title_field: Option<&str>) -> String {
+    // What I deleted I no longer hold: the server's version names it.
+    let fields = if c.kind == ferry_core::protocol::ConflictKind::DeleteEdit {
+        &c.theirs.fields
+    } else {
+        &c.mine
+    };
+    let what = title_field
+        .and_then(|f| fields.get(f))
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or("a record");
+    format!("\"{what}\" was changed on the server too. Choose what to keep.")
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_core::protocol::{ConflictKind, Op, Record};
+    use serde_json::json;
+
+    use super::one_conflict_notice;
+
+    fn conflict(
+        kind: ConflictKind,
+        mine: serde_json::Value,
+        theirs: serde_json::Value,
+    ) -> ferry_core::Conflict {
+        let fields = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        ferry_core::Conflict {
+            collection: "contacts".into(),
+            record_id: uuid::Uuid::nil(),
+            kind,
+            fields: vec!["company".into()],
+            base_version: Some(1),
+            base: fields(json!({})),
+            mine_op: if kind == ConflictKind::DeleteEdit {
+                Op::Delete
+            } else {
+                Op::Put
+            },
+            mine: fields(mine),
+            mine_changes: fields(json!({})),
+            theirs: Record {
+                collection: "contacts".into(),
+                id: uuid::Uuid::nil(),
+                version: 2,
+                fields: fields(theirs),
+                deleted: false,
+                updated_at: "2026-12-04T10:00:00.000Z-0000-srv".parse().expect("stamp"),
+                updated_by: "bob".into(),
+                merged_from: None,
+            },
+            created_at: "2026-12-04T10:00:00Z".into(),
+            parts: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_conflict_notice_names_the_record_by_its_title_field() {
+        let edit = conflict(
+            ConflictKind::EditEdit,
+            json!({"company": "Acme", "name": "Ada Lovelace"}),
+            json!({"company": "Initech", "name": "Ada Lovelace"}),
+        );
+        assert_eq!(
+            one_conflict_notice(&edit, Some("name")),
+            "\"Ada Lovelace\" was changed on the server too. Choose what to keep."
+        );
+        let deleted = conflict(
+            ConflictKind::DeleteEdit,
+            json!({}),
+            json!({"name": "Grace Hopper"}),
+        );
+        assert!(one_conflict_notice(&deleted, Some("name")).starts_with("\"Grace Hopper\""));
+        assert!(one_conflict_notice(&edit, None).starts_with("\"a record\""));
+        assert!(one_conflict_notice(&edit, Some("title")).starts_with("\"a record\""));
     }
 }
