@@ -205,13 +205,15 @@ fn settle(c: &Connection, collection: &str, id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// A stored conflict without its text parts: refresh and resolve merge
+/// against the latest "theirs" themselves.
 fn load(c: &Connection, collection: &str, id: Uuid) -> Result<Conflict> {
     let mut stmt = c.prepare_cached(&format!(
         "{CONFLICT_SELECT} WHERE collection = ?1 AND record_id = ?2"
     ))?;
     let mut rows = stmt.query(params![collection, id.to_string()])?;
     match rows.next()? {
-        Some(row) => with_parts(c, from_row(row)?),
+        Some(row) => from_row(row),
         None => Err(Error::NoConflict {
             collection: collection.to_string(),
             id: id.to_string(),
@@ -221,17 +223,17 @@ fn load(c: &Connection, collection: &str, id: Uuid) -> Result<Conflict> {
 
 /// Theirs with my changes, each merged by its field's kind; where a field
 /// clashes my side wins (for a text, only its clashing stretches).
-fn merged_with(col: &Collection, k: &Conflict, theirs: &Fields) -> Fields {
+fn merged_with(merged: &BTreeMap<String, FieldMerge>, k: &Conflict, theirs: &Fields) -> Fields {
     let mut target = theirs.clone();
-    for (name, merged) in merges(Some(col), k, theirs) {
+    for (name, merged) in merged {
         let value = match merged {
-            FieldMerge::Merged(v) => v,
+            FieldMerge::Merged(v) => v.clone(),
             FieldMerge::Clash(parts) if !parts.is_empty() => {
-                Value::String(settle_clashes(&parts, true))
+                Value::String(settle_clashes(parts, true))
             }
-            FieldMerge::Clash(_) => field_value(&k.mine_changes, &name).clone(),
+            FieldMerge::Clash(_) => field_value(&k.mine_changes, name).clone(),
         };
-        set_field(&mut target, &name, value);
+        set_field(&mut target, name, value);
     }
     target
 }
@@ -264,7 +266,7 @@ impl LocalStore {
     }
 
     pub fn conflict(&self, collection: &str, id: Uuid) -> Result<Conflict> {
-        self.read(|c| load(c, collection, id))
+        self.read(|c| with_parts(c, load(c, collection, id)?))
     }
 
     /// Settles a conflict. The result is queued as a new outbox entry based on
@@ -284,10 +286,16 @@ impl LocalStore {
             let col = collection_in(tx, collection)?.ok_or_else(|| Error::UnknownCollection(collection.to_string()))?;
             let mut kept_copy = None;
             let kind = kind_now(conflict.mine_op, &theirs);
+            // How each of my fields meets theirs, worked out once (text merges cost).
+            let merged: BTreeMap<String, FieldMerge> = if kind == ConflictKind::EditEdit {
+                merges(Some(&col), &conflict, &theirs.fields).into_iter().collect()
+            } else {
+                BTreeMap::new()
+            };
             let outcome = match (kind, resolution) {
                 // Both sides deleted it: nothing is left to settle.
                 (ConflictKind::DeleteEdit, _) if theirs.deleted => Outcome::Deleted,
-                (ConflictKind::EditEdit, Resolution::Mine) => Outcome::Live(merged_with(&col, &conflict, &theirs.fields)),
+                (ConflictKind::EditEdit, Resolution::Mine) => Outcome::Live(merged_with(&merged, &conflict, &theirs.fields)),
                 (ConflictKind::EditEdit, Resolution::Theirs) => Outcome::Live(theirs.fields.clone()),
                 (ConflictKind::EditEdit, Resolution::Fields(choices)) => {
                     if let Some((n, _)) = choices.iter().find(|(n, _)| !conflict.fields.contains(n)) {
@@ -296,8 +304,7 @@ impl LocalStore {
                             conflict.fields.join(", ")
                         )));
                     }
-                    let mut target = merged_with(&col, &conflict, &theirs.fields);
-                    let merged: BTreeMap<String, FieldMerge> = merges(Some(&col), &conflict, &theirs.fields).into_iter().collect();
+                    let mut target = merged_with(&merged, &conflict, &theirs.fields);
                     for name in &conflict.fields {
                         let choice = choices
                             .iter()
