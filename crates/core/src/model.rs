@@ -95,3 +95,20 @@ impl PushSummary {
         self.applied + self.merged + self.conflicts + self.rejected
     }
 }
+
+/// What an edit of many records did.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct BulkReport {
+    /// Records changed.
+    pub changed: u64,
+    /// Records left as they were, and why (waiting for a decision, deleted, …).
+    pub skipped: Vec<BulkSkip>,
+}
+
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BulkSkip {
+    pub id: Uuid,
+    pub reason: String,
+}

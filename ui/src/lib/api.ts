@@ -4,8 +4,9 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { toCommandError } from './errors';
 import type { CommandName } from './bindings/commands';
 import type {
-  AppInfo, CollectionInfo, Conflict, EventName, EventPayloads, Fields, ListQuery, LocalRecord, LoginForm, OutboxEntry,
-  RecordList, ResolutionInput, ServerRecord, Status,
+  AppInfo, BulkReport, CollectionInfo, Conflict, EventName, EventPayloads, ExportReport, Fields, FileFormat, ImportOptions,
+  ImportPreview, ImportReport, ListQuery, LocalRecord, LoginForm, Mutation, OutboxEntry, RecordList, ResolutionInput,
+  ServerRecord, Status,
 } from './types';
 
 // Command names come from the shell's one list (src-tauri/src/command_list.rs);
@@ -43,6 +44,35 @@ export const api = {
   setWorkOffline: (offline: boolean) => call<Status>('set_work_offline', { offline }),
   setNotifications: (enabled: boolean) => call<Status>('set_notifications', { enabled }),
   quit: () => call<null>('quit'),
+  /** A file chosen in the system's Open dialog (null: cancelled). */
+  chooseImportFile: () => call<string | null>('choose_import_file'),
+  /** A path chosen in the system's Save dialog, `name` suggested (null: cancelled). */
+  chooseExportFile: (name: string) => call<string | null>('choose_export_file', { name }),
+  /** What importing `path` would do; `options` null: the mapping is guessed. */
+  importPreview: (collection: string, path: string, options: ImportOptions | null) =>
+    call<ImportPreview>('import_preview', { collection, path, options }),
+  /** Imports the file; `import-progress` events tell how far it is. */
+  importRecords: (collection: string, path: string, options: ImportOptions) =>
+    call<ImportReport>('import_records', { collection, path, options }),
+  /** Stops the running import after its current batch (its report says `cancelled`). */
+  cancelImport: () => call<null>('cancel_import'),
+  /** Writes every record `query` matches (offset and limit aside), in its order. */
+  exportRecords: (query: ListQuery, format: FileFormat, path: string) =>
+    call<ExportReport>('export_records', { query, format, path }),
+  /** The ids of every record `query` matches (offset and limit aside), in its order. */
+  recordIds: (query: ListQuery) => call<string[]>('record_ids', { query }),
+  updateRecords: (collection: string, ids: string[], changes: Fields) =>
+    call<BulkReport>('update_records', { collection, ids, changes }),
+  /** Adds and removes values of a tags field on each record. */
+  tagRecords: (collection: string, ids: string[], field: string, add: string[], remove: string[]) =>
+    call<BulkReport>('tag_records', { collection, ids, field, add, remove }),
+  deleteRecords: (collection: string, ids: string[]) => call<BulkReport>('delete_records', { collection, ids }),
+  restoreRecords: (collection: string, ids: string[]) => call<BulkReport>('restore_records', { collection, ids }),
+  /** Takes back one unsent change: the record returns to its last synced state. Returns the entry. */
+  discardChange: (mutationId: string) => call<OutboxEntry>('discard_change', { mutationId }),
+  /** Undoes a discard: the change is made again. */
+  reapplyChange: (mutation: Mutation) => call<null>('reapply_change', { mutation }),
+  setWindowTitle: (title: string) => call<null>('set_window_title', { title }),
 };
 
 /** Payload of each event the shell sends (generated from the shell's `EventPayloads`). */
