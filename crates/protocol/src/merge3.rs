@@ -211,8 +211,14 @@ pub fn merge_text(base: &str, mine: &str, theirs: &str) -> TextMerge {
         // A cluster: hunks that overlap, or start at the same place.
         let mut j = i + 1;
         let (start, mut end) = (hunks[i].start, hunks[i].end);
-        while j < hunks.len() && touches(start, end, &hunks[j]) {
+        let words = |h: &Hunk| {
+            let new = if h.side == Side::Mine { &m } else { &t };
+            !blank(&b[h.start..h.end]) || !blank(&new[h.new.clone()])
+        };
+        let mut has_words = words(&hunks[i]);
+        while j < hunks.len() && touches(&b, end, &hunks[j], has_words && words(&hunks[j])) {
             end = end.max(hunks[j].end);
+            has_words |= words(&hunks[j]);
             j += 1;
         }
         let cluster = &hunks[i..j];
@@ -365,12 +371,22 @@ fn lines(tokens: &[&str]) -> Vec<Range<usize>> {
     out
 }
 
-/// Whether `h` belongs to the cluster spanning base `start..end`: it
-/// overlaps it or touches it. Changes clash only when no unchanged token
-/// lies between them; words of one line and adjacent lines are kept apart
-/// by the spaces and line ends between them.
-fn touches(_start: usize, end: usize, h: &Hunk) -> bool {
-    h.start <= end
+/// Whether `h` belongs to the cluster ending at base token `end`: it
+/// overlaps or touches it, or, when both change words (`words`), only
+/// non-blank tokens lie between them. So changes to words merge apart
+/// only when a space or line end separates them: a word written without
+/// spaces (a date, an email address, `a-b`) is one unit, and two sides
+/// changing different pieces of it clash.
+fn touches(base: &[&str], end: usize, h: &Hunk, words: bool) -> bool {
+    h.start <= end || (words && blank_free(&base[end..h.start]))
+}
+
+fn blank(tokens: &[&str]) -> bool {
+    tokens.iter().all(|t| t.chars().all(char::is_whitespace))
+}
+
+fn blank_free(tokens: &[&str]) -> bool {
+    tokens.iter().all(|t| !t.chars().any(char::is_whitespace))
 }
 
 #[derive(Default)]
