@@ -92,6 +92,9 @@ pub enum Error {
     InvalidResolution(String),
     #[error("{path} is not an outbox export: {detail}")]
     BadExport { path: PathBuf, detail: String },
+    /// A file to import that cannot be read as its format.
+    #[error("{path}: {detail}")]
+    BadFile { path: PathBuf, detail: String },
     #[error("the local data is inconsistent: {0}")]
     Inconsistent(String),
 }

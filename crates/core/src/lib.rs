@@ -17,6 +17,8 @@
 //! Layers, each using only those below it:
 //! - [`Client`] (sign-in, work offline, the status snapshot, local edits and
 //!   their events: what the desktop and the CLI share) drives the others;
+//! - [`transfer`] (CSV and JSON lines in and out: mapping, checking,
+//!   journalled import batches) calls the handle's methods;
 //! - [`sync`] (the HTTP API, the sync cycle, events, connectivity),
 //!   [`profile`] and [`recovery`] (a profile's folder, account and token) call
 //!   the [`LocalStore`] handle's methods;
@@ -34,11 +36,14 @@ pub mod recovery;
 pub mod store;
 pub mod sync;
 pub mod token_store;
+pub mod transfer;
 
 pub use client::{Client, ClientStatus, Resolved};
 pub use error::{ConnectionFailure, Error, Result};
 pub use ferry_protocol as protocol;
-pub use model::{Conflict, FieldChoice, OutboxEntry, PushSummary, Resolution};
+pub use model::{
+    BulkReport, BulkSkip, Conflict, FieldChoice, OutboxEntry, PushSummary, Resolution,
+};
 pub use profile::{Account, KeyringUse, Profile, Token, TokenStore};
 pub use recovery::Recovery;
 pub use store::{Counts, LocalRecord, LocalStore, Page, Query, RecordState, SortOrder};

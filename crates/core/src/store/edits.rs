@@ -15,6 +15,7 @@ use super::outbox::{delete_entry, entries_for, insert_entry, update_entry};
 use super::records::{self, LocalRecord};
 use super::schema::collection_in;
 use crate::error::{Error, Result};
+use crate::model::{BulkReport, BulkSkip, OutboxEntry};
 
 /// The base values of `names` in the record's base (null where it has none).
 fn base_values(record: Option<&LocalRecord>, names: impl Iterator<Item = String>) -> Fields {
@@ -101,7 +102,7 @@ pub(crate) fn record_edit(
 }
 
 /// Checks that the user may write to the collection and returns it.
-fn writable(c: &Connection, collection: &str) -> Result<Collection> {
+pub(crate) fn writable(c: &Connection, collection: &str) -> Result<Collection> {
     let col = collection_in(c, collection)?
         .ok_or_else(|| Error::UnknownCollection(collection.to_string()))?;
     if col.access != Access::Write {
@@ -155,17 +156,7 @@ impl LocalStore {
     pub fn create(&self, collection: &str, fields: Fields) -> Result<Uuid> {
         self.write(|tx| {
             let col = writable(tx, collection)?;
-            let fields: Fields = fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
-            col.check_fields(&fields).map_err(Error::InvalidValue)?;
-            col.check_required(&fields).map_err(Error::InvalidValue)?;
-            // The server would reject it, dropping the edit: refuse it now.
-            ferry_protocol::check_field_sizes(&fields).map_err(Error::InvalidValue)?;
-            ferry_protocol::check_record_size(&fields, None).map_err(Error::InvalidValue)?;
-            let id = Uuid::now_v7();
-            records::set_local(tx, collection, id, &fields, false)?;
-            let m = new_mutation(tx, collection, id, Op::Put, None, fields)?;
-            record_edit(tx, None, &m)?;
-            Ok(id)
+            create_in(tx, &col, fields)
         })
     }
 
@@ -173,18 +164,7 @@ impl LocalStore {
     pub fn update(&self, collection: &str, id: Uuid, changes: Fields) -> Result<()> {
         self.write(|tx| {
             let col = writable(tx, collection)?;
-            let before = editable(tx, collection, id)?;
-            col.check_fields(&changes).map_err(Error::InvalidValue)?;
-            let mut after = before.fields.clone();
-            apply_changes(&mut after, &changes);
-            col.check_required(&after).map_err(Error::InvalidValue)?;
-            // The server would reject it, dropping the edit: refuse it now.
-            ferry_protocol::check_field_sizes(&changes).map_err(Error::InvalidValue)?;
-            ferry_protocol::check_record_size(&after, Some(&before.fields))
-                .map_err(Error::InvalidValue)?;
-            records::set_local(tx, collection, id, &after, false)?;
-            let m = new_mutation(tx, collection, id, Op::Put, before.base_version(), changes)?;
-            record_edit(tx, Some(&before), &m)
+            update_in(tx, &col, id, changes).map(|_| ())
         })
     }
 
@@ -192,17 +172,7 @@ impl LocalStore {
     pub fn delete(&self, collection: &str, id: Uuid) -> Result<()> {
         self.write(|tx| {
             writable(tx, collection)?;
-            let before = editable(tx, collection, id)?;
-            records::set_local(tx, collection, id, &before.fields, true)?;
-            let m = new_mutation(
-                tx,
-                collection,
-                id,
-                Op::Delete,
-                before.base_version(),
-                Fields::new(),
-            )?;
-            record_edit(tx, Some(&before), &m)
+            delete_in(tx, collection, id)
         })
     }
 
@@ -212,53 +182,322 @@ impl LocalStore {
     pub fn restore(&self, collection: &str, id: Uuid) -> Result<()> {
         self.write(|tx| {
             writable(tx, collection)?;
-            let unknown = || Error::UnknownRecord {
-                collection: collection.to_string(),
-                id: id.to_string(),
-            };
-            let r = records::load(tx, collection, id)?.ok_or_else(unknown)?;
-            if !r.deleted {
-                return Ok(());
-            }
-            if r.state == records::RecordState::Conflict {
-                return Err(Error::InConflict {
-                    collection: collection.to_string(),
-                    id: id.to_string(),
-                });
-            }
-            let entries = entries_for(tx, collection, id)?;
-            let withdrawn = match entries.last() {
-                Some(last) if !last.in_flight && last.mutation.op == Op::Delete => {
-                    delete_entry(tx, last.mutation.mutation_id)?
+            restore_in(tx, collection, id)
+        })
+    }
+}
+
+/// Creates a record in the open transaction; returns its new id.
+pub(crate) fn create_in(tx: &Connection, col: &Collection, fields: Fields) -> Result<Uuid> {
+    let fields: Fields = fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    col.check_fields(&fields).map_err(Error::InvalidValue)?;
+    col.check_required(&fields).map_err(Error::InvalidValue)?;
+    // The server would reject it, dropping the edit: refuse it now.
+    ferry_protocol::check_field_sizes(&fields).map_err(Error::InvalidValue)?;
+    ferry_protocol::check_record_size(&fields, None).map_err(Error::InvalidValue)?;
+    let id = Uuid::now_v7();
+    records::set_local(tx, &col.name, id, &fields, false)?;
+    let m = new_mutation(tx, &col.name, id, Op::Put, None, fields)?;
+    record_edit(tx, None, &m)?;
+    Ok(id)
+}
+
+/// Changes some fields of a record in the open transaction; false when
+/// every value was already the record's (nothing is written).
+pub(crate) fn update_in(
+    tx: &Connection,
+    col: &Collection,
+    id: Uuid,
+    changes: Fields,
+) -> Result<bool> {
+    let before = editable(tx, &col.name, id)?;
+    update_loaded(tx, col, before, changes)
+}
+
+/// [`update_in`] of a record already loaded (and checked editable).
+pub(crate) fn update_loaded(
+    tx: &Connection,
+    col: &Collection,
+    before: LocalRecord,
+    changes: Fields,
+) -> Result<bool> {
+    col.check_fields(&changes).map_err(Error::InvalidValue)?;
+    let mut after = before.fields.clone();
+    apply_changes(&mut after, &changes);
+    col.check_required(&after).map_err(Error::InvalidValue)?;
+    // The server would reject it, dropping the edit: refuse it now.
+    ferry_protocol::check_field_sizes(&changes).map_err(Error::InvalidValue)?;
+    ferry_protocol::check_record_size(&after, Some(&before.fields)).map_err(Error::InvalidValue)?;
+    records::set_local(tx, &col.name, before.id, &after, false)?;
+    let m = new_mutation(
+        tx,
+        &col.name,
+        before.id,
+        Op::Put,
+        before.base_version(),
+        changes,
+    )?;
+    record_edit(tx, Some(&before), &m)?;
+    Ok(true)
+}
+
+pub(crate) fn delete_in(tx: &Connection, collection: &str, id: Uuid) -> Result<()> {
+    let before = editable(tx, collection, id)?;
+    records::set_local(tx, collection, id, &before.fields, true)?;
+    let m = new_mutation(
+        tx,
+        collection,
+        id,
+        Op::Delete,
+        before.base_version(),
+        Fields::new(),
+    )?;
+    record_edit(tx, Some(&before), &m)
+}
+
+pub(crate) fn restore_in(tx: &Connection, collection: &str, id: Uuid) -> Result<()> {
+    let unknown = || Error::UnknownRecord {
+        collection: collection.to_string(),
+        id: id.to_string(),
+    };
+    let r = records::load(tx, collection, id)?.ok_or_else(unknown)?;
+    if !r.deleted {
+        return Ok(());
+    }
+    if r.state == records::RecordState::Conflict {
+        return Err(Error::InConflict {
+            collection: collection.to_string(),
+            id: id.to_string(),
+        });
+    }
+    let entries = entries_for(tx, collection, id)?;
+    let withdrawn = match entries.last() {
+        Some(last) if !last.in_flight && last.mutation.op == Op::Delete => {
+            delete_entry(tx, last.mutation.mutation_id)?
+        }
+        _ => false,
+    };
+    records::set_local(tx, collection, id, &r.fields, false)?;
+    let live_base = r.base.as_ref().filter(|b| !b.deleted);
+    let changes: Fields = match live_base {
+        Some(base) if withdrawn => r
+            .fields
+            .iter()
+            .filter(|(k, v)| !same_value(v, field_value(&base.fields, k)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(
+                base.fields
+                    .keys()
+                    .filter(|k| !r.fields.contains_key(*k))
+                    .map(|k| (k.clone(), Value::Null)),
+            )
+            .collect(),
+        _ => r.fields.clone(),
+    };
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let before = LocalRecord {
+        deleted: false,
+        ..r.clone()
+    };
+    let m = new_mutation(tx, collection, id, Op::Put, r.base_version(), changes)?;
+    record_edit(tx, Some(&before), &m)
+}
+
+/// The changes that differ from the record's values (nothing to write when empty).
+pub(crate) fn real_changes(before: &LocalRecord, changes: Fields) -> Fields {
+    changes
+        .into_iter()
+        .filter(|(k, v)| !same_value(field_value(&before.fields, k), v))
+        .collect()
+}
+
+/// Why a record is left out of an edit of many, or the error that stops it.
+fn skip_reason(e: Error) -> Result<String> {
+    match e {
+        Error::InConflict { .. } => Ok("waiting for your decision on a conflict".into()),
+        Error::RecordDeleted { .. } => Ok("deleted".into()),
+        Error::UnknownRecord { .. } => Ok("no longer here".into()),
+        other => Err(other),
+    }
+}
+
+impl LocalStore {
+    /// Applies `edit` to each record in one transaction: each changes like
+    /// a single edit (one outbox entry per record, coalesced with its unsent
+    /// one). Records waiting for a decision, deleted or gone are skipped
+    /// with the reason; any other error (an invalid value) changes nothing.
+    fn edit_many(
+        &self,
+        collection: &str,
+        ids: &[Uuid],
+        mut edit: impl FnMut(&Connection, &Collection, LocalRecord) -> Result<bool>,
+    ) -> Result<BulkReport> {
+        self.write(|tx| {
+            let col = writable(tx, collection)?;
+            let mut report = BulkReport::default();
+            for &id in ids {
+                let outcome = editable(tx, collection, id).and_then(|r| edit(tx, &col, r));
+                match outcome {
+                    Ok(true) => report.changed += 1,
+                    Ok(false) => {}
+                    Err(e) => report.skipped.push(BulkSkip {
+                        id,
+                        reason: skip_reason(e)?,
+                    }),
                 }
-                _ => false,
-            };
-            records::set_local(tx, collection, id, &r.fields, false)?;
-            let live_base = r.base.as_ref().filter(|b| !b.deleted);
-            let changes: Fields = match live_base {
-                Some(base) if withdrawn => r
-                    .fields
-                    .iter()
-                    .filter(|(k, v)| !same_value(v, field_value(&base.fields, k)))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .chain(
-                        base.fields
-                            .keys()
-                            .filter(|k| !r.fields.contains_key(*k))
-                            .map(|k| (k.clone(), Value::Null)),
-                    )
-                    .collect(),
-                _ => r.fields.clone(),
-            };
-            if changes.is_empty() {
-                return Ok(());
             }
-            let before = LocalRecord {
-                deleted: false,
-                ..r.clone()
+            Ok(report)
+        })
+    }
+
+    /// Sets the same values on many records (`null` clears a field).
+    pub fn update_many(
+        &self,
+        collection: &str,
+        ids: &[Uuid],
+        changes: &Fields,
+    ) -> Result<BulkReport> {
+        self.edit_many(collection, ids, |tx, col, r| {
+            let changes = real_changes(&r, changes.clone());
+            if changes.is_empty() {
+                return Ok(false);
+            }
+            update_loaded(tx, col, r, changes)
+        })
+    }
+
+    /// Adds and removes values of a tags field on many records.
+    pub fn tag_many(
+        &self,
+        collection: &str,
+        ids: &[Uuid],
+        field: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<BulkReport> {
+        self.edit_many(collection, ids, |tx, col, r| {
+            let is_tags = col
+                .field(field)
+                .is_some_and(|f| f.field_type == ferry_protocol::FieldType::Tags);
+            if !is_tags {
+                return Err(Error::InvalidValue(format!(
+                    "\"{field}\" is not a tags field of {}",
+                    col.label
+                )));
+            }
+            let mut tags: Vec<String> = field_value(&r.fields, field)
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            tags.retain(|t| !remove.contains(t));
+            for t in add {
+                if !tags.contains(t) {
+                    tags.push(t.clone());
+                }
+            }
+            let value = if tags.is_empty() {
+                Value::Null
+            } else {
+                Value::from(tags)
             };
-            let m = new_mutation(tx, collection, id, Op::Put, r.base_version(), changes)?;
-            record_edit(tx, Some(&before), &m)
+            let changes = real_changes(&r, Fields::from_iter([(field.to_string(), value)]));
+            if changes.is_empty() {
+                return Ok(false);
+            }
+            update_loaded(tx, col, r, changes)
+        })
+    }
+
+    /// Deletes many records; [`LocalStore::restore_many`] undoes it.
+    pub fn delete_many(&self, collection: &str, ids: &[Uuid]) -> Result<BulkReport> {
+        self.edit_many(collection, ids, |tx, col, r| {
+            delete_in(tx, &col.name, r.id).map(|()| true)
+        })
+    }
+
+    /// Brings back many deleted records (see [`LocalStore::restore`]).
+    pub fn restore_many(&self, collection: &str, ids: &[Uuid]) -> Result<BulkReport> {
+        self.write(|tx| {
+            writable(tx, collection)?;
+            let mut report = BulkReport::default();
+            for &id in ids {
+                match restore_in(tx, collection, id) {
+                    Ok(()) => report.changed += 1,
+                    Err(e) => report.skipped.push(BulkSkip {
+                        id,
+                        reason: skip_reason(e)?,
+                    }),
+                }
+            }
+            Ok(report)
+        })
+    }
+
+    /// Takes back an unsent change: the record returns to its last synced
+    /// state (a record never synced is removed). Returns the entry, for
+    /// [`LocalStore::reapply`]. An entry being sent cannot be discarded.
+    pub fn discard(&self, mutation_id: Uuid) -> Result<OutboxEntry> {
+        self.write(|tx| {
+            let entry = super::outbox::entry(tx, mutation_id)?.ok_or_else(|| {
+                Error::InvalidValue("that change is no longer waiting to be sent".into())
+            })?;
+            let m = &entry.mutation;
+            let entries = entries_for(tx, &m.collection, m.record_id)?;
+            if entry.in_flight || entries.iter().any(|e| e.in_flight) {
+                return Err(Error::InvalidValue(
+                    "that change is being sent right now; wait for the sync to finish".into(),
+                ));
+            }
+            for e in &entries {
+                delete_entry(tx, e.mutation.mutation_id)?;
+            }
+            records::revert_to_base(tx, &m.collection, m.record_id)?;
+            Ok(entry)
+        })
+    }
+
+    /// Makes a discarded change again, as a new edit.
+    pub fn reapply(&self, m: &Mutation) -> Result<()> {
+        self.write(|tx| {
+            let col = writable(tx, &m.collection)?;
+            let now = records::load(tx, &m.collection, m.record_id)?;
+            match (m.op, now) {
+                (Op::Delete, Some(r)) if !r.deleted => delete_in(tx, &m.collection, r.id),
+                (Op::Delete, _) => Ok(()),
+                (Op::Put, None) => {
+                    // A new record discarded: it comes back with its id.
+                    let fields: Fields = m
+                        .fields
+                        .iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    col.check_fields(&fields).map_err(Error::InvalidValue)?;
+                    records::set_local(tx, &m.collection, m.record_id, &fields, false)?;
+                    let again =
+                        new_mutation(tx, &m.collection, m.record_id, Op::Put, None, fields)?;
+                    record_edit(tx, None, &again)
+                }
+                (Op::Put, Some(r)) => {
+                    let r = if r.deleted {
+                        restore_in(tx, &m.collection, r.id)?;
+                        editable(tx, &m.collection, r.id)?
+                    } else {
+                        editable(tx, &m.collection, r.id)?
+                    };
+                    let changes = real_changes(&r, m.fields.clone());
+                    if !changes.is_empty() {
+                        update_loaded(tx, &col, r, changes)?;
+                    }
+                    Ok(())
+                }
+            }
         })
     }
 }

@@ -17,8 +17,9 @@
 //! | counts.rs | `counts`, `pending_counts` |
 //! | schema.rs | `replace_schema`, `collections`, `collection` |
 //! | records.rs | `record` |
-//! | query.rs | `count`, `collection_counts`, `query` |
-//! | edits.rs | `create`, `update`, `delete`, `restore` |
+//! | query.rs | `count`, `collection_counts`, `each`, `query` |
+//! | edits.rs | `create`, `update`, `delete`, `restore`, `update_many`, `tag_many`, `delete_many`, `restore_many`, `discard`, `reapply` |
+//! | imports.rs | `key_matches`, `import_journal`, `import_batch` |
 //! | outbox.rs | `outbox`, `take_batch`, `take_batch_within`, `take_batch_besides`, `export_outbox`, `import_outbox` |
 //! | ack.rs | `store_results` |
 //! | pull.rs | `apply_page` |
@@ -37,6 +38,7 @@ mod conflicts;
 mod counts;
 mod edits;
 pub(crate) mod hlc;
+pub mod imports;
 mod migrations;
 pub(crate) mod outbox;
 mod pull;

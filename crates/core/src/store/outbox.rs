@@ -72,6 +72,16 @@ pub(crate) fn entries_for(c: &Connection, collection: &str, id: Uuid) -> Result<
     Ok(out)
 }
 
+/// The entry of a mutation, if it is still in the outbox.
+pub(crate) fn entry(c: &Connection, mutation_id: Uuid) -> Result<Option<OutboxEntry>> {
+    let mut stmt = c.prepare_cached(&format!("{ENTRY_SELECT} WHERE mutation_id = ?1"))?;
+    let mut rows = stmt.query([mutation_id.to_string()])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(entry_from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
 pub(crate) fn insert_entry(c: &Connection, m: &Mutation) -> Result<()> {
     c.prepare_cached(
         "INSERT INTO outbox (mutation_id, collection, record_id, op, base_version, base, fields, hlc, created_at)

@@ -154,6 +154,26 @@ impl LocalStore {
         })
     }
 
+    /// Every live record `q` matches (its limit and offset aside), in its
+    /// order, a page at a time: between pages the store is free for others.
+    pub fn each(&self, q: &Query, mut f: impl FnMut(LocalRecord) -> Result<()>) -> Result<()> {
+        let mut page = Query {
+            limit: MAX_PAGE,
+            offset: 0,
+            ..q.clone()
+        };
+        loop {
+            let Page { records, has_more } = self.query(&page)?;
+            page.offset += records.len();
+            for r in records {
+                f(r)?;
+            }
+            if !has_more {
+                return Ok(());
+            }
+        }
+    }
+
     /// One page of the live (not deleted) records of a collection.
     pub fn query(&self, q: &Query) -> Result<Page> {
         if !safe_name(&q.collection) {

@@ -204,6 +204,24 @@ pub(crate) fn set_local(
     Ok(())
 }
 
+/// Drops the local changes of a record: its local value becomes its base
+/// again, or, never synced, the record goes.
+pub(crate) fn revert_to_base(c: &Connection, collection: &str, id: Uuid) -> Result<()> {
+    let id = id.to_string();
+    let reverted = c
+        .prepare_cached(
+            "UPDATE records SET fields = coalesce(base_fields, fields), deleted = base_deleted,
+                base_fields = NULL, error = NULL
+             WHERE collection = ?1 AND id = ?2 AND base_version IS NOT NULL",
+        )?
+        .execute(params![collection, id])?;
+    if reverted == 0 {
+        c.prepare_cached("DELETE FROM records WHERE collection = ?1 AND id = ?2")?
+            .execute(params![collection, id])?;
+    }
+    Ok(())
+}
+
 pub(crate) fn set_error(
     c: &Connection,
     collection: &str,

@@ -98,7 +98,8 @@ pub struct RowProblem {
 pub struct ImportPreview {
     pub path: String,
     pub format: FileFormat,
-    /// The file's columns, in order (for JSON lines: every key, in order of first appearance).
+    /// The file's columns, in order (JSON lines: every key, in the order
+    /// first met; a line's own keys in alphabetical order).
     pub columns: Vec<String>,
     /// The first rows, one text per column.
     pub sample: Vec<Vec<String>>,
