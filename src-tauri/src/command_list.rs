@@ -33,6 +33,20 @@ macro_rules! with_commands {
             set_work_offline,
             set_notifications,
             quit,
+            choose_import_file,
+            choose_export_file,
+            import_preview,
+            import_records,
+            cancel_import,
+            export_records,
+            record_ids,
+            update_records,
+            tag_records,
+            delete_records,
+            restore_records,
+            discard_change,
+            reapply_change,
+            set_window_title,
         }
     };
 }

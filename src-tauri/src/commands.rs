@@ -1,12 +1,17 @@
 //! The commands the UI calls. Each is async and does its database work on
 //! a blocking thread, so the UI thread never waits on SQLite or the network.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_core::protocol::{Fields, Record};
-use ferry_core::{Client, Conflict, LocalRecord, OutboxEntry, Query, SortOrder};
+use ferry_core::protocol::{Fields, Mutation, Record};
+use ferry_core::transfer::{
+    self, Cancel, ExportReport, FileFormat, ImportOptions, ImportPreview, ImportReport,
+};
+use ferry_core::{BulkReport, Client, Conflict, LocalRecord, OutboxEntry, Query, SortOrder};
 use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
 use uuid::Uuid;
 
 use crate::session::{self, Desktop, emit};
@@ -262,4 +267,187 @@ pub async fn quit(app: AppHandle, desktop: State<'_, Desktop>) -> Result<()> {
     desktop.shutdown().await;
     app.exit(0);
     Ok(())
+}
+
+/// Stops the import running now (there is one at a time per window).
+static IMPORT_CANCEL: std::sync::LazyLock<Cancel> = std::sync::LazyLock::new(Cancel::default);
+
+/// A file to import, from the system's Open dialog (null: cancelled).
+#[tauri::command]
+pub async fn choose_import_file(app: AppHandle) -> Result<Option<String>> {
+    let dialog = app.dialog().file().set_title("Import records").add_filter(
+        "CSV or JSON lines",
+        &["csv", "tsv", "txt", "jsonl", "ndjson", "json"],
+    );
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog.blocking_pick_file())
+        .await
+        .map_err(|e| CommandError::internal(format!("the Open dialog failed: {e}")))?;
+    Ok(picked
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string()))
+}
+
+/// Where to export, from the system's Save dialog, `name` suggested (null: cancelled).
+#[tauri::command]
+pub async fn choose_export_file(app: AppHandle, name: String) -> Result<Option<String>> {
+    let dialog = app
+        .dialog()
+        .file()
+        .set_title("Export records")
+        .set_file_name(name);
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog.blocking_save_file())
+        .await
+        .map_err(|e| CommandError::internal(format!("the Save dialog failed: {e}")))?;
+    Ok(picked
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string()))
+}
+
+/// What importing a file would do; nothing is written.
+#[tauri::command]
+pub async fn import_preview(
+    desktop: State<'_, Desktop>,
+    collection: String,
+    path: String,
+    options: Option<ImportOptions>,
+) -> Result<ImportPreview> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| {
+        transfer::preview(c.store(), &collection, Path::new(&path), options)
+    })
+    .await
+}
+
+/// Imports a file, telling its progress in `import-progress` events.
+#[tauri::command]
+pub async fn import_records(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    collection: String,
+    path: String,
+    options: ImportOptions,
+) -> Result<ImportReport> {
+    let client = desktop.client().await?;
+    IMPORT_CANCEL.reset();
+    blocking(&client, move |c| {
+        c.import(
+            &collection,
+            Path::new(&path),
+            &options,
+            false,
+            &IMPORT_CANCEL,
+            |p| emit(&app, EventName::ImportProgress, &p),
+        )
+    })
+    .await
+}
+
+/// Stops the running import after its current batch.
+#[tauri::command]
+pub fn cancel_import() {
+    IMPORT_CANCEL.cancel();
+}
+
+/// Writes every record a list's query matches to a file.
+#[tauri::command]
+pub async fn export_records(
+    desktop: State<'_, Desktop>,
+    query: ListQuery,
+    format: FileFormat,
+    path: String,
+) -> Result<ExportReport> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| {
+        transfer::export(c.store(), &core_query(query), format, Path::new(&path))
+    })
+    .await
+}
+
+/// The ids of every record a list's query matches, in its order.
+#[tauri::command]
+pub async fn record_ids(desktop: State<'_, Desktop>, query: ListQuery) -> Result<Vec<Uuid>> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| {
+        let mut ids = Vec::new();
+        c.store().each(&core_query(query), |r| {
+            ids.push(r.id);
+            Ok(())
+        })?;
+        Ok(ids)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn update_records(
+    desktop: State<'_, Desktop>,
+    collection: String,
+    ids: Vec<Uuid>,
+    changes: Fields,
+) -> Result<BulkReport> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| c.update_many(&collection, &ids, &changes)).await
+}
+
+#[tauri::command]
+pub async fn tag_records(
+    desktop: State<'_, Desktop>,
+    collection: String,
+    ids: Vec<Uuid>,
+    field: String,
+    add: Vec<String>,
+    remove: Vec<String>,
+) -> Result<BulkReport> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| {
+        c.tag_many(&collection, &ids, &field, &add, &remove)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn delete_records(
+    desktop: State<'_, Desktop>,
+    collection: String,
+    ids: Vec<Uuid>,
+) -> Result<BulkReport> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| c.delete_many(&collection, &ids)).await
+}
+
+#[tauri::command]
+pub async fn restore_records(
+    desktop: State<'_, Desktop>,
+    collection: String,
+    ids: Vec<Uuid>,
+) -> Result<BulkReport> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| c.restore_many(&collection, &ids)).await
+}
+
+/// Takes back an unsent change; returns it, for undo.
+#[tauri::command]
+pub async fn discard_change(desktop: State<'_, Desktop>, mutation_id: Uuid) -> Result<OutboxEntry> {
+    let client = desktop.client().await?;
+    let entry = blocking(&client, move |c| c.discard(mutation_id)).await?;
+    desktop.emit_status().await;
+    Ok(entry)
+}
+
+/// Makes a discarded change again.
+#[tauri::command]
+pub async fn reapply_change(desktop: State<'_, Desktop>, mutation: Mutation) -> Result<()> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| c.reapply(&mutation)).await?;
+    desktop.emit_status().await;
+    Ok(())
+}
+
+/// Titles the window ("Ferry — alice — Contacts"), so windows of two
+/// profiles are told apart.
+#[tauri::command]
+pub fn set_window_title(window: tauri::WebviewWindow, title: String) -> Result<()> {
+    window
+        .set_title(&title)
+        .map_err(|e| CommandError::internal(format!("the window title could not be set: {e}")))
 }

@@ -105,6 +105,7 @@ impl From<Error> for CommandError {
                 K::NotFound,
                 "This conflict was already resolved.".into(),
             ),
+            Error::BadFile { .. } => (K::Invalid, capitalise(&e.to_string())),
             Error::InvalidValue(m)
             | Error::InvalidResolution(m)
             | Error::InvalidField { message: m, .. } => (K::Invalid, capitalise(m)),

@@ -1,14 +1,17 @@
-//! The app menu: Sync now, Work offline, Install update, Quit.
+//! The app menu: Import, Export, Sync now, Work offline, Install update, Quit.
 
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::{AppHandle, Manager, Wry};
 
-use crate::session::Desktop;
+use crate::session::{Desktop, emit};
+use crate::types::{EventName, MenuCommand};
 
 const SYNC_NOW: &str = "sync-now";
 const WORK_OFFLINE: &str = "work-offline";
 const QUIT: &str = "quit";
 const INSTALL_UPDATE: &str = "install-update";
+const IMPORT: &str = "import";
+const EXPORT: &str = "export";
 
 /// The "Work offline" item, kept so its tick follows the switch in the window.
 pub struct OfflineItem(CheckMenuItem<Wry>);
@@ -25,9 +28,12 @@ pub fn build(app: &AppHandle) -> tauri::Result<Menu<Wry>> {
     app.manage(OfflineItem(offline.clone()));
     let file = Submenu::with_items(
         app,
-        "Ferry",
+        "File",
         true,
         &[
+            &MenuItem::with_id(app, IMPORT, "Import…", true, Some("CmdOrCtrl+I"))?,
+            &MenuItem::with_id(app, EXPORT, "Export…", true, Some("CmdOrCtrl+E"))?,
+            &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, SYNC_NOW, "Sync now", true, Some("CmdOrCtrl+R"))?,
             &offline,
             &PredefinedMenuItem::separator(app)?,
@@ -86,6 +92,9 @@ pub fn on_event(app: &AppHandle, event: MenuEvent) {
             });
         }
         INSTALL_UPDATE => crate::updates::install(&app),
+        // The window knows which collection is open: it opens the dialog.
+        IMPORT => emit(&app, EventName::Menu, &MenuCommand::Import),
+        EXPORT => emit(&app, EventName::Menu, &MenuCommand::Export),
         QUIT => crate::request_quit(&app),
         _ => {}
     }

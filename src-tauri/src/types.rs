@@ -211,6 +211,17 @@ pub struct EventPayloads {
     pub quit_requested: QuitRequested,
     #[serde(rename = "open-conflict")]
     pub open_conflict: OpenConflict,
+    #[serde(rename = "import-progress")]
+    pub import_progress: ferry_core::transfer::ImportProgress,
+    pub menu: MenuCommand,
+}
+
+/// A menu item the window acts on.
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum MenuCommand {
+    Import,
+    Export,
 }
 
 /// Event names, shared with the UI through the generated bindings.
@@ -222,6 +233,8 @@ pub enum EventName {
     ConflictsChanged,
     QuitRequested,
     OpenConflict,
+    ImportProgress,
+    Menu,
 }
 
 impl EventName {
@@ -232,6 +245,8 @@ impl EventName {
             EventName::ConflictsChanged => "conflicts-changed",
             EventName::QuitRequested => "quit-requested",
             EventName::OpenConflict => "open-conflict",
+            EventName::ImportProgress => "import-progress",
+            EventName::Menu => "menu",
         }
     }
 }
@@ -273,6 +288,11 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     EventName::export_all(&cfg)?;
     EventPayloads::export_all(&cfg)?;
     RecordRef::export_all(&cfg)?;
+    MenuCommand::export_all(&cfg)?;
+    ferry_core::transfer::ImportPreview::export_all(&cfg)?;
+    ferry_core::transfer::ImportReport::export_all(&cfg)?;
+    ferry_core::transfer::ExportReport::export_all(&cfg)?;
+    ferry_core::BulkReport::export_all(&cfg)?;
     std::fs::write(dir.join("commands.ts"), commands_ts())?;
     ferry_core::Conflict::export_all(&cfg)?;
     ferry_core::OutboxEntry::export_all(&cfg)?;
@@ -351,7 +371,9 @@ mod tests {
             | E::RecordsChanged
             | E::ConflictsChanged
             | E::QuitRequested
-            | E::OpenConflict => e,
+            | E::OpenConflict
+            | E::ImportProgress
+            | E::Menu => e,
         };
         let payloads = super::EventPayloads::decl(&ts_rs::Config::new());
         for event in [
@@ -360,6 +382,8 @@ mod tests {
             E::ConflictsChanged,
             E::QuitRequested,
             E::OpenConflict,
+            E::ImportProgress,
+            E::Menu,
         ] {
             let name = listed(event).as_str();
             assert!(

@@ -1,11 +1,12 @@
 //! Ferry benchmarks. Each suite prints one JSON object with its figures, the
 //! targets, and ratios to a raw reference measured in the same run.
 //!
-//! `cargo run --release -p ferry-bench -- server|client [--records N]`
+//! `cargo run --release -p ferry-bench -- server|client|everyday [--records N]`
 //! `cargo run --release -p ferry-bench -- load` (see load.rs)
 
 mod client;
 mod dataset;
+mod everyday;
 mod harness;
 mod load;
 mod server;
@@ -31,10 +32,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("server") => server::run(records),
         Some("client") => client::run(records),
+        Some("everyday") => everyday::run(records),
         Some("load") => load::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: ferry-bench server|client [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]"
+                "usage: ferry-bench server|client|everyday [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]"
             );
             return ExitCode::from(2);
         }

@@ -7,6 +7,7 @@ mod conflicts;
 mod outbox;
 mod output;
 mod records;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,12 @@ enum Command {
     ExportOutbox { file: PathBuf },
     /// Add the edits of an exported JSON file to the outbox.
     ImportOutbox { file: PathBuf },
+    /// Import a CSV or JSON lines file into a collection (each row an edit,
+    /// sent at the next sync; an import cut short continues when run again).
+    Import(transfer::ImportArgs),
+    /// Export a collection (or the records a search and filters match) to
+    /// CSV or JSON lines.
+    Export(transfer::ExportArgs),
 }
 
 /// A mistake in how the command was called (exit code 2).
@@ -198,5 +205,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox => outbox::list(&ctx),
         Command::ExportOutbox { file } => outbox::export(&ctx, &file),
         Command::ImportOutbox { file } => outbox::import(&ctx, &file),
+        Command::Import(args) => transfer::import(&ctx, &args),
+        Command::Export(args) => transfer::export(&ctx, &args),
     }
 }

@@ -13,11 +13,14 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::model::{BulkReport, OutboxEntry};
 use crate::sync::Api;
+use crate::transfer::{self, Cancel, ImportOptions, ImportProgress, ImportReport};
 use crate::{
     Account, ConnState, Connectivity, ConnectivityOptions, Error, Event, LocalRecord, LocalStore,
     Profile, RecordRef, Resolution, Result, SyncEngine, SyncReport,
 };
+use ferry_protocol::Mutation;
 
 static STATUS_SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -327,6 +330,110 @@ impl Client {
         let record = store.record(collection, id)?;
         self.edited(Self::one(collection, id));
         Ok(record)
+    }
+
+    /// Tells listeners about an edit of many records: each by name when
+    /// few, else "refresh what you show".
+    fn edited_many(&self, collection: &str, ids: &[Uuid]) {
+        const LISTED: usize = 200;
+        if ids.len() <= LISTED {
+            let refs = ids.iter().map(|&id| RecordRef {
+                collection: collection.to_string(),
+                id,
+            });
+            self.edited(refs.collect());
+        } else {
+            self.edited_unlisted();
+        }
+    }
+
+    /// Tells listeners that records changed, too many to list.
+    fn edited_unlisted(&self) {
+        self.engine.publish(Event::DataChanged {
+            records: Vec::new(),
+            truncated: true,
+        });
+        if let Some(c) = self.slot().as_ref() {
+            c.local_edit();
+        }
+    }
+
+    /// Sets the same values on many records (see [`LocalStore::update_many`]).
+    pub fn update_many(
+        &self,
+        collection: &str,
+        ids: &[Uuid],
+        changes: &Fields,
+    ) -> Result<BulkReport> {
+        let report = self.store().update_many(collection, ids, changes)?;
+        self.edited_many(collection, ids);
+        Ok(report)
+    }
+
+    /// Adds and removes values of a tags field on many records.
+    pub fn tag_many(
+        &self,
+        collection: &str,
+        ids: &[Uuid],
+        field: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<BulkReport> {
+        let report = self.store().tag_many(collection, ids, field, add, remove)?;
+        self.edited_many(collection, ids);
+        Ok(report)
+    }
+
+    pub fn delete_many(&self, collection: &str, ids: &[Uuid]) -> Result<BulkReport> {
+        let report = self.store().delete_many(collection, ids)?;
+        self.edited_many(collection, ids);
+        Ok(report)
+    }
+
+    pub fn restore_many(&self, collection: &str, ids: &[Uuid]) -> Result<BulkReport> {
+        let report = self.store().restore_many(collection, ids)?;
+        self.edited_many(collection, ids);
+        Ok(report)
+    }
+
+    /// Takes back an unsent change (see [`LocalStore::discard`]).
+    pub fn discard(&self, mutation_id: Uuid) -> Result<OutboxEntry> {
+        let entry = self.store().discard(mutation_id)?;
+        let m = &entry.mutation;
+        self.edited(Self::one(&m.collection, m.record_id));
+        Ok(entry)
+    }
+
+    /// Makes a discarded change again.
+    pub fn reapply(&self, m: &Mutation) -> Result<()> {
+        self.store().reapply(m)?;
+        self.edited(Self::one(&m.collection, m.record_id));
+        Ok(())
+    }
+
+    /// Imports a file (see [`crate::transfer::import`]); the new and changed
+    /// records are sent like any edit.
+    pub fn import(
+        &self,
+        collection: &str,
+        path: &std::path::Path,
+        options: &ImportOptions,
+        again: bool,
+        cancel: &Cancel,
+        progress: impl FnMut(ImportProgress),
+    ) -> Result<ImportReport> {
+        let result = transfer::import(
+            self.store(),
+            collection,
+            path,
+            options,
+            again,
+            cancel,
+            progress,
+        );
+        // Even a failed import may have brought in whole batches.
+        self.edited_unlisted();
+        result
     }
 
     /// Settles a conflict.

@@ -486,8 +486,7 @@ fn many_records_change_in_one_go_with_one_outbox_entry_each() {
 
     let report = f.store.delete_many("contacts", &ids[..2]).expect("delete");
     assert_eq!(report.changed, 2);
-    // Records gone are skipped, with the reason (never sent, a deletion
-    // leaves nothing behind).
+    // Deleted records are skipped, with the reason.
     let report = f
         .store
         .update_many(
@@ -498,8 +497,15 @@ fn many_records_change_in_one_go_with_one_outbox_entry_each() {
         .expect("update");
     assert_eq!(report.changed, 3);
     assert_eq!(report.skipped.len(), 2);
-    assert_eq!(report.skipped[0].reason, "no longer here");
-    assert_eq!(f.all().len(), 3);
+    assert_eq!(report.skipped[0].reason, "deleted");
+    // Never sent, they come back as new records.
+    let report = f
+        .store
+        .restore_many("contacts", &ids[..2])
+        .expect("restore");
+    assert_eq!(report.changed, 2);
+    assert_eq!(f.all().len(), 5);
+    assert_eq!(f.store.outbox(100).expect("outbox").len(), 5);
 }
 
 #[test]

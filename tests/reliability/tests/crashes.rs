@@ -390,3 +390,125 @@ async fn resent_after_a_lost_answer<F: Future<Output = Option<TestServer>>>(
     let local = alice.store().record("tasks", id).expect("alice's task");
     assert_eq!(local.fields, history[2].fields, "alice = server");
 }
+
+/// `ferry import` killed with SIGKILL at random moments, then run again
+/// until it finishes: every row is imported exactly once (locally and, after
+/// a sync, on the server), because each batch and the note of how far the
+/// import got are one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferry_import_killed_at_random_moments_imports_each_row_once() {
+    let name = "ferry import kill -9";
+    let seed = seed(name);
+    let context = format!("{name}, seed {seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("alice");
+    engine(&profile)
+        .login(&server.url, "alice", "demo", "alice-laptop")
+        .await
+        .expect("login");
+    let rows = ferry_core::transfer::IMPORT_BATCH * 6 + 7;
+    let file = dir.path().join("people.csv");
+    let mut text = String::from("Name,Company,Notes\n");
+    for i in 0..rows {
+        text.push_str(&format!(
+            "Imported {i},\"Acme, Inc.\",\"row {i}\nsecond line\"\n"
+        ));
+    }
+    std::fs::write(&file, text).expect("write the file");
+    let import = || {
+        tokio::process::Command::new(tool("ferry"))
+            .arg("--profile")
+            .arg(&profile)
+            .args(["import", "contacts"])
+            .arg(&file)
+            .env("FERRY_KEYRING", "off")
+            .env_remove("FERRY_PROFILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start ferry import")
+    };
+    // How long a whole import takes here, to aim the kills: timed on a
+    // second profile of alice's that never syncs.
+    let span = {
+        let timing = dir.path().join("timing");
+        engine(&timing)
+            .login(&server.url, "alice", "demo", "alice-desktop")
+            .await
+            .expect("login");
+        let started = Instant::now();
+        let out = tokio::process::Command::new(tool("ferry"))
+            .arg("--profile")
+            .arg(&timing)
+            .args(["import", "contacts"])
+            .arg(&file)
+            .env("FERRY_KEYRING", "off")
+            .env_remove("FERRY_PROFILE")
+            .output()
+            .await
+            .expect("ferry import ran");
+        assert!(
+            out.status.success(),
+            "{context}: the timed import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        started.elapsed()
+    };
+    let (mut killed, mut runs) = (0, 0);
+    loop {
+        runs += 1;
+        assert!(runs < 60, "{context}: the import never finished");
+        let mut child = import();
+        if killed < sized(6, 60) {
+            tokio::time::sleep(span.mul_f64(rng.gen_range(0.05..0.9))).await;
+            if matches!(child.try_wait(), Ok(None)) {
+                child.start_kill().expect("kill -9 ferry import");
+                let _ = child.wait().await;
+                killed += 1;
+                continue;
+            }
+        }
+        let out = child.wait_with_output().await.expect("ferry import ran");
+        let said = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{context}: ferry import: {said}");
+        break;
+    }
+    let alice = engine(&profile);
+    let store = alice.profile().store();
+    let names = |store: &ferry_core::LocalStore| {
+        let mut seen = std::collections::HashMap::new();
+        store
+            .each(&ferry_core::Query::new("contacts"), |r| {
+                if let Some(n) = r.fields.get("name").and_then(|v| v.as_str()) {
+                    *seen.entry(n.to_string()).or_insert(0) += 1;
+                }
+                Ok(())
+            })
+            .expect("read contacts");
+        seen
+    };
+    let check = |seen: std::collections::HashMap<String, i32>, where_: &str| {
+        for i in 0..rows {
+            let n = seen.get(&format!("Imported {i}")).copied().unwrap_or(0);
+            assert_eq!(n, 1, "{context}: row {i} is {n} times {where_}");
+        }
+    };
+    check(names(store), "in the local snapshot");
+    alice.sync().await.expect("sync");
+    let fresh = Client::login(&server, "alice").await;
+    fresh.sync().await;
+    check(names(fresh.store()), "on the server");
+    println!(
+        "{}",
+        json!({"test": name, "seed": seed, "rows": rows, "kills": killed, "runs": runs, "lost": 0, "duplicated": 0})
+    );
+    assert!(
+        killed >= sized(6, 60) / 2,
+        "{context}: only {killed} runs were killed mid-way"
+    );
+}

@@ -6,7 +6,7 @@
 
 use ferry_protocol::fields::{apply_changes, field_value, same_value};
 use ferry_protocol::{Access, Collection, Fields, Mutation, Op};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -43,12 +43,9 @@ pub(crate) fn record_edit(
         merged.hlc = hlc;
         match (m.op, last.mutation.op) {
             (Op::Delete, Op::Put) if last.mutation.base_version.is_none() && entries.len() == 1 => {
-                // Created and deleted before the server ever saw it: nothing to send.
+                // Created and deleted before the server ever saw it: nothing
+                // to send. The local tombstone stays, so the deletion can be undone.
                 delete_entry(c, last.mutation.mutation_id)?;
-                c.execute(
-                    "DELETE FROM records WHERE collection = ?1 AND id = ?2",
-                    params![m.collection, m.record_id.to_string()],
-                )?;
                 return Ok(());
             }
             (Op::Delete, _) => {

@@ -242,9 +242,74 @@ impl LocalStore {
                 })
             });
         }
+        // Ascending by a field, empty values come last, as people expect:
+        // the records with a value, then (when the page reaches past them)
+        // those without, each part walking the field's index.
+        if sort.is_some() && q.order == SortOrder::Ascending {
+            let filled = self.page_where(
+                q,
+                &key,
+                dir,
+                &format!(" AND {key} IS NOT NULL"),
+                q.offset,
+                limit,
+            )?;
+            if filled.has_more {
+                return Ok(filled);
+            }
+            let (skip, mut records) = if filled.records.is_empty() && q.offset > 0 {
+                let with_value = self.count_where(q, &format!(" AND {key} IS NOT NULL"))?;
+                (q.offset.saturating_sub(with_value), Vec::new())
+            } else {
+                (0, filled.records)
+            };
+            let empty = self.page_where(
+                q,
+                "r.rid",
+                dir,
+                &format!(" AND {key} IS NULL"),
+                skip,
+                limit - records.len(),
+            )?;
+            records.extend(empty.records);
+            return Ok(Page {
+                records,
+                has_more: empty.has_more,
+            });
+        }
+        self.page_where(q, &key, dir, "", q.offset, limit)
+    }
+
+    /// How many live records match `q`'s filters and `extra` (no search).
+    fn count_where(&self, q: &Query, extra: &str) -> Result<usize> {
+        let mut sql = format!(
+            "SELECT count(*) FROM records r WHERE r.collection = '{}' AND r.deleted = 0{extra}",
+            q.collection
+        );
+        let mut args: Vec<SqlValue> = Vec::new();
+        push_conditions(q, None, &mut sql, &mut args)?;
+        self.read(|c| {
+            let n: i64 = c
+                .prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
+    /// A page of the live records matching `q`'s filters and `extra` (no
+    /// search), ordered by `key` then row id.
+    fn page_where(
+        &self,
+        q: &Query,
+        key: &str,
+        dir: &str,
+        extra: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page> {
         // The collection name is spliced in (it is a safe name) so the planner can use the partial sort indexes.
         let mut sql = format!(
-            "{RECORD_SELECT} WHERE r.collection = '{}' AND r.deleted = 0",
+            "{RECORD_SELECT} WHERE r.collection = '{}' AND r.deleted = 0{extra}",
             q.collection
         );
         let mut args: Vec<SqlValue> = Vec::new();
@@ -254,9 +319,7 @@ impl LocalStore {
             i64::try_from(limit + 1).unwrap_or(i64::MAX),
         ));
         sql.push_str(&format!(" LIMIT ?{}", args.len()));
-        args.push(SqlValue::Integer(
-            i64::try_from(q.offset).unwrap_or(i64::MAX),
-        ));
+        args.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
         sql.push_str(&format!(" OFFSET ?{}", args.len()));
         tracing::trace!(%sql, "query");
         self.read(|c| {
@@ -279,6 +342,7 @@ impl LocalStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     /// Sorting a large collection must walk the field's index, not sort every row.
     #[test]
@@ -303,5 +367,68 @@ mod tests {
             plan.contains("sort_tasks__owner") && !plan.contains("TEMP B-TREE"),
             "{plan}"
         );
+    }
+
+    /// Ascending, records without a value come after those with one, on
+    /// every page, searched or not; descending, too.
+    #[test]
+    fn empty_values_sort_last() {
+        let store = LocalStore::open_in_memory().expect("open");
+        store
+            .replace_schema(&[crate::store::schema::tests::tasks(&["owner"])])
+            .expect("schema");
+        let mut want = Vec::new();
+        for i in 0..9 {
+            let mut f = Fields::new();
+            f.insert("title".into(), Value::from(format!("task {i}")));
+            if i % 3 != 0 {
+                f.insert("owner".into(), Value::from(format!("o{}", 9 - i)));
+            }
+            let id = store.create("tasks", f).expect("create");
+            want.push((i % 3 == 0, format!("o{}", 9 - i), id));
+        }
+        want.sort_by_key(|(empty, owner, _)| {
+            (*empty, if *empty { String::new() } else { owner.clone() })
+        });
+        let order = |q: &Query, page: usize| -> Vec<Uuid> {
+            let mut out = Vec::new();
+            let mut offset = 0;
+            loop {
+                let p = store
+                    .query(&Query {
+                        limit: page,
+                        offset,
+                        ..q.clone()
+                    })
+                    .expect("query");
+                offset += p.records.len();
+                out.extend(p.records.into_iter().map(|r| r.id));
+                if !p.has_more {
+                    return out;
+                }
+            }
+        };
+        let mut q = Query::new("tasks");
+        q.sort = Some("owner".into());
+        for page in [1, 2, 4, 6, 7, 50] {
+            let got = order(&q, page);
+            assert_eq!(
+                got[..6],
+                want.iter().take(6).map(|w| w.2).collect::<Vec<_>>()[..],
+                "page {page}"
+            );
+            assert_eq!(got.len(), 9, "page {page}");
+        }
+        q.search = Some("task".into());
+        assert_eq!(
+            order(&q, 4)[..6],
+            want.iter().take(6).map(|w| w.2).collect::<Vec<_>>()[..]
+        );
+        q.search = None;
+        q.order = SortOrder::Descending;
+        let got = order(&q, 4);
+        let mut filled: Vec<Uuid> = want.iter().take(6).map(|w| w.2).collect();
+        filled.reverse();
+        assert_eq!(got[..6], filled[..]);
     }
 }

@@ -392,13 +392,13 @@ pub(crate) fn page(c: &Connection, q: &PageQuery<'_>, expr: &str) -> Result<Vec<
         // planner off the sort index).
         let sql = format!(
             "SELECT r.rid FROM records r WHERE r.rid IN rarray(?{}) AND r.collection = '{}' AND r.deleted = 0{}
-             ORDER BY +{} {dir}, r.rid {dir} LIMIT ?{} OFFSET ?{}",
+             ORDER BY +{key} IS NULL, +{key} {dir}, r.rid {dir} LIMIT ?{} OFFSET ?{}",
             n + 1,
             q.collection,
             q.conditions,
-            q.key,
             n + 2,
             n + 3,
+            key = q.key,
             dir = q.dir,
         );
         let set = Rc::new(

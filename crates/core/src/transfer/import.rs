@@ -436,10 +436,15 @@ pub fn preview(
         })
         .collect();
     let journal = store.import_journal(&import_id(&table, collection, &options)?)?;
+    let resume_from = journal.filter(|j| !j.finished()).map_or(0, |j| j.done);
     let (valid, matches, listed, problem_rows) = match check_rows(store, &col, &table, &options) {
         Ok(checked) => {
             let (listed, count) = problems(&checked);
-            let ok = checked.rows.iter().filter_map(|r| r.as_ref().ok());
+            let left = checked
+                .rows
+                .iter()
+                .skip(usize::try_from(resume_from).unwrap_or(usize::MAX));
+            let ok = left.filter_map(|r| r.as_ref().ok());
             let matches = ok.clone().filter(|(_, m)| *m).count() as u64;
             (ok.count() as u64, matches, listed, count)
         }
@@ -466,7 +471,7 @@ pub fn preview(
         problem_rows,
         options,
         matches,
-        resume_from: journal.filter(|j| !j.finished()).map_or(0, |j| j.done),
+        resume_from,
         already_imported: journal.is_some_and(|j| j.finished()),
     })
 }

@@ -105,7 +105,7 @@ pub struct ImportPreview {
     pub sample: Vec<Vec<String>>,
     /// Data rows in the file.
     pub rows: u64,
-    /// Rows that would be imported.
+    /// Rows that would be imported (those after `resume_from`).
     pub valid: u64,
     /// The first rows with problems ([`LISTED_PROBLEMS`] at most).
     pub problems: Vec<RowProblem>,
@@ -113,7 +113,7 @@ pub struct ImportPreview {
     pub problem_rows: u64,
     /// The options checked: the mapping given, or the one guessed.
     pub options: ImportOptions,
-    /// With a key: valid rows that match a record (they update it).
+    /// With a key: rows to import that match a record (they update it).
     pub matches: u64,
     /// Rows an earlier import of this file with these options already
     /// brought in (cut short: it continues after them).

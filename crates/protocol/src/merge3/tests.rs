@@ -205,7 +205,11 @@ fn text_clashes_only_where_both_changed_the_same_words() {
     // A word written without spaces is one unit: a date, an address, a
     // code whose pieces both sides changed clashes, never mixes.
     for (base, mine, theirs) in [
-        ("due 2026-01-02 ok", "due 2026-03-02 ok", "due 2026-01-09 ok"),
+        (
+            "due 2026-01-02 ok",
+            "due 2026-03-02 ok",
+            "due 2026-01-09 ok",
+        ),
         ("mail ann@old.org", "mail ann@new.org", "mail bea@old.org"),
         ("c2-27\n", "c2-93\n", "basec2-27\n"),
     ] {
@@ -213,7 +217,11 @@ fn text_clashes_only_where_both_changed_the_same_words() {
         assert_eq!(clashes(&merged).len(), 1, "{base:?}: {merged:?}");
     }
     // Words apart on one line still merge.
-    let merged = merge_text("due 2026-01-02 ok", "due 2026-03-02 ok", "Due 2026-01-02 ok");
+    let merged = merge_text(
+        "due 2026-01-02 ok",
+        "due 2026-03-02 ok",
+        "Due 2026-01-02 ok",
+    );
     assert_eq!(text(&merged), "Due 2026-03-02 ok");
 }
 

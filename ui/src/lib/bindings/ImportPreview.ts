@@ -3,4 +3,49 @@ import type { FileFormat } from "./FileFormat";
 import type { ImportOptions } from "./ImportOptions";
 import type { RowProblem } from "./RowProblem";
 
-export type ImportPreview = { path: string, format: FileFormat, columns: Array<string>, sample: Array<Array<string>>, rows: number, valid: number, problems: Array<RowProblem>, problem_rows: number, options: ImportOptions, matches: number, resume_from: number, already_imported: boolean, };
+/**
+ * What importing a file would do, before anything is written.
+ */
+export type ImportPreview = { path: string, format: FileFormat, 
+/**
+ * The file's columns, in order (JSON lines: every key, in the order
+ * first met; a line's own keys in alphabetical order).
+ */
+columns: Array<string>, 
+/**
+ * The first rows, one text per column.
+ */
+sample: Array<Array<string>>, 
+/**
+ * Data rows in the file.
+ */
+rows: number, 
+/**
+ * Rows that would be imported (those after `resume_from`).
+ */
+valid: number, 
+/**
+ * The first rows with problems ([`LISTED_PROBLEMS`] at most).
+ */
+problems: Array<RowProblem>, 
+/**
+ * Every row with a problem.
+ */
+problem_rows: number, 
+/**
+ * The options checked: the mapping given, or the one guessed.
+ */
+options: ImportOptions, 
+/**
+ * With a key: rows to import that match a record (they update it).
+ */
+matches: number, 
+/**
+ * Rows an earlier import of this file with these options already
+ * brought in (cut short: it continues after them).
+ */
+resume_from: number, 
+/**
+ * This file was already imported in full with these options.
+ */
+already_imported: boolean, };
