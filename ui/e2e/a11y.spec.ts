@@ -176,6 +176,7 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await page.getByTestId('import-mode-update').check();
       await expect(page.getByTestId('import-key')).toBeEnabled();
       await expectAccessible(page, 'import preview, update mode, problem rows');
+      await ferry.shot(`import-preview-update-${colorScheme}`);
       await page.getByTestId('map-Name').selectOption('');
       await expect(page.getByTestId('import-blocker')).toBeVisible();
       await expectAccessible(page, 'import preview with the button off and its reason');

@@ -104,7 +104,7 @@ test.describe('Import', () => {
     await expect(page.getByTestId('import-summary')).toContainText('1 matches a record and will update it');
     expect((await ferry.calls('import_preview')).at(-1)!.args.options.key).toBe('name');
     await page.getByTestId('import-key').selectOption('phone');
-    await expect(page.getByTestId('import-summary')).toContainText('0 match records');
+    await expect(page.getByTestId('import-summary')).toContainText('No row matches a record');
     await page.getByTestId('import-key').selectOption('name');
     await expect(page.getByTestId('import-summary')).toContainText('1 matches a record');
 
@@ -228,6 +228,35 @@ test.describe('Import', () => {
     await page.getByTestId('import-pick').click();
     await expect(importDialog(page).getByRole('heading', { level: 2 })).toHaveText('Import into Contacts');
     await expect(page.getByTestId('import-path')).toBeFocused();
+  });
+
+  test('from a collection one may only read, the menu says so and asks for another', async ({ page, ferry }) => {
+    await ferry.open({ contacts: 5, tasks: 5, readOnlyTasks: true });
+    await page.getByTestId('collection-tasks').click();
+    await expect(page.getByRole('heading', { name: 'Tasks' })).toBeVisible();
+    await expect(page.getByTestId('open-import')).toHaveCount(0);
+    await ferry.emit('menu', 'import');
+    await expect(page.getByTestId('import-read-only')).toHaveText(
+      'You may only read Tasks, so nothing can be imported into it. Choose a collection you can write to.',
+    );
+    await expect(page.getByTestId('import-collection')).toBeFocused();
+    await page.keyboard.press('Escape');
+    await expect(page.getByTestId('import-dialog')).toHaveCount(0);
+    // Export works on what one may read.
+    await ferry.emit('menu', 'export');
+    await expect(page.getByTestId('export-dialog').getByRole('heading', { level: 2 })).toHaveText('Export Tasks');
+  });
+
+  test('the menu does nothing while another dialog is open', async ({ page, ferry }) => {
+    await ferry.open({ conflicts: true });
+    await page.getByTestId('nav-conflicts').click();
+    await page.getByTestId('conflict-item').first().click();
+    await expect(page.getByTestId('conflict-dialog')).toBeVisible();
+    await ferry.emit('menu', 'import');
+    await ferry.emit('menu', 'export');
+    await page.waitForTimeout(200);
+    await expect(page.getByTestId('import-dialog')).toHaveCount(0);
+    await expect(page.getByTestId('export-dialog')).toHaveCount(0);
   });
 });
 

@@ -247,9 +247,12 @@ export class AppState {
   /** File › Import… or Export…: for the collection on screen, else the dialog asks which. */
   openTransfer(kind: MenuCommand, collection?: string): void {
     // One dialog at a time: a running import is never hidden behind another.
-    if (this.transfer || !this.signedIn) return;
+    if (this.transfer || !this.signedIn || this.openConflict || this.pendingView || this.quitOutbox !== null) return;
     const name = collection ?? (this.view.kind === 'collection' ? this.view.name : null);
-    this.transfer = { kind, collection: name && this.collectionInfo(name) ? name : null };
+    const info = name ? this.collectionInfo(name) : undefined;
+    // Importing needs write access: for a read-only collection the dialog asks for another.
+    const usable = info && (kind === 'export' || info.collection.access === 'write');
+    this.transfer = { kind, collection: usable ? info.collection.name : null };
   }
 
   showConflict(ref: RecordRef): void {
