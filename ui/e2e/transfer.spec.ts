@@ -143,7 +143,8 @@ test.describe('Import', () => {
     await expect(bar).toHaveAttribute('aria-valuenow', '2000');
     await expect(bar).toHaveAttribute('aria-valuetext', '2,000 of 10,000 rows');
     await expect(page.getByTestId('cancel-import')).toBeFocused();
-    // Escape does not drop a running import out of sight.
+    // Escape does not drop a running import out of sight, and there is no Close: Cancel import is the way out.
+    await expect(importDialog(page).getByRole('button', { name: 'Close' })).toHaveCount(0);
     await page.keyboard.press('Escape');
     await expect(importDialog(page)).toBeVisible();
     await ferry.shot('import-running');
@@ -300,7 +301,13 @@ test.describe('Export', () => {
     await page.getByTestId('search').fill('ada');
     await expect(page.getByTestId('list-count')).toContainText('of 1,234');
     await page.getByTestId('open-export').click();
+    // The view on screen is offered first.
+    await expect(page.getByTestId('export-scope-view')).toBeChecked();
     await page.getByTestId('export-scope-all').check();
+    // A change arriving meanwhile (a sync, say) recounts the view but keeps the choice.
+    await page.evaluate(() => window.ferry.backend.create('contacts', { name: 'Ada Newcomer' }));
+    await expect(exportDialog(page)).toContainText('The whole collection (1,235 records)');
+    await expect(page.getByTestId('export-scope-all')).toBeChecked();
     await expect(page.getByTestId('export-format-csv')).toBeChecked();
     await page.getByTestId('export-path').fill('/home/alice/all.jsonl');
     // The typed extension follows the format.
@@ -311,7 +318,7 @@ test.describe('Export', () => {
     await expect(page.getByTestId('export-path')).toHaveValue('/home/alice/all.csv');
     await expect(page.getByTestId('export-start')).toHaveText('Export');
     await page.getByTestId('export-start').click();
-    await expect(page.getByRole('status').filter({ hasText: 'Exported' })).toHaveText('Exported 1,234 records to /home/alice/all.csv');
+    await expect(page.getByRole('status').filter({ hasText: 'Exported' })).toHaveText('Exported 1,235 records to /home/alice/all.csv');
     expect(await ferry.calls('choose_export_file')).toHaveLength(0);
     expect((await ferry.calls('export_records'))[0]!.args).toEqual({
       query: { collection: 'contacts', search: null, sort: null, descending: false, filters: {}, offset: 0, limit: 0 },
