@@ -122,6 +122,27 @@ test.describe('Import', () => {
     expect((await ferry.calls('import_records')).at(-1)!.args.options.key).toBe('name');
   });
 
+  test('more problem rows than listed say how many more; a failed import says why and can be tried again; offline, the records wait for the connection', async ({ page, ferry }) => {
+    const lines = ['Name,VIP'];
+    for (let i = 0; i < 150; i++) lines.push(`Bad ${i},perhaps`);
+    lines.push('Good One,yes');
+    await ferry.open({ contacts: 5, workOffline: true, files: { '/tmp/m.csv': lines.join('\n') } });
+    await preview(page, ferry.emit, '/tmp/m.csv');
+    await expect(page.getByTestId('import-problems').locator('li')).toHaveCount(100);
+    await expect(page.getByTestId('import-more-problems')).toHaveText('and 50 more');
+    await expect(page.getByTestId('import-summary')).toContainText('150 left out');
+
+    await page.evaluate(() => {
+      window.ferry.backend.importError = { kind: 'disk_full', message: 'The disk is full: nothing was imported. Free some space and try again.' };
+    });
+    await page.getByTestId('import-start').click();
+    await expect(page.getByTestId('import-error')).toHaveText('The disk is full: nothing was imported. Free some space and try again.');
+    await expect(page.getByTestId('import-start')).toBeEnabled();
+    await page.getByTestId('import-start').click();
+    await expect(page.getByTestId('import-result')).toHaveText('Imported 1 row: 1 new, 0 updated; 150 rows left out.');
+    await expect(page.getByTestId('import-sync')).toHaveText('The new and changed records are sent to the server when you are back online.');
+  });
+
   test('no column mapped: Import is off and says why', async ({ page, ferry }) => {
     await ferry.open({ contacts: 5, files: { '/tmp/p.csv': CSV } });
     await preview(page, ferry.emit, '/tmp/p.csv');

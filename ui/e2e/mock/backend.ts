@@ -93,6 +93,8 @@ export class FakeBackend {
   saveChoice: string | null;
   importBatch: number;
   importDelayMs: number;
+  /** What the next import fails with, once (a full disk, say). */
+  importError: CommandError | null = null;
   #cancelImport = false;
   /** Rows of each (file, options) already imported, as the shell keeps them to resume. */
   #imported = new Map<string, number>();
@@ -738,6 +740,9 @@ export class FakeBackend {
 
   async importRecords(collection: string, path: string, options: ImportOptions): Promise<ImportReport> {
     const p = this.#plan(collection, path, options);
+    const failure = this.importError;
+    this.importError = null;
+    if (failure) throw failure;
     const report: ImportReport = {
       rows: p.file.rows.length, created: 0, updated: 0, unchanged: 0, skipped: 0, problems: [], resumed_from: p.resume, cancelled: false, done: p.resume,
     };
