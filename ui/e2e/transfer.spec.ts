@@ -76,7 +76,9 @@ test.describe('Import', () => {
     await page.getByTestId('import-close').click();
     await expect(importDialog(page)).toHaveCount(0);
 
-    // The new records are in the list, waiting in the outbox.
+    // The new records are in the list and its counts, waiting in the outbox.
+    await expect(page.getByTestId('list-count')).toHaveText('22 records');
+    await expect(page.getByTestId('collection-contacts')).toContainText('22');
     await page.getByTestId('search').fill('Quokka');
     await expect(rows(page)).toHaveCount(1);
     await expect(rows(page).first()).toContainText('Harbor & Pine');
@@ -223,6 +225,7 @@ test.describe('Import', () => {
     await page.getByTestId('import-open').click();
     await expect(page.getByTestId('import-error')).toHaveText('Cannot read /tmp/missing.csv: there is no such file.');
     await expect(page.getByTestId('import-path')).toHaveAttribute('aria-invalid', 'true');
+    await ferry.shot('import-file-error');
 
     await page.getByTestId('import-path').fill('/tmp/bad.csv');
     await page.getByTestId('import-open').click();
