@@ -86,7 +86,8 @@ test('a number field that is not a number says so on blur and on Save', async ({
   await field(page, 'priority').fill(String(other));
   await page.getByTestId('save').click();
   await expect(error).toHaveCount(0);
-  expect((await ferry.calls('update_record')).at(-1)?.args.changes).toEqual({ priority: other });
+  // The error clears as soon as the value is a number, before Save's command goes out: wait for it.
+  await expect.poll(async () => (await ferry.calls('update_record')).at(-1)?.args.changes).toEqual({ priority: other });
 });
 
 test('Conflicts in the sidebar shows the list; picking one opens it', async ({ page, ferry }) => {

@@ -144,3 +144,40 @@ test('the delete question takes focus, Esc cancels and gives focus back to Delet
   await expect(page.getByTestId('editor')).toHaveCount(0);
   expect(await ferry.calls('delete_record')).toHaveLength(1);
 });
+
+test('import a file and export the view by keyboard alone', async ({ page, ferry }) => {
+  await ferry.open({ contacts: 20, files: { '/tmp/k.csv': 'Name,Email,Org\nKeyboard Kim,kim@example.com,Acme\nKeyboard Kit,kit@example.com,Acme' } });
+  await expect(rows(page).first()).toBeVisible();
+
+  await tabTo(page, page.getByTestId('open-import'));
+  await page.keyboard.press('Enter');
+  const path = page.getByTestId('import-path');
+  await expect(path).toBeFocused();
+  await page.keyboard.type('/tmp/k.csv');
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('import-sample')).toBeVisible();
+  // The unmapped column gets a field; choosing it with the keyboard asks for a new preview.
+  await tabTo(page, page.getByTestId('map-Org'));
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await expect(page.getByTestId('map-Org')).toHaveValue('company');
+  await tabTo(page, page.getByTestId('import-start'));
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('import-result')).toHaveText('Imported 2 rows: 2 new, 0 updated.');
+  await expect(page.getByTestId('import-close')).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('import-dialog')).toHaveCount(0);
+  await expect(page.getByTestId('open-import')).toBeFocused();
+
+  await tabTo(page, page.getByTestId('open-export'));
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('export-start')).toBeFocused();
+  await tabTo(page, page.getByTestId('export-path'), { back: true });
+  await page.keyboard.type('/tmp/out.csv');
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('export-dialog')).toHaveCount(0);
+  await expect(page.getByRole('status').filter({ hasText: 'Exported' })).toHaveText('Exported 22 records to /tmp/out.csv');
+  await expect(page.getByTestId('open-export')).toBeFocused();
+});

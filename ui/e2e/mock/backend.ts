@@ -1,8 +1,8 @@
 // A fake desktop shell in memory: every command the UI calls, and the events
 // the real shell sends. Tests drive it through `window.ferry`.
 import type {
-  Collection, CollectionInfo, CommandError, Conflict, ConnState, Fields, JsonValue, ListQuery, LocalRecord, LoginForm,
-  OutboxEntry, ResolutionInput, ServerRecord, Status,
+  Collection, CollectionInfo, CommandError, Conflict, ConnState, Fields, FileFormat, ImportOptions, ImportPreview, ImportReport,
+  JsonValue, ListQuery, LocalRecord, LoginForm, OutboxEntry, ResolutionInput, RowProblem, ServerRecord, Status,
 } from '../../src/lib/types';
 import { composeText, pickAll } from '../../src/lib/textmerge';
 import { CONTACTS, MERGED_NOTES, TASKS, hlc, idFor, indexOf, serverRecord, synced } from './data';
@@ -31,6 +31,16 @@ export interface Scenario {
   readOnlyTasks?: boolean;
   /** Milliseconds every count of a list's matches takes. */
   countDelayMs?: number;
+  /** Files the import can read, by path (CSV, or JSON lines for `.jsonl`). */
+  files?: Record<string, string>;
+  /** What the system's Open dialog returns (null: the user cancelled it). */
+  openChoice?: string | null;
+  /** What the system's Save dialog returns (null: the user cancelled it). */
+  saveChoice?: string | null;
+  /** Rows per import batch (the shell writes 2,000 per transaction). */
+  importBatch?: number;
+  /** Milliseconds each import batch takes. */
+  importDelayMs?: number;
 }
 
 export type EventSink = (name: string, payload: unknown) => void;
@@ -78,12 +88,27 @@ export class FakeBackend {
   calls: { cmd: string; args: unknown }[] = [];
   quitCalled = false;
   historyOffline = false;
+  files: Record<string, string>;
+  openChoice: string | null;
+  saveChoice: string | null;
+  importBatch: number;
+  importDelayMs: number;
+  /** What the next import fails with, once (a full disk, say). */
+  importError: CommandError | null = null;
+  #cancelImport = false;
+  /** Rows of each (file, options) already imported, as the shell keeps them to resume. */
+  #imported = new Map<string, number>();
   #seq = 0;
   #emit: EventSink;
   #scenario: Scenario;
 
   constructor(scenario: Scenario, emit: EventSink) {
     this.#scenario = scenario;
+    this.files = { ...(scenario.files ?? {}) };
+    this.openChoice = scenario.openChoice === undefined ? null : scenario.openChoice;
+    this.saveChoice = scenario.saveChoice === undefined ? null : scenario.saveChoice;
+    this.importBatch = scenario.importBatch ?? 2000;
+    this.importDelayMs = scenario.importDelayMs ?? 0;
     // Seeding makes changes too; nobody listens yet.
     this.#emit = () => {};
     const signedIn = scenario.signedIn ?? true;
@@ -588,6 +613,188 @@ export class FakeBackend {
     this.#changed(t);
   }
 
+  // Import and export. The file parsing here is a small test double, not the shell's
+  // reader: CSV with a header row and double-quoted cells, or one JSON object a line.
+
+  #read(path: string): { format: FileFormat; columns: string[]; rows: string[][] } {
+    const text = this.files[path];
+    if (text === undefined) throw fail('not_found', `Cannot read ${path}: there is no such file.`);
+    const format: FileFormat = /\.(jsonl|ndjson)$/i.test(path) ? 'jsonl' : 'csv';
+    const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+    if (format === 'jsonl') {
+      const objects = lines.map((l, i) => {
+        try {
+          return JSON.parse(l) as Record<string, JsonValue>;
+        } catch {
+          throw fail('invalid', `${path} is not a JSON lines file: row ${i + 1} is not a JSON object.`);
+        }
+      });
+      const columns = [...new Set(objects.flatMap((o) => Object.keys(o)))];
+      const cell = (v: JsonValue | undefined) => (v == null ? '' : Array.isArray(v) ? v.join('; ') : String(v));
+      return { format, columns, rows: objects.map((o) => columns.map((c) => cell(o[c]))) };
+    }
+    const split = (line: string, row: number): string[] => {
+      const cells: string[] = [];
+      let cur = '';
+      let quoted = false;
+      for (let i = 0; i < line.length; i++) {
+        const ch = line[i]!;
+        if (quoted) {
+          if (ch === '"' && line[i + 1] === '"') (cur += '"'), i++;
+          else if (ch === '"') quoted = false;
+          else cur += ch;
+        } else if (ch === '"') quoted = true;
+        else if (ch === ',') cells.push(cur), (cur = '');
+        else cur += ch;
+      }
+      if (quoted) throw fail('invalid', `${path} is not a valid CSV file: row ${row}: a quoted cell is not closed.`);
+      cells.push(cur);
+      return cells;
+    };
+    const [header, ...rest] = lines;
+    if (header === undefined) return { format, columns: [], rows: [] };
+    return { format, columns: split(header, 0), rows: rest.map((l, i) => split(l, i + 1)) };
+  }
+
+  /** A cell as `field`'s value, or the reason it does not fit. */
+  #value(f: Collection['fields'][number], cell: string): { value: JsonValue } | { reason: string } {
+    const s = cell.trim();
+    if (!s) return f.required ? { reason: `${f.label} is required` } : { value: null };
+    switch (f.type) {
+      case 'number':
+        return Number.isFinite(Number(s)) ? { value: Number(s) } : { reason: `${f.label}: “${s}” is not a number` };
+      case 'boolean':
+        if (/^(true|yes|1)$/i.test(s)) return { value: true };
+        if (/^(false|no|0)$/i.test(s)) return { value: false };
+        return { reason: `${f.label}: “${s}” is not yes or no` };
+      case 'choice':
+        return (f.options ?? []).includes(s) ? { value: s } : { reason: `${f.label}: “${s}” is not one of ${(f.options ?? []).join(', ')}` };
+      case 'tags':
+        return { value: s.split(/[;,]/).map((t) => t.trim()).filter(Boolean) };
+      default:
+        return { value: s };
+    }
+  }
+
+  #plan(collection: string, path: string, given: ImportOptions | null) {
+    const t = this.#t(collection);
+    const c = t.collection;
+    const file = this.#read(path);
+    const guess = (col: string) =>
+      c.fields.find((f) => f.name.toLowerCase() === col.trim().toLowerCase() || f.label.toLowerCase() === col.trim().toLowerCase())?.name ?? null;
+    const options: ImportOptions = given ?? { mapping: file.columns.map((column) => ({ column, field: guess(column) })), key: null };
+    if (options.key !== null && !c.fields.some((f) => f.name === options.key)) {
+      throw fail('invalid', `Collection "${c.name}" has no field "${options.key}" to match records by.`);
+    }
+    // Records by key value, for update mode.
+    const byKey = new Map<string, string>();
+    if (options.key !== null) {
+      for (const k of this.#keys(t)) {
+        const r = this.#record(t, k);
+        const v = r.fields[options.key];
+        if (v != null && !byKey.has(String(v))) byKey.set(String(v), r.id);
+      }
+    }
+    const problems: RowProblem[] = [];
+    const good: { row: number; fields: Fields }[] = [];
+    file.rows.forEach((cells, i) => {
+      const fields: Fields = {};
+      const reasons: string[] = [];
+      options.mapping.forEach((m, k) => {
+        const f = m.field === null ? undefined : c.fields.find((x) => x.name === m.field);
+        if (!f) return;
+        const v = this.#value(f, cells[file.columns.indexOf(m.column)] ?? cells[k] ?? '');
+        if ('reason' in v) reasons.push(v.reason);
+        else fields[f.name] = v.value;
+      });
+      // A row that creates a record needs every required field.
+      const matched = options.key !== null && byKey.has(String(fields[options.key] ?? ''));
+      if (!matched) for (const f of c.fields) if (f.required && !(f.name in fields) && !reasons.length) reasons.push(`${f.label} is required`);
+      if (reasons.length) problems.push({ row: i + 1, reasons });
+      else good.push({ row: i + 1, fields });
+    });
+    const signature = `${collection}\n${path}\n${JSON.stringify(options)}`;
+    const resume = this.#imported.get(signature) ?? 0;
+    return { t, file, options, problems, good, byKey, signature, resume };
+  }
+
+  importPreview(collection: string, path: string, given: ImportOptions | null): ImportPreview {
+    const p = this.#plan(collection, path, given);
+    const left = p.good.filter((g) => g.row > p.resume);
+    const matches = p.options.key === null ? 0 : left.filter((g) => p.byKey.has(String(g.fields[p.options.key!]))).length;
+    return {
+      path,
+      format: p.file.format,
+      columns: p.file.columns,
+      sample: p.file.rows.slice(0, 5),
+      rows: p.file.rows.length,
+      valid: left.length,
+      problems: p.problems.slice(0, 100),
+      problem_rows: p.problems.length,
+      options: p.options,
+      matches,
+      resume_from: p.resume,
+      already_imported: p.resume > 0 && p.resume >= p.file.rows.length,
+    };
+  }
+
+  async importRecords(collection: string, path: string, options: ImportOptions): Promise<ImportReport> {
+    const p = this.#plan(collection, path, options);
+    const failure = this.importError;
+    this.importError = null;
+    if (failure) throw failure;
+    const report: ImportReport = {
+      rows: p.file.rows.length, created: 0, updated: 0, unchanged: 0, skipped: 0, problems: [], resumed_from: p.resume, cancelled: false, done: p.resume,
+    };
+    if (p.resume >= p.file.rows.length) return report;
+    this.#cancelImport = false;
+    const total = p.file.rows.length;
+    for (let start = p.resume; start < total; start += this.importBatch) {
+      const end = Math.min(total, start + this.importBatch);
+      await new Promise((r) => setTimeout(r, this.importDelayMs));
+      // One batch, one transaction: all its rows or none.
+      for (const g of p.good) {
+        if (g.row <= start || g.row > end) continue;
+        const id = p.options.key === null ? undefined : p.byKey.get(String(g.fields[p.options.key]));
+        if (id) {
+          const old = this.get(collection, id);
+          const changes = Object.fromEntries(Object.entries(g.fields).filter(([k, v]) => JSON.stringify(old.fields[k] ?? null) !== JSON.stringify(v)));
+          if (!Object.keys(changes).length) {
+            report.unchanged++;
+            continue;
+          }
+          const r: LocalRecord = { ...old, fields: { ...old.fields, ...changes }, state: 'pending', error: null };
+          p.t.overrides.set(id, r);
+          this.#enqueue(r, 'put', changes);
+          report.updated++;
+        } else {
+          this.#check(p.t.collection, g.fields, true);
+          const r: LocalRecord = { collection, id: crypto.randomUUID(), fields: { ...g.fields }, deleted: false, base: null, state: 'pending', error: null };
+          p.t.overrides.set(r.id, r);
+          this.#enqueue(r, 'put', g.fields);
+          report.created++;
+        }
+      }
+      for (const pr of p.problems) if (pr.row > start && pr.row <= end) report.skipped++, report.problems.length < 100 && report.problems.push(pr);
+      report.done = end;
+      this.#imported.set(p.signature, end);
+      this.#changed(p.t);
+      this.#emit('records-changed', { records: [], truncated: true });
+      this.#emit('import-progress', { done: end - p.resume, total: total - p.resume });
+      if (this.#cancelImport && end < total) {
+        report.cancelled = true;
+        break;
+      }
+    }
+    this.emitStatus();
+    return report;
+  }
+
+  exportRecords(query: ListQuery, format: FileFormat, path: string) {
+    if (path.startsWith('/readonly/')) throw fail('internal', `Cannot write ${path}: permission denied. Choose a folder you can write to.`);
+    return { path, format, rows: this.count(query) };
+  }
+
   /** Every command the UI may call. */
   handle(cmd: string, args: Record<string, unknown>): unknown {
     this.calls.push({ cmd, args: JSON.parse(JSON.stringify(args ?? {})) });
@@ -650,6 +857,19 @@ export class FakeBackend {
       case 'quit':
         this.quitCalled = true;
         return null;
+      case 'choose_import_file':
+        return this.openChoice;
+      case 'choose_export_file':
+        return this.saveChoice;
+      case 'import_preview':
+        return this.importPreview(a.collection, a.path, a.options);
+      case 'import_records':
+        return this.importRecords(a.collection, a.path, a.options);
+      case 'cancel_import':
+        this.#cancelImport = true;
+        return null;
+      case 'export_records':
+        return this.exportRecords(a.query, a.format, a.path);
     }
     throw fail('internal', `Unknown command ${cmd}`);
   }

@@ -1,7 +1,8 @@
 // The app's shared state, fed by the shell's events (never polled).
 import { api, on } from './api';
 import { toCommandError } from './errors';
-import type { Collection, CollectionInfo, Conflict, OutboxEntry, RecordRef, RecordsChanged, Status } from './types';
+import type { ListParams } from './query';
+import type { Collection, CollectionInfo, Conflict, MenuCommand, OutboxEntry, RecordRef, RecordsChanged, Status } from './types';
 
 export type View = { kind: 'collection'; name: string } | { kind: 'conflicts' } | { kind: 'outbox' };
 
@@ -13,6 +14,20 @@ export interface Toast {
 }
 
 type ChangeListener = (change: RecordsChanged) => void;
+
+/** The Import or Export dialog; `collection` null: it asks which one first. */
+export interface Transfer {
+  kind: MenuCommand;
+  collection: string | null;
+}
+
+/** What the collection view shows, for "Export this view". */
+export interface ShownView {
+  collection: string;
+  params: ListParams;
+  /** How many records it matches. */
+  matches: number;
+}
 
 export interface SortChoice {
   /** null: the collection's title field. */
@@ -55,6 +70,10 @@ export class AppState {
   lastAccount = $state<{ server: string; username: string } | null>(null);
   /** The sort chosen in each collection, kept across views (and restarts, in localStorage). */
   sorts = $state<Record<string, SortChoice>>(readSorts());
+  /** The Import or Export dialog, when open. */
+  transfer = $state<Transfer | null>(null);
+  /** The collection view on screen, kept up to date by it. */
+  shown = $state<ShownView | null>(null);
   /** Ticks every 30 s so "2 min ago" stays true. */
   now = $state(new Date());
 
@@ -77,6 +96,7 @@ export class AppState {
       on('conflicts-changed', () => void this.loadConflicts()),
       on('quit-requested', (q) => (this.quitOutbox = Number(q.outbox))),
       on('open-conflict', (ref) => this.showConflict(ref)),
+      on('menu', (command) => this.openTransfer(command)),
     ]);
     setInterval(() => (this.now = new Date()), 30_000);
     try {
@@ -222,6 +242,17 @@ export class AppState {
     this.view = view;
     if (view.kind === 'outbox') void this.loadOutbox();
     if (view.kind === 'conflicts') void this.loadConflicts();
+  }
+
+  /** File › Import… or Export…: for the collection on screen, else the dialog asks which. */
+  openTransfer(kind: MenuCommand, collection?: string): void {
+    // One dialog at a time: a running import is never hidden behind another.
+    if (this.transfer || !this.signedIn || this.openConflict || this.pendingView || this.quitOutbox !== null) return;
+    const name = collection ?? (this.view.kind === 'collection' ? this.view.name : null);
+    const info = name ? this.collectionInfo(name) : undefined;
+    // Importing needs write access: for a read-only collection the dialog asks for another.
+    const usable = info && (kind === 'export' || info.collection.access === 'write');
+    this.transfer = { kind, collection: usable ? info.collection.name : null };
   }
 
   showConflict(ref: RecordRef): void {
