@@ -157,9 +157,14 @@ pub fn import(ctx: &Ctx, args: &ImportArgs) -> anyhow::Result<ExitCode> {
             report.resumed_from
         );
     }
+    let rows = report.done - report.resumed_from;
+    let verb = if report.cancelled {
+        "Stopped after"
+    } else {
+        "Read"
+    };
     say!(
-        "Imported {} rows: {} new, {} updated, {} unchanged; {} left out.",
-        report.done - report.resumed_from,
+        "{verb} {rows} rows: {} new, {} updated, {} unchanged; {} left out.",
         report.created,
         report.updated,
         report.unchanged,

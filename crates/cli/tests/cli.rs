@@ -477,3 +477,82 @@ async fn text_conflicts_show_their_parts_and_resolve_from_a_file() {
     assert_eq!(fields["notes"], settled);
     assert_eq!(fields["tags"], serde_json::json!(["a", "urgent"]));
 }
+
+/// `ferry import` previews, imports, refuses to import a file twice, and
+/// updates by a key; `ferry export` writes what `ls` would show, as CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_and_export_a_csv() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = dir.path().join("alice");
+    login(&server, &alice, "alice").await;
+    ok(&alice, &["sync"]).await;
+    let file = dir.path().join("people.csv");
+    std::fs::write(
+        &file,
+        "Name;E-mail;Tags;Shoe\n\"Lovelace; Ada\";ada@example.org;math, poetry;38\n;nobody@example.org;;\nGrace;grace@example.org;;41\n",
+    )
+    .expect("write");
+    let path = file.to_str().expect("path");
+    let dry = ok(&alice, &["import", "contacts", path, "--dry-run"]).await;
+    assert!(
+        dry.contains("Name -> name") && dry.contains("Shoe (left out)"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("2 rows would be imported as new records"),
+        "{dry}"
+    );
+    let o = ferry(&alice, &["import", "contacts", path], "").await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Read 3 rows: 2 new, 0 updated, 0 unchanged; 1 left out."),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("row 2: field \"name\" is required"),
+        "{}",
+        stderr(&o)
+    );
+    let again = ferry(&alice, &["import", "contacts", path], "").await;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("already imported"),
+        "{}",
+        stderr(&again)
+    );
+
+    std::fs::write(
+        &file,
+        "email,company\nada@example.org,Analytical Engines\nnew@example.org,\n",
+    )
+    .expect("write");
+    let o = ferry(&alice, &["import", "contacts", path, "--key", "email"], "").await;
+    // The new row has no name: it cannot be created; Ada is updated.
+    assert!(stdout(&o).contains("0 new, 1 updated"), "{}", stdout(&o));
+
+    let csv = ok(&alice, &["export", "contacts", "--search", "lovelace"]).await;
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,name,email,phone,company,notes,tags,vip")
+    );
+    let row = lines.next().expect("a row");
+    assert!(
+        row.ends_with(",Lovelace; Ada,ada@example.org,,Analytical Engines,,math; poetry,"),
+        "{row}"
+    );
+    assert_eq!(lines.next(), None);
+    let out = dir.path().join("all.jsonl");
+    let said = ok(
+        &alice,
+        &["export", "contacts", "-o", out.to_str().expect("path")],
+    )
+    .await;
+    let n = std::fs::read_to_string(&out).expect("read").lines().count();
+    assert!(
+        said.contains(&format!("Exported {n} records")) && n > 2,
+        "{said}"
+    );
+}
