@@ -579,6 +579,47 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
         "notes",
         "Bring the long ladder.\nCall on Tuesday.\nPay card.\n",
     );
+
+    // Import a CSV in the real app: the collection's Import…, a typed path,
+    // the preview with its guessed mapping and a row left out, then the
+    // new contacts in the list and, after the sync, on the server.
+    let csv = tmp.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "Name,E-mail,Shoe size\n\"Imported, Ada\",ada@import.example,38\n,nobody@import.example,\nImported Grace,grace@import.example,41\n",
+    )
+    .expect("write the CSV");
+    d.click("[data-testid=collection-contacts]");
+    d.click("[data-testid=open-import]");
+    d.fill("[data-testid=import-path]", &csv.display().to_string());
+    d.click("[data-testid=import-open]");
+    d.wait_for("the preview of 3 rows, 2 to import", |d| {
+        d.find("[data-testid=import-summary]")
+            .is_some_and(|_| d.text("[data-testid=import-summary]").contains('2'))
+            && d.find("[data-testid=import-problems]").is_some()
+    });
+    d.screenshot("import-preview");
+    d.click("[data-testid=import-start]");
+    d.wait("[data-testid=import-result]");
+    d.screenshot("import-done");
+    d.click("[data-testid=import-close]");
+    d.fill("[data-testid=search]", "Imported");
+    d.wait_for("the two imported contacts in the list", |d| {
+        d.eval("return document.querySelectorAll('[data-testid=row]').length")
+            .as_u64()
+            == Some(2)
+    });
+    d.wait_for("the import to reach the server", |d| {
+        d.attr("[data-testid=pending-count]", "data-count")
+            .as_deref()
+            == Some("0")
+    });
+    bob.ok(&["sync"]);
+    let found = bob.ok(&["ls", "contacts", "--search", "Imported"]);
+    assert!(
+        found.contains("Imported, Ada") && found.contains("Imported Grace"),
+        "bob sees the imported contacts: {found}"
+    );
     let _ = d.eval("return document.title");
     let _ = d.http.delete(&d.base).send();
 }

@@ -511,7 +511,7 @@ async fn import_and_export_a_csv() {
         stdout(&o)
     );
     assert!(
-        stderr(&o).contains("row 2: field \"name\" is required"),
+        stderr(&o).contains("row 2: Name is required"),
         "{}",
         stderr(&o)
     );

@@ -291,8 +291,10 @@ fn row_fields(
         }
     }
     if reasons.is_empty() && creates {
-        if let Err(e) = col.check_required(&fields) {
-            reasons.push(e);
+        for f in col.fields.iter().filter(|f| f.required) {
+            if f.check(fields.get(&f.name).unwrap_or(&Value::Null)).is_err() {
+                reasons.push(format!("{} is required", f.label));
+            }
         }
     }
     if reasons.is_empty() {
