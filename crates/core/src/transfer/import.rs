@@ -297,12 +297,11 @@ fn row_fields(
             }
         }
     }
-    if reasons.is_empty() {
-        if let Err(e) = ferry_protocol::check_field_sizes(&fields)
+    if reasons.is_empty()
+        && let Err(e) = ferry_protocol::check_field_sizes(&fields)
             .and_then(|()| ferry_protocol::check_record_size(&fields, None))
-        {
-            reasons.push(e);
-        }
+    {
+        reasons.push(e);
     }
     if reasons.is_empty() {
         Ok(fields)
