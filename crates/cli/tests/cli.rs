@@ -551,8 +551,5 @@ async fn import_and_export_a_csv() {
     )
     .await;
     let n = std::fs::read_to_string(&out).expect("read").lines().count();
-    assert!(
-        said.contains("Exported 2 records") && n == 2,
-        "{said}"
-    );
+    assert!(said.contains("Exported 2 records") && n == 2, "{said}");
 }

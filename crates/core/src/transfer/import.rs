@@ -292,7 +292,9 @@ fn row_fields(
     }
     if reasons.is_empty() && creates {
         for f in col.fields.iter().filter(|f| f.required) {
-            if f.check(fields.get(&f.name).unwrap_or(&Value::Null)).is_err() {
+            if f.check(fields.get(&f.name).unwrap_or(&Value::Null))
+                .is_err()
+            {
                 reasons.push(format!("{} is required", f.label));
             }
         }
