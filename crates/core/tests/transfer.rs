@@ -581,3 +581,29 @@ async fn many_synced_records_deleted_come_back_with_undo() {
         assert!(r.is_some_and(|r| !r.deleted), "{id} is back on the server");
     }
 }
+
+/// A large import into an empty snapshot rebuilds the search and sort
+/// indexes once at the end: afterwards both find the new rows.
+#[test]
+fn a_large_import_is_searchable_and_sortable_after() {
+    let f = fixture();
+    let rows = transfer::BULK_IMPORT_ROWS as usize + 5;
+    let mut text = String::from("name,age\n");
+    for i in 0..rows {
+        text.push_str(&format!("Person{i},{}\n", rows - i));
+    }
+    let path = f.file("large.csv", &text);
+    let report = f.import(&path, &guessed()).expect("import");
+    assert_eq!(report.created, rows as u64);
+    let mut q = Query::new("contacts");
+    q.search = Some(format!("Person{}", rows - 1));
+    let found = f.store.query(&q).expect("search");
+    assert_eq!(found.records.len(), 1);
+    let mut q = Query::new("contacts");
+    q.sort = Some("age".into());
+    q.limit = 1;
+    let first = f.store.query(&q).expect("sort");
+    assert_eq!(first.records[0].fields["age"], json!(1));
+    let count = f.store.count(&Query::new("contacts")).expect("count");
+    assert_eq!(count, rows as i64);
+}

@@ -24,20 +24,23 @@ pub(crate) mod keys {
 
 pub(crate) fn get_setting(c: &Connection, key: &str) -> Result<Option<String>> {
     Ok(
-        c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-            r.get(0)
-        })
-        .optional()?,
+        c.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?,
     )
 }
 
 pub(crate) fn set_setting(c: &Connection, key: &str, value: Option<&str>) -> Result<()> {
     match value {
-        Some(v) => c.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-            params![key, v],
-        )?,
-        None => c.execute("DELETE FROM settings WHERE key = ?1", [key])?,
+        // Cached: the clock is read and written in every edit's transaction.
+        Some(v) => c
+            .prepare_cached(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+            )?
+            .execute(params![key, v])?,
+        None => c
+            .prepare_cached("DELETE FROM settings WHERE key = ?1")?
+            .execute([key])?,
     };
     Ok(())
 }

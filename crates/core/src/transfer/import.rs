@@ -19,6 +19,10 @@ use crate::error::{Error, Result};
 use crate::store::LocalStore;
 use crate::store::imports::{ImportJournal, ImportRow, RowOutcome, check_key};
 
+/// Rows from which an import into a snapshot holding no more records
+/// rebuilds the indexes once instead of keeping them up to date.
+pub const BULK_IMPORT_ROWS: u64 = 20_000;
+
 /// Largest file an import reads (it is read whole).
 const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -527,7 +531,54 @@ pub fn import(
         done: start,
     };
     progress(ImportProgress { done: start, total });
-    let mut at = usize::try_from(start).unwrap_or(usize::MAX);
+    // A large import into a small snapshot skips keeping the search and
+    // sort indexes row by row and rebuilds them once at the end (a crash
+    // before then: the next open rebuilds them).
+    let left = total.saturating_sub(start);
+    let held: i64 = store.collection_counts()?.iter().map(|(_, n)| n).sum();
+    // Not with a key: its lookups walk the key field's sort index.
+    let bulk = options.key.is_none()
+        && left >= BULK_IMPORT_ROWS
+        && i64::try_from(left).unwrap_or(i64::MAX) >= held;
+    if bulk {
+        store.begin_bulk_load()?;
+    }
+    let written = write_batches(
+        store,
+        collection,
+        &options,
+        &checked,
+        &id,
+        cancel,
+        &mut report,
+        &mut progress,
+    );
+    if bulk {
+        store.end_bulk_load()?;
+    }
+    written?;
+    if total == 0 {
+        let journal = ImportJournal { done: 0, rows: 0 };
+        store.import_batch(collection, None, &[], &id, journal)?;
+    }
+    Ok(report)
+}
+
+/// Writes the rows from `report.done` on, a batch per transaction, until
+/// done or cancelled.
+#[allow(clippy::too_many_arguments)]
+fn write_batches(
+    store: &LocalStore,
+    collection: &str,
+    options: &ImportOptions,
+    checked: &Checked,
+    id: &str,
+    cancel: &Cancel,
+    report: &mut ImportReport,
+    progress: &mut impl FnMut(ImportProgress),
+) -> Result<()> {
+    let total = report.rows;
+    let mut at = usize::try_from(report.done).unwrap_or(usize::MAX);
     while at < checked.rows.len() {
         if cancel.is_cancelled() {
             report.cancelled = true;
@@ -546,7 +597,7 @@ pub fn import(
             rows: total,
         };
         let outcomes =
-            store.import_batch(collection, options.key.as_deref(), &batch, &id, journal)?;
+            store.import_batch(collection, options.key.as_deref(), &batch, id, journal)?;
         for o in outcomes {
             match o {
                 RowOutcome::Created => report.created += 1,
@@ -562,9 +613,5 @@ pub fn import(
             total,
         });
     }
-    if total == 0 {
-        let journal = ImportJournal { done: 0, rows: 0 };
-        store.import_batch(collection, None, &[], &id, journal)?;
-    }
-    Ok(report)
+    Ok(())
 }

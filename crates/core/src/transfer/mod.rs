@@ -19,7 +19,7 @@ mod values;
 use serde::{Deserialize, Serialize};
 
 pub use export::export;
-pub use import::{Cancel, import, preview};
+pub use import::{BULK_IMPORT_ROWS, Cancel, import, preview};
 
 /// Rows written per transaction of an import.
 pub const IMPORT_BATCH: usize = 2000;
