@@ -59,6 +59,16 @@ ROWS = {
         ("pull, `limit=5000`, server throughput", "pull_records_per_s", " records/s", 0, "≥ 150,000/s", "pull_at_least_150000_per_s"),
         ("pull, also parsed into `ferry_protocol::Record`s", "pull_parsed_into_records_per_s", " records/s", 0, "(client side)", None),
     ],
+    "everyday": [
+        ("import of a 100,000-row CSV (each row an outbox entry)", "import.seconds", " s", 2, "< 10 s", "import_100k_under_10_s"),
+        ("import rate", "import.rows_per_s", " rows/s", 0, "", None),
+        ("raw SQLite insert of the same rows, one transaction", "import.raw_sqlite_insert_rows_per_s", " rows/s", 0, "reference", None),
+        ("import slowdown vs raw insert", "import.slowdown_vs_raw", "x", 2, "", None),
+        ("export of the 100,000 records to CSV", "export_csv_seconds", " s", 2, "", None),
+        ("set a field on 10,000 records", "bulk.set_field_seconds", " s", 2, "< 2 s", "bulk_edit_10k_under_2_s"),
+        ("add a tag to 10,000 records", "bulk.add_tag_seconds", " s", 2, "< 2 s", "bulk_edit_10k_under_2_s"),
+        ("delete 10,000 records, then undo", "bulk.delete_and_restore_seconds", " s", 2, "", None),
+    ],
     "client": [
         ("initial pull (best of six)", "initial_pull.seconds", " s", 2, "", None),
         ("pull vs raw SQLite insert of the same rows (best of six each)", "initial_pull.slowdown_vs_raw", "x", 2, "≤ 3x", "initial_pull_within_3x_of_raw"),
