@@ -108,18 +108,23 @@ fn state_mark(state: RecordState) -> &'static str {
     }
 }
 
+/// `--sort FIELD` (ascending) or `--sort -FIELD` (descending).
+pub fn sort_by(q: &mut Query, sort: &str) {
+    match sort.strip_prefix('-') {
+        Some(field) => {
+            q.sort = Some(field.to_string());
+            q.order = SortOrder::Descending;
+        }
+        None => q.sort = Some(sort.to_string()),
+    }
+}
+
 pub fn ls(ctx: &Ctx, args: &LsArgs) -> anyhow::Result<ExitCode> {
     let collection = ctx.store().collection(&args.collection)?;
     let mut q = Query::new(&args.collection);
     q.search = args.search.clone();
     if let Some(sort) = &args.sort {
-        match sort.strip_prefix('-') {
-            Some(field) => {
-                q.sort = Some(field.to_string());
-                q.order = SortOrder::Descending;
-            }
-            None => q.sort = Some(sort.clone()),
-        }
+        sort_by(&mut q, sort);
     }
     q.limit = args.limit.max(1);
     q.offset = args.offset;

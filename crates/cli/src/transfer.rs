@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use ferry_core::Query;
 use ferry_core::transfer::{self, Cancel, ColumnMapping, FileFormat, ImportOptions};
-use ferry_core::{Query, SortOrder};
 
 use crate::output::{say, say_err};
 use crate::{Ctx, UsageError, output};
@@ -196,13 +196,7 @@ pub fn export(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let mut q = Query::new(&args.collection);
     q.search = args.search.clone().filter(|s| !s.trim().is_empty());
     if let Some(sort) = &args.sort {
-        match sort.strip_prefix('-') {
-            Some(field) => {
-                q.sort = Some(field.to_string());
-                q.order = SortOrder::Descending;
-            }
-            None => q.sort = Some(sort.clone()),
-        }
+        crate::records::sort_by(&mut q, sort);
     }
     for f in &args.filters {
         let (name, text) = f
