@@ -1,7 +1,7 @@
 // A fake desktop shell in memory: every command the UI calls, and the events
 // the real shell sends. Tests drive it through `window.ferry`.
 import type {
-  Collection, CollectionInfo, CommandError, Conflict, ConnState, Fields, FileFormat, ImportOptions, ImportPreview, ImportReport,
+  BulkReport, Collection, CollectionInfo, CommandError, Conflict, ConnState, Fields, FileFormat, ImportOptions, ImportPreview, ImportReport,
   JsonValue, ListQuery, LocalRecord, LoginForm, OutboxEntry, ResolutionInput, RowProblem, ServerRecord, Status,
 } from '../../src/lib/types';
 import { composeText, pickAll } from '../../src/lib/textmerge';
@@ -87,6 +87,8 @@ export class FakeBackend {
   conflictList: Conflict[] = [];
   calls: { cmd: string; args: unknown }[] = [];
   quitCalled = false;
+  /** What the UI last titled the window. */
+  windowTitle = 'Ferry';
   historyOffline = false;
   files: Record<string, string>;
   openChoice: string | null;
@@ -359,6 +361,73 @@ export class FakeBackend {
     this.#changed(t);
     this.#touched(collection, id);
     return r;
+  }
+
+  /** Every match of a list's query, in its order (offset and limit aside). */
+  ids(q: ListQuery): string[] {
+    const { t, keys } = this.#find(q);
+    const ordered = q.descending ? [...keys].reverse() : keys;
+    return ordered.map((k) => this.#record(t, k).id);
+  }
+
+  /**
+   * An edit of many records, as the shell makes it: each like a single edit,
+   * those waiting for a decision or deleted skipped with the reason, and a
+   * value the field does not take changes none.
+   */
+  many(collection: string, ids: string[], edit: (r: LocalRecord) => Fields | 'delete' | 'restore' | null): BulkReport {
+    const report: BulkReport = { changed: 0, skipped: [] };
+    for (const id of ids) {
+      const r = this.get(collection, id);
+      const what = r.state === 'conflict' ? 'conflict' : edit(r);
+      if (what === 'conflict') report.skipped.push({ id, reason: 'waiting for your decision on a conflict' });
+      else if (what === 'restore') {
+        if (r.deleted) (this.restore(collection, id), report.changed++);
+      } else if (r.deleted) report.skipped.push({ id, reason: 'deleted' });
+      else if (what === 'delete') (this.remove(collection, id), report.changed++);
+      else if (what !== null) (this.update(collection, id, what), report.changed++);
+    }
+    return report;
+  }
+
+  updateMany(collection: string, ids: string[], changes: Fields): BulkReport {
+    this.#check(this.#t(collection).collection, changes, false);
+    return this.many(collection, ids, (r) =>
+      Object.entries(changes).some(([k, v]) => JSON.stringify(r.fields[k] ?? null) !== JSON.stringify(v)) ? changes : null,
+    );
+  }
+
+  tagMany(collection: string, ids: string[], field: string, add: string[], remove: string[]): BulkReport {
+    return this.many(collection, ids, (r) => {
+      const now = Array.isArray(r.fields[field]) ? (r.fields[field] as string[]) : [];
+      const next = [...now.filter((x) => !remove.includes(x)), ...add.filter((x) => !now.includes(x))];
+      if (JSON.stringify(next) === JSON.stringify(now)) return null;
+      return { [field]: next.length ? next : null };
+    });
+  }
+
+  /** Takes back an unsent change: the record goes back to its base (or away). */
+  discard(mutationId: string): OutboxEntry {
+    const entry = this.outboxEntries.find((e) => e.mutation.mutation_id === mutationId);
+    if (!entry) throw fail('invalid', 'That change is no longer waiting to be sent.');
+    if (entry.in_flight) throw fail('invalid', 'That change is being sent right now; wait for the sync to finish.');
+    const m = entry.mutation;
+    const t = this.#t(m.collection);
+    this.outboxEntries = this.outboxEntries.filter((e) => e !== entry);
+    const r = this.get(m.collection, m.record_id);
+    if (r.base) t.overrides.set(r.id, { ...r, fields: { ...r.base.fields }, deleted: r.base.deleted, state: 'synced', error: null });
+    else t.overrides.set(r.id, { ...r, deleted: true, state: 'synced' });
+    this.#changed(t);
+    this.#touched(m.collection, m.record_id);
+    return entry;
+  }
+
+  reapply(m: OutboxEntry['mutation']) {
+    const r = this.get(m.collection, m.record_id);
+    if (m.op === 'delete') return this.remove(m.collection, m.record_id);
+    if (r.deleted) this.restore(m.collection, m.record_id);
+    this.update(m.collection, m.record_id, m.fields);
+    return null;
   }
 
   history(collection: string, id: string): ServerRecord[] {
@@ -856,6 +925,23 @@ export class FakeBackend {
         return this.status;
       case 'quit':
         this.quitCalled = true;
+        return null;
+      case 'record_ids':
+        return this.ids(a.query);
+      case 'update_records':
+        return this.updateMany(a.collection, a.ids, a.changes);
+      case 'tag_records':
+        return this.tagMany(a.collection, a.ids, a.field, a.add, a.remove);
+      case 'delete_records':
+        return this.many(a.collection, a.ids, () => 'delete');
+      case 'restore_records':
+        return this.many(a.collection, a.ids, () => 'restore');
+      case 'discard_change':
+        return this.discard(a.mutationId);
+      case 'reapply_change':
+        return this.reapply(a.mutation);
+      case 'set_window_title':
+        this.windowTitle = a.title;
         return null;
       case 'choose_import_file':
         return this.openChoice;
