@@ -210,3 +210,14 @@ test('choice badges of different values have different colours, readable in ligh
     await page.locator('[data-testid=record-list]').screenshot({ path: `/tmp/edges-choice-${scheme}.png` });
   }
 });
+
+test('the window is titled with the account and what is on screen, so two windows are told apart', async ({ page, ferry }) => {
+  await ferry.open();
+  const title = () => page.evaluate(() => window.ferry.backend.windowTitle);
+  await expect.poll(title).toBe('Ferry — alice — Contacts');
+  await page.getByTestId('collection-tasks').click();
+  await expect.poll(title).toBe('Ferry — alice — Tasks');
+  await page.getByTestId('nav-outbox').click();
+  await expect.poll(title).toBe('Ferry — alice — Outbox');
+  await expect(page).toHaveTitle('Ferry — alice — Outbox');
+});
