@@ -72,6 +72,8 @@ export class AppState {
   sorts = $state<Record<string, SortChoice>>(readSorts());
   /** The Import or Export dialog, when open. */
   transfer = $state<Transfer | null>(null);
+  /** A record to open once its collection is on screen (from the Outbox). */
+  openRecord = $state<RecordRef | null>(null);
   /** The collection view on screen, kept up to date by it. */
   shown = $state<ShownView | null>(null);
   /** Ticks every 30 s so "2 min ago" stays true. */
@@ -276,6 +278,11 @@ export class AppState {
     } catch {
       // Storage full or denied: the sort still holds for this session.
     }
+  }
+
+  /** Shows a record in its collection's editor. */
+  showRecord(ref: RecordRef): void {
+    if (this.show({ kind: 'collection', name: ref.collection })) this.openRecord = ref;
   }
 
   notify(message: string, tone: Toast['tone'] = 'info', action?: Toast['action']): void {
