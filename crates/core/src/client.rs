@@ -278,10 +278,12 @@ impl Client {
     /// Tells listeners which records a local edit changed and wakes the sync
     /// task (it debounces).
     fn edited(&self, records: Vec<RecordRef>) {
-        self.engine.publish(Event::DataChanged {
-            records,
-            truncated: false,
-        });
+        self.announce(records, false);
+    }
+
+    fn announce(&self, records: Vec<RecordRef>, truncated: bool) {
+        self.engine
+            .publish(Event::DataChanged { records, truncated });
         if let Some(c) = self.slot().as_ref() {
             c.local_edit();
         }
@@ -349,13 +351,7 @@ impl Client {
 
     /// Tells listeners that records changed, too many to list.
     fn edited_unlisted(&self) {
-        self.engine.publish(Event::DataChanged {
-            records: Vec::new(),
-            truncated: true,
-        });
-        if let Some(c) = self.slot().as_ref() {
-            c.local_edit();
-        }
+        self.announce(Vec::new(), true);
     }
 
     /// Sets the same values on many records (see [`LocalStore::update_many`]).

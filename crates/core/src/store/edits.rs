@@ -482,12 +482,10 @@ impl LocalStore {
                     record_edit(tx, None, &again)
                 }
                 (Op::Put, Some(r)) => {
-                    let r = if r.deleted {
+                    if r.deleted {
                         restore_in(tx, &m.collection, r.id)?;
-                        editable(tx, &m.collection, r.id)?
-                    } else {
-                        editable(tx, &m.collection, r.id)?
-                    };
+                    }
+                    let r = editable(tx, &m.collection, r.id)?;
                     let changes = real_changes(&r, m.fields.clone());
                     if !changes.is_empty() {
                         update_loaded(tx, &col, r, changes)?;

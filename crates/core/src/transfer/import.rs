@@ -10,7 +10,7 @@ use ferry_protocol::{Collection, Fields};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::values::cell_value;
+use super::values::{cell_text, cell_value};
 use super::{
     ColumnMapping, FileFormat, IMPORT_BATCH, ImportOptions, ImportPreview, ImportProgress,
     ImportReport, LISTED_PROBLEMS, PREVIEW_ROWS, RowProblem,
@@ -416,10 +416,6 @@ fn options_or_guess(
             key: None,
         },
     }
-}
-
-fn cell_text(v: &Value) -> String {
-    super::values::cell_text(v)
 }
 
 /// What importing `path` into `collection` would do; nothing is written.
