@@ -549,7 +549,14 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
         "Bring the ladder.\nCall on Monday.\nPay cash.\n",
     );
     d.click("[data-testid=save]");
-    d.wait_for("the notes to reach the server", |d| {
+    // On the server itself: the pending count can still read 0 from before
+    // the save, and going offline then would keep both edits in one entry.
+    bob.until_server_has(
+        &id,
+        "notes",
+        "Bring the ladder.\nCall on Monday.\nPay cash.\n",
+    );
+    d.wait_for("alice to store the answer", |d| {
         d.attr("[data-testid=pending-count]", "data-count")
             .as_deref()
             == Some("0")
