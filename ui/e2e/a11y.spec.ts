@@ -159,6 +159,26 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await expectAccessible(page, 'delete/edit conflict');
     });
 
+    test('many records selected: the toolbar and its dialogs', async ({ page, ferry }) => {
+      await ferry.open({ contacts: 50 });
+      await page.locator('[data-testid=row][data-index="1"]').click();
+      await page.locator('[data-testid=row][data-index="4"]').click({ modifiers: ['Shift'] });
+      await expect(page.getByTestId('bulk-bar')).toBeVisible();
+      await expectAccessible(page, 'list with four records selected');
+      await ferry.shot(`bulk-bar-${colorScheme}`);
+      await page.getByTestId('bulk-set').click();
+      await page.getByTestId('bulk-field').selectOption('name');
+      await page.getByTestId('bulk-apply').click();
+      await expect(page.getByTestId('bulk-dialog')).toContainText('Required');
+      await expectAccessible(page, 'set a field on many, with a message');
+      await page.keyboard.press('Escape');
+      await page.getByTestId('bulk-add-tag').click();
+      await expectAccessible(page, 'add a tag to many');
+      await page.keyboard.press('Escape');
+      await page.getByTestId('bulk-delete').click();
+      await expectAccessible(page, 'delete many: confirmation');
+    });
+
     test('import and export dialogs', async ({ page, ferry }) => {
       const csv = ['Name,Email,Organisation,VIP', 'Zelda Quokka,z@example.com,Acme,yes', ',n@example.com,Nowhere,yes', 'Xavier Numbat,x@example.com,Bletchley,maybe'];
       for (let i = 0; i < 30; i++) csv.push(`Bulk ${i},b${i}@example.com,Acme,no`);
