@@ -159,6 +159,14 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await expectAccessible(page, 'delete/edit conflict');
     });
 
+    test('settings', async ({ page, ferry }) => {
+      await ferry.open();
+      await page.getByTestId('open-settings').click();
+      await expect(page.getByTestId('settings-version')).toBeVisible();
+      await expectAccessible(page, 'settings');
+      await ferry.shot(`settings-${colorScheme}`);
+    });
+
     test('many records selected: the toolbar and its dialogs', async ({ page, ferry }) => {
       await ferry.open({ contacts: 50 });
       await page.locator('[data-testid=row][data-index="1"]').click();

@@ -121,7 +121,7 @@ test('online, idle and sent reads "Up to date", with the last sync in the toolti
 test('the account corner shows the whole server address on hover', async ({ page, ferry }) => {
   await ferry.open();
   const server = await page.evaluate(() => window.ferry.backend.status.account!.server);
-  await expect(page.locator('.sidebar .host')).toHaveAttribute('title', server);
+  await expect(page.getByTestId('open-settings')).toHaveAttribute('title', new RegExp(`^alice on ${server.replace(/[.]/g, '\\.')} `));
 });
 
 test('the chosen sort is kept per collection after visiting another view', async ({ page, ferry }) => {

@@ -12,6 +12,8 @@ export interface Scenario {
   signedIn?: boolean;
   /** The local database could not be opened: this message. */
   damaged?: string | null;
+  /** The signed-in account's server (https://ferry.example.com). */
+  server?: string;
   /** What `demo_server` answers. */
   demo?: string | null;
   connection?: ConnState;
@@ -115,7 +117,7 @@ export class FakeBackend {
     this.#emit = () => {};
     const signedIn = scenario.signedIn ?? true;
     this.status = {
-      account: signedIn ? { server: 'https://ferry.example.com', username: 'alice', device_id: 'dev-1' } : null,
+      account: signedIn ? { server: scenario.server ?? 'https://ferry.example.com', username: 'alice', device_id: 'dev-1' } : null,
       connection: scenario.connection ?? (scenario.workOffline ? { state: 'offline', reason: 'You chose to work offline.', by_choice: true } : { state: 'online' }),
       work_offline: scenario.workOffline ?? false,
       outbox: 0,

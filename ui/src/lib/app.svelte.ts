@@ -4,7 +4,7 @@ import { toCommandError } from './errors';
 import type { ListParams } from './query';
 import type { Collection, CollectionInfo, Conflict, MenuCommand, OutboxEntry, RecordRef, RecordsChanged, Status } from './types';
 
-export type View = { kind: 'collection'; name: string } | { kind: 'conflicts' } | { kind: 'outbox' };
+export type View = { kind: 'collection'; name: string } | { kind: 'conflicts' } | { kind: 'outbox' } | { kind: 'settings' };
 
 export interface Toast {
   id: number;
@@ -135,6 +135,15 @@ export class AppState {
   async setNotifications(enabled: boolean): Promise<void> {
     try {
       this.#setStatus(await api.setNotifications(enabled));
+    } catch (e) {
+      this.notify(toCommandError(e).message, 'error');
+    }
+  }
+
+  /** Stops or resumes syncing without signing out. */
+  async setWorkOffline(offline: boolean): Promise<void> {
+    try {
+      this.#setStatus(await api.setWorkOffline(offline));
     } catch (e) {
       this.notify(toCommandError(e).message, 'error');
     }

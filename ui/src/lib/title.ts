@@ -4,6 +4,7 @@ import type { View } from './app.svelte';
 
 export function windowTitle(username: string | null, view: View, label: (collection: string) => string | null): string {
   if (!username) return 'Ferry';
-  const shown = view.kind === 'conflicts' ? 'Conflicts' : view.kind === 'outbox' ? 'Outbox' : label(view.name);
+  const names = { conflicts: 'Conflicts', outbox: 'Outbox', settings: 'Settings' } as const;
+  const shown = view.kind === 'collection' ? label(view.name) : names[view.kind];
   return shown ? `Ferry — ${username} — ${shown}` : `Ferry — ${username}`;
 }

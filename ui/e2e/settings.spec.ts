@@ -1,0 +1,49 @@
+// Settings: the account in full, sync switches, and where the records are kept.
+import { test, expect } from './fixtures';
+
+test('the account corner opens Settings, which shows the whole server address', async ({ page, ferry }) => {
+  const server = 'https://records.north-region.operations.example-organisation.org:8443';
+  await ferry.open({ server });
+  await page.getByTestId('nav-outbox').click();
+  await page.getByTestId('open-settings').click();
+  await expect(page.getByRole('heading', { name: 'Settings', level: 1 })).toBeVisible();
+  await expect(page.getByTestId('open-settings')).toHaveAttribute('aria-current', 'page');
+  // In full, never cut off.
+  const shown = page.getByTestId('settings-server');
+  await expect(shown).toHaveText(server);
+  expect(await shown.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+  await expect(page.getByTestId('settings-user')).toHaveText('alice');
+  await expect(page.getByTestId('settings-profile')).toHaveText('/home/alice/.local/share/ferry');
+  await expect(page.getByTestId('settings-version')).toHaveText('Ferry 0.1.0');
+  await expect.poll(async () => (await ferry.calls('set_window_title')).at(-1)?.args.title).toBe('Ferry — alice — Settings');
+  await ferry.shot('settings');
+});
+
+test('work offline and notifications switch from Settings, in step with the status bar', async ({ page, ferry }) => {
+  await ferry.open();
+  await page.keyboard.press('ControlOrMeta+,');
+  const offline = page.getByTestId('settings-work-offline');
+  await expect(offline).not.toBeChecked();
+  await offline.check();
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'offline');
+  await expect(page.getByTestId('work-offline')).toHaveAttribute('aria-pressed', 'true');
+  expect((await ferry.calls('set_work_offline')).at(-1)!.args).toEqual({ offline: true });
+  await page.getByTestId('work-offline').click();
+  await expect(offline).not.toBeChecked();
+
+  const notifications = page.getByTestId('settings-notifications');
+  await expect(notifications).toBeChecked();
+  await notifications.uncheck();
+  expect((await ferry.calls('set_notifications')).at(-1)!.args).toEqual({ enabled: false });
+  await expect(page.getByTestId('notifications')).toHaveAttribute('aria-pressed', 'false');
+});
+
+test('signing out from Settings asks first', async ({ page, ferry }) => {
+  await ferry.open({ pending: true });
+  await page.getByTestId('open-settings').click();
+  await page.getByTestId('settings-sign-out').click();
+  await expect(page.getByTestId('signout-dialog')).toContainText('Sign out of ferry.example.com?');
+  await expect(page.getByTestId('signout-dialog')).toContainText('unsent change');
+  await page.getByTestId('confirm-sign-out').click();
+  await expect(page.locator('#server')).toBeVisible();
+});
