@@ -7,6 +7,7 @@ describe('windowTitle', () => {
     expect(windowTitle('alice', { kind: 'collection', name: 'contacts' }, label)).toBe('Ferry — alice — Contacts');
     expect(windowTitle('bob', { kind: 'conflicts' }, label)).toBe('Ferry — bob — Conflicts');
     expect(windowTitle('bob', { kind: 'outbox' }, label)).toBe('Ferry — bob — Outbox');
+    expect(windowTitle('bob', { kind: 'settings' }, label)).toBe('Ferry — bob — Settings');
   });
   it('is plain Ferry when signed out, and the account alone before a collection shows', () => {
     expect(windowTitle(null, { kind: 'collection', name: 'contacts' }, label)).toBe('Ferry');
