@@ -373,7 +373,7 @@ mod tests {
     /// every page, searched or not; descending, too.
     #[test]
     fn empty_values_sort_last() {
-        let store = LocalStore::open_in_memory().expect("open");
+        let mut store = LocalStore::open_in_memory().expect("open");
         store
             .replace_schema(&[crate::store::schema::tests::tasks(&["owner"])])
             .expect("schema");
@@ -390,7 +390,7 @@ mod tests {
         want.sort_by_key(|(empty, owner, _)| {
             (*empty, if *empty { String::new() } else { owner.clone() })
         });
-        let order = |q: &Query, page: usize| -> Vec<Uuid> {
+        let order = |store: &LocalStore, q: &Query, page: usize| -> Vec<Uuid> {
             let mut out = Vec::new();
             let mut offset = 0;
             loop {
@@ -411,7 +411,7 @@ mod tests {
         let mut q = Query::new("tasks");
         q.sort = Some("owner".into());
         for page in [1, 2, 4, 6, 7, 50] {
-            let got = order(&q, page);
+            let got = order(&store, &q, page);
             assert_eq!(
                 got[..6],
                 want.iter().take(6).map(|w| w.2).collect::<Vec<_>>()[..],
@@ -421,12 +421,23 @@ mod tests {
         }
         q.search = Some("task".into());
         assert_eq!(
-            order(&q, 4)[..6],
+            order(&store, &q, 4)[..6],
             want.iter().take(6).map(|w| w.2).collect::<Vec<_>>()[..]
         );
+        // A search with many matches walks the sort index instead.
+        store.search = crate::store::search::SearchSettings { few: 2, collect: 4 };
+        for page in [1, 4, 50] {
+            let got = order(&store, &q, page);
+            assert_eq!(
+                got[..6],
+                want.iter().take(6).map(|w| w.2).collect::<Vec<_>>()[..],
+                "search, page {page}"
+            );
+            assert_eq!(got.len(), 9, "search, page {page}");
+        }
         q.search = None;
         q.order = SortOrder::Descending;
-        let got = order(&q, 4);
+        let got = order(&store, &q, 4);
         let mut filled: Vec<Uuid> = want.iter().take(6).map(|w| w.2).collect();
         filled.reverse();
         assert_eq!(got[..6], filled[..]);

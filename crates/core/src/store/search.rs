@@ -424,34 +424,50 @@ pub(crate) fn page(c: &Connection, q: &PageQuery<'_>, expr: &str) -> Result<Vec<
     } else {
         matches.last().copied().unwrap_or(i64::MIN)
     };
-    let walk = format!(
-        "SELECT r.rid FROM records r WHERE r.collection = '{}' AND r.deleted = 0{} ORDER BY {} {dir}, r.rid {dir}",
-        q.collection,
-        q.conditions,
-        q.key,
-        dir = q.dir,
+    // Ascending by a field, records without a value come last (as in an
+    // unsearched list): the walk takes those with one, then the rest.
+    let base = format!(
+        "SELECT r.rid FROM records r WHERE r.collection = '{}' AND r.deleted = 0{}",
+        q.collection, q.conditions,
     );
-    let mut stmt = c.prepare_cached(&walk)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(q.args.iter()))?;
+    let walks = if q.dir == "ASC" && q.key != "r.rid" {
+        vec![
+            format!(
+                "{base} AND {key} IS NOT NULL ORDER BY {key} ASC, r.rid ASC",
+                key = q.key
+            ),
+            format!("{base} AND {key} IS NULL ORDER BY r.rid ASC", key = q.key),
+        ]
+    } else {
+        vec![format!(
+            "{base} ORDER BY {} {dir}, r.rid {dir}",
+            q.key,
+            dir = q.dir
+        )]
+    };
     let mut probe = c.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM records_fts WHERE records_fts MATCH ?1 AND rowid = ?2)",
     )?;
     let (mut skipped, mut page) = (0, Vec::with_capacity(q.rows));
-    while page.len() < q.rows {
-        let Some(row) = rows.next()? else { break };
-        let rid: i64 = row.get(0)?;
-        let hit = if rid <= boundary {
-            matches.binary_search(&rid).is_ok()
-        } else {
-            probe.query_row(rusqlite::params![expr, rid], |r| r.get::<_, bool>(0))?
-        };
-        if !hit {
-            continue;
-        }
-        if skipped < q.offset {
-            skipped += 1;
-        } else {
-            page.push(rid);
+    for walk in walks {
+        let mut stmt = c.prepare_cached(&walk)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(q.args.iter()))?;
+        while page.len() < q.rows {
+            let Some(row) = rows.next()? else { break };
+            let rid: i64 = row.get(0)?;
+            let hit = if rid <= boundary {
+                matches.binary_search(&rid).is_ok()
+            } else {
+                probe.query_row(rusqlite::params![expr, rid], |r| r.get::<_, bool>(0))?
+            };
+            if !hit {
+                continue;
+            }
+            if skipped < q.offset {
+                skipped += 1;
+            } else {
+                page.push(rid);
+            }
         }
     }
     Ok(page)
