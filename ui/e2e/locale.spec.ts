@@ -50,6 +50,9 @@ test.describe('German locale', () => {
     await expect(field(page, 'remind_at')).toHaveValue('');
     await expect(field(page, 'remind_at')).toHaveAttribute('placeholder', 'dd.mm.yyyy hh:mm');
     await ferry.shot('locale-de-editor-empty');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await ferry.shot('locale-de-editor-empty-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
 
     await field(page, 'title').fill('Renew the harbour permit');
     await due.fill('31.12.2026');
