@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  CHOICE_TONES, checkForm, choiceTone, cleanTags, formatValue, fromLocalInput, isDate, parseDraft, recordTitle, sameValue, toDraft, toLocalInput,
+  CHOICE_TONES, checkForm, choiceTone, cleanTags, formatValue, isDate, parseDraft, recordTitle, sameValue, toDraft,
 } from '../src/lib/fields';
 import type { Collection, Field } from '../src/lib/types';
 
@@ -72,12 +72,28 @@ describe('drafts', () => {
     expect(toDraft(f('choice'), 'todo')).toBe('todo');
   });
 
-  it('round-trips a date-time through the local input', () => {
+  it('round-trips a date-time through the input, in the locale given', () => {
     const stored = '2026-11-26T09:30:00Z';
-    const local = toLocalInput(stored);
-    expect(local).toMatch(/^2026-11-2\dT\d{2}:30$/);
-    expect(fromLocalInput(local)).toBe('2026-11-26T09:30:00.000Z');
-    expect(toLocalInput('not a time')).toBe('');
+    for (const loc of ['de-DE', 'en-US', 'en-GB']) {
+      const local = toDraft(f('datetime'), stored, loc) as string;
+      expect(local).toMatch(/2026/);
+      expect(parseDraft(f('datetime'), local, loc)).toEqual({ ok: true, value: '2026-11-26T09:30:00.000Z' });
+    }
+    expect(toDraft(f('datetime'), 'not a time')).toBe('');
+  });
+
+  it('shows dates and numbers in the locale form and reads them back as stored', () => {
+    expect(toDraft(f('date'), '2026-12-31', 'de-DE')).toBe('31.12.2026');
+    expect(toDraft(f('date'), '2026-12-31', 'en-US')).toBe('12/31/2026');
+    expect(toDraft(f('date'), '2026-12-31', 'en-GB')).toBe('31/12/2026');
+    expect(toDraft(f('date'), null, 'de-DE')).toBe('');
+    expect(parseDraft(f('date'), '31.12.2026', 'de-DE')).toEqual({ ok: true, value: '2026-12-31' });
+    expect(parseDraft(f('date'), '2026-12-31', 'de-DE')).toEqual({ ok: true, value: '2026-12-31' });
+    expect(parseDraft(f('date'), '31.02.2026', 'de-DE')).toEqual({ ok: false, error: 'Enter a date like 31.12.2026' });
+    expect(parseDraft(f('date'), '31/12/2026', 'en-US')).toEqual({ ok: false, error: 'Enter a date like 12/31/2026' });
+    expect(toDraft(f('number'), 1234.5, 'de-DE')).toBe('1234,5');
+    expect(parseDraft(f('number'), '1.234,5', 'de-DE')).toEqual({ ok: true, value: 1234.5 });
+    expect(parseDraft(f('number'), '1,234.5', 'en-US')).toEqual({ ok: true, value: 1234.5 });
   });
 });
 
@@ -100,7 +116,7 @@ describe('sameValue and checkForm', () => {
 
   it('returns only changed values, and errors per field', () => {
     const original = { name: 'Ada', priority: 2, at: '2026-11-26T09:30:00Z', tags: null };
-    const drafts = { name: 'Ada', priority: '3', at: toLocalInput('2026-11-26T09:30:00Z'), tags: [] };
+    const drafts = { name: 'Ada', priority: '3', at: toDraft(f('datetime'), '2026-11-26T09:30:00Z'), tags: [] };
     expect(checkForm(fields, drafts, original)).toEqual({ changes: { priority: 3 }, errors: {} });
     expect(checkForm(fields, { ...drafts, name: ' ', priority: 'x' }, original).errors).toEqual({
       name: 'Required',

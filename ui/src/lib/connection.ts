@@ -1,4 +1,5 @@
 // The connection state in words, for the status bar.
+import { count } from './locale';
 import type { Status } from './types';
 
 export type ConnKind = 'online' | 'offline' | 'syncing' | 'connecting' | 'error';
@@ -32,10 +33,10 @@ export function connectionView(status: Status): ConnView {
 /** "1 change waiting", "3 changes waiting", or "All changes sent". */
 export function pendingLabel(n: number): string {
   if (n <= 0) return 'All changes sent';
-  return `${n.toLocaleString()} ${n === 1 ? 'change' : 'changes'} waiting`;
+  return `${count(n)} ${n === 1 ? 'change' : 'changes'} waiting`;
 }
 
 /** Conflicts are changes not sent either: "1 change needs your decision". */
 export function decisionsLabel(n: number): string {
-  return `${n.toLocaleString()} ${n === 1 ? 'change needs' : 'changes need'} your decision`;
+  return `${count(n)} ${n === 1 ? 'change needs' : 'changes need'} your decision`;
 }

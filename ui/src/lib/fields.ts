@@ -1,5 +1,9 @@
 // Field values between JSON (what records hold), form drafts (what inputs
 // hold) and text (what lists and dialogs show), per field type.
+import {
+  date, dateExample, dateTime, dateTimeExample, formatDateInput, formatDateTimeInput, formatNumberInput, isIsoDate, locale,
+  number, parseDateInput, parseDateTimeInput, parseNumberInput,
+} from './locale';
 import type { Collection, Field, Fields, JsonValue } from './types';
 
 /** What a form input holds while the user edits a field. */
@@ -7,47 +11,22 @@ export type Draft = string | boolean | string[];
 
 export type Parsed = { ok: true; value: JsonValue } | { ok: false; error: string };
 
-const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-
-/** An RFC 3339 instant as a `datetime-local` input value, in local time. */
-export function toLocalInput(rfc3339: string): string {
-  const d = new Date(rfc3339);
-  if (Number.isNaN(d.getTime())) return '';
-  const base = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  return d.getSeconds() ? `${base}:${pad(d.getSeconds())}` : base;
-}
-
-/** A `datetime-local` value (local time) as RFC 3339 UTC, or null if it is not a real time. */
-export function fromLocalInput(local: string): string | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?$/.exec(local.trim());
-  if (!m) return null;
-  const [y, mo, d, h, mi, s] = m.slice(1).map((p) => Number(p ?? 0)) as number[];
-  const date = new Date(y!, mo! - 1, d!, h!, mi!, s!);
-  if (date.getFullYear() !== y || date.getMonth() !== mo! - 1 || date.getDate() !== d) return null;
-  if (h! > 23 || mi! > 59 || s! > 59) return null;
-  return date.toISOString();
-}
-
 /** Whether `s` is a real calendar date written YYYY-MM-DD. */
-export function isDate(s: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
-  if (!m) return false;
-  const [y, mo, d] = m.slice(1).map(Number) as [number, number, number];
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
-}
+export const isDate = isIsoDate;
 
-/** The input value for a stored value. */
-export function toDraft(field: Field, value: JsonValue | undefined): Draft {
+/** The input value for a stored value; dates and times in the locale's form ("31.12.2026"). */
+export function toDraft(field: Field, value: JsonValue | undefined, loc = locale): Draft {
   switch (field.type) {
     case 'boolean':
       return value === true;
     case 'tags':
       return Array.isArray(value) ? value.filter((t): t is string => typeof t === 'string') : [];
     case 'number':
-      return typeof value === 'number' ? String(value) : '';
+      return typeof value === 'number' ? formatNumberInput(value, loc) : '';
+    case 'date':
+      return typeof value === 'string' ? formatDateInput(value, loc) : '';
     case 'datetime':
-      return typeof value === 'string' ? toLocalInput(value) : '';
+      return typeof value === 'string' ? formatDateTimeInput(value, loc) : '';
     default:
       if (value === null || value === undefined) return '';
       return typeof value === 'string' ? value : String(value);
@@ -68,8 +47,8 @@ export function cleanTags(tags: readonly string[]): string[] {
   return out;
 }
 
-/** Checks and converts an input value to what the record stores. */
-export function parseDraft(field: Field, draft: Draft): Parsed {
+/** Checks and converts an input value to what the record stores (dates as YYYY-MM-DD, times as RFC 3339 UTC). */
+export function parseDraft(field: Field, draft: Draft, loc = locale): Parsed {
   const required = (): Parsed =>
     field.required ? { ok: false, error: 'Required' } : { ok: true, value: null };
   switch (field.type) {
@@ -87,20 +66,16 @@ export function parseDraft(field: Field, draft: Draft): Parsed {
     case 'longtext':
       return { ok: true, value: text };
     case 'number': {
-      const t = text.trim().replace(/\s/g, '');
-      const normalised = /^-?\d+,\d+$/.test(t) ? t.replace(',', '.') : t;
-      const n = Number(normalised);
-      return normalised !== '' && Number.isFinite(n)
-        ? { ok: true, value: n }
-        : { ok: false, error: 'Enter a number' };
+      const n = parseNumberInput(text, loc);
+      return n === null ? { ok: false, error: 'Enter a number' } : { ok: true, value: n };
     }
-    case 'date':
-      return isDate(text.trim())
-        ? { ok: true, value: text.trim() }
-        : { ok: false, error: 'Enter a date as YYYY-MM-DD' };
+    case 'date': {
+      const iso = parseDateInput(text, loc);
+      return iso ? { ok: true, value: iso } : { ok: false, error: `Enter a date like ${dateExample(loc)}` };
+    }
     case 'datetime': {
-      const iso = fromLocalInput(text);
-      return iso ? { ok: true, value: iso } : { ok: false, error: 'Enter a date and time' };
+      const iso = parseDateTimeInput(text, loc);
+      return iso ? { ok: true, value: iso } : { ok: false, error: `Enter a date and time like ${dateTimeExample(loc)}` };
     }
     case 'choice': {
       const options = field.options ?? [];
@@ -159,24 +134,20 @@ export function checkForm(fields: readonly Field[], drafts: Record<string, Draft
   return { changes, errors };
 }
 
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 6 });
-
-/** A value as one line of text; blank values give ''. */
-export function formatValue(field: Field | undefined, value: JsonValue | undefined): string {
+/** A value as one line of text, in the user's locale; blank values give ''. */
+export function formatValue(field: Field | undefined, value: JsonValue | undefined, loc = locale): string {
   if (blank(value)) return '';
   if (Array.isArray(value)) return value.map((v) => String(v)).join(', ');
   switch (field?.type) {
     case 'boolean':
       return value ? 'Yes' : 'No';
     case 'number':
-      return typeof value === 'number' ? numberFormat.format(value) : String(value);
+      return typeof value === 'number' ? number(value, loc) : String(value);
     case 'date':
-      return typeof value === 'string' && isDate(value) ? dateFormat.format(new Date(`${value}T00:00:00Z`)) : String(value);
+      return typeof value === 'string' ? date(value, loc) : String(value);
     case 'datetime': {
       const t = typeof value === 'string' ? Date.parse(value) : NaN;
-      return Number.isNaN(t) ? String(value) : dateTimeFormat.format(new Date(t));
+      return Number.isNaN(t) ? String(value) : dateTime(t, loc);
     }
   }
   if (typeof value === 'object' && value !== null) return JSON.stringify(value);

@@ -1,5 +1,6 @@
 // Which records of a list are selected, kept as a set of ids so that a
 // selection of every match (100,000 records) costs no per-row work.
+import { count } from './locale';
 
 /** The selection with `id` added, or taken out if it was in. */
 export function toggled(selection: ReadonlySet<string>, id: string): Set<string> {
@@ -53,5 +54,5 @@ export function skips(skipped: readonly { id: string; reason: string }[], count:
 /** "1 contact", "1,234 contacts", from the collection's (plural) label. */
 export function recordCount(collection: { label: string }, n: number): string {
   const many = collection.label.toLowerCase();
-  return `${n.toLocaleString()} ${n === 1 ? many.replace(/s$/, '') : many}`;
+  return `${count(n)} ${n === 1 ? many.replace(/s$/, '') : many}`;
 }

@@ -1,4 +1,5 @@
 // "2 min ago" and friends, and the time inside an HLC stamp.
+import { dayMonth, dayMonthYear, fullDateTime } from './locale';
 
 /** The wall-clock time of an HLC stamp (`2026-11-26T09:30:00.000Z-0000-node`), or null. */
 export function hlcTime(stamp: string | null | undefined): Date | null {
@@ -11,10 +12,6 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
-const yearFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
-
 /** How long ago `then` was, in words: "just now", "2 min ago", "3 h ago", "yesterday", "5 days ago", "Mar 4". */
 export function relativeTime(then: Date | null, now: Date = new Date()): string {
   if (!then) return '';
@@ -26,10 +23,10 @@ export function relativeTime(then: Date | null, now: Date = new Date()): string 
   const days = Math.floor(ms / DAY);
   if (days === 1) return 'yesterday';
   if (days < 7) return `${days} days ago`;
-  return (then.getFullYear() === now.getFullYear() ? dayFormat : yearFormat).format(then);
+  return then.getFullYear() === now.getFullYear() ? dayMonth(then) : dayMonthYear(then);
 }
 
 /** A full date and time, for tooltips. */
 export function fullTime(d: Date | null): string {
-  return d ? fullFormat.format(d) : '';
+  return d ? fullDateTime(d) : '';
 }

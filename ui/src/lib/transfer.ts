@@ -1,7 +1,9 @@
 // Wording and small rules of the Import and Export dialogs, kept apart so they can be unit tested.
+import { count as grouped } from './locale';
 import type { Collection, ColumnMapping, FileFormat, ImportOptions, ImportPreview, ImportReport } from './types';
 
-export const n = (x: number | bigint): string => Number(x).toLocaleString('en-GB');
+/** A count in the user's locale: "1,234", "1.234". */
+export const n = (x: number | bigint): string => grouped(x);
 
 /** "1 row", "1,234 rows". */
 export function count(x: number | bigint, one: string, many = `${one}s`): string {
