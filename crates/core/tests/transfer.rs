@@ -508,6 +508,77 @@ fn many_records_change_in_one_go_with_one_outbox_entry_each() {
     assert_eq!(f.store.outbox(100).expect("outbox").len(), 5);
 }
 
+/// An edit of many records keeps the search index right, in the same
+/// transaction, and single edits after it are indexed as before.
+#[test]
+fn many_records_edited_at_once_are_found_by_their_new_words_only() {
+    let f = fixture();
+    let ids: Vec<Uuid> = (0..120)
+        .map(|i| {
+            f.store
+                .create(
+                    "contacts",
+                    Fields::from_iter([
+                        ("name".into(), json!(format!("Person {i}"))),
+                        ("notes".into(), json!("Oldcorp")),
+                    ]),
+                )
+                .expect("create")
+        })
+        .collect();
+    let found = |word: &str| {
+        let mut q = Query::new("contacts");
+        q.search = Some(word.into());
+        q.limit = 1000;
+        let mut ids: Vec<Uuid> = f
+            .store
+            .query(&q)
+            .expect("search")
+            .records
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let report = f
+        .store
+        .update_many(
+            "contacts",
+            &ids[..100],
+            &Fields::from_iter([("notes".into(), json!("Newcorp"))]),
+        )
+        .expect("update");
+    assert_eq!(report.changed, 100);
+    let mut want = ids[..100].to_vec();
+    want.sort();
+    assert_eq!(found("Newcorp"), want);
+    assert_eq!(found("Oldcorp").len(), 20);
+    let report = f
+        .store
+        .tag_many("contacts", &ids[..60], "tags", &["zebra".into()], &[])
+        .expect("tags");
+    assert_eq!(report.changed, 60);
+    assert_eq!(found("zebra").len(), 60);
+    // A failed edit of many leaves the index (and the trigger) as they were.
+    f.store
+        .update_many(
+            "contacts",
+            &ids,
+            &Fields::from_iter([("age".into(), json!("x"))]),
+        )
+        .expect_err("invalid");
+    f.store
+        .update(
+            "contacts",
+            ids[119],
+            Fields::from_iter([("notes".into(), json!("Solo"))]),
+        )
+        .expect("update one");
+    assert_eq!(found("Solo"), vec![ids[119]]);
+    assert_eq!(found("Oldcorp").len(), 19);
+}
+
 #[test]
 fn a_discarded_change_can_be_made_again() {
     let f = fixture();

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::mpsc::SyncSender;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::schema::{collections_in, sort_indexes, sync_sort_indexes};
 use super::{LocalStore, get_setting, set_setting};
@@ -34,6 +34,65 @@ const FTS_TRIGGERS: &str = "
         DELETE FROM records_fts WHERE rowid = old.rid;
         INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(json(new.fields)));
     END;";
+
+/// Keeps the search index of records edited many at once in one
+/// transaction. The update trigger makes each record's update a statement
+/// transaction, and the search index writes its pending terms to disk at
+/// every one: for 10,000 records most of the time of the edit. So the
+/// trigger is set aside, and the records edited are indexed at the end
+/// with plain statements, whose terms are written once, at commit.
+pub(crate) struct ManyEdits {
+    /// None: the trigger keeps the index (few records), or a bulk load is
+    /// under way, whose end indexes everything.
+    edited: Option<Vec<uuid::Uuid>>,
+}
+
+impl ManyEdits {
+    /// Below this many records the trigger is cheaper than a schema change.
+    const FROM: usize = 50;
+
+    pub(crate) fn begin(tx: &Connection, records: usize) -> Result<ManyEdits> {
+        if records < Self::FROM || active(tx)? {
+            return Ok(ManyEdits { edited: None });
+        }
+        tx.execute_batch("DROP TRIGGER IF EXISTS records_fts_update")?;
+        Ok(ManyEdits {
+            edited: Some(Vec::new()),
+        })
+    }
+
+    pub(crate) fn edited(&mut self, id: uuid::Uuid) {
+        if let Some(edited) = &mut self.edited {
+            edited.push(id);
+        }
+    }
+
+    /// Indexes the records edited and puts the trigger back.
+    pub(crate) fn finish(self, tx: &Connection, collection: &str) -> Result<()> {
+        let Some(edited) = self.edited else {
+            return Ok(());
+        };
+        let mut text = tx.prepare_cached(
+            "SELECT rid, ferry_text(json(fields)) FROM records WHERE collection = ?1 AND id = ?2",
+        )?;
+        let mut delete = tx.prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?;
+        let mut insert =
+            tx.prepare_cached("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
+        for id in edited {
+            let row: Option<(i64, String)> = text
+                .query_row(rusqlite::params![collection, id.to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            if let Some((rid, body)) = row {
+                delete.execute([rid])?;
+                insert.execute(rusqlite::params![rid, body])?;
+            }
+        }
+        tx.execute_batch(FTS_TRIGGERS)?;
+        Ok(())
+    }
+}
 
 pub(crate) fn active(c: &Connection) -> Result<bool> {
     Ok(get_setting(c, BULK_LOAD)?.is_some())

@@ -11,6 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::LocalStore;
+use super::bulk::ManyEdits;
 use super::outbox::{delete_entry, entries_for, insert_entry, update_entry};
 use super::records::{self, LocalRecord};
 use super::schema::collection_in;
@@ -329,15 +330,20 @@ impl LocalStore {
         &self,
         collection: &str,
         ids: &[Uuid],
+        fields_change: bool,
         mut edit: impl FnMut(&Connection, &Collection, LocalRecord) -> Result<bool>,
     ) -> Result<BulkReport> {
         self.write(|tx| {
             let col = writable(tx, collection)?;
             let mut report = BulkReport::default();
+            let mut index = ManyEdits::begin(tx, if fields_change { ids.len() } else { 0 })?;
             for &id in ids {
                 let outcome = editable(tx, collection, id).and_then(|r| edit(tx, &col, r));
                 match outcome {
-                    Ok(true) => report.changed += 1,
+                    Ok(true) => {
+                        report.changed += 1;
+                        index.edited(id);
+                    }
                     Ok(false) => {}
                     Err(e) => report.skipped.push(BulkSkip {
                         id,
@@ -345,6 +351,7 @@ impl LocalStore {
                     }),
                 }
             }
+            index.finish(tx, collection)?;
             Ok(report)
         })
     }
@@ -356,7 +363,7 @@ impl LocalStore {
         ids: &[Uuid],
         changes: &Fields,
     ) -> Result<BulkReport> {
-        self.edit_many(collection, ids, |tx, col, r| {
+        self.edit_many(collection, ids, true, |tx, col, r| {
             let changes = real_changes(&r, changes.clone());
             if changes.is_empty() {
                 return Ok(false);
@@ -374,7 +381,7 @@ impl LocalStore {
         add: &[String],
         remove: &[String],
     ) -> Result<BulkReport> {
-        self.edit_many(collection, ids, |tx, col, r| {
+        self.edit_many(collection, ids, true, |tx, col, r| {
             let is_tags = col
                 .field(field)
                 .is_some_and(|f| f.field_type == ferry_protocol::FieldType::Tags);
@@ -413,7 +420,7 @@ impl LocalStore {
 
     /// Deletes many records; [`LocalStore::restore_many`] undoes it.
     pub fn delete_many(&self, collection: &str, ids: &[Uuid]) -> Result<BulkReport> {
-        self.edit_many(collection, ids, |tx, col, r| {
+        self.edit_many(collection, ids, false, |tx, col, r| {
             delete_in(tx, &col.name, r.id).map(|()| true)
         })
     }
