@@ -84,6 +84,8 @@ test('every conflicting field has a Result cell that shows what will be saved, l
   await page.getByTestId('choose-edit-notes').click();
   const input = notes.locator('[data-field="notes"]');
   await expect(input).toHaveValue(String(c.theirs.fields.notes));
+  // Straight into typing, for keyboard users too.
+  await expect(input).toBeFocused();
   await expect(input).toHaveAccessibleName('Result for Notes');
   await input.fill('Call after the autumn fair.');
   await ferry.shot('conflict-result-column');
