@@ -135,6 +135,19 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_metrics_address_or_off() {
+        use crate::metrics::MetricsListen;
+        let on = ServerConfig::parse("metrics_listen = \"10.0.0.5:9187\"").expect("parses");
+        assert_eq!(
+            on.metrics_listen,
+            Some(MetricsListen::On(([10, 0, 0, 5], 9187).into()))
+        );
+        let off = ServerConfig::parse("metrics_listen = \"off\"").expect("parses");
+        assert_eq!(off.metrics_listen, Some(MetricsListen::Off));
+        assert!(ServerConfig::parse("metrics_listen = \"public\"").is_err());
+    }
+
+    #[test]
     fn rejects_unknown_settings_and_hides_passwords() {
         let unknown = ServerConfig::parse("lisen = \"0.0.0.0:1\"").expect_err("a typo");
         assert!(unknown.contains("lisen"), "{unknown}");
