@@ -321,7 +321,8 @@ pub async fn seed(store: &DynStore) {
 }
 
 /// Checks an error response: its status, `Content-Type: application/json`,
-/// and a body of exactly `{"error":{"code","message"}}` with `code`.
+/// and a body of exactly `{"error":{"code","message","request_id"}}` with
+/// `code`, the request id being the one of the `X-Request-Id` header.
 /// Returns the message.
 pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> String {
     let got = resp.status();
@@ -332,6 +333,11 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> S
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let request_id = resp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = resp.text().await.expect("error body");
     assert_eq!(got.as_u16(), status, "{url} answered {got} with {body}");
     assert!(
@@ -341,8 +347,13 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> S
     let value: Value = serde_json::from_str(&body)
         .unwrap_or_else(|e| panic!("{url}: error body is not JSON ({e}): {body}"));
     assert_keys(&value, &["error"]);
-    assert_keys(&value["error"], &["code", "message"]);
+    assert_keys(&value["error"], &["code", "message", "request_id"]);
     assert_eq!(value["error"]["code"], code, "{url}: {body}");
+    let request_id = request_id.unwrap_or_else(|| panic!("{url}: no X-Request-Id"));
+    assert_eq!(
+        value["error"]["request_id"], request_id,
+        "{url}: the body's request_id is the X-Request-Id header"
+    );
     let message = value["error"]["message"]
         .as_str()
         .expect("message is a string");
