@@ -420,18 +420,23 @@ async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves `GET /metrics` on `listener` in the background until shutdown.
+/// Serves `GET /metrics` on `listener` in the background until the API
+/// server shuts down (which turns `state.shutdown` true).
 fn serve_metrics(listener: tokio::net::TcpListener, state: AppState) {
     match listener.local_addr() {
         Ok(addr) => tracing::info!(%addr, "serving metrics at /metrics"),
         Err(e) => tracing::warn!(error = %e, "serving metrics at an unknown address"),
     }
+    let mut stopping = state.shutdown.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
     tokio::spawn(async move {
         let served = ferry_server::metrics::serve_metrics(
             listener,
             state,
             ferry_server::metrics::SAMPLE_EVERY,
-            shutdown_signal(),
+            stopped,
         )
         .await;
         if let Err(e) = served {
