@@ -491,6 +491,12 @@ pub struct ErrorResponse {
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
+    /// The id of the request, as in its `X-Request-Id` response header: quote
+    /// it to the operator, who finds the request's log lines by it. Servers
+    /// older than it never send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "3f2a9c1e7b4d4e0a"))]
+    pub request_id: Option<String>,
 }
 
 impl ErrorBody {
@@ -498,6 +504,7 @@ impl ErrorBody {
         Self {
             code: code.into(),
             message: message.into(),
+            request_id: None,
         }
     }
 }

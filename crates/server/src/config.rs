@@ -12,6 +12,7 @@ use serde::Deserialize;
 /// ```toml
 /// db = "sqlite:///var/lib/ferry/ferry.db"
 /// listen = "0.0.0.0:8787"
+/// # metrics_listen = "127.0.0.1:9187"   # or "off"
 /// # tls_cert = "/etc/ferry/cert.pem"
 /// # tls_key = "/etc/ferry/key.pem"
 /// # max_body_bytes = 16777216
@@ -29,6 +30,8 @@ pub struct ServerConfig {
     pub db: Option<String>,
     pub db_pool_size: Option<usize>,
     pub listen: Option<SocketAddr>,
+    /// Address of `GET /metrics`, or `off`.
+    pub metrics_listen: Option<crate::metrics::MetricsListen>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub max_body_bytes: Option<usize>,
@@ -54,6 +57,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("db", &self.db.as_deref().map(redact_url))
             .field("db_pool_size", &self.db_pool_size)
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("max_body_bytes", &self.max_body_bytes)
@@ -128,6 +132,19 @@ mod tests {
             config.listen.map(|a| a.to_string()).as_deref(),
             Some("127.0.0.1:8787")
         );
+    }
+
+    #[test]
+    fn reads_the_metrics_address_or_off() {
+        use crate::metrics::MetricsListen;
+        let on = ServerConfig::parse("metrics_listen = \"10.0.0.5:9187\"").expect("parses");
+        assert_eq!(
+            on.metrics_listen,
+            Some(MetricsListen::On(([10, 0, 0, 5], 9187).into()))
+        );
+        let off = ServerConfig::parse("metrics_listen = \"off\"").expect("parses");
+        assert_eq!(off.metrics_listen, Some(MetricsListen::Off));
+        assert!(ServerConfig::parse("metrics_listen = \"public\"").is_err());
     }
 
     #[test]

@@ -86,7 +86,10 @@ impl ApiError {
 
     pub fn body(&self) -> ErrorResponse {
         ErrorResponse {
-            error: ErrorBody::new(self.code(), self.to_string()),
+            error: ErrorBody {
+                request_id: crate::request_id::current(),
+                ..ErrorBody::new(self.code(), self.to_string())
+            },
         }
     }
 }

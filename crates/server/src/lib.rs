@@ -15,6 +15,8 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod merge;
+pub mod metrics;
+pub mod request_id;
 pub mod schema_file;
 pub mod store;
 
@@ -110,6 +112,8 @@ pub struct AppState {
     pub store_relays_commits: bool,
     /// Directory of signed desktop releases (update manifests); none: no updates.
     pub releases: Option<Arc<std::path::Path>>,
+    /// The series served at `/metrics` (on the metrics listener).
+    pub metrics: Arc<metrics::Metrics>,
     /// When remembered mutation ids were last pruned (Unix ms).
     last_prune_ms: Arc<AtomicI64>,
 }
@@ -126,6 +130,8 @@ impl AppState {
         store: DynStore,
         limits: Limits,
     ) -> Result<(AppState, watch::Sender<bool>), StoreError> {
+        let metrics = Arc::new(metrics::Metrics::new());
+        let store = store::timed::TimedStore::wrap(store, metrics.clone());
         let floor = store.latest_stamp().await?;
         let node = format!("srv{}", &Uuid::new_v4().simple().to_string()[..6]);
         let (tx, rx) = watch::channel(false);
@@ -151,6 +157,7 @@ impl AppState {
                 limits,
                 shutdown: rx,
                 releases: None,
+                metrics,
                 last_prune_ms: Arc::new(AtomicI64::new(0)),
             },
             tx,

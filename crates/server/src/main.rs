@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use ferry_protocol::{Access, Hlc, Mutation, Op};
+use ferry_server::metrics::MetricsListen;
 use ferry_server::store::{self, DynStore, PushContext, Session};
 use ferry_server::{AppState, Limits, auth, demo, schema_file};
 
@@ -76,6 +77,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "FERRY_LISTEN", default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
+    /// Address of the Prometheus `GET /metrics`, apart from the API so that
+    /// it is never public by accident; `off` serves no metrics.
+    #[arg(long, env = "FERRY_METRICS_LISTEN", default_value = "127.0.0.1:9187")]
+    metrics_listen: MetricsListen,
     /// PEM certificate chain; with --tls-key, serve HTTPS.
     #[arg(long, env = "FERRY_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -134,14 +139,18 @@ enum SchemaCommand {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("ferry_server=info,tower_http=warn")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("ferry_server=info,tower_http=warn")
+    });
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // One JSON object a line for log collectors; people read the default text.
+    if std::env::var("FERRY_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     if let Err(e) = async { run(parse_cli()?).await }.await {
         eprintln!("ferry-server: {e:#}");
         std::process::exit(1);
@@ -179,6 +188,11 @@ fn parse_cli() -> anyhow::Result<Cli> {
             && let Some(listen) = file.listen
         {
             args.listen = listen;
+        }
+        if !given(m, "metrics_listen")
+            && let Some(metrics_listen) = file.metrics_listen
+        {
+            args.metrics_listen = metrics_listen;
         }
         if !given(m, "tls_cert") && file.tls_cert.is_some() {
             args.tls_cert = file.tls_cert;
@@ -367,6 +381,19 @@ async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    if let MetricsListen::On(metrics_addr) = args.metrics_listen {
+        // Metrics help run the server but are not the service: a taken
+        // port is logged as an error and the API serves on.
+        match tokio::net::TcpListener::bind(metrics_addr).await {
+            Ok(metrics_listener) => serve_metrics(metrics_listener, state.clone()),
+            Err(e) => tracing::error!(
+                addr = %metrics_addr, error = %e,
+                "cannot listen for metrics; serving without /metrics (see --metrics-listen)"
+            ),
+        }
+    } else {
+        tracing::info!("metrics are off (--metrics-listen off)");
+    }
     match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => {
             tracing::info!(%addr, "serving HTTPS");
@@ -391,6 +418,31 @@ async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves `GET /metrics` on `listener` in the background until the API
+/// server shuts down (which turns `state.shutdown` true).
+fn serve_metrics(listener: tokio::net::TcpListener, state: AppState) {
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(%addr, "serving metrics at /metrics"),
+        Err(e) => tracing::warn!(error = %e, "serving metrics at an unknown address"),
+    }
+    let mut stopping = state.shutdown.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
+    tokio::spawn(async move {
+        let served = ferry_server::metrics::serve_metrics(
+            listener,
+            state,
+            ferry_server::metrics::SAMPLE_EVERY,
+            stopped,
+        )
+        .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -41,7 +41,10 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
     let attempt = state
         .throttle
         .begin(&req.username, ip)
-        .map_err(|retry_after_s| ApiError::RateLimited { retry_after_s })?;
+        .map_err(|retry_after_s| {
+            state.metrics.login_failed("rate_limited");
+            ApiError::RateLimited { retry_after_s }
+        })?;
     // Each check takes about 19 MiB: only so many at once, or 503 (the attempt is uncounted).
     let permit = tokio::time::timeout(
         state.limits.login_wait,
@@ -59,6 +62,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
         .await?;
     let Some(user) = user.filter(|_| ok) else {
         attempt.failed();
+        state.metrics.login_failed("bad_credentials");
         // Debug formatting escapes newlines and terminal codes (no log injection).
         tracing::info!(username = ?req.username, "failed login");
         return Err(ApiError::BadCredentials);

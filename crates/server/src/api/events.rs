@@ -29,6 +29,8 @@ struct Listener {
     shutdown: watch::Receiver<bool>,
     /// Ends the stream when the user opens too many newer ones.
     slot: StreamSlot,
+    /// Counts the stream in `ferry_event_streams_open` while it is open.
+    _open: crate::metrics::OpenStream,
     greeted: bool,
     last_sent: Option<tokio::time::Instant>,
 }
@@ -128,6 +130,7 @@ pub async fn events(
     let slot = state.streams.open(auth.session.user_id);
     let listener = Listener {
         slot,
+        _open: state.metrics.stream_opened(),
         commits: state.events.subscribe(),
         shutdown: state.shutdown.clone(),
         state: state.clone(),

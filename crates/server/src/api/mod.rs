@@ -28,7 +28,8 @@ use crate::error::ApiError;
     info(
         title = "Ferry sync API",
         description = "Wire protocol v1 of Ferry, the offline-first shared-records app. \
-                       Every error is {\"error\":{\"code\",\"message\"}}.",
+                       Every error is {\"error\":{\"code\",\"message\"}}, with the \
+                       request's id in `request_id` (also in the X-Request-Id header of every answer).",
         license(name = "MIT")
     ),
     modifiers(&BearerAuth),
@@ -108,6 +109,14 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("no-store"),
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::count_requests,
+        ))
+        // Outermost: every answer, the fallback's and a panic's too, carries the id.
+        .layer(axum::middleware::from_fn(
+            crate::request_id::with_request_id,
+        ))
         .with_state(state)
 }
 

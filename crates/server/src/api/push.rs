@@ -71,6 +71,9 @@ pub async fn push(
     };
     let count = req.mutations.len();
     let outcome = state.store.push(ctx, req.mutations).await?;
+    for result in &outcome.results {
+        state.metrics.mutation(result.status);
+    }
     if let Some(cursor) = outcome.last_write {
         tracing::debug!(count, %cursor, "push committed");
     }

@@ -49,6 +49,37 @@ where
     case!(mutation_ids_past_the_horizon_are_forgotten);
     case!(a_poisoned_latest_stamp_does_not_pin_a_restarted_clock);
     case!(history_grows_with_what_changed_and_pages);
+    case!(collection_sizes_count_records_and_history_rows);
+}
+
+/// The sampled gauges of `/metrics`: records (deleted ones too) and
+/// history rows per collection that has any.
+async fn collection_sizes_count_records_and_history_rows(store: DynStore) {
+    let ctx = setup(&store).await;
+    assert_eq!(store.collection_sizes().await.expect("sizes"), []);
+    let (one, two) = (Uuid::now_v7(), Uuid::now_v7());
+    let create = |id| put("a", id, None, json!({}), json!({"title": "t"}));
+    store
+        .push(ctx.clone(), vec![create(one), create(two)])
+        .await
+        .expect("push");
+    let edit = put(
+        "a",
+        one,
+        Some(1),
+        json!({"title": "t"}),
+        json!({"title": "u"}),
+    );
+    let out = store.push(ctx, vec![edit]).await.expect("push");
+    assert_eq!(out.results[0].status, Status::Applied);
+    assert_eq!(
+        store.collection_sizes().await.expect("sizes"),
+        [super::CollectionSize {
+            collection: "a".into(),
+            records: 2,
+            history_rows: 3,
+        }]
+    );
 }
 
 /// Pushes the creation of a new record titled `title` in `collection`.

@@ -16,6 +16,7 @@ pub mod migrate;
 mod outcome;
 pub mod postgres;
 pub mod sqlite;
+pub mod timed;
 
 #[cfg(test)]
 mod concurrency;
@@ -274,6 +275,15 @@ pub trait Store: Send + Sync + 'static {
     async fn history_stored_bytes(&self, collection: &str, id: Uuid) -> Result<u64, StoreError>;
     /// The latest server HLC stamp written, so a restarted clock never goes back.
     async fn latest_stamp(&self) -> Result<Option<ferry_protocol::Hlc>, StoreError>;
+    /// Records (deleted ones included) and history rows of each collection
+    /// that has any, for the sampled gauges of `/metrics`: one grouped count
+    /// of each table, read now and then, never per request.
+    async fn collection_sizes(&self) -> Result<Vec<CollectionSize>, StoreError>;
+    /// The connection pool's use now, where the store has a pool of
+    /// database connections (PostgreSQL); `None` otherwise.
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        None
+    }
 
     /// Starts publishing to `events` every commit made through any process
     /// that shares this database, and returns `true`; then handlers do not
@@ -285,6 +295,55 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// Rows a collection holds (see [`Store::collection_sizes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionSize {
+    pub collection: String,
+    pub records: i64,
+    pub history_rows: i64,
+}
+
+/// Connections of a pool: open now, idle among them, the most it opens,
+/// and requests waiting for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub size: usize,
+    pub idle: usize,
+    pub max: usize,
+    pub waiting: usize,
+}
+
+/// Merges grouped counts of records and of history rows into one row per
+/// collection, in name order.
+fn collection_sizes_from(
+    records: Vec<(String, i64)>,
+    history: Vec<(String, i64)>,
+) -> Vec<CollectionSize> {
+    let mut by_name: std::collections::BTreeMap<String, CollectionSize> =
+        std::collections::BTreeMap::new();
+    for (collection, n) in records {
+        by_name
+            .entry(collection.clone())
+            .or_insert_with(|| CollectionSize {
+                collection,
+                records: 0,
+                history_rows: 0,
+            })
+            .records = n;
+    }
+    for (collection, n) in history {
+        by_name
+            .entry(collection.clone())
+            .or_insert_with(|| CollectionSize {
+                collection,
+                records: 0,
+                history_rows: 0,
+            })
+            .history_rows = n;
+    }
+    by_name.into_values().collect()
+}
 
 /// A page of a record's history.
 #[derive(Debug, Clone, PartialEq)]

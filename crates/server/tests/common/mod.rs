@@ -53,8 +53,12 @@ pub struct TestServer {
     pub base: String,
     pub http: reqwest::Client,
     pub store: DynStore,
+    /// `http://127.0.0.1:PORT` of the metrics listener (its own port), which
+    /// samples the collection sizes every 100 ms; none for a remote server.
+    pub metrics_base: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    metrics_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -76,6 +80,16 @@ impl TestServer {
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
+        let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0 for metrics");
+        let metrics_addr = metrics_listener.local_addr().expect("metrics addr");
+        let metrics_task = tokio::spawn(ferry_server::metrics::serve_metrics(
+            metrics_listener,
+            state.clone(),
+            Duration::from_millis(100),
+            std::future::pending(),
+        ));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(ferry_server::serve(
             listener,
@@ -93,8 +107,10 @@ impl TestServer {
             base: format!("http://{addr}"),
             http,
             store,
+            metrics_base: Some(format!("http://{metrics_addr}")),
             stop: Some(stop),
             task,
+            metrics_task: Some(metrics_task),
             _dir: dir,
         }
     }
@@ -108,8 +124,10 @@ impl TestServer {
                 .build()
                 .expect("http client"),
             store,
+            metrics_base: None,
             stop: None,
             task: tokio::spawn(async { Ok(()) }),
+            metrics_task: None,
             _dir: tempfile::tempdir().expect("temp dir"),
         }
     }
@@ -278,6 +296,9 @@ impl Drop for TestServer {
             let _ = stop.send(());
         }
         self.task.abort();
+        if let Some(task) = self.metrics_task.take() {
+            task.abort();
+        }
     }
 }
 
@@ -300,7 +321,8 @@ pub async fn seed(store: &DynStore) {
 }
 
 /// Checks an error response: its status, `Content-Type: application/json`,
-/// and a body of exactly `{"error":{"code","message"}}` with `code`.
+/// and a body of exactly `{"error":{"code","message","request_id"}}` with
+/// `code`, the request id being the one of the `X-Request-Id` header.
 /// Returns the message.
 pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> String {
     let got = resp.status();
@@ -311,6 +333,11 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> S
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let request_id = resp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = resp.text().await.expect("error body");
     assert_eq!(got.as_u16(), status, "{url} answered {got} with {body}");
     assert!(
@@ -320,8 +347,13 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> S
     let value: Value = serde_json::from_str(&body)
         .unwrap_or_else(|e| panic!("{url}: error body is not JSON ({e}): {body}"));
     assert_keys(&value, &["error"]);
-    assert_keys(&value["error"], &["code", "message"]);
+    assert_keys(&value["error"], &["code", "message", "request_id"]);
     assert_eq!(value["error"]["code"], code, "{url}: {body}");
+    let request_id = request_id.unwrap_or_else(|| panic!("{url}: no X-Request-Id"));
+    assert_eq!(
+        value["error"]["request_id"], request_id,
+        "{url}: the body's request_id is the X-Request-Id header"
+    );
     let message = value["error"]["message"]
         .as_str()
         .expect("message is a string");

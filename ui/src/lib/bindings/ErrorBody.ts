@@ -3,4 +3,10 @@
 /**
  * A machine-readable `code` (snake_case) and a sentence for people.
  */
-export type ErrorBody = { code: string, message: string, };
+export type ErrorBody = { code: string, message: string, 
+/**
+ * The id of the request, as in its `X-Request-Id` response header: quote
+ * it to the operator, who finds the request's log lines by it. Servers
+ * older than it never send it.
+ */
+request_id?: string | null, };

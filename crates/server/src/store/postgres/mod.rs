@@ -49,9 +49,9 @@ use uuid::Uuid;
 
 use super::history::PageReader;
 use super::{
-    ChangesPage, Cursor, HistoryPage, PushContext, PushOutcome, Session, Store, StoreError,
-    TokenHash, UserRow, access_name, json_err, newer_schema, no_such_user, now, prune_bounds,
-    stored_access, stored_hlc, user_exists,
+    ChangesPage, CollectionSize, Cursor, HistoryPage, PoolUsage, PushContext, PushOutcome, Session,
+    Store, StoreError, TokenHash, UserRow, access_name, collection_sizes_from, json_err,
+    newer_schema, no_such_user, now, prune_bounds, stored_access, stored_hlc, user_exists,
 };
 use crate::events::Events;
 use crate::schema_file::CollectionDef;
@@ -572,6 +572,35 @@ impl Store for PgStore {
             .await
             .map_err(pg_err)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    async fn collection_sizes(&self) -> Result<Vec<CollectionSize>, StoreError> {
+        let client = self.client().await?;
+        let mut grouped = Vec::with_capacity(2);
+        for sql in [
+            "SELECT collection, count(*) FROM records GROUP BY collection",
+            "SELECT collection, count(*) FROM history GROUP BY collection",
+        ] {
+            let rows = client.query(sql, &[]).await.map_err(pg_err)?;
+            grouped.push(
+                rows.iter()
+                    .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let history = grouped.pop().unwrap_or_default();
+        let records = grouped.pop().unwrap_or_default();
+        Ok(collection_sizes_from(records, history))
+    }
+
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        let status = self.pool.status();
+        Some(PoolUsage {
+            size: status.size,
+            idle: status.available,
+            max: status.max_size,
+            waiting: status.waiting,
+        })
     }
 
     async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {

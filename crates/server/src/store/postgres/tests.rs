@@ -69,3 +69,40 @@ async fn an_unreachable_server_is_unavailable_and_names_the_url_without_password
         "{msg}"
     );
 }
+
+/// `/metrics` reads the pool at each scrape: its size, and a held connection in use.
+#[tokio::test]
+async fn the_metrics_show_the_pool() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let options = PgOptions {
+        pool_size: 3,
+        ..PgOptions::default()
+    };
+    let store = Arc::new(PgStore::open(&db.url, &options).await.expect("open"));
+    let (state, _stop) = crate::AppState::new(store.clone(), crate::Limits::default())
+        .await
+        .expect("state");
+    let held = store.pool().get().await.expect("a connection");
+    let request = axum::http::Request::get("/metrics")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = tower::ServiceExt::oneshot(crate::metrics::metrics_router(state), request)
+        .await
+        .expect("scrape");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&body);
+    let gauge = |state: &str| -> f64 {
+        let prefix = format!("ferry_db_pool_connections{{state=\"{state}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no pool gauge {state}: {text}"))
+    };
+    assert!((gauge("max") - 3.0).abs() < f64::EPSILON, "{text}");
+    assert!(gauge("in_use") >= 1.0, "{text}");
+    drop(held);
+}

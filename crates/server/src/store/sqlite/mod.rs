@@ -22,9 +22,9 @@ use rusqlite::{
 use uuid::Uuid;
 
 use super::{
-    ChangesPage, Cursor, HistoryPage, PushContext, PushOutcome, Session, Store, StoreError,
-    TokenHash, UserRow, access_name, json_err, newer_schema, no_such_user, now, prune_bounds,
-    stored_access, stored_hlc, user_exists,
+    ChangesPage, CollectionSize, Cursor, HistoryPage, PushContext, PushOutcome, Session, Store,
+    StoreError, TokenHash, UserRow, access_name, collection_sizes_from, json_err, newer_schema,
+    no_such_user, now, prune_bounds, stored_access, stored_hlc, user_exists,
 };
 use crate::schema_file::CollectionDef;
 use checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
@@ -503,6 +503,23 @@ impl Store for SqliteStore {
                 params![age, limit],
             )
             .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn collection_sizes(&self) -> Result<Vec<CollectionSize>, StoreError> {
+        self.read(|c| {
+            let grouped = |sql: &str| -> Result<Vec<(String, i64)>, StoreError> {
+                let mut stmt = c.prepare(sql).map_err(db_err)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(db_err)?;
+                rows.collect::<Result<_, _>>().map_err(db_err)
+            };
+            Ok(collection_sizes_from(
+                grouped("SELECT collection, count(*) FROM records GROUP BY collection")?,
+                grouped("SELECT collection, count(*) FROM history GROUP BY collection")?,
+            ))
         })
         .await
     }

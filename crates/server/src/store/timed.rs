@@ -1,0 +1,187 @@
+//! A [`Store`] that times every operation of the store it wraps, for
+//! `ferry_store_query_duration_seconds{operation}`. It decides nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use ferry_protocol::{Access, Hlc, Mutation};
+use uuid::Uuid;
+
+use super::{
+    ChangesPage, CollectionSize, Cursor, DynStore, HistoryPage, PoolUsage, PushContext,
+    PushOutcome, Session, Store, StoreError, TokenHash, UserRow,
+};
+use crate::events::Events;
+use crate::metrics::Metrics;
+use crate::schema_file::CollectionDef;
+
+pub struct TimedStore {
+    inner: DynStore,
+    metrics: Arc<Metrics>,
+}
+
+impl TimedStore {
+    pub fn wrap(inner: DynStore, metrics: Arc<Metrics>) -> DynStore {
+        Arc::new(TimedStore { inner, metrics })
+    }
+
+    async fn timed<T>(
+        &self,
+        operation: &'static str,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let started = Instant::now();
+        let out = work.await;
+        self.metrics.store_operation(operation, started.elapsed());
+        out
+    }
+}
+
+#[async_trait]
+impl Store for TimedStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.timed("ping", self.inner.ping()).await
+    }
+
+    async fn create_user(&self, username: &str, password_hash: &str) -> Result<Uuid, StoreError> {
+        self.timed(
+            "create_user",
+            self.inner.create_user(username, password_hash),
+        )
+        .await
+    }
+
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
+        self.timed(
+            "set_password",
+            self.inner.set_password(username, password_hash),
+        )
+        .await
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        self.timed("user_by_name", self.inner.user_by_name(username))
+            .await
+    }
+
+    async fn set_grant(
+        &self,
+        username: &str,
+        collection: &str,
+        access: Option<Access>,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "set_grant",
+            self.inner.set_grant(username, collection, access),
+        )
+        .await
+    }
+
+    async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError> {
+        self.timed("grants", self.inner.grants(user_id)).await
+    }
+
+    async fn create_session(
+        &self,
+        user_id: Uuid,
+        device_name: &str,
+        token: &TokenHash,
+    ) -> Result<Uuid, StoreError> {
+        self.timed(
+            "create_session",
+            self.inner.create_session(user_id, device_name, token),
+        )
+        .await
+    }
+
+    async fn session(&self, token: &TokenHash) -> Result<Option<Session>, StoreError> {
+        self.timed("session", self.inner.session(token)).await
+    }
+
+    async fn revoke_session(&self, token: &TokenHash) -> Result<(), StoreError> {
+        self.timed("revoke_session", self.inner.revoke_session(token))
+            .await
+    }
+
+    async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {
+        self.timed("put_collections", self.inner.put_collections(defs))
+            .await
+    }
+
+    async fn collections(&self) -> Result<Vec<CollectionDef>, StoreError> {
+        self.timed("collections", self.inner.collections()).await
+    }
+
+    async fn push(
+        &self,
+        ctx: PushContext,
+        mutations: Vec<Mutation>,
+    ) -> Result<PushOutcome, StoreError> {
+        self.timed("push", self.inner.push(ctx, mutations)).await
+    }
+
+    async fn changes(
+        &self,
+        since: Cursor,
+        limit: usize,
+        collections: Vec<String>,
+    ) -> Result<ChangesPage, StoreError> {
+        self.timed("changes", self.inner.changes(since, limit, collections))
+            .await
+    }
+
+    async fn history_page(
+        &self,
+        collection: &str,
+        id: Uuid,
+        after_version: i64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        self.timed(
+            "history_page",
+            self.inner
+                .history_page(collection, id, after_version, limit, max_bytes),
+        )
+        .await
+    }
+
+    async fn prune_mutations(
+        &self,
+        older_than: Duration,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.timed(
+            "prune_mutations",
+            self.inner.prune_mutations(older_than, limit),
+        )
+        .await
+    }
+
+    async fn history_stored_bytes(&self, collection: &str, id: Uuid) -> Result<u64, StoreError> {
+        self.timed(
+            "history_stored_bytes",
+            self.inner.history_stored_bytes(collection, id),
+        )
+        .await
+    }
+
+    async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {
+        self.timed("latest_stamp", self.inner.latest_stamp()).await
+    }
+
+    async fn collection_sizes(&self) -> Result<Vec<CollectionSize>, StoreError> {
+        self.timed("collection_sizes", self.inner.collection_sizes())
+            .await
+    }
+
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        self.inner.pool_usage()
+    }
+
+    fn relay_commits(&self, events: Events) -> bool {
+        self.inner.relay_commits(events)
+    }
+}
