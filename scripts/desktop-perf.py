@@ -75,7 +75,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [srv, "--db", self.db, "serve", "--listen", f"127.0.0.1:{self.port}"],
+            [srv, "--db", self.db, "serve", "--listen", f"127.0.0.1:{self.port}", "--metrics-listen", "off"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -31,7 +31,7 @@ trap cleanup EXIT
 
 db="sqlite://$dir/ferry.db"
 "$bin/ferry-server" --db "$db" seed-demo >/dev/null
-"$bin/ferry-server" --db "$db" serve --listen 127.0.0.1:0 >"$dir/out" 2>"$dir/log" &
+"$bin/ferry-server" --db "$db" serve --listen 127.0.0.1:0 --metrics-listen off >"$dir/out" 2>"$dir/log" &
 server_pid=$!
 for _ in $(seq 100); do
   grep -q "listening on" "$dir/out" 2>/dev/null && break

@@ -397,6 +397,8 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
                 "serve",
                 "--listen",
                 &format!("127.0.0.1:{port}"),
+                "--metrics-listen",
+                "off",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

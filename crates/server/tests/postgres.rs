@@ -39,7 +39,13 @@ impl ServerProcess {
     fn start(db_url: &str) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
             .args(["--db", db_url, "--db-pool-size", "4"])
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "off",
+            ])
             .env("FERRY_LOG", "ferry_server=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

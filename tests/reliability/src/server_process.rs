@@ -85,6 +85,7 @@ impl ServerProcess {
             .arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            .args(["--metrics-listen", "off"])
             .env_remove("FERRY_DB")
             .env_remove("FERRY_LISTEN")
             // Everything the server would ever log, to check none of it is a secret.
