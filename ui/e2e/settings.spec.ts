@@ -21,20 +21,22 @@ test('the account corner opens Settings, which shows the whole server address', 
 
 test('work offline and notifications switch from Settings, in step with the status bar', async ({ page, ferry }) => {
   await ferry.open();
+  await expect(page.getByTestId('record-list')).toBeVisible();
   await page.keyboard.press('ControlOrMeta+,');
+  await expect(page.getByRole('heading', { name: 'Settings', level: 1 })).toBeVisible();
   const offline = page.getByTestId('settings-work-offline');
   await expect(offline).not.toBeChecked();
   await offline.check();
   await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'offline');
   await expect(page.getByTestId('work-offline')).toHaveAttribute('aria-pressed', 'true');
-  expect((await ferry.calls('set_work_offline')).at(-1)!.args).toEqual({ offline: true });
+  await expect.poll(async () => (await ferry.calls('set_work_offline')).at(-1)?.args).toEqual({ offline: true });
   await page.getByTestId('work-offline').click();
   await expect(offline).not.toBeChecked();
 
   const notifications = page.getByTestId('settings-notifications');
   await expect(notifications).toBeChecked();
   await notifications.uncheck();
-  expect((await ferry.calls('set_notifications')).at(-1)!.args).toEqual({ enabled: false });
+  await expect.poll(async () => (await ferry.calls('set_notifications')).at(-1)?.args).toEqual({ enabled: false });
   await expect(page.getByTestId('notifications')).toHaveAttribute('aria-pressed', 'false');
 });
 
