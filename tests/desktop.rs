@@ -163,6 +163,29 @@ impl Cli {
     }
 
     /// Syncs until the server's task `id` has `value` in `field`.
+    /// The id of the task whose title matches `search`, once the server has it.
+    fn until_listed(&self, search: &str) -> String {
+        let start = Instant::now();
+        loop {
+            self.ok(&["sync"]);
+            let listed: Value =
+                serde_json::from_str(&self.ok(&["ls", "tasks", "--search", search, "--json"]))
+                    .expect("ls json");
+            if let Some(id) = listed["records"]
+                .as_array()
+                .and_then(|a| a.first())
+                .and_then(|r| r["id"].as_str())
+            {
+                return id.to_string();
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "the server never got a task matching {search:?}: {listed}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
     fn until_server_has(&self, id: &str, field: &str, value: &str) {
         let start = Instant::now();
         loop {
@@ -499,20 +522,8 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     d.click("[data-testid=new-record]");
     d.fill("[data-field=title]", "Desktop end-to-end task");
     d.click("[data-testid=save]");
-    d.wait_for("the new task to reach the server", |d| {
-        d.attr("[data-testid=pending-count]", "data-count")
-            .as_deref()
-            == Some("0")
-    });
-    bob.ok(&["sync"]);
-    let listed = bob.ok(&["ls", "tasks", "--search", "Desktop end-to-end", "--json"]);
-    let listed: Value = serde_json::from_str(&listed).expect("ls json");
-    let id = listed["records"]
-        .as_array()
-        .and_then(|a| a.first())
-        .and_then(|r| r["id"].as_str())
-        .unwrap_or_else(|| panic!("bob does not see the new task: {listed}"))
-        .to_string();
+    // On the server itself: the pending count can read 0 before the save lands.
+    let id = bob.until_listed("Desktop end-to-end");
     d.fill("[data-field=title]", "Desktop task, edited");
     d.click("[data-testid=save]");
     d.wait_for("the edit to reach the server", |d| {

@@ -287,15 +287,7 @@ impl JsonLoggingServer {
             }
         });
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let base = line
-            .trim()
-            .strip_prefix("ferry-server listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let base = common::listening_base(stdout);
         JsonLoggingServer {
             child,
             base,

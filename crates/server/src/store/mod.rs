@@ -320,9 +320,10 @@ fn collection_sizes_from(
     records: Vec<(String, i64)>,
     history: Vec<(String, i64)>,
 ) -> Vec<CollectionSize> {
-    let mut by_name: std::collections::BTreeMap<String, CollectionSize> =
-        std::collections::BTreeMap::new();
-    for (collection, n) in records {
+    fn size(
+        by_name: &mut std::collections::BTreeMap<String, CollectionSize>,
+        collection: String,
+    ) -> &mut CollectionSize {
         by_name
             .entry(collection.clone())
             .or_insert_with(|| CollectionSize {
@@ -330,17 +331,13 @@ fn collection_sizes_from(
                 records: 0,
                 history_rows: 0,
             })
-            .records = n;
+    }
+    let mut by_name = std::collections::BTreeMap::new();
+    for (collection, n) in records {
+        size(&mut by_name, collection).records = n;
     }
     for (collection, n) in history {
-        by_name
-            .entry(collection.clone())
-            .or_insert_with(|| CollectionSize {
-                collection,
-                records: 0,
-                history_rows: 0,
-            })
-            .history_rows = n;
+        size(&mut by_name, collection).history_rows = n;
     }
     by_name.into_values().collect()
 }

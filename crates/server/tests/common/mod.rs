@@ -606,3 +606,17 @@ fn parse_frame(block: &[u8]) -> SseFrame {
 pub fn deadline() -> Instant {
     Instant::now() + PATIENCE
 }
+
+/// The base URL a `ferry-server serve` child prints first on its stdout.
+#[allow(dead_code)]
+pub fn listening_base(stdout: std::process::ChildStdout) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the listening line");
+    line.trim()
+        .strip_prefix("ferry-server listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string()
+}
