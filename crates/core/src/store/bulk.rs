@@ -35,44 +35,41 @@ const FTS_TRIGGERS: &str = "
         INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(json(new.fields)));
     END;";
 
-/// Keeps the search index of many records written in one transaction (an
-/// edit of many, a page of pulled changes). The insert and update triggers
-/// make each record's write a statement transaction, and the search index
-/// writes its pending terms to disk at every one: for 10,000 records most
-/// of the time. So the triggers are set aside, and the records written are
-/// indexed at the end with plain statements, whose terms are written once,
-/// at commit.
-pub(crate) struct ManyWrites {
-    /// None: the triggers keep the index (few records), or a bulk load is
+/// Keeps the search index of many records edited in one transaction. The
+/// update trigger makes each record's write a statement transaction, and
+/// the search index writes its pending terms to disk at every one: for
+/// 10,000 records most of the time. So the trigger is set aside, and the
+/// records edited are indexed at the end with plain statements, whose
+/// terms are written once, at commit.
+pub(crate) struct ManyEdits {
+    /// None: the trigger keeps the index (few records), or a bulk load is
     /// under way, whose end indexes everything.
-    written: Option<Vec<(String, uuid::Uuid)>>,
+    edited: Option<Vec<uuid::Uuid>>,
 }
 
-impl ManyWrites {
-    /// Below this many records the triggers are cheaper than a schema change.
+impl ManyEdits {
+    /// Below this many records the trigger is cheaper than a schema change.
     const FROM: usize = 50;
 
-    pub(crate) fn begin(tx: &Connection, records: usize) -> Result<ManyWrites> {
+    pub(crate) fn begin(tx: &Connection, records: usize) -> Result<ManyEdits> {
         if records < Self::FROM || active(tx)? {
-            return Ok(ManyWrites { written: None });
+            return Ok(ManyEdits { edited: None });
         }
-        tx.execute_batch(
-            "DROP TRIGGER IF EXISTS records_fts_insert; DROP TRIGGER IF EXISTS records_fts_update;",
-        )?;
-        Ok(ManyWrites {
-            written: Some(Vec::new()),
+        tx.execute_batch("DROP TRIGGER IF EXISTS records_fts_update")?;
+        Ok(ManyEdits {
+            edited: Some(Vec::new()),
         })
     }
 
-    pub(crate) fn written(&mut self, collection: &str, id: uuid::Uuid) {
-        if let Some(written) = &mut self.written {
-            written.push((collection.to_string(), id));
+    pub(crate) fn edited(&mut self, id: uuid::Uuid) {
+        if let Some(edited) = &mut self.edited {
+            edited.push(id);
         }
     }
 
-    /// Indexes the records written and puts the triggers back.
-    pub(crate) fn finish(self, tx: &Connection) -> Result<()> {
-        let Some(written) = self.written else {
+    /// Indexes the records of `collection` edited and puts the trigger back.
+    pub(crate) fn finish(self, tx: &Connection, collection: &str) -> Result<()> {
+        let Some(edited) = self.edited else {
             return Ok(());
         };
         let mut text = tx.prepare_cached(
@@ -81,7 +78,7 @@ impl ManyWrites {
         let mut delete = tx.prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?;
         let mut insert =
             tx.prepare_cached("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
-        for (collection, id) in written {
+        for id in edited {
             let row: Option<(i64, String)> = text
                 .query_row(rusqlite::params![collection, id.to_string()], |r| {
                     Ok((r.get(0)?, r.get(1)?))

@@ -11,7 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::LocalStore;
-use super::bulk::ManyWrites;
+use super::bulk::ManyEdits;
 use super::outbox::{delete_entry, entries_for, insert_entry, update_entry};
 use super::records::{self, LocalRecord};
 use super::schema::collection_in;
@@ -336,13 +336,13 @@ impl LocalStore {
         self.write(|tx| {
             let col = writable(tx, collection)?;
             let mut report = BulkReport::default();
-            let mut index = ManyWrites::begin(tx, if fields_change { ids.len() } else { 0 })?;
+            let mut index = ManyEdits::begin(tx, if fields_change { ids.len() } else { 0 })?;
             for &id in ids {
                 let outcome = editable(tx, collection, id).and_then(|r| edit(tx, &col, r));
                 match outcome {
                     Ok(true) => {
                         report.changed += 1;
-                        index.written(collection, id);
+                        index.edited(id);
                     }
                     Ok(false) => {}
                     Err(e) => report.skipped.push(BulkSkip {
@@ -351,7 +351,7 @@ impl LocalStore {
                     }),
                 }
             }
-            index.finish(tx)?;
+            index.finish(tx, collection)?;
             Ok(report)
         })
     }
