@@ -161,6 +161,7 @@ test.describe('Many records at once', () => {
     const deleted = (await ferry.calls('delete_records')).at(-1)!.args.ids as string[];
     expect(deleted).toHaveLength(29);
     await page.getByTestId('undo').click();
+    await expect.poll(async () => (await ferry.calls('restore_records')).length).toBe(1);
     const restored = (await ferry.calls('restore_records')).at(-1)!.args.ids as string[];
     expect(restored).toHaveLength(27);
     // The contacts in conflict (the mock's first two shown) are not touched by the undo.
