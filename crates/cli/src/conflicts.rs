@@ -44,6 +44,7 @@ fn kind(k: ConflictKind) -> &'static str {
         ConflictKind::EditEdit => "both edited",
         ConflictKind::EditDelete => "you edited, the server deleted",
         ConflictKind::DeleteEdit => "you deleted, the server edited",
+        ConflictKind::LostAccess => "you edited a record you may no longer see",
     }
 }
 

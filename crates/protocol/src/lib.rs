@@ -15,8 +15,8 @@ mod schema;
 
 pub use hlc::{Hlc, HlcError, MAX_CLOCK_DRIFT_MS, MAX_NODE_LEN};
 pub use schema::{
-    Access, Collection, Field, FieldType, MergeKind, Policy, SchemaResponse, check_fields,
-    check_required,
+    Access, Collection, Field, FieldType, MergeKind, Policy, Rows, SchemaResponse, check_fields,
+    check_required, partition_values,
 };
 
 use std::collections::BTreeMap;
@@ -266,6 +266,29 @@ pub struct ChangesResponse<F = Fields> {
     /// Opaque: pass it back as `since` to continue.
     pub cursor: String,
     pub has_more: bool,
+    /// Records the reader held that it may no longer see (an addition): a
+    /// record moved to a partition value outside its rows, or its grants
+    /// changed. A record is in `changes` or here, never both, in one page.
+    /// Servers without row rules never send it; a client that ignores it
+    /// keeps stale rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<Removed>,
+}
+
+/// A record that left the reader's view (`ChangesResponse::removed`).
+///
+/// ```
+/// # use ferry_protocol::ChangesResponse;
+/// let json = r#"{"changes":[],"cursor":"42","has_more":false,"removed":[{"collection":"contacts","id":"0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"}]}"#;
+/// let v: ChangesResponse = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Removed {
+    pub collection: String,
+    pub id: Uuid,
 }
 
 /// What a mutation does to its record.
@@ -389,6 +412,11 @@ pub enum ConflictKind {
     EditDelete,
     /// The client deleted a record that was changed on the server.
     DeleteEdit,
+    /// The client has unsent edits of a record it may no longer see or
+    /// write (a removal, or a push `rejected` with `forbidden`). Kept on the
+    /// client until its user exports, copies or discards the edits; a server
+    /// never sends it.
+    LostAccess,
 }
 
 /// The conflicting part of a mutation. `parts` is set for each conflicting

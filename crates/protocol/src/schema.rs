@@ -32,6 +32,61 @@ pub struct Collection {
     /// What the requesting user may do with it.
     pub access: Access,
     pub fields: Vec<Field>,
+    /// Set when the collection is partitioned by a field and the user's
+    /// rows are limited (an addition): which values they may read and
+    /// write. Absent: the whole collection, as `access` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Rows>,
+}
+
+/// The partition values of a collection a user may read and write.
+/// `read`/`write` absent: every value; empty: none.
+///
+/// ```
+/// # use ferry_protocol::Rows;
+/// let json = r#"{"field":"region","read":["north","east"],"write":["north"]}"#;
+/// let v: Rows = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rows {
+    /// The field whose value places a record in a partition.
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<Vec<String>>,
+}
+
+impl Rows {
+    /// Whether a record whose partition field holds `value` (text, choice
+    /// or tags) is among `values` (`None`: all).
+    pub fn admits(values: Option<&[String]>, value: Option<&Value>) -> bool {
+        let Some(values) = values else {
+            return true;
+        };
+        partition_values(value).iter().any(|v| values.contains(v))
+    }
+}
+
+/// The partition values a field value places a record in: a text or
+/// choice is one value, tags one per tag, anything else (null) none.
+pub fn partition_values(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => {
+            let mut out: Vec<String> = items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        }
+        _ => Vec::new(),
+    }
 }
 
 impl Collection {

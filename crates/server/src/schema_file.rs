@@ -83,6 +83,7 @@ impl CollectionDef {
             policy: self.policy,
             access,
             fields,
+            rows: None,
         }
     }
 

@@ -262,6 +262,7 @@ impl Sim {
                 ConflictKind::EditEdit => &["mine", "theirs", "fields", "keep_both"],
                 ConflictKind::EditDelete => &["mine", "restore", "theirs", "accept", "keep_both"],
                 ConflictKind::DeleteEdit => &["mine", "accept", "theirs", "restore"],
+                ConflictKind::LostAccess => &["theirs"],
             };
             let choice = options[self.rng.gen_range(0..options.len())];
             // Which of my tokens go out again (re-sent), and which are given up.

@@ -27,6 +27,7 @@ fn kind_name(k: ConflictKind) -> &'static str {
         ConflictKind::EditEdit => "edit_edit",
         ConflictKind::EditDelete => "edit_delete",
         ConflictKind::DeleteEdit => "delete_edit",
+        ConflictKind::LostAccess => "lost_access",
     }
 }
 
@@ -147,7 +148,9 @@ pub(crate) fn refresh(c: &Connection, collection: &str, id: Uuid) -> Result<()> 
     let theirs = &k.theirs;
     let kind = kind_now(k.mine_op, theirs);
     let fields: Vec<String> = match kind {
-        ConflictKind::EditDelete => k.mine_changes.keys().cloned().collect(),
+        ConflictKind::EditDelete | ConflictKind::LostAccess => {
+            k.mine_changes.keys().cloned().collect()
+        }
         ConflictKind::EditEdit => {
             let col = collection_in(c, collection)?;
             let mut differ = Vec::new();
@@ -293,6 +296,9 @@ impl LocalStore {
                 BTreeMap::new()
             };
             let outcome = match (kind, resolution) {
+                (ConflictKind::LostAccess, _) => {
+                    return Err(invalid("this record left your view: export, copy or discard your edits".to_string()));
+                }
                 // Both sides deleted it: nothing is left to settle.
                 (ConflictKind::DeleteEdit, _) if theirs.deleted => Outcome::Deleted,
                 (ConflictKind::EditEdit, Resolution::Mine) => Outcome::Live(merged_with(&merged, &conflict, &theirs.fields)),

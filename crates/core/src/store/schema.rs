@@ -160,6 +160,7 @@ pub(crate) mod tests {
             policy: Policy::Manual,
             access: Access::Write,
             fields,
+            rows: None,
         }
     }
 

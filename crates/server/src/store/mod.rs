@@ -411,6 +411,7 @@ impl From<ChangesPage> for ChangesResponse<RawFields> {
             changes: page.changes,
             cursor: page.cursor.to_string(),
             has_more: page.has_more,
+            removed: Vec::new(),
         }
     }
 }

@@ -2,6 +2,7 @@
 import type { Access } from "./Access";
 import type { Field } from "./Field";
 import type { Policy } from "./Policy";
+import type { Rows } from "./Rows";
 
 /**
  * A named set of records with ordered fields; `title_field` names the field
@@ -11,4 +12,10 @@ export type Collection = { name: string, label: string, title_field: string, pol
 /**
  * What the requesting user may do with it.
  */
-access: Access, fields: Array<Field>, };
+access: Access, fields: Array<Field>, 
+/**
+ * Set when the collection is partitioned by a field and the user's
+ * rows are limited (an addition): which values they may read and
+ * write. Absent: the whole collection, as `access` says.
+ */
+rows?: Rows | null, };

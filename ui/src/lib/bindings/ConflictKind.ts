@@ -3,4 +3,4 @@
 /**
  * The kind of a conflict.
  */
-export type ConflictKind = "edit_edit" | "edit_delete" | "delete_edit";
+export type ConflictKind = "edit_edit" | "edit_delete" | "delete_edit" | "lost_access";
