@@ -25,6 +25,7 @@ pub fn bench_collection() -> CollectionDef {
         merge: None,
     };
     CollectionDef {
+        partition_by: None,
         name: COLLECTION.into(),
         label: "Items".into(),
         title_field: "title".into(),

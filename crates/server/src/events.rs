@@ -14,6 +14,10 @@ use crate::store::Cursor;
 pub struct Commit {
     pub cursor: Cursor,
     pub collections: Vec<String>,
+    /// For partitioned collections: the partition values the commit's
+    /// records were in, before or after. A collection without an entry
+    /// counts as touching every value.
+    pub parts: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 /// Fans commits out to every open event stream of this process.

@@ -17,6 +17,7 @@ pub mod events;
 pub mod merge;
 pub mod metrics;
 pub mod request_id;
+pub mod rules;
 pub mod schema_file;
 pub mod store;
 
@@ -189,11 +190,15 @@ impl AppState {
         }
     }
 
-    /// Names of the collections a user may read (write implies read).
-    pub async fn readable_collections(&self, user_id: Uuid) -> Result<Vec<String>, StoreError> {
-        let mut names: Vec<String> = self.store.grants(user_id).await?.into_keys().collect();
-        names.sort();
-        Ok(names)
+    /// The rows a signed-in user may read and write, as the grants stand now.
+    pub async fn view(&self, session: &store::Session) -> Result<rules::View, StoreError> {
+        self.view_of(session.user_id, &session.username).await
+    }
+
+    pub async fn view_of(&self, user_id: Uuid, username: &str) -> Result<rules::View, StoreError> {
+        let (rules, defs) =
+            tokio::try_join!(self.store.rules_for(user_id), self.store.collections())?;
+        Ok(rules::View::new(username, &rules, &defs))
     }
 }
 

@@ -486,13 +486,15 @@ async fn seed_demo(store: DynStore) -> anyhow::Result<()> {
         .await?
         .context("the demo user alice is missing")?;
     let (state, _) = AppState::new(store.clone(), Limits::default()).await?;
+    let session = Session {
+        user_id: alice.id,
+        username: alice.username,
+        device_id: uuid::Uuid::nil(),
+    };
+    let view = state.view(&session).await?;
     let ctx = PushContext {
-        session: Session {
-            user_id: alice.id,
-            username: alice.username,
-            device_id: uuid::Uuid::nil(),
-        },
-        grants: store.grants(alice.id).await?,
+        session,
+        view: std::sync::Arc::new(view),
         clock: state.clock.clone(),
     };
     let hlc = Hlc::new(1_793_491_200_000, 0, "seed").context("seed stamp")?;

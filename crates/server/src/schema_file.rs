@@ -14,6 +14,9 @@
 //! required = true
 //! merge = "whole"            # or "set" (tags), "text" (text, longtext); default by type
 //! ```
+//!
+//! A collection may name `partition_by = "FIELD"` (a text, choice or tags
+//! field): then grants may give some of its rows, by that field's value.
 
 use std::collections::HashSet;
 
@@ -31,6 +34,9 @@ pub struct CollectionDef {
     #[serde(default)]
     pub policy: Policy,
     pub fields: Vec<Field>,
+    /// The field whose value places a record in a partition (row rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +148,21 @@ impl CollectionDef {
                 "title field \"{}\" of collection \"{c}\" is not one of its fields",
                 self.title_field
             ));
+        }
+        if let Some(p) = &self.partition_by {
+            match self.field(p).map(|f| f.field_type) {
+                None => {
+                    return Err(format!(
+                        "partition_by \"{p}\" of collection \"{c}\" is not one of its fields"
+                    ));
+                }
+                Some(FieldType::Text | FieldType::Choice | FieldType::Tags) => {}
+                Some(_) => {
+                    return Err(format!(
+                        "collection \"{c}\" cannot be partitioned by \"{p}\": partition_by must be a text, choice or tags field"
+                    ));
+                }
+            }
         }
         Ok(())
     }

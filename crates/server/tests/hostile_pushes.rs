@@ -89,6 +89,7 @@ async fn a_read_only_user_pushing_long_names_stores_nothing_and_gets_no_echo() {
 
 fn notes_collection() -> CollectionDef {
     CollectionDef {
+        partition_by: None,
         name: "notes".into(),
         label: "Notes".into(),
         title_field: "title".into(),

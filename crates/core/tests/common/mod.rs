@@ -109,13 +109,15 @@ impl TestServer {
             .await
             .expect("user")
             .expect("exists");
+        let session = ferry_server::store::Session {
+            user_id: user.id,
+            username: user.username,
+            device_id: uuid::Uuid::nil(),
+        };
+        let view = self.state.view(&session).await.expect("view");
         let ctx = PushContext {
-            session: ferry_server::store::Session {
-                user_id: user.id,
-                username: user.username,
-                device_id: uuid::Uuid::nil(),
-            },
-            grants: self.store.grants(user.id).await.expect("grants"),
+            session,
+            view: std::sync::Arc::new(view),
             clock: self.state.clock.clone(),
         };
         let hlc: ferry_core::protocol::Hlc =

@@ -6,7 +6,7 @@ use super::Json;
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Cursor, RawFields};
+use crate::store::{Cursor, RawFields, Reader};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -41,10 +41,13 @@ pub async fn changes(
     if limit == 0 {
         return Err(ApiError::Malformed("limit must be at least 1".into()));
     }
-    let readable = state.readable_collections(auth.session.user_id).await?;
+    let reader = Reader {
+        user_id: auth.session.user_id,
+        view: state.view(&auth.session).await?,
+    };
     let page = state
         .store
-        .changes(since, limit.min(CHANGES_MAX_LIMIT), readable)
+        .changes(since, limit.min(CHANGES_MAX_LIMIT), reader)
         .await?;
     Ok(Json(page.into()))
 }

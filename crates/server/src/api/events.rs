@@ -1,4 +1,3 @@
-use std::collections::HashSet;
 use std::convert::Infallible;
 
 use axum::extract::State;
@@ -24,7 +23,8 @@ struct Listener {
     state: AppState,
     token: TokenHash,
     user_id: uuid::Uuid,
-    readable: HashSet<String>,
+    username: String,
+    view: crate::rules::View,
     commits: broadcast::Receiver<Commit>,
     shutdown: watch::Receiver<bool>,
     /// Ends the stream when the user opens too many newer ones.
@@ -37,7 +37,17 @@ struct Listener {
 
 impl Listener {
     fn sees(&self, commit: &Commit) -> bool {
-        commit.collections.iter().any(|c| self.readable.contains(c))
+        commit
+            .collections
+            .iter()
+            .any(|c| match self.view.get(c).map(|v| &v.read) {
+                None => false,
+                Some(crate::rules::Scope::All) => true,
+                Some(crate::rules::Scope::Values(values)) => commit
+                    .parts
+                    .get(c)
+                    .is_none_or(|parts| parts.iter().any(|p| values.contains(p))),
+            })
     }
 
     /// The next event to send, or `None` to end the stream.
@@ -84,8 +94,8 @@ impl Listener {
                 Ok(Some(_)) => {}
                 _ => return None,
             }
-            if let Ok(readable) = self.state.readable_collections(self.user_id).await {
-                self.readable = readable.into_iter().collect();
+            if let Ok(view) = self.state.view_of(self.user_id, &self.username).await {
+                self.view = view;
             }
             if !self.sees(&commit) {
                 continue;
@@ -108,6 +118,9 @@ fn merge(commit: &mut Commit, later: Commit) {
             commit.collections.push(c);
         }
     }
+    for (c, parts) in later.parts {
+        commit.parts.entry(c).or_default().extend(parts);
+    }
 }
 
 /// Server-Sent Events: `event: changes` with `data: {"cursor":"…"}` after
@@ -122,11 +135,7 @@ pub async fn events(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let readable = state
-        .readable_collections(auth.session.user_id)
-        .await?
-        .into_iter()
-        .collect();
+    let view = state.view(&auth.session).await?;
     let slot = state.streams.open(auth.session.user_id);
     let listener = Listener {
         slot,
@@ -136,7 +145,8 @@ pub async fn events(
         state: state.clone(),
         token: auth.token,
         user_id: auth.session.user_id,
-        readable,
+        username: auth.session.username.clone(),
+        view,
         greeted: false,
         last_sent: None,
     };

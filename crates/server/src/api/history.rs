@@ -63,11 +63,25 @@ pub async fn history(
             "there is no collection {collection:?}"
         )));
     }
-    let grants = state.store.grants(auth.session.user_id).await?;
-    if !grants.contains_key(&collection) {
+    let view = state.view(&auth.session).await?;
+    let Some(cv) = view.get(&collection) else {
         return Err(ApiError::Forbidden(format!(
             "you may not read collection {collection:?}"
         )));
+    };
+    // Some rows only: a record outside them is answered as one that does not exist.
+    if cv.read != crate::rules::Scope::All {
+        let defs = state.store.collections().await?;
+        let def = defs.iter().find(|d| d.name == collection);
+        let latest = state.store.history(&collection, id).await?;
+        let visible = latest
+            .last()
+            .is_some_and(|r| cv.read.admits(&crate::rules::parts_of(def, &r.fields)));
+        if !visible {
+            return Err(ApiError::NotFound(format!(
+                "there is no record {id} in {collection:?}"
+            )));
+        }
     }
     let page = state
         .store

@@ -63,10 +63,10 @@ pub async fn push(
             )));
         }
     }
-    let grants = state.store.grants(auth.session.user_id).await?;
+    let view = state.view(&auth.session).await?;
     let ctx = PushContext {
         session: auth.session,
-        grants,
+        view: std::sync::Arc::new(view),
         clock: state.clock.clone(),
     };
     let count = req.mutations.len();
@@ -83,6 +83,7 @@ pub async fn push(
         state.events.publish(Commit {
             cursor,
             collections: outcome.touched,
+            parts: outcome.touched_parts,
         });
     }
     let written = outcome.last_write.map(|cursor| PushWritten {

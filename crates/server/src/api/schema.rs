@@ -16,15 +16,20 @@ pub async fn schema(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> ApiResult<SchemaResponse> {
-    let grants = state.store.grants(auth.session.user_id).await?;
-    let collections = state
-        .store
-        .collections()
-        .await?
+    let defs = state.store.collections().await?;
+    let view = crate::rules::View::new(
+        &auth.session.username,
+        &state.store.rules_for(auth.session.user_id).await?,
+        &defs,
+    );
+    let collections = defs
         .into_iter()
         .filter_map(|def| {
-            let access = *grants.get(&def.name)?;
-            Some(def.into_collection(access))
+            let cv = view.get(&def.name)?;
+            let rows = cv.rows();
+            let mut c = def.into_collection(cv.access());
+            c.rows = rows;
+            Some(c)
         })
         .collect();
     Ok(Json(SchemaResponse { collections }))

@@ -16,6 +16,7 @@ fn def(policy: Policy) -> CollectionDef {
         merge: None,
     };
     CollectionDef {
+        partition_by: None,
         name: "tasks".into(),
         label: "Tasks".into(),
         title_field: "title".into(),

@@ -49,6 +49,7 @@ async fn pg_pair() -> Option<Pair> {
 
 fn def() -> CollectionDef {
     CollectionDef {
+        partition_by: None,
         name: "c".into(),
         label: "C".into(),
         title_field: "title".into(),
@@ -90,7 +91,9 @@ async fn setup(a: &DynStore, b: &DynStore) -> (PushContext, PushContext) {
                     username: "w".into(),
                     device_id: Uuid::now_v7(),
                 },
-                grants: store.grants(user_id).await.expect("grants"),
+                view: Arc::new(super::view_of_grants(
+                    &store.grants(user_id).await.expect("grants"),
+                )),
                 clock: Arc::new(Clock::new(
                     &node,
                     None,
@@ -197,7 +200,7 @@ async fn no_reader_skips_a_change(a: DynStore, b: DynStore) {
                 // Read after the flag: once set, every commit is visible, so an empty page is the end.
                 let done = stop.load(Ordering::SeqCst);
                 let page = store
-                    .changes(cursor, 7, vec!["c".into()])
+                    .changes(cursor, 7, super::Reader::of_collections(vec!["c".into()]))
                     .await
                     .expect("page");
                 pages += 1;

@@ -101,6 +101,7 @@ async fn create_titled(
 
 fn def(name: &str) -> CollectionDef {
     CollectionDef {
+        partition_by: None,
         name: name.into(),
         label: name.to_uppercase(),
         title_field: "title".into(),
@@ -190,7 +191,7 @@ async fn setup(store: &DynStore) -> PushContext {
             username: "u".into(),
             device_id: Uuid::now_v7(),
         },
-        grants,
+        view: Arc::new(super::view_of_grants(&grants)),
         clock: Arc::new(Clock::new(
             "srv",
             None,
@@ -234,7 +235,11 @@ async fn a_push_names_where_its_writes_sit_in_the_feed(store: DynStore) {
     // A client that had pulled up to the end of the feed holds `written_after`.
     assert_eq!(out.written_after, feed_end);
     let page = store
-        .changes(out.written_after, 5000, vec!["a".into()])
+        .changes(
+            out.written_after,
+            5000,
+            super::Reader::of_collections(vec!["a".into()]),
+        )
         .await
         .expect("changes");
     let mut ids: Vec<Uuid> = page.changes.iter().map(|r| r.id).collect();
@@ -270,7 +275,10 @@ async fn all_changes(
     collections: &[&str],
 ) -> (Vec<ferry_protocol::Record<super::RawFields>>, Cursor) {
     let cols: Vec<String> = collections.iter().map(|s| s.to_string()).collect();
-    let page = store.changes(Cursor(0), 5000, cols).await.expect("changes");
+    let page = store
+        .changes(Cursor(0), 5000, super::Reader::of_collections(cols))
+        .await
+        .expect("changes");
     (page.changes, page.cursor)
 }
 
@@ -802,7 +810,7 @@ async fn paging_sees_every_change_once_in_order(store: DynStore) {
     let mut pages = 0;
     loop {
         let page = store
-            .changes(cursor, 97, vec!["a".into()])
+            .changes(cursor, 97, super::Reader::of_collections(vec!["a".into()]))
             .await
             .expect("page");
         assert!(page.changes.len() <= 97);
@@ -820,7 +828,7 @@ async fn paging_sees_every_change_once_in_order(store: DynStore) {
     assert_eq!(seen.len(), ids.len(), "every record seen");
     assert!(pages >= 2500 / 97);
     let page = store
-        .changes(cursor, 100, vec!["a".into()])
+        .changes(cursor, 100, super::Reader::of_collections(vec!["a".into()]))
         .await
         .expect("page");
     assert!(page.changes.is_empty() && !page.has_more);
@@ -833,7 +841,9 @@ async fn changes_only_from_readable_collections(store: DynStore) {
         .await
         .expect("grant");
     let mut ctx = ctx;
-    ctx.grants = store.grants(ctx.session.user_id).await.expect("grants");
+    ctx.view = Arc::new(super::view_of_grants(
+        &store.grants(ctx.session.user_id).await.expect("grants"),
+    ));
     create_titled(&store, ctx.clone(), "a", "in a").await;
     create_titled(&store, ctx.clone(), "b", "in b").await;
     let (only_a, cursor) = all_changes(&store, &["a"]).await;
@@ -928,7 +938,9 @@ async fn rejections_of_what_the_user_may_not_write_are_not_remembered(store: Dyn
         .await
         .expect("grant");
     let granted = PushContext {
-        grants: store.grants(ctx.session.user_id).await.expect("grants"),
+        view: Arc::new(super::view_of_grants(
+            &store.grants(ctx.session.user_id).await.expect("grants"),
+        )),
         ..ctx.clone()
     };
     let applied = store

@@ -34,6 +34,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::events::Events;
+use crate::rules::{RuleRow, View};
 use crate::schema_file::CollectionDef;
 
 #[derive(Debug, thiserror::Error)]
@@ -138,8 +139,172 @@ pub struct Session {
 #[derive(Clone)]
 pub struct PushContext {
     pub session: Session,
-    pub grants: HashMap<String, Access>,
+    /// The rows the user may read and write, collection by collection.
+    pub view: Arc<View>,
     pub clock: Arc<Clock>,
+}
+
+impl PushContext {
+    /// A context for a user whose view is the whole collections of `grants`.
+    pub fn with_grants(
+        session: Session,
+        grants: &HashMap<String, Access>,
+        clock: Arc<Clock>,
+    ) -> PushContext {
+        PushContext {
+            session,
+            view: Arc::new(view_of_grants(grants)),
+            clock,
+        }
+    }
+}
+
+/// Who reads a page of changes, and what they may see.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub user_id: Uuid,
+    pub view: View,
+}
+
+impl Reader {
+    /// A reader of the whole of `collections`, with nothing in their own feed.
+    pub fn of_collections(collections: Vec<String>) -> Reader {
+        let grants = collections.into_iter().map(|c| (c, Access::Read)).collect();
+        Reader {
+            user_id: Uuid::nil(),
+            view: view_of_grants(&grants),
+        }
+    }
+}
+
+/// The view whole-collection `grants` give.
+fn view_of_grants(grants: &HashMap<String, Access>) -> View {
+    View {
+        collections: grants
+            .iter()
+            .map(|(c, a)| {
+                let write = (*a == Access::Write).then_some(crate::rules::Scope::All);
+                let view = crate::rules::CollectionView {
+                    field: None,
+                    read: crate::rules::Scope::All,
+                    write,
+                };
+                (c.clone(), view)
+            })
+            .collect(),
+    }
+}
+
+/// A change of grants or teams (`ferry-server grant`, `ferry-server team`).
+/// Records that come into or leave a user's view through it are queued in
+/// that user's change feed, in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleChange {
+    /// Gives (`Some`) or takes away (`None`) access; `values` empty: the
+    /// whole collection (taking it away then removes every grant of the
+    /// subject on it), else those partition values.
+    Grant {
+        subject: GrantSubject,
+        collection: String,
+        access: Option<Access>,
+        values: Vec<String>,
+    },
+    TeamAdd(String),
+    TeamRemove(String),
+    Member {
+        team: String,
+        username: String,
+        add: bool,
+    },
+}
+
+/// Whom a grant is for, as an administrator names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantSubject {
+    User(String),
+    Team(String),
+    Everyone,
+}
+
+/// A team and its members' usernames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+fn no_such_team(name: &str) -> StoreError {
+    StoreError::NotFound(format!("there is no team \"{name}\""))
+}
+
+/// Checks a grant against the collections before it is stored.
+fn check_grant(change: &RuleChange, defs: &[CollectionDef]) -> Result<(), StoreError> {
+    match change {
+        RuleChange::Grant {
+            collection,
+            values,
+            access,
+            ..
+        } => {
+            // A whole collection may be granted before its schema is applied.
+            if values.is_empty() || access.is_none() {
+                return Ok(());
+            }
+            let Some(def) = defs.iter().find(|d| &d.name == collection) else {
+                return Err(StoreError::NotFound(format!(
+                    "there is no collection \"{collection}\""
+                )));
+            };
+            let field = def.partition_by.clone().unwrap_or_default();
+            crate::rules::check_where(def, &field, values).map_err(StoreError::Invalid)
+        }
+        RuleChange::TeamAdd(name) => {
+            if schema_file_name_ok(name) {
+                Ok(())
+            } else {
+                Err(StoreError::Invalid(format!(
+                    "team name \"{name}\" must start with a lowercase letter and hold only a-z, 0-9, - and _ (at most 64)"
+                )))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn schema_file_name_ok(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+/// Sorts a page's rows into records the reader may see and removals of
+/// those they may not, each record once: `rows` are (collection, record,
+/// its stored partition values), in change order.
+fn sort_page(
+    view: &View,
+    rows: Vec<(Record<RawFields>, Option<String>)>,
+) -> (Vec<Record<RawFields>>, Vec<ferry_protocol::Removed>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut changes = Vec::with_capacity(rows.len());
+    let mut removed = Vec::new();
+    for (record, parts) in rows {
+        if !seen.insert((record.collection.clone(), record.id)) {
+            continue;
+        }
+        let parts = crate::rules::parse_parts(parts.as_deref());
+        if view.reads(&record.collection, &parts) {
+            changes.push(record);
+        } else {
+            removed.push(ferry_protocol::Removed {
+                collection: record.collection,
+                id: record.id,
+            });
+        }
+    }
+    (changes, removed)
 }
 
 impl PushContext {
@@ -161,6 +326,10 @@ pub struct PushOutcome {
     pub written_after: Cursor,
     /// Collections that got a new version, for change events.
     pub touched: Vec<String>,
+    /// For each partitioned collection written: the partition values the
+    /// written records were in, before or after (events go only to those
+    /// who read one of them).
+    pub touched_parts: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl PushOutcome {
@@ -171,14 +340,23 @@ impl PushOutcome {
             last_write: None,
             written_after,
             touched: Vec::new(),
+            touched_parts: Default::default(),
         }
     }
 
-    /// Notes a write at sequence position `seq` to `collection`.
-    fn wrote(&mut self, seq: i64, collection: &str) {
+    /// Notes a write at sequence position `seq` to `collection`; `parts`:
+    /// the partition values the record was in before and is in now, `None`
+    /// for a collection that is not partitioned.
+    fn wrote(&mut self, seq: i64, collection: &str, parts: Option<Vec<String>>) {
         self.last_write = Some(Cursor(seq));
         if !self.touched.iter().any(|c| c == collection) {
             self.touched.push(collection.to_string());
+        }
+        if let Some(parts) = parts {
+            self.touched_parts
+                .entry(collection.to_string())
+                .or_default()
+                .extend(parts);
         }
     }
 }
@@ -194,14 +372,32 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, username: &str, password_hash: &str) -> Result<Uuid, StoreError>;
     async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError>;
     async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>, StoreError>;
-    /// Sets (or with `None` removes) a user's access to a collection.
+    /// Sets (or with `None` removes) a user's access to a whole collection.
     async fn set_grant(
         &self,
         username: &str,
         collection: &str,
         access: Option<Access>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.change_rules(RuleChange::Grant {
+            subject: GrantSubject::User(username.to_string()),
+            collection: collection.to_string(),
+            access,
+            values: Vec::new(),
+        })
+        .await
+    }
+    /// A user's grants to whole collections (not counting teams, everyone
+    /// or partition values: see [`Store::rules_for`]).
     async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError>;
+    /// Every grant that applies to a user: their own, their teams' and
+    /// everyone's.
+    async fn rules_for(&self, user_id: Uuid) -> Result<Vec<RuleRow>, StoreError>;
+    /// Changes grants or teams, and queues what came into or left each
+    /// affected user's view in their change feed, in one transaction.
+    async fn change_rules(&self, change: RuleChange) -> Result<(), StoreError>;
+    /// Every team with its members, by name.
+    async fn teams(&self) -> Result<Vec<Team>, StoreError>;
 
     /// Records a login; returns the new device id.
     async fn create_session(
@@ -224,12 +420,13 @@ pub trait Store: Send + Sync + 'static {
         ctx: PushContext,
         mutations: Vec<Mutation>,
     ) -> Result<PushOutcome, StoreError>;
-    /// Records of `collections` changed after `since`, oldest change first.
+    /// Records `reader` may see changed after `since`, oldest change first,
+    /// and removals of those that left their view.
     async fn changes(
         &self,
         since: Cursor,
         limit: usize,
-        collections: Vec<String>,
+        reader: Reader,
     ) -> Result<ChangesPage, StoreError>;
     /// Versions of a record after `after_version`, oldest first: at most
     /// `limit`, and no more than `max_bytes` of them unless the first alone
@@ -369,6 +566,7 @@ pub type RawFields = Box<serde_json::value::RawValue>;
 #[derive(Debug)]
 pub struct ChangesPage {
     pub changes: Vec<Record<RawFields>>,
+    pub removed: Vec<ferry_protocol::Removed>,
     /// Where the next page starts.
     pub cursor: Cursor,
     pub has_more: bool,
@@ -392,16 +590,10 @@ impl ChangesPage {
         };
         ChangesPage {
             changes,
+            removed: Vec::new(),
             cursor: Cursor(cursor),
             has_more,
         }
-    }
-}
-
-impl ChangesPage {
-    /// No changes the reader may see up to `high_water`.
-    fn empty(since: Cursor, high_water: i64) -> ChangesPage {
-        ChangesPage::new(Vec::new(), since, since.0, false, high_water)
     }
 }
 
@@ -411,7 +603,7 @@ impl From<ChangesPage> for ChangesResponse<RawFields> {
             changes: page.changes,
             cursor: page.cursor.to_string(),
             has_more: page.has_more,
-            removed: Vec::new(),
+            removed: page.removed,
         }
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     ChangesPage, CollectionSize, Cursor, DynStore, HistoryPage, PoolUsage, PushContext,
-    PushOutcome, Session, Store, StoreError, TokenHash, UserRow,
+    PushOutcome, Reader, RuleChange, Session, Store, StoreError, Team, TokenHash, UserRow,
 };
 use crate::events::Events;
 use crate::metrics::Metrics;
@@ -83,6 +83,19 @@ impl Store for TimedStore {
         self.timed("grants", self.inner.grants(user_id)).await
     }
 
+    async fn rules_for(&self, user_id: Uuid) -> Result<Vec<crate::rules::RuleRow>, StoreError> {
+        self.timed("rules_for", self.inner.rules_for(user_id)).await
+    }
+
+    async fn change_rules(&self, change: RuleChange) -> Result<(), StoreError> {
+        self.timed("change_rules", self.inner.change_rules(change))
+            .await
+    }
+
+    async fn teams(&self) -> Result<Vec<Team>, StoreError> {
+        self.timed("teams", self.inner.teams()).await
+    }
+
     async fn create_session(
         &self,
         user_id: Uuid,
@@ -126,9 +139,9 @@ impl Store for TimedStore {
         &self,
         since: Cursor,
         limit: usize,
-        collections: Vec<String>,
+        reader: Reader,
     ) -> Result<ChangesPage, StoreError> {
-        self.timed("changes", self.inner.changes(since, limit, collections))
+        self.timed("changes", self.inner.changes(since, limit, reader))
             .await
     }
 

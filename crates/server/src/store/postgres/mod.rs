@@ -31,6 +31,7 @@
 mod push;
 mod read;
 mod relay;
+mod rules;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 #[cfg(test)]
@@ -43,15 +44,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use ferry_protocol::{Access, Hlc, Mutation, Record};
+use ferry_protocol::{Access, Hlc, Mutation};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use super::history::PageReader;
 use super::{
-    ChangesPage, CollectionSize, Cursor, HistoryPage, PoolUsage, PushContext, PushOutcome, Session,
-    Store, StoreError, TokenHash, UserRow, access_name, collection_sizes_from, json_err,
-    newer_schema, no_such_user, now, prune_bounds, stored_access, stored_hlc, user_exists,
+    ChangesPage, CollectionSize, Cursor, HistoryPage, PoolUsage, PushContext, PushOutcome, Reader,
+    RuleChange, Session, Store, StoreError, Team, TokenHash, UserRow, collection_sizes_from,
+    json_err, newer_schema, no_such_user, now, prune_bounds, stored_access, stored_hlc,
+    user_exists,
 };
 use crate::events::Events;
 use crate::schema_file::CollectionDef;
@@ -67,6 +69,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_history_delta.sql"),
     include_str!("migrations/0003_mutation_age.sql"),
     include_str!("migrations/0004_merged_from.sql"),
+    include_str!("migrations/0005_row_rules.sql"),
 ];
 
 /// Settings of the connection pool.
@@ -236,16 +239,6 @@ impl PgStore {
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
-
-    async fn high_water(&self) -> Result<i64, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached("SELECT value FROM change_seq")
-            .await
-            .map_err(pg_err)?;
-        let row = client.query_one(&stmt, &[]).await.map_err(pg_err)?;
-        Ok(row.get(0))
-    }
 }
 
 #[async_trait]
@@ -311,41 +304,16 @@ impl Store for PgStore {
             }))
     }
 
-    async fn set_grant(
-        &self,
-        username: &str,
-        collection: &str,
-        access: Option<Access>,
-    ) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        let user = client
-            .query_opt("SELECT id FROM users WHERE username = $1", &[&username])
-            .await
-            .map_err(pg_err)?
-            .ok_or_else(|| no_such_user(username))?;
-        let user_id: Uuid = user.get(0);
-        match access {
-            Some(a) => {
-                let a = access_name(a);
-                client
-                    .execute(
-                        "INSERT INTO grants (user_id, collection, access) VALUES ($1, $2, $3)
-                         ON CONFLICT (user_id, collection) DO UPDATE SET access = excluded.access",
-                        &[&user_id, &collection, &a],
-                    )
-                    .await
-            }
-            None => {
-                client
-                    .execute(
-                        "DELETE FROM grants WHERE user_id = $1 AND collection = $2",
-                        &[&user_id, &collection],
-                    )
-                    .await
-            }
-        }
-        .map_err(pg_err)?;
-        Ok(())
+    async fn rules_for(&self, user_id: Uuid) -> Result<Vec<crate::rules::RuleRow>, StoreError> {
+        rules::rules_for(&self.client().await?, user_id).await
+    }
+
+    async fn change_rules(&self, change: RuleChange) -> Result<(), StoreError> {
+        rules::change_rules(&mut self.client().await?, &change).await
+    }
+
+    async fn teams(&self) -> Result<Vec<Team>, StoreError> {
+        rules::teams(&self.client().await?).await
     }
 
     async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError> {
@@ -421,7 +389,12 @@ impl Store for PgStore {
         tx.execute("LOCK TABLE collections IN EXCLUSIVE MODE", &[])
             .await
             .map_err(pg_err)?;
+        let before = collections(&tx).await?;
         for def in defs {
+            let old = before.iter().find(|d| d.name == def.name);
+            if old.and_then(|d| d.partition_by.as_ref()) != def.partition_by.as_ref() {
+                rules::repartition(&tx, def).await?;
+            }
             let json = serde_json::to_string(def).map_err(json_err)?;
             tx.execute(
                 "INSERT INTO collections (name, position, definition)
@@ -452,61 +425,9 @@ impl Store for PgStore {
         &self,
         since: Cursor,
         limit: usize,
-        collections: Vec<String>,
+        reader: Reader,
     ) -> Result<ChangesPage, StoreError> {
-        if collections.is_empty() {
-            let high_water = self.high_water().await?;
-            return Ok(ChangesPage::empty(since, high_water));
-        }
-        let client = self.client().await?;
-        // One statement, one snapshot: the page and the high-water mark agree.
-        let stmt = client
-            .prepare_cached(
-                "SELECT hw.value, p.collection, p.id, p.version, p.fields, p.deleted, p.updated_at, p.updated_by, p.seq
-                 FROM change_seq hw LEFT JOIN LATERAL (
-                     SELECT h.collection, h.id, h.version, h.fields, h.deleted, h.updated_at, h.updated_by, r.seq
-                     FROM records r JOIN history h ON h.seq = r.seq
-                     WHERE r.seq > $1 AND r.collection = ANY($3)
-                     ORDER BY r.seq LIMIT $2
-                 ) p ON true
-                 ORDER BY p.seq",
-            )
-            .await
-            .map_err(pg_err)?;
-        let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
-        let rows = client
-            .query(&stmt, &[&since.0, &fetch, &collections])
-            .await
-            .map_err(pg_err)?;
-        let high_water: i64 = rows.first().map_or(since.0, |r| r.get(0));
-        let mut changes = Vec::with_capacity(rows.len().min(limit));
-        let mut last_seq = since.0;
-        let mut has_more = false;
-        for row in &rows {
-            let Some(seq) = row.get::<_, Option<i64>>(8) else {
-                break;
-            };
-            if changes.len() == limit {
-                has_more = true;
-                break;
-            }
-            let fields: String = row.get(4);
-            let updated_at: String = row.get(6);
-            changes.push(Record {
-                collection: row.get(1),
-                id: row.get(2),
-                version: row.get(3),
-                fields: serde_json::value::RawValue::from_string(fields).map_err(json_err)?,
-                deleted: row.get(5),
-                updated_at: stored_hlc(&updated_at)?,
-                updated_by: row.get(7),
-                merged_from: None,
-            });
-            last_seq = seq;
-        }
-        Ok(ChangesPage::new(
-            changes, since, last_seq, has_more, high_water,
-        ))
+        rules::changes_page(&self.client().await?, since, limit, &reader).await
     }
 
     async fn history_page(

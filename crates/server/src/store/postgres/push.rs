@@ -14,6 +14,7 @@ use super::super::outcome::{self, NewVersion, OutcomeColumns, Remembered};
 use super::super::{Cursor, PushContext, PushOutcome, StoreError, json_err};
 use super::{CHANNEL, Version, collections, pg_err, read_history, version_from_row};
 use crate::merge;
+use crate::rules;
 use crate::schema_file::CollectionDef;
 
 /// Applies `mutations` in order in one transaction on `client`.
@@ -38,6 +39,7 @@ pub(super) async fn push(
         written: HashMap::new(),
         to_delta: Default::default(),
         next_seq: 0,
+        parts: HashMap::new(),
         history: HistoryRows::default(),
         mutations: MutationRows::default(),
         outcome: PushOutcome::new(mutations.len(), Cursor::default()),
@@ -73,6 +75,9 @@ struct Pusher<'a> {
     /// (collection, id, version, delta).
     to_delta: (Vec<String>, Vec<Uuid>, Vec<i64>, Vec<String>),
     next_seq: i64,
+    /// Partition values of the records written to partitioned collections:
+    /// (values left, values now, seq of the last write), by record.
+    parts: HashMap<(String, Uuid), (Vec<String>, Vec<String>, i64)>,
     history: HistoryRows,
     mutations: MutationRows,
     outcome: PushOutcome,
@@ -233,10 +238,10 @@ impl Pusher<'_> {
             _ => None,
         };
         let current = row.as_ref().map(Version::current);
-        let decision = merge::decide(
+        let decision = merge::decide_in_view(
             m,
             self.defs.get(&m.collection),
-            self.ctx.grants.get(&m.collection).copied(),
+            &self.ctx.view,
             current.as_ref(),
             |_| base,
         );
@@ -263,6 +268,27 @@ impl Pusher<'_> {
             merged_from,
         } = new;
         let key = (m.collection.clone(), m.record_id);
+        let def = self.defs.get(&m.collection);
+        let touched = if def.is_some_and(|d| d.partition_by.is_some()) {
+            let before = match self.current.get(&key) {
+                Some(Some(prev)) => rules::parts_of(def, &prev.fields),
+                _ => Vec::new(),
+            };
+            let after = rules::parts_of(def, &fields);
+            let entry = self
+                .parts
+                .entry(key.clone())
+                .or_insert_with(|| (Vec::new(), Vec::new(), 0));
+            entry.0.extend(before.iter().cloned());
+            entry.0.retain(|v| !after.contains(v));
+            entry.0.sort();
+            entry.0.dedup();
+            entry.1 = after.clone();
+            entry.2 = self.next_seq + 1;
+            Some(before.into_iter().chain(after).collect())
+        } else {
+            None
+        };
         // The version before keeps only what differs from this one.
         if let Some(Some(prev)) = self.current.get(&key) {
             let delta = reverse_delta(&prev.fields, &fields);
@@ -310,7 +336,7 @@ impl Pusher<'_> {
         );
         let record = v.record(&m.collection, m.record_id);
         self.current.insert(key, Some(v));
-        self.outcome.wrote(self.next_seq, &m.collection);
+        self.outcome.wrote(self.next_seq, &m.collection, touched);
         Ok(record)
     }
 
@@ -355,9 +381,17 @@ impl Pusher<'_> {
             .map_err(pg_err)?;
         let records = tx
             .prepare_cached(
-                "INSERT INTO records (collection, id, seq)
-                 SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[])
-                 ON CONFLICT (collection, id) DO UPDATE SET seq = excluded.seq",
+                "INSERT INTO records (collection, id, seq, parts)
+                 SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[])
+                 ON CONFLICT (collection, id) DO UPDATE SET seq = excluded.seq, parts = excluded.parts",
+            )
+            .await
+            .map_err(pg_err)?;
+        let parts = tx
+            .prepare_cached(
+                "INSERT INTO record_parts (collection, value, id, seq, present)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::bigint[], $5::boolean[])
+                 ON CONFLICT (collection, value, id) DO UPDATE SET seq = excluded.seq, present = excluded.present",
             )
             .await
             .map_err(pg_err)?;
@@ -386,11 +420,32 @@ impl Pusher<'_> {
         let mut cols = Vec::with_capacity(last.len());
         let mut ids = Vec::with_capacity(last.len());
         let mut seqs = Vec::with_capacity(last.len());
+        let mut parts_json: Vec<Option<String>> = Vec::with_capacity(last.len());
         for ((c, id), seq) in last {
+            let stored = self
+                .parts
+                .get(&(c.to_string(), id))
+                .and_then(|(_, now, _)| rules::parts_json(self.defs.get(c), now));
             cols.push(c.to_string());
             ids.push(id);
             seqs.push(seq);
+            parts_json.push(stored);
         }
+        let mut p_rows: (Vec<String>, Vec<String>, Vec<Uuid>, Vec<i64>, Vec<bool>) =
+            Default::default();
+        for ((c, id), (left, now, seq)) in &self.parts {
+            for (values, present) in [(now, true), (left, false)] {
+                for v in values {
+                    p_rows.0.push(c.clone());
+                    p_rows.1.push(v.clone());
+                    p_rows.2.push(*id);
+                    p_rows.3.push(*seq);
+                    p_rows.4.push(present);
+                }
+            }
+        }
+        let parts_params: [&(dyn ToSql + Sync); 5] =
+            [&p_rows.0, &p_rows.1, &p_rows.2, &p_rows.3, &p_rows.4];
         let d = &self.to_delta;
         let to_delta_params: [&(dyn ToSql + Sync); 4] = [&d.0, &d.1, &d.2, &d.3];
         let history_params: [&(dyn ToSql + Sync); 11] = [
@@ -406,7 +461,7 @@ impl Pusher<'_> {
             &h.delta,
             &h.merged_from,
         ];
-        let records_params: [&(dyn ToSql + Sync); 3] = [&cols, &ids, &seqs];
+        let records_params: [&(dyn ToSql + Sync); 4] = [&cols, &ids, &seqs, &parts_json];
         let outcome_params: [&(dyn ToSql + Sync); 8] = [
             &self.ctx.session.user_id,
             &r.mutation_id,
@@ -421,6 +476,7 @@ impl Pusher<'_> {
         let payload = serde_json::json!({
             "cursor": last_seq.unwrap_or_default().to_string(),
             "collections": self.outcome.touched,
+            "parts": self.outcome.touched_parts,
         })
         .to_string();
         let advance_params: [&(dyn ToSql + Sync); 1] = [&last_seq];
@@ -433,6 +489,9 @@ impl Pusher<'_> {
                 writes.push(tx.execute(&to_delta, &to_delta_params[..]));
             }
             writes.push(tx.execute(&records, &records_params[..]));
+            if !p_rows.0.is_empty() {
+                writes.push(tx.execute(&parts, &parts_params[..]));
+            }
         }
         if !r.mutation_id.is_empty() {
             writes.push(tx.execute(&outcomes, &outcome_params[..]));

@@ -68,6 +68,8 @@ async fn listen(
             struct Payload {
                 cursor: String,
                 collections: Vec<String>,
+                #[serde(default)]
+                parts: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
             }
             // Only ferry-server processes send on the channel; anything else is not a commit.
             match serde_json::from_str::<Payload>(n.payload()) {
@@ -75,6 +77,7 @@ async fn listen(
                     Some(cursor) => events.publish(Commit {
                         cursor,
                         collections: p.collections,
+                        parts: p.parts,
                     }),
                     None => {
                         tracing::warn!(cursor = %p.cursor, "commit notification with a malformed cursor; ignored")
@@ -106,6 +109,7 @@ async fn catch_up(pool: &Pool, events: &Events) {
         events.publish(Commit {
             cursor: Cursor(first.get(0)),
             collections: rows.iter().map(|r| r.get(1)).collect(),
+            parts: Default::default(),
         });
     }
 }

@@ -8,6 +8,7 @@
 mod checkpoint;
 mod push;
 mod read;
+mod rules;
 #[cfg(test)]
 mod tests;
 
@@ -22,13 +23,13 @@ use rusqlite::{
 use uuid::Uuid;
 
 use super::{
-    ChangesPage, CollectionSize, Cursor, HistoryPage, PushContext, PushOutcome, Session, Store,
-    StoreError, TokenHash, UserRow, access_name, collection_sizes_from, json_err, newer_schema,
-    no_such_user, now, prune_bounds, stored_access, stored_hlc, user_exists,
+    ChangesPage, CollectionSize, Cursor, HistoryPage, PushContext, PushOutcome, Reader, RuleChange,
+    Session, Store, StoreError, Team, TokenHash, UserRow, collection_sizes_from, json_err,
+    newer_schema, no_such_user, now, prune_bounds, stored_access, stored_hlc, user_exists,
 };
 use crate::schema_file::CollectionDef;
 use checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
-use read::{changes_page, history_page, load_collections, max_seq, parse_uuid, record_at};
+use read::{history_page, load_collections, max_seq, parse_uuid, record_at};
 
 /// Forward-only migrations, oldest first; `PRAGMA user_version` counts those
 /// applied. Never edit one that has shipped: add the next.
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_history_delta.sql"),
     include_str!("migrations/0003_mutation_age.sql"),
     include_str!("migrations/0004_merged_from.sql"),
+    include_str!("migrations/0005_row_rules.sql"),
 ];
 
 pub struct SqliteStore {
@@ -292,41 +294,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_grant(
-        &self,
-        username: &str,
-        collection: &str,
-        access: Option<Access>,
-    ) -> Result<(), StoreError> {
-        let (username, collection) = (username.to_string(), collection.to_string());
-        self.write(move |tx| {
-            let user_id: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM users WHERE username = ?1",
-                    params![username],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_err)?;
-            let user_id = user_id.ok_or_else(|| no_such_user(&username))?;
-            match access {
-                Some(a) => {
-                    let a = access_name(a);
-                    tx.execute(
-                        "INSERT INTO grants (user_id, collection, access) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (user_id, collection) DO UPDATE SET access = ?3",
-                        params![user_id, collection, a],
-                    )
-                }
-                None => tx.execute(
-                    "DELETE FROM grants WHERE user_id = ?1 AND collection = ?2",
-                    params![user_id, collection],
-                ),
-            }
-            .map_err(db_err)?;
-            Ok(())
-        })
-        .await
+    async fn rules_for(&self, user_id: Uuid) -> Result<Vec<crate::rules::RuleRow>, StoreError> {
+        self.read(move |c| rules::rules_for(c, &user_id.to_string()))
+            .await
+    }
+
+    async fn change_rules(&self, change: RuleChange) -> Result<(), StoreError> {
+        self.write(move |tx| rules::change_rules(tx, &change)).await
+    }
+
+    async fn teams(&self) -> Result<Vec<Team>, StoreError> {
+        self.read(rules::teams).await
     }
 
     async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError> {
@@ -404,8 +382,13 @@ impl Store for SqliteStore {
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {
         let defs = defs.to_vec();
         self.write(move |tx| {
+            let before = load_collections(tx)?;
             for def in &defs {
                 def.validate().map_err(StoreError::Invalid)?;
+                let old = before.iter().find(|d| d.name == def.name);
+                if old.and_then(|d| d.partition_by.as_ref()) != def.partition_by.as_ref() {
+                    rules::repartition(tx, def)?;
+                }
                 let json = serde_json::to_string(def).map_err(json_err)?;
                 tx.execute(
                     "INSERT INTO collections (name, position, definition)
@@ -436,12 +419,12 @@ impl Store for SqliteStore {
         &self,
         since: Cursor,
         limit: usize,
-        collections: Vec<String>,
+        reader: Reader,
     ) -> Result<ChangesPage, StoreError> {
         self.read(move |c| {
             // One read transaction: the page and the high-water mark come from the same snapshot.
             c.execute_batch("BEGIN").map_err(db_err)?;
-            let out = changes_page(c, since, limit, &collections);
+            let out = rules::changes_page(c, since, limit, &reader);
             let _ = c.execute_batch("COMMIT");
             out
         })

@@ -11,6 +11,7 @@ use super::super::outcome::{self, NewVersion, OutcomeColumns, Remembered};
 use super::super::{Cursor, PushContext, PushOutcome, StoreError, json_err, stored_hlc};
 use super::{db_err, load_collections, max_seq, parse_uuid, record_at};
 use crate::merge::{self, Current};
+use crate::rules;
 use crate::schema_file::CollectionDef;
 
 /// Applies `mutations` in order inside `tx`.
@@ -152,10 +153,10 @@ impl Pusher<'_> {
         let id = m.record_id.to_string();
         let row = load_current(self.tx, &m.collection, &id)?;
         let tx = self.tx;
-        let decision = merge::decide(
+        let decision = merge::decide_in_view(
             m,
             self.defs.get(&m.collection),
-            self.ctx.grants.get(&m.collection).copied(),
+            &self.ctx.view,
             row.as_ref().map(|r| &r.current),
             |v| {
                 record_at(tx, &m.collection, &id, v)
@@ -224,14 +225,25 @@ impl Pusher<'_> {
                 s.execute(params![seq, m.collection, id, new.version, fields_json, new.deleted, stamp, by, hlc, new.merged_from])
             })
             .map_err(db_err)?;
+        let def = self.defs.get(&m.collection);
+        let parts = rules::parts_of(def, &new.fields);
         self.tx
             .prepare_cached(
-                "INSERT INTO records (seq, collection, id) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (collection, id) DO UPDATE SET seq = excluded.seq",
+                "INSERT INTO records (seq, collection, id, parts) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (collection, id) DO UPDATE SET seq = excluded.seq, parts = excluded.parts",
             )
-            .and_then(|mut s| s.execute(params![seq, m.collection, id]))
+            .and_then(|mut s| s.execute(params![seq, m.collection, id, rules::parts_json(def, &parts)]))
             .map_err(db_err)?;
-        self.outcome.wrote(seq, &m.collection);
+        let touched = if def.is_some_and(|d| d.partition_by.is_some()) {
+            let before = previous
+                .map(|p| rules::parts_of(def, &p.current.fields))
+                .unwrap_or_default();
+            write_parts(self.tx, &m.collection, &id, seq, &before, &parts)?;
+            Some(before.into_iter().chain(parts).collect())
+        } else {
+            None
+        };
+        self.outcome.wrote(seq, &m.collection, touched);
         Ok(Record {
             collection: m.collection.clone(),
             id: m.record_id,
@@ -266,4 +278,34 @@ impl Pusher<'_> {
             .map_err(db_err)?;
         Ok(())
     }
+}
+
+/// Keeps `record_parts` in step with a write at `seq` that moves a record
+/// from the partition values `before` to `after`: it is present in each of
+/// `after` as of `seq`, and has left the others of `before` at `seq`.
+pub(super) fn write_parts(
+    tx: &Connection,
+    collection: &str,
+    id: &str,
+    seq: i64,
+    before: &[String],
+    after: &[String],
+) -> Result<(), StoreError> {
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO record_parts (collection, value, id, seq, present) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (collection, value, id) DO UPDATE SET seq = excluded.seq, present = excluded.present",
+        )
+        .map_err(db_err)?;
+    for v in after {
+        upsert
+            .execute(params![collection, v, id, seq, true])
+            .map_err(db_err)?;
+    }
+    for v in before.iter().filter(|v| !after.contains(v)) {
+        upsert
+            .execute(params![collection, v, id, seq, false])
+            .map_err(db_err)?;
+    }
+    Ok(())
 }

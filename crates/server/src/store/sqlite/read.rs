@@ -6,7 +6,7 @@ use rusqlite::{Connection, params};
 use uuid::Uuid;
 
 use super::super::history::{PageReader, StoredVersion};
-use super::super::{ChangesPage, Cursor, HistoryPage, RawFields, StoreError, json_err, stored_hlc};
+use super::super::{HistoryPage, StoreError, json_err, stored_hlc};
 use super::db_err;
 use crate::schema_file::CollectionDef;
 
@@ -18,12 +18,6 @@ pub(super) fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
 /// Columns: collection, id, version, fields, deleted, updated_at, updated_by.
 fn record_from_row(row: &rusqlite::Row<'_>) -> Result<Record, StoreError> {
     record_from_row_with(row, |text| serde_json::from_str(&text).map_err(json_err))
-}
-
-fn raw_record_from_row(row: &rusqlite::Row<'_>) -> Result<Record<RawFields>, StoreError> {
-    record_from_row_with(row, |text| {
-        serde_json::value::RawValue::from_string(text).map_err(json_err)
-    })
 }
 
 fn record_from_row_with<F>(
@@ -132,50 +126,11 @@ pub(super) fn history_page(
     Ok(HistoryPage::new(versions, latest))
 }
 
-pub(super) fn changes_page(
-    c: &Connection,
-    since: Cursor,
-    limit: usize,
-    collections: &[String],
-) -> Result<ChangesPage, StoreError> {
-    let high_water = max_seq(c)?;
-    if collections.is_empty() {
-        return Ok(ChangesPage::empty(since, high_water));
-    }
-    let placeholders = (0..collections.len())
-        .map(|i| format!("?{}", i + 3))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut stmt = c
-        .prepare_cached(&format!(
-            "SELECT h.collection, h.id, h.version, h.fields, h.deleted, h.updated_at, h.updated_by, r.seq
-             FROM records r JOIN history h ON h.seq = r.seq
-             WHERE r.seq > ?1 AND +r.collection IN ({placeholders}) ORDER BY r.seq LIMIT ?2"
-        ))
-        .map_err(db_err)?;
-    let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
-    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&since.0, &fetch];
-    args.extend(collections.iter().map(|c| c as &dyn rusqlite::ToSql));
-    let mut rows = stmt.query(args.as_slice()).map_err(db_err)?;
-    let mut changes = Vec::with_capacity(limit.min(1024));
-    let mut last_seq = since.0;
-    let mut has_more = false;
-    while let Some(row) = rows.next().map_err(db_err)? {
-        if changes.len() == limit {
-            has_more = true;
-            break;
-        }
-        changes.push(raw_record_from_row(row)?);
-        last_seq = row.get(7).map_err(db_err)?;
-    }
-    Ok(ChangesPage::new(
-        changes, since, last_seq, has_more, high_water,
-    ))
-}
-
 pub(super) fn max_seq(conn: &Connection) -> Result<i64, StoreError> {
-    conn.query_row("SELECT coalesce(max(seq), 0) FROM history", [], |r| {
-        r.get(0)
-    })
+    conn.query_row(
+        "SELECT max(coalesce((SELECT max(seq) FROM history), 0), coalesce((SELECT max(seq) FROM user_feed), 0))",
+        [],
+        |r| r.get(0),
+    )
     .map_err(db_err)
 }

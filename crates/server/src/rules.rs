@@ -1,0 +1,360 @@
+//! Row rules: which records of a collection each user may read and write.
+//!
+//! A collection may be partitioned by one of its fields (text, choice or
+//! tags). A grant gives a user, a team or everyone access to the whole
+//! collection or to some of its partition values; `$user` stands for the
+//! user's own username. A user's *view* is the union of every grant that
+//! applies to them, worked out per request from the stored rules, so a
+//! change of grants or teams takes effect at once. Written once for every
+//! backend: the stores only read and write rows.
+
+use std::collections::{BTreeSet, HashMap};
+
+use ferry_protocol::{Access, Rows, partition_values};
+use serde_json::Value;
+
+use crate::schema_file::CollectionDef;
+
+/// The value that stands for the user's own username in a grant.
+pub const SELF_VALUE: &str = "$user";
+
+/// Who a grant is for, as stored in `rules.subject`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    User(uuid::Uuid),
+    Team(String),
+    Everyone,
+}
+
+impl Subject {
+    pub fn key(&self) -> String {
+        match self {
+            Subject::User(id) => format!("user:{id}"),
+            Subject::Team(name) => format!("team:{name}"),
+            Subject::Everyone => "*".to_string(),
+        }
+    }
+}
+
+/// One stored grant that applies to a user: to the whole collection
+/// (`value: None`) or to one partition value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRow {
+    pub collection: String,
+    pub access: Access,
+    pub value: Option<String>,
+}
+
+/// Some rows of a collection, or all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Values(BTreeSet<String>),
+}
+
+impl Scope {
+    fn add(&mut self, value: Option<String>) {
+        match (self, value) {
+            (Scope::All, _) => {}
+            (s @ Scope::Values(_), None) => *s = Scope::All,
+            (Scope::Values(v), Some(value)) => {
+                v.insert(value);
+            }
+        }
+    }
+
+    /// Whether a record placed in `parts` is in the scope.
+    pub fn admits(&self, parts: &[String]) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Values(v) => parts.iter().any(|p| v.contains(p)),
+        }
+    }
+
+    pub fn values(&self) -> Option<&BTreeSet<String>> {
+        match self {
+            Scope::All => None,
+            Scope::Values(v) => Some(v),
+        }
+    }
+}
+
+/// What a user may do with one collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionView {
+    /// The partition field, when the collection has one.
+    pub field: Option<String>,
+    pub read: Scope,
+    /// `None`: read only.
+    pub write: Option<Scope>,
+}
+
+impl CollectionView {
+    pub fn access(&self) -> Access {
+        if self.write.is_some() {
+            Access::Write
+        } else {
+            Access::Read
+        }
+    }
+
+    /// The rows on the wire (`Collection.rows`): set only when some rows are withheld.
+    pub fn rows(&self) -> Option<Rows> {
+        let field = self.field.clone()?;
+        let list = |s: &Scope| s.values().map(|v| v.iter().cloned().collect());
+        let write = match &self.write {
+            Some(s) => list(s),
+            None => Some(Vec::new()),
+        };
+        if self.read == Scope::All && write.is_none() {
+            return None;
+        }
+        Some(Rows {
+            field,
+            read: list(&self.read),
+            write,
+        })
+    }
+}
+
+/// Everything a user may read and write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    pub collections: HashMap<String, CollectionView>,
+}
+
+impl View {
+    /// The view `rules` give `username`, over the collections `defs` define.
+    /// A value grant on a collection that is not partitioned gives nothing.
+    pub fn new(username: &str, rules: &[RuleRow], defs: &[CollectionDef]) -> View {
+        let mut collections: HashMap<String, CollectionView> = HashMap::new();
+        for rule in rules {
+            let Some(def) = defs.iter().find(|d| d.name == rule.collection) else {
+                continue;
+            };
+            if rule.value.is_some() && def.partition_by.is_none() {
+                continue;
+            }
+            let value = rule.value.as_ref().map(|v| {
+                if v == SELF_VALUE {
+                    username.to_string()
+                } else {
+                    v.clone()
+                }
+            });
+            let view = collections
+                .entry(rule.collection.clone())
+                .or_insert_with(|| CollectionView {
+                    field: def.partition_by.clone(),
+                    read: Scope::Values(BTreeSet::new()),
+                    write: None,
+                });
+            view.read.add(value.clone());
+            if rule.access == Access::Write {
+                view.write
+                    .get_or_insert_with(|| Scope::Values(BTreeSet::new()))
+                    .add(value);
+            }
+        }
+        View { collections }
+    }
+
+    pub fn get(&self, collection: &str) -> Option<&CollectionView> {
+        self.collections.get(collection)
+    }
+
+    /// The user's access to each collection they may read at all.
+    pub fn grants(&self) -> HashMap<String, Access> {
+        self.collections
+            .iter()
+            .map(|(c, v)| (c.clone(), v.access()))
+            .collect()
+    }
+
+    /// Whether the user may read a record of `collection` placed in `parts`.
+    pub fn reads(&self, collection: &str, parts: &[String]) -> bool {
+        self.get(collection).is_some_and(|v| v.read.admits(parts))
+    }
+
+    /// Collections the user reads whole, and those they read only some
+    /// values of (with the values), each sorted by name.
+    pub fn read_scopes(&self) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+        let mut whole = Vec::new();
+        let mut partial = Vec::new();
+        for (c, v) in &self.collections {
+            match &v.read {
+                Scope::All => whole.push(c.clone()),
+                Scope::Values(values) if !values.is_empty() => {
+                    partial.push((c.clone(), values.iter().cloned().collect()));
+                }
+                Scope::Values(_) => {}
+            }
+        }
+        whole.sort();
+        partial.sort();
+        (whole, partial)
+    }
+}
+
+/// How a user's reading of one collection changed: the rows that came
+/// into or left their view are those of `Scope` (`All`: any row).
+pub fn changed_reads(before: &View, after: &View) -> Vec<(String, Scope)> {
+    let mut names: BTreeSet<&String> = before.collections.keys().collect();
+    names.extend(after.collections.keys());
+    let none = Scope::Values(BTreeSet::new());
+    let mut out = Vec::new();
+    for name in names {
+        let b = before.get(name).map_or(&none, |v| &v.read);
+        let a = after.get(name).map_or(&none, |v| &v.read);
+        let changed = match (b, a) {
+            (Scope::Values(b), Scope::Values(a)) => {
+                let diff: BTreeSet<String> = b.symmetric_difference(a).cloned().collect();
+                if diff.is_empty() {
+                    continue;
+                }
+                Scope::Values(diff)
+            }
+            (Scope::All, Scope::All) => continue,
+            _ => Scope::All,
+        };
+        out.push((name.clone(), changed));
+    }
+    out
+}
+
+/// The partition values a record with `fields` is placed in (none when
+/// the collection is not partitioned).
+pub fn parts_of(def: Option<&CollectionDef>, fields: &ferry_protocol::Fields) -> Vec<String> {
+    match def.and_then(|d| d.partition_by.as_ref()) {
+        Some(field) => partition_values(fields.get(field)),
+        None => Vec::new(),
+    }
+}
+
+/// Stored form of a record's partition values: a JSON array, `None` when
+/// the collection is not partitioned.
+pub fn parts_json(def: Option<&CollectionDef>, parts: &[String]) -> Option<String> {
+    def.and_then(|d| d.partition_by.as_ref())
+        .map(|_| Value::from(parts.to_vec()).to_string())
+}
+
+/// Reads [`parts_json`]; anything unreadable counts as no values.
+pub fn parse_parts(stored: Option<&str>) -> Vec<String> {
+    stored
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default()
+}
+
+/// Checks a grant's `--where` before it is stored: the collection must be
+/// partitioned by `field`, and the values must be non-empty text.
+pub fn check_where(def: &CollectionDef, field: &str, values: &[String]) -> Result<(), String> {
+    let c = &def.name;
+    let Some(by) = &def.partition_by else {
+        return Err(format!(
+            "collection \"{c}\" is not partitioned: set partition_by in its schema to grant rows of it"
+        ));
+    };
+    if by != field {
+        return Err(format!(
+            "collection \"{c}\" is partitioned by \"{by}\", not \"{field}\""
+        ));
+    }
+    if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
+        return Err("say which values: --where FIELD=VALUE[,VALUE…]".to_string());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(partition: Option<&str>) -> CollectionDef {
+        let text = format!(
+            r#"[[collections]]
+name = "contacts"
+label = "Contacts"
+title_field = "name"
+{}
+fields = [
+  {{ name = "name", label = "Name", type = "text", required = true }},
+  {{ name = "region", label = "Region", type = "choice", options = ["north", "south"] }},
+]"#,
+            partition.map_or(String::new(), |p| format!("partition_by = \"{p}\""))
+        );
+        crate::schema_file::parse(&text).expect("schema").remove(0)
+    }
+
+    fn rule(access: Access, value: Option<&str>) -> RuleRow {
+        RuleRow {
+            collection: "contacts".into(),
+            access,
+            value: value.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn values_add_up_and_a_whole_grant_covers_them() {
+        let defs = [def(Some("region"))];
+        let v = View::new(
+            "dana",
+            &[
+                rule(Access::Read, Some("north")),
+                rule(Access::Write, Some("south")),
+            ],
+            &defs,
+        );
+        let c = v.get("contacts").expect("view");
+        assert!(c.read.admits(&["north".into()]) && c.read.admits(&["south".into()]));
+        assert!(!c.write.as_ref().expect("write").admits(&["north".into()]));
+        assert_eq!(c.access(), Access::Write);
+        let v = View::new(
+            "dana",
+            &[rule(Access::Read, Some("north")), rule(Access::Read, None)],
+            &defs,
+        );
+        assert_eq!(v.get("contacts").expect("view").read, Scope::All);
+        assert_eq!(
+            v.get("contacts").expect("view").rows().expect("rows").read,
+            None
+        );
+    }
+
+    #[test]
+    fn self_value_is_the_username_and_unpartitioned_value_grants_give_nothing() {
+        let v = View::new(
+            "dana",
+            &[rule(Access::Write, Some(SELF_VALUE))],
+            &[def(Some("region"))],
+        );
+        assert!(v.reads("contacts", &["dana".into()]));
+        assert!(!v.reads("contacts", &["$user".into()]));
+        let v = View::new("dana", &[rule(Access::Write, Some("north"))], &[def(None)]);
+        assert!(v.get("contacts").is_none());
+    }
+
+    #[test]
+    fn changed_reads_names_the_values_that_came_or_went() {
+        let defs = [def(Some("region"))];
+        let before = View::new("d", &[rule(Access::Read, Some("north"))], &defs);
+        let after = View::new("d", &[rule(Access::Read, Some("south"))], &defs);
+        let changed = changed_reads(&before, &after);
+        assert_eq!(
+            changed,
+            vec![(
+                "contacts".to_string(),
+                Scope::Values(["north".to_string(), "south".to_string()].into())
+            )]
+        );
+        assert!(changed_reads(&before, &before).is_empty());
+        let whole = View::new("d", &[rule(Access::Read, None)], &defs);
+        assert_eq!(
+            changed_reads(&before, &whole),
+            vec![("contacts".to_string(), Scope::All)]
+        );
+        assert_eq!(
+            changed_reads(&whole, &View::default()),
+            vec![("contacts".to_string(), Scope::All)]
+        );
+    }
+}
