@@ -9,7 +9,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use ferry_protocol::{Access, Hlc, Mutation, Op};
 use ferry_server::metrics::MetricsListen;
-use ferry_server::store::{self, DynStore, PushContext, Session};
+use ferry_server::store::{self, DynStore, GrantSubject, PushContext, RuleChange, Session};
 use ferry_server::{AppState, Limits, auth, demo, schema_file};
 
 #[derive(Parser)]
@@ -42,10 +42,26 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
-    /// Give a user read or write access to a collection (or take it away).
+    /// Give a user, a team (--team) or everyone (--everyone) read or write
+    /// access to a collection, or to the rows of some partition values
+    /// (--where FIELD=VALUE[,VALUE…]; $user is each user's own name); or
+    /// take it away (--revoke).
+    #[command(
+        after_help = "Examples:\n  ferry-server grant dana contacts --read --where region=north\n  ferry-server grant --team field-east contacts --write --where region=east\n  ferry-server grant --everyone tasks --write --where 'assignee=$user'\n  ferry-server grant dana contacts --revoke"
+    )]
     Grant {
-        username: String,
-        collection: String,
+        /// USERNAME COLLECTION, or only COLLECTION with --team or --everyone.
+        #[arg(num_args = 1..=2, required = true, value_name = "[USERNAME] COLLECTION")]
+        names: Vec<String>,
+        /// Grant to this team instead of a user.
+        #[arg(long, conflicts_with = "everyone")]
+        team: Option<String>,
+        /// Grant to every user, present and future.
+        #[arg(long)]
+        everyone: bool,
+        /// Only the rows whose partition field holds one of these values.
+        #[arg(long = "where", value_name = "FIELD=VALUE[,VALUE…]")]
+        where_: Vec<String>,
         #[arg(long, group = "access")]
         read: bool,
         #[arg(long, group = "access")]
@@ -53,6 +69,9 @@ enum Command {
         #[arg(long, group = "access")]
         revoke: bool,
     },
+    /// Manage teams (grants to a team apply to each member at once).
+    #[command(subcommand)]
+    Team(TeamCommand),
     /// Manage collection definitions.
     #[command(subcommand)]
     Schema(SchemaCommand),
@@ -129,6 +148,23 @@ enum UserCommand {
     Add { username: String },
     /// Set a user's password (read from standard input); logs out every device.
     Passwd { username: String },
+}
+
+#[derive(Subcommand)]
+enum TeamCommand {
+    /// Create a team.
+    Add { name: String },
+    /// Delete a team and its grants.
+    Remove { name: String },
+    /// Add a user to a team (or with --remove take them out).
+    Member {
+        team: String,
+        username: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// List teams and their members.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -298,8 +334,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Grant {
-            username,
-            collection,
+            names,
+            team,
+            everyone,
+            where_,
             read,
             write,
             revoke,
@@ -310,7 +348,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (_, _, true) => None,
                 _ => bail!("say --read, --write or --revoke"),
             };
-            store.set_grant(&username, &collection, access).await?;
+            let (subject, collection) = match (team, everyone, names.as_slice()) {
+                (Some(t), _, [c]) => (GrantSubject::Team(t), c.clone()),
+                (None, true, [c]) => (GrantSubject::Everyone, c.clone()),
+                (None, false, [u, c]) => (GrantSubject::User(u.clone()), c.clone()),
+                (None, false, _) => {
+                    bail!("say the user and the collection: grant USERNAME COLLECTION")
+                }
+                _ => bail!("with --team or --everyone, say only the collection"),
+            };
+            let values = where_values(&where_, &collection, &store).await?;
+            store
+                .change_rules(RuleChange::Grant {
+                    subject,
+                    collection,
+                    access,
+                    values,
+                })
+                .await?;
+            Ok(())
+        }
+        Command::Team(cmd) => {
+            let change = match cmd {
+                TeamCommand::Add { name } => RuleChange::TeamAdd(name),
+                TeamCommand::Remove { name } => RuleChange::TeamRemove(name),
+                TeamCommand::Member {
+                    team,
+                    username,
+                    remove,
+                } => RuleChange::Member {
+                    team,
+                    username,
+                    add: !remove,
+                },
+                TeamCommand::List => {
+                    for t in store.teams().await? {
+                        println!("{}: {}", t.name, t.members.join(", "));
+                    }
+                    return Ok(());
+                }
+            };
+            store.change_rules(change).await?;
             Ok(())
         }
         Command::Schema(SchemaCommand::Apply { file }) => {
@@ -523,4 +601,36 @@ async fn seed_demo(store: DynStore) -> anyhow::Result<()> {
         records.len()
     );
     Ok(())
+}
+
+/// The partition values of `--where FIELD=VALUE[,VALUE…]` options, checked
+/// against the collection: it must be partitioned by FIELD.
+async fn where_values(
+    options: &[String],
+    collection: &str,
+    store: &DynStore,
+) -> anyhow::Result<Vec<String>> {
+    if options.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut field: Option<&str> = None;
+    let mut values = Vec::new();
+    for o in options {
+        let Some((f, v)) = o.split_once('=') else {
+            bail!("--where takes FIELD=VALUE[,VALUE…], not {o:?}");
+        };
+        if field.is_some_and(|known| known != f) {
+            bail!("--where names one field, the collection's partition field");
+        }
+        field = Some(f);
+        values.extend(v.split(',').map(|v| v.trim().to_string()));
+    }
+    let defs = store.collections().await?;
+    let def = defs
+        .iter()
+        .find(|d| d.name == collection)
+        .with_context(|| format!("there is no collection \"{collection}\""))?;
+    ferry_server::rules::check_where(def, field.unwrap_or_default(), &values)
+        .map_err(anyhow::Error::msg)?;
+    Ok(values)
 }

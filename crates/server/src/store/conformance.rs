@@ -50,6 +50,8 @@ where
     case!(a_poisoned_latest_stamp_does_not_pin_a_restarted_clock);
     case!(history_grows_with_what_changed_and_pages);
     case!(collection_sizes_count_records_and_history_rows);
+    case!(rows_follow_moves_grants_and_teams);
+    case!(rows_of_ones_own);
 }
 
 /// The sampled gauges of `/metrics`: records (deleted ones too) and
@@ -1049,4 +1051,372 @@ pub(crate) mod testing {
     ) -> Mutation {
         super::put(collection, id, base_version, json!({}), fields)
     }
+}
+
+/// A collection `p` partitioned by `region` (a choice), and `t` by
+/// `assignee` (a text).
+fn partitioned_defs() -> Vec<CollectionDef> {
+    let mut p = def("p");
+    p.fields.push(Field {
+        name: "region".into(),
+        label: "Region".into(),
+        field_type: FieldType::Choice,
+        required: false,
+        options: Some(vec!["north".into(), "south".into(), "east".into()]),
+        merge: None,
+    });
+    p.partition_by = Some("region".into());
+    let mut t = def("t");
+    t.fields.push(Field {
+        name: "assignee".into(),
+        label: "Assignee".into(),
+        field_type: FieldType::Text,
+        required: false,
+        options: None,
+        merge: None,
+    });
+    t.partition_by = Some("assignee".into());
+    vec![p, t]
+}
+
+/// What a user may see and write now, as a request would find it.
+async fn view_now(store: &DynStore, name: &str) -> (Uuid, crate::rules::View) {
+    let user = store
+        .user_by_name(name)
+        .await
+        .expect("user")
+        .expect("exists");
+    let rules = store.rules_for(user.id).await.expect("rules");
+    let defs = store.collections().await.expect("defs");
+    (user.id, crate::rules::View::new(name, &rules, &defs))
+}
+
+async fn ctx_of(store: &DynStore, name: &str) -> PushContext {
+    let (user_id, view) = view_now(store, name).await;
+    PushContext {
+        session: Session {
+            user_id,
+            username: name.into(),
+            device_id: Uuid::now_v7(),
+        },
+        view: Arc::new(view),
+        clock: Arc::new(Clock::new(
+            "srv",
+            None,
+            crate::Limits::default().max_clock_drift,
+        )),
+    }
+}
+
+/// A client's copy: the records it holds, by id, and its cursor.
+#[derive(Default)]
+struct Device {
+    held: HashMap<Uuid, serde_json::Value>,
+    cursor: Cursor,
+}
+
+impl Device {
+    /// Pulls every page, in pages of `limit`, as a client does.
+    async fn pull(&mut self, store: &DynStore, name: &str, limit: usize) {
+        loop {
+            let (user_id, view) = view_now(store, name).await;
+            let page = store
+                .changes(self.cursor, limit, super::Reader { user_id, view })
+                .await
+                .expect("changes");
+            let mut seen = HashSet::new();
+            for r in page.changes {
+                assert!(seen.insert(r.id), "a record at most once per page");
+                if r.deleted {
+                    self.held.remove(&r.id);
+                } else {
+                    let fields: serde_json::Value =
+                        serde_json::from_str(r.fields.get()).expect("fields");
+                    self.held.insert(r.id, fields);
+                }
+            }
+            for gone in page.removed {
+                assert!(seen.insert(gone.id), "in changes or removed, not both");
+                self.held.remove(&gone.id);
+            }
+            assert!(page.cursor >= self.cursor, "the cursor never goes back");
+            self.cursor = page.cursor;
+            if !page.has_more {
+                return;
+            }
+        }
+    }
+
+    /// Holds exactly the live records named, in any order.
+    fn holds(&self, ids: &[Uuid]) -> bool {
+        self.held.len() == ids.len() && ids.iter().all(|id| self.held.contains_key(id))
+    }
+}
+
+fn placed(collection: &str, field: &str, value: &str, title: &str) -> Mutation {
+    put(
+        collection,
+        Uuid::now_v7(),
+        None,
+        json!({}),
+        json!({"title": title, field: value}),
+    )
+}
+
+fn moved(m: &Mutation, version: i64, field: &str, from: &str, to: &str) -> Mutation {
+    put(
+        &m.collection,
+        m.record_id,
+        Some(version),
+        json!({ field: from }),
+        json!({ field: to }),
+    )
+}
+
+async fn one(store: &DynStore, ctx: PushContext, m: Mutation) -> ferry_protocol::MutationResult {
+    let mut out = store.push(ctx, vec![m]).await.expect("push");
+    out.results.remove(0)
+}
+
+fn forbidden(r: &ferry_protocol::MutationResult) -> bool {
+    r.status == Status::Rejected && r.error.as_ref().is_some_and(|e| e.code == "forbidden")
+}
+
+/// Records move in and out of partitions, grants and teams change: each
+/// device ends holding exactly the records its user may read, by pulls of
+/// small pages, and writes outside one's rows are refused.
+async fn rows_follow_moves_grants_and_teams(store: DynStore) {
+    store
+        .put_collections(&partitioned_defs())
+        .await
+        .expect("collections");
+    for name in ["admin", "dana", "erin"] {
+        store.create_user(name, "h").await.expect("user");
+    }
+    store
+        .set_grant("admin", "p", Some(Access::Write))
+        .await
+        .expect("grant");
+    let grant = |subject: super::GrantSubject, access: Option<Access>, value: &str| {
+        super::RuleChange::Grant {
+            subject,
+            collection: "p".into(),
+            access,
+            values: vec![value.into()],
+        }
+    };
+    let dana = || super::GrantSubject::User("dana".into());
+    let erin = || super::GrantSubject::User("erin".into());
+    store
+        .change_rules(grant(dana(), Some(Access::Write), "north"))
+        .await
+        .expect("grant");
+    store
+        .change_rules(grant(erin(), Some(Access::Write), "south"))
+        .await
+        .expect("grant");
+    let admin = ctx_of(&store, "admin").await;
+    let (n1, n2, s1) = (
+        placed("p", "region", "north", "n1"),
+        placed("p", "region", "north", "n2"),
+        placed("p", "region", "south", "s1"),
+    );
+    store
+        .push(admin.clone(), vec![n1.clone(), n2.clone(), s1.clone()])
+        .await
+        .expect("push");
+    let (mut d, mut e) = (Device::default(), Device::default());
+    d.pull(&store, "dana", 1).await;
+    e.pull(&store, "erin", 1).await;
+    assert!(d.holds(&[n1.record_id, n2.record_id]));
+    assert!(e.holds(&[s1.record_id]));
+
+    // Moved out of dana's rows: she receives its removal, erin the record.
+    let r = one(
+        &store,
+        admin.clone(),
+        moved(&n1, 1, "region", "north", "south"),
+    )
+    .await;
+    assert_eq!(r.status, Status::Applied);
+    d.pull(&store, "dana", 1).await;
+    e.pull(&store, "erin", 2).await;
+    assert!(d.holds(&[n2.record_id]), "n1 left dana's view");
+    assert!(
+        e.holds(&[s1.record_id, n1.record_id]),
+        "n1 came into erin's"
+    );
+
+    // Writes outside dana's rows are refused: an edit of n1, a record
+    // placed in the south, moving n2 there; nothing is written.
+    let dana_ctx = ctx_of(&store, "dana").await;
+    let edit = put(
+        "p",
+        n1.record_id,
+        Some(2),
+        json!({"title": "n1"}),
+        json!({"title": "mine"}),
+    );
+    assert!(forbidden(&one(&store, dana_ctx.clone(), edit).await));
+    assert!(forbidden(
+        &one(
+            &store,
+            dana_ctx.clone(),
+            placed("p", "region", "south", "x")
+        )
+        .await
+    ));
+    assert!(forbidden(
+        &one(
+            &store,
+            dana_ctx.clone(),
+            moved(&n2, 1, "region", "north", "south")
+        )
+        .await
+    ));
+    let edit = put(
+        "p",
+        n2.record_id,
+        Some(1),
+        json!({"title": "n2"}),
+        json!({"title": "n2 edited"}),
+    );
+    assert_eq!(
+        one(&store, dana_ctx.clone(), edit).await.status,
+        Status::Applied
+    );
+    assert_eq!(
+        store
+            .history("p", n2.record_id)
+            .await
+            .expect("history")
+            .len(),
+        2
+    );
+
+    // A grant of south brings its records without a full resync; taking
+    // north away removes north's.
+    store
+        .change_rules(grant(dana(), Some(Access::Read), "south"))
+        .await
+        .expect("grant");
+    d.pull(&store, "dana", 1).await;
+    assert!(d.holds(&[n2.record_id, s1.record_id, n1.record_id]));
+    store
+        .change_rules(grant(dana(), None, "north"))
+        .await
+        .expect("revoke");
+    d.pull(&store, "dana", 2).await;
+    assert!(d.holds(&[s1.record_id, n1.record_id]));
+
+    // Teams: a grant to a team reaches each member as they join and leave.
+    store
+        .change_rules(super::RuleChange::TeamAdd("east-team".into()))
+        .await
+        .expect("team");
+    store
+        .change_rules(grant(
+            super::GrantSubject::Team("east-team".into()),
+            Some(Access::Read),
+            "east",
+        ))
+        .await
+        .expect("grant");
+    let e1 = placed("p", "region", "east", "e1");
+    store
+        .push(admin.clone(), vec![e1.clone()])
+        .await
+        .expect("push");
+    d.pull(&store, "dana", 1).await;
+    assert!(d.holds(&[s1.record_id, n1.record_id]), "not a member yet");
+    let member = |add| super::RuleChange::Member {
+        team: "east-team".into(),
+        username: "dana".into(),
+        add,
+    };
+    store.change_rules(member(true)).await.expect("join");
+    d.pull(&store, "dana", 1).await;
+    assert!(d.holds(&[s1.record_id, n1.record_id, e1.record_id]));
+    assert_eq!(
+        store.teams().await.expect("teams"),
+        [super::Team {
+            name: "east-team".into(),
+            members: vec!["dana".into()]
+        }]
+    );
+    store.change_rules(member(false)).await.expect("leave");
+    d.pull(&store, "dana", 1).await;
+    assert!(d.holds(&[s1.record_id, n1.record_id]));
+
+    // A value grant needs the collection's partition field.
+    let bad = super::RuleChange::Grant {
+        subject: dana(),
+        collection: "a".into(),
+        access: Some(Access::Read),
+        values: vec!["north".into()],
+    };
+    assert!(matches!(
+        store.change_rules(bad).await,
+        Err(StoreError::NotFound(_) | StoreError::Invalid(_))
+    ));
+    // Erin never saw a thing outside the south.
+    e.pull(&store, "erin", 3).await;
+    assert!(e.holds(&[s1.record_id, n1.record_id]));
+}
+
+/// `$user`: everyone sees and edits the records assigned to them; a
+/// reassignment moves a record from one laptop to the other.
+async fn rows_of_ones_own(store: DynStore) {
+    store
+        .put_collections(&partitioned_defs())
+        .await
+        .expect("collections");
+    for name in ["admin", "dana", "erin"] {
+        store.create_user(name, "h").await.expect("user");
+    }
+    store
+        .set_grant("admin", "t", Some(Access::Write))
+        .await
+        .expect("grant");
+    store
+        .change_rules(super::RuleChange::Grant {
+            subject: super::GrantSubject::Everyone,
+            collection: "t".into(),
+            access: Some(Access::Write),
+            values: vec![crate::rules::SELF_VALUE.into()],
+        })
+        .await
+        .expect("grant");
+    let admin = ctx_of(&store, "admin").await;
+    let (t1, t2) = (
+        placed("t", "assignee", "dana", "t1"),
+        placed("t", "assignee", "erin", "t2"),
+    );
+    store
+        .push(admin.clone(), vec![t1.clone(), t2.clone()])
+        .await
+        .expect("push");
+    let (mut d, mut e) = (Device::default(), Device::default());
+    d.pull(&store, "dana", 10).await;
+    e.pull(&store, "erin", 10).await;
+    assert!(d.holds(&[t1.record_id]) && e.holds(&[t2.record_id]));
+    // Dana may not hand her task to erin (erin's rows are not hers to write).
+    let dana = ctx_of(&store, "dana").await;
+    assert!(forbidden(
+        &one(&store, dana, moved(&t1, 1, "assignee", "dana", "erin")).await
+    ));
+    assert_eq!(
+        one(&store, admin, moved(&t1, 1, "assignee", "dana", "erin"))
+            .await
+            .status,
+        Status::Applied
+    );
+    d.pull(&store, "dana", 10).await;
+    e.pull(&store, "erin", 10).await;
+    assert!(d.holds(&[]) && e.holds(&[t1.record_id, t2.record_id]));
+    // A user added later sees their own from their first pull.
+    store.create_user("finn", "h").await.expect("user");
+    let mut f = Device::default();
+    f.pull(&store, "finn", 10).await;
+    assert!(f.holds(&[]));
 }

@@ -57,6 +57,13 @@ pub(super) async fn push(
     Ok(outcome)
 }
 
+/// Where a push moved a record: the partition values it left, those it is
+/// in now, and the sequence number of its last write.
+type PartsMove = (Vec<String>, Vec<String>, i64);
+
+/// `record_parts` rows: collection, value, id, seq, present.
+type PartsRows = (Vec<String>, Vec<String>, Vec<Uuid>, Vec<i64>, Vec<bool>);
+
 /// One push inside its transaction.
 struct Pusher<'a> {
     tx: &'a deadpool_postgres::Transaction<'a>,
@@ -77,7 +84,7 @@ struct Pusher<'a> {
     next_seq: i64,
     /// Partition values of the records written to partitioned collections:
     /// (values left, values now, seq of the last write), by record.
-    parts: HashMap<(String, Uuid), (Vec<String>, Vec<String>, i64)>,
+    parts: HashMap<(String, Uuid), PartsMove>,
     history: HistoryRows,
     mutations: MutationRows,
     outcome: PushOutcome,
@@ -431,8 +438,7 @@ impl Pusher<'_> {
             seqs.push(seq);
             parts_json.push(stored);
         }
-        let mut p_rows: (Vec<String>, Vec<String>, Vec<Uuid>, Vec<i64>, Vec<bool>) =
-            Default::default();
+        let mut p_rows: PartsRows = Default::default();
         for ((c, id), (left, now, seq)) in &self.parts {
             for (values, present) in [(now, true), (left, false)] {
                 for v in values {
