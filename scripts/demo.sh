@@ -29,7 +29,7 @@ if [ ${#users[@]} -eq 0 ]; then
 
 Ferry demo server: $url   (data in $dir; Ctrl-C stops it)
 
-  Users: alice and bob (write contacts and tasks), carol (reads contacts); password "demo".
+  Users: alice and bob (write contacts and tasks), carol (reads the contacts of the north region); password "demo".
   Try it:
     curl -s $url/v1/health
     TOKEN=\$(curl -s -X POST $url/v1/auth/login -H 'content-type: application/json' \\

@@ -71,7 +71,11 @@ pub fn demo_records() -> Vec<DemoRecord> {
         .filter_map(|c| c.get("name").and_then(Value::as_str))
         .collect();
     let tasks = tasks(&mut rng, &names);
-    let contacts = contacts.into_iter().map(|f| ("contacts", f));
+    let mut regions = SplitMix64(REGION_SEED);
+    let contacts = contacts.into_iter().map(|mut f| {
+        f.insert("region".into(), (*regions.weighted(&REGIONS)).into());
+        ("contacts", f)
+    });
     let tasks = tasks.into_iter().map(|f| ("tasks", f));
     contacts
         .chain(tasks)
@@ -85,17 +89,27 @@ pub fn demo_records() -> Vec<DemoRecord> {
 }
 
 /// Demo users: (username, password, [(collection, access)]). `alice` and
-/// `bob` write contacts and tasks; `carol` only reads contacts. The password
-/// is `demo` for all three.
+/// `bob` write contacts and tasks; `carol` only reads contacts of the
+/// north ([`demo_row_grants`]). The password is `demo` for all three.
 #[allow(clippy::type_complexity)]
 pub fn demo_users() -> Vec<(&'static str, &'static str, Vec<(&'static str, Access)>)> {
     let writer = || vec![("contacts", Access::Write), ("tasks", Access::Write)];
     vec![
         ("alice", "demo", writer()),
         ("bob", "demo", writer()),
-        ("carol", "demo", vec![("contacts", Access::Read)]),
+        ("carol", "demo", Vec::new()),
     ]
 }
+
+/// Grants of some rows: (username, collection, access, partition values).
+pub fn demo_row_grants() -> Vec<(&'static str, &'static str, Access, Vec<String>)> {
+    vec![("carol", "contacts", Access::Read, vec!["north".to_string()])]
+}
+
+/// The demo's regions, one per contact, from a draw of their own (so the
+/// other fields stay as they were): more in the north and south.
+const REGIONS: [(&str, u32); 4] = [("north", 35), ("south", 30), ("east", 20), ("west", 15)];
+const REGION_SEED: u64 = 0x00F3_2291_DE30_0003;
 
 /// splitmix64: tiny, fast and good enough for demo data.
 struct SplitMix64(u64);
@@ -544,7 +558,7 @@ mod tests {
         }
         assert_eq!(
             hex::encode(digest.finalize()),
-            "c881ac3b0c330faa5693d71ca3aa98a0dcd572f44b280a2b5c3e378295f6b3f1"
+            "19fde0e5e07f51f3c4be61d10f716f2641f4152e718e3bafd65c49a127b421b2"
         );
     }
 
@@ -567,6 +581,10 @@ mod tests {
             assert!(grants.contains(&("contacts", Access::Write)), "{name}");
             assert!(grants.contains(&("tasks", Access::Write)), "{name}");
         }
-        assert_eq!(users[2].2, vec![("contacts", Access::Read)]);
+        assert!(users[2].2.is_empty());
+        assert_eq!(
+            demo_row_grants(),
+            vec![("carol", "contacts", Access::Read, vec!["north".to_string()])]
+        );
     }
 }

@@ -559,6 +559,16 @@ async fn seed_demo(store: DynStore) -> anyhow::Result<()> {
             store.set_grant(username, collection, Some(access)).await?;
         }
     }
+    for (username, collection, access, values) in demo::demo_row_grants() {
+        store
+            .change_rules(RuleChange::Grant {
+                subject: GrantSubject::User(username.to_string()),
+                collection: collection.to_string(),
+                access: Some(access),
+                values,
+            })
+            .await?;
+    }
     let alice = store
         .user_by_name("alice")
         .await?
@@ -597,7 +607,7 @@ async fn seed_demo(store: DynStore) -> anyhow::Result<()> {
         }
     }
     eprintln!(
-        "demo ready: {} records in contacts and tasks; users alice and bob (write), carol (reads contacts); password \"demo\"",
+        "demo ready: {} records in contacts and tasks; users alice and bob (write), carol (reads the north's contacts); password \"demo\"",
         records.len()
     );
     Ok(())

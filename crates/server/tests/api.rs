@@ -516,7 +516,9 @@ async fn alice_sees_contacts_and_tasks_with_write_access_and_fields_in_order() {
     };
     assert_eq!(
         field_names(&collections[0]),
-        ["name", "email", "phone", "company", "notes", "tags", "vip"]
+        [
+            "name", "email", "phone", "company", "region", "notes", "tags", "vip"
+        ]
     );
     assert_eq!(
         field_names(&collections[1]),
@@ -554,6 +556,7 @@ async fn alice_sees_contacts_and_tasks_with_write_access_and_fields_in_order() {
             ("email", "whole"),
             ("phone", "whole"),
             ("company", "whole"),
+            ("region", "whole"),
             ("notes", "text"),
             ("tags", "set"),
             ("vip", "whole")
@@ -568,7 +571,7 @@ async fn alice_sees_contacts_and_tasks_with_write_access_and_fields_in_order() {
     assert_eq!(
         types,
         [
-            "text", "text", "text", "text", "longtext", "tags", "boolean"
+            "text", "text", "text", "text", "choice", "longtext", "tags", "boolean"
         ]
     );
 }
@@ -589,6 +592,22 @@ async fn carol_sees_only_contacts_with_read_access() {
     assert_eq!(collections.len(), 1, "{schema}");
     assert_eq!(collections[0]["name"], "contacts");
     assert_eq!(collections[0]["access"], "read");
+    // The north only, and nothing to write.
+    assert_eq!(
+        collections[0]["rows"],
+        json!({"field": "region", "read": ["north"], "write": []})
+    );
+    // A writer of the whole collection is told of no rows.
+    let alice = server.login("alice").await;
+    let schema: Value = server
+        .get("/v1/schema", &alice)
+        .send()
+        .await
+        .expect("schema")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(schema["collections"][0].get("rows").is_none(), "{schema}");
 }
 
 // ---------------------------------------------------------------- push and changes
@@ -1477,7 +1496,17 @@ async fn carol_pulls_contacts_but_never_tasks() {
                     task,
                     json!({"title": "Secret task", "assignee": "carol"}),
                 ),
-                create("contacts", contact, json!({"name": "Mae Jemison"})),
+                create(
+                    "contacts",
+                    contact,
+                    json!({"name": "Mae Jemison", "region": "north"}),
+                ),
+                create(
+                    "contacts",
+                    Uuid::now_v7(),
+                    json!({"name": "In the south", "region": "south"}),
+                ),
+                create("contacts", Uuid::now_v7(), json!({"name": "In no region"})),
                 create("tasks", Uuid::now_v7(), json!({"title": "Another secret"})),
             ],
         )
@@ -1514,12 +1543,36 @@ async fn history_is_only_for_readable_known_records() {
             &alice,
             &[
                 create("tasks", task, json!({"title": "Private"})),
-                create("contacts", contact, json!({"name": "Public"})),
+                create(
+                    "contacts",
+                    contact,
+                    json!({"name": "Public", "region": "north"}),
+                ),
             ],
         )
         .await;
 
     assert_eq!(server.history(&carol, "contacts", contact).await.len(), 1);
+    // Outside carol's rows, a record is as good as unknown to her.
+    server
+        .push(
+            &alice,
+            &[update(
+                "contacts",
+                contact,
+                1,
+                json!({"region": "north"}),
+                json!({"region": "east"}),
+            )],
+        )
+        .await;
+    let resp = server
+        .get(&format!("/v1/records/contacts/{contact}/history"), &carol)
+        .send()
+        .await
+        .expect("history");
+    assert_error(resp, 404, "not_found").await;
+    assert_eq!(server.history(&alice, "contacts", contact).await.len(), 2);
     let resp = server
         .get(&format!("/v1/records/tasks/{task}/history"), &carol)
         .send()
@@ -1581,7 +1634,17 @@ async fn carol_gets_an_event_for_a_contacts_commit_but_not_for_a_task_commit() {
             &[create(
                 "contacts",
                 Uuid::now_v7(),
-                json!({"name": "For carol"}),
+                json!({"name": "Not in carol's region", "region": "west"}),
+            )],
+        )
+        .await;
+    server
+        .push(
+            &alice,
+            &[create(
+                "contacts",
+                Uuid::now_v7(),
+                json!({"name": "For carol", "region": "north"}),
             )],
         )
         .await;
@@ -1596,7 +1659,7 @@ async fn carol_gets_an_event_for_a_contacts_commit_but_not_for_a_task_commit() {
     assert_eq!(
         event_cursor(&frame),
         after_contact,
-        "the task commit's event must never reach carol"
+        "the task commit's and the west contact's events must never reach carol"
     );
 }
 

@@ -318,6 +318,17 @@ pub async fn seed(store: &DynStore) {
                 .expect("grant");
         }
     }
+    for (username, collection, access, values) in demo::demo_row_grants() {
+        store
+            .change_rules(ferry_server::store::RuleChange::Grant {
+                subject: ferry_server::store::GrantSubject::User(username.to_string()),
+                collection: collection.to_string(),
+                access: Some(access),
+                values,
+            })
+            .await
+            .expect("row grant");
+    }
 }
 
 /// Checks an error response: its status, `Content-Type: application/json`,
