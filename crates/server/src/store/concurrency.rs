@@ -367,7 +367,7 @@ async fn no_reader_of_some_rows_skips_a_change(a: DynStore, b: DynStore) {
             while start.elapsed() < WRITE_FOR {
                 n += 1;
                 let mut mutations = Vec::new();
-                if n % 3 == 0 && !mine.is_empty() {
+                if n.is_multiple_of(3) && !mine.is_empty() {
                     let i = (n * 7 + w) % mine.len();
                     let (id, zone, version) = mine[i];
                     let to = (zone + 1 + n % 3) % ZONES.len();
