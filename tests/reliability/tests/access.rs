@@ -3,7 +3,8 @@
 //! one; a user without a grant (dana reads contacts only) can neither read
 //! nor write tasks through changes, push, history or events; failed logins
 //! are rate limited; and no password or token ever appears in a log line,
-//! even at the most verbose log level.
+//! even at the most verbose log level. With row rules, a record outside the
+//! user's rows is invisible and unwritable on every endpoint.
 
 use std::time::{Duration, Instant};
 
@@ -299,5 +300,217 @@ async fn endpoints_refuse_strangers_and_users_without_a_grant_and_logs_keep_secr
     println!(
         "{}",
         json!({"test": "access", "unauthenticated_refused": refused, "log_lines_checked": logs.lines().count()})
+    );
+}
+
+fn contact(id: Uuid, base_version: Option<i64>, fields: Value) -> Value {
+    json!({"mutations": [{
+        "mutation_id": Uuid::now_v7(), "collection": "contacts", "record_id": id, "op": "put",
+        "base_version": base_version, "base": {}, "fields": fields,
+        "hlc": "2026-11-27T08:00:00.000Z-0000-access"
+    }]})
+}
+
+/// Every page of changes for `token`: (records, removed ids).
+async fn pull(api: &Http, token: &str, since: &mut String) -> (Vec<Value>, Vec<Uuid>) {
+    let (mut records, mut removed) = (Vec::new(), Vec::new());
+    loop {
+        let path = format!("/v1/changes?limit=3{since}");
+        let (status, page) = api.json(Method::GET, &path, token, None).await;
+        assert_eq!(status, 200, "{page}");
+        records.extend(page["changes"].as_array().cloned().unwrap_or_default());
+        for r in page["removed"].as_array().cloned().unwrap_or_default() {
+            removed.push(r["id"].as_str().and_then(|s| s.parse().ok()).expect("id"));
+        }
+        *since = format!("&since={}", page["cursor"].as_str().expect("cursor"));
+        if page["has_more"] != json!(true) {
+            return (records, removed);
+        }
+    }
+}
+
+/// Row rules set with the admin commands: erin writes the north's contacts
+/// only. A contact of another region is invisible to her on every endpoint
+/// (changes, history, events) and unwritable (push), a move out of her
+/// rows reaches her as a removal, and a team grant brings the south in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_outside_ones_own_are_invisible_and_unwritable_on_every_endpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("ferry.db");
+    seed_demo(&db);
+    admin(&db, &["user", "add", "erin"], &format!("{DANA_PASSWORD}\n"));
+    admin(
+        &db,
+        &[
+            "grant",
+            "erin",
+            "contacts",
+            "--write",
+            "--where",
+            "region=north",
+        ],
+        "",
+    );
+    // A rule on a field the collection is not partitioned by is refused, saying why.
+    let out = std::process::Command::new(ferry_reliability::tool("ferry-server"))
+        .args(["--db", &format!("sqlite://{}", db.display())])
+        .args([
+            "grant",
+            "erin",
+            "contacts",
+            "--read",
+            "--where",
+            "company=Acme",
+        ])
+        .output()
+        .expect("run ferry-server");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("partitioned by \"region\""), "{said}");
+
+    let server = ServerProcess::start(&db, 0);
+    let api = Http {
+        base: server.url.clone(),
+        http: reqwest::Client::builder().no_proxy().build().expect("http"),
+    };
+    let alice = api.token("alice", "demo").await;
+    let erin = api.token("erin", DANA_PASSWORD).await;
+    let (north, south) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, region) in [(north, "north"), (south, "south")] {
+        let (_, body) = api
+            .json(
+                Method::POST,
+                "/v1/push",
+                &alice,
+                Some(contact(id, None, json!({"name": region, "region": region}))),
+            )
+            .await;
+        assert_eq!(body["results"][0]["status"], "applied", "{body}");
+    }
+
+    // Changes: the north only, in small pages.
+    let mut since = String::new();
+    let (records, _) = pull(&api, &erin, &mut since).await;
+    assert!(records.len() > 10, "the demo's north contacts and mine");
+    assert!(
+        records.iter().all(|r| r["fields"]["region"] == "north"),
+        "{records:?}"
+    );
+    assert!(records.iter().any(|r| r["id"] == json!(north)));
+    // History: a south contact is as good as unknown.
+    let (status, _) = api
+        .json(
+            Method::GET,
+            &format!("/v1/records/contacts/{south}/history"),
+            &erin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = api
+        .json(
+            Method::GET,
+            &format!("/v1/records/contacts/{north}/history"),
+            &erin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Push: an edit of the south contact, a new one in the south and a move
+    // of hers to the south are refused; an edit of hers is applied.
+    for attempt in [
+        contact(south, Some(1), json!({"name": "mine now"})),
+        contact(
+            Uuid::now_v7(),
+            None,
+            json!({"name": "elsewhere", "region": "south"}),
+        ),
+        contact(north, Some(1), json!({"region": "south"})),
+    ] {
+        let (_, body) = api
+            .json(Method::POST, "/v1/push", &erin, Some(attempt))
+            .await;
+        assert_eq!(body["results"][0]["status"], "rejected", "{body}");
+        assert_eq!(body["results"][0]["error"]["code"], "forbidden", "{body}");
+    }
+    let (_, body) = api
+        .json(
+            Method::POST,
+            "/v1/push",
+            &erin,
+            Some(contact(north, Some(1), json!({"phone": "+1 555 0100"}))),
+        )
+        .await;
+    assert_eq!(body["results"][0]["status"], "applied", "{body}");
+    // Events: a south commit is not hers; a north one is.
+    let mut events = api
+        .request(Method::GET, "/v1/events", Some(&erin))
+        .send()
+        .await
+        .expect("events");
+    let (_, body) = api
+        .json(
+            Method::POST,
+            "/v1/push",
+            &alice,
+            Some(contact(south, Some(1), json!({"phone": "1"}))),
+        )
+        .await;
+    assert_eq!(body["results"][0]["status"], "applied", "{body}");
+    assert!(
+        !changes_event_before(&mut events, Instant::now() + Duration::from_millis(1500)).await,
+        "erin was told of a south commit"
+    );
+    // Moved out of her rows by alice: a removal on her next pull, and an event.
+    let (_, body) = api
+        .json(
+            Method::POST,
+            "/v1/push",
+            &alice,
+            Some(contact(north, Some(2), json!({"region": "south"}))),
+        )
+        .await;
+    assert_eq!(body["results"][0]["status"], "applied", "{body}");
+    assert!(
+        changes_event_before(&mut events, Instant::now() + Duration::from_secs(10)).await,
+        "erin hears that a record left her view"
+    );
+    drop(events);
+    let (records, removed) = pull(&api, &erin, &mut since).await;
+    assert_eq!((records.len(), removed), (0, vec![north]));
+
+    // A team grant of the south: both south contacts come in on her next pull.
+    admin(&db, &["team", "add", "south-desk"], "");
+    admin(
+        &db,
+        &[
+            "grant",
+            "--team",
+            "south-desk",
+            "contacts",
+            "--read",
+            "--where",
+            "region=south",
+        ],
+        "",
+    );
+    admin(&db, &["team", "member", "south-desk", "erin"], "");
+    let (records, _) = pull(&api, &erin, &mut since).await;
+    let ids: Vec<&Value> = records.iter().map(|r| &r["id"]).collect();
+    assert!(
+        ids.contains(&&json!(north)) && ids.contains(&&json!(south)),
+        "{records:?}"
+    );
+    assert!(records.iter().all(|r| r["fields"]["region"] == "south"));
+    admin(
+        &db,
+        &["team", "member", "south-desk", "erin", "--remove"],
+        "",
+    );
+    let (records, removed) = pull(&api, &erin, &mut since).await;
+    assert!(records.is_empty());
+    assert!(
+        removed.contains(&north) && removed.contains(&south),
+        "{removed:?}"
     );
 }
