@@ -18,7 +18,11 @@ pub struct ChangesQuery {
 }
 
 /// Records changed after the cursor, in change order, each at most once per
-/// page; tombstones included; only collections the user may read.
+/// page; tombstones included; only records the user may read. Where row
+/// rules limit what the user sees, `removed` names records that left their
+/// view (moved to a partition value outside it, or their grants changed),
+/// and records that came into it after a grant change follow on the next
+/// pages.
 #[utoipa::path(get, path = "/v1/changes", tag = "sync", params(ChangesQuery), security(("bearer" = [])),
     responses(
         (status = 200, body = ChangesResponse),

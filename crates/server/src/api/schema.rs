@@ -6,7 +6,9 @@ use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiResult;
 
-/// The collections the user may read, with the access they have.
+/// The collections the user may read, with the access they have; for a
+/// partitioned collection whose rows are limited for them, `rows` names the
+/// values they may read and write.
 #[utoipa::path(get, path = "/v1/schema", tag = "sync", security(("bearer" = [])),
     responses(
         (status = 200, body = SchemaResponse),
