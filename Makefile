@@ -27,9 +27,10 @@ app: ui
 demo: app
 	scripts/demo.sh "$(CARGO_TARGET_DIR)/debug" alice
 
-# Two app windows with separate profiles (alice and bob), to try a conflict.
+# App windows with separate profiles: alice and bob to try a conflict, and
+# carol, who sees the north's contacts only, to watch row rules at work.
 demo-two: app
-	scripts/demo.sh "$(CARGO_TARGET_DIR)/debug" alice bob
+	scripts/demo.sh "$(CARGO_TARGET_DIR)/debug" alice bob carol
 
 # Only the seeded server, in the foreground.
 demo-server: deps

@@ -5,7 +5,7 @@
 # reused and seeding is idempotent.
 #
 #   scripts/demo.sh BIN_DIR              the server alone, in the foreground
-#   scripts/demo.sh BIN_DIR alice [bob]  the server and a window per user
+#   scripts/demo.sh BIN_DIR alice [bob …]  the server and a window per user
 set -euo pipefail
 
 bin="$1"
@@ -76,6 +76,8 @@ cat <<MSG
 Ferry demo: server $url, a window for: ${users[*]} (password "demo").
   Try: work offline in one window (status bar), edit the same field of a
   record in both, go online again, and resolve the conflict.
+  carol sees only the contacts of the north: set a north contact's Region
+  to south in alice's window, and watch it leave carol's list.
   Closing the windows (or Ctrl-C here) stops the demo.
 
 MSG
