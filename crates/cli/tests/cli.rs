@@ -536,11 +536,11 @@ async fn import_and_export_a_csv() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("id,name,email,phone,company,notes,tags,vip")
+        Some("id,name,email,phone,company,region,notes,tags,vip")
     );
     let row = lines.next().expect("a row");
     assert!(
-        row.ends_with(",Lovelace; Ada,ada@example.org,,Analytical Engines,,math; poetry,"),
+        row.ends_with(",Lovelace; Ada,ada@example.org,,Analytical Engines,,,math; poetry,"),
         "{row}"
     );
     assert_eq!(lines.next(), None);

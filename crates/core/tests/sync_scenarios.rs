@@ -876,11 +876,19 @@ async fn carol_may_read_contacts_only() {
     let alice = Client::login(&server, "alice").await;
     alice
         .store()
-        .create("contacts", fields(json!({"name": "Ann"})))
+        .create(
+            "contacts",
+            fields(json!({"name": "Ann", "region": "north"})),
+        )
+        .expect("create");
+    alice
+        .store()
+        .create("contacts", fields(json!({"name": "Bo", "region": "south"})))
         .expect("create");
     alice.sync().await;
     let carol = Client::login(&server, "carol").await;
     carol.sync().await;
+    // The north's contacts only.
     assert_eq!(carol.store().counts().expect("counts").records, 1);
     assert!(matches!(
         carol

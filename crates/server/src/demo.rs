@@ -106,6 +106,50 @@ pub fn demo_row_grants() -> Vec<(&'static str, &'static str, Access, Vec<String>
     vec![("carol", "contacts", Access::Read, vec!["north".to_string()])]
 }
 
+/// The demo schema, and the demo users with their grants: users that exist
+/// are kept, and each gets `password_hash(password)` when created.
+pub async fn seed_schema_and_users(
+    store: &crate::store::DynStore,
+    password_hash: impl Fn(&str) -> Result<String, String>,
+) -> Result<(), String> {
+    let defs = crate::schema_file::parse(DEMO_SCHEMA)?;
+    store
+        .put_collections(&defs)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (username, password, grants) in demo_users() {
+        if store
+            .user_by_name(username)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
+            store
+                .create_user(username, &password_hash(password)?)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        for (collection, access) in grants {
+            store
+                .set_grant(username, collection, Some(access))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    for (username, collection, access, values) in demo_row_grants() {
+        store
+            .change_rules(crate::store::RuleChange::Grant {
+                subject: crate::store::GrantSubject::User(username.to_string()),
+                collection: collection.to_string(),
+                access: Some(access),
+                values,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// The demo's regions, one per contact, from a draw of their own (so the
 /// other fields stay as they were): more in the north and south.
 const REGIONS: [(&str, u32); 4] = [("north", 35), ("south", 30), ("east", 20), ("west", 15)];

@@ -548,27 +548,9 @@ async fn shutdown_signal() {
 /// Idempotent: users that exist keep their password, records already loaded
 /// are answered from their first push and not written again.
 async fn seed_demo(store: DynStore) -> anyhow::Result<()> {
-    let defs = schema_file::parse(demo::DEMO_SCHEMA).map_err(anyhow::Error::msg)?;
-    store.put_collections(&defs).await?;
-    for (username, password, grants) in demo::demo_users() {
-        if store.user_by_name(username).await?.is_none() {
-            let hash = auth::hash_password(password).map_err(anyhow::Error::msg)?;
-            store.create_user(username, &hash).await?;
-        }
-        for (collection, access) in grants {
-            store.set_grant(username, collection, Some(access)).await?;
-        }
-    }
-    for (username, collection, access, values) in demo::demo_row_grants() {
-        store
-            .change_rules(RuleChange::Grant {
-                subject: GrantSubject::User(username.to_string()),
-                collection: collection.to_string(),
-                access: Some(access),
-                values,
-            })
-            .await?;
-    }
+    demo::seed_schema_and_users(&store, auth::hash_password)
+        .await
+        .map_err(anyhow::Error::msg)?;
     let alice = store
         .user_by_name("alice")
         .await?

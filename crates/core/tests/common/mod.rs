@@ -14,7 +14,7 @@ use ferry_server::store::postgres::testing::TestDb;
 use ferry_server::store::postgres::{PgOptions, PgStore};
 use ferry_server::store::sqlite::SqliteStore;
 use ferry_server::store::{DynStore, PushContext};
-use ferry_server::{AppState, Limits, auth, demo, schema_file, serve};
+use ferry_server::{AppState, Limits, auth, demo, serve};
 use tokio::sync::oneshot;
 
 /// argon2 is slow in debug builds: hash the demo password once per test binary.
@@ -69,20 +69,9 @@ impl TestServer {
     }
 
     async fn start_with(store: DynStore, db: Option<TestDb>, limits: Limits) -> TestServer {
-        let defs = schema_file::parse(demo::DEMO_SCHEMA).expect("demo schema");
-        store.put_collections(&defs).await.expect("collections");
-        for (username, _, grants) in demo::demo_users() {
-            store
-                .create_user(username, demo_hash())
-                .await
-                .expect("user");
-            for (collection, access) in grants {
-                store
-                    .set_grant(username, collection, Some(access))
-                    .await
-                    .expect("grant");
-            }
-        }
+        demo::seed_schema_and_users(&store, |_| Ok(demo_hash().to_string()))
+            .await
+            .expect("demo schema and users");
         let (state, stop_streams) = AppState::new(store.clone(), limits).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -11,7 +11,7 @@ use std::time::Duration;
 use ferry_protocol::Hlc;
 use ferry_server::store::DynStore;
 use ferry_server::store::sqlite::SqliteStore;
-use ferry_server::{AppState, Limits, auth, demo, schema_file};
+use ferry_server::{AppState, Limits, auth, demo};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -304,31 +304,9 @@ impl Drop for TestServer {
 
 /// The demo schema and users, through the `Store` trait; no records.
 pub async fn seed(store: &DynStore) {
-    let defs = schema_file::parse(demo::DEMO_SCHEMA).expect("demo schema parses");
-    store.put_collections(&defs).await.expect("put collections");
-    for (username, _password, grants) in demo::demo_users() {
-        store
-            .create_user(username, demo_password_hash())
-            .await
-            .expect("create user");
-        for (collection, access) in grants {
-            store
-                .set_grant(username, collection, Some(access))
-                .await
-                .expect("grant");
-        }
-    }
-    for (username, collection, access, values) in demo::demo_row_grants() {
-        store
-            .change_rules(ferry_server::store::RuleChange::Grant {
-                subject: ferry_server::store::GrantSubject::User(username.to_string()),
-                collection: collection.to_string(),
-                access: Some(access),
-                values,
-            })
-            .await
-            .expect("row grant");
-    }
+    demo::seed_schema_and_users(store, |_| Ok(demo_password_hash().to_string()))
+        .await
+        .expect("demo schema and users");
 }
 
 /// Checks an error response: its status, `Content-Type: application/json`,
