@@ -402,9 +402,43 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
     let creates: Vec<_> = ids
         .iter()
         .enumerate()
-        .map(|(i, id)| create("contacts", *id, json!({"name": format!("Contact {i}")})))
+        .map(|(i, id)| {
+            let region = ["north", "south", "east"][i % 3];
+            create(
+                "contacts",
+                *id,
+                json!({"name": format!("Contact {i}"), "region": region}),
+            )
+        })
         .collect();
     server.push(&alice, &creates).await;
+    // Row rules: carol reads the north (the demo's grant) and, through a
+    // team granted later, the south; her feed holds what that brought in.
+    for args in [
+        &["team", "add", "south-desk"][..],
+        &[
+            "grant",
+            "--team",
+            "south-desk",
+            "contacts",
+            "--read",
+            "--where",
+            "region=south",
+        ],
+        &["team", "member", "south-desk", "carol"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
+            .arg("--db")
+            .arg(format!("sqlite://{}", path.display()))
+            .args(args)
+            .output()
+            .expect("run ferry-server");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let edits = vec![
         update(
             "contacts",
@@ -447,6 +481,13 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
         .collect();
     assert_eq!(statuses, ["merged", "conflict", "applied", "applied"]);
     let (changes_before, cursor_before) = server.pull_all(&alice).await;
+    let carol = server.login("carol").await;
+    let carols_before = server.pull_all(&carol).await;
+    assert_eq!(
+        carols_before.0.len(),
+        20,
+        "the north's and the south's ten each"
+    );
     let history_before = server.history(&alice, "contacts", ids[1]).await;
     // bob's phone, made on version 1, merged with alice's email of version 2.
     let merged_from: Vec<&Value> = history_before.iter().map(|v| &v["merged_from"]).collect();
@@ -474,6 +515,11 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
     let (changes_after, cursor_after) = server.pull_all(&alice).await;
     assert_eq!(changes_after, changes_before);
     assert_eq!(cursor_after, cursor_before);
+    assert_eq!(
+        server.pull_all(&carol).await,
+        carols_before,
+        "carol's rows came along"
+    );
     assert_eq!(
         server.history(&bob, "contacts", ids[1]).await,
         history_before

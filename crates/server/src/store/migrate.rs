@@ -53,6 +53,8 @@ pub struct Copied {
     pub history: usize,
     pub records: usize,
     pub mutations: usize,
+    /// Row rules: grants in `rules`, teams, memberships, feed entries.
+    pub rules: usize,
     pub last_seq: i64,
 }
 
@@ -60,7 +62,7 @@ impl std::fmt::Display for Copied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} users, {} grants, {} sessions, {} collections, {} record versions of {} records, {} mutation outcomes; change sequence at {}",
+            "{} users, {} grants, {} sessions, {} collections, {} record versions of {} records, {} mutation outcomes, {} rows of row rules; change sequence at {}",
             self.users,
             self.grants,
             self.sessions,
@@ -68,6 +70,7 @@ impl std::fmt::Display for Copied {
             self.history,
             self.records,
             self.mutations,
+            self.rules,
             self.last_seq
         )
     }
@@ -339,12 +342,13 @@ pub async fn sqlite_to_postgres(
 
     let mut after = 0i64;
     loop {
-        let rows: Vec<(i64, String, String)> = read(&src, move |c| {
+        type Row = (i64, String, String, Option<String>);
+        let rows: Vec<Row> = read(&src, move |c| {
             let mut s = c.prepare(
-                "SELECT seq, collection, id FROM records WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, collection, id, parts FROM records WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
             let rows = s.query_map(params![after, CHUNK], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?;
             rows.collect::<Result<Vec<_>, _>>()
         })
@@ -352,20 +356,29 @@ pub async fn sqlite_to_postgres(
         let Some(last) = rows.last() else { break };
         after = last.0;
         copied.records += rows.len();
-        let (mut seqs, mut cols, mut ids) = (vec![], vec![], vec![]);
-        for (seq, c, id) in rows {
+        let (mut seqs, mut cols, mut ids, mut parts) = (vec![], vec![], vec![], vec![]);
+        for (seq, c, id, p) in rows {
             seqs.push(seq);
             cols.push(c);
             ids.push(uuid(&id)?);
+            parts.push(p);
         }
         tx.execute(
-            "INSERT INTO records (seq, collection, id)
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[])",
-            &[&seqs, &cols, &ids],
+            "INSERT INTO records (seq, collection, id, parts)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::text[])",
+            &[&seqs, &cols, &ids, &parts],
         )
         .await
         .map_err(pg_err)?;
     }
+    copied.rules = copy_row_rules(&src, &tx).await?;
+    let feed_end: i64 = read(&src, |c| {
+        c.query_row("SELECT coalesce(max(seq), 0) FROM user_feed", [], |r| {
+            r.get(0)
+        })
+    })
+    .await?;
+    copied.last_seq = copied.last_seq.max(feed_end);
 
     // Mutation outcomes, in chunks by key.
     let mut after = (String::new(), String::new());
@@ -435,4 +448,131 @@ pub async fn sqlite_to_postgres(
     tx.commit().await.map_err(pg_err)?;
     let _ = read(&src, |c| c.execute_batch("COMMIT")).await;
     Ok(copied)
+}
+
+/// Copies what row rules keep: grants in `rules`, teams and their members,
+/// records' partition values and users' feed entries. Returns the rows.
+async fn copy_row_rules(
+    src: &Sqlite,
+    tx: &deadpool_postgres::Transaction<'_>,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    let texts = |sql: &'static str, width: usize| {
+        read(src, move |c| {
+            let mut s = c.prepare(sql)?;
+            let rows = s.query_map([], |r| {
+                (0..width)
+                    .map(|i| r.get::<_, String>(i))
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            rows.collect::<Result<Vec<Vec<String>>, _>>()
+        })
+    };
+    let column = |rows: &[Vec<String>], i: usize| -> Vec<String> {
+        rows.iter().map(|r| r[i].clone()).collect()
+    };
+
+    let rows = texts("SELECT name, created_at FROM teams", 2).await?;
+    n += rows.len();
+    tx.execute(
+        "INSERT INTO teams (name, created_at) SELECT * FROM unnest($1::text[], $2::text[])",
+        &[&column(&rows, 0), &column(&rows, 1)],
+    )
+    .await
+    .map_err(pg_err)?;
+    let rows = texts("SELECT team, user_id FROM team_members", 2).await?;
+    n += rows.len();
+    let users = rows
+        .iter()
+        .map(|r| uuid(&r[1]))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.execute(
+        "INSERT INTO team_members (team, user_id) SELECT * FROM unnest($1::text[], $2::uuid[])",
+        &[&column(&rows, 0), &users],
+    )
+    .await
+    .map_err(pg_err)?;
+    let rows = texts("SELECT subject, collection, value, access FROM rules", 4).await?;
+    n += rows.len();
+    tx.execute(
+        "INSERT INTO rules (subject, collection, value, access)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])",
+        &[
+            &column(&rows, 0),
+            &column(&rows, 1),
+            &column(&rows, 2),
+            &column(&rows, 3),
+        ],
+    )
+    .await
+    .map_err(pg_err)?;
+
+    // Partition values and feed entries may be many: in chunks by key.
+    let mut after = (String::new(), String::new(), String::new());
+    loop {
+        let key = after.clone();
+        let rows: Vec<(String, String, String, i64, bool)> = read(src, move |c| {
+            let mut s = c.prepare(
+                "SELECT collection, value, id, seq, present FROM record_parts
+                 WHERE (collection, value, id) > (?1, ?2, ?3) ORDER BY collection, value, id LIMIT ?4",
+            )?;
+            let rows = s.query_map(params![key.0, key.1, key.2, CHUNK], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = (last.0.clone(), last.1.clone(), last.2.clone());
+        n += rows.len();
+        let (mut cols, mut values, mut ids, mut seqs, mut present) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for (c, v, id, seq, p) in rows {
+            cols.push(c);
+            values.push(v);
+            ids.push(uuid(&id)?);
+            seqs.push(seq);
+            present.push(p);
+        }
+        tx.execute(
+            "INSERT INTO record_parts (collection, value, id, seq, present)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::bigint[], $5::boolean[])",
+            &[&cols, &values, &ids, &seqs, &present],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    let mut after = (String::new(), 0i64);
+    loop {
+        let key = after.clone();
+        let rows: Vec<(String, i64, String, String)> = read(src, move |c| {
+            let mut s = c.prepare(
+                "SELECT user_id, seq, collection, id FROM user_feed
+                 WHERE (user_id, seq) > (?1, ?2) ORDER BY user_id, seq LIMIT ?3",
+            )?;
+            let rows = s.query_map(params![key.0, key.1, CHUNK], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = (last.0.clone(), last.1);
+        n += rows.len();
+        let (mut users, mut seqs, mut cols, mut ids) = (vec![], vec![], vec![], vec![]);
+        for (u, seq, c, id) in rows {
+            users.push(uuid(&u)?);
+            seqs.push(seq);
+            cols.push(c);
+            ids.push(uuid(&id)?);
+        }
+        tx.execute(
+            "INSERT INTO user_feed (user_id, seq, collection, id)
+             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::uuid[])",
+            &[&users, &seqs, &cols, &ids],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    Ok(n)
 }
