@@ -262,6 +262,17 @@ pub fn check_where(def: &CollectionDef, field: &str, values: &[String]) -> Resul
     if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
         return Err("say which values: --where FIELD=VALUE[,VALUE…]".to_string());
     }
+    // A choice holds only its options: any other value would match nothing.
+    if let Some(options) = def.field(by).and_then(|f| f.options.as_ref())
+        && let Some(v) = values
+            .iter()
+            .find(|v| *v != SELF_VALUE && !options.contains(v))
+    {
+        return Err(format!(
+            "\"{v}\" is not an option of {by} in collection \"{c}\" (its options: {})",
+            options.join(", ")
+        ));
+    }
     Ok(())
 }
 
@@ -331,6 +342,18 @@ fields = [
         assert!(!v.reads("contacts", &["$user".into()]));
         let v = View::new("dana", &[rule(Access::Write, Some("north"))], &[def(None)]);
         assert!(v.get("contacts").is_none());
+    }
+
+    #[test]
+    fn a_grant_names_the_partition_field_and_its_options() {
+        let d = def(Some("region"));
+        assert!(check_where(&d, "region", &["north".into()]).is_ok());
+        let e = check_where(&d, "name", &["north".into()]).expect_err("another field");
+        assert!(e.contains("partitioned by \"region\""), "{e}");
+        let e = check_where(&d, "region", &["nort".into()]).expect_err("a typo");
+        assert!(e.contains("options: north, south"), "{e}");
+        let e = check_where(&def(None), "region", &["north".into()]).expect_err("unpartitioned");
+        assert!(e.contains("not partitioned"), "{e}");
     }
 
     #[test]
