@@ -1,7 +1,8 @@
 //! Several `ferry-server` processes on one PostgreSQL database.
 //!
 //! - A client with an event stream on process A is told of a commit made
-//!   through process B within a second (LISTEN/NOTIFY).
+//!   through process B within a second (LISTEN/NOTIFY); with row rules, only
+//!   of commits in its rows, and of a grant made by the admin command.
 //! - `GET /v1/health` answers 503 while PostgreSQL is down and 200 again,
 //!   without a restart, once it is back. This one stops and starts a
 //!   private throwaway cluster, so other tests' server is left alone.
@@ -118,6 +119,85 @@ async fn a_commit_through_process_b_reaches_an_event_stream_on_process_a_within_
         let (changes, _) = server_a.pull_all(&alice_on_a).await;
         assert!(changes.iter().any(|c| c["id"] == json!(id)));
     }
+    drop(events);
+    drop((a, b));
+    drop(store);
+    drop(db);
+}
+
+/// Row rules across processes: a commit of a south contact through B is
+/// not told to carol (the north only) on A; a grant of the south made with
+/// the admin command, a third process, is, and her next pull brings it.
+#[tokio::test]
+async fn row_rules_reach_event_streams_of_every_process() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store: DynStore = Arc::new(
+        PgStore::open(&db.url, &PgOptions::default())
+            .await
+            .expect("open"),
+    );
+    common::seed(&store).await;
+    let (a, b) = (ServerProcess::start(&db.url), ServerProcess::start(&db.url));
+    let (server_a, server_b) = (
+        TestServer::remote(a.base.clone(), store.clone()),
+        TestServer::remote(b.base.clone(), store.clone()),
+    );
+    let carol = server_a.login("carol").await;
+    let bob = server_b.login("bob").await;
+    let mut events = EventStream::connect(&server_a, &carol).await;
+    events
+        .next_frame(common::deadline())
+        .await
+        .expect("a greeting");
+
+    let south = Uuid::now_v7();
+    let results = server_b
+        .push(
+            &bob,
+            &[create(
+                "contacts",
+                south,
+                json!({"name": "South", "region": "south"}),
+            )],
+        )
+        .await;
+    assert_eq!(results[0]["status"], "applied");
+    let heard = tokio::time::timeout(
+        Duration::from_secs(1),
+        events.next_changes(common::deadline()),
+    )
+    .await;
+    assert!(heard.is_err(), "carol was told of a south contact");
+    let (changes, _) = server_a.pull_all(&carol).await;
+    assert!(changes.is_empty(), "{changes:?}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
+        .args(["--db", &db.url])
+        .args([
+            "grant",
+            "carol",
+            "contacts",
+            "--read",
+            "--where",
+            "region=south",
+        ])
+        .output()
+        .expect("run ferry-server grant");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let granted = Instant::now();
+    events
+        .next_changes(granted + Duration::from_secs(1))
+        .await
+        .expect("an event on A within a second of the grant");
+    let (changes, _) = server_a.pull_all(&carol).await;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["id"], json!(south));
     drop(events);
     drop((a, b));
     drop(store);

@@ -126,14 +126,24 @@ pub(super) async fn change_rules(
     }
     apply(&tx, change, affected.first().map(|u| u.0)).await?;
     let start = next;
+    let mut touched: Vec<String> = Vec::new();
     for (user, before) in affected.iter().zip(before) {
         let after = view_of(&tx, user, &defs).await?;
         for (collection, scope) in changed_reads(&before, &after) {
             next += queue(&tx, user.0, &collection, &scope, next).await?;
+            if !touched.contains(&collection) {
+                touched.push(collection);
+            }
         }
     }
     if next != start {
         tx.execute("UPDATE change_seq SET value = $1", &[&next])
+            .await
+            .map_err(pg_err)?;
+        // Streams of every process hear of it at once, as of a push.
+        let payload =
+            serde_json::json!({"cursor": next.to_string(), "collections": touched}).to_string();
+        tx.execute("SELECT pg_notify($1, $2)", &[&super::CHANNEL, &payload])
             .await
             .map_err(pg_err)?;
     }
