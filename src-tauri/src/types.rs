@@ -110,6 +110,14 @@ pub enum ResolutionInput {
     Restore,
     /// Let the record be deleted.
     AcceptDelete,
+    /// A record I may no longer see: write my edits to this JSON file, then
+    /// let it leave this device.
+    Export { path: String },
+    /// A record I may no longer see: my version, with `set` over it, becomes
+    /// a new record.
+    CopyAsNew { set: ferry_core::protocol::Fields },
+    /// A record I may no longer see: drop my edits.
+    Discard,
 }
 
 impl From<ResolutionInput> for ferry_core::Resolution {
@@ -134,6 +142,9 @@ impl From<ResolutionInput> for ferry_core::Resolution {
             ResolutionInput::KeepBoth => Resolution::KeepBoth,
             ResolutionInput::Restore => Resolution::Restore,
             ResolutionInput::AcceptDelete => Resolution::AcceptDelete,
+            ResolutionInput::Export { path } => Resolution::Export { path: path.into() },
+            ResolutionInput::CopyAsNew { set } => Resolution::CopyAsNew { set },
+            ResolutionInput::Discard => Resolution::Discard,
         }
     }
 }

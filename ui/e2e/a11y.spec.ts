@@ -247,5 +247,23 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await page.getByTestId('part-notes-1-theirs').click();
       await expectAccessible(page, 'text conflict, one part chosen');
     });
+
+    test('a record that left my view: its dialog and steps', async ({ page, ferry }) => {
+      await ferry.open({ lostAccess: true, contacts: 50, saveChoice: '/readonly/edits.json' });
+      await page.getByTestId('nav-conflicts').click();
+      await expectAccessible(page, 'conflicts view with a lost record');
+      await page.getByTestId('conflict-item').first().click();
+      await expect(page.getByTestId('lost-access-dialog')).toBeVisible();
+      await expectAccessible(page, 'lost access dialog');
+      await page.getByTestId('lost-export').click();
+      await expect(page.getByTestId('lost-access-dialog').getByRole('alert')).toBeVisible();
+      await expectAccessible(page, 'lost access dialog with an error');
+      await page.getByTestId('lost-copy').click();
+      await expect(page.getByTestId('copy-step')).toBeVisible();
+      await expectAccessible(page, 'lost access: copy step');
+      await page.getByRole('button', { name: 'Back' }).click();
+      await page.getByTestId('lost-discard').click();
+      await expectAccessible(page, 'lost access: discard step');
+    });
   });
 }

@@ -71,6 +71,14 @@ pub enum Resolution {
     Restore,
     /// Let the record be deleted.
     AcceptDelete,
+    /// For a record I may no longer see (`lost_access`): write my version and
+    /// my changes to a JSON file, then let the record leave this device.
+    Export { path: std::path::PathBuf },
+    /// For `lost_access`: my version, with `set` over it (a partition value
+    /// I may write), becomes a new record; the original leaves this device.
+    CopyAsNew { set: Fields },
+    /// For `lost_access`: drop my edits; the record leaves this device.
+    Discard,
 }
 
 /// What one push did, counted by outcome.

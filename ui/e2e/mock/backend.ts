@@ -5,7 +5,7 @@ import type {
   JsonValue, ListQuery, LocalRecord, LoginForm, OutboxEntry, ResolutionInput, RowProblem, ServerRecord, Status,
 } from '../../src/lib/types';
 import { composeText, pickAll } from '../../src/lib/textmerge';
-import { CONTACTS, MERGED_NOTES, TASKS, hlc, idFor, indexOf, serverRecord, synced } from './data';
+import { CONTACTS, MERGED_NOTES, REGIONAL_CONTACTS, TASKS, hlc, idFor, indexOf, serverRecord, synced } from './data';
 
 export interface Scenario {
   /** Signed in as alice (default), or the Connect screen. */
@@ -22,6 +22,12 @@ export interface Scenario {
   tasks?: number;
   /** One conflict of each kind. */
   conflicts?: boolean;
+  /**
+   * Contacts partitioned by region (the user reads the north and east, writes
+   * the north), and a contact moved to the south while I had unsent edits: a
+   * `lost_access` conflict.
+   */
+  lostAccess?: boolean;
   /** An edit/edit conflict whose notes the server merged as text, with two clashing parts. */
   textConflict?: boolean;
   /** A few unsent changes. */
@@ -129,11 +135,12 @@ export class FakeBackend {
     };
     if (scenario.damaged) this.#status.connection = { state: 'error', message: scenario.damaged };
     const tasks = scenario.readOnlyTasks ? { ...TASKS, access: 'read' as const } : TASKS;
-    this.#table(CONTACTS, scenario.contacts ?? 100_000);
+    this.#table(scenario.lostAccess ? REGIONAL_CONTACTS : CONTACTS, scenario.contacts ?? 100_000);
     this.#table(tasks, scenario.tasks ?? 120);
     if (scenario.pending) this.#seedPending();
     if (scenario.conflicts) this.#seedConflicts();
     if (scenario.textConflict) this.#seedTextConflict();
+    if (scenario.lostAccess) this.#seedLostAccess();
     if (scenario.rejected) this.#seedRejected();
     this.#counts();
     this.#emit = emit;
@@ -455,9 +462,56 @@ export class FakeBackend {
     return versions;
   }
 
+  /** Files written by exports of lost edits, by path. */
+  written = new Map<string, string>();
+
+  /** As the shell does for a record I may no longer see: export, copy or discard, then it leaves. */
+  #resolveLost(c: Conflict, resolution: ResolutionInput) {
+    const t = this.#t(c.collection);
+    const noun = t.collection.label.toLowerCase();
+    switch (resolution.kind) {
+      case 'export':
+        if (resolution.path.startsWith('/readonly/')) {
+          throw fail('internal', `Cannot write ${resolution.path}: Permission denied (os error 13)`);
+        }
+        this.written.set(resolution.path, JSON.stringify({ format: 'ferry-lost-edits-1', collection: c.collection, id: c.record_id, fields: c.mine, changes: c.mine_changes }, null, 2));
+        break;
+      case 'copy_as_new':
+      case 'keep_both': {
+        const set = resolution.kind === 'copy_as_new' ? resolution.set : {};
+        const fields: Fields = { ...c.mine, ...set };
+        const rows = t.collection.rows;
+        const value = rows ? fields[rows.field] : undefined;
+        if (rows?.write && !(typeof value === 'string' && rows.write.includes(value))) {
+          throw fail('invalid', `You may write only ${noun} whose ${rows.field} is ${rows.write.join(', ')}`);
+        }
+        const copy: LocalRecord = { collection: c.collection, id: crypto.randomUUID(), fields, deleted: false, base: null, state: 'pending', error: null };
+        t.overrides.set(copy.id, copy);
+        this.#enqueue(copy, 'put', fields);
+        break;
+      }
+      case 'discard':
+      case 'theirs':
+        break;
+      default:
+        throw fail('invalid', 'You may no longer see or edit this record: export your edits to a file, copy them as a new record, or discard them');
+    }
+    this.conflictList = this.conflictList.filter((k) => k !== c);
+    const gone = t.overrides.get(c.record_id);
+    if (gone) t.overrides.set(c.record_id, { ...gone, deleted: true, state: 'synced' });
+    this.#changed(t);
+    this.#emit('conflicts-changed', this.conflictList.length);
+    this.#touched(c.collection, c.record_id);
+    return null;
+  }
+
   resolve(collection: string, id: string, resolution: ResolutionInput) {
     const c = this.conflictList.find((k) => k.collection === collection && k.record_id === id);
     if (!c) throw fail('not_found', 'This conflict was already resolved.');
+    if (c.kind === 'lost_access') return this.#resolveLost(c, resolution);
+    if (resolution.kind === 'export' || resolution.kind === 'copy_as_new' || resolution.kind === 'discard') {
+      throw fail('invalid', 'Export, copy and discard are for records you may no longer see');
+    }
     const t = this.#t(collection);
     this.conflictList = this.conflictList.filter((k) => k !== c);
     const theirs = c.theirs;
@@ -647,6 +701,34 @@ export class FakeBackend {
       c.theirs.fields.name = name;
       const r = t.overrides.get(c.record_id)!;
       r.fields.name = name;
+    });
+    this.#changed(t);
+  }
+
+  #seedLostAccess() {
+    const t = this.#t('contacts');
+    const i = 4;
+    const id = idFor('contacts', i);
+    const server = serverRecord('contacts', i, this.now);
+    const name = 'Marie Curie';
+    server.fields = { ...server.fields, name, region: 'north' };
+    // I moved her to the south, which I may not write: the server refused it.
+    const mineChanges: Fields = { phone: '+33 1 40 51 00 00', region: 'south', notes: 'Call back about the radium order on Monday.' };
+    const mine: Fields = { ...server.fields, ...mineChanges };
+    t.overrides.set(id, { collection: 'contacts', id, fields: mine, deleted: false, base: server, state: 'conflict', error: null });
+    this.conflictList.push({
+      collection: 'contacts',
+      record_id: id,
+      kind: 'lost_access',
+      fields: Object.keys(mineChanges),
+      base_version: server.version,
+      base: { phone: server.fields.phone ?? null, region: 'north', notes: server.fields.notes ?? null },
+      mine_op: 'put',
+      mine,
+      mine_changes: mineChanges,
+      theirs: server,
+      created_at: new Date(this.now - 60_000).toISOString(),
+      parts: {},
     });
     this.#changed(t);
   }

@@ -19,6 +19,17 @@ export const CONTACTS: Collection = {
   ],
 };
 
+/** Contacts partitioned by region, of which I read the north and east and write the north. */
+export const REGIONAL_CONTACTS: Collection = {
+  ...CONTACTS,
+  fields: [
+    ...CONTACTS.fields.slice(0, 4),
+    { name: 'region', label: 'Region', type: 'choice', required: false, options: ['north', 'south', 'east', 'west'] },
+    ...CONTACTS.fields.slice(4),
+  ],
+  rows: { field: 'region', read: ['north', 'east'], write: ['north'] },
+};
+
 export const TASKS: Collection = {
   name: 'tasks',
   label: 'Tasks',

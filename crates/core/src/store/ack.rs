@@ -110,6 +110,12 @@ fn store_one(
             )?;
             records::set_base(c, theirs, false)?;
         }
+        // The record (or the place the edit puts it) is outside what I may
+        // write now: keep the edit for me to export, copy or discard.
+        Status::Rejected if result.error.as_ref().is_some_and(|e| e.code == "forbidden") => {
+            summary.conflicts += 1;
+            super::lost::keep(c, &m.collection, m.record_id, Some(m))?;
+        }
         Status::Rejected => {
             summary.rejected += 1;
             let error = result.error.clone().unwrap_or_else(|| {

@@ -295,9 +295,12 @@ impl LocalStore {
             } else {
                 BTreeMap::new()
             };
+            if super::lost::is_lost(conflict.kind) {
+                return super::lost::resolve(tx, &conflict, &col, resolution);
+            }
             let outcome = match (kind, resolution) {
-                (ConflictKind::LostAccess, _) => {
-                    return Err(invalid("this record left your view: export, copy or discard your edits".to_string()));
+                (ConflictKind::LostAccess, _) | (_, Resolution::Export { .. } | Resolution::CopyAsNew { .. } | Resolution::Discard) => {
+                    return Err(invalid("export, copy and discard are for records you may no longer see; this conflict is settled with --mine, --theirs, --field, --keep-both, --restore or --accept-delete"));
                 }
                 // Both sides deleted it: nothing is left to settle.
                 (ConflictKind::DeleteEdit, _) if theirs.deleted => Outcome::Deleted,

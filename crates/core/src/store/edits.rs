@@ -193,6 +193,7 @@ pub(crate) fn create_in(tx: &Connection, col: &Collection, fields: Fields) -> Re
     // The server would reject it, dropping the edit: refuse it now.
     ferry_protocol::check_field_sizes(&fields).map_err(Error::InvalidValue)?;
     ferry_protocol::check_record_size(&fields, None).map_err(Error::InvalidValue)?;
+    super::lost::check_writable(col, &fields)?;
     let id = Uuid::now_v7();
     records::set_local(tx, &col.name, id, &fields, false)?;
     let m = new_mutation(tx, &col.name, id, Op::Put, None, fields)?;
@@ -223,6 +224,9 @@ pub(crate) fn update_loaded(
     let mut after = before.fields.clone();
     apply_changes(&mut after, &changes);
     col.check_required(&after).map_err(Error::InvalidValue)?;
+    // Outside the rows I may write, before or after: the server would refuse it.
+    super::lost::check_writable(col, &before.fields)?;
+    super::lost::check_writable(col, &after)?;
     // The server would reject it, dropping the edit: refuse it now.
     ferry_protocol::check_field_sizes(&changes).map_err(Error::InvalidValue)?;
     ferry_protocol::check_record_size(&after, Some(&before.fields)).map_err(Error::InvalidValue)?;
@@ -241,6 +245,9 @@ pub(crate) fn update_loaded(
 
 pub(crate) fn delete_in(tx: &Connection, collection: &str, id: Uuid) -> Result<()> {
     let before = editable(tx, collection, id)?;
+    if let Some(col) = collection_in(tx, collection)? {
+        super::lost::check_writable(&col, &before.fields)?;
+    }
     records::set_local(tx, collection, id, &before.fields, true)?;
     let m = new_mutation(
         tx,

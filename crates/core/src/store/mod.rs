@@ -39,6 +39,7 @@ mod counts;
 mod edits;
 pub(crate) mod hlc;
 pub mod imports;
+pub mod lost;
 mod migrations;
 pub(crate) mod outbox;
 mod pull;

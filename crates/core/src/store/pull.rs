@@ -111,10 +111,11 @@ impl LocalStore {
     pub fn apply_page<F: PulledFields>(
         &self,
         changes: &[Record<F>],
+        removed: &[ferry_protocol::Removed],
         cursor: &str,
     ) -> Result<usize> {
         self.write(|tx| {
-            let mut changed = 0;
+            let mut changed = super::lost::apply_removed(tx, removed)?;
             let mut latest: Option<&Hlc> = None;
             // A first pull: nearly every record is new, and inserting one is
             // how to find out, without reading its row first.
@@ -253,7 +254,7 @@ mod tests {
                 pulled(mine, 3, "theirs"),
                 pulled(other, 2, "newer"),
             ];
-            assert_eq!(store.apply_page(&page, "4").expect("apply"), 4);
+            assert_eq!(store.apply_page(&page, &[], "4").expect("apply"), 4);
             if first_pull {
                 store.end_bulk_load().expect("end");
             }

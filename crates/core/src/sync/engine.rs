@@ -318,7 +318,7 @@ impl SyncEngine {
             None => api.changes(store.cursor()?.as_deref(), page_size).await?,
         };
         loop {
-            if page.has_more && page.changes.is_empty() {
+            if page.has_more && page.changes.is_empty() && page.removed.is_empty() {
                 return Err(Error::Incompatible {
                     url: api.base().to_string(),
                     detail: "an empty page claims more".into(),
@@ -327,13 +327,16 @@ impl SyncEngine {
             for r in &page.changes {
                 changed.add(&r.collection, r.id);
             }
+            for r in &page.removed {
+                changed.add(&r.collection, r.id);
+            }
             let has_more = page.has_more;
             let cursor = page.cursor.clone();
             let writer = store.clone();
             let apply = tokio::task::spawn_blocking(move || {
                 let start = std::time::Instant::now();
                 writer
-                    .apply_page(&page.changes, &page.cursor)
+                    .apply_page(&page.changes, &page.removed, &page.cursor)
                     .map(|n| (n, start.elapsed()))
             });
             let (applied, next) = if has_more {
