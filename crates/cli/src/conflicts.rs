@@ -12,7 +12,7 @@ use crate::records::{parse_id, parse_value};
 use crate::{Ctx, UsageError, output};
 
 #[derive(Args)]
-#[command(group(ArgGroup::new("how").required(true).args(["mine", "theirs", "field", "keep_both", "restore", "accept_delete"])))]
+#[command(group(ArgGroup::new("how").required(true).args(["mine", "theirs", "field", "keep_both", "restore", "accept_delete", "export", "copy", "discard"])))]
 pub struct ResolveArgs {
     collection: String,
     id: String,
@@ -37,6 +37,20 @@ pub struct ResolveArgs {
     /// Let the record be deleted.
     #[arg(long)]
     accept_delete: bool,
+    /// A record you may no longer see: write your edits to this JSON file;
+    /// then it leaves this device.
+    #[arg(long, value_name = "FILE")]
+    export: Option<std::path::PathBuf>,
+    /// A record you may no longer see: your version becomes a new record
+    /// (with --set NAME=VALUE over it, e.g. a region you may write).
+    #[arg(long)]
+    copy: bool,
+    /// With --copy: a field value of the new record.
+    #[arg(long, value_name = "NAME=VALUE", requires = "copy")]
+    set: Vec<String>,
+    /// A record you may no longer see: drop your edits.
+    #[arg(long)]
+    discard: bool,
 }
 
 fn kind(k: ConflictKind) -> &'static str {
@@ -44,7 +58,7 @@ fn kind(k: ConflictKind) -> &'static str {
         ConflictKind::EditEdit => "both edited",
         ConflictKind::EditDelete => "you edited, the server deleted",
         ConflictKind::DeleteEdit => "you deleted, the server edited",
-        ConflictKind::LostAccess => "you edited a record you may no longer see",
+        ConflictKind::LostAccess => "you edited a record you may no longer see or change",
     }
 }
 
@@ -66,6 +80,24 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             output::title(&c.mine, col.as_ref()),
             kind(c.kind)
         );
+        if c.kind == ConflictKind::LostAccess {
+            for (name, mine) in &c.mine_changes {
+                let theirs = c
+                    .theirs
+                    .fields
+                    .get(name)
+                    .map(output::value)
+                    .unwrap_or_default();
+                say!(
+                    "  {name}: last seen {theirs:?} · mine {:?}",
+                    output::value(mine)
+                );
+            }
+            say!(
+                "  keep your edits with --export FILE or --copy [--set NAME=VALUE], or drop them with --discard"
+            );
+            continue;
+        }
         for name in &c.fields {
             let get = |f: &ferry_core::protocol::Fields| {
                 f.get(name).map(output::value).unwrap_or_default()
@@ -140,6 +172,26 @@ pub fn resolve(ctx: &Ctx, args: &ResolveArgs) -> anyhow::Result<ExitCode> {
         Resolution::Restore
     } else if args.accept_delete {
         Resolution::AcceptDelete
+    } else if let Some(path) = &args.export {
+        Resolution::Export { path: path.clone() }
+    } else if args.discard {
+        Resolution::Discard
+    } else if args.copy {
+        let col = ctx.store().collection(&args.collection)?;
+        let mut set = ferry_core::protocol::Fields::new();
+        for s in &args.set {
+            let (name, text) = s
+                .split_once('=')
+                .ok_or_else(|| UsageError(format!("--set {s:?} is not NAME=VALUE")))?;
+            let field = col.field(name).ok_or_else(|| {
+                anyhow::anyhow!("collection \"{}\" has no field \"{name}\"", col.name)
+            })?;
+            set.insert(
+                name.to_string(),
+                parse_value(field, text).map_err(anyhow::Error::msg)?,
+            );
+        }
+        Resolution::CopyAsNew { set }
     } else {
         let col = ctx.store().collection(&args.collection)?;
         let mut choices = Vec::new();
@@ -183,6 +235,13 @@ pub fn resolve(ctx: &Ctx, args: &ResolveArgs) -> anyhow::Result<ExitCode> {
         output::json(&serde_json::json!({"resolved": id, "copy": copy}))?;
     } else if let Some(copy) = copy {
         say!("resolved; your version is now record {copy}; `ferry sync` sends it");
+    } else if let Some(path) = &args.export {
+        say!(
+            "your edits are in {}; the record left this device",
+            path.display()
+        );
+    } else if args.discard {
+        say!("your edits were dropped; the record left this device");
     } else {
         say!("resolved; `ferry sync` sends it");
     }

@@ -289,3 +289,69 @@ mod tests {
         assert_eq!(results[0], results[1]);
     }
 }
+
+#[cfg(test)]
+mod removals {
+    use ferry_protocol::{ConflictKind, Fields, Hlc, Record, Removed};
+    use uuid::Uuid;
+
+    use crate::store::LocalStore;
+    use crate::store::schema::tests::tasks;
+
+    fn pulled(id: Uuid, title: &str) -> Record {
+        let mut fields = Fields::new();
+        fields.insert("title".into(), title.into());
+        Record {
+            collection: "tasks".into(),
+            id,
+            version: 1,
+            fields,
+            deleted: false,
+            updated_at: Hlc::new(1_795_700_000_000, 0, "srv").expect("stamp"),
+            updated_by: "bob".into(),
+            merged_from: None,
+        }
+    }
+
+    fn gone(id: Uuid) -> Removed {
+        Removed {
+            collection: "tasks".into(),
+            id,
+        }
+    }
+
+    #[test]
+    fn a_removal_drops_a_clean_record_and_keeps_one_with_an_unsent_edit_as_lost_access() {
+        let store = LocalStore::open_in_memory().expect("open");
+        store.replace_schema(&[tasks(&[])]).expect("schema");
+        let (clean, edited, never) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        store
+            .apply_page(
+                &[pulled(clean, "Clean"), pulled(edited, "Edited")],
+                &[],
+                "2",
+            )
+            .expect("pull");
+        let mut change = Fields::new();
+        change.insert("title".into(), "Edited here".into());
+        store.update("tasks", edited, change).expect("edit");
+
+        let changed = store
+            .apply_page::<Fields>(&[], &[gone(clean), gone(edited), gone(never)], "3")
+            .expect("removals");
+        assert_eq!(changed, 2, "a record never held is no change");
+        assert!(store.record("tasks", clean).is_err(), "the clean one left");
+        let kept = store.record("tasks", edited).expect("the edited one stays");
+        assert_eq!(kept.fields["title"], "Edited here");
+        let conflicts = store.conflicts().expect("conflicts");
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].kind, ConflictKind::LostAccess);
+        assert_eq!(conflicts[0].mine_changes["title"], "Edited here");
+        assert_eq!(conflicts[0].theirs.fields["title"], "Edited");
+        assert!(
+            store.outbox(10).expect("outbox").is_empty(),
+            "the edit waits in the conflict, not to be sent"
+        );
+        assert_eq!(store.cursor().expect("cursor").as_deref(), Some("3"));
+    }
+}

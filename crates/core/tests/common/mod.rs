@@ -91,6 +91,41 @@ impl TestServer {
     }
 
     /// Writes records straight into the server's store, as `username`.
+    /// A new user (password "demo") with a grant on `collection`: the whole
+    /// of it, or the rows of `values` only.
+    pub async fn add_user(
+        &self,
+        username: &str,
+        collection: &str,
+        access: ferry_core::protocol::Access,
+        values: &[&str],
+    ) {
+        self.store
+            .create_user(username, demo_hash())
+            .await
+            .expect("user");
+        self.grant(username, collection, Some(access), values).await;
+    }
+
+    /// Sets (or with `None` takes away) a user's grant, as `ferry-server grant` does.
+    pub async fn grant(
+        &self,
+        username: &str,
+        collection: &str,
+        access: Option<ferry_core::protocol::Access>,
+        values: &[&str],
+    ) {
+        self.store
+            .change_rules(ferry_server::store::RuleChange::Grant {
+                subject: ferry_server::store::GrantSubject::User(username.to_string()),
+                collection: collection.to_string(),
+                access,
+                values: values.iter().map(|v| v.to_string()).collect(),
+            })
+            .await
+            .expect("grant");
+    }
+
     pub async fn seed(&self, username: &str, collection: &str, records: Vec<Fields>) {
         let user = self
             .store

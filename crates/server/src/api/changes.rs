@@ -8,6 +8,9 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Cursor, RawFields, Reader};
 
+/// Removals gathered into one answer at most, when pages hold nothing else.
+const MAX_REMOVALS: usize = 50_000;
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
@@ -49,9 +52,25 @@ pub async fn changes(
         user_id: auth.session.user_id,
         view: state.view(&auth.session).await?,
     };
-    let page = state
-        .store
-        .changes(since, limit.min(CHANGES_MAX_LIMIT), reader)
-        .await?;
+    let limit = limit.min(CHANGES_MAX_LIMIT);
+    let mut page = state.store.changes(since, limit, reader.clone()).await?;
+    // A client older than removals takes a page without changes that claims
+    // more for a broken server: read on, carrying the removals, until a page
+    // has a change or is the last.
+    let mut removed = std::mem::take(&mut page.removed);
+    while page.changes.is_empty() && page.has_more && removed.len() < MAX_REMOVALS {
+        page = state
+            .store
+            .changes(page.cursor, limit, reader.clone())
+            .await?;
+        removed.append(&mut page.removed);
+    }
+    let mut seen: std::collections::HashSet<(String, uuid::Uuid)> = page
+        .changes
+        .iter()
+        .map(|r| (r.collection.clone(), r.id))
+        .collect();
+    removed.retain(|r| seen.insert((r.collection.clone(), r.id)));
+    page.removed = removed;
     Ok(Json(page.into()))
 }

@@ -1,0 +1,271 @@
+//! Row rules end to end, a real server and real clients: records that leave
+//! a person's view leave their laptop (list, search, counts), unless their
+//! unsent edits are in them; then the edits wait as a `lost_access`
+//! conflict to export, copy where they may write, or discard. Edits
+//! outside one's writable rows are refused before they are queued.
+
+mod common;
+
+use common::{Client, TestServer, fields};
+use ferry_core::protocol::{Access, ConflictKind};
+use ferry_core::{Error, Query, Resolution};
+use serde_json::json;
+use uuid::Uuid;
+
+fn search(client: &Client, words: &str) -> usize {
+    let mut q = Query::new("contacts");
+    q.search = Some(words.to_string());
+    client.store().query(&q).expect("search").records.len()
+}
+
+fn listed(client: &Client) -> Vec<Uuid> {
+    let mut q = Query::new("contacts");
+    q.limit = 1000;
+    client
+        .store()
+        .query(&q)
+        .expect("list")
+        .records
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+/// alice creates a contact in the north (where carol reads) and one in the south.
+async fn north_and_south(alice: &Client) -> (Uuid, Uuid) {
+    let north = alice
+        .store()
+        .create(
+            "contacts",
+            fields(json!({"name": "Nadia Nord", "region": "north"})),
+        )
+        .expect("create");
+    let south = alice
+        .store()
+        .create(
+            "contacts",
+            fields(json!({"name": "Sami Sud", "region": "south"})),
+        )
+        .expect("create");
+    alice.sync().await;
+    (north, south)
+}
+
+#[tokio::test]
+async fn a_contact_moved_out_of_carols_region_leaves_her_laptop() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let (north, _) = north_and_south(&alice).await;
+    let carol = Client::login(&server, "carol").await;
+    carol.sync().await;
+    assert_eq!(listed(&carol), [north]);
+    assert_eq!(search(&carol, "Nadia"), 1);
+
+    alice
+        .store()
+        .update("contacts", north, fields(json!({"region": "south"})))
+        .expect("move");
+    alice.sync().await;
+    let report = carol.sync().await;
+    assert!(report.pulled >= 1, "{report:?}");
+    assert!(listed(&carol).is_empty(), "gone from her list");
+    assert_eq!(search(&carol, "Nadia"), 0, "and from her search");
+    assert_eq!(carol.store().counts().expect("counts").records, 0);
+    assert!(carol.store().conflicts().expect("conflicts").is_empty());
+
+    // Moved back: it returns.
+    alice
+        .store()
+        .update("contacts", north, fields(json!({"region": "north"})))
+        .expect("move back");
+    alice.sync().await;
+    carol.sync().await;
+    assert_eq!(listed(&carol), [north]);
+}
+
+#[tokio::test]
+async fn an_unsent_edit_of_a_record_that_left_my_view_waits_for_my_decision() {
+    let server = TestServer::start().await;
+    server
+        .add_user("dana", "contacts", Access::Write, &["north"])
+        .await;
+    let alice = Client::login(&server, "alice").await;
+    let (north, _) = north_and_south(&alice).await;
+    let dana = Client::login(&server, "dana").await;
+    dana.sync().await;
+    // dana edits offline; meanwhile alice moves the contact to the south.
+    dana.store()
+        .update(
+            "contacts",
+            north,
+            fields(json!({"phone": "+47 22 00 00 00"})),
+        )
+        .expect("edit");
+    alice
+        .store()
+        .update("contacts", north, fields(json!({"region": "south"})))
+        .expect("move");
+    alice.sync().await;
+    dana.sync().await;
+
+    // Her edit is neither lost nor sent: the record stays, as a conflict.
+    let conflicts = dana.store().conflicts().expect("conflicts");
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let k = &conflicts[0];
+    assert_eq!((k.kind, k.record_id), (ConflictKind::LostAccess, north));
+    assert_eq!(k.mine_changes.get("phone"), Some(&json!("+47 22 00 00 00")));
+    assert_eq!(listed(&dana), [north]);
+    assert!(dana.store().outbox(10).expect("outbox").is_empty());
+    let history = server.history_len("contacts", north).await;
+    assert_eq!(history, 2, "created and moved; dana's edit was not applied");
+    // It cannot be taken as an ordinary conflict.
+    assert!(matches!(
+        dana.store().resolve("contacts", north, &Resolution::Mine),
+        Err(Error::InvalidResolution(_))
+    ));
+
+    // Exported: the file holds the edit, and the record leaves her laptop.
+    let file = dana.dir.path().join("nadia.json");
+    dana.store()
+        .resolve(
+            "contacts",
+            north,
+            &Resolution::Export { path: file.clone() },
+        )
+        .expect("export");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("JSON");
+    assert_eq!(saved["changes"]["phone"], "+47 22 00 00 00");
+    assert_eq!(saved["fields"]["name"], "Nadia Nord");
+    assert!(listed(&dana).is_empty());
+    assert!(dana.store().conflicts().expect("conflicts").is_empty());
+    dana.sync().await;
+    assert_eq!(server.history_len("contacts", north).await, 2);
+}
+
+#[tokio::test]
+async fn an_edit_the_server_refuses_as_forbidden_is_kept_and_can_be_copied_where_i_may_write() {
+    let server = TestServer::start().await;
+    server
+        .add_user("dana", "contacts", Access::Write, &["north"])
+        .await;
+    let alice = Client::login(&server, "alice").await;
+    let (north, _) = north_and_south(&alice).await;
+    let dana = Client::login(&server, "dana").await;
+    dana.sync().await;
+    // Her write of the north is taken away while she edits offline.
+    dana.store()
+        .update(
+            "contacts",
+            north,
+            fields(json!({"notes": "Prefers mornings."})),
+        )
+        .expect("edit");
+    server
+        .grant("dana", "contacts", Some(Access::Read), &["north"])
+        .await;
+    dana.sync().await;
+    let conflicts = dana.store().conflicts().expect("conflicts");
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0].kind, ConflictKind::LostAccess);
+
+    // Write access again, in the east only: the copy must go there.
+    server
+        .grant("dana", "contacts", Some(Access::Write), &["east"])
+        .await;
+    dana.sync().await;
+    let refused = dana.store().resolve(
+        "contacts",
+        north,
+        &Resolution::CopyAsNew {
+            set: Default::default(),
+        },
+    );
+    let Err(Error::InvalidField { field, message }) = refused else {
+        panic!("a copy in the north is refused: {refused:?}");
+    };
+    assert_eq!(field, "region");
+    assert!(message.contains("east"), "{message}");
+    let set = fields(json!({"region": "east"}));
+    let copy = dana
+        .store()
+        .resolve("contacts", north, &Resolution::CopyAsNew { set })
+        .expect("copy")
+        .expect("a new record");
+    dana.sync().await;
+    let stored = server
+        .record("contacts", copy)
+        .await
+        .expect("on the server");
+    assert_eq!(stored.fields["notes"], "Prefers mornings.");
+    assert_eq!(stored.fields["region"], "east");
+    assert_eq!(stored.fields["name"], "Nadia Nord");
+    assert_eq!(
+        server.history_len("contacts", north).await,
+        1,
+        "the original is untouched"
+    );
+}
+
+#[tokio::test]
+async fn edits_outside_my_writable_rows_are_refused_before_they_are_queued() {
+    let server = TestServer::start().await;
+    server
+        .add_user("dana", "contacts", Access::Write, &["north"])
+        .await;
+    let alice = Client::login(&server, "alice").await;
+    let (north, _) = north_and_south(&alice).await;
+    let dana = Client::login(&server, "dana").await;
+    dana.sync().await;
+    let moved = dana
+        .store()
+        .update("contacts", north, fields(json!({"region": "south"})));
+    assert!(
+        matches!(moved, Err(Error::InvalidField { ref field, .. }) if field == "region"),
+        "{moved:?}"
+    );
+    let created = dana.store().create(
+        "contacts",
+        fields(json!({"name": "Elsewhere", "region": "west"})),
+    );
+    assert!(
+        matches!(created, Err(Error::InvalidField { .. })),
+        "{created:?}"
+    );
+    assert!(dana.store().outbox(10).expect("outbox").is_empty());
+    // Within her rows, as ever.
+    dana.store()
+        .create(
+            "contacts",
+            fields(json!({"name": "Nearby", "region": "north"})),
+        )
+        .expect("create in the north");
+}
+
+#[tokio::test]
+async fn discarding_a_lost_edit_drops_it_and_the_record() {
+    let server = TestServer::start().await;
+    server
+        .add_user("dana", "contacts", Access::Write, &["north"])
+        .await;
+    let alice = Client::login(&server, "alice").await;
+    let (north, _) = north_and_south(&alice).await;
+    let dana = Client::login(&server, "dana").await;
+    dana.sync().await;
+    dana.store()
+        .update("contacts", north, fields(json!({"phone": "1"})))
+        .expect("edit");
+    server.grant("dana", "contacts", None, &[]).await;
+    server
+        .grant("dana", "contacts", Some(Access::Write), &["east"])
+        .await;
+    dana.sync().await;
+    assert_eq!(dana.store().conflicts().expect("conflicts").len(), 1);
+    dana.store()
+        .resolve("contacts", north, &Resolution::Discard)
+        .expect("discard");
+    assert!(listed(&dana).is_empty());
+    assert!(dana.store().conflicts().expect("conflicts").is_empty());
+    dana.sync().await;
+    assert_eq!(server.history_len("contacts", north).await, 1);
+}
