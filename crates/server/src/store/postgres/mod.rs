@@ -235,6 +235,11 @@ impl PgStore {
         Ok(row.get(0))
     }
 
+    /// The plan of the feed statement for `reader`, for benchmarks.
+    pub async fn explain_feed(&self, reader: &Reader) -> Result<Vec<String>, StoreError> {
+        rules::explain_feed(&self.client().await?, reader).await
+    }
+
     /// The pool, for the SQLite import and tests.
     pub fn pool(&self) -> &Pool {
         &self.pool

@@ -371,25 +371,11 @@ pub(super) async fn repartition(
     Ok(())
 }
 
-pub(super) async fn changes_page(
-    client: &impl GenericClient,
-    since: Cursor,
-    limit: usize,
-    reader: &Reader,
-) -> Result<ChangesPage, StoreError> {
-    let (whole, partial) = reader.view.read_scopes();
-    let (mut p_cols, mut p_values) = (Vec::new(), Vec::new());
-    for (c, values) in &partial {
-        for v in values {
-            p_cols.push(c.clone());
-            p_values.push(v.clone());
-        }
-    }
-    // One statement, one snapshot: the page and the high-water mark agree.
-    // Each source is walked in sequence order up to the page size, by index.
-    let stmt = client
-        .prepare_cached(
-            "SELECT hw.value, p.seq, p.collection, p.id, p.version, p.fields, p.deleted, p.updated_at, p.updated_by, p.parts
+/// The feed: every source walked in sequence order up to the page size, by
+/// index, in one statement (one snapshot) with the high-water mark. `$1`
+/// the cursor, `$2` rows to fetch, `$3` the user, `$4`/`$5` the (collection,
+/// value) pairs of their rows, `$6` the collections they read whole.
+const FEED_SQL: &str = "SELECT hw.value, p.seq, p.collection, p.id, p.version, p.fields, p.deleted, p.updated_at, p.updated_by, p.parts
              FROM change_seq hw LEFT JOIN LATERAL (
                  SELECT f.seq, h.collection, h.id, h.version, h.fields, h.deleted, h.updated_at, h.updated_by, r.parts
                  FROM (
@@ -408,10 +394,45 @@ pub(super) async fn changes_page(
                  JOIN history h ON h.seq = r.seq
                  ORDER BY f.seq LIMIT $2
              ) p ON true
-             ORDER BY p.seq",
+             ORDER BY p.seq";
+
+/// The feed's arguments after the cursor and the page size.
+fn feed_args(reader: &Reader) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (whole, partial) = reader.view.read_scopes();
+    let (mut p_cols, mut p_values) = (Vec::new(), Vec::new());
+    for (c, values) in &partial {
+        for v in values {
+            p_cols.push(c.clone());
+            p_values.push(v.clone());
+        }
+    }
+    (p_cols, p_values, whole)
+}
+
+/// The plan PostgreSQL chooses for the feed of `reader`.
+pub(super) async fn explain_feed(
+    client: &impl GenericClient,
+    reader: &Reader,
+) -> Result<Vec<String>, StoreError> {
+    let (p_cols, p_values, whole) = feed_args(reader);
+    let rows = client
+        .query(
+            &format!("EXPLAIN {FEED_SQL}"),
+            &[&0i64, &501i64, &reader.user_id, &p_cols, &p_values, &whole],
         )
         .await
         .map_err(pg_err)?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+pub(super) async fn changes_page(
+    client: &impl GenericClient,
+    since: Cursor,
+    limit: usize,
+    reader: &Reader,
+) -> Result<ChangesPage, StoreError> {
+    let (p_cols, p_values, whole) = feed_args(reader);
+    let stmt = client.prepare_cached(FEED_SQL).await.map_err(pg_err)?;
     let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
     let rows = client
         .query(

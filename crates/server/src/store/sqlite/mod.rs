@@ -108,6 +108,11 @@ impl SqliteStore {
         })
     }
 
+    /// The query plan of the feed statement for `reader`, for benchmarks.
+    pub async fn explain_feed(&self, reader: Reader) -> Result<Vec<String>, StoreError> {
+        self.read(move |c| rules::explain_feed(c, &reader)).await
+    }
+
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,

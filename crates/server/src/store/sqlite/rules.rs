@@ -329,17 +329,12 @@ pub(super) fn repartition(tx: &Connection, def: &CollectionDef) -> Result<(), St
     Ok(())
 }
 
-pub(super) fn changes_page(
-    c: &Connection,
-    since: Cursor,
-    limit: usize,
-    reader: &Reader,
-) -> Result<ChangesPage, StoreError> {
-    let high_water = max_seq(c)?;
+/// The feed statement for `reader` and its arguments after the first two
+/// (`?1` the cursor, `?2` the rows to fetch): the user, the (collection,
+/// value) pairs of their rows as JSON, the collections they read whole.
+fn feed_sql(reader: &Reader) -> Result<(String, Vec<Box<dyn ToSql>>), StoreError> {
     let (whole, partial) = reader.view.read_scopes();
-    let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
-    let user = reader.user_id.to_string();
-    let mut args: Vec<&dyn ToSql> = vec![&since.0, &fetch, &user];
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(reader.user_id.to_string())];
     let mut arms = vec![
         "SELECT * FROM (SELECT seq, collection, id FROM user_feed WHERE user_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2)"
             .to_string(),
@@ -348,23 +343,22 @@ pub(super) fn changes_page(
         .iter()
         .flat_map(|(c, values)| values.iter().map(move |v| (c, v)))
         .collect();
-    let pairs = serde_json::to_string(&pairs).map_err(json_err)?;
     if !partial.is_empty() {
-        args.push(&pairs);
+        args.push(Box::new(serde_json::to_string(&pairs).map_err(json_err)?));
         arms.push(format!(
             "SELECT * FROM (SELECT p.seq, p.collection, p.id FROM json_each(?{}) j
              JOIN record_parts p ON p.collection = j.value ->> 0 AND p.value = j.value ->> 1 AND p.seq > ?1
              ORDER BY p.seq LIMIT ?2)",
-            args.len()
+            args.len() + 2
         ));
     }
     if !whole.is_empty() {
-        let first = args.len() + 1;
+        let first = args.len() + 3;
         let placeholders = (0..whole.len())
             .map(|i| format!("?{}", first + i))
             .collect::<Vec<_>>()
             .join(", ");
-        args.extend(whole.iter().map(|c| c as &dyn ToSql));
+        args.extend(whole.into_iter().map(|c| Box::new(c) as Box<dyn ToSql>));
         arms.push(format!(
             "SELECT * FROM (SELECT seq, collection, id FROM records
              WHERE seq > ?1 AND +collection IN ({placeholders}) ORDER BY seq LIMIT ?2)"
@@ -376,6 +370,36 @@ pub(super) fn changes_page(
          ORDER BY f.seq LIMIT ?2",
         arms.join(" UNION ALL ")
     );
+    Ok((sql, args))
+}
+
+/// The query plan of the feed statement for `reader` (for benchmarks and
+/// the performance notes).
+pub(super) fn explain_feed(c: &Connection, reader: &Reader) -> Result<Vec<String>, StoreError> {
+    let (sql, rest) = feed_sql(reader)?;
+    let mut stmt = c
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .map_err(db_err)?;
+    let (since, fetch) = (0i64, 501i64);
+    let mut args: Vec<&dyn ToSql> = vec![&since, &fetch];
+    args.extend(rest.iter().map(|a| a.as_ref()));
+    let rows = stmt
+        .query_map(args.as_slice(), |r| r.get::<_, String>(3))
+        .map_err(db_err)?;
+    rows.collect::<Result<_, _>>().map_err(db_err)
+}
+
+pub(super) fn changes_page(
+    c: &Connection,
+    since: Cursor,
+    limit: usize,
+    reader: &Reader,
+) -> Result<ChangesPage, StoreError> {
+    let high_water = max_seq(c)?;
+    let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+    let (sql, rest) = feed_sql(reader)?;
+    let mut args: Vec<&dyn ToSql> = vec![&since.0, &fetch];
+    args.extend(rest.iter().map(|a| a.as_ref()));
     let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
     let mut rows = stmt.query(args.as_slice()).map_err(db_err)?;
     let mut page = Vec::with_capacity(limit.min(1024));
