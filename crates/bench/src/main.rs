@@ -3,12 +3,14 @@
 //!
 //! `cargo run --release -p ferry-bench -- server|client|everyday [--records N]`
 //! `cargo run --release -p ferry-bench -- load` (see load.rs)
+//! `cargo run --release -p ferry-bench -- rows` (see rows.rs)
 
 mod client;
 mod dataset;
 mod everyday;
 mod harness;
 mod load;
+mod rows;
 mod server;
 
 use std::process::ExitCode;
@@ -34,9 +36,23 @@ fn main() -> ExitCode {
         Some("client") => client::run(records),
         Some("everyday") => everyday::run(records),
         Some("load") => load::run(&args[1..]),
+        Some("rows") => {
+            let values = args
+                .iter()
+                .position(|a| a == "--values")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(100);
+            let records = if args.iter().any(|a| a == "--records") {
+                records
+            } else {
+                1_000_000
+            };
+            rows::run(records, values)
+        }
         _ => {
             eprintln!(
-                "usage: ferry-bench server|client|everyday [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]"
+                "usage: ferry-bench server|client|everyday [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]\n       ferry-bench rows [--records 1000000] [--values 100]   (PostgreSQL too when FERRY_TEST_PG_URL is set)"
             );
             return ExitCode::from(2);
         }

@@ -1,0 +1,343 @@
+//! Row rules at scale (`ferry-bench rows`): one collection of `--records`
+//! records (1,000,000) partitioned by owner into `--values` values (100),
+//! and a plain collection of one partition's size beside it, on SQLite and,
+//! when `FERRY_TEST_PG_URL` names a server, PostgreSQL. Measured in the
+//! same run, over loopback HTTP with the real client:
+//! - a fresh pull of one owner's rows against a fresh pull of the plain
+//!   collection (target: at most 1.5x);
+//! - an incremental pull of that owner's own changes after little and after
+//!   100x more traffic in the other partitions (target: within 2x);
+//! - pushes into one's own partition against the same pushes to the plain
+//!   collection (target: within 15%);
+//! - the plan of the feed statement, which must walk indexes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use ferry_core::{KeyringUse, Profile, SyncEngine};
+use ferry_protocol::{Access, Fields, Hlc, Mutation, Op};
+use ferry_server::rules::View;
+use ferry_server::schema_file::CollectionDef;
+use ferry_server::store::{DynStore, GrantSubject, PushContext, Reader, RuleChange, Session};
+use ferry_server::{AppState, Limits};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::dataset::{bench_collection, ratio, record_fields};
+
+const PARTED: &str = "items";
+const PLAIN: &str = "plain";
+const PASSWORD: &str = "bench";
+/// Mutations per seeding push.
+const SEED_BATCH: usize = 2000;
+
+fn defs() -> Vec<CollectionDef> {
+    let mut parted = bench_collection();
+    parted.partition_by = Some("owner".into());
+    let mut plain = bench_collection();
+    plain.name = PLAIN.into();
+    plain.label = "Plain".into();
+    vec![parted, plain]
+}
+
+/// Record `i` of a collection whose owners are `owner0..owner{values}`.
+fn fields(i: usize, values: usize) -> Fields {
+    let mut f = record_fields(i);
+    f.insert("owner".into(), json!(format!("owner{}", i % values)));
+    f
+}
+
+fn create(collection: &str, fields: Fields, hlc: &Hlc) -> Mutation {
+    Mutation {
+        mutation_id: Uuid::now_v7(),
+        collection: collection.into(),
+        record_id: Uuid::now_v7(),
+        op: Op::Put,
+        base_version: None,
+        base: Fields::new(),
+        fields,
+        hlc: hlc.clone(),
+    }
+}
+
+struct Setup {
+    store: DynStore,
+    state: AppState,
+    admin: PushContext,
+    /// Ids of owner0's records and of some others', to edit later.
+    own: Vec<Uuid>,
+    others: Vec<Uuid>,
+}
+
+async fn push_all(
+    store: &DynStore,
+    ctx: &PushContext,
+    mutations: Vec<Mutation>,
+) -> anyhow::Result<()> {
+    for chunk in mutations.chunks(SEED_BATCH) {
+        let out = store.push(ctx.clone(), chunk.to_vec()).await?;
+        if let Some(bad) = out.results.iter().find(|r| r.record.is_none()) {
+            anyhow::bail!("a seeding write was not applied: {bad:?}");
+        }
+    }
+    Ok(())
+}
+
+async fn setup(store: DynStore, records: usize, values: usize) -> anyhow::Result<Setup> {
+    store.put_collections(&defs()).await?;
+    let hash = ferry_server::auth::hash_password(PASSWORD).map_err(anyhow::Error::msg)?;
+    for user in ["admin", "one", "whole"] {
+        store.create_user(user, &hash).await?;
+    }
+    store
+        .set_grant("admin", PARTED, Some(Access::Write))
+        .await?;
+    store.set_grant("admin", PLAIN, Some(Access::Write)).await?;
+    store.set_grant("whole", PLAIN, Some(Access::Write)).await?;
+    let (state, _) = AppState::new(store.clone(), Limits::default()).await?;
+    let admin_user = store.user_by_name("admin").await?.context("admin")?;
+    let session = Session {
+        user_id: admin_user.id,
+        username: "admin".into(),
+        device_id: Uuid::nil(),
+    };
+    let admin = PushContext {
+        view: Arc::new(state.view(&session).await?),
+        session,
+        clock: state.clock.clone(),
+    };
+    let hlc = Hlc::new(chrono::Utc::now().timestamp_millis(), 0, "bench").context("stamp")?;
+    let (mut own, mut others) = (Vec::new(), Vec::new());
+    let mut batch = Vec::with_capacity(SEED_BATCH);
+    for i in 0..records {
+        let m = create(PARTED, fields(i, values), &hlc);
+        if i % values == 0 {
+            own.push(m.record_id);
+        } else if others.len() < 200_000 {
+            others.push(m.record_id);
+        }
+        batch.push(m);
+        if batch.len() == SEED_BATCH {
+            push_all(&store, &admin, std::mem::take(&mut batch)).await?;
+        }
+    }
+    push_all(&store, &admin, batch).await?;
+    let plain: Vec<Mutation> = (0..records / values)
+        .map(|i| create(PLAIN, fields(i, values), &hlc))
+        .collect();
+    push_all(&store, &admin, plain).await?;
+    // Granted after the records exist: the grant queues owner0's rows in one's feed.
+    store
+        .change_rules(RuleChange::Grant {
+            subject: GrantSubject::User("one".into()),
+            collection: PARTED.into(),
+            access: Some(Access::Write),
+            values: vec!["owner0".into()],
+        })
+        .await?;
+    Ok(Setup {
+        store,
+        state,
+        admin,
+        own,
+        others,
+    })
+}
+
+/// A fresh profile signed in as `user`; the time of its first full sync and
+/// the records it then holds.
+async fn fresh_pull(
+    base: &str,
+    user: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<(f64, Arc<SyncEngine>)> {
+    let profile = Profile::open_with(&dir.join(user), KeyringUse::Off)?;
+    let engine = Arc::new(SyncEngine::new(Arc::new(profile)));
+    engine.login(base, user, PASSWORD, "bench").await?;
+    let start = Instant::now();
+    engine.sync().await?;
+    Ok((start.elapsed().as_secs_f64(), engine))
+}
+
+/// Edits of `ids` (one field each) by the admin, in pushes of the seeding size.
+async fn edit(s: &Setup, collection: &str, ids: &[Uuid], round: usize) -> anyhow::Result<()> {
+    let hlc = Hlc::new(chrono::Utc::now().timestamp_millis(), 0, "bench").context("stamp")?;
+    let mutations = ids
+        .iter()
+        .map(|id| Mutation {
+            mutation_id: Uuid::now_v7(),
+            collection: collection.into(),
+            record_id: *id,
+            op: Op::Put,
+            base_version: None,
+            base: Fields::new(),
+            fields: [("priority".to_string(), json!(1000 + round))]
+                .into_iter()
+                .collect(),
+            hlc: hlc.clone(),
+        })
+        .map(|mut m| {
+            // Edits from the version the last round wrote: a plain overwrite.
+            m.base_version = Some(round as i64);
+            m
+        })
+        .collect();
+    push_all(&s.store, &s.admin, mutations).await
+}
+
+/// Seconds for `n` creates into `collection` by `user`'s client, in one sync.
+async fn pushes(
+    engine: &SyncEngine,
+    collection: &str,
+    n: usize,
+    values: usize,
+) -> anyhow::Result<f64> {
+    let store = engine.profile().store();
+    for i in 0..n {
+        let mut f = fields(i, values);
+        f.insert("owner".into(), json!("owner0"));
+        store.create(collection, f)?;
+    }
+    let start = Instant::now();
+    let report = engine.sync().await?;
+    anyhow::ensure!(
+        report.pushed.applied == n,
+        "pushed {:?}, expected {n} applied",
+        report.pushed
+    );
+    Ok(start.elapsed().as_secs_f64())
+}
+
+async fn one_store(
+    name: &str,
+    store: DynStore,
+    records: usize,
+    values: usize,
+) -> anyhow::Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let seeded = Instant::now();
+    let s = setup(store, records, values).await?;
+    let seed_secs = seeded.elapsed().as_secs_f64();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (state, stop_streams) = AppState::new(s.store.clone(), Limits::default()).await?;
+    let server = tokio::spawn(ferry_server::serve(listener, state, stop_streams, async {
+        let _ = stopped.await;
+    }));
+    let _ = &s.state;
+
+    let (parted_secs, one) = fresh_pull(&base, "one", dir.path()).await?;
+    let held = one.profile().store().counts()?.records;
+    let (plain_secs, whole) = fresh_pull(&base, "whole", dir.path()).await?;
+    let plain_held = whole.profile().store().counts()?.records;
+
+    // 1,000 changes over every partition, ten of them owner0's; then 100x
+    // more elsewhere with the same ten of owner0's.
+    let own_ten: Vec<Uuid> = s.own.iter().take(10).copied().collect();
+    let spread: Vec<Uuid> = s.others.iter().take(990).copied().collect();
+    edit(&s, PARTED, &own_ten, 1).await?;
+    edit(&s, PARTED, &spread, 1).await?;
+    let start = Instant::now();
+    let low = one.sync().await?;
+    let low_secs = start.elapsed().as_secs_f64();
+    let busy: Vec<Uuid> = s
+        .others
+        .iter()
+        .take(99_000.min(s.others.len()))
+        .copied()
+        .collect();
+    edit(&s, PARTED, &own_ten, 2).await?;
+    edit(&s, PARTED, &busy[..990.min(busy.len())], 2).await?;
+    edit(&s, PARTED, &busy[990.min(busy.len())..], 1).await?;
+    let start = Instant::now();
+    let high = one.sync().await?;
+    let high_secs = start.elapsed().as_secs_f64();
+
+    let n_push = 5000;
+    let push_parted = pushes(&one, PARTED, n_push, values).await?;
+    let push_plain = pushes(&whole, PLAIN, n_push, values).await?;
+
+    let _ = stop.send(());
+    let _ = server.await;
+    Ok(json!({
+        "store": name,
+        "seed_secs": seed_secs,
+        "fresh_pull": {
+            "partition_records": held,
+            "partition_secs": parted_secs,
+            "plain_records": plain_held,
+            "plain_secs": plain_secs,
+            "ratio": ratio(parted_secs, plain_secs),
+            "target_ratio": 1.5,
+            "met": parted_secs <= 1.5 * plain_secs,
+        },
+        "incremental_pull": {
+            "own_changes": own_ten.len(),
+            "pulled_low": low.pulled,
+            "pulled_high": high.pulled,
+            "other_changes_low": spread.len(),
+            "other_changes_high": busy.len(),
+            "low_secs": low_secs,
+            "high_secs": high_secs,
+            "ratio": ratio(high_secs, low_secs),
+            "target_ratio": 2.0,
+            "met": high_secs <= 2.0 * low_secs,
+        },
+        "push": {
+            "mutations": n_push,
+            "partition_per_s": n_push as f64 / push_parted,
+            "plain_per_s": n_push as f64 / push_plain,
+            "cost": ratio(push_parted, push_plain) - 1.0,
+            "target_cost": 0.15,
+            "met": push_parted <= 1.15 * push_plain,
+        },
+    }))
+}
+
+fn reader_of_owner0(defs: &[CollectionDef]) -> Reader {
+    let rules = [ferry_server::rules::RuleRow {
+        collection: PARTED.into(),
+        access: Access::Write,
+        value: Some("owner0".into()),
+    }];
+    Reader {
+        user_id: Uuid::nil(),
+        view: View::new("one", &rules, defs),
+    }
+}
+
+pub fn run(records: usize, values: usize) -> anyhow::Result<Value> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut stores = Vec::new();
+        let dir = tempfile::tempdir()?;
+        let sqlite = Arc::new(ferry_server::store::sqlite::SqliteStore::open(
+            &dir.path().join("server.db").to_string_lossy(),
+        )?);
+        let mut figures = one_store("sqlite", sqlite.clone(), records, values).await?;
+        figures["feed_plan"] = json!(sqlite.explain_feed(reader_of_owner0(&defs())).await?);
+        stores.push(figures);
+        if let Ok(url) = std::env::var("FERRY_TEST_PG_URL") {
+            let db = ferry_server::store::postgres::testing::TestDb::create_on(&url).await;
+            let pg = Arc::new(
+                ferry_server::store::postgres::PgStore::open(&db.url, &Default::default()).await?,
+            );
+            let mut figures = one_store("postgres", pg.clone(), records, values).await?;
+            pg.pool().get().await?.batch_execute("ANALYZE").await?;
+            figures["feed_plan"] = json!(pg.explain_feed(&reader_of_owner0(&defs())).await?);
+            stores.push(figures);
+            drop(db);
+        }
+        Ok(json!({
+            "suite": "rows",
+            "date": chrono::Utc::now().format("%Y-%m-%d").to_string(),
+            "records": records,
+            "values": values,
+            "stores": stores,
+        }))
+    })
+}
