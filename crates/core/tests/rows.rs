@@ -205,6 +205,13 @@ async fn an_edit_the_server_refuses_as_forbidden_is_kept_and_can_be_copied_where
         1,
         "the original is untouched"
     );
+    // She may still read the original: it shows the server's version again.
+    let original = dana
+        .store()
+        .record("contacts", north)
+        .expect("still hers to read");
+    assert_eq!(original.fields.get("notes"), None);
+    assert_eq!(original.state, ferry_core::RecordState::Synced);
 }
 
 #[tokio::test]

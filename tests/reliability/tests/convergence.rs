@@ -9,6 +9,13 @@
 //! - nothing was applied twice: no value appears as a new change twice in a
 //!   record's history.
 //!
+//! With row rules: contacts are partitioned by region; dana (two devices)
+//! may write some regions only, and her grants change at random moments
+//! while the others move contacts between regions. Her devices end holding
+//! exactly the server's records she may read, and each of her edits is in
+//! the history or in a `lost_access` resolution (exported to a file, copied
+//! as a new record, or discarded by her choice).
+//!
 //! Every text value a client writes is unique ("c3-1234"), which is what
 //! makes the history checkable; notes merge whole here, so a token is never
 //! merged word by word with another. `FERRY_SEED` replays a run, `FERRY_SOAK=1`
@@ -20,7 +27,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 
 use common::{Client, TestServer};
-use ferry_core::protocol::{ConflictKind, Fields, MergeKind};
+use ferry_core::protocol::{Access, ConflictKind, Fields, MergeKind};
 use ferry_core::{Error, FieldChoice, RecordState, Resolution};
 use ferry_reliability::{seed, sized};
 use ferry_server::{demo, schema_file};
@@ -31,7 +38,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 const COLLECTIONS: [&str; 2] = ["tasks", "contacts"];
-const USERS: [&str; 5] = ["alice", "bob", "alice", "bob", "alice"];
+const USERS: [&str; 7] = ["alice", "bob", "alice", "bob", "alice", "dana", "dana"];
+const REGIONS: [&str; 4] = ["north", "south", "east", "west"];
+/// The user whose contacts are some regions only.
+const PARTIAL: &str = "dana";
 
 /// Text fields whose values are unique tokens, per collection; the first is required.
 fn token_fields(collection: &str) -> &'static [&'static str] {
@@ -70,6 +80,8 @@ struct Figures {
     offline_toggles: usize,
     restarts: usize,
     conflicts_resolved: usize,
+    rule_changes: usize,
+    lost_resolved: usize,
 }
 
 struct Sim {
@@ -84,6 +96,11 @@ struct Sim {
     required: HashSet<String>,
     /// (record, token) pairs a restore may bring back a second time.
     reintroduced: HashSet<(Uuid, String)>,
+    /// The regions dana may read and write now.
+    dana_regions: Vec<&'static str>,
+    /// Tokens of lost edits kept by an export (each checked in its file).
+    exported: HashSet<String>,
+    server: std::sync::Arc<TestServer>,
     next_token: u64,
     figures: Figures,
 }
@@ -110,8 +127,42 @@ impl Sim {
         )
     }
 
+    fn partial(&self, client: usize) -> bool {
+        USERS[client] == PARTIAL
+    }
+
+    /// A region for a record `client` writes: any (or none) for the others,
+    /// one dana may write for her; `None` when she may write none.
+    fn region(&mut self, client: usize) -> Option<Value> {
+        if self.partial(client) {
+            let r = *self.dana_regions.choose(&mut self.rng)?;
+            return Some(json!(r));
+        }
+        if self.rng.gen_bool(0.1) {
+            return Some(Value::Null);
+        }
+        Some(json!(REGIONS[self.rng.gen_range(0..REGIONS.len())]))
+    }
+
+    /// New grants for dana: one to three regions, read and write.
+    async fn change_rules(&mut self) {
+        let n = self.rng.gen_range(1..=3);
+        let regions: Vec<&'static str> =
+            REGIONS.choose_multiple(&mut self.rng, n).copied().collect();
+        self.server.grant(PARTIAL, "contacts", None, &[]).await;
+        self.server
+            .grant(PARTIAL, "contacts", Some(Access::Write), &regions)
+            .await;
+        self.dana_regions = regions;
+        self.figures.rule_changes += 1;
+    }
+
     async fn step(&mut self, client: usize) {
         self.figures.operations += 1;
+        if self.rng.gen_bool(0.015) {
+            self.change_rules().await;
+            return;
+        }
         let roll = self.rng.gen_range(0..100);
         match roll {
             0..=14 => self.create(client),
@@ -149,8 +200,18 @@ impl Sim {
         }
         let (name, value) = noise(&mut self.rng, collection);
         fields.insert(name, value);
+        if collection == "contacts" {
+            match self.region(client) {
+                Some(region) => {
+                    fields.insert("region".into(), region);
+                }
+                None => return,
+            }
+        }
         let id = match self.clients[client].store().create(collection, fields) {
             Ok(id) => id,
+            // Her local rules may be behind the server's: a refused create is not sent.
+            Err(Error::InvalidField { .. }) if self.partial(client) => return,
             Err(e) => self.fail(format!("create in {collection}: {e}")),
         };
         for (f, t) in tokens {
@@ -195,11 +256,20 @@ impl Sim {
             let (name, value) = noise(&mut self.rng, collection);
             changes.insert(name, value);
         }
-        if let Err(e) = self.clients[client]
+        if collection == "contacts"
+            && self.rng.gen_bool(0.15)
+            && let Some(region) = self.region(client)
+        {
+            changes.insert("region".into(), region);
+        }
+        match self.clients[client]
             .store()
             .update(collection, id, changes.clone())
         {
-            self.fail(format!("edit {collection}/{id}: {e}"));
+            Ok(()) => {}
+            // Outside the rows her laptop knows she may write: refused, nothing queued.
+            Err(Error::InvalidField { .. }) if self.partial(client) => return,
+            Err(e) => self.fail(format!("edit {collection}/{id}: {e}")),
         }
         for (f, v) in &changes {
             self.wrote(client, id, f, v);
@@ -211,8 +281,10 @@ impl Sim {
         let Some((collection, id)) = self.pick(client) else {
             return;
         };
-        if let Err(e) = self.clients[client].store().delete(collection, id) {
-            self.fail(format!("delete {collection}/{id}: {e}"));
+        match self.clients[client].store().delete(collection, id) {
+            Ok(()) => {}
+            Err(Error::InvalidField { .. }) if self.partial(client) => return,
+            Err(e) => self.fail(format!("delete {collection}/{id}: {e}")),
         }
         // A deletion replaces whatever edit of the record was still unsent.
         self.unsent[client].retain(|(rid, _), _| *rid != id);
@@ -262,13 +334,42 @@ impl Sim {
                 ConflictKind::EditEdit => &["mine", "theirs", "fields", "keep_both"],
                 ConflictKind::EditDelete => &["mine", "restore", "theirs", "accept", "keep_both"],
                 ConflictKind::DeleteEdit => &["mine", "accept", "theirs", "restore"],
-                ConflictKind::LostAccess => &["theirs"],
+                ConflictKind::LostAccess => &["export", "copy", "discard"],
             };
             let choice = options[self.rng.gen_range(0..options.len())];
             // Which of my tokens go out again (re-sent), and which are given up.
             let mut resend: Vec<(String, String)> = Vec::new();
             let mut fresh: Vec<(String, String)> = Vec::new();
+            let export_to = self.clients[client]
+                .dir
+                .path()
+                .join(format!("lost-{id}.json"));
+            // A file of an earlier export of this record is not this one's.
+            let _ = std::fs::remove_file(&export_to);
             let resolution = match (k.kind, choice) {
+                (ConflictKind::LostAccess, "export") => Resolution::Export {
+                    path: export_to.clone(),
+                },
+                (ConflictKind::LostAccess, "discard") => Resolution::Discard,
+                (ConflictKind::LostAccess, _) => {
+                    // A copy goes where her laptop says she may write; with nowhere, an export.
+                    let col = self.clients[client].store().collection(&k.collection).ok();
+                    let writable: Vec<String> = col
+                        .and_then(|c| c.rows)
+                        .and_then(|r| r.write)
+                        .unwrap_or_default();
+                    match writable.choose(&mut self.rng) {
+                        Some(region) => {
+                            resend = mine.clone();
+                            let mut set = Fields::new();
+                            set.insert("region".into(), json!(region));
+                            Resolution::CopyAsNew { set }
+                        }
+                        None => Resolution::Export {
+                            path: export_to.clone(),
+                        },
+                    }
+                }
                 (_, "theirs") => Resolution::Theirs,
                 (_, "accept") => Resolution::AcceptDelete,
                 (ConflictKind::EditEdit, "mine") => {
@@ -320,11 +421,37 @@ impl Sim {
                 .resolve(&k.collection, id, &resolution)
             {
                 Ok(copy) => copy,
+                // Her laptop's rules may be behind: keep the edit in a file instead.
+                Err(Error::InvalidField { .. }) if k.kind == ConflictKind::LostAccess => {
+                    resend.clear();
+                    let export = Resolution::Export {
+                        path: export_to.clone(),
+                    };
+                    match self.clients[client]
+                        .store()
+                        .resolve(&k.collection, id, &export)
+                    {
+                        Ok(_) => None,
+                        Err(e) => self.fail(format!("export of {}/{id}: {e}", k.collection)),
+                    }
+                }
                 Err(e) => self.fail(format!(
                     "resolve {:?} on {}/{id} with {resolution:?}: {e}",
                     k.kind, k.collection
                 )),
             };
+            if k.kind == ConflictKind::LostAccess {
+                self.figures.lost_resolved += 1;
+                if export_to.exists() {
+                    let text = std::fs::read_to_string(&export_to).unwrap_or_default();
+                    for (_, t) in &mine {
+                        if !text.contains(t.as_str()) {
+                            self.fail(format!("{t} is not in the export of {}/{id}", k.collection));
+                        }
+                        self.exported.insert(t.clone());
+                    }
+                }
+            }
             // Resolved tokens are unsent again (and may yet be replaced
             // before they go); given-up tokens are no longer owed.
             for (_, t) in &mine {
@@ -358,6 +485,7 @@ fn without_nulls(f: &Fields) -> Fields {
 }
 
 async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
+    let server = std::sync::Arc::new(server);
     // Tokens are checked as whole values: notes merge whole here (merging
     // inside a text is what tests/merging.rs checks).
     let mut defs = schema_file::parse(demo::DEMO_SCHEMA).expect("demo schema");
@@ -371,6 +499,12 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
     if let Err(e) = server.store.put_collections(&defs).await {
         panic!("schema: {e}");
     }
+    server
+        .add_user(PARTIAL, "contacts", Access::Write, &["north", "east"])
+        .await;
+    server
+        .grant(PARTIAL, "tasks", Some(Access::Write), &[])
+        .await;
     let mut clients = Vec::new();
     for user in USERS {
         clients.push(Client::login(&server, user).await);
@@ -383,6 +517,9 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
         ids: Vec::new(),
         required: HashSet::new(),
         reintroduced: HashSet::new(),
+        dana_regions: vec!["north", "east"],
+        exported: HashSet::new(),
+        server: server.clone(),
         next_token: 0,
         figures: Figures::default(),
     };
@@ -464,7 +601,16 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
         let server_now = history.last();
         for (c, client) in sim.clients.iter().enumerate() {
             let local = client.store().record(collection, id);
-            match (server_now, local) {
+            // What this client's user may read of the server's record now.
+            let visible = server_now.filter(|s| {
+                !sim.partial(c)
+                    || collection != "contacts"
+                    || s.fields
+                        .get("region")
+                        .and_then(Value::as_str)
+                        .is_some_and(|r| sim.dana_regions.contains(&r))
+            });
+            match (visible, local) {
                 (Some(s), Ok(l)) if !s.deleted => {
                     if l.deleted
                         || without_nulls(&l.fields) != without_nulls(&s.fields)
@@ -491,7 +637,7 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
     let mut missing: Vec<&String> = sim
         .required
         .iter()
-        .filter(|t| !in_history.contains(*t))
+        .filter(|t| !in_history.contains(*t) && !sim.exported.contains(*t))
         .collect();
     missing.sort();
     if !missing.is_empty() {
@@ -551,6 +697,8 @@ where
         total.offline_toggles += f.offline_toggles;
         total.restarts += f.restarts;
         total.conflicts_resolved += f.conflicts_resolved;
+        total.rule_changes += f.rule_changes;
+        total.lost_resolved += f.lost_resolved;
     }
     println!(
         "{}",
@@ -565,6 +713,8 @@ where
             "offline_toggles": total.offline_toggles,
             "restarts": total.restarts,
             "conflicts_resolved": total.conflicts_resolved,
+            "rule_changes": total.rule_changes,
+            "lost_access_resolved": total.lost_resolved,
             "lost": 0,
             "applied_twice": 0,
         })

@@ -48,6 +48,10 @@ pub(crate) fn apply_removed(c: &Connection, removed: &[Removed]) -> Result<usize
         }
         if records::has_local_changes(c, &r.collection, &id)? {
             keep(c, &r.collection, r.id, None)?;
+            c.prepare_cached(
+                "UPDATE conflicts SET gone = 1 WHERE collection = ?1 AND record_id = ?2",
+            )?
+            .execute(params![r.collection, id])?;
         } else {
             remove(c, &r.collection, r.id)?;
         }
@@ -73,13 +77,15 @@ pub(crate) fn keep(
     let mut op = Op::Put;
     let earlier = c
         .prepare_cached(
-            "SELECT mine_op, mine_changes FROM conflicts WHERE collection = ?1 AND record_id = ?2",
+            "SELECT mine_op, mine_changes, gone FROM conflicts WHERE collection = ?1 AND record_id = ?2",
         )?
         .query_row(params![collection, id.to_string()], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
         });
+    let mut gone = false;
     match earlier {
-        Ok((mine_op, mine_changes)) => {
+        Ok((mine_op, mine_changes, was_gone)) => {
+            gone = was_gone;
             let earlier: Fields = serde_json::from_str(&mine_changes)
                 .map_err(|e| Error::Inconsistent(format!("conflict: {e}")))?;
             changes.extend(earlier);
@@ -125,8 +131,8 @@ pub(crate) fn keep(
     let fields: Vec<&String> = changes.keys().collect();
     c.prepare_cached(
         "INSERT OR REPLACE INTO conflicts (collection, record_id, kind, fields, base_version, base, mine_op, mine,
-                                           mine_changes, theirs, created_at)
-         VALUES (?1, ?2, 'lost_access', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                           mine_changes, theirs, created_at, gone)
+         VALUES (?1, ?2, 'lost_access', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         collection,
@@ -138,7 +144,8 @@ pub(crate) fn keep(
         to_json(&local.fields)?,
         to_json(&changes)?,
         to_json(&theirs)?,
-        now_rfc3339()
+        now_rfc3339(),
+        gone
     ])?;
     records::set_error(c, collection, id, None)?;
     Ok(())
@@ -228,8 +235,27 @@ pub(crate) fn resolve(
             ));
         }
     };
-    remove(c, collection, id)?;
+    settle(c, collection, id)?;
     Ok(copy)
+}
+
+/// After a `lost_access` resolution: a record the server took out of my
+/// view leaves this device; one whose edit it only refused shows the
+/// server's version again (I may still see it).
+fn settle(c: &Connection, collection: &str, id: Uuid) -> Result<()> {
+    let gone: bool = c
+        .prepare_cached("SELECT gone FROM conflicts WHERE collection = ?1 AND record_id = ?2")?
+        .query_row(params![collection, id.to_string()], |r| r.get(0))?;
+    if gone {
+        return remove(c, collection, id);
+    }
+    c.prepare_cached(
+        "DELETE FROM outbox WHERE collection = ?1 AND record_id = ?2 AND in_flight = 0",
+    )?
+    .execute(params![collection, id.to_string()])?;
+    c.prepare_cached("DELETE FROM conflicts WHERE collection = ?1 AND record_id = ?2")?
+        .execute(params![collection, id.to_string()])?;
+    records::revert_to_base(c, collection, id)
 }
 
 /// My version of the record, with `set` over it, as a new record queued

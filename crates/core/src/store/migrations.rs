@@ -116,6 +116,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         DELETE FROM records_fts WHERE rowid = old.rid;
         INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(json(new.fields)));
      END;",
+    // 6: a `lost_access` conflict of a record the server took out of my
+    //    view (1), or of an edit it refused while I may still see it (0).
+    "ALTER TABLE conflicts ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The version since which sort indexes have their current shape; opening

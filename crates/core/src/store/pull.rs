@@ -95,7 +95,7 @@ fn apply_pulled<F: PulledFields>(
         // A conflict shows the server's latest state as "theirs".
         let updated = c
             .prepare_cached(
-                "UPDATE conflicts SET theirs = ?3 WHERE collection = ?1 AND record_id = ?2",
+                "UPDATE conflicts SET theirs = ?3, gone = 0 WHERE collection = ?1 AND record_id = ?2",
             )?
             .execute(params![r.collection, id, to_json(r)?])?;
         if updated > 0 {
