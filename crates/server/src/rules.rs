@@ -197,27 +197,40 @@ impl View {
 }
 
 /// How a user's reading of one collection changed: the rows that came
-/// into or left their view are those of `Scope` (`All`: any row).
-pub fn changed_reads(before: &View, after: &View) -> Vec<(String, Scope)> {
+/// into their view (`gained`) and those that left it (`lost`), each `None`
+/// when there are none (`Scope::All`: any row of the collection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadChange {
+    pub collection: String,
+    pub gained: Option<Scope>,
+    pub lost: Option<Scope>,
+}
+
+pub fn changed_reads(before: &View, after: &View) -> Vec<ReadChange> {
     let mut names: BTreeSet<&String> = before.collections.keys().collect();
     names.extend(after.collections.keys());
     let none = Scope::Values(BTreeSet::new());
+    let values = |v: BTreeSet<String>| (!v.is_empty()).then_some(Scope::Values(v));
     let mut out = Vec::new();
     for name in names {
         let b = before.get(name).map_or(&none, |v| &v.read);
         let a = after.get(name).map_or(&none, |v| &v.read);
-        let changed = match (b, a) {
-            (Scope::Values(b), Scope::Values(a)) => {
-                let diff: BTreeSet<String> = b.symmetric_difference(a).cloned().collect();
-                if diff.is_empty() {
-                    continue;
-                }
-                Scope::Values(diff)
-            }
-            (Scope::All, Scope::All) => continue,
-            _ => Scope::All,
+        let (gained, lost) = match (b, a) {
+            (Scope::Values(b), Scope::Values(a)) => (
+                values(a.difference(b).cloned().collect()),
+                values(b.difference(a).cloned().collect()),
+            ),
+            (Scope::All, Scope::All) => (None, None),
+            (Scope::Values(_), Scope::All) => (Some(Scope::All), None),
+            (Scope::All, Scope::Values(_)) => (None, Some(Scope::All)),
         };
-        out.push((name.clone(), changed));
+        if gained.is_some() || lost.is_some() {
+            out.push(ReadChange {
+                collection: name.clone(),
+                gained,
+                lost,
+            });
+        }
     }
     out
 }
@@ -361,23 +374,25 @@ fields = [
         let defs = [def(Some("region"))];
         let before = View::new("d", &[rule(Access::Read, Some("north"))], &defs);
         let after = View::new("d", &[rule(Access::Read, Some("south"))], &defs);
-        let changed = changed_reads(&before, &after);
+        let change = |gained: Option<Scope>, lost: Option<Scope>| ReadChange {
+            collection: "contacts".into(),
+            gained,
+            lost,
+        };
+        let one = |v: &str| Some(Scope::Values([v.to_string()].into()));
         assert_eq!(
-            changed,
-            vec![(
-                "contacts".to_string(),
-                Scope::Values(["north".to_string(), "south".to_string()].into())
-            )]
+            changed_reads(&before, &after),
+            vec![change(one("south"), one("north"))]
         );
         assert!(changed_reads(&before, &before).is_empty());
         let whole = View::new("d", &[rule(Access::Read, None)], &defs);
         assert_eq!(
             changed_reads(&before, &whole),
-            vec![("contacts".to_string(), Scope::All)]
+            vec![change(Some(Scope::All), None)]
         );
         assert_eq!(
             changed_reads(&whole, &View::default()),
-            vec![("contacts".to_string(), Scope::All)]
+            vec![change(None, Some(Scope::All))]
         );
     }
 }

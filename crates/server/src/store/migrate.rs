@@ -545,13 +545,13 @@ async fn copy_row_rules(
     let mut after = (String::new(), 0i64);
     loop {
         let key = after.clone();
-        let rows: Vec<(String, i64, String, String)> = read(src, move |c| {
+        let rows: Vec<(String, i64, String, String, bool)> = read(src, move |c| {
             let mut s = c.prepare(
-                "SELECT user_id, seq, collection, id FROM user_feed
+                "SELECT user_id, seq, collection, id, gained FROM user_feed
                  WHERE (user_id, seq) > (?1, ?2) ORDER BY user_id, seq LIMIT ?3",
             )?;
             let rows = s.query_map(params![key.0, key.1, CHUNK], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?;
             rows.collect::<Result<Vec<_>, _>>()
         })
@@ -559,17 +559,19 @@ async fn copy_row_rules(
         let Some(last) = rows.last() else { break };
         after = (last.0.clone(), last.1);
         n += rows.len();
-        let (mut users, mut seqs, mut cols, mut ids) = (vec![], vec![], vec![], vec![]);
-        for (u, seq, c, id) in rows {
+        let (mut users, mut seqs, mut cols, mut ids, mut gained) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for (u, seq, c, id, g) in rows {
             users.push(uuid(&u)?);
             seqs.push(seq);
             cols.push(c);
             ids.push(uuid(&id)?);
+            gained.push(g);
         }
         tx.execute(
-            "INSERT INTO user_feed (user_id, seq, collection, id)
-             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::uuid[])",
-            &[&users, &seqs, &cols, &ids],
+            "INSERT INTO user_feed (user_id, seq, collection, id, gained)
+             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::uuid[], $5::boolean[])",
+            &[&users, &seqs, &cols, &ids, &gained],
         )
         .await
         .map_err(pg_err)?;

@@ -129,10 +129,14 @@ pub(super) async fn change_rules(
     let mut touched: Vec<String> = Vec::new();
     for (user, before) in affected.iter().zip(before) {
         let after = view_of(&tx, user, &defs).await?;
-        for (collection, scope) in changed_reads(&before, &after) {
-            next += queue(&tx, user.0, &collection, &scope, next).await?;
-            if !touched.contains(&collection) {
-                touched.push(collection);
+        for change in changed_reads(&before, &after) {
+            for (scope, gained) in [(&change.gained, true), (&change.lost, false)] {
+                if let Some(scope) = scope {
+                    next += queue(&tx, user.0, &change.collection, scope, gained, next).await?;
+                }
+            }
+            if !touched.contains(&change.collection) {
+                touched.push(change.collection);
             }
         }
     }
@@ -266,24 +270,25 @@ async fn queue(
     user_id: Uuid,
     collection: &str,
     scope: &Scope,
+    gained: bool,
     base: i64,
 ) -> Result<i64, StoreError> {
     let n = match scope {
         Scope::All => tx
             .execute(
-                "INSERT INTO user_feed (user_id, seq, collection, id)
-                 SELECT $1, $2 + row_number() OVER (ORDER BY id), collection, id FROM records WHERE collection = $3",
-                &[&user_id, &base, &collection],
+                "INSERT INTO user_feed (user_id, seq, collection, id, gained)
+                 SELECT $1, $2 + row_number() OVER (ORDER BY id), collection, id, $4 FROM records WHERE collection = $3",
+                &[&user_id, &base, &collection, &gained],
             )
             .await,
         Scope::Values(values) => {
             let values: Vec<&String> = values.iter().collect();
             tx.execute(
-                "INSERT INTO user_feed (user_id, seq, collection, id)
-                 SELECT $1, $2 + row_number() OVER (ORDER BY id), $3, id FROM (
+                "INSERT INTO user_feed (user_id, seq, collection, id, gained)
+                 SELECT $1, $2 + row_number() OVER (ORDER BY id), $3, id, $5 FROM (
                      SELECT DISTINCT id FROM record_parts WHERE collection = $3 AND value = ANY($4)
                  ) d",
-                &[&user_id, &base, &collection, &values],
+                &[&user_id, &base, &collection, &values, &gained],
             )
             .await
         }
@@ -379,7 +384,10 @@ const FEED_SQL: &str = "SELECT hw.value, p.seq, p.collection, p.id, p.version, p
              FROM change_seq hw LEFT JOIN LATERAL (
                  SELECT f.seq, h.collection, h.id, h.version, h.fields, h.deleted, h.updated_at, h.updated_by, r.parts
                  FROM (
-                     (SELECT seq, collection, id FROM user_feed WHERE user_id = $3 AND seq > $1 ORDER BY seq LIMIT $2)
+                     (SELECT u.seq, u.collection, u.id FROM user_feed u
+                      JOIN records fr ON fr.collection = u.collection AND fr.id = u.id
+                      WHERE u.user_id = $3 AND u.seq > $1 AND NOT (u.gained AND fr.seq > $1)
+                      ORDER BY u.seq LIMIT $2)
                      UNION ALL
                      (SELECT q.seq, q.collection, q.id FROM unnest($4::text[], $5::text[]) AS k(collection, value)
                       CROSS JOIN LATERAL (

@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_mutation_age.sql"),
     include_str!("migrations/0004_merged_from.sql"),
     include_str!("migrations/0005_row_rules.sql"),
+    include_str!("migrations/0006_feed_gained.sql"),
 ];
 
 pub struct SqliteStore {

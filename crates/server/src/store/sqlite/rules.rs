@@ -123,8 +123,12 @@ pub(super) fn change_rules(tx: &Transaction<'_>, change: &RuleChange) -> Result<
     apply(tx, change, affected.first().map(|u| u.0.as_str()))?;
     for (user, before) in affected.iter().zip(before) {
         let after = view_of(tx, user, &defs)?;
-        for (collection, scope) in changed_reads(&before, &after) {
-            queue(tx, &user.0, &collection, &scope)?;
+        for change in changed_reads(&before, &after) {
+            for (scope, gained) in [(&change.gained, true), (&change.lost, false)] {
+                if let Some(scope) = scope {
+                    queue(tx, &user.0, &change.collection, scope, gained)?;
+                }
+            }
         }
     }
     Ok(())
@@ -238,23 +242,24 @@ fn queue(
     user_id: &str,
     collection: &str,
     scope: &Scope,
+    gained: bool,
 ) -> Result<(), StoreError> {
     let base = max_seq(tx)?;
     match scope {
         Scope::All => tx.execute(
-            "INSERT INTO user_feed (user_id, seq, collection, id)
-             SELECT ?1, ?2 + row_number() OVER (ORDER BY id), collection, id FROM records WHERE collection = ?3",
-            params![user_id, base, collection],
+            "INSERT INTO user_feed (user_id, seq, collection, id, gained)
+             SELECT ?1, ?2 + row_number() OVER (ORDER BY id), collection, id, ?4 FROM records WHERE collection = ?3",
+            params![user_id, base, collection, gained],
         ),
         Scope::Values(values) => {
             let values = serde_json::to_string(values).map_err(json_err)?;
             tx.execute(
-                "INSERT INTO user_feed (user_id, seq, collection, id)
-                 SELECT ?1, ?2 + row_number() OVER (ORDER BY id), ?3, id FROM (
+                "INSERT INTO user_feed (user_id, seq, collection, id, gained)
+                 SELECT ?1, ?2 + row_number() OVER (ORDER BY id), ?3, id, ?5 FROM (
                      SELECT DISTINCT id FROM record_parts
                      WHERE collection = ?3 AND value IN (SELECT value FROM json_each(?4))
                  )",
-                params![user_id, base, collection, values],
+                params![user_id, base, collection, values, gained],
             )
         }
     }
@@ -336,7 +341,11 @@ fn feed_sql(reader: &Reader) -> Result<(String, Vec<Box<dyn ToSql>>), StoreError
     let (whole, partial) = reader.view.read_scopes();
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(reader.user_id.to_string())];
     let mut arms = vec![
-        "SELECT * FROM (SELECT seq, collection, id FROM user_feed WHERE user_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2)"
+        // A record that came into view and changed after the cursor comes
+        // through the other sources: not twice (a fresh pull has them all).
+        "SELECT * FROM (SELECT u.seq, u.collection, u.id FROM user_feed u
+         JOIN records fr ON fr.collection = u.collection AND fr.id = u.id
+         WHERE u.user_id = ?3 AND u.seq > ?1 AND NOT (u.gained AND fr.seq > ?1) ORDER BY u.seq LIMIT ?2)"
             .to_string(),
     ];
     let pairs: Vec<(&String, &String)> = partial
