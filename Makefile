@@ -7,7 +7,7 @@ CARGO ?= cargo
 # The PostgreSQL server of the store tests; `make pg` makes it answer.
 export FERRY_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo demo-two demo-server test deps pg ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load
+.PHONY: demo demo-two demo-server test deps pg ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load bench-rows
 
 deps:
 	@scripts/install-deps.sh
@@ -99,3 +99,8 @@ bench:
 bench-load: pg
 	$(CARGO) build --release -p ferry-server -p ferry-bench
 	"$(CARGO_TARGET_DIR)/release/ferry-bench" load
+
+# Row rules: a million records partitioned 100 ways, on SQLite and PostgreSQL (a few minutes).
+bench-rows: pg
+	$(CARGO) build --release -p ferry-bench
+	"$(CARGO_TARGET_DIR)/release/ferry-bench" rows

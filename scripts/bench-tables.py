@@ -18,6 +18,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
+README = ROOT / "README.md"
 BENCH = ROOT / "docs" / "bench"
 KEEP = 4
 
@@ -70,6 +71,22 @@ ROWS = {
         ("add a tag to 10,000 records", "bulk.add_tag_seconds", " s", 2, "< 2 s", "bulk_edit_10k_under_2_s"),
         ("delete 10,000 records, then undo", "bulk.delete_and_restore_seconds", " s", 2, "", None),
     ],
+    "rows": [
+        ("fresh pull of one owner's 10,000 rows of 1,000,000, SQLite", "sqlite.fresh_pull.partition_secs", " s", 2, "", None),
+        ("fresh pull of a plain 10,000-record collection, SQLite", "sqlite.fresh_pull.plain_secs", " s", 2, "reference", None),
+        ("one owner's rows vs the plain collection, SQLite", "sqlite.fresh_pull.ratio", "x", 2, "≤ 1.5x", "fresh_pull_within_1_5x_sqlite"),
+        ("the same, PostgreSQL", "postgres.fresh_pull.ratio", "x", 2, "≤ 1.5x", "fresh_pull_within_1_5x_postgres"),
+        ("incremental pull of 10 own changes after 990 elsewhere, SQLite", "sqlite.incremental_pull.low_secs", " s", 3, "", None),
+        ("… after 99,000 elsewhere, SQLite", "sqlite.incremental_pull.high_secs", " s", 3, "", None),
+        ("busy vs quiet other partitions, SQLite", "sqlite.incremental_pull.ratio", "x", 2, "≤ 2x", "incremental_pull_within_2x_sqlite"),
+        ("the same, PostgreSQL", "postgres.incremental_pull.ratio", "x", 2, "≤ 2x", "incremental_pull_within_2x_postgres"),
+        ("pushes into one's own rows, SQLite", "sqlite.push.partition_per_s", " mutations/s", 0, "", None),
+        ("the same pushes to the plain collection, SQLite", "sqlite.push.plain_per_s", " mutations/s", 0, "reference", None),
+        ("cost of the rules per push, SQLite", "sqlite.push.cost", "", 2, "≤ 0.15", "push_cost_within_15_percent_sqlite"),
+        ("pushes into one's own rows, PostgreSQL", "postgres.push.partition_per_s", " mutations/s", 0, "", None),
+        ("the same pushes to the plain collection, PostgreSQL", "postgres.push.plain_per_s", " mutations/s", 0, "reference", None),
+        ("cost of the rules per push, PostgreSQL", "postgres.push.cost", "", 2, "≤ 0.15", "push_cost_within_15_percent_postgres"),
+    ],
     "client": [
         ("initial pull (best of six)", "initial_pull.seconds", " s", 2, "", None),
         ("pull vs raw SQLite insert of the same rows (best of six each)", "initial_pull.slowdown_vs_raw", "x", 2, "≤ 3x", "initial_pull_within_3x_of_raw"),
@@ -101,7 +118,54 @@ def table(suite, runs):
     return "\n".join(lines)
 
 
+def plans(text):
+    """The feed plans of the latest rows run, each as a code block."""
+    path = BENCH / "rows.json"
+    if not path.exists():
+        return text
+    latest = json.loads(path.read_text())[-1]
+    for store in ("sqlite", "postgres"):
+        plan = get(latest, f"{store}.feed_plan")
+        if plan is None:
+            continue
+        start, end = f"<!-- rows-plan:{store} -->", f"<!-- /rows-plan:{store} -->"
+        pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+        block = "```\n" + "\n".join(plan) + "\n```"
+        text = pattern.sub(lambda _: f"{start}\n{block}\n{end}", text)
+    return text
+
+
+def summary(text):
+    """README's row-rules figures: the latest rows run, per store, and its plans."""
+    path = BENCH / "rows.json"
+    start, end = "<!-- bench:rows-summary -->", "<!-- /bench:rows-summary -->"
+    if not path.exists() or start not in text:
+        return text
+    run = json.loads(path.read_text())[-1]
+    lines = [
+        "| store | one owner's 10,000 of 1,000,000 vs a plain 10,000 (fresh pull) | own changes with 100x more traffic elsewhere | rules' cost per push |",
+        "|---|---|---|---|",
+    ]
+    for store in ("sqlite", "postgres"):
+        if get(run, store) is None:
+            continue
+        f = lambda k, u="x", d=2: number(get(run, f"{store}.{k}"), u, d)
+        lines.append(
+            f"| {'SQLite' if store == 'sqlite' else 'PostgreSQL'} | {f('fresh_pull.ratio')} (target ≤ 1.5x) "
+            f"| {f('incremental_pull.ratio')} (≤ 2x) | {f('push.cost', '', 2)} (≤ 0.15) |"
+        )
+    lines.append("")
+    lines.append(f"`make bench-rows`, {run.get('date')}; all figures and what limits them: [performance.md](docs/performance.md#row-rules).")
+    for store, name in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+        plan = get(run, f"{store}.feed_plan")
+        if plan:
+            lines += ["", f"<details><summary>The feed statement's plan on {name}: index searches only</summary>", "", "```", *plan, "```", "", "</details>"]
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    return pattern.sub(lambda _: start + "\n" + "\n".join(lines) + "\n" + end, text)
+
+
 def render(text):
+    text = plans(text)
     for suite in ROWS:
         path = BENCH / f"{suite}.json"
         if not path.exists():
@@ -129,13 +193,16 @@ def main():
         return
     text = DOC.read_text()
     new = render(text)
+    readme = README.read_text()
+    new_readme = summary(readme)
     if cmd == "check":
-        if new != text:
-            sys.exit("docs/performance.md: its bench tables differ from docs/bench/*.json; run scripts/bench-tables.py write")
+        if new != text or new_readme != readme:
+            sys.exit("docs/performance.md or README.md: bench figures differ from docs/bench/*.json; run scripts/bench-tables.py write")
         return
     if cmd != "write":
         sys.exit(__doc__)
     DOC.write_text(new)
+    README.write_text(new_readme)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,20 @@ async fn north_and_south(alice: &Client) -> (Uuid, Uuid) {
     (north, south)
 }
 
+/// A server, alice, and dana (who writes the north's contacts only) holding
+/// alice's north contact.
+async fn dana_of_the_north() -> (TestServer, Client, Client, Uuid) {
+    let server = TestServer::start().await;
+    server
+        .add_user("dana", "contacts", Access::Write, &["north"])
+        .await;
+    let alice = Client::login(&server, "alice").await;
+    let (north, _) = north_and_south(&alice).await;
+    let dana = Client::login(&server, "dana").await;
+    dana.sync().await;
+    (server, alice, dana, north)
+}
+
 #[tokio::test]
 async fn a_contact_moved_out_of_carols_region_leaves_her_laptop() {
     let server = TestServer::start().await;
@@ -85,14 +99,7 @@ async fn a_contact_moved_out_of_carols_region_leaves_her_laptop() {
 
 #[tokio::test]
 async fn an_unsent_edit_of_a_record_that_left_my_view_waits_for_my_decision() {
-    let server = TestServer::start().await;
-    server
-        .add_user("dana", "contacts", Access::Write, &["north"])
-        .await;
-    let alice = Client::login(&server, "alice").await;
-    let (north, _) = north_and_south(&alice).await;
-    let dana = Client::login(&server, "dana").await;
-    dana.sync().await;
+    let (server, alice, dana, north) = dana_of_the_north().await;
     // dana edits offline; meanwhile alice moves the contact to the south.
     dana.store()
         .update(
@@ -145,14 +152,7 @@ async fn an_unsent_edit_of_a_record_that_left_my_view_waits_for_my_decision() {
 
 #[tokio::test]
 async fn an_edit_the_server_refuses_as_forbidden_is_kept_and_can_be_copied_where_i_may_write() {
-    let server = TestServer::start().await;
-    server
-        .add_user("dana", "contacts", Access::Write, &["north"])
-        .await;
-    let alice = Client::login(&server, "alice").await;
-    let (north, _) = north_and_south(&alice).await;
-    let dana = Client::login(&server, "dana").await;
-    dana.sync().await;
+    let (server, _alice, dana, north) = dana_of_the_north().await;
     // Her write of the north is taken away while she edits offline.
     dana.store()
         .update(
@@ -216,14 +216,7 @@ async fn an_edit_the_server_refuses_as_forbidden_is_kept_and_can_be_copied_where
 
 #[tokio::test]
 async fn edits_outside_my_writable_rows_are_refused_before_they_are_queued() {
-    let server = TestServer::start().await;
-    server
-        .add_user("dana", "contacts", Access::Write, &["north"])
-        .await;
-    let alice = Client::login(&server, "alice").await;
-    let (north, _) = north_and_south(&alice).await;
-    let dana = Client::login(&server, "dana").await;
-    dana.sync().await;
+    let (_server, _alice, dana, north) = dana_of_the_north().await;
     let moved = dana
         .store()
         .update("contacts", north, fields(json!({"region": "south"})));
@@ -251,14 +244,7 @@ async fn edits_outside_my_writable_rows_are_refused_before_they_are_queued() {
 
 #[tokio::test]
 async fn discarding_a_lost_edit_drops_it_and_the_record() {
-    let server = TestServer::start().await;
-    server
-        .add_user("dana", "contacts", Access::Write, &["north"])
-        .await;
-    let alice = Client::login(&server, "alice").await;
-    let (north, _) = north_and_south(&alice).await;
-    let dana = Client::login(&server, "dana").await;
-    dana.sync().await;
+    let (server, alice, dana, north) = dana_of_the_north().await;
     dana.store()
         .update("contacts", north, fields(json!({"phone": "1"})))
         .expect("edit");

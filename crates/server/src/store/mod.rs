@@ -233,6 +233,28 @@ pub struct Team {
     pub members: Vec<String>,
 }
 
+/// The SQL both stores list teams with: (team, member or NULL), in order.
+const TEAMS_SQL: &str = "SELECT t.name, u.username FROM teams t
+     LEFT JOIN team_members m ON m.team = t.name LEFT JOIN users u ON u.id = m.user_id
+     ORDER BY t.name, u.username";
+
+/// Teams from the rows of [`TEAMS_SQL`].
+fn teams_from(rows: impl IntoIterator<Item = (String, Option<String>)>) -> Vec<Team> {
+    let mut out: Vec<Team> = Vec::new();
+    for (name, member) in rows {
+        if out.last().is_none_or(|t| t.name != name) {
+            out.push(Team {
+                name,
+                members: Vec::new(),
+            });
+        }
+        if let (Some(t), Some(m)) = (out.last_mut(), member) {
+            t.members.push(m);
+        }
+    }
+    out
+}
+
 fn no_such_team(name: &str) -> StoreError {
     StoreError::NotFound(format!("there is no team \"{name}\""))
 }

@@ -8,8 +8,9 @@ use ferry_protocol::Record;
 use uuid::Uuid;
 
 use super::super::{
-    ChangesPage, Cursor, GrantSubject, Reader, RuleChange, StoreError, Team, access_name,
-    check_grant, json_err, no_such_team, no_such_user, now, sort_page, stored_access, stored_hlc,
+    ChangesPage, Cursor, GrantSubject, Reader, RuleChange, StoreError, TEAMS_SQL, Team,
+    access_name, check_grant, json_err, no_such_team, no_such_user, now, sort_page, stored_access,
+    stored_hlc, teams_from,
 };
 use super::pg_err;
 use super::read::collections;
@@ -298,30 +299,8 @@ async fn queue(
 }
 
 pub(super) async fn teams(c: &impl GenericClient) -> Result<Vec<Team>, StoreError> {
-    let rows = c
-        .query(
-            "SELECT t.name, u.username FROM teams t
-             LEFT JOIN team_members m ON m.team = t.name LEFT JOIN users u ON u.id = m.user_id
-             ORDER BY t.name, u.username",
-            &[],
-        )
-        .await
-        .map_err(pg_err)?;
-    let mut out: Vec<Team> = Vec::new();
-    for row in rows {
-        let name: String = row.get(0);
-        let member: Option<String> = row.get(1);
-        if out.last().is_none_or(|t| t.name != name) {
-            out.push(Team {
-                name,
-                members: Vec::new(),
-            });
-        }
-        if let (Some(t), Some(m)) = (out.last_mut(), member) {
-            t.members.push(m);
-        }
-    }
-    Ok(out)
+    let rows = c.query(TEAMS_SQL, &[]).await.map_err(pg_err)?;
+    Ok(teams_from(rows.iter().map(|r| (r.get(0), r.get(1)))))
 }
 
 /// Rebuilds the partition values of a collection's records when its

@@ -7,8 +7,9 @@ use ferry_protocol::Record;
 use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
 
 use super::super::{
-    ChangesPage, Cursor, GrantSubject, Reader, RuleChange, StoreError, Team, access_name,
-    check_grant, json_err, no_such_team, no_such_user, now, sort_page, stored_access, stored_hlc,
+    ChangesPage, Cursor, GrantSubject, Reader, RuleChange, StoreError, TEAMS_SQL, Team,
+    access_name, check_grant, json_err, no_such_team, no_such_user, now, sort_page, stored_access,
+    stored_hlc, teams_from,
 };
 use super::read::{load_collections, max_seq, parse_uuid};
 use super::{db_err, push::write_parts};
@@ -268,32 +269,15 @@ fn queue(
 }
 
 pub(super) fn teams(c: &Connection) -> Result<Vec<Team>, StoreError> {
-    let mut stmt = c
-        .prepare(
-            "SELECT t.name, u.username FROM teams t
-             LEFT JOIN team_members m ON m.team = t.name LEFT JOIN users u ON u.id = m.user_id
-             ORDER BY t.name, u.username",
-        )
-        .map_err(db_err)?;
+    let mut stmt = c.prepare(TEAMS_SQL).map_err(db_err)?;
     let rows = stmt
         .query_map([], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
         })
+        .map_err(db_err)?
+        .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)?;
-    let mut out: Vec<Team> = Vec::new();
-    for row in rows {
-        let (name, member) = row.map_err(db_err)?;
-        if out.last().is_none_or(|t| t.name != name) {
-            out.push(Team {
-                name,
-                members: Vec::new(),
-            });
-        }
-        if let (Some(t), Some(m)) = (out.last_mut(), member) {
-            t.members.push(m);
-        }
-    }
-    Ok(out)
+    Ok(teams_from(rows))
 }
 
 /// Rebuilds the partition values of a collection's records when its
