@@ -244,7 +244,7 @@ async fn edits_outside_my_writable_rows_are_refused_before_they_are_queued() {
 
 #[tokio::test]
 async fn discarding_a_lost_edit_drops_it_and_the_record() {
-    let (server, alice, dana, north) = dana_of_the_north().await;
+    let (server, _alice, dana, north) = dana_of_the_north().await;
     dana.store()
         .update("contacts", north, fields(json!({"phone": "1"})))
         .expect("edit");
