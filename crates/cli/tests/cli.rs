@@ -553,3 +553,73 @@ async fn import_and_export_a_csv() {
     let n = std::fs::read_to_string(&out).expect("read").lines().count();
     assert!(said.contains("Exported 2 records") && n == 2, "{said}");
 }
+
+/// A record that left my view with my edit in it: `ferry conflicts` says so
+/// and what to do; `ferry resolve --export` keeps the edit in a file and the
+/// record leaves; the ordinary `--mine` is refused, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_edit_is_listed_and_exported() {
+    let server = TestServer::start().await;
+    server
+        .add_user(
+            "dana",
+            "contacts",
+            ferry_core::protocol::Access::Write,
+            &["north"],
+        )
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (alice, dana) = (dir.path().join("alice"), dir.path().join("dana"));
+    login(&server, &alice, "alice").await;
+    login(&server, &dana, "dana").await;
+    let id = ok(
+        &alice,
+        &["create", "contacts", "name=Nadia Nord", "region=north"],
+    )
+    .await;
+    ok(&alice, &["sync"]).await;
+    ok(&dana, &["sync"]).await;
+    ok(&dana, &["set", "contacts", &id, "phone=+47 22 00 00 00"]).await;
+    ok(&alice, &["set", "contacts", &id, "region=south"]).await;
+    ok(&alice, &["sync"]).await;
+    ok(&dana, &["sync"]).await;
+
+    let listed = ok(&dana, &["conflicts"]).await;
+    assert!(
+        listed.contains("you edited a record you may no longer see or change"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("phone: last seen \"\" · mine \"+47 22 00 00 00\""),
+        "{listed}"
+    );
+    assert!(listed.contains("--export FILE or --copy"), "{listed}");
+    let refused = ferry(&dana, &["resolve", "contacts", &id, "--mine"], "").await;
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        stderr(&refused).contains("you may no longer see or edit this record"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let file = dir.path().join("nadia.json");
+    let said = ok(
+        &dana,
+        &[
+            "resolve",
+            "contacts",
+            &id,
+            "--export",
+            file.to_str().expect("path"),
+        ],
+    )
+    .await;
+    assert!(said.contains("the record left this device"), "{said}");
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("JSON");
+    assert_eq!(saved["format"], "ferry-lost-edits-1");
+    assert_eq!(saved["changes"]["phone"], "+47 22 00 00 00");
+    assert_eq!(ok(&dana, &["conflicts"]).await, "no conflicts");
+    let gone = ferry(&dana, &["show", "contacts", &id], "").await;
+    assert_ne!(gone.status.code(), Some(0), "{}", stdout(&gone));
+}
