@@ -545,13 +545,21 @@ async fn copy_row_rules(
     let mut after = (String::new(), 0i64);
     loop {
         let key = after.clone();
-        let rows: Vec<(String, i64, String, String, bool)> = read(src, move |c| {
+        type FeedRow = (String, i64, String, String, bool, i64);
+        let rows: Vec<FeedRow> = read(src, move |c| {
             let mut s = c.prepare(
-                "SELECT user_id, seq, collection, id, gained FROM user_feed
+                "SELECT user_id, seq, collection, id, gained, record_seq FROM user_feed
                  WHERE (user_id, seq) > (?1, ?2) ORDER BY user_id, seq LIMIT ?3",
             )?;
             let rows = s.query_map(params![key.0, key.1, CHUNK], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })?;
             rows.collect::<Result<Vec<_>, _>>()
         })
@@ -559,9 +567,10 @@ async fn copy_row_rules(
         let Some(last) = rows.last() else { break };
         after = (last.0.clone(), last.1);
         n += rows.len();
-        let (mut users, mut seqs, mut cols, mut ids, mut gained) =
-            (vec![], vec![], vec![], vec![], vec![]);
-        for (u, seq, c, id, g) in rows {
+        let (mut users, mut seqs, mut cols, mut ids, mut gained, mut record_seqs) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for (u, seq, c, id, g, record_seq) in rows {
+            record_seqs.push(record_seq);
             users.push(uuid(&u)?);
             seqs.push(seq);
             cols.push(c);
@@ -569,9 +578,9 @@ async fn copy_row_rules(
             gained.push(g);
         }
         tx.execute(
-            "INSERT INTO user_feed (user_id, seq, collection, id, gained)
-             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::uuid[], $5::boolean[])",
-            &[&users, &seqs, &cols, &ids, &gained],
+            "INSERT INTO user_feed (user_id, seq, collection, id, gained, record_seq)
+             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::uuid[], $5::boolean[], $6::bigint[])",
+            &[&users, &seqs, &cols, &ids, &gained, &record_seqs],
         )
         .await
         .map_err(pg_err)?;

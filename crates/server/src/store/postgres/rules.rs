@@ -277,18 +277,18 @@ async fn queue(
     let n = match scope {
         Scope::All => tx
             .execute(
-                "INSERT INTO user_feed (user_id, seq, collection, id, gained)
-                 SELECT $1, $2 + row_number() OVER (ORDER BY id), collection, id, $4 FROM records WHERE collection = $3",
+                "INSERT INTO user_feed (user_id, seq, collection, id, gained, record_seq)
+                 SELECT $1, $2 + row_number() OVER (ORDER BY id), collection, id, $4, seq FROM records WHERE collection = $3",
                 &[&user_id, &base, &collection, &gained],
             )
             .await,
         Scope::Values(values) => {
             let values: Vec<&String> = values.iter().collect();
             tx.execute(
-                "INSERT INTO user_feed (user_id, seq, collection, id, gained)
-                 SELECT $1, $2 + row_number() OVER (ORDER BY id), $3, id, $5 FROM (
+                "INSERT INTO user_feed (user_id, seq, collection, id, gained, record_seq)
+                 SELECT $1, $2 + row_number() OVER (ORDER BY d.id), $3, d.id, $5, r.seq FROM (
                      SELECT DISTINCT id FROM record_parts WHERE collection = $3 AND value = ANY($4)
-                 ) d",
+                 ) d JOIN records r ON r.collection = $3 AND r.id = d.id",
                 &[&user_id, &base, &collection, &values, &gained],
             )
             .await
@@ -365,7 +365,8 @@ const FEED_SQL: &str = "SELECT hw.value, p.seq, p.collection, p.id, p.version, p
                  FROM (
                      (SELECT u.seq, u.collection, u.id FROM user_feed u
                       JOIN records fr ON fr.collection = u.collection AND fr.id = u.id
-                      WHERE u.user_id = $3 AND u.seq > $1 AND NOT (u.gained AND fr.seq > $1)
+                      WHERE u.user_id = $3 AND u.seq > $1 AND NOT (u.gained AND u.record_seq > $1)
+                        AND NOT (u.gained AND fr.seq > $1)
                       ORDER BY u.seq LIMIT $2)
                      UNION ALL
                      (SELECT q.seq, q.collection, q.id FROM unnest($4::text[], $5::text[]) AS k(collection, value)

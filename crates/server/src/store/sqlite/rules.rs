@@ -248,18 +248,18 @@ fn queue(
     let base = max_seq(tx)?;
     match scope {
         Scope::All => tx.execute(
-            "INSERT INTO user_feed (user_id, seq, collection, id, gained)
-             SELECT ?1, ?2 + row_number() OVER (ORDER BY id), collection, id, ?4 FROM records WHERE collection = ?3",
+            "INSERT INTO user_feed (user_id, seq, collection, id, gained, record_seq)
+             SELECT ?1, ?2 + row_number() OVER (ORDER BY id), collection, id, ?4, seq FROM records WHERE collection = ?3",
             params![user_id, base, collection, gained],
         ),
         Scope::Values(values) => {
             let values = serde_json::to_string(values).map_err(json_err)?;
             tx.execute(
-                "INSERT INTO user_feed (user_id, seq, collection, id, gained)
-                 SELECT ?1, ?2 + row_number() OVER (ORDER BY id), ?3, id, ?5 FROM (
+                "INSERT INTO user_feed (user_id, seq, collection, id, gained, record_seq)
+                 SELECT ?1, ?2 + row_number() OVER (ORDER BY d.id), ?3, d.id, ?5, r.seq FROM (
                      SELECT DISTINCT id FROM record_parts
                      WHERE collection = ?3 AND value IN (SELECT value FROM json_each(?4))
-                 )",
+                 ) d JOIN records r ON r.collection = ?3 AND r.id = d.id",
                 params![user_id, base, collection, values, gained],
             )
         }
@@ -329,7 +329,8 @@ fn feed_sql(reader: &Reader) -> Result<(String, Vec<Box<dyn ToSql>>), StoreError
         // through the other sources: not twice (a fresh pull has them all).
         "SELECT * FROM (SELECT u.seq, u.collection, u.id FROM user_feed u
          JOIN records fr ON fr.collection = u.collection AND fr.id = u.id
-         WHERE u.user_id = ?3 AND u.seq > ?1 AND NOT (u.gained AND fr.seq > ?1) ORDER BY u.seq LIMIT ?2)"
+         WHERE u.user_id = ?3 AND u.seq > ?1 AND NOT (u.gained AND u.record_seq > ?1)
+           AND NOT (u.gained AND fr.seq > ?1) ORDER BY u.seq LIMIT ?2)"
             .to_string(),
     ];
     let pairs: Vec<(&String, &String)> = partial

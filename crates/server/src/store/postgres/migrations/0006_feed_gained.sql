@@ -1,3 +1,5 @@
--- Whether a feed entry is a record that came into the user's view (true) or left it (false): one that came in and
--- changed after a reader's cursor reaches them through the other sources, and is not sent twice.
+-- Whether a feed entry is a record that came into the user's view (true) or left it (false), and the record's
+-- sequence position then: one that came in and changed after a reader's cursor reaches them through the other
+-- sources, and is not sent twice (a fresh pull skips every such entry without reading the record).
 ALTER TABLE user_feed ADD COLUMN gained boolean NOT NULL DEFAULT false;
+ALTER TABLE user_feed ADD COLUMN record_seq bigint NOT NULL DEFAULT 0;
