@@ -2,7 +2,8 @@
 //! a person's view leave their laptop (list, search, counts), unless their
 //! unsent edits are in them; then the edits wait as a `lost_access`
 //! conflict to export, copy where they may write, or discard. Edits
-//! outside one's writable rows are refused before they are queued.
+//! outside one's writable rows are refused before they are queued. Each on
+//! SQLite and on PostgreSQL.
 
 mod common;
 
@@ -53,8 +54,7 @@ async fn north_and_south(alice: &Client) -> (Uuid, Uuid) {
 
 /// A server, alice, and dana (who writes the north's contacts only) holding
 /// alice's north contact.
-async fn dana_of_the_north() -> (TestServer, Client, Client, Uuid) {
-    let server = TestServer::start().await;
+async fn dana_of_the_north(server: TestServer) -> (TestServer, Client, Client, Uuid) {
     server
         .add_user("dana", "contacts", Access::Write, &["north"])
         .await;
@@ -65,9 +65,7 @@ async fn dana_of_the_north() -> (TestServer, Client, Client, Uuid) {
     (server, alice, dana, north)
 }
 
-#[tokio::test]
-async fn a_contact_moved_out_of_carols_region_leaves_her_laptop() {
-    let server = TestServer::start().await;
+async fn a_contact_moved_out_of_carols_region_leaves_her_laptop(server: TestServer) {
     let alice = Client::login(&server, "alice").await;
     let (north, _) = north_and_south(&alice).await;
     let carol = Client::login(&server, "carol").await;
@@ -97,9 +95,8 @@ async fn a_contact_moved_out_of_carols_region_leaves_her_laptop() {
     assert_eq!(listed(&carol), [north]);
 }
 
-#[tokio::test]
-async fn an_unsent_edit_of_a_record_that_left_my_view_waits_for_my_decision() {
-    let (server, alice, dana, north) = dana_of_the_north().await;
+async fn an_unsent_edit_of_a_record_that_left_my_view_waits_for_my_decision(server: TestServer) {
+    let (server, alice, dana, north) = dana_of_the_north(server).await;
     // dana edits offline; meanwhile alice moves the contact to the south.
     dana.store()
         .update(
@@ -150,9 +147,10 @@ async fn an_unsent_edit_of_a_record_that_left_my_view_waits_for_my_decision() {
     assert_eq!(server.history_len("contacts", north).await, 2);
 }
 
-#[tokio::test]
-async fn an_edit_the_server_refuses_as_forbidden_is_kept_and_can_be_copied_where_i_may_write() {
-    let (server, _alice, dana, north) = dana_of_the_north().await;
+async fn an_edit_the_server_refuses_as_forbidden_is_kept_and_can_be_copied_where_i_may_write(
+    server: TestServer,
+) {
+    let (server, _alice, dana, north) = dana_of_the_north(server).await;
     // Her write of the north is taken away while she edits offline.
     dana.store()
         .update(
@@ -214,9 +212,8 @@ async fn an_edit_the_server_refuses_as_forbidden_is_kept_and_can_be_copied_where
     assert_eq!(original.state, ferry_core::RecordState::Synced);
 }
 
-#[tokio::test]
-async fn edits_outside_my_writable_rows_are_refused_before_they_are_queued() {
-    let (_server, _alice, dana, north) = dana_of_the_north().await;
+async fn edits_outside_my_writable_rows_are_refused_before_they_are_queued(server: TestServer) {
+    let (_server, _alice, dana, north) = dana_of_the_north(server).await;
     let moved = dana
         .store()
         .update("contacts", north, fields(json!({"region": "south"})));
@@ -242,9 +239,8 @@ async fn edits_outside_my_writable_rows_are_refused_before_they_are_queued() {
         .expect("create in the north");
 }
 
-#[tokio::test]
-async fn discarding_a_lost_edit_drops_it_and_the_record() {
-    let (server, _alice, dana, north) = dana_of_the_north().await;
+async fn discarding_a_lost_edit_drops_it_and_the_record(server: TestServer) {
+    let (server, _alice, dana, north) = dana_of_the_north(server).await;
     dana.store()
         .update("contacts", north, fields(json!({"phone": "1"})))
         .expect("edit");
@@ -262,3 +258,32 @@ async fn discarding_a_lost_edit_drops_it_and_the_record() {
     dana.sync().await;
     assert_eq!(server.history_len("contacts", north).await, 1);
 }
+
+/// Each scenario on an embedded SQLite server and on PostgreSQL.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(TestServer::start().await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(server) = TestServer::start_on_postgres().await {
+                    super::$name(server).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    a_contact_moved_out_of_carols_region_leaves_her_laptop,
+    an_unsent_edit_of_a_record_that_left_my_view_waits_for_my_decision,
+    an_edit_the_server_refuses_as_forbidden_is_kept_and_can_be_copied_where_i_may_write,
+    edits_outside_my_writable_rows_are_refused_before_they_are_queued,
+    discarding_a_lost_edit_drops_it_and_the_record,
+);
