@@ -626,7 +626,7 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
                     sim.fail(format!("client {c} lacks {collection}/{id}: {e}"))
                 }
                 (_, Ok(l)) if !l.deleted => sim.fail(format!(
-                    "client {c} still shows {collection}/{id}, which the server does not have alive: {l:#?}"
+                    "client {c} still shows {collection}/{id}, which the server does not have alive or its user may not read: {l:#?}"
                 )),
                 (_, Ok(_) | Err(Error::UnknownRecord { .. })) => {}
                 (_, Err(e)) => sim.fail(format!("client {c}: read {collection}/{id}: {e}")),
