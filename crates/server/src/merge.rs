@@ -69,58 +69,6 @@ fn reject(code: &str, message: String) -> Decision {
     Decision::Reject(ErrorBody::new(code, message))
 }
 
-/// Decides one mutation for a user with `view`: [`decide`], and where the
-/// user may write only some rows of the collection, the record must be in
-/// one of them before the write (else `forbidden`, told alike whether or
-/// not the user can see it) and after it (a write may not place a record
-/// where its writer may not write).
-pub fn decide_in_view(
-    m: &Mutation,
-    def: Option<&CollectionDef>,
-    view: &crate::rules::View,
-    current: Option<&Current>,
-    base_fields: impl FnOnce(i64) -> Option<Fields>,
-) -> Decision {
-    let cv = view.get(&m.collection);
-    let access = cv.map(crate::rules::CollectionView::access);
-    let rows = match (def, cv.and_then(|v| v.write.as_ref())) {
-        (Some(def), Some(crate::rules::Scope::Values(values))) => Some((def, values)),
-        _ => None,
-    };
-    let Some((def, values)) = rows else {
-        return decide(m, def, access, current, base_fields);
-    };
-    let field = def.partition_by.as_deref().unwrap_or_default();
-    let refuse = |what: &str| {
-        let list: Vec<&str> = values.iter().map(String::as_str).collect();
-        reject(
-            "forbidden",
-            format!(
-                "you may not {what}: in collection \"{}\" you may write only records whose {field} is {}",
-                m.collection,
-                if list.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    list.join(", ")
-                }
-            ),
-        )
-    };
-    let scope = crate::rules::Scope::Values(values.clone());
-    if let Some(c) = current
-        && !scope.admits(&crate::rules::parts_of(Some(def), &c.fields))
-    {
-        return refuse("write this record");
-    }
-    let decision = decide(m, Some(def), access, current, base_fields);
-    if let Decision::Write { fields, .. } = &decision
-        && !scope.admits(&crate::rules::parts_of(Some(def), fields))
-    {
-        return refuse("place a record there");
-    }
-    decision
-}
-
 /// Decides one mutation. `access` is the user's access to its collection
 /// (`None`: none), `def` the collection (`None`: unknown). `base_fields`
 /// gives a stored version's fields, used only to name the fields of a

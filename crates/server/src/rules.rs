@@ -13,7 +13,9 @@ use std::collections::{BTreeSet, HashMap};
 use ferry_protocol::{Access, Rows, partition_values};
 use serde_json::Value;
 
+use crate::merge::{self, Current, Decision};
 use crate::schema_file::CollectionDef;
+use ferry_protocol::{Fields, Mutation};
 
 /// The value that stands for the user's own username in a grant.
 pub const SELF_VALUE: &str = "$user";
@@ -233,6 +235,58 @@ pub fn changed_reads(before: &View, after: &View) -> Vec<ReadChange> {
         }
     }
     out
+}
+
+/// Decides one mutation for a user with `view`: [`merge::decide`], and where the
+/// user may write only some rows of the collection, the record must be in
+/// one of them before the write (else `forbidden`, told alike whether or
+/// not the user can see it) and after it (a write may not place a record
+/// where its writer may not write).
+pub fn decide_in_view(
+    m: &Mutation,
+    def: Option<&CollectionDef>,
+    view: &View,
+    current: Option<&Current>,
+    base_fields: impl FnOnce(i64) -> Option<Fields>,
+) -> Decision {
+    let cv = view.get(&m.collection);
+    let access = cv.map(CollectionView::access);
+    let rows = match (def, cv.and_then(|v| v.write.as_ref())) {
+        (Some(def), Some(Scope::Values(values))) => Some((def, values)),
+        _ => None,
+    };
+    let Some((def, values)) = rows else {
+        return merge::decide(m, def, access, current, base_fields);
+    };
+    let field = def.partition_by.as_deref().unwrap_or_default();
+    let refuse = |what: &str| {
+        let list: Vec<&str> = values.iter().map(String::as_str).collect();
+        Decision::Reject(ferry_protocol::ErrorBody::new(
+            "forbidden",
+            format!(
+                "you may not {what}: in collection \"{}\" you may write only records whose {field} is {}",
+                m.collection,
+                if list.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    list.join(", ")
+                }
+            ),
+        ))
+    };
+    let scope = Scope::Values(values.clone());
+    if let Some(c) = current
+        && !scope.admits(&parts_of(Some(def), &c.fields))
+    {
+        return refuse("write this record");
+    }
+    let decision = merge::decide(m, Some(def), access, current, base_fields);
+    if let Decision::Write { fields, .. } = &decision
+        && !scope.admits(&parts_of(Some(def), fields))
+    {
+        return refuse("place a record there");
+    }
+    decision
 }
 
 /// The partition values a record with `fields` is placed in (none when

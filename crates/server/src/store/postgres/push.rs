@@ -245,7 +245,7 @@ impl Pusher<'_> {
             _ => None,
         };
         let current = row.as_ref().map(Version::current);
-        let decision = merge::decide_in_view(
+        let decision = rules::decide_in_view(
             m,
             self.defs.get(&m.collection),
             &self.ctx.view,

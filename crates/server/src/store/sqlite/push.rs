@@ -153,7 +153,7 @@ impl Pusher<'_> {
         let id = m.record_id.to_string();
         let row = load_current(self.tx, &m.collection, &id)?;
         let tx = self.tx;
-        let decision = merge::decide_in_view(
+        let decision = rules::decide_in_view(
             m,
             self.defs.get(&m.collection),
             &self.ctx.view,
