@@ -136,7 +136,7 @@ def plans(text):
 
 
 def summary(text):
-    """README's row-rules figures: the latest rows run, per store, and its plans."""
+    """README's row-rules figures: the latest rows run, per store."""
     path = BENCH / "rows.json"
     start, end = "<!-- bench:rows-summary -->", "<!-- /bench:rows-summary -->"
     if not path.exists() or start not in text:
@@ -155,11 +155,7 @@ def summary(text):
             f"| {f('incremental_pull.ratio')} (≤ 2x) | {f('push.cost', '', 2)} (≤ 0.15) |"
         )
     lines.append("")
-    lines.append(f"`make bench-rows`, {run.get('date')}; all figures and what limits them: [performance.md](docs/performance.md#row-rules).")
-    for store, name in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
-        plan = get(run, f"{store}.feed_plan")
-        if plan:
-            lines += ["", f"<details><summary>The feed statement's plan on {name}: index searches only</summary>", "", "```", *plan, "```", "", "</details>"]
+    lines.append(f"`make bench-rows`, {run.get('date')}.")
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     return pattern.sub(lambda _: start + "\n" + "\n".join(lines) + "\n" + end, text)
 
