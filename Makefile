@@ -56,7 +56,7 @@ test-rust: pg
 
 .PHONY: package test-package
 
-# Release installers: the app's .deb and .rpm, the server's .deb (README, "Install").
+# Release installers: the app's .deb and .rpm, the server's .deb (docs/install.md).
 package: deps
 	scripts/package.sh
 
