@@ -157,7 +157,32 @@ def summary(text):
     lines.append("")
     lines.append(f"`make bench-rows`, {run.get('date')}.")
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    return pattern.sub(lambda _: start + "\n" + "\n".join(lines) + "\n" + end, text)
+    text = pattern.sub(lambda _: start + "\n" + "\n".join(lines) + "\n" + end, text)
+    return index_use(text, run)
+
+
+def index_use(text, run):
+    """README's short form of the feed plans: each table access, per store."""
+    start, end = "<!-- bench:rows-index -->", "<!-- /bench:rows-index -->"
+    if start not in text:
+        return text
+    lines = []
+    for store, name in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+        plan = get(run, f"{store}.feed_plan") or []
+        if store == "sqlite":
+            steps = [l.strip() for l in plan if l.strip().startswith(("SEARCH", "SCAN"))]
+        else:
+            steps = [
+                re.sub(r"\s*\(cost=.*\)$", "", l.split("->")[-1]).strip()
+                for l in plan
+                if " Scan " in l or l.strip().startswith(("Seq Scan", "Index"))
+                if "Cond" not in l and "Filter" not in l
+            ]
+        lines.append(f"-- {name}: EXPLAIN of the feed (every table access)")
+        lines.extend(steps)
+    block = "```\n" + "\n".join(lines) + "\n```"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    return pattern.sub(lambda _: f"{start}\n{block}\n{end}", text)
 
 
 def render(text):

@@ -259,6 +259,82 @@ async fn discarding_a_lost_edit_drops_it_and_the_record(server: TestServer) {
     assert_eq!(server.history_len("contacts", north).await, 1);
 }
 
+/// dana reads and writes the north and may hand contacts to the south,
+/// which she may write but not read: the hand-over leaves her laptop (no
+/// conflict, nothing lost), and the south holds it.
+async fn a_contact_i_hand_to_a_region_i_cannot_read_leaves_my_laptop(server: TestServer) {
+    let (server, alice, dana, north) = dana_of_the_north(server).await;
+    server
+        .grant_right(
+            "dana",
+            "contacts",
+            Some(ferry_server::rules::Right::WriteOnly),
+            &["south"],
+        )
+        .await;
+    dana.sync().await;
+    dana.store()
+        .update("contacts", north, fields(json!({"region": "south"})))
+        .expect("hand over");
+    let handed = dana
+        .store()
+        .create(
+            "contacts",
+            fields(json!({"name": "Straight South", "region": "south"})),
+        )
+        .expect("create in the south");
+    let report = dana.sync().await;
+    assert_eq!(report.pushed.applied, 2, "{report:?}");
+    assert!(listed(&dana).is_empty(), "both left her list");
+    assert_eq!(search(&dana, "Nadia"), 0);
+    assert_eq!(dana.store().counts().expect("counts").records, 0);
+    assert!(dana.store().conflicts().expect("conflicts").is_empty());
+    assert!(dana.store().outbox(10).expect("outbox").is_empty());
+    dana.sync().await;
+    assert!(listed(&dana).is_empty(), "and stay gone");
+    alice.sync().await;
+    let south = alice
+        .store()
+        .record("contacts", north)
+        .expect("alice has it");
+    assert_eq!(south.fields.get("region"), Some(&json!("south")));
+    alice
+        .store()
+        .record("contacts", handed)
+        .expect("and the new one");
+    assert_eq!(server.history_len("contacts", north).await, 2);
+}
+
+/// The north is taken from dana while she has an unsent edit of a contact
+/// there, and given back before she decides: the contact is hers to see
+/// again, so discarding her edit leaves it on her laptop at the server's
+/// version.
+async fn a_record_that_comes_back_before_i_decide_stays_when_i_discard(server: TestServer) {
+    let (server, _alice, dana, north) = dana_of_the_north(server).await;
+    dana.store()
+        .update("contacts", north, fields(json!({"phone": "1"})))
+        .expect("edit");
+    server.grant("dana", "contacts", None, &[]).await;
+    server
+        .grant("dana", "contacts", Some(Access::Write), &["east"])
+        .await;
+    dana.sync().await;
+    assert_eq!(dana.store().conflicts().expect("conflicts").len(), 1);
+    server
+        .grant("dana", "contacts", Some(Access::Write), &["north"])
+        .await;
+    dana.sync().await;
+    dana.store()
+        .resolve("contacts", north, &Resolution::Discard)
+        .expect("discard");
+    assert_eq!(listed(&dana), [north], "still hers to see");
+    let record = dana.store().record("contacts", north).expect("record");
+    assert_eq!(record.fields.get("phone"), None);
+    assert_eq!(record.state, ferry_core::RecordState::Synced);
+    dana.sync().await;
+    assert_eq!(listed(&dana), [north]);
+}
+
 /// Each scenario on an embedded SQLite server and on PostgreSQL.
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
@@ -286,4 +362,6 @@ on_both_stores!(
     an_edit_the_server_refuses_as_forbidden_is_kept_and_can_be_copied_where_i_may_write,
     edits_outside_my_writable_rows_are_refused_before_they_are_queued,
     discarding_a_lost_edit_drops_it_and_the_record,
+    a_contact_i_hand_to_a_region_i_cannot_read_leaves_my_laptop,
+    a_record_that_comes_back_before_i_decide_stays_when_i_discard,
 );

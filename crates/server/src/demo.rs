@@ -141,7 +141,7 @@ pub async fn seed_schema_and_users(
             .change_rules(crate::store::RuleChange::Grant {
                 subject: crate::store::GrantSubject::User(username.to_string()),
                 collection: collection.to_string(),
-                access: Some(access),
+                access: Some(access.into()),
                 values,
             })
             .await

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use ferry_protocol::{Access, Hlc, Mutation, Op};
+use ferry_protocol::{Hlc, Mutation, Op};
 use ferry_server::metrics::MetricsListen;
+use ferry_server::rules::Right;
 use ferry_server::store::{self, DynStore, GrantSubject, PushContext, RuleChange, Session};
 use ferry_server::{AppState, Limits, auth, demo, schema_file};
 
@@ -47,7 +48,7 @@ enum Command {
     /// (--where FIELD=VALUE[,VALUE…]; $user is each user's own name); or
     /// take it away (--revoke).
     #[command(
-        after_help = "Examples:\n  ferry-server grant dana contacts --read --where region=north\n  ferry-server grant --team field-east contacts --write --where region=east\n  ferry-server grant --everyone tasks --write --where 'assignee=$user'\n  ferry-server grant dana contacts --revoke"
+        after_help = "Examples:\n  ferry-server grant dana contacts --read --where region=north\n  ferry-server grant --team field-east contacts --write --where region=east\n  ferry-server grant --everyone tasks --write --where 'assignee=$user'\n  ferry-server grant dispatch orders --write-only --where region=north,south\n  ferry-server grant dana contacts --revoke"
     )]
     Grant {
         /// USERNAME COLLECTION, or only COLLECTION with --team or --everyone.
@@ -66,6 +67,10 @@ enum Command {
         read: bool,
         #[arg(long, group = "access")]
         write: bool,
+        /// Write without read (with --where): place records in these values,
+        /// or move them there, and then no longer see them.
+        #[arg(long, group = "access")]
+        write_only: bool,
         #[arg(long, group = "access")]
         revoke: bool,
     },
@@ -340,13 +345,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             where_,
             read,
             write,
+            write_only,
             revoke,
         } => {
-            let access = match (read, write, revoke) {
-                (true, _, _) => Some(Access::Read),
-                (_, true, _) => Some(Access::Write),
-                (_, _, true) => None,
-                _ => bail!("say --read, --write or --revoke"),
+            let access = match (read, write, write_only, revoke) {
+                (true, ..) => Some(Right::Read),
+                (_, true, ..) => Some(Right::Write),
+                (_, _, true, _) => Some(Right::WriteOnly),
+                (.., true) => None,
+                _ => bail!("say --read, --write, --write-only or --revoke"),
             };
             let (subject, collection) = match (team, everyone, names.as_slice()) {
                 (Some(t), _, [c]) => (GrantSubject::Team(t), c.clone()),

@@ -38,12 +38,54 @@ impl Subject {
     }
 }
 
+/// What a grant gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Right {
+    Read,
+    /// Read and write.
+    Write,
+    /// Write without read, on partition values only: one may place records
+    /// there (create them there, or move them there from rows one may
+    /// change) and then no longer sees them. A dispatcher handing work to
+    /// other regions, a drop box.
+    WriteOnly,
+}
+
+impl Right {
+    /// Its name in the database.
+    pub fn name(self) -> &'static str {
+        match self {
+            Right::Read => "read",
+            Right::Write => "write",
+            Right::WriteOnly => "write_only",
+        }
+    }
+
+    /// Reads [`Right::name`]; anything else reads as the least, read.
+    pub fn parse(s: &str) -> Right {
+        match s {
+            "write" => Right::Write,
+            "write_only" => Right::WriteOnly,
+            _ => Right::Read,
+        }
+    }
+}
+
+impl From<Access> for Right {
+    fn from(a: Access) -> Right {
+        match a {
+            Access::Read => Right::Read,
+            Access::Write => Right::Write,
+        }
+    }
+}
+
 /// One stored grant that applies to a user: to the whole collection
 /// (`value: None`) or to one partition value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleRow {
     pub collection: String,
-    pub access: Access,
+    pub access: Right,
     pub value: Option<String>,
 }
 
@@ -151,8 +193,10 @@ impl View {
                     read: Scope::Values(BTreeSet::new()),
                     write: None,
                 });
-            view.read.add(value.clone());
-            if rule.access == Access::Write {
+            if rule.access != Right::WriteOnly {
+                view.read.add(value.clone());
+            }
+            if rule.access != Right::Read {
                 view.write
                     .get_or_insert_with(|| Scope::Values(BTreeSet::new()))
                     .add(value);
@@ -239,9 +283,10 @@ pub fn changed_reads(before: &View, after: &View) -> Vec<ReadChange> {
 
 /// Decides one mutation for a user with `view`: [`merge::decide`], and where the
 /// user may write only some rows of the collection, the record must be in
-/// one of them before the write (else `forbidden`, told alike whether or
-/// not the user can see it) and after it (a write may not place a record
-/// where its writer may not write).
+/// one they may change (read and write) before the write (else `forbidden`,
+/// told alike whether or not the user can see it) and in one they may
+/// write after it (a write may not place a record where its writer may not
+/// write; it may take it out of what they read).
 pub fn decide_in_view(
     m: &Mutation,
     def: Option<&CollectionDef>,
@@ -259,13 +304,15 @@ pub fn decide_in_view(
         return merge::decide(m, def, access, current, base_fields);
     };
     let field = def.partition_by.as_deref().unwrap_or_default();
-    let refuse = |what: &str| {
+    let read = cv.map_or(Scope::Values(BTreeSet::new()), |v| v.read.clone());
+    let refuse = |what: &str, values: &BTreeSet<String>| {
         let list: Vec<&str> = values.iter().map(String::as_str).collect();
         Decision::Reject(ferry_protocol::ErrorBody::new(
             "forbidden",
             format!(
-                "you may not {what}: in collection \"{}\" you may write only records whose {field} is {}",
+                "you may not {what}: in collection \"{}\" you may {} only records whose {field} is {}",
                 m.collection,
+                if what == PLACE { "write" } else { "change" },
                 if list.is_empty() {
                     "(none)".to_string()
                 } else {
@@ -275,19 +322,27 @@ pub fn decide_in_view(
         ))
     };
     let scope = Scope::Values(values.clone());
-    if let Some(c) = current
-        && !scope.admits(&parts_of(Some(def), &c.fields))
-    {
-        return refuse("write this record");
+    if let Some(c) = current {
+        let parts = parts_of(Some(def), &c.fields);
+        let changeable: BTreeSet<String> = match &read {
+            Scope::All => values.clone(),
+            Scope::Values(r) => values.intersection(r).cloned().collect(),
+        };
+        if !Scope::Values(changeable.clone()).admits(&parts) {
+            return refuse(CHANGE, &changeable);
+        }
     }
     let decision = merge::decide(m, Some(def), access, current, base_fields);
     if let Decision::Write { fields, .. } = &decision
         && !scope.admits(&parts_of(Some(def), fields))
     {
-        return refuse("place a record there");
+        return refuse(PLACE, values);
     }
     decision
 }
+
+const CHANGE: &str = "write this record";
+const PLACE: &str = "place a record there";
 
 /// The partition values a record with `fields` is placed in (none when
 /// the collection is not partitioned).
@@ -363,10 +418,10 @@ fields = [
         crate::schema_file::parse(&text).expect("schema").remove(0)
     }
 
-    fn rule(access: Access, value: Option<&str>) -> RuleRow {
+    fn rule(access: impl Into<Right>, value: Option<&str>) -> RuleRow {
         RuleRow {
             collection: "contacts".into(),
-            access,
+            access: access.into(),
             value: value.map(str::to_string),
         }
     }

@@ -17,9 +17,11 @@ fn id_of(record: &Value) -> Uuid {
 }
 
 fn cursor_number(cursor: &Value) -> u64 {
-    // Opaque to clients; this server's cursors are sequence numbers, which lets us check they never go back.
+    // Opaque to clients; this server's cursors start with a sequence number (mid-walk, `~` and where the walk
+    // began follow), which lets us check they never go back.
     cursor
         .as_str()
+        .and_then(|s| s.split('~').next())
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("cursor {cursor}"))
 }
@@ -1531,6 +1533,67 @@ async fn carol_pulls_contacts_but_never_tasks() {
     let tail = server.changes(&carol, &format!("since={cursor}")).await;
     assert_eq!(tail["changes"], json!([]));
     assert_eq!(tail["has_more"], false);
+}
+
+/// Granted the south after its contacts exist, carol's fresh pull in small
+/// pages gets each of them once: mid-walk cursors carry where the walk
+/// began, and one made up is refused.
+#[tokio::test]
+async fn a_grants_backfill_reaches_a_fresh_pull_once() {
+    let server = TestServer::start().await;
+    let (alice, carol) = (server.login("alice").await, server.login("carol").await);
+    let south: Vec<Value> = (0..12)
+        .map(|i| {
+            create(
+                "contacts",
+                Uuid::now_v7(),
+                json!({"name": format!("South {i}"), "region": "south"}),
+            )
+        })
+        .collect();
+    server.push(&alice, &south).await;
+    server
+        .store
+        .change_rules(ferry_server::store::RuleChange::Grant {
+            subject: ferry_server::store::GrantSubject::User("carol".into()),
+            collection: "contacts".into(),
+            access: Some(ferry_server::rules::Right::Read),
+            values: vec!["south".into()],
+        })
+        .await
+        .expect("grant");
+    let (mut received, mut since, mut walked) = (Vec::new(), String::new(), false);
+    loop {
+        let page = server
+            .changes(&carol, &format!("since={since}&limit=5"))
+            .await;
+        received.extend(
+            page["changes"]
+                .as_array()
+                .expect("changes")
+                .iter()
+                .map(id_of),
+        );
+        since = page["cursor"].as_str().expect("cursor").to_string();
+        walked |= since.contains('~');
+        if !page["has_more"].as_bool().expect("has_more") {
+            assert!(
+                !since.contains('~'),
+                "a finished walk's cursor is plain: {since}"
+            );
+            break;
+        }
+    }
+    assert!(walked, "mid-walk cursors carry the walk");
+    let unique: HashSet<Uuid> = received.iter().copied().collect();
+    assert_eq!(unique.len(), 12, "{received:?}");
+    assert_eq!(received.len(), 12, "each once: {received:?}");
+    let resp = server
+        .get("/v1/changes?since=5~9~1", &carol)
+        .send()
+        .await
+        .expect("changes");
+    assert_error(resp, 400, "malformed_request").await;
 }
 
 #[tokio::test]

@@ -506,6 +506,14 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
             "region=south",
         ],
         &["team", "member", "south-desk", "carol"],
+        &[
+            "grant",
+            "carol",
+            "contacts",
+            "--write-only",
+            "--where",
+            "region=east",
+        ],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
             .arg("--db")
@@ -519,6 +527,18 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let whole = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
+        .arg("--db")
+        .arg(format!("sqlite://{}", path.display()))
+        .args(["grant", "carol", "contacts", "--write-only"])
+        .output()
+        .expect("run ferry-server");
+    assert!(!whole.status.success());
+    assert!(
+        String::from_utf8_lossy(&whole.stderr).contains("--write-only needs --where"),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
     let edits = vec![
         update(
             "contacts",
@@ -608,6 +628,16 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
     assert_eq!(server.push(&alice, &edits).await, first_edits);
     assert_eq!(server.push(&bob, &later).await, later_results);
     assert_eq!(server.cursor(&alice).await, cursor_before);
+    // Her write-only east too: she may place a contact there, and not see it.
+    let east = create(
+        "contacts",
+        Uuid::now_v7(),
+        json!({"name": "Handed east", "region": "east"}),
+    );
+    let placed = server.push(&carol, &[east]).await;
+    assert_eq!(placed[0]["status"], "applied", "{placed:?}");
+    let (carols_after, _) = server.pull_all(&carol).await;
+    assert_eq!(carols_after.len(), 20, "{carols_after:?}");
     // New writes continue the sequence.
     server
         .push(
@@ -616,7 +646,7 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
         )
         .await;
     let next: i64 = server.cursor(&alice).await.parse().expect("cursor");
-    assert_eq!(next, cursor_before.parse::<i64>().expect("cursor") + 1);
+    assert_eq!(next, cursor_before.parse::<i64>().expect("cursor") + 2);
     // Passwords came along too.
     assert_eq!(
         server.try_login("carol", common::PASSWORD).await.status(),

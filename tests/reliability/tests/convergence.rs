@@ -10,8 +10,9 @@
 //!   record's history.
 //!
 //! With row rules: contacts are partitioned by region; dana (two devices)
-//! may write some regions only, and her grants change at random moments
-//! while the others move contacts between regions. Her devices end holding
+//! may write some regions only (and at times hand contacts over to one she
+//! may write but not read), and her grants change at random moments while
+//! the others move contacts between regions. Her devices end holding
 //! exactly the server's records she may read, and each of her edits is in
 //! the history or in a `lost_access` resolution (exported to a file, copied
 //! as a new record, or discarded by her choice).
@@ -30,6 +31,7 @@ use common::{Client, TestServer};
 use ferry_core::protocol::{Access, ConflictKind, Fields, MergeKind};
 use ferry_core::{Error, FieldChoice, RecordState, Resolution};
 use ferry_reliability::{seed, sized};
+use ferry_server::rules::Right;
 use ferry_server::{demo, schema_file};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -82,6 +84,8 @@ struct Figures {
     conflicts_resolved: usize,
     rule_changes: usize,
     lost_resolved: usize,
+    /// dana's writes into a region she may write but not read.
+    handed_over: usize,
 }
 
 struct Sim {
@@ -98,6 +102,8 @@ struct Sim {
     reintroduced: HashSet<(Uuid, String)>,
     /// The regions dana may read and write now.
     dana_regions: Vec<&'static str>,
+    /// A region she may write but not read (hand records over to), if any.
+    dana_drop: Option<&'static str>,
     /// Tokens of lost edits kept by an export (each checked in its file).
     exported: HashSet<String>,
     server: std::sync::Arc<TestServer>,
@@ -135,6 +141,10 @@ impl Sim {
     /// one dana may write for her; `None` when she may write none.
     fn region(&mut self, client: usize) -> Option<Value> {
         if self.partial(client) {
+            if let Some(drop) = self.dana_drop.filter(|_| self.rng.gen_bool(0.2)) {
+                self.figures.handed_over += 1;
+                return Some(json!(drop));
+            }
             let r = *self.dana_regions.choose(&mut self.rng)?;
             return Some(json!(r));
         }
@@ -144,7 +154,8 @@ impl Sim {
         Some(json!(REGIONS[self.rng.gen_range(0..REGIONS.len())]))
     }
 
-    /// New grants for dana: one to three regions, read and write.
+    /// New grants for dana: one to three regions, read and write, and
+    /// sometimes one more she may write without reading.
     async fn change_rules(&mut self) {
         let n = self.rng.gen_range(1..=3);
         let regions: Vec<&'static str> =
@@ -153,6 +164,20 @@ impl Sim {
         self.server
             .grant(PARTIAL, "contacts", Some(Access::Write), &regions)
             .await;
+        let others: Vec<&'static str> = REGIONS
+            .iter()
+            .copied()
+            .filter(|r| !regions.contains(r))
+            .collect();
+        self.dana_drop = others
+            .choose(&mut self.rng)
+            .copied()
+            .filter(|_| self.rng.gen_bool(0.5));
+        if let Some(drop) = self.dana_drop {
+            self.server
+                .grant_right(PARTIAL, "contacts", Some(Right::WriteOnly), &[drop])
+                .await;
+        }
         self.dana_regions = regions;
         self.figures.rule_changes += 1;
     }
@@ -518,6 +543,7 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
         required: HashSet::new(),
         reintroduced: HashSet::new(),
         dana_regions: vec!["north", "east"],
+        dana_drop: None,
         exported: HashSet::new(),
         server: server.clone(),
         next_token: 0,
@@ -623,7 +649,22 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
                     }
                 }
                 (Some(s), Err(e)) if !s.deleted => {
-                    sim.fail(format!("client {c} lacks {collection}/{id}: {e}"))
+                    let versions: Vec<String> = history
+                        .iter()
+                        .map(|v| {
+                            format!(
+                                "v{} seq? by {} region {:?} deleted {}",
+                                v.version,
+                                v.updated_by,
+                                v.fields.get("region"),
+                                v.deleted
+                            )
+                        })
+                        .collect();
+                    sim.fail(format!(
+                        "client {c} lacks {collection}/{id}: {e}\nits history: {versions:#?}\ndana reads {:?}, may hand to {:?}",
+                        sim.dana_regions, sim.dana_drop
+                    ))
                 }
                 (_, Ok(l)) if !l.deleted => sim.fail(format!(
                     "client {c} still shows {collection}/{id}, which the server does not have alive or its user may not read: {l:#?}"
@@ -699,7 +740,12 @@ where
         total.conflicts_resolved += f.conflicts_resolved;
         total.rule_changes += f.rule_changes;
         total.lost_resolved += f.lost_resolved;
+        total.handed_over += f.handed_over;
     }
+    assert!(
+        total.rule_changes > 0 && total.handed_over > 0,
+        "the run changed rules and handed records over"
+    );
     println!(
         "{}",
         json!({
@@ -715,6 +761,7 @@ where
             "conflicts_resolved": total.conflicts_resolved,
             "rule_changes": total.rule_changes,
             "lost_access_resolved": total.lost_resolved,
+            "handed_over": total.handed_over,
             "lost": 0,
             "applied_twice": 0,
         })

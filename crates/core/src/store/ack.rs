@@ -74,6 +74,16 @@ fn store_one(
                     records::set_base(c, record, !more)?;
                 }
                 rebase_later_entries(c, record)?;
+                // My write took the record where I may write but not read
+                // (a hand-over): it leaves this device, as a removal would.
+                if !more
+                    && !newer
+                    && !record.deleted
+                    && let Some(col) = super::schema::collection_in(c, &record.collection)?
+                    && !super::lost::readable(&col, &record.fields)
+                {
+                    super::lost::remove(c, &record.collection, record.id)?;
+                }
             }
         }
         Status::Conflict => {

@@ -173,6 +173,14 @@ fn writable(col: &Collection) -> Option<(&str, &[String])> {
     Some((rows.field.as_str(), rows.write.as_deref()?))
 }
 
+/// Whether I may read a record of `col` holding `fields` (my rows say so,
+/// or are not limited).
+pub(crate) fn readable(col: &Collection, fields: &Fields) -> bool {
+    col.rows.as_ref().is_none_or(|rows| {
+        ferry_protocol::Rows::admits(rows.read.as_deref(), fields.get(&rows.field))
+    })
+}
+
 /// Refuses fields that would place a record outside the rows I may write.
 pub(crate) fn check_writable(col: &Collection, fields: &Fields) -> Result<()> {
     let Some((field, values)) = writable(col) else {

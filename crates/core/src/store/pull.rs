@@ -75,6 +75,14 @@ fn apply_pulled<F: PulledFields>(
     let id = r.id.to_string();
     let (base_version, local_changes) = row.unwrap_or((None, false));
     if base_version.is_some_and(|v| v >= r.version) {
+        // Back in my view at a version I hold: a `lost_access` conflict's
+        // record is mine to see again, and stays when the conflict is settled.
+        if local_changes {
+            c.prepare_cached(
+                "UPDATE conflicts SET gone = 0 WHERE collection = ?1 AND record_id = ?2 AND gone = 1",
+            )?
+            .execute(params![r.collection, id])?;
+        }
         return Ok(false);
     }
     set_base_of(c, r, !local_changes, row.is_some())?;

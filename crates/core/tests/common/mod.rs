@@ -115,6 +115,18 @@ impl TestServer {
         access: Option<ferry_core::protocol::Access>,
         values: &[&str],
     ) {
+        self.grant_right(username, collection, access.map(Into::into), values)
+            .await;
+    }
+
+    /// [`TestServer::grant`] of any right, write-only included.
+    pub async fn grant_right(
+        &self,
+        username: &str,
+        collection: &str,
+        access: Option<ferry_server::rules::Right>,
+        values: &[&str],
+    ) {
         self.store
             .change_rules(ferry_server::store::RuleChange::Grant {
                 subject: ferry_server::store::GrantSubject::User(username.to_string()),

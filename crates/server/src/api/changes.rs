@@ -6,7 +6,7 @@ use super::Json;
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Cursor, RawFields, Reader};
+use crate::store::{Cursor, RawFields, Reader, Walk};
 
 /// Removals gathered into one answer at most, when pages hold nothing else.
 const MAX_REMOVALS: usize = 50_000;
@@ -14,7 +14,9 @@ const MAX_REMOVALS: usize = 50_000;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
-    /// A cursor from an earlier page; omitted: from the start.
+    /// A cursor from an earlier page, sent back as it came (opaque: in the
+    /// middle of a walk through the pages it also says where the walk
+    /// began, e.g. `5120~0~1000400`); omitted: from the start.
     since: Option<String>,
     /// Page size, 1 to 5000 (larger values are capped); default 500.
     limit: Option<usize>,
@@ -38,22 +40,23 @@ pub async fn changes(
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<ChangesResponse<RawFields>> {
     let Query(q) = query?;
-    let since = match q.since.as_deref() {
-        None | Some("") => Cursor::default(),
-        Some(s) => {
-            Cursor::parse(s).ok_or_else(|| ApiError::Malformed(format!("invalid cursor {s:?}")))?
-        }
+    let (since, walk) = match q.since.as_deref() {
+        None | Some("") => (Cursor::default(), None),
+        Some(s) => Cursor::parse_with_walk(s)
+            .ok_or_else(|| ApiError::Malformed(format!("invalid cursor {s:?}")))?,
     };
     let limit = q.limit.unwrap_or(CHANGES_DEFAULT_LIMIT);
     if limit == 0 {
         return Err(ApiError::Malformed("limit must be at least 1".into()));
     }
-    let reader = Reader {
+    let mut reader = Reader {
         user_id: auth.session.user_id,
         view: state.view(&auth.session).await?,
+        walk,
     };
     let limit = limit.min(CHANGES_MAX_LIMIT);
     let mut page = state.store.changes(since, limit, reader.clone()).await?;
+    reader.walk = Walk::after(walk, since, &page);
     // A client older than removals takes a page without changes that claims
     // more for a broken server: read on, carrying the removals, until a page
     // has a change or is the last.
@@ -72,5 +75,9 @@ pub async fn changes(
         .collect();
     removed.retain(|r| seen.insert((r.collection.clone(), r.id)));
     page.removed = removed;
-    Ok(Json(page.into()))
+    // The walk began at the first page read, whatever pages followed here.
+    let cursor = page.cursor.with_walk(reader.walk.filter(|_| page.has_more));
+    let mut response: ChangesResponse<RawFields> = page.into();
+    response.cursor = cursor;
+    Ok(Json(response))
 }

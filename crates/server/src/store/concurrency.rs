@@ -408,6 +408,7 @@ async fn no_reader_of_some_rows_skips_a_change(a: DynStore, b: DynStore) {
         super::Reader {
             user_id: Uuid::nil(),
             view,
+            walk: None,
         }
     };
     let mut readers = Vec::new();

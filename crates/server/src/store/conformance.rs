@@ -52,6 +52,8 @@ where
     case!(collection_sizes_count_records_and_history_rows);
     case!(rows_follow_moves_grants_and_teams);
     case!(rows_of_ones_own);
+    case!(rows_backfill_once);
+    case!(rows_write_without_read);
 }
 
 /// The sampled gauges of `/metrics`: records (deleted ones too) and
@@ -1113,17 +1115,32 @@ async fn ctx_of(store: &DynStore, name: &str) -> PushContext {
 struct Device {
     held: HashMap<Uuid, serde_json::Value>,
     cursor: Cursor,
+    walk: Option<super::Walk>,
+    /// Records received, counted over every page.
+    received: usize,
 }
 
 impl Device {
     /// Pulls every page, in pages of `limit`, as a client does.
     async fn pull(&mut self, store: &DynStore, name: &str, limit: usize) {
-        loop {
+        while self.page(store, name, limit).await {}
+    }
+
+    /// Pulls one page; whether there is more.
+    async fn page(&mut self, store: &DynStore, name: &str, limit: usize) -> bool {
+        {
             let (user_id, view) = view_now(store, name).await;
+            let reader = super::Reader {
+                user_id,
+                view,
+                walk: self.walk,
+            };
             let page = store
-                .changes(self.cursor, limit, super::Reader { user_id, view })
+                .changes(self.cursor, limit, reader)
                 .await
                 .expect("changes");
+            self.walk = super::Walk::after(self.walk, self.cursor, &page);
+            self.received += page.changes.len();
             let mut seen = HashSet::new();
             for r in page.changes {
                 assert!(seen.insert(r.id), "a record at most once per page");
@@ -1141,9 +1158,7 @@ impl Device {
             }
             assert!(page.cursor >= self.cursor, "the cursor never goes back");
             self.cursor = page.cursor;
-            if !page.has_more {
-                return;
-            }
+            page.has_more
         }
     }
 
@@ -1201,7 +1216,7 @@ async fn rows_follow_moves_grants_and_teams(store: DynStore) {
         super::RuleChange::Grant {
             subject,
             collection: "p".into(),
-            access,
+            access: access.map(Into::into),
             values: vec![value.into()],
         }
     };
@@ -1352,7 +1367,7 @@ async fn rows_follow_moves_grants_and_teams(store: DynStore) {
     let bad = super::RuleChange::Grant {
         subject: dana(),
         collection: "a".into(),
-        access: Some(Access::Read),
+        access: Some(Access::Read.into()),
         values: vec!["north".into()],
     };
     assert!(matches!(
@@ -1362,6 +1377,168 @@ async fn rows_follow_moves_grants_and_teams(store: DynStore) {
     // Erin never saw a thing outside the south.
     e.pull(&store, "erin", 3).await;
     assert!(e.holds(&[s1.record_id, n1.record_id]));
+}
+
+/// A grant's backfill reaches a fresh device once: its records come through
+/// the rows it now reads, and their queued entries are not sent again. A
+/// device whose pull straddles the grant gets every record too.
+async fn rows_backfill_once(store: DynStore) {
+    store
+        .put_collections(&partitioned_defs())
+        .await
+        .expect("collections");
+    for name in ["admin", "dana"] {
+        store.create_user(name, "h").await.expect("user");
+    }
+    store
+        .set_grant("admin", "p", Some(Access::Write))
+        .await
+        .expect("grant");
+    let admin = ctx_of(&store, "admin").await;
+    let north: Vec<Mutation> = (0..12)
+        .map(|i| placed("p", "region", "north", &format!("n{i}")))
+        .collect();
+    let south: Vec<Mutation> = (0..12)
+        .map(|i| placed("p", "region", "south", &format!("s{i}")))
+        .collect();
+    // South first: a pull of north's rows walks past south's positions.
+    let mut all = south.clone();
+    all.extend(north.iter().cloned());
+    store.push(admin.clone(), all).await.expect("push");
+    let grant = |value: &str| super::RuleChange::Grant {
+        subject: super::GrantSubject::User("dana".into()),
+        collection: "p".into(),
+        access: Some(Access::Read.into()),
+        values: vec![value.into()],
+    };
+    store.change_rules(grant("north")).await.expect("grant");
+    let ids = |ms: &[Mutation]| ms.iter().map(|m| m.record_id).collect::<Vec<_>>();
+
+    let mut fresh = Device::default();
+    fresh.pull(&store, "dana", 5).await;
+    assert!(fresh.holds(&ids(&north)));
+    assert_eq!(fresh.received, north.len(), "each record sent once");
+
+    // Halfway through a pull, south is granted too: none of it is missed.
+    let mut straddling = Device::default();
+    assert!(straddling.page(&store, "dana", 5).await);
+    store.change_rules(grant("south")).await.expect("grant");
+    straddling.pull(&store, "dana", 5).await;
+    let mut both = ids(&north);
+    both.extend(ids(&south));
+    assert!(straddling.holds(&both), "every record of both");
+    let mut later = Device::default();
+    later.pull(&store, "dana", 5).await;
+    assert!(later.holds(&both));
+    assert_eq!(later.received, both.len(), "each record sent once");
+}
+
+/// A writer moves a record out of their own view: a dispatcher reads and
+/// writes the north and may write, not read, the south. Handing a record
+/// to the south is allowed and takes it off their device; they cannot touch
+/// it there, nor place anything where they may not write.
+async fn rows_write_without_read(store: DynStore) {
+    use crate::rules::Right;
+    store
+        .put_collections(&partitioned_defs())
+        .await
+        .expect("collections");
+    for name in ["admin", "disp", "erin"] {
+        store.create_user(name, "h").await.expect("user");
+    }
+    store
+        .set_grant("admin", "p", Some(Access::Write))
+        .await
+        .expect("grant");
+    let grant = |name: &str, right: Right, value: &str| super::RuleChange::Grant {
+        subject: super::GrantSubject::User(name.into()),
+        collection: "p".into(),
+        access: Some(right),
+        values: vec![value.into()],
+    };
+    for change in [
+        grant("disp", Right::Write, "north"),
+        grant("disp", Right::WriteOnly, "south"),
+        grant("erin", Right::Read, "south"),
+    ] {
+        store.change_rules(change).await.expect("grant");
+    }
+    let whole = super::RuleChange::Grant {
+        subject: super::GrantSubject::User("disp".into()),
+        collection: "p".into(),
+        access: Some(Right::WriteOnly),
+        values: Vec::new(),
+    };
+    assert!(
+        matches!(store.change_rules(whole).await, Err(StoreError::Invalid(m)) if m.contains("--where")),
+        "write-only names its values"
+    );
+    let rows = view_now(&store, "disp").await.1.get("p").expect("p").rows();
+    assert_eq!(
+        rows.map(|r| (r.read, r.write)),
+        Some((
+            Some(vec!["north".into()]),
+            Some(vec!["north".into(), "south".into()])
+        ))
+    );
+
+    let n1 = placed("p", "region", "north", "n1");
+    store
+        .push(ctx_of(&store, "admin").await, vec![n1.clone()])
+        .await
+        .expect("push");
+    let (mut d, mut e) = (Device::default(), Device::default());
+    d.pull(&store, "disp", 2).await;
+    assert!(d.holds(&[n1.record_id]));
+    let disp = ctx_of(&store, "disp").await;
+    assert_eq!(
+        one(
+            &store,
+            disp.clone(),
+            moved(&n1, 1, "region", "north", "south")
+        )
+        .await
+        .status,
+        Status::Applied,
+        "moved out of what disp reads, within what they write"
+    );
+    d.pull(&store, "disp", 2).await;
+    assert!(d.holds(&[]), "gone from disp's device");
+    e.pull(&store, "erin", 2).await;
+    assert!(e.holds(&[n1.record_id]), "the south has it");
+
+    // There, disp may not change it; a record placed in the south is taken
+    // and not seen again; the east is not disp's to write.
+    let edit = put(
+        "p",
+        n1.record_id,
+        Some(2),
+        json!({"title": "n1"}),
+        json!({"title": "mine"}),
+    );
+    let refused = one(&store, disp.clone(), edit).await;
+    assert!(forbidden(&refused), "{refused:?}");
+    let s2 = placed("p", "region", "south", "s2");
+    assert_eq!(
+        one(&store, disp.clone(), s2.clone()).await.status,
+        Status::Applied
+    );
+    assert!(forbidden(
+        &one(&store, disp.clone(), placed("p", "region", "east", "e1")).await
+    ));
+    d.pull(&store, "disp", 2).await;
+    assert!(d.holds(&[]));
+    e.pull(&store, "erin", 2).await;
+    assert!(e.holds(&[n1.record_id, s2.record_id]));
+    assert_eq!(
+        store
+            .history("p", n1.record_id)
+            .await
+            .expect("history")
+            .len(),
+        2,
+        "the move is in history"
+    );
 }
 
 /// `$user`: everyone sees and edits the records assigned to them; a
@@ -1382,7 +1559,7 @@ async fn rows_of_ones_own(store: DynStore) {
         .change_rules(super::RuleChange::Grant {
             subject: super::GrantSubject::Everyone,
             collection: "t".into(),
-            access: Some(Access::Write),
+            access: Some(Access::Write.into()),
             values: vec![crate::rules::SELF_VALUE.into()],
         })
         .await

@@ -72,10 +72,6 @@ fn now() -> String {
 }
 
 /// How a grant's access is stored.
-fn access_name(a: Access) -> &'static str {
-    if a == Access::Write { "write" } else { "read" }
-}
-
 fn stored_access(s: &str) -> Access {
     if s == "write" {
         Access::Write
@@ -164,6 +160,39 @@ impl PushContext {
 pub struct Reader {
     pub user_id: Uuid,
     pub view: View,
+    /// Where the reader's walk through the feed began, when this page is
+    /// not its first.
+    pub walk: Option<Walk>,
+}
+
+/// Where a walk through the feed (pages read one after another while
+/// `has_more`) began: the cursor of its first page and the last change
+/// then. A record that came into the reader's view before the walk began
+/// and was written after its start reaches them through their rows in
+/// this walk, so its queued feed entry is not sent again: a fresh pull
+/// gets each record of a backfill once. A mid-walk cursor carries it
+/// (`SEQ~START~BEGAN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Walk {
+    pub start: i64,
+    pub began: i64,
+}
+
+impl Walk {
+    /// The walk the page after `page` (read after `since` within `walk`)
+    /// belongs to: none once there is nothing more.
+    pub fn after(walk: Option<Walk>, since: Cursor, page: &ChangesPage) -> Option<Walk> {
+        let walk = walk.unwrap_or(Walk {
+            start: since.0,
+            began: page.high_water,
+        });
+        page.has_more.then_some(walk)
+    }
+
+    /// The feed arguments of `walk`: (began, start), matching nothing without one.
+    pub fn bounds(walk: Option<Walk>) -> (i64, i64) {
+        walk.map_or((-1, 0), |w| (w.began, w.start))
+    }
 }
 
 impl Reader {
@@ -173,6 +202,7 @@ impl Reader {
         Reader {
             user_id: Uuid::nil(),
             view: view_of_grants(&grants),
+            walk: None,
         }
     }
 }
@@ -206,7 +236,7 @@ pub enum RuleChange {
     Grant {
         subject: GrantSubject,
         collection: String,
-        access: Option<Access>,
+        access: Option<crate::rules::Right>,
         values: Vec<String>,
     },
     TeamAdd(String),
@@ -268,6 +298,12 @@ fn check_grant(change: &RuleChange, defs: &[CollectionDef]) -> Result<(), StoreE
             access,
             ..
         } => {
+            if values.is_empty() && *access == Some(crate::rules::Right::WriteOnly) {
+                return Err(StoreError::Invalid(
+                    "say where one may write without reading: --write-only needs --where FIELD=VALUE[,VALUE…]"
+                        .into(),
+                ));
+            }
             // A whole collection may be granted before its schema is applied.
             if values.is_empty() || access.is_none() {
                 return Ok(());
@@ -404,7 +440,7 @@ pub trait Store: Send + Sync + 'static {
         self.change_rules(RuleChange::Grant {
             subject: GrantSubject::User(username.to_string()),
             collection: collection.to_string(),
-            access,
+            access: access.map(Into::into),
             values: Vec::new(),
         })
         .await
@@ -592,6 +628,8 @@ pub struct ChangesPage {
     /// Where the next page starts.
     pub cursor: Cursor,
     pub has_more: bool,
+    /// The last change of the snapshot the page was read from.
+    pub high_water: i64,
 }
 
 impl ChangesPage {
@@ -615,6 +653,7 @@ impl ChangesPage {
             removed: Vec::new(),
             cursor: Cursor(cursor),
             has_more,
+            high_water,
         }
     }
 }
@@ -637,6 +676,26 @@ pub struct Cursor(pub i64);
 impl Cursor {
     pub fn parse(s: &str) -> Option<Cursor> {
         s.parse::<i64>().ok().filter(|n| *n >= 0).map(Cursor)
+    }
+
+    /// Reads a cursor as `GET /v1/changes` gives it: a position, mid-walk
+    /// followed by where the walk began (see [`Walk`]).
+    pub fn parse_with_walk(s: &str) -> Option<(Cursor, Option<Walk>)> {
+        let mut parts = s.split('~');
+        let seq = Cursor::parse(parts.next()?)?;
+        let (Some(start), Some(began), None) = (parts.next(), parts.next(), parts.next()) else {
+            return (!s.contains('~')).then_some((seq, None));
+        };
+        let (start, began) = (Cursor::parse(start)?.0, Cursor::parse(began)?.0);
+        (start <= seq.0 && start <= began).then_some((seq, Some(Walk { start, began })))
+    }
+
+    /// This cursor as the wire gives it within `walk`.
+    pub fn with_walk(self, walk: Option<Walk>) -> String {
+        match walk {
+            Some(w) => format!("{}~{}~{}", self.0, w.start, w.began),
+            None => self.to_string(),
+        }
     }
 }
 
@@ -667,4 +726,37 @@ pub async fn open_with(url: &str, pg: &postgres::PgOptions) -> Result<DynStore, 
         "unknown database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE",
         crate::config::redact_url(url)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cursor, Walk};
+
+    #[test]
+    fn a_mid_walk_cursor_reads_back_and_nonsense_is_refused() {
+        assert_eq!(Cursor::parse_with_walk("812"), Some((Cursor(812), None)));
+        let walk = Walk {
+            start: 3,
+            began: 900,
+        };
+        let wire = Cursor(812).with_walk(Some(walk));
+        assert_eq!(wire, "812~3~900");
+        assert_eq!(
+            Cursor::parse_with_walk(&wire),
+            Some((Cursor(812), Some(walk)))
+        );
+        for bad in [
+            "",
+            "812~3",
+            "812~3~900~1",
+            "812~913~900",
+            "812~3~2",
+            "a~b~c",
+            "-1",
+            "812~-3~900",
+            "~~",
+        ] {
+            assert_eq!(Cursor::parse_with_walk(bad), None, "{bad:?}");
+        }
+    }
 }

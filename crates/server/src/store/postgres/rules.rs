@@ -8,13 +8,12 @@ use ferry_protocol::Record;
 use uuid::Uuid;
 
 use super::super::{
-    ChangesPage, Cursor, GrantSubject, Reader, RuleChange, StoreError, TEAMS_SQL, Team,
-    access_name, check_grant, json_err, no_such_team, no_such_user, now, sort_page, stored_access,
-    stored_hlc, teams_from,
+    ChangesPage, Cursor, GrantSubject, Reader, RuleChange, StoreError, TEAMS_SQL, Team, Walk,
+    check_grant, json_err, no_such_team, no_such_user, now, sort_page, stored_hlc, teams_from,
 };
 use super::pg_err;
 use super::read::collections;
-use crate::rules::{self, RuleRow, Scope, Subject, View, changed_reads};
+use crate::rules::{self, Right, RuleRow, Scope, Subject, View, changed_reads};
 use crate::schema_file::CollectionDef;
 
 pub(super) async fn rules_for(
@@ -39,7 +38,7 @@ pub(super) async fn rules_for(
             let value: String = r.get(2);
             RuleRow {
                 collection: r.get(0),
-                access: stored_access(r.get(1)),
+                access: Right::parse(r.get(1)),
                 value: (!value.is_empty()).then_some(value),
             }
         })
@@ -179,7 +178,7 @@ async fn apply(
                     tx.execute(
                         "INSERT INTO grants (user_id, collection, access) VALUES ($1, $2, $3)
                          ON CONFLICT (user_id, collection) DO UPDATE SET access = excluded.access",
-                        &[&user, &collection, &access_name(*a)],
+                        &[&user, &collection, &a.name()],
                     )
                     .await
                     .map_err(pg_err)?;
@@ -194,7 +193,7 @@ async fn apply(
                         tx.execute(
                             "INSERT INTO rules (subject, collection, value, access) VALUES ($1, $2, $3, $4)
                              ON CONFLICT (subject, collection, value) DO UPDATE SET access = excluded.access",
-                            &[&key, &collection, &v, &access_name(*a)],
+                            &[&key, &collection, &v, &a.name()],
                         )
                         .await
                         .map_err(pg_err)?;
@@ -358,14 +357,18 @@ pub(super) async fn repartition(
 /// The feed: every source walked in sequence order up to the page size, by
 /// index, in one statement (one snapshot) with the high-water mark. `$1`
 /// the cursor, `$2` rows to fetch, `$3` the user, `$4`/`$5` the (collection,
-/// value) pairs of their rows, `$6` the collections they read whole.
+/// value) pairs of their rows, `$6` the collections they read whole, `$7`/`$8`
+/// where their walk began ([`Walk::bounds`]): a record that came into view
+/// and changed after the cursor, or after the walk's start when it came
+/// before the walk began, comes through the other sources, not twice.
 const FEED_SQL: &str = "SELECT hw.value, p.seq, p.collection, p.id, p.version, p.fields, p.deleted, p.updated_at, p.updated_by, p.parts
              FROM change_seq hw LEFT JOIN LATERAL (
                  SELECT f.seq, h.collection, h.id, h.version, h.fields, h.deleted, h.updated_at, h.updated_by, r.parts
                  FROM (
                      (SELECT u.seq, u.collection, u.id FROM user_feed u
                       JOIN records fr ON fr.collection = u.collection AND fr.id = u.id
-                      WHERE u.user_id = $3 AND u.seq > $1 AND NOT (u.gained AND u.record_seq > $1)
+                      WHERE u.user_id = $3 AND u.seq > $1
+                        AND NOT (u.gained AND (u.record_seq > $1 OR (u.seq <= $7 AND u.record_seq > $8)))
                         AND NOT (u.gained AND fr.seq > $1)
                       ORDER BY u.seq LIMIT $2)
                      UNION ALL
@@ -403,10 +406,20 @@ pub(super) async fn explain_feed(
     reader: &Reader,
 ) -> Result<Vec<String>, StoreError> {
     let (p_cols, p_values, whole) = feed_args(reader);
+    let (began, start) = Walk::bounds(reader.walk);
     let rows = client
         .query(
             &format!("EXPLAIN {FEED_SQL}"),
-            &[&0i64, &501i64, &reader.user_id, &p_cols, &p_values, &whole],
+            &[
+                &0i64,
+                &501i64,
+                &reader.user_id,
+                &p_cols,
+                &p_values,
+                &whole,
+                &began,
+                &start,
+            ],
         )
         .await
         .map_err(pg_err)?;
@@ -420,6 +433,7 @@ pub(super) async fn changes_page(
     reader: &Reader,
 ) -> Result<ChangesPage, StoreError> {
     let (p_cols, p_values, whole) = feed_args(reader);
+    let (began, start) = Walk::bounds(reader.walk);
     let stmt = client.prepare_cached(FEED_SQL).await.map_err(pg_err)?;
     let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
     let rows = client
@@ -432,6 +446,8 @@ pub(super) async fn changes_page(
                 &p_cols,
                 &p_values,
                 &whole,
+                &began,
+                &start,
             ],
         )
         .await

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_merged_from.sql"),
     include_str!("migrations/0005_row_rules.sql"),
     include_str!("migrations/0006_feed_gained.sql"),
+    include_str!("migrations/0007_write_only.sql"),
 ];
 
 pub struct SqliteStore {

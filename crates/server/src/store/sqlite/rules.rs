@@ -7,13 +7,12 @@ use ferry_protocol::Record;
 use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
 
 use super::super::{
-    ChangesPage, Cursor, GrantSubject, Reader, RuleChange, StoreError, TEAMS_SQL, Team,
-    access_name, check_grant, json_err, no_such_team, no_such_user, now, sort_page, stored_access,
-    stored_hlc, teams_from,
+    ChangesPage, Cursor, GrantSubject, Reader, RuleChange, StoreError, TEAMS_SQL, Team, Walk,
+    check_grant, json_err, no_such_team, no_such_user, now, sort_page, stored_hlc, teams_from,
 };
 use super::read::{load_collections, max_seq, parse_uuid};
 use super::{db_err, push::write_parts};
-use crate::rules::{self, RuleRow, Scope, Subject, View, changed_reads};
+use crate::rules::{self, Right, RuleRow, Scope, Subject, View, changed_reads};
 use crate::schema_file::CollectionDef;
 
 pub(super) fn rules_for(c: &Connection, user_id: &str) -> Result<Vec<RuleRow>, StoreError> {
@@ -40,7 +39,7 @@ pub(super) fn rules_for(c: &Connection, user_id: &str) -> Result<Vec<RuleRow>, S
         let (collection, access, value) = row.map_err(db_err)?;
         out.push(RuleRow {
             collection,
-            access: stored_access(&access),
+            access: Right::parse(&access),
             value: (!value.is_empty()).then_some(value),
         });
     }
@@ -155,7 +154,7 @@ fn apply(tx: &Connection, change: &RuleChange, user: Option<&str>) -> Result<(),
                     tx.execute(
                         "INSERT INTO grants (user_id, collection, access) VALUES (?1, ?2, ?3)
                          ON CONFLICT (user_id, collection) DO UPDATE SET access = ?3",
-                        params![user, collection, access_name(*a)],
+                        params![user, collection, a.name()],
                     )
                     .map_err(db_err)?;
                 }
@@ -169,7 +168,7 @@ fn apply(tx: &Connection, change: &RuleChange, user: Option<&str>) -> Result<(),
                         tx.execute(
                             "INSERT INTO rules (subject, collection, value, access) VALUES (?1, ?2, ?3, ?4)
                              ON CONFLICT (subject, collection, value) DO UPDATE SET access = ?4",
-                            params![key, collection, v, access_name(*a)],
+                            params![key, collection, v, a.name()],
                         )
                         .map_err(db_err)?;
                     }
@@ -323,13 +322,20 @@ pub(super) fn repartition(tx: &Connection, def: &CollectionDef) -> Result<(), St
 /// value) pairs of their rows as JSON, the collections they read whole.
 fn feed_sql(reader: &Reader) -> Result<(String, Vec<Box<dyn ToSql>>), StoreError> {
     let (whole, partial) = reader.view.read_scopes();
-    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(reader.user_id.to_string())];
+    let (began, start) = Walk::bounds(reader.walk);
+    let mut args: Vec<Box<dyn ToSql>> = vec![
+        Box::new(reader.user_id.to_string()),
+        Box::new(began),
+        Box::new(start),
+    ];
     let mut arms = vec![
-        // A record that came into view and changed after the cursor comes
+        // A record that came into view and changed after the cursor, or
+        // after the walk's start when it came before the walk began, comes
         // through the other sources: not twice (a fresh pull has them all).
         "SELECT * FROM (SELECT u.seq, u.collection, u.id FROM user_feed u
          JOIN records fr ON fr.collection = u.collection AND fr.id = u.id
-         WHERE u.user_id = ?3 AND u.seq > ?1 AND NOT (u.gained AND u.record_seq > ?1)
+         WHERE u.user_id = ?3 AND u.seq > ?1
+           AND NOT (u.gained AND (u.record_seq > ?1 OR (u.seq <= ?4 AND u.record_seq > ?5)))
            AND NOT (u.gained AND fr.seq > ?1) ORDER BY u.seq LIMIT ?2)"
             .to_string(),
     ];
