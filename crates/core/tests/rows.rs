@@ -335,6 +335,70 @@ async fn a_record_that_comes_back_before_i_decide_stays_when_i_discard(server: T
     assert_eq!(listed(&dana), [north]);
 }
 
+/// dana (the north) and erin (the south) edit at the same time as alice,
+/// who sees everything: every edit lands, alice's and dana's edits of one
+/// contact merge, and each of them ends holding exactly their own region.
+async fn two_people_with_different_rows_edit_at_once(server: TestServer) {
+    let (server, alice, dana, north) = dana_of_the_north(server).await;
+    server
+        .add_user("erin", "contacts", Access::Write, &["south"])
+        .await;
+    let erin = Client::login(&server, "erin").await;
+    erin.sync().await;
+    let south = listed(&erin);
+    assert_eq!(south.len(), 1, "alice's south contact");
+    let south = south[0];
+
+    dana.store()
+        .update("contacts", north, fields(json!({"phone": "dana's"})))
+        .expect("dana edits");
+    let dana_new = dana
+        .store()
+        .create("contacts", fields(json!({"name": "Dana's", "region": "north"})))
+        .expect("dana creates");
+    erin.store()
+        .update("contacts", south, fields(json!({"phone": "erin's"})))
+        .expect("erin edits");
+    let erin_new = erin
+        .store()
+        .create("contacts", fields(json!({"name": "Erin's", "region": "south"})))
+        .expect("erin creates");
+    alice
+        .store()
+        .update("contacts", north, fields(json!({"email": "alice@example.com"})))
+        .expect("alice edits");
+    let (d, e, a) = tokio::join!(dana.sync(), erin.sync(), alice.sync());
+    for report in [&d, &e, &a] {
+        assert_eq!(report.pushed.rejected, 0, "{report:?}");
+        assert_eq!(report.conflicts, 0, "{report:?}");
+    }
+    for c in [&dana, &erin, &alice, &dana, &erin] {
+        c.sync().await;
+    }
+    let merged = alice.store().record("contacts", north).expect("north");
+    assert_eq!(merged.fields.get("phone"), Some(&json!("dana's")));
+    assert_eq!(merged.fields.get("email"), Some(&json!("alice@example.com")));
+    assert_eq!(
+        alice.store().record("contacts", south).expect("south").fields.get("phone"),
+        Some(&json!("erin's"))
+    );
+    let mut dana_has = listed(&dana);
+    dana_has.sort();
+    let mut want = vec![north, dana_new];
+    want.sort();
+    assert_eq!(dana_has, want, "dana: the north only");
+    let mut erin_has = listed(&erin);
+    erin_has.sort();
+    let mut want = vec![south, erin_new];
+    want.sort();
+    assert_eq!(erin_has, want, "erin: the south only");
+    assert_eq!(
+        dana.store().record("contacts", north).expect("north").fields,
+        merged.fields
+    );
+    assert_eq!(listed(&alice).len(), 4);
+}
+
 /// Each scenario on an embedded SQLite server and on PostgreSQL.
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
@@ -364,4 +428,5 @@ on_both_stores!(
     discarding_a_lost_edit_drops_it_and_the_record,
     a_contact_i_hand_to_a_region_i_cannot_read_leaves_my_laptop,
     a_record_that_comes_back_before_i_decide_stays_when_i_discard,
+    two_people_with_different_rows_edit_at_once,
 );
