@@ -1,4 +1,4 @@
-import { test, expect } from './fixtures';
+import { test, expect, rows } from './fixtures';
 import type { Page } from '@playwright/test';
 
 const dialog = (page: Page) => page.getByTestId('lost-access-dialog');
@@ -93,5 +93,24 @@ test.describe('A record that left my view with my changes in it', () => {
     await page.keyboard.press('Escape');
     await expect(dialog(page)).toBeHidden();
     expect(await resolutions(page)).toEqual([]);
+  });
+
+  test('handing a contact to a region I may write but not read: the editor says it will leave my list', async ({ page, ferry }) => {
+    await ferry.open({ lostAccess: true, handOver: true, contacts: 50 });
+    await page.getByTestId('conflicts-badge').waitFor();
+    await rows(page).first().click();
+    const region = page.locator('[data-testid=editor] [data-field="region"]');
+    await region.selectOption('west');
+    const note = page.getByTestId('hand-over');
+    await expect(note).toHaveText('You may place contacts in region west but not see them there: once saved and sent, this contact leaves your list.');
+    await expect(note).toHaveAttribute('role', 'note');
+    await ferry.shot('hand-over');
+    await region.selectOption('north');
+    await expect(note).toHaveCount(0);
+    await region.selectOption('west');
+    await page.getByTestId('save').click();
+    await expect(page.getByTestId('record-state')).toHaveText('Not sent yet');
+    const update = (await ferry.calls('update_record')).at(-1)!.args;
+    expect((update as { changes: { region: string } }).changes.region).toBe('west');
   });
 });

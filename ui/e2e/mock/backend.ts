@@ -28,6 +28,8 @@ export interface Scenario {
    * `lost_access` conflict.
    */
   lostAccess?: boolean;
+  /** With `lostAccess`: the west is mine to write but not to read (a hand-over). */
+  handOver?: boolean;
   /** An edit/edit conflict whose notes the server merged as text, with two clashing parts. */
   textConflict?: boolean;
   /** A few unsent changes. */
@@ -135,7 +137,10 @@ export class FakeBackend {
     };
     if (scenario.damaged) this.#status.connection = { state: 'error', message: scenario.damaged };
     const tasks = scenario.readOnlyTasks ? { ...TASKS, access: 'read' as const } : TASKS;
-    this.#table(scenario.lostAccess ? REGIONAL_CONTACTS : CONTACTS, scenario.contacts ?? 100_000);
+    const regional = scenario.handOver
+      ? { ...REGIONAL_CONTACTS, rows: { field: 'region', read: ['north', 'east'], write: ['north', 'west'] } }
+      : REGIONAL_CONTACTS;
+    this.#table(scenario.lostAccess ? regional : CONTACTS, scenario.contacts ?? 100_000);
     this.#table(tasks, scenario.tasks ?? 120);
     if (scenario.pending) this.#seedPending();
     if (scenario.conflicts) this.#seedConflicts();
