@@ -354,18 +354,28 @@ async fn two_people_with_different_rows_edit_at_once(server: TestServer) {
         .expect("dana edits");
     let dana_new = dana
         .store()
-        .create("contacts", fields(json!({"name": "Dana's", "region": "north"})))
+        .create(
+            "contacts",
+            fields(json!({"name": "Dana's", "region": "north"})),
+        )
         .expect("dana creates");
     erin.store()
         .update("contacts", south, fields(json!({"phone": "erin's"})))
         .expect("erin edits");
     let erin_new = erin
         .store()
-        .create("contacts", fields(json!({"name": "Erin's", "region": "south"})))
+        .create(
+            "contacts",
+            fields(json!({"name": "Erin's", "region": "south"})),
+        )
         .expect("erin creates");
     alice
         .store()
-        .update("contacts", north, fields(json!({"email": "alice@example.com"})))
+        .update(
+            "contacts",
+            north,
+            fields(json!({"email": "alice@example.com"})),
+        )
         .expect("alice edits");
     let (d, e, a) = tokio::join!(dana.sync(), erin.sync(), alice.sync());
     for report in [&d, &e, &a] {
@@ -377,9 +387,17 @@ async fn two_people_with_different_rows_edit_at_once(server: TestServer) {
     }
     let merged = alice.store().record("contacts", north).expect("north");
     assert_eq!(merged.fields.get("phone"), Some(&json!("dana's")));
-    assert_eq!(merged.fields.get("email"), Some(&json!("alice@example.com")));
     assert_eq!(
-        alice.store().record("contacts", south).expect("south").fields.get("phone"),
+        merged.fields.get("email"),
+        Some(&json!("alice@example.com"))
+    );
+    assert_eq!(
+        alice
+            .store()
+            .record("contacts", south)
+            .expect("south")
+            .fields
+            .get("phone"),
         Some(&json!("erin's"))
     );
     let mut dana_has = listed(&dana);
@@ -393,7 +411,10 @@ async fn two_people_with_different_rows_edit_at_once(server: TestServer) {
     want.sort();
     assert_eq!(erin_has, want, "erin: the south only");
     assert_eq!(
-        dana.store().record("contacts", north).expect("north").fields,
+        dana.store()
+            .record("contacts", north)
+            .expect("north")
+            .fields,
         merged.fields
     );
     assert_eq!(listed(&alice).len(), 4);
