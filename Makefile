@@ -7,7 +7,7 @@ CARGO ?= cargo
 # The PostgreSQL server of the store tests; `make pg` makes it answer.
 export FERRY_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo demo-two demo-server test deps pg ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load bench-rows
+.PHONY: demo demo-two demo-server test deps pg moto ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load bench-rows
 
 deps:
 	@scripts/install-deps.sh
@@ -48,11 +48,15 @@ test: deps
 test-ui:
 	cd ui && npm run build && npm test && npm run test:e2e
 
+# moto (PyPI) in a venv under ~/.cache/ferry: a real S3 API for the blob store tests.
+moto:
+	@scripts/moto.sh > /dev/null
+
 # The desktop end-to-end test drives the built app, ferry-server and the CLI.
-# The PostgreSQL tests fail (never skip) here: FERRY_REQUIRE_PG.
-test-rust: pg
+# The PostgreSQL and S3 tests fail (never skip) here: FERRY_REQUIRE_PG, FERRY_REQUIRE_S3.
+test-rust: pg moto
 	$(CARGO) build -p ferry-server -p ferry-cli
-	FERRY_REQUIRE_PG=1 $(CARGO) test --workspace --no-fail-fast
+	FERRY_REQUIRE_PG=1 FERRY_REQUIRE_S3=1 $(CARGO) test --workspace --no-fail-fast
 
 .PHONY: package test-package
 

@@ -156,7 +156,7 @@ test.describe('Import', () => {
   test('a running import shows progress and can be cancelled: the message says how many rows are kept, and importing again continues after them', async ({ page, ferry }) => {
     const lines = ['name,company'];
     for (let i = 0; i < 10_000; i++) lines.push(`Bulk Person ${i},Bulk Co`);
-    await ferry.open({ contacts: 5, files: { '/tmp/big.csv': lines.join('\n') }, importBatch: 2000, importDelayMs: 500 });
+    await ferry.open({ contacts: 5, files: { '/tmp/big.csv': lines.join('\n') }, importBatch: 2000, importDelayMs: 1500 });
     await preview(page, ferry.emit, '/tmp/big.csv');
     await expect(page.getByTestId('import-start')).toHaveText('Import 10,000 rows');
     await page.getByTestId('import-start').click();

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod demo;

@@ -1,0 +1,183 @@
+//! Blob storage: the bytes of attached files, content-addressed by their
+//! SHA-256, apart from the records that name them. Two backends behind one
+//! trait, held to one conformance suite: a directory on disk (the default,
+//! beside the SQLite database) and S3-compatible object storage (through the
+//! `object_store` crate) for servers that scale out.
+
+mod disk;
+mod s3;
+
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod moto;
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+pub use disk::DiskBlobs;
+pub use s3::S3Blobs;
+
+/// A blob's name: the lowercase hex SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobId(String);
+
+impl BlobId {
+    /// Reads 64 hex digits (either case); anything else is no blob id.
+    pub fn parse(s: &str) -> Option<BlobId> {
+        (s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| BlobId(s.to_ascii_lowercase()))
+    }
+
+    /// The id of `bytes`.
+    pub fn of(bytes: &[u8]) -> BlobId {
+        use sha2::Digest;
+        BlobId(hex::encode(sha2::Sha256::digest(bytes)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BlobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored blob, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub id: BlobId,
+    pub size: u64,
+    /// When it was stored (Unix ms): garbage collection spares young blobs.
+    pub stored_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob {0} is not stored")]
+    NotFound(BlobId),
+    #[error("bytes {start}-{end} are outside blob {id} ({size} bytes)")]
+    Range {
+        id: BlobId,
+        start: u64,
+        end: u64,
+        size: u64,
+    },
+    #[error("blob storage: {0}")]
+    Backend(String),
+}
+
+pub type BlobStream = BoxStream<'static, Result<Bytes, BlobError>>;
+
+/// Where blobs live. Every method is safe to retry: storing a blob that is
+/// already there changes nothing, deleting one that is gone succeeds.
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Stores the file at `path`, whose bytes the caller has checked hash to
+    /// `id`. It is readable whole or not at all; `path` is left as it was.
+    async fn put_file(&self, id: &BlobId, path: &Path) -> Result<(), BlobError>;
+    /// The size of a stored blob; `None` when it is not stored.
+    async fn size(&self, id: &BlobId) -> Result<Option<u64>, BlobError>;
+    /// The bytes of `range` (the whole blob when `None`), streamed.
+    async fn get(&self, id: &BlobId, range: Option<Range<u64>>) -> Result<BlobStream, BlobError>;
+    async fn delete(&self, id: &BlobId) -> Result<(), BlobError>;
+    /// Every stored blob, in no particular order.
+    async fn list(&self) -> Result<Vec<BlobMeta>, BlobError>;
+}
+
+pub type DynBlobs = Arc<dyn BlobStore>;
+
+/// Opens the blob store a `--blobs` setting names: `s3://BUCKET[/PREFIX]`
+/// (endpoint, region and credentials from the usual `AWS_*` variables), or
+/// a directory (`file:///var/lib/ferry/blobs` or a plain path).
+pub fn open(setting: &str) -> Result<DynBlobs, BlobError> {
+    if let Some(rest) = setting.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(BlobError::Backend(format!(
+                "--blobs {setting}: say the bucket, s3://BUCKET[/PREFIX]"
+            )));
+        }
+        return Ok(Arc::new(S3Blobs::from_env(bucket, prefix)?));
+    }
+    let dir = setting.strip_prefix("file://").unwrap_or(setting);
+    if dir.is_empty() || setting.contains("://") && !setting.starts_with("file://") {
+        return Err(BlobError::Backend(format!(
+            "--blobs {setting}: give a directory or s3://BUCKET[/PREFIX]"
+        )));
+    }
+    Ok(Arc::new(DiskBlobs::open(Path::new(dir))?))
+}
+
+/// Checks a byte range against a blob's size.
+fn check_range(id: &BlobId, range: &Range<u64>, size: u64) -> Result<(), BlobError> {
+    if range.start > range.end || range.end > size {
+        return Err(BlobError::Range {
+            id: id.clone(),
+            start: range.start,
+            end: range.end,
+            size,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_64_hex_digits_in_lowercase() {
+        let id = BlobId::of(b"hello");
+        assert_eq!(
+            id.as_str(),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(BlobId::parse(&id.as_str().to_uppercase()), Some(id));
+        for bad in [
+            "",
+            "2cf24d",
+            &"g".repeat(64),
+            &"a".repeat(65),
+            "../../etc/passwd",
+        ] {
+            assert_eq!(BlobId::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_setting_names_a_directory_or_a_bucket() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("blobs");
+        assert!(open(&path.to_string_lossy()).is_ok());
+        assert!(path.is_dir(), "made on open");
+        assert!(open(&format!("file://{}", path.display())).is_ok());
+        for bad in ["", "s3://", "ftp://host/dir"] {
+            assert!(open(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_disk_store_keeps_the_contract() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store: DynBlobs = Arc::new(DiskBlobs::open(&dir.path().join("blobs")).expect("open"));
+        conformance::run_all(store, dir.path()).await;
+    }
+
+    #[tokio::test]
+    async fn the_s3_store_keeps_the_contract() {
+        let Some(moto) = moto::Moto::start().await else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("dir");
+        let store: DynBlobs = Arc::new(moto.store("conformance").await);
+        conformance::run_all(store, dir.path()).await;
+    }
+}
