@@ -498,6 +498,24 @@ pub struct ChangesEvent {
     pub cursor: String,
 }
 
+/// An upload of a file's bytes (`PUT /v1/blobs/{sha256}`, an addition):
+/// how much of `size` the server holds. `received == size`: stored, and the
+/// uploader may read it.
+///
+/// ```
+/// # use ferry_protocol::BlobStatus;
+/// let json = r#"{"sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824","size":5,"received":5}"#;
+/// let v: BlobStatus = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BlobStatus {
+    pub sha256: String,
+    pub size: u64,
+    pub received: u64,
+}
+
 /// The body of every error response.
 ///
 /// ```

@@ -23,6 +23,10 @@ use serde::Deserialize;
 /// # releases = "/var/lib/ferry/releases"
 /// # mutation_horizon_days = 400
 /// # max_clock_drift_secs = 300
+/// # blobs = "/var/lib/ferry/blobs"        # or "s3://bucket/prefix"
+/// # blob_staging = "/var/lib/ferry/uploads"
+/// # max_file_mb = 1024
+/// # file_quota_mb = 10240
 /// ```
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +53,14 @@ pub struct ServerConfig {
     pub mutation_horizon_days: Option<u64>,
     /// Seconds a client's clock may run ahead before its stamps are capped.
     pub max_clock_drift_secs: Option<u64>,
+    /// Where attached files live: a directory or `s3://BUCKET[/PREFIX]`.
+    pub blobs: Option<String>,
+    /// Directory of unfinished uploads.
+    pub blob_staging: Option<PathBuf>,
+    /// Largest attached file, in MB.
+    pub max_file_mb: Option<u64>,
+    /// MB of files each user may upload in all.
+    pub file_quota_mb: Option<u64>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -68,6 +80,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("releases", &self.releases)
             .field("mutation_horizon_days", &self.mutation_horizon_days)
             .field("max_clock_drift_secs", &self.max_clock_drift_secs)
+            .field("blobs", &self.blobs)
+            .field("blob_staging", &self.blob_staging)
+            .field("max_file_mb", &self.max_file_mb)
+            .field("file_quota_mb", &self.file_quota_mb)
             .finish()
     }
 }

@@ -36,6 +36,15 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Invalid(String),
+    /// An upload chunk that does not start where the stored part ends.
+    #[error("this upload continues at byte {offset}")]
+    UploadOffset { offset: u64 },
+    #[error("{0}")]
+    HashMismatch(String),
+    #[error("{0}")]
+    BadRange(String),
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("too many failed logins; try again in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     #[error("too many logins at once; try again in {retry_after_s} s")]
@@ -57,7 +66,10 @@ impl ApiError {
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooLarge(_) | ApiError::TooManyVersions(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid(_) | ApiError::HashMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UploadOffset { .. } => StatusCode::CONFLICT,
+            ApiError::BadRange(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+            ApiError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy { .. } | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -77,6 +89,10 @@ impl ApiError {
             ApiError::TooManyVersions(_) => "too_many_versions",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Invalid(_) => "invalid",
+            ApiError::UploadOffset { .. } => "upload_offset",
+            ApiError::HashMismatch(_) => "hash_mismatch",
+            ApiError::BadRange(_) => "range_not_satisfiable",
+            ApiError::QuotaExceeded(_) => "quota_exceeded",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Busy { .. } => "busy",
             ApiError::Unavailable => "unavailable",
@@ -102,6 +118,11 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+            }
+            ApiError::UploadOffset { offset } => {
+                response
+                    .headers_mut()
+                    .insert(crate::api::UPLOAD_OFFSET, HeaderValue::from(offset));
             }
             ApiError::Unauthenticated | ApiError::BadCredentials => {
                 response

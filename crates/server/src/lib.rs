@@ -114,6 +114,8 @@ pub struct AppState {
     pub store_relays_commits: bool,
     /// Directory of signed desktop releases (update manifests); none: no updates.
     pub releases: Option<Arc<std::path::Path>>,
+    /// Where attached files live, and their limits; none: this server keeps no files.
+    pub blobs: Option<Arc<blobs::Blobs>>,
     /// The series served at `/metrics` (on the metrics listener).
     pub metrics: Arc<metrics::Metrics>,
     /// When remembered mutation ids were last pruned (Unix ms).
@@ -159,6 +161,7 @@ impl AppState {
                 limits,
                 shutdown: rx,
                 releases: None,
+                blobs: None,
                 metrics,
                 last_prune_ms: Arc::new(AtomicI64::new(0)),
             },

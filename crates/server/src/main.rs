@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::parser::ValueSource;
@@ -145,6 +145,23 @@ struct ServeArgs {
     #[arg(long, env = "FERRY_MAX_CLOCK_DRIFT_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     max_clock_drift_secs: u64,
+    /// Where attached files live: a directory, or s3://BUCKET[/PREFIX]
+    /// (endpoint, region and keys from AWS_ENDPOINT, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Default: `blobs` beside a
+    /// SQLite database; with PostgreSQL, no files unless set.
+    #[arg(long, env = "FERRY_BLOBS")]
+    blobs: Option<String>,
+    /// Directory of unfinished uploads (default: `uploads` in a blobs
+    /// directory; needed with S3).
+    #[arg(long, env = "FERRY_BLOB_STAGING")]
+    blob_staging: Option<PathBuf>,
+    /// Largest attached file, in MB.
+    #[arg(long, env = "FERRY_MAX_FILE_MB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    max_file_mb: u64,
+    /// MB of files each user may upload in all; default: no quota.
+    #[arg(long, env = "FERRY_FILE_QUOTA_MB")]
+    file_quota_mb: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -277,6 +294,20 @@ fn parse_cli() -> anyhow::Result<Cli> {
         if !given(m, "releases") && file.releases.is_some() {
             args.releases = file.releases;
         }
+        if !given(m, "blobs") && file.blobs.is_some() {
+            args.blobs = file.blobs;
+        }
+        if !given(m, "blob_staging") && file.blob_staging.is_some() {
+            args.blob_staging = file.blob_staging;
+        }
+        if !given(m, "max_file_mb")
+            && let Some(mb) = file.max_file_mb
+        {
+            args.max_file_mb = mb;
+        }
+        if !given(m, "file_quota_mb") && file.file_quota_mb.is_some() {
+            args.file_quota_mb = file.file_quota_mb;
+        }
         if !given(m, "mutation_horizon_days")
             && let Some(days) = file.mutation_horizon_days
         {
@@ -322,7 +353,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let store = store::open_with(&cli.db, &pg).await?;
     match cli.command {
-        Command::Serve(args) => serve(store, args).await,
+        Command::Serve(args) => serve(store, args, &cli.db).await,
         Command::User(UserCommand::Add { username }) => {
             if !valid_username(&username) {
                 bail!("a username is 1 to 64 letters, digits, '.', '-' or '_'");
@@ -437,7 +468,41 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
+/// The file storage `args` set up for the database `db`; none: no files.
+fn blob_settings(args: &ServeArgs, db: &str) -> anyhow::Result<Option<ferry_server::blobs::Blobs>> {
+    let setting = match (&args.blobs, db.strip_prefix("sqlite://")) {
+        (Some(s), _) => s.clone(),
+        (None, Some(path)) if path != ":memory:" => {
+            let beside = Path::new(path).parent().unwrap_or(Path::new("."));
+            beside.join("blobs").to_string_lossy().into_owned()
+        }
+        _ => {
+            tracing::warn!("no --blobs: this server keeps no attached files");
+            return Ok(None);
+        }
+    };
+    if args.max_file_mb == 0 || args.max_file_mb > 1_048_576 {
+        bail!("max_file_mb must be between 1 and 1048576");
+    }
+    let store = ferry_server::blobs::open(&setting)?;
+    let staging = match (&args.blob_staging, setting.starts_with("s3://")) {
+        (Some(dir), _) => dir.clone(),
+        (None, false) => {
+            Path::new(setting.strip_prefix("file://").unwrap_or(&setting)).join("uploads")
+        }
+        (None, true) => {
+            bail!("with --blobs s3://…, say where unfinished uploads wait: --blob-staging DIR")
+        }
+    };
+    std::fs::create_dir_all(&staging)
+        .with_context(|| format!("cannot make the upload directory {}", staging.display()))?;
+    let mut blobs = ferry_server::blobs::Blobs::new(store, staging);
+    blobs.max_blob_bytes = args.max_file_mb.saturating_mul(1024 * 1024);
+    blobs.quota_bytes = args.file_quota_mb.map(|mb| mb.saturating_mul(1024 * 1024));
+    Ok(Some(blobs))
+}
+
+async fn serve(store: DynStore, args: ServeArgs, db: &str) -> anyhow::Result<()> {
     // The config file's values skip the flags' range checks.
     if !(1..=36_500).contains(&args.mutation_horizon_days) {
         bail!("mutation_horizon_days must be between 1 and 36500");
@@ -461,6 +526,7 @@ async fn serve(store: DynStore, args: ServeArgs) -> anyhow::Result<()> {
         ..Limits::default()
     };
     let (mut state, stop_streams) = AppState::new(store, limits).await?;
+    state.blobs = blob_settings(&args, db)?.map(std::sync::Arc::new);
     state.releases = args.releases.map(Into::into);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -33,6 +33,7 @@ fn documents_every_v1_endpoint_of_the_protocol() {
             "/v1/app/update/{target}/{version}",
             "/v1/auth/login",
             "/v1/auth/logout",
+            "/v1/blobs/{sha256}",
             "/v1/changes",
             "/v1/events",
             "/v1/health",
@@ -57,8 +58,14 @@ async fn every_documented_operation_is_routed() {
             .replace("{collection}", "tasks")
             .replace("{id}", "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b")
             .replace("{target}", "linux-x86_64")
-            .replace("{version}", "0.1.0");
-        for (method, op) in [(Method::GET, &item.get), (Method::POST, &item.post)] {
+            .replace("{version}", "0.1.0")
+            .replace("{sha256}", &"ab".repeat(32));
+        for (method, op) in [
+            (Method::GET, &item.get),
+            (Method::POST, &item.post),
+            (Method::HEAD, &item.head),
+            (Method::PUT, &item.put),
+        ] {
             if op.is_none() {
                 continue;
             }
@@ -76,5 +83,5 @@ async fn every_documented_operation_is_routed() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 9);
+    assert_eq!(checked, 12);
 }

@@ -3,6 +3,7 @@
 
 mod app_update;
 mod auth;
+mod blobs;
 mod changes;
 mod events;
 mod health;
@@ -66,7 +67,10 @@ fn api(login_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(events::events))
         .routes(routes!(history::history))
         .routes(routes!(app_update::app_update))
+        .routes(routes!(blobs::head_blob, blobs::get_blob, blobs::put_blob))
 }
+
+pub use blobs::UPLOAD_OFFSET;
 
 /// The OpenAPI 3 document of the API, as served at `/v1/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {

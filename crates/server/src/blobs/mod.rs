@@ -94,6 +94,36 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
 
 pub type DynBlobs = Arc<dyn BlobStore>;
 
+/// The server's files: the store, where unfinished uploads wait, and the limits.
+#[derive(Debug)]
+pub struct Blobs {
+    pub store: DynBlobs,
+    /// Unfinished uploads, one file per user and blob (`DIR/USER/SHA-SIZE`),
+    /// on this server's disk whatever the store.
+    pub staging: std::path::PathBuf,
+    /// Largest file, in bytes.
+    pub max_blob_bytes: u64,
+    /// Bytes of files each user may have uploaded in all; none: no quota.
+    pub quota_bytes: Option<u64>,
+    /// Uploads being written now (user, blob): one writer at a time each.
+    pub(crate) writing: std::sync::Mutex<std::collections::HashSet<(uuid::Uuid, BlobId)>>,
+}
+
+/// Default [`Blobs::max_blob_bytes`]: 1 GiB.
+pub const MAX_BLOB_BYTES: u64 = 1024 * 1024 * 1024;
+
+impl Blobs {
+    pub fn new(store: DynBlobs, staging: std::path::PathBuf) -> Blobs {
+        Blobs {
+            store,
+            staging,
+            max_blob_bytes: MAX_BLOB_BYTES,
+            quota_bytes: None,
+            writing: Default::default(),
+        }
+    }
+}
+
 /// Opens the blob store a `--blobs` setting names: `s3://BUCKET[/PREFIX]`
 /// (endpoint, region and credentials from the usual `AWS_*` variables), or
 /// a directory (`file:///var/lib/ferry/blobs` or a plain path).

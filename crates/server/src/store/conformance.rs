@@ -54,6 +54,7 @@ where
     case!(rows_of_ones_own);
     case!(rows_backfill_once);
     case!(rows_write_without_read);
+    case!(blob_owners_are_remembered);
 }
 
 /// The sampled gauges of `/metrics`: records (deleted ones too) and
@@ -1539,6 +1540,36 @@ async fn rows_write_without_read(store: DynStore) {
         2,
         "the move is in history"
     );
+}
+
+/// Who uploaded which file: they may read it, and its size counts once
+/// toward their quota however often they send it.
+async fn blob_owners_are_remembered(store: DynStore) {
+    for name in ["ann", "ben"] {
+        store.create_user(name, "h").await.expect("user");
+    }
+    let id = |name: &str| {
+        let store = store.clone();
+        let name = name.to_string();
+        async move {
+            store
+                .user_by_name(&name)
+                .await
+                .expect("user")
+                .expect("exists")
+                .id
+        }
+    };
+    let (ann, ben) = (id("ann").await, id("ben").await);
+    let (a, b) = ("a".repeat(64), "b".repeat(64));
+    assert!(!store.blob_readable(&a, ann).await.expect("readable"));
+    store.add_blob_owner(&a, ann, 10).await.expect("owner");
+    store.add_blob_owner(&a, ann, 10).await.expect("again");
+    store.add_blob_owner(&b, ann, 5).await.expect("owner");
+    assert!(store.blob_readable(&a, ann).await.expect("readable"));
+    assert!(!store.blob_readable(&a, ben).await.expect("readable"));
+    assert_eq!(store.blob_bytes(ann).await.expect("bytes"), 15);
+    assert_eq!(store.blob_bytes(ben).await.expect("bytes"), 0);
 }
 
 /// `$user`: everyone sees and edits the records assigned to them; a

@@ -55,6 +55,8 @@ pub struct Copied {
     pub mutations: usize,
     /// Row rules: grants in `rules`, teams, memberships, feed entries.
     pub rules: usize,
+    /// Who uploaded which file (the files' bytes stay where `--blobs` keeps them).
+    pub blob_owners: usize,
     pub last_seq: i64,
 }
 
@@ -62,7 +64,7 @@ impl std::fmt::Display for Copied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} users, {} grants, {} sessions, {} collections, {} record versions of {} records, {} mutation outcomes, {} rows of row rules; change sequence at {}",
+            "{} users, {} grants, {} sessions, {} collections, {} record versions of {} records, {} mutation outcomes, {} rows of row rules, {} file uploads; change sequence at {}",
             self.users,
             self.grants,
             self.sessions,
@@ -71,6 +73,7 @@ impl std::fmt::Display for Copied {
             self.records,
             self.mutations,
             self.rules,
+            self.blob_owners,
             self.last_seq
         )
     }
@@ -372,6 +375,7 @@ pub async fn sqlite_to_postgres(
         .map_err(pg_err)?;
     }
     copied.rules = copy_row_rules(&src, &tx).await?;
+    copied.blob_owners = copy_blob_owners(&src, &tx).await?;
     let feed_end: i64 = read(&src, |c| {
         c.query_row("SELECT coalesce(max(seq), 0) FROM user_feed", [], |r| {
             r.get(0)
@@ -452,6 +456,33 @@ pub async fn sqlite_to_postgres(
 
 /// Copies what row rules keep: grants in `rules`, teams and their members,
 /// records' partition values and users' feed entries. Returns the rows.
+async fn copy_blob_owners(
+    src: &Sqlite,
+    tx: &deadpool_postgres::Transaction<'_>,
+) -> Result<usize, StoreError> {
+    let rows: Vec<(String, String, i64, String)> = read(src, |c| {
+        let mut s = c.prepare("SELECT sha256, user_id, size, created_at FROM blob_owners")?;
+        let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    let (mut shas, mut users, mut sizes, mut times) = (vec![], vec![], vec![], vec![]);
+    for (sha, user, size, at) in &rows {
+        shas.push(sha.clone());
+        users.push(uuid(user)?);
+        sizes.push(*size);
+        times.push(at.clone());
+    }
+    tx.execute(
+        "INSERT INTO blob_owners (sha256, user_id, size, created_at)
+         SELECT s, u, n, t::timestamptz FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[]) AS x(s, u, n, t)",
+        &[&shas, &users, &sizes, &times],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(rows.len())
+}
+
 async fn copy_row_rules(
     src: &Sqlite,
     tx: &deadpool_postgres::Transaction<'_>,

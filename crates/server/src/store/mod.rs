@@ -456,6 +456,18 @@ pub trait Store: Send + Sync + 'static {
     async fn change_rules(&self, change: RuleChange) -> Result<(), StoreError>;
     /// Every team with its members, by name.
     async fn teams(&self) -> Result<Vec<Team>, StoreError>;
+    /// Notes that `user_id` uploaded blob `sha256` of `size` bytes (again:
+    /// nothing changes).
+    async fn add_blob_owner(
+        &self,
+        sha256: &str,
+        user_id: Uuid,
+        size: u64,
+    ) -> Result<(), StoreError>;
+    /// Whether `user_id` may read blob `sha256`: they uploaded it.
+    async fn blob_readable(&self, sha256: &str, user_id: Uuid) -> Result<bool, StoreError>;
+    /// Bytes of the blobs `user_id` uploaded: what their quota counts.
+    async fn blob_bytes(&self, user_id: Uuid) -> Result<u64, StoreError>;
 
     /// Records a login; returns the new device id.
     async fn create_session(

@@ -96,6 +96,29 @@ impl Store for TimedStore {
         self.timed("teams", self.inner.teams()).await
     }
 
+    async fn add_blob_owner(
+        &self,
+        sha256: &str,
+        user_id: Uuid,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "add_blob_owner",
+            self.inner.add_blob_owner(sha256, user_id, size),
+        )
+        .await
+    }
+
+    async fn blob_readable(&self, sha256: &str, user_id: Uuid) -> Result<bool, StoreError> {
+        self.timed("blob_readable", self.inner.blob_readable(sha256, user_id))
+            .await
+    }
+
+    async fn blob_bytes(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        self.timed("blob_bytes", self.inner.blob_bytes(user_id))
+            .await
+    }
+
     async fn create_session(
         &self,
         user_id: Uuid,

@@ -32,6 +32,19 @@ fn demo_password_hash() -> &'static str {
 }
 
 /// Small limits, so tests see keep-alives and body limits quickly.
+/// Largest file the test servers take, and each user's quota.
+pub const TEST_MAX_FILE: u64 = 8 * 1024 * 1024;
+pub const TEST_QUOTA: u64 = 12 * 1024 * 1024;
+
+/// File storage in `dir`, with the test limits.
+pub fn test_blobs(dir: &std::path::Path) -> ferry_server::blobs::Blobs {
+    let store = ferry_server::blobs::open(&dir.join("blobs").to_string_lossy()).expect("blobs");
+    let mut blobs = ferry_server::blobs::Blobs::new(store, dir.join("uploads"));
+    blobs.max_blob_bytes = TEST_MAX_FILE;
+    blobs.quota_bytes = Some(TEST_QUOTA);
+    blobs
+}
+
 pub fn test_limits() -> Limits {
     Limits {
         max_body_bytes: 1024 * 1024,
@@ -73,9 +86,10 @@ impl TestServer {
         let store: DynStore =
             Arc::new(SqliteStore::open(&path.to_string_lossy()).expect("open the store"));
         seed(&store).await;
-        let (state, stop_streams) = AppState::new(store.clone(), limits)
+        let (mut state, stop_streams) = AppState::new(store.clone(), limits)
             .await
             .expect("app state");
+        state.blobs = Some(Arc::new(test_blobs(dir.path())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");

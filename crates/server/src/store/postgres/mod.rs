@@ -72,6 +72,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_row_rules.sql"),
     include_str!("migrations/0006_feed_gained.sql"),
     include_str!("migrations/0007_write_only.sql"),
+    include_str!("migrations/0008_blobs.sql"),
 ];
 
 /// Settings of the connection pool.
@@ -321,6 +322,52 @@ impl Store for PgStore {
 
     async fn teams(&self) -> Result<Vec<Team>, StoreError> {
         rules::teams(&self.client().await?).await
+    }
+
+    async fn add_blob_owner(
+        &self,
+        sha256: &str,
+        user_id: Uuid,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO blob_owners (sha256, user_id, size) VALUES ($1, $2, $3)
+                 ON CONFLICT (sha256, user_id) DO NOTHING",
+                &[&sha256, &user_id, &size],
+            )
+            .await
+            .map(|_| ())
+            .map_err(pg_err)
+    }
+
+    async fn blob_readable(&self, sha256: &str, user_id: Uuid) -> Result<bool, StoreError> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT 1 FROM blob_owners WHERE sha256 = $1 AND user_id = $2",
+                &[&sha256, &user_id],
+            )
+            .await
+            .map_err(pg_err)?
+            .is_some())
+    }
+
+    async fn blob_bytes(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT COALESCE(SUM(size), 0)::bigint FROM blob_owners WHERE user_id = $1",
+                &[&user_id],
+            )
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError> {

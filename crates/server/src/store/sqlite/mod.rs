@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_row_rules.sql"),
     include_str!("migrations/0006_feed_gained.sql"),
     include_str!("migrations/0007_write_only.sql"),
+    include_str!("migrations/0008_blobs.sql"),
 ];
 
 pub struct SqliteStore {
@@ -312,6 +313,48 @@ impl Store for SqliteStore {
 
     async fn teams(&self) -> Result<Vec<Team>, StoreError> {
         self.read(rules::teams).await
+    }
+
+    async fn add_blob_owner(
+        &self,
+        sha256: &str,
+        user_id: Uuid,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        let (sha256, size) = (sha256.to_string(), i64::try_from(size).unwrap_or(i64::MAX));
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO blob_owners (sha256, user_id, size, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (sha256, user_id) DO NOTHING",
+                params![sha256, user_id.to_string(), size, now()],
+            )
+            .map(|_| ())
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn blob_readable(&self, sha256: &str, user_id: Uuid) -> Result<bool, StoreError> {
+        let sha256 = sha256.to_string();
+        self.read(move |c| {
+            c.prepare_cached("SELECT 1 FROM blob_owners WHERE sha256 = ?1 AND user_id = ?2")
+                .and_then(|mut s| s.exists(params![sha256, user_id.to_string()]))
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn blob_bytes(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(size), 0) FROM blob_owners WHERE user_id = ?1",
+                params![user_id.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(db_err)
+        })
+        .await
     }
 
     async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError> {
