@@ -162,10 +162,13 @@ async fn files_over_the_limit_or_the_quota_are_refused_with_413() {
             .status(),
         201
     );
-    let second = pattern(TEST_QUOTA as usize - 7 * MB + 1, 2);
+    let second = pattern(TEST_QUOTA as usize - 6 * MB, 2);
     let resp = put(&server, &alice, &sha(&second), &second, None).await;
     let message = assert_error(resp, 413, "quota_exceeded").await;
-    assert!(message.contains("of your 12 MB"), "{message}");
+    assert_eq!(
+        message,
+        "this file (6 MB) would take your files to 13 MB of your 12 MB"
+    );
 }
 
 #[tokio::test]

@@ -262,6 +262,16 @@ fn parse_content_range(headers: &HeaderMap) -> Result<(u64, Option<u64>, u64), A
     Ok((start, Some(end), total))
 }
 
+/// `bytes` in MB, to one decimal where it matters ("3.2 MB", "12 MB").
+fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    if (mb - mb.round()).abs() < 0.05 {
+        format!("{mb:.0} MB")
+    } else {
+        format!("{mb:.1} MB")
+    }
+}
+
 /// One writer per user and blob at a time.
 struct Writing<'a> {
     blobs: &'a Blobs,
@@ -349,9 +359,10 @@ pub async fn put_blob(
         let used = state.store.blob_bytes(user).await?;
         if used.saturating_add(total) > quota {
             return Err(ApiError::QuotaExceeded(format!(
-                "your files would take {} MB of your {} MB",
-                (used + total).div_ceil(1024 * 1024),
-                quota / (1024 * 1024)
+                "this file ({}) would take your files to {} of your {}",
+                megabytes(total),
+                megabytes(used.saturating_add(total)),
+                megabytes(quota)
             )));
         }
     }

@@ -65,12 +65,18 @@ fn list_under(root: &Path) -> Result<Vec<BlobMeta>, BlobError> {
     let read = |dir: &Path| std::fs::read_dir(dir).map_err(|e| io_err("cannot list", dir, e));
     for first in read(root)? {
         let first = first.map_err(|e| io_err("cannot list", root, e))?.path();
-        if !first.is_dir() || first.file_name().is_some_and(|n| n == "tmp") {
+        // Only the fan-out directories (two hex digits): not tmp, nor uploads kept beside.
+        let fan_out = |p: &Path| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.len() == 2 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
+        if !first.is_dir() || !fan_out(&first) {
             continue;
         }
         for second in read(&first)? {
             let second = second.map_err(|e| io_err("cannot list", &first, e))?.path();
-            if !second.is_dir() {
+            if !second.is_dir() || !fan_out(&second) {
                 continue;
             }
             for file in read(&second)? {
