@@ -239,7 +239,9 @@ async fn edits_outside_my_writable_rows_are_refused_before_they_are_queued(serve
         .expect("create in the north");
 }
 
-async fn discarding_a_lost_edit_drops_it_and_the_record(server: TestServer) {
+/// dana edits a north contact offline, then the north is taken from her
+/// (she writes the east instead): her edit waits as a `lost_access` conflict.
+async fn a_lost_edit_in_the_north(server: TestServer) -> (TestServer, Client, Uuid) {
     let (server, _alice, dana, north) = dana_of_the_north(server).await;
     dana.store()
         .update("contacts", north, fields(json!({"phone": "1"})))
@@ -250,6 +252,11 @@ async fn discarding_a_lost_edit_drops_it_and_the_record(server: TestServer) {
         .await;
     dana.sync().await;
     assert_eq!(dana.store().conflicts().expect("conflicts").len(), 1);
+    (server, dana, north)
+}
+
+async fn discarding_a_lost_edit_drops_it_and_the_record(server: TestServer) {
+    let (server, dana, north) = a_lost_edit_in_the_north(server).await;
     dana.store()
         .resolve("contacts", north, &Resolution::Discard)
         .expect("discard");
@@ -310,16 +317,7 @@ async fn a_contact_i_hand_to_a_region_i_cannot_read_leaves_my_laptop(server: Tes
 /// again, so discarding her edit leaves it on her laptop at the server's
 /// version.
 async fn a_record_that_comes_back_before_i_decide_stays_when_i_discard(server: TestServer) {
-    let (server, _alice, dana, north) = dana_of_the_north(server).await;
-    dana.store()
-        .update("contacts", north, fields(json!({"phone": "1"})))
-        .expect("edit");
-    server.grant("dana", "contacts", None, &[]).await;
-    server
-        .grant("dana", "contacts", Some(Access::Write), &["east"])
-        .await;
-    dana.sync().await;
-    assert_eq!(dana.store().conflicts().expect("conflicts").len(), 1);
+    let (server, dana, north) = a_lost_edit_in_the_north(server).await;
     server
         .grant("dana", "contacts", Some(Access::Write), &["north"])
         .await;
