@@ -49,6 +49,11 @@ pub async fn changes(
     if limit == 0 {
         return Err(ApiError::Malformed("limit must be at least 1".into()));
     }
+    // Read before the rules: where a walk beginning here may begin (Walk::after).
+    let before_view = match walk {
+        None => state.store.high_water().await?,
+        Some(_) => 0,
+    };
     let mut reader = Reader {
         user_id: auth.session.user_id,
         view: state.view(&auth.session).await?,
@@ -56,7 +61,7 @@ pub async fn changes(
     };
     let limit = limit.min(CHANGES_MAX_LIMIT);
     let mut page = state.store.changes(since, limit, reader.clone()).await?;
-    reader.walk = Walk::after(walk, since, &page);
+    reader.walk = Walk::after(walk, since, before_view, &page);
     // A client older than removals takes a page without changes that claims
     // more for a broken server: read on, carrying the removals, until a page
     // has a change or is the last.

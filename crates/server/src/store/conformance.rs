@@ -54,6 +54,7 @@ where
     case!(rows_of_ones_own);
     case!(rows_backfill_once);
     case!(rows_write_without_read);
+    case!(rows_grant_between_rules_and_page);
     case!(blob_owners_are_remembered);
 }
 
@@ -1130,6 +1131,7 @@ impl Device {
     /// Pulls one page; whether there is more.
     async fn page(&mut self, store: &DynStore, name: &str, limit: usize) -> bool {
         {
+            let before_view = store.high_water().await.expect("high water");
             let (user_id, view) = view_now(store, name).await;
             let reader = super::Reader {
                 user_id,
@@ -1140,7 +1142,7 @@ impl Device {
                 .changes(self.cursor, limit, reader)
                 .await
                 .expect("changes");
-            self.walk = super::Walk::after(self.walk, self.cursor, &page);
+            self.walk = super::Walk::after(self.walk, self.cursor, before_view, &page);
             self.received += page.changes.len();
             let mut seen = HashSet::new();
             for r in page.changes {
@@ -1432,6 +1434,57 @@ async fn rows_backfill_once(store: DynStore) {
     later.pull(&store, "dana", 5).await;
     assert!(later.holds(&both));
     assert_eq!(later.received, both.len(), "each record sent once");
+}
+
+/// A grant lands after a pull read the user's rules but before it read its
+/// first page: that page goes by the old rules, so the walk may not count
+/// on the rows for the new grant's records, and none is missed.
+async fn rows_grant_between_rules_and_page(store: DynStore) {
+    store
+        .put_collections(&partitioned_defs())
+        .await
+        .expect("collections");
+    for name in ["admin", "dana"] {
+        store.create_user(name, "h").await.expect("user");
+    }
+    store
+        .set_grant("admin", "p", Some(Access::Write))
+        .await
+        .expect("grant");
+    let grant = |value: &str| super::RuleChange::Grant {
+        subject: super::GrantSubject::User("dana".into()),
+        collection: "p".into(),
+        access: Some(Access::Read.into()),
+        values: vec![value.into()],
+    };
+    store.change_rules(grant("north")).await.expect("grant");
+    let admin = ctx_of(&store, "admin").await;
+    // South first: the first page of north's rows is past all of them.
+    let mut all: Vec<Mutation> = (0..6)
+        .map(|i| placed("p", "region", "south", &format!("s{i}")))
+        .collect();
+    all.extend((0..6).map(|i| placed("p", "region", "north", &format!("n{i}"))));
+    store.push(admin, all.clone()).await.expect("push");
+
+    let mut d = Device::default();
+    let before_view = store.high_water().await.expect("high water");
+    let (user_id, stale) = view_now(&store, "dana").await;
+    store.change_rules(grant("south")).await.expect("grant");
+    let reader = super::Reader {
+        user_id,
+        view: stale,
+        walk: None,
+    };
+    let page = store.changes(d.cursor, 3, reader).await.expect("page");
+    assert!(page.has_more);
+    for r in &page.changes {
+        d.held.insert(r.id, serde_json::Value::Null);
+    }
+    d.walk = super::Walk::after(None, d.cursor, before_view, &page);
+    d.cursor = page.cursor;
+    d.pull(&store, "dana", 3).await;
+    let ids: Vec<Uuid> = all.iter().map(|m| m.record_id).collect();
+    assert!(d.holds(&ids), "every record of both, held {}", d.held.len());
 }
 
 /// A writer moves a record out of their own view: a dispatcher reads and

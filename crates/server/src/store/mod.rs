@@ -180,11 +180,20 @@ pub struct Walk {
 
 impl Walk {
     /// The walk the page after `page` (read after `since` within `walk`)
-    /// belongs to: none once there is nothing more.
-    pub fn after(walk: Option<Walk>, since: Cursor, page: &ChangesPage) -> Option<Walk> {
+    /// belongs to: none once there is nothing more. A walk begins at the
+    /// last change committed before the reader's rules were read
+    /// (`before_view`), or the first page's, whichever is earlier: only a
+    /// grant those rules already held can be relied on to have sent its
+    /// records through the rows.
+    pub fn after(
+        walk: Option<Walk>,
+        since: Cursor,
+        before_view: i64,
+        page: &ChangesPage,
+    ) -> Option<Walk> {
         let walk = walk.unwrap_or(Walk {
             start: since.0,
-            began: page.high_water,
+            began: page.high_water.min(before_view).max(since.0),
         });
         page.has_more.then_some(walk)
     }
@@ -542,6 +551,8 @@ pub trait Store: Send + Sync + 'static {
     async fn history_stored_bytes(&self, collection: &str, id: Uuid) -> Result<u64, StoreError>;
     /// The latest server HLC stamp written, so a restarted clock never goes back.
     async fn latest_stamp(&self) -> Result<Option<ferry_protocol::Hlc>, StoreError>;
+    /// The position of the last committed change (pushes and grant changes).
+    async fn high_water(&self) -> Result<i64, StoreError>;
     /// Records (deleted ones included) and history rows of each collection
     /// that has any, for the sampled gauges of `/metrics`: one grouped count
     /// of each table, read now and then, never per request.

@@ -208,6 +208,10 @@ impl Store for TimedStore {
         self.timed("latest_stamp", self.inner.latest_stamp()).await
     }
 
+    async fn high_water(&self) -> Result<i64, StoreError> {
+        self.timed("high_water", self.inner.high_water()).await
+    }
+
     async fn collection_sizes(&self) -> Result<Vec<CollectionSize>, StoreError> {
         self.timed("collection_sizes", self.inner.collection_sizes())
             .await

@@ -578,6 +578,15 @@ impl Store for PgStore {
         })
     }
 
+    async fn high_water(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT value FROM change_seq")
+            .await
+            .map_err(pg_err)?;
+        Ok(client.query_one(&stmt, &[]).await.map_err(pg_err)?.get(0))
+    }
+
     async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {
         let client = self.client().await?;
         let row = client

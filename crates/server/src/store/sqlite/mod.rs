@@ -557,6 +557,10 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn high_water(&self) -> Result<i64, StoreError> {
+        self.read(max_seq).await
+    }
+
     async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {
         self.read(|c| {
             let s: Option<String> = c
