@@ -28,6 +28,27 @@ impl Drop for Guard {
     }
 }
 
+/// Xvfb, asked to stop (SIGTERM) so it removes its lock and socket: a
+/// killed one leaves them, and later displays start beside stale ones.
+struct XvfbGuard(Child);
+
+impl Drop for XvfbGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A child started as the leader of its own process group, killed with the
 /// whole group when the test ends: tauri-driver starts WebKitWebDriver, which
 /// starts the app, and neither would die with tauri-driver alone.
@@ -90,7 +111,7 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// An Xvfb display of our own, unless one is already set.
-fn display() -> (String, Option<Guard>) {
+fn display() -> (String, Option<XvfbGuard>) {
     if let Ok(d) = std::env::var("DISPLAY")
         && !d.is_empty()
     {
@@ -113,7 +134,7 @@ fn display() -> (String, Option<Guard>) {
             .stderr(Stdio::null())
             .spawn()
             .expect("start Xvfb (apt-get install xvfb)");
-        let guard = Guard(child);
+        let guard = XvfbGuard(child);
         let socket = format!("/tmp/.X11-unix/X{n}");
         wait_until("Xvfb", || Path::new(&socket).exists());
         return (format!(":{n}"), Some(guard));
