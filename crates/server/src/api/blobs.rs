@@ -367,9 +367,11 @@ pub async fn put_blob(
         }
     }
     let path = staged(blobs, user, &id, total);
-    let _writing = Writing::take(blobs, (user, id.clone())).ok_or(ApiError::UploadOffset {
-        offset: staged_len(&path).await?,
-    })?;
+    let Some(_writing) = Writing::take(blobs, (user, id.clone())) else {
+        return Err(ApiError::UploadOffset {
+            offset: staged_len(&path).await?,
+        });
+    };
     let offset = staged_len(&path).await?;
     if start != offset {
         return Err(ApiError::UploadOffset { offset });

@@ -1083,6 +1083,22 @@ fn partitioned_defs() -> Vec<CollectionDef> {
     vec![p, t]
 }
 
+/// The partitioned collections, `admin` who writes all of `collection`,
+/// and `users` without grants.
+async fn partitioned(store: &DynStore, collection: &str, users: &[&str]) {
+    store
+        .put_collections(&partitioned_defs())
+        .await
+        .expect("collections");
+    for name in std::iter::once(&"admin").chain(users) {
+        store.create_user(name, "h").await.expect("user");
+    }
+    store
+        .set_grant("admin", collection, Some(Access::Write))
+        .await
+        .expect("grant");
+}
+
 /// What a user may see and write now, as a request would find it.
 async fn view_now(store: &DynStore, name: &str) -> (Uuid, crate::rules::View) {
     let user = store
@@ -1204,17 +1220,7 @@ fn forbidden(r: &ferry_protocol::MutationResult) -> bool {
 /// device ends holding exactly the records its user may read, by pulls of
 /// small pages, and writes outside one's rows are refused.
 async fn rows_follow_moves_grants_and_teams(store: DynStore) {
-    store
-        .put_collections(&partitioned_defs())
-        .await
-        .expect("collections");
-    for name in ["admin", "dana", "erin"] {
-        store.create_user(name, "h").await.expect("user");
-    }
-    store
-        .set_grant("admin", "p", Some(Access::Write))
-        .await
-        .expect("grant");
+    partitioned(&store, "p", &["dana", "erin"]).await;
     let grant = |subject: super::GrantSubject, access: Option<Access>, value: &str| {
         super::RuleChange::Grant {
             subject,
@@ -1386,17 +1392,7 @@ async fn rows_follow_moves_grants_and_teams(store: DynStore) {
 /// the rows it now reads, and their queued entries are not sent again. A
 /// device whose pull straddles the grant gets every record too.
 async fn rows_backfill_once(store: DynStore) {
-    store
-        .put_collections(&partitioned_defs())
-        .await
-        .expect("collections");
-    for name in ["admin", "dana"] {
-        store.create_user(name, "h").await.expect("user");
-    }
-    store
-        .set_grant("admin", "p", Some(Access::Write))
-        .await
-        .expect("grant");
+    partitioned(&store, "p", &["dana"]).await;
     let admin = ctx_of(&store, "admin").await;
     let north: Vec<Mutation> = (0..12)
         .map(|i| placed("p", "region", "north", &format!("n{i}")))
@@ -1440,17 +1436,7 @@ async fn rows_backfill_once(store: DynStore) {
 /// first page: that page goes by the old rules, so the walk may not count
 /// on the rows for the new grant's records, and none is missed.
 async fn rows_grant_between_rules_and_page(store: DynStore) {
-    store
-        .put_collections(&partitioned_defs())
-        .await
-        .expect("collections");
-    for name in ["admin", "dana"] {
-        store.create_user(name, "h").await.expect("user");
-    }
-    store
-        .set_grant("admin", "p", Some(Access::Write))
-        .await
-        .expect("grant");
+    partitioned(&store, "p", &["dana"]).await;
     let grant = |value: &str| super::RuleChange::Grant {
         subject: super::GrantSubject::User("dana".into()),
         collection: "p".into(),
@@ -1493,17 +1479,7 @@ async fn rows_grant_between_rules_and_page(store: DynStore) {
 /// it there, nor place anything where they may not write.
 async fn rows_write_without_read(store: DynStore) {
     use crate::rules::Right;
-    store
-        .put_collections(&partitioned_defs())
-        .await
-        .expect("collections");
-    for name in ["admin", "disp", "erin"] {
-        store.create_user(name, "h").await.expect("user");
-    }
-    store
-        .set_grant("admin", "p", Some(Access::Write))
-        .await
-        .expect("grant");
+    partitioned(&store, "p", &["disp", "erin"]).await;
     let grant = |name: &str, right: Right, value: &str| super::RuleChange::Grant {
         subject: super::GrantSubject::User(name.into()),
         collection: "p".into(),
@@ -1628,17 +1604,7 @@ async fn blob_owners_are_remembered(store: DynStore) {
 /// `$user`: everyone sees and edits the records assigned to them; a
 /// reassignment moves a record from one laptop to the other.
 async fn rows_of_ones_own(store: DynStore) {
-    store
-        .put_collections(&partitioned_defs())
-        .await
-        .expect("collections");
-    for name in ["admin", "dana", "erin"] {
-        store.create_user(name, "h").await.expect("user");
-    }
-    store
-        .set_grant("admin", "t", Some(Access::Write))
-        .await
-        .expect("grant");
+    partitioned(&store, "t", &["dana", "erin"]).await;
     store
         .change_rules(super::RuleChange::Grant {
             subject: super::GrantSubject::Everyone,

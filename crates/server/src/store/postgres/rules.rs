@@ -387,17 +387,54 @@ const FEED_SQL: &str = "SELECT hw.value, p.seq, p.collection, p.id, p.version, p
              ) p ON true
              ORDER BY p.seq";
 
-/// The feed's arguments after the cursor and the page size.
-fn feed_args(reader: &Reader) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let (whole, partial) = reader.view.read_scopes();
-    let (mut p_cols, mut p_values) = (Vec::new(), Vec::new());
-    for (c, values) in &partial {
-        for v in values {
-            p_cols.push(c.clone());
-            p_values.push(v.clone());
+/// The feed's arguments after the cursor and the page size (`$3`…`$8`).
+struct FeedArgs {
+    user: Uuid,
+    p_cols: Vec<String>,
+    p_values: Vec<String>,
+    whole: Vec<String>,
+    began: i64,
+    start: i64,
+}
+
+impl FeedArgs {
+    fn of(reader: &Reader) -> FeedArgs {
+        let (whole, partial) = reader.view.read_scopes();
+        let (mut p_cols, mut p_values) = (Vec::new(), Vec::new());
+        for (c, values) in &partial {
+            for v in values {
+                p_cols.push(c.clone());
+                p_values.push(v.clone());
+            }
+        }
+        let (began, start) = Walk::bounds(reader.walk);
+        FeedArgs {
+            user: reader.user_id,
+            p_cols,
+            p_values,
+            whole,
+            began,
+            start,
         }
     }
-    (p_cols, p_values, whole)
+
+    /// Every parameter of [`FEED_SQL`], after `since` and `fetch`.
+    fn with<'a>(
+        &'a self,
+        since: &'a i64,
+        fetch: &'a i64,
+    ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 8] {
+        [
+            since,
+            fetch,
+            &self.user,
+            &self.p_cols,
+            &self.p_values,
+            &self.whole,
+            &self.began,
+            &self.start,
+        ]
+    }
 }
 
 /// The plan PostgreSQL chooses for the feed of `reader`.
@@ -405,22 +442,9 @@ pub(super) async fn explain_feed(
     client: &impl GenericClient,
     reader: &Reader,
 ) -> Result<Vec<String>, StoreError> {
-    let (p_cols, p_values, whole) = feed_args(reader);
-    let (began, start) = Walk::bounds(reader.walk);
+    let args = FeedArgs::of(reader);
     let rows = client
-        .query(
-            &format!("EXPLAIN {FEED_SQL}"),
-            &[
-                &0i64,
-                &501i64,
-                &reader.user_id,
-                &p_cols,
-                &p_values,
-                &whole,
-                &began,
-                &start,
-            ],
-        )
+        .query(&format!("EXPLAIN {FEED_SQL}"), &args.with(&0, &501))
         .await
         .map_err(pg_err)?;
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
@@ -432,24 +456,11 @@ pub(super) async fn changes_page(
     limit: usize,
     reader: &Reader,
 ) -> Result<ChangesPage, StoreError> {
-    let (p_cols, p_values, whole) = feed_args(reader);
-    let (began, start) = Walk::bounds(reader.walk);
+    let args = FeedArgs::of(reader);
     let stmt = client.prepare_cached(FEED_SQL).await.map_err(pg_err)?;
     let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
     let rows = client
-        .query(
-            &stmt,
-            &[
-                &since.0,
-                &fetch,
-                &reader.user_id,
-                &p_cols,
-                &p_values,
-                &whole,
-                &began,
-                &start,
-            ],
-        )
+        .query(&stmt, &args.with(&since.0, &fetch))
         .await
         .map_err(pg_err)?;
     let high_water: i64 = rows.first().map_or(since.0, |r| r.get(0));
