@@ -15,8 +15,8 @@ mod schema;
 
 pub use hlc::{Hlc, HlcError, MAX_CLOCK_DRIFT_MS, MAX_NODE_LEN};
 pub use schema::{
-    Access, Collection, Field, FieldType, MergeKind, Policy, Rows, SchemaResponse, check_fields,
-    check_required, partition_values,
+    Access, Collection, FetchFiles, Field, FieldType, FileRef, MergeKind, Policy, Rows,
+    SchemaResponse, check_fields, check_required, is_sha256, partition_values,
 };
 
 use std::collections::BTreeMap;

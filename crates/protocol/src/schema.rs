@@ -37,6 +37,23 @@ pub struct Collection {
     /// write. Absent: the whole collection, as `access` says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<Rows>,
+    /// When clients fetch the files of its `file` fields (an addition);
+    /// absent: on first open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_files: Option<FetchFiles>,
+}
+
+/// When a client fetches a collection's files.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FetchFiles {
+    /// With the records, so they are there offline.
+    Eager,
+    /// When someone first opens one.
+    #[default]
+    OnOpen,
 }
 
 /// The partition values of a collection a user may read and write.
@@ -136,6 +153,77 @@ pub struct Field {
     /// out and merge every field `whole`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<MergeKind>,
+    /// A `file` field may hold more than one file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multiple: bool,
+    /// A `file` field's largest file, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// What a `file` field takes: MIME types (`image/png`, `image/*`) or
+    /// extensions (`.pdf`); absent: anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept: Option<Vec<String>>,
+}
+
+/// One attached file, as a `file` field's value holds it: the bytes are
+/// the blob named by `sha256` (`/v1/blobs/{sha256}`).
+///
+/// ```
+/// # use ferry_protocol::FileRef;
+/// let json = r#"{"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","name":"site.jpg","size":4,"mime":"image/jpeg"}"#;
+/// let v: FileRef = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileRef {
+    /// The SHA-256 of the bytes, 64 lowercase hex digits.
+    pub sha256: String,
+    /// The file's name, without a directory.
+    pub name: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub size: u64,
+    /// Its MIME type; `application/octet-stream` when unknown.
+    pub mime: String,
+}
+
+/// Whether `s` is a SHA-256 as blobs are named: 64 lowercase hex digits.
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl FileRef {
+    /// The files a `file` field's value holds; none for `null` or a value
+    /// that is not a list of files.
+    pub fn list(value: Option<&Value>) -> Vec<FileRef> {
+        match value {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| serde_json::from_value(v.clone()).ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether a field's `accept` list takes this file: a MIME type, a
+    /// family (`image/*`) or an extension (`.pdf`), compared ignoring case.
+    pub fn accepted_by(&self, accept: &[String]) -> bool {
+        let mime = self.mime.to_ascii_lowercase();
+        let name = self.name.to_ascii_lowercase();
+        accept.iter().any(|a| {
+            let a = a.trim().to_ascii_lowercase();
+            if let Some(family) = a.strip_suffix("/*") {
+                mime.split('/').next() == Some(family)
+            } else if a.starts_with('.') {
+                name.ends_with(&a)
+            } else {
+                mime == a
+            }
+        })
+    }
 }
 
 /// How the server merges two edits of one field made from the same base
@@ -199,9 +287,29 @@ pub enum FieldType {
     Choice,
     /// An array of strings.
     Tags,
+    /// Attached files: an array of [`FileRef`]s (one at most unless the
+    /// field is `multiple`). Served only to clients that ask for it
+    /// (`GET /v1/schema?types=file`).
+    File,
 }
 
 impl Field {
+    /// An optional field of `field_type` labelled by its name, without
+    /// options or settings.
+    pub fn new(name: &str, field_type: FieldType) -> Field {
+        Field {
+            name: name.into(),
+            label: name.into(),
+            field_type,
+            required: false,
+            options: None,
+            merge: None,
+            multiple: false,
+            max_size: None,
+            accept: None,
+        }
+    }
+
     /// How edits of this field merge: the schema's `merge`, or the default
     /// for its type.
     pub fn merge_kind(&self) -> MergeKind {
@@ -246,6 +354,7 @@ impl Field {
                 true
             }
             (FieldType::Tags, Value::Array(items)) => items.iter().all(Value::is_string),
+            (FieldType::File, Value::Array(items)) => return self.check_files(items),
             _ => false,
         };
         if ok {
@@ -256,6 +365,46 @@ impl Field {
                 self.field_type.describe()
             ))
         }
+    }
+}
+
+impl Field {
+    fn check_files(&self, items: &[Value]) -> Result<(), String> {
+        let name = &self.name;
+        if items.len() > 1 && !self.multiple {
+            return Err(format!("field \"{name}\" holds one file"));
+        }
+        if self.required && items.is_empty() {
+            return Err(format!("field \"{name}\" is required"));
+        }
+        for item in items {
+            let file: FileRef = serde_json::from_value(item.clone())
+                .map_err(|_| format!("field \"{name}\" must be {}", FieldType::File.describe()))?;
+            if !is_sha256(&file.sha256) || file.name.trim().is_empty() || file.mime.is_empty() {
+                return Err(format!(
+                    "field \"{name}\" must be {}",
+                    FieldType::File.describe()
+                ));
+            }
+            if let Some(max) = self.max_size
+                && file.size > max
+            {
+                return Err(format!(
+                    "\"{}\" is larger than field \"{name}\" takes ({} bytes at most)",
+                    file.name, max
+                ));
+            }
+            if let Some(accept) = &self.accept
+                && !file.accepted_by(accept)
+            {
+                return Err(format!(
+                    "field \"{name}\" takes {} files, not \"{}\"",
+                    accept.join(", "),
+                    file.name
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -271,6 +420,7 @@ impl FieldType {
             FieldType::Datetime => "a date and time (RFC 3339, e.g. 2026-11-26T09:30:00Z)",
             FieldType::Choice => "one of the field's options",
             FieldType::Tags => "a list of text tags",
+            FieldType::File => "a list of files ({sha256, name, size, mime})",
         }
     }
 }
@@ -322,6 +472,9 @@ mod tests {
             required,
             options: (field_type == FieldType::Choice).then(|| vec!["a".into(), "b".into()]),
             merge: None,
+            multiple: false,
+            max_size: None,
+            accept: None,
         }
     }
 
@@ -345,10 +498,63 @@ mod tests {
             (FieldType::Tags, json!(["x", "y"]), true),
             (FieldType::Tags, json!(["x", 1]), false),
             (FieldType::Tags, json!("x"), false),
+            (FieldType::File, json!([file("a.pdf", 10)]), true),
+            (FieldType::File, json!([]), true),
+            (
+                FieldType::File,
+                json!([file("a.pdf", 10), file("b.pdf", 10)]),
+                false,
+            ),
+            (
+                FieldType::File,
+                json!([{"sha256": "ab", "name": "a", "size": 1, "mime": "text/plain"}]),
+                false,
+            ),
+            (FieldType::File, json!(["a.pdf"]), false),
+            (FieldType::File, json!(file("a.pdf", 10)), false),
         ];
         for (t, v, ok) in cases {
             assert_eq!(field(*t, false).check(v).is_ok(), *ok, "{t:?} {v}");
         }
+    }
+
+    fn file(name: &str, size: u64) -> Value {
+        let mime = if name.ends_with(".pdf") {
+            "application/pdf"
+        } else {
+            "image/jpeg"
+        };
+        json!({"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+               "name": name, "size": size, "mime": mime})
+    }
+
+    #[test]
+    fn a_file_field_keeps_to_its_size_kinds_and_count() {
+        let mut f = field(FieldType::File, false);
+        f.multiple = true;
+        f.max_size = Some(100);
+        f.accept = Some(vec!["image/*".into(), ".pdf".into()]);
+        assert!(
+            f.check(&json!([file("a.pdf", 10), file("b.JPG", 100)]))
+                .is_ok()
+        );
+        let err = f
+            .check(&json!([file("big.pdf", 101)]))
+            .expect_err("too large");
+        assert!(err.contains("\"big.pdf\" is larger"), "{err}");
+        let mut doc = file("notes.txt", 1);
+        doc["mime"] = json!("text/plain");
+        let err = f.check(&json!([doc])).expect_err("not accepted");
+        assert!(err.contains("takes image/*, .pdf files"), "{err}");
+        f.required = true;
+        assert!(f.check(&json!([])).is_err());
+    }
+
+    #[test]
+    fn a_schema_with_file_fields_reads_back_as_written() {
+        let json = r#"{"name":"photos","label":"Photos","type":"file","required":false,"multiple":true,"max_size":1048576,"accept":["image/*"]}"#;
+        let f: Field = serde_json::from_str(json).expect("parses");
+        assert_eq!(serde_json::to_string(&f).expect("writes"), json);
     }
 
     #[test]

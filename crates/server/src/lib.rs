@@ -35,6 +35,7 @@ pub use api::{openapi, router};
 use crate::auth::LoginThrottle;
 use crate::clock::Clock;
 use crate::events::{Events, StreamRegistry};
+use crate::schema_file::CollectionDef;
 use crate::store::{DynStore, StoreError};
 
 /// Request and connection limits.
@@ -200,9 +201,26 @@ impl AppState {
     }
 
     pub async fn view_of(&self, user_id: Uuid, username: &str) -> Result<rules::View, StoreError> {
+        Ok(self.view_and_collections_of(user_id, username).await?.0)
+    }
+
+    /// The user's view and the collection definitions it was made from.
+    pub async fn view_and_collections(
+        &self,
+        session: &store::Session,
+    ) -> Result<(rules::View, Vec<CollectionDef>), StoreError> {
+        self.view_and_collections_of(session.user_id, &session.username)
+            .await
+    }
+
+    async fn view_and_collections_of(
+        &self,
+        user_id: Uuid,
+        username: &str,
+    ) -> Result<(rules::View, Vec<CollectionDef>), StoreError> {
         let (rules, defs) =
             tokio::try_join!(self.store.rules_for(user_id), self.store.collections())?;
-        Ok(rules::View::new(username, &rules, &defs))
+        Ok((rules::View::new(username, &rules, &defs), defs))
     }
 }
 

@@ -84,6 +84,20 @@ enum Command {
     SeedDemo,
     /// Print the OpenAPI document of the API.
     Openapi,
+    /// Delete stored files no version of any record names and that are
+    /// older than the grace period, and unfinished uploads left that long
+    /// (run it daily; safe beside a running server).
+    Gc {
+        #[command(flatten)]
+        files: BlobArgs,
+        /// Hours a file may wait unnamed (uploaded, its change not yet
+        /// pushed) before it may be deleted.
+        #[arg(long, default_value_t = 24 * 7, value_parser = clap::value_parser!(u64).range(1..=876_000))]
+        grace_hours: u64,
+        /// Say what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Copy a SQLite server's database into an empty PostgreSQL database
     /// (stop the server first); clients keep their cursors and logins.
     Migrate {
@@ -145,6 +159,20 @@ struct ServeArgs {
     #[arg(long, env = "FERRY_MAX_CLOCK_DRIFT_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     max_clock_drift_secs: u64,
+    #[command(flatten)]
+    files: BlobArgs,
+    /// Largest attached file, in MB.
+    #[arg(long, env = "FERRY_MAX_FILE_MB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    max_file_mb: u64,
+    /// MB of files each user may upload in all; default: no quota.
+    #[arg(long, env = "FERRY_FILE_QUOTA_MB")]
+    file_quota_mb: Option<u64>,
+}
+
+/// Where the server's attached files live.
+#[derive(Args)]
+struct BlobArgs {
     /// Where attached files live: a directory, or s3://BUCKET[/PREFIX]
     /// (endpoint, region and keys from AWS_ENDPOINT, AWS_REGION,
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Default: `blobs` beside a
@@ -155,13 +183,6 @@ struct ServeArgs {
     /// directory; needed with S3).
     #[arg(long, env = "FERRY_BLOB_STAGING")]
     blob_staging: Option<PathBuf>,
-    /// Largest attached file, in MB.
-    #[arg(long, env = "FERRY_MAX_FILE_MB", default_value_t = 1024,
-          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
-    max_file_mb: u64,
-    /// MB of files each user may upload in all; default: no quota.
-    #[arg(long, env = "FERRY_FILE_QUOTA_MB")]
-    file_quota_mb: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -241,6 +262,19 @@ fn parse_cli() -> anyhow::Result<Cli> {
     {
         cli.db_pool_size = size;
     }
+    let files = match &mut cli.command {
+        Command::Serve(args) => Some(&mut args.files),
+        Command::Gc { files, .. } => Some(files),
+        _ => None,
+    };
+    if let (Some(files), Some(m)) = (files, sub) {
+        if !given(m, "blobs") && file.blobs.is_some() {
+            files.blobs = file.blobs.clone();
+        }
+        if !given(m, "blob_staging") && file.blob_staging.is_some() {
+            files.blob_staging = file.blob_staging.clone();
+        }
+    }
     if let (Command::Serve(args), Some(m)) = (&mut cli.command, sub) {
         if !given(m, "listen")
             && let Some(listen) = file.listen
@@ -293,12 +327,6 @@ fn parse_cli() -> anyhow::Result<Cli> {
         }
         if !given(m, "releases") && file.releases.is_some() {
             args.releases = file.releases;
-        }
-        if !given(m, "blobs") && file.blobs.is_some() {
-            args.blobs = file.blobs;
-        }
-        if !given(m, "blob_staging") && file.blob_staging.is_some() {
-            args.blob_staging = file.blob_staging;
         }
         if !given(m, "max_file_mb")
             && let Some(mb) = file.max_file_mb
@@ -443,6 +471,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::SeedDemo => seed_demo(store).await,
+        Command::Gc {
+            files,
+            grace_hours,
+            dry_run,
+        } => {
+            let Some(blobs) = blob_location(&files, &cli.db)? else {
+                bail!("this server keeps no files: say where they live with --blobs");
+            };
+            let grace = std::time::Duration::from_secs(grace_hours.saturating_mul(3600));
+            let report = ferry_server::blobs::gc::collect(&store, &blobs, grace, dry_run).await?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            println!(
+                "{} files kept ({} named by records, {} younger than {grace_hours} h); {verb} {} unnamed files ({}) and {} unfinished uploads ({})",
+                report.kept_named + report.kept_young,
+                report.kept_named,
+                report.kept_young,
+                report.deleted,
+                ferry_server::blobs::megabytes(report.deleted_bytes),
+                report.uploads_deleted,
+                ferry_server::blobs::megabytes(report.uploads_bytes),
+            );
+            Ok(())
+        }
         Command::Openapi | Command::Migrate { .. } => Ok(()),
     }
 }
@@ -470,6 +521,19 @@ fn read_password() -> anyhow::Result<String> {
 
 /// The file storage `args` set up for the database `db`; none: no files.
 fn blob_settings(args: &ServeArgs, db: &str) -> anyhow::Result<Option<ferry_server::blobs::Blobs>> {
+    if args.max_file_mb == 0 || args.max_file_mb > 1_048_576 {
+        bail!("max_file_mb must be between 1 and 1048576");
+    }
+    let Some(mut blobs) = blob_location(&args.files, db)? else {
+        return Ok(None);
+    };
+    blobs.max_blob_bytes = args.max_file_mb.saturating_mul(1024 * 1024);
+    blobs.quota_bytes = args.file_quota_mb.map(|mb| mb.saturating_mul(1024 * 1024));
+    Ok(Some(blobs))
+}
+
+/// The blob store and upload staging `args` name for the database `db`.
+fn blob_location(args: &BlobArgs, db: &str) -> anyhow::Result<Option<ferry_server::blobs::Blobs>> {
     let setting = match (&args.blobs, db.strip_prefix("sqlite://")) {
         (Some(s), _) => s.clone(),
         (None, Some(path)) if path != ":memory:" => {
@@ -481,9 +545,6 @@ fn blob_settings(args: &ServeArgs, db: &str) -> anyhow::Result<Option<ferry_serv
             return Ok(None);
         }
     };
-    if args.max_file_mb == 0 || args.max_file_mb > 1_048_576 {
-        bail!("max_file_mb must be between 1 and 1048576");
-    }
     let store = ferry_server::blobs::open(&setting)?;
     let staging = match (&args.blob_staging, setting.starts_with("s3://")) {
         (Some(dir), _) => dir.clone(),
@@ -496,10 +557,7 @@ fn blob_settings(args: &ServeArgs, db: &str) -> anyhow::Result<Option<ferry_serv
     };
     std::fs::create_dir_all(&staging)
         .with_context(|| format!("cannot make the upload directory {}", staging.display()))?;
-    let mut blobs = ferry_server::blobs::Blobs::new(store, staging);
-    blobs.max_blob_bytes = args.max_file_mb.saturating_mul(1024 * 1024);
-    blobs.quota_bytes = args.file_quota_mb.map(|mb| mb.saturating_mul(1024 * 1024));
-    Ok(Some(blobs))
+    Ok(Some(ferry_server::blobs::Blobs::new(store, staging)))
 }
 
 async fn serve(store: DynStore, args: ServeArgs, db: &str) -> anyhow::Result<()> {

@@ -10,10 +10,15 @@
 //! [[collections.fields]]
 //! name = "title"
 //! label = "Title"
-//! type = "text"              # text longtext number boolean date datetime choice tags
+//! type = "text"              # text longtext number boolean date datetime choice tags file
 //! required = true
 //! merge = "whole"            # or "set" (tags), "text" (text, longtext); default by type
 //! ```
+//!
+//! A `file` field may say `multiple = true`, `max_size = BYTES` and
+//! `accept = ["image/*", ".pdf"]`; its collection may say
+//! `fetch_files = "eager"` (clients fetch its files with the records) or
+//! `"on_open"` (the default).
 //!
 //! A collection may name `partition_by = "FIELD"` (a text, choice or tags
 //! field): then grants may give some of its rows, by that field's value.
@@ -37,6 +42,10 @@ pub struct CollectionDef {
     /// The field whose value places a record in a partition (row rules).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition_by: Option<String>,
+    /// When clients fetch its files: `eager` (with the records) or
+    /// `on_open` (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_files: Option<ferry_protocol::FetchFiles>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,7 +99,13 @@ impl CollectionDef {
             access,
             fields,
             rows: None,
+            fetch_files: self.fetch_files,
         }
+    }
+
+    /// Whether the collection has `file` fields.
+    pub fn has_files(&self) -> bool {
+        self.fields.iter().any(|f| f.field_type == FieldType::File)
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -140,6 +155,19 @@ impl CollectionDef {
                     "field \"{}\" in collection \"{c}\" cannot merge as {}: set is for tags, text for text and longtext, whole for any field",
                     f.name,
                     kind.name()
+                ));
+            }
+            let file_settings = f.multiple || f.max_size.is_some() || f.accept.is_some();
+            if file_settings && f.field_type != FieldType::File {
+                return Err(format!(
+                    "only file fields take multiple, max_size and accept (field \"{}\" in \"{c}\")",
+                    f.name
+                ));
+            }
+            if f.field_type == FieldType::File && f.name == self.title_field {
+                return Err(format!(
+                    "title field \"{}\" of collection \"{c}\" cannot be a file field",
+                    f.name
                 ));
             }
         }

@@ -90,6 +90,7 @@ async fn a_read_only_user_pushing_long_names_stores_nothing_and_gets_no_echo() {
 fn notes_collection() -> CollectionDef {
     CollectionDef {
         partition_by: None,
+        fetch_files: None,
         name: "notes".into(),
         label: "Notes".into(),
         title_field: "title".into(),
@@ -101,6 +102,9 @@ fn notes_collection() -> CollectionDef {
             required: true,
             options: None,
             merge: None,
+            multiple: false,
+            max_size: None,
+            accept: None,
         }],
     }
 }

@@ -1,13 +1,14 @@
 //! Files' bytes (DESIGN.md, "Blobs"): uploaded in resumable chunks, each
 //! blob named by its SHA-256 and checked against it before it is stored;
 //! read back whole or by range. A blob is readable only by someone who may:
-//! its uploader (and, with file fields, the readers of a record naming it),
-//! so a hash alone gives nothing; to anyone else it is not there (404).
+//! its uploader, and the readers of a record naming it when they ask
+//! through that record (`?collection=C&record=ID`), so a hash alone gives
+//! nothing; to anyone else it is not there (404).
 
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_protocol::BlobStatus;
@@ -19,7 +20,7 @@ use uuid::Uuid;
 use super::Json;
 use crate::AppState;
 use crate::auth::Authenticated;
-use crate::blobs::{BlobError, BlobId, Blobs};
+use crate::blobs::{BlobError, BlobId, Blobs, megabytes};
 use crate::error::ApiError;
 
 /// Where an unfinished upload continues: on `HEAD` and on a chunk that
@@ -87,18 +88,44 @@ async fn resume_point(blobs: &Blobs, user: Uuid, id: &BlobId) -> u64 {
     best
 }
 
-/// Whether the user may read stored blob `id`; its size then.
+/// The record through which a reader asks for a file it names.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Through {
+    /// The collection of a record whose file field names the file.
+    collection: Option<String>,
+    /// That record's id: whoever may read it may read its files.
+    record: Option<Uuid>,
+}
+
+fn through(
+    query: Result<Query<Through>, axum::extract::rejection::QueryRejection>,
+) -> Result<Through, ApiError> {
+    let Query(t) = query.map_err(|_| {
+        ApiError::Malformed("collection must be a collection's name and record a UUID".into())
+    })?;
+    Ok(t)
+}
+
+/// Whether the user may read stored blob `id` (they uploaded it, or may
+/// read the record `through` names and it names the file); its size then.
 async fn readable(
     state: &AppState,
     auth: &Authenticated,
     id: &BlobId,
+    through: &Through,
 ) -> Result<Option<u64>, ApiError> {
     let blobs = blobs(state)?;
-    if !state
+    let mut may = state
         .store
         .blob_readable(id.as_str(), auth.session.user_id)
-        .await?
-    {
+        .await?;
+    if !may && let (Some(collection), Some(record)) = (&through.collection, through.record) {
+        let (view, defs) = state.view_and_collections(&auth.session).await?;
+        may = super::files::readable_through(state, &view, &defs, collection, record, id.as_str())
+            .await?;
+    }
+    if !may {
         return Ok(None);
     }
     blobs.store.size(id).await.map_err(blob_err)
@@ -107,7 +134,7 @@ async fn readable(
 /// Whether the file is stored and yours to read (its size in
 /// Content-Length), and where an unfinished upload of it continues.
 #[utoipa::path(head, path = "/v1/blobs/{sha256}", tag = "blobs", security(("bearer" = [])),
-    params(("sha256" = String, Path, description = "The file's SHA-256, 64 hex digits")),
+    params(("sha256" = String, Path, description = "The file's SHA-256, 64 hex digits"), Through),
     responses(
         (status = 200, description = "Stored and yours to read; Content-Length is its size"),
         (status = 404, description = "Not stored, or not yours to read; `Upload-Offset` says where your unfinished upload of it continues (0: none)"),
@@ -118,9 +145,10 @@ pub async fn head_blob(
     State(state): State<AppState>,
     auth: Authenticated,
     UrlPath(sha256): UrlPath<String>,
+    query: Result<Query<Through>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let id = blob_id(&sha256)?;
-    if let Some(size) = readable(&state, &auth, &id).await? {
+    if let Some(size) = readable(&state, &auth, &id, &through(query)?).await? {
         return Ok((
             [
                 (header::CONTENT_LENGTH, HeaderValue::from(size)),
@@ -167,6 +195,7 @@ fn parse_range(value: &str, size: u64) -> Result<std::ops::Range<u64>, ApiError>
     params(
         ("sha256" = String, Path, description = "The file's SHA-256, 64 hex digits"),
         ("Range" = Option<String>, Header, description = "`bytes=START-END` or `bytes=START-`: part of the file"),
+        Through,
     ),
     responses(
         (status = 200, description = "The whole file", content_type = "application/octet-stream"),
@@ -180,10 +209,11 @@ pub async fn get_blob(
     State(state): State<AppState>,
     auth: Authenticated,
     UrlPath(sha256): UrlPath<String>,
+    query: Result<Query<Through>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = blob_id(&sha256)?;
-    let size = readable(&state, &auth, &id)
+    let size = readable(&state, &auth, &id, &through(query)?)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such file".into()))?;
     let range = match headers.get(header::RANGE) {
@@ -262,13 +292,16 @@ fn parse_content_range(headers: &HeaderMap) -> Result<(u64, Option<u64>, u64), A
     Ok((start, Some(end), total))
 }
 
-/// `bytes` in MB, to one decimal where it matters ("3.2 MB", "12 MB").
-fn megabytes(bytes: u64) -> String {
-    let mb = bytes as f64 / (1024.0 * 1024.0);
-    if (mb - mb.round()).abs() < 0.05 {
-        format!("{mb:.0} MB")
-    } else {
-        format!("{mb:.1} MB")
+/// Reads and drops a refused part's body (up to a part's size), so the
+/// client, still sending it, reads the refusal instead of a broken pipe.
+async fn drain(body: Body) {
+    const MOST: usize = 16 * 1024 * 1024;
+    let mut stream = body.into_data_stream();
+    let mut seen = 0;
+    while seen < MOST
+        && let Some(Ok(chunk)) = stream.next().await
+    {
+        seen += chunk.len();
     }
 }
 
@@ -347,17 +380,19 @@ pub async fn put_blob(
         received,
     };
     if total > blobs.max_blob_bytes {
+        drain(body).await;
         return Err(ApiError::TooLarge(format!(
             "a file may be at most {} MB",
             blobs.max_blob_bytes / (1024 * 1024)
         )));
     }
-    if readable(&state, &auth, &id).await? == Some(total) {
+    if readable(&state, &auth, &id, &Through::default()).await? == Some(total) {
         return Ok((StatusCode::OK, Json(status(total))).into_response());
     }
     if let Some(quota) = blobs.quota_bytes {
         let used = state.store.blob_bytes(user).await?;
         if used.saturating_add(total) > quota {
+            drain(body).await;
             return Err(ApiError::QuotaExceeded(format!(
                 "this file ({}) would take your files to {} of your {}",
                 megabytes(total),

@@ -6,6 +6,7 @@ mod auth;
 mod blobs;
 mod changes;
 mod events;
+mod files;
 mod health;
 mod history;
 mod push;
@@ -34,7 +35,7 @@ use crate::error::ApiError;
         license(name = "MIT")
     ),
     modifiers(&BearerAuth),
-    components(schemas(ferry_protocol::ErrorResponse))
+    components(schemas(ferry_protocol::ErrorResponse, ferry_protocol::FileRef))
 )]
 struct ApiDoc;
 

@@ -16,8 +16,9 @@ use crate::store::PushContext;
 ///
 /// A `rejected` result's `error.code` is `invalid_collection` (not a
 /// collection name; the name is not repeated), `unknown_collection`,
-/// `forbidden`, `invalid_base_version`, `invalid_field` or `unknown_record`.
-/// The first three are not remembered: a replay is decided again. Every
+/// `forbidden`, `invalid_base_version`, `invalid_field`, `unknown_record` or
+/// `missing_file` (it attaches a file not uploaded first). The first three
+/// and `missing_file` are not remembered: a replay is decided again. Every
 /// other result is remembered for the mutation horizon (400 days by default).
 /// An `hlc` more than the maximum clock drift (5 minutes by default) ahead
 /// of the server's clock is taken as that far ahead, never refused.
@@ -63,14 +64,33 @@ pub async fn push(
             )));
         }
     }
-    let view = state.view(&auth.session).await?;
+    let (view, defs) = state.view_and_collections(&auth.session).await?;
+    let refused =
+        super::files::refusals(&state, auth.session.user_id, &defs, &req.mutations).await?;
+    let refused_any = refused.iter().any(Option::is_some);
+    if refused_any {
+        req.mutations = req
+            .mutations
+            .into_iter()
+            .zip(&refused)
+            .filter_map(|(m, r)| r.is_none().then_some(m))
+            .collect();
+    }
     let ctx = PushContext {
         session: auth.session,
         view: std::sync::Arc::new(view),
         clock: state.clock.clone(),
     };
     let count = req.mutations.len();
-    let outcome = state.store.push(ctx, req.mutations).await?;
+    let mut outcome = state.store.push(ctx, req.mutations).await?;
+    if refused_any {
+        // Back in the order they came, the refused among the applied.
+        let mut applied = std::mem::take(&mut outcome.results).into_iter();
+        outcome.results = refused
+            .into_iter()
+            .filter_map(|r| r.or_else(|| applied.next()))
+            .collect();
+    }
     for result in &outcome.results {
         state.metrics.mutation(result.status);
     }

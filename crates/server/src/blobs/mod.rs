@@ -5,6 +5,7 @@
 //! `object_store` crate) for servers that scale out.
 
 mod disk;
+pub mod gc;
 mod s3;
 
 #[cfg(test)]
@@ -121,6 +122,16 @@ impl Blobs {
             quota_bytes: None,
             writing: Default::default(),
         }
+    }
+}
+
+/// `bytes` in MB, to one decimal where it matters ("3.2 MB", "12 MB").
+pub fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    if (mb - mb.round()).abs() < 0.05 {
+        format!("{mb:.0} MB")
+    } else {
+        format!("{mb:.1} MB")
     }
 }
 

@@ -14,9 +14,13 @@ fn def(policy: Policy) -> CollectionDef {
         required,
         options: (t == FieldType::Choice).then(|| vec!["todo".into(), "done".into()]),
         merge: None,
+        multiple: false,
+        max_size: None,
+        accept: None,
     };
     CollectionDef {
         partition_by: None,
+        fetch_files: None,
         name: "tasks".into(),
         label: "Tasks".into(),
         title_field: "title".into(),

@@ -52,6 +52,7 @@ async fn pg_pair() -> Option<Pair> {
 fn def() -> CollectionDef {
     CollectionDef {
         partition_by: None,
+        fetch_files: None,
         name: "c".into(),
         label: "C".into(),
         title_field: "title".into(),
@@ -63,6 +64,9 @@ fn def() -> CollectionDef {
             required: true,
             options: None,
             merge: None,
+            multiple: false,
+            max_size: None,
+            accept: None,
         })
         .chain((0..FIELDS).map(|i| Field {
             name: format!("f{i}"),
@@ -71,6 +75,9 @@ fn def() -> CollectionDef {
             required: false,
             options: None,
             merge: None,
+            multiple: false,
+            max_size: None,
+            accept: None,
         }))
         .collect(),
     }
@@ -347,6 +354,9 @@ async fn no_reader_of_some_rows_skips_a_change(a: DynStore, b: DynStore) {
         required: false,
         options: None,
         merge: None,
+        multiple: false,
+        max_size: None,
+        accept: None,
     });
     zoned.partition_by = Some("zone".into());
     a.put_collections(&[zoned]).await.expect("collections");

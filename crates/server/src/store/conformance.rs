@@ -108,6 +108,7 @@ async fn create_titled(
 fn def(name: &str) -> CollectionDef {
     CollectionDef {
         partition_by: None,
+        fetch_files: None,
         name: name.into(),
         label: name.to_uppercase(),
         title_field: "title".into(),
@@ -120,6 +121,9 @@ fn def(name: &str) -> CollectionDef {
                 required: true,
                 options: None,
                 merge: None,
+                multiple: false,
+                max_size: None,
+                accept: None,
             },
             Field {
                 name: "n".into(),
@@ -128,6 +132,9 @@ fn def(name: &str) -> CollectionDef {
                 required: false,
                 options: None,
                 merge: None,
+                multiple: false,
+                max_size: None,
+                accept: None,
             },
             Field {
                 name: "note".into(),
@@ -136,6 +143,9 @@ fn def(name: &str) -> CollectionDef {
                 required: false,
                 options: None,
                 merge: None,
+                multiple: false,
+                max_size: None,
+                accept: None,
             },
         ],
     }
@@ -1068,6 +1078,9 @@ fn partitioned_defs() -> Vec<CollectionDef> {
         required: false,
         options: Some(vec!["north".into(), "south".into(), "east".into()]),
         merge: None,
+        multiple: false,
+        max_size: None,
+        accept: None,
     });
     p.partition_by = Some("region".into());
     let mut t = def("t");
@@ -1078,6 +1091,9 @@ fn partitioned_defs() -> Vec<CollectionDef> {
         required: false,
         options: None,
         merge: None,
+        multiple: false,
+        max_size: None,
+        accept: None,
     });
     t.partition_by = Some("assignee".into());
     vec![p, t]

@@ -477,6 +477,14 @@ pub trait Store: Send + Sync + 'static {
     async fn blob_readable(&self, sha256: &str, user_id: Uuid) -> Result<bool, StoreError>;
     /// Bytes of the blobs `user_id` uploaded: what their quota counts.
     async fn blob_bytes(&self, user_id: Uuid) -> Result<u64, StoreError>;
+    /// Forgets who uploaded blob `sha256` (it was collected): their quota
+    /// no longer counts it.
+    async fn forget_blob(&self, sha256: &str) -> Result<(), StoreError>;
+    /// The blobs any stored version of a record of `collection` names in
+    /// its file field `field`: what garbage collection keeps.
+    async fn blob_refs(&self, collection: &str, field: &str) -> Result<Vec<String>, StoreError>;
+    /// The latest version of a record; `None` if there is none.
+    async fn current(&self, collection: &str, id: Uuid) -> Result<Option<Record>, StoreError>;
 
     /// Records a login; returns the new device id.
     async fn create_session(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ferry_protocol::{Access, Hlc, Mutation};
+use ferry_protocol::{Access, Hlc, Mutation, Record};
 use uuid::Uuid;
 
 use super::{
@@ -116,6 +116,21 @@ impl Store for TimedStore {
 
     async fn blob_bytes(&self, user_id: Uuid) -> Result<u64, StoreError> {
         self.timed("blob_bytes", self.inner.blob_bytes(user_id))
+            .await
+    }
+
+    async fn forget_blob(&self, sha256: &str) -> Result<(), StoreError> {
+        self.timed("forget_blob", self.inner.forget_blob(sha256))
+            .await
+    }
+
+    async fn blob_refs(&self, collection: &str, field: &str) -> Result<Vec<String>, StoreError> {
+        self.timed("blob_refs", self.inner.blob_refs(collection, field))
+            .await
+    }
+
+    async fn current(&self, collection: &str, id: Uuid) -> Result<Option<Record>, StoreError> {
+        self.timed("current", self.inner.current(collection, id))
             .await
     }
 

@@ -72,6 +72,8 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     metrics_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The server's files, when it runs here.
+    pub blobs: Option<Arc<ferry_server::blobs::Blobs>>,
     _dir: tempfile::TempDir,
 }
 
@@ -89,7 +91,8 @@ impl TestServer {
         let (mut state, stop_streams) = AppState::new(store.clone(), limits)
             .await
             .expect("app state");
-        state.blobs = Some(Arc::new(test_blobs(dir.path())));
+        let blobs = Arc::new(test_blobs(dir.path()));
+        state.blobs = Some(blobs.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -125,6 +128,7 @@ impl TestServer {
             stop: Some(stop),
             task,
             metrics_task: Some(metrics_task),
+            blobs: Some(blobs),
             _dir: dir,
         }
     }
@@ -142,6 +146,7 @@ impl TestServer {
             stop: None,
             task: tokio::spawn(async { Ok(()) }),
             metrics_task: None,
+            blobs: None,
             _dir: tempfile::tempdir().expect("temp dir"),
         }
     }

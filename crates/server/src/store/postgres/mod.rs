@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use ferry_protocol::{Access, Hlc, Mutation};
+use ferry_protocol::{Access, Hlc, Mutation, Record};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
@@ -368,6 +368,47 @@ impl Store for PgStore {
             .map_err(pg_err)?
             .get(0);
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn forget_blob(&self, sha256: &str) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute("DELETE FROM blob_owners WHERE sha256 = $1", &[&sha256])
+            .await
+            .map_err(pg_err)?;
+        Ok(())
+    }
+
+    async fn blob_refs(&self, collection: &str, field: &str) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT DISTINCT f->>'sha256'
+                 FROM history h, jsonb_array_elements(
+                     CASE WHEN jsonb_typeof(h.fields::jsonb -> $2) = 'array'
+                          THEN h.fields::jsonb -> $2 ELSE '[]'::jsonb END) f
+                 WHERE h.collection = $1 AND jsonb_typeof(f -> 'sha256') = 'string'",
+                &[&collection, &field],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn current(&self, collection: &str, id: Uuid) -> Result<Option<Record>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT h.version, h.fields, h.deleted, h.hlc, h.updated_at, h.updated_by, h.merged_from
+                 FROM records r JOIN history h ON h.seq = r.seq WHERE r.collection = $1 AND r.id = $2",
+                &[&collection, &id],
+            )
+            .await
+            .map_err(pg_err)?;
+        row.map(|row| version_from_row(&row, 0).map(|v| v.record(collection, id)))
+            .transpose()
     }
 
     async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError> {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use ferry_protocol::{Access, Hlc, Mutation};
+use ferry_protocol::{Access, Hlc, Mutation, Record};
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
@@ -29,7 +29,7 @@ use super::{
 };
 use crate::schema_file::CollectionDef;
 use checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
-use read::{history_page, load_collections, max_seq, parse_uuid, record_at};
+use read::{current, history_page, load_collections, max_seq, parse_uuid, record_at};
 
 /// Forward-only migrations, oldest first; `PRAGMA user_version` counts those
 /// applied. Never edit one that has shipped: add the next.
@@ -355,6 +355,43 @@ impl Store for SqliteStore {
             .map_err(db_err)
         })
         .await
+    }
+
+    async fn forget_blob(&self, sha256: &str) -> Result<(), StoreError> {
+        let sha256 = sha256.to_string();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM blob_owners WHERE sha256 = ?1", params![sha256])
+                .map(|_| ())
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn blob_refs(&self, collection: &str, field: &str) -> Result<Vec<String>, StoreError> {
+        let (collection, path) = (collection.to_string(), format!("$.\"{field}\""));
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT DISTINCT json_extract(f.value, '$.sha256')
+                     FROM history h, json_each(h.fields, ?2) f
+                     WHERE h.collection = ?1 AND json_type(h.fields, ?2) = 'array'
+                       AND json_type(f.value, '$.sha256') = 'text'",
+                )
+                .map_err(db_err)?;
+            let refs: Vec<String> = stmt
+                .query_map(params![collection, path], |r| r.get::<_, String>(0))
+                .map_err(db_err)?
+                .collect::<Result<_, _>>()
+                .map_err(db_err)?;
+            Ok(refs)
+        })
+        .await
+    }
+
+    async fn current(&self, collection: &str, id: Uuid) -> Result<Option<Record>, StoreError> {
+        let collection = collection.to_string();
+        self.read(move |c| current(c, &collection, &id.to_string()))
+            .await
     }
 
     async fn grants(&self, user_id: Uuid) -> Result<HashMap<String, Access>, StoreError> {

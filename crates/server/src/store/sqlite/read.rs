@@ -94,6 +94,25 @@ pub(super) fn record_at(
     reader.finish_at(version).map_err(StoreError::Internal)
 }
 
+/// The latest version of a record.
+pub(super) fn current(
+    conn: &Connection,
+    collection: &str,
+    id: &str,
+) -> Result<Option<Record>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT h.collection, h.id, h.version, h.fields, h.deleted, h.updated_at, h.updated_by
+             FROM records r JOIN history h ON h.seq = r.seq WHERE r.collection = ?1 AND r.id = ?2",
+        )
+        .map_err(db_err)?;
+    let mut rows = stmt.query(params![collection, id]).map_err(db_err)?;
+    match rows.next().map_err(db_err)? {
+        Some(row) => record_from_row(row).map(Some),
+        None => Ok(None),
+    }
+}
+
 pub(super) fn load_collections(conn: &Connection) -> Result<Vec<CollectionDef>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT definition FROM collections ORDER BY position")
