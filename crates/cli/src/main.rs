@@ -4,6 +4,7 @@
 
 mod account;
 mod conflicts;
+mod files;
 mod outbox;
 mod output;
 mod records;
@@ -75,6 +76,13 @@ enum Command {
     },
     /// Delete a record.
     Delete { collection: String, id: String },
+    /// Attach files to a record's file field.
+    Attach(files::AttachArgs),
+    /// Remove files from a record's file field.
+    Detach(files::DetachArgs),
+    /// Fetch the files of a record's file field (from the server unless
+    /// they are here) and say where they are, or copy them to --out.
+    Fetch(files::FetchArgs),
     /// List conflicts waiting for you.
     Conflicts,
     /// Settle a conflict.
@@ -200,6 +208,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             values,
         } => records::set(&ctx, &collection, &id, &values),
         Command::Delete { collection, id } => records::delete(&ctx, &collection, &id),
+        Command::Attach(args) => files::attach(&ctx, &args),
+        Command::Detach(args) => files::detach(&ctx, &args),
+        Command::Fetch(args) => files::fetch(&ctx, &args).await,
         Command::Conflicts => conflicts::list(&ctx),
         Command::Resolve(args) => conflicts::resolve(&ctx, &args),
         Command::Outbox => outbox::list(&ctx),

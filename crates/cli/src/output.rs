@@ -65,6 +65,12 @@ pub fn value(v: &Value) -> String {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         Value::Array(items) => items.iter().map(value).collect::<Vec<_>>().join(", "),
+        // An attached file: its name and size.
+        Value::Object(file) if file.get("name").is_some_and(Value::is_string) => format!(
+            "{} ({})",
+            value(&file["name"]),
+            crate::files::human_size(file.get("size").and_then(Value::as_u64).unwrap_or(0))
+        ),
         other => other.to_string(),
     }
 }

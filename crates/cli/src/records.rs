@@ -69,6 +69,11 @@ pub fn parse_value(field: &Field, text: &str) -> Result<Value, String> {
                     .map(|t| Value::String(t.to_string()))
                     .collect(),
             ),
+            FieldType::File => {
+                return Err(format!(
+                    "field \"{name}\" holds files: use `ferry attach` and `ferry detach`"
+                ));
+            }
             _ => Value::String(text.to_string()),
         }
     };
@@ -223,6 +228,9 @@ mod tests {
             required: false,
             options: None,
             merge: None,
+            multiple: false,
+            max_size: None,
+            accept: None,
         }
     }
 

@@ -536,11 +536,11 @@ async fn import_and_export_a_csv() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("id,name,email,phone,company,region,notes,tags,vip")
+        Some("id,name,email,phone,company,region,notes,tags,vip,photo")
     );
     let row = lines.next().expect("a row");
     assert!(
-        row.ends_with(",Lovelace; Ada,ada@example.org,,Analytical Engines,,,math; poetry,"),
+        row.ends_with(",Lovelace; Ada,ada@example.org,,Analytical Engines,,,math; poetry,,"),
         "{row}"
     );
     assert_eq!(lines.next(), None);
@@ -622,4 +622,95 @@ async fn a_lost_edit_is_listed_and_exported() {
     assert_eq!(ok(&dana, &["conflicts"]).await, "no conflicts");
     let gone = ferry(&dana, &["show", "contacts", &id], "").await;
     assert_ne!(gone.status.code(), Some(0), "{}", stdout(&gone));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_detach_and_fetch_files() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
+    login(&server, &alice, "alice").await;
+    login(&server, &bob, "bob").await;
+    let (plan, photo) = (dir.path().join("plan.pdf"), dir.path().join("site.jpg"));
+    std::fs::write(&plan, b"%PDF the plan").expect("write");
+    std::fs::write(&photo, b"a photo of the site").expect("write");
+    let id = ok(&alice, &["create", "tasks", "title=Survey"]).await;
+    let id = id.trim();
+    let plan_s = plan.display().to_string();
+    let photo_s = photo.display().to_string();
+    let out = ok(
+        &alice,
+        &["attach", "tasks", id, "attachments", &plan_s, &photo_s],
+    )
+    .await;
+    assert!(
+        out.contains("plan.pdf") && out.contains("waiting to be sent"),
+        "{out}"
+    );
+    // A file field is not set as text, and a missing file is a usage error.
+    let o = ferry(&alice, &["set", "tasks", id, "attachments=plan.pdf"], "").await;
+    assert!(stderr(&o).contains("use `ferry attach`"), "{}", stderr(&o));
+    let o = ferry(
+        &alice,
+        &["attach", "tasks", id, "attachments", "/nope/x.pdf"],
+        "",
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = ferry(&alice, &["attach", "tasks", id, "title", &plan_s], "").await;
+    assert!(
+        stderr(&o).contains("its file fields: attachments"),
+        "{}",
+        stderr(&o)
+    );
+    ok(&alice, &["sync"]).await;
+
+    ok(&bob, &["sync"]).await;
+    let out_dir = dir.path().join("out");
+    let fetched = json(
+        &bob,
+        &[
+            "fetch",
+            "tasks",
+            id,
+            "attachments",
+            "--out",
+            &out_dir.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(fetched.as_array().map(Vec::len), Some(2), "{fetched}");
+    assert_eq!(
+        std::fs::read(out_dir.join("plan.pdf")).expect("plan"),
+        b"%PDF the plan"
+    );
+    assert_eq!(
+        std::fs::read(out_dir.join("site.jpg")).expect("photo"),
+        b"a photo of the site"
+    );
+
+    let left = json(&bob, &["detach", "tasks", id, "attachments", "plan.pdf"]).await;
+    assert_eq!(left.as_array().map(Vec::len), Some(1));
+    assert_eq!(left[0]["name"], "site.jpg");
+    let o = ferry(
+        &bob,
+        &["detach", "tasks", id, "attachments", "plan.pdf"],
+        "",
+    )
+    .await;
+    assert!(
+        stderr(&o).contains("no file \"plan.pdf\" in field \"attachments\"; it holds: site.jpg"),
+        "{}",
+        stderr(&o)
+    );
+    ok(&bob, &["sync"]).await;
+    ok(&alice, &["sync"]).await;
+    let text = ok(&alice, &["show", "tasks", id]).await;
+    assert!(text.contains("attachments: site.jpg (19 B)"), "{text}");
+    let shown = json(&alice, &["show", "tasks", id]).await;
+    assert_eq!(
+        shown["fields"]["attachments"].as_array().map(Vec::len),
+        Some(1),
+        "{shown}"
+    );
 }

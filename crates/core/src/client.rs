@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use ferry_protocol::{Collection, Fields};
+use ferry_protocol::{Collection, Fields, FileRef};
 use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -446,6 +446,174 @@ impl Client {
             copy,
             conflicts: store.pending_counts()?.conflicts,
         })
+    }
+
+    /// The profile's file directory.
+    pub fn files(&self) -> crate::files::Files {
+        crate::files::Files::new(self.profile().dir())
+    }
+
+    /// The file field `field` of a record, and its files now.
+    fn file_field(
+        &self,
+        collection: &str,
+        id: Uuid,
+        field: &str,
+    ) -> Result<(ferry_protocol::Field, LocalRecord, Vec<FileRef>)> {
+        let col = self.store().collection(collection)?;
+        let f = col
+            .field(field)
+            .filter(|f| f.field_type == ferry_protocol::FieldType::File)
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = col
+                    .fields
+                    .iter()
+                    .filter(|f| f.field_type == ferry_protocol::FieldType::File)
+                    .map(|f| f.name.as_str())
+                    .collect();
+                Error::InvalidValue(if names.is_empty() {
+                    format!("collection \"{collection}\" has no file fields")
+                } else {
+                    format!(
+                        "\"{field}\" is not a file field of \"{collection}\"; its file fields: {}",
+                        names.join(", ")
+                    )
+                })
+            })?;
+        let record = self.store().record(collection, id)?;
+        let files = FileRef::list(record.fields.get(field));
+        Ok((f, record, files))
+    }
+
+    /// Attaches files to a record's file field: their bytes are copied into
+    /// the profile first (usable at once, offline too), then the record is
+    /// changed; the files are sent before that change. A field holding one
+    /// file gets the new one in place of the old. Blocking (copies files).
+    pub fn attach(
+        &self,
+        collection: &str,
+        id: Uuid,
+        field: &str,
+        paths: &[std::path::PathBuf],
+    ) -> Result<LocalRecord> {
+        let (f, _, mut files) = self.file_field(collection, id, field)?;
+        if paths.len() > 1 && !f.multiple {
+            return Err(Error::InvalidField {
+                field: field.to_string(),
+                message: format!("field \"{field}\" holds one file; attach one"),
+            });
+        }
+        let store = self.store();
+        let dir = self.files();
+        for path in paths {
+            let file = dir.import(path)?;
+            // The field's own limits, before anything waits to be sent.
+            f.check(&serde_json::json!([&file]))
+                .map_err(|message| Error::InvalidField {
+                    field: field.to_string(),
+                    message,
+                })?;
+            store.file_added(&file.sha256, file.size)?;
+            if !f.multiple {
+                files.clear();
+            }
+            if !files
+                .iter()
+                .any(|x| x.sha256 == file.sha256 && x.name == file.name)
+            {
+                files.push(file);
+            }
+        }
+        let value = serde_json::to_value(&files).map_err(|e| Error::Inconsistent(e.to_string()))?;
+        self.update(
+            collection,
+            id,
+            Fields::from_iter([(field.to_string(), value)]),
+        )
+    }
+
+    /// Removes files from a record's file field: those whose name or
+    /// SHA-256 (or its first 8 or more digits) is in `which`.
+    pub fn detach(
+        &self,
+        collection: &str,
+        id: Uuid,
+        field: &str,
+        which: &[String],
+    ) -> Result<LocalRecord> {
+        let (_, _, files) = self.file_field(collection, id, field)?;
+        let matches = |f: &FileRef, w: &str| {
+            f.name == w || (w.len() >= 8 && f.sha256.starts_with(&w.to_ascii_lowercase()))
+        };
+        for w in which {
+            if !files.iter().any(|f| matches(f, w)) {
+                let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+                return Err(Error::InvalidValue(if names.is_empty() {
+                    format!("field \"{field}\" holds no files")
+                } else {
+                    format!(
+                        "no file \"{w}\" in field \"{field}\"; it holds: {}",
+                        names.join(", ")
+                    )
+                }));
+            }
+        }
+        let kept: Vec<&FileRef> = files
+            .iter()
+            .filter(|f| !which.iter().any(|w| matches(f, w)))
+            .collect();
+        let value = if kept.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::to_value(&kept).map_err(|e| Error::Inconsistent(e.to_string()))?
+        };
+        self.update(
+            collection,
+            id,
+            Fields::from_iter([(field.to_string(), value)]),
+        )
+    }
+
+    /// The files of a record's file field on this laptop, fetching those
+    /// that are not (which needs the server).
+    pub async fn fetch_files(
+        &self,
+        collection: &str,
+        id: Uuid,
+        field: &str,
+    ) -> Result<Vec<(FileRef, std::path::PathBuf)>> {
+        let (_, _, files) = self.file_field(collection, id, field)?;
+        let mut out = Vec::new();
+        for file in files {
+            let path = self.fetch_file(collection, id, &file.sha256).await?;
+            out.push((file, path));
+        }
+        Ok(out)
+    }
+
+    /// One file a record names, on this laptop: at once when it is here,
+    /// else fetched through the record.
+    pub async fn fetch_file(
+        &self,
+        collection: &str,
+        id: Uuid,
+        sha256: &str,
+    ) -> Result<std::path::PathBuf> {
+        let dir = self.files();
+        let store = self.store();
+        if let Some(path) = dir.present(store, sha256)? {
+            store.file_used(sha256)?;
+            return Ok(path);
+        }
+        if store.work_offline()? {
+            return Err(Error::WorkingOffline);
+        }
+        let api = self.engine().api()?;
+        let engine = self.engine().clone();
+        let progress = move |p| engine.publish(Event::File(p));
+        dir.fetch(&api, store, sha256, (collection, id), &progress)
+            .await
     }
 
     /// A refused edit as [`Error::InvalidField`] when one field's own check

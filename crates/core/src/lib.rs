@@ -30,6 +30,7 @@
 pub mod client;
 pub mod device;
 pub mod error;
+pub mod files;
 pub mod model;
 pub mod profile;
 pub mod recovery;

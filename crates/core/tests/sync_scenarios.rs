@@ -819,6 +819,9 @@ async fn fields_added_and_removed_on_the_server_follow_without_losing_local_data
         required: false,
         options: None,
         merge: None,
+        multiple: false,
+        max_size: None,
+        accept: None,
     });
     server
         .store

@@ -119,6 +119,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 6: a `lost_access` conflict of a record the server took out of my
     //    view (1), or of an edit it refused while I may still see it (0).
     "ALTER TABLE conflicts ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;",
+    // 7: attached files this laptop holds or must send: `upload` is
+    //    'waiting' (to send before the change naming it is pushed) or
+    //    'failed' (with `error`); `sent` is how much the server has of it.
+    "CREATE TABLE files (
+        sha256 TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        present INTEGER NOT NULL DEFAULT 0,
+        upload TEXT,
+        sent INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        used_at TEXT NOT NULL
+     ) WITHOUT ROWID;
+     CREATE INDEX files_to_send ON files(upload) WHERE upload IS NOT NULL;",
 ];
 
 /// The version since which sort indexes have their current shape; opening

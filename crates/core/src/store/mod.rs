@@ -25,6 +25,7 @@
 //! | pull.rs | `apply_page` |
 //! | conflicts.rs | `conflicts`, `conflict`, `resolve` |
 //! | bulk.rs | `begin_bulk_load`, `end_bulk_load` |
+//! | files.rs | `file_added`, `file_fetched`, `file`, `files_to_send`, `files_waiting`, `file_sent`, `file_uploaded`, `file_upload_failed`, `files_resend`, `file_used`, `files_to_evict`, `file_evicted`, `files_missing` |
 //!
 //! Without methods of their own: hlc.rs (this device's clock, stamped in
 //! the transaction of the edit it stamps), search.rs (full-text search),
@@ -37,6 +38,7 @@ mod checkpoint;
 mod conflicts;
 mod counts;
 mod edits;
+pub mod files;
 pub(crate) mod hlc;
 pub mod imports;
 pub mod lost;

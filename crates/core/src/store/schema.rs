@@ -142,6 +142,9 @@ pub(crate) mod tests {
             required: true,
             options: None,
             merge: None,
+            multiple: false,
+            max_size: None,
+            accept: None,
         }];
         for name in extra {
             fields.push(Field {
@@ -151,6 +154,9 @@ pub(crate) mod tests {
                 required: false,
                 options: None,
                 merge: None,
+                multiple: false,
+                max_size: None,
+                accept: None,
             });
         }
         Collection {
@@ -161,6 +167,7 @@ pub(crate) mod tests {
             access: Access::Write,
             fields,
             rows: None,
+            fetch_files: None,
         }
     }
 

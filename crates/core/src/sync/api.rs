@@ -35,6 +35,15 @@ impl Default for HttpOptions {
     }
 }
 
+/// What the server holds of a blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobHead {
+    /// Stored and mine to read, this many bytes.
+    Stored(u64),
+    /// Not stored (or not mine); my unfinished upload continues at `offset`.
+    Missing { offset: u64 },
+}
+
 const USER_AGENT: &str = concat!("ferry-core/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Clone)]
@@ -251,8 +260,86 @@ impl Api {
         Ok(())
     }
 
+    /// The schema, with the field types this client understands beyond
+    /// the first eight (`file`).
     pub async fn schema(&self) -> Result<SchemaResponse> {
-        self.json(self.request(Method::GET, "/v1/schema")).await
+        self.json(self.request(Method::GET, "/v1/schema?types=file"))
+            .await
+    }
+
+    /// Whether the server holds blob `sha256` for me: its size, or where my
+    /// unfinished upload of it continues.
+    pub async fn blob_head(&self, sha256: &str) -> Result<BlobHead> {
+        let resp = self
+            .request(Method::HEAD, &format!("/v1/blobs/{sha256}"))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        match resp.status() {
+            StatusCode::OK => Ok(BlobHead::Stored(
+                header("content-length").unwrap_or_default(),
+            )),
+            StatusCode::NOT_FOUND => match header("upload-offset") {
+                Some(offset) => Ok(BlobHead::Missing { offset }),
+                None => Err(Error::Incompatible {
+                    url: self.base.clone(),
+                    detail: "this server keeps no files".into(),
+                }),
+            },
+            StatusCode::UNAUTHORIZED => Err(Error::AuthFailed),
+            status => Err(Error::Server {
+                status: status.as_u16(),
+                body: ferry_protocol::ErrorBody::new(
+                    "http_error",
+                    format!("HEAD answered {status}"),
+                ),
+            }),
+        }
+    }
+
+    /// Sends bytes `offset..offset + len` of a `total`-byte blob from
+    /// `body`; the answer says how much the server now holds.
+    pub async fn blob_put(
+        &self,
+        sha256: &str,
+        offset: u64,
+        len: u64,
+        total: u64,
+        body: reqwest::Body,
+    ) -> Result<ferry_protocol::BlobStatus> {
+        let range = format!("bytes {offset}-{}/{total}", offset + len.max(1) - 1);
+        let mut req = self
+            .request(Method::PUT, &format!("/v1/blobs/{sha256}"))
+            .header("content-type", "application/octet-stream")
+            .header("content-length", len);
+        if total > 0 {
+            req = req.header("content-range", range);
+        }
+        self.json(req.body(body)).await
+    }
+
+    /// Blob `sha256` from byte `from`, asked for through the record that
+    /// names it; the response streams the bytes.
+    pub async fn blob_get(
+        &self,
+        sha256: &str,
+        through: Option<(&str, uuid::Uuid)>,
+        from: u64,
+    ) -> Result<reqwest::Response> {
+        let mut req = self.request(Method::GET, &format!("/v1/blobs/{sha256}"));
+        if let Some((collection, id)) = through {
+            req = req.query(&[("collection", collection), ("record", &id.to_string())]);
+        }
+        if from > 0 {
+            req = req.header("range", format!("bytes={from}-"));
+        }
+        self.send(req, None).await
     }
 
     /// A page of changes; `F` is how the records' fields are read:

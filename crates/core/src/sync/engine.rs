@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferry_protocol::{
-    CHANGES_MAX_LIMIT, ChangesResponse, Collection, Mutation, PUSH_MAX_MUTATIONS, Record,
+    CHANGES_MAX_LIMIT, ChangesResponse, Collection, FieldType, FileRef, Mutation,
+    PUSH_MAX_MUTATIONS, PushResponse, Record,
 };
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -15,6 +16,7 @@ use tracing::Instrument;
 use super::api::{Api, HttpOptions, normalise_url};
 use super::{ChangedRecords, Event};
 use crate::error::{Error, Result};
+use crate::files::Files;
 use crate::model::PushSummary;
 use crate::profile::{Account, Profile, Token};
 use crate::store::{LocalStore, keys, now_rfc3339};
@@ -208,6 +210,10 @@ impl SyncEngine {
             .collect();
         let mut report = SyncReport::default();
         let mut changed = ChangedRecords::default();
+        // Files first: a change never names a file the server lacks.
+        let files = Files::new(self.profile.dir());
+        let progress = |p| self.publish(Event::File(p));
+        files.send_waiting(api, store, &progress).await?;
         self.push(api, store, &schema, &mut report, &mut changed)
             .await?;
         // The first pull into an empty snapshot builds its indexes once, at the end.
@@ -220,6 +226,7 @@ impl SyncEngine {
             store.end_bulk_load()?;
         }
         report.pulled = pulled?;
+        self.fetch_eager(api, &files, &schema, &progress).await?;
         store.set_setting(keys::LAST_SYNC, Some(&now_rfc3339()))?;
         let counts = store.pending_counts()?;
         report.outbox = counts.outbox;
@@ -275,7 +282,28 @@ impl SyncEngine {
             for e in &batch {
                 changed.add(&e.mutation.collection, e.mutation.record_id);
             }
-            let next = store.take_batch_besides(max, self.push_bytes, &batch)?;
+            // A file the server lacks (collected while the change waited):
+            // the change stays queued, its files are sent again next cycle.
+            let (kept, results, resend) =
+                set_aside_missing_files(std::mem::take(&mut batch), response.results, schema);
+            batch = kept;
+            let response = PushResponse {
+                results,
+                written: response.written,
+            };
+            let resending = !resend.is_empty();
+            if resending {
+                store.files_resend(&resend)?;
+                if batch.is_empty() {
+                    return Ok(());
+                }
+            }
+            // After a resend nothing more goes this cycle: its files first.
+            let next = if resending {
+                Vec::new()
+            } else {
+                store.take_batch_besides(max, self.push_bytes, &batch)?
+            };
             let (writer, url) = (store.clone(), api.base().to_string());
             let stored = tokio::task::spawn_blocking(move || {
                 let summary =
@@ -293,9 +321,49 @@ impl SyncEngine {
             if batch.is_empty() {
                 // What was left out waited for these answers.
                 report.pushed.add(joined(stored.await)?);
+                if resending {
+                    return Ok(());
+                }
                 batch = store.take_batch_within(max, self.push_bytes)?;
             } else {
                 storing = Some(stored);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches the files that records of collections fetched eagerly name
+    /// and that are not here. A file the server no longer gives (the record
+    /// changed, access was taken away) is left for the next sync.
+    async fn fetch_eager(
+        &self,
+        api: &Api,
+        files: &Files,
+        schema: &HashMap<&str, &Collection>,
+        progress: crate::files::Progress<'_>,
+    ) -> Result<()> {
+        let store = self.profile.store();
+        for c in schema.values() {
+            if c.fetch_files != Some(ferry_protocol::FetchFiles::Eager) {
+                continue;
+            }
+            let fields: Vec<String> = c
+                .fields
+                .iter()
+                .filter(|f| f.field_type == FieldType::File)
+                .map(|f| f.name.clone())
+                .collect();
+            if fields.is_empty() {
+                continue;
+            }
+            for (sha, _size, id) in store.files_missing(&c.name, &fields)? {
+                match files.fetch(api, store, &sha, (&c.name, id), progress).await {
+                    Ok(_) => {}
+                    Err(e @ (Error::Unreachable { .. } | Error::AuthFailed | Error::Io { .. })) => {
+                        return Err(e);
+                    }
+                    Err(e) => tracing::warn!(%sha, error = %e, "file not fetched"),
+                }
             }
         }
         Ok(())
@@ -357,6 +425,44 @@ impl SyncEngine {
         tracing::debug!(pulled, took = ?start.elapsed(), ?applying, "pulled");
         Ok(pulled)
     }
+}
+
+/// Splits off the results the server refused with `missing_file`: those
+/// mutations stay in the outbox, and the files they name are to be sent.
+fn set_aside_missing_files(
+    batch: Vec<crate::outbox::OutboxEntry>,
+    results: Vec<ferry_protocol::MutationResult>,
+    schema: &HashMap<&str, &Collection>,
+) -> (
+    Vec<crate::outbox::OutboxEntry>,
+    Vec<ferry_protocol::MutationResult>,
+    Vec<String>,
+) {
+    let missing = |r: &ferry_protocol::MutationResult| {
+        r.error.as_ref().is_some_and(|e| e.code == "missing_file")
+    };
+    if !results.iter().any(missing) {
+        return (batch, results, Vec::new());
+    }
+    let mut resend = Vec::new();
+    let (mut kept, mut kept_results) = (Vec::new(), Vec::new());
+    for (entry, result) in batch.into_iter().zip(results) {
+        if missing(&result) {
+            if let Some(c) = schema.get(entry.mutation.collection.as_str()) {
+                for f in c.fields.iter().filter(|f| f.field_type == FieldType::File) {
+                    resend.extend(
+                        FileRef::list(entry.mutation.fields.get(&f.name))
+                            .into_iter()
+                            .map(|r| r.sha256),
+                    );
+                }
+            }
+        } else {
+            kept.push(entry);
+            kept_results.push(result);
+        }
+    }
+    (kept, kept_results, resend)
 }
 
 /// The result of a blocking store task.

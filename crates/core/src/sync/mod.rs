@@ -69,4 +69,6 @@ pub enum Event {
     Synced(SyncReport),
     /// The connection changed state.
     State(ConnState),
+    /// An attached file is being sent or fetched.
+    File(crate::files::FileProgress),
 }

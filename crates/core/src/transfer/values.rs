@@ -85,6 +85,12 @@ fn from_text(field: &Field, s: &str) -> Result<Value, String> {
             }
             json!(tags)
         }
+        FieldType::File => {
+            return Err(format!(
+                "{}: files cannot come from a text cell; attach them to the records",
+                field.label
+            ));
+        }
     })
 }
 
@@ -99,6 +105,10 @@ pub(crate) fn cell_text(value: &Value) -> String {
             .map(cell_text)
             .collect::<Vec<_>>()
             .join(TAG_SEPARATOR),
+        // An attached file: its name (the bytes are not in the export).
+        Value::Object(file) if file.get("name").is_some_and(Value::is_string) => {
+            cell_text(&file["name"])
+        }
         other => other.to_string(),
     }
 }
@@ -115,6 +125,9 @@ mod tests {
             required: false,
             options: (t == FieldType::Choice).then(|| vec!["Open".into(), "Done".into()]),
             merge: None,
+            multiple: false,
+            max_size: None,
+            accept: None,
         }
     }
 

@@ -23,11 +23,16 @@ fn demo_hash() -> &'static str {
     HASH.get_or_init(|| auth::hash_password("demo").expect("hash"))
 }
 
+/// The largest file the test servers take.
+pub const MAX_FILE: u64 = 48 * 1024 * 1024;
+
 pub struct TestServer {
     pub url: String,
     pub store: DynStore,
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
+    /// The server's files (`blobs`) and unfinished uploads (`uploads`).
+    pub files: tempfile::TempDir,
     /// The PostgreSQL database behind `store`, dropped after the server.
     _db: Option<TestDb>,
 }
@@ -72,7 +77,13 @@ impl TestServer {
         demo::seed_schema_and_users(&store, |_| Ok(demo_hash().to_string()))
             .await
             .expect("demo schema and users");
-        let (state, stop_streams) = AppState::new(store.clone(), limits).await.expect("state");
+        let (mut state, stop_streams) = AppState::new(store.clone(), limits).await.expect("state");
+        let files = tempfile::tempdir().expect("files dir");
+        let blobs = ferry_server::blobs::open(&files.path().join("blobs").to_string_lossy())
+            .expect("blob store");
+        let mut blobs = ferry_server::blobs::Blobs::new(blobs, files.path().join("uploads"));
+        blobs.max_blob_bytes = MAX_FILE;
+        state.blobs = Some(Arc::new(blobs));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -86,6 +97,7 @@ impl TestServer {
             store,
             state,
             stop: Some(stop),
+            files,
             _db: db,
         }
     }

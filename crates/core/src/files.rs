@@ -1,0 +1,363 @@
+//! Attached files on this laptop. Their bytes live in the profile's `files`
+//! directory, named by SHA-256 (`files/ab/<sha256>`), so a file attached
+//! twice or to two records is kept once. A file attached here is sent to
+//! the server in resumable parts before the change naming it is pushed
+//! (the state of each upload is in the local database beside the outbox);
+//! a file named by a pulled record is fetched when opened, or with the
+//! records for collections that say so, and evicted least recently used
+//! beyond the cache limit unless it still waits to be sent.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use ferry_protocol::FileRef;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+use crate::error::{Error, Result};
+use crate::store::LocalStore;
+use crate::sync::api::{Api, BlobHead};
+
+/// Bytes sent in one request of an upload: a dropped connection loses at
+/// most this much.
+pub const PART_BYTES: u64 = 8 * 1024 * 1024;
+/// The cache limit when the profile sets none (setting `file_cache_mb`).
+pub const DEFAULT_CACHE_MB: u64 = 2048;
+/// The setting holding the cache limit, in MB.
+pub const CACHE_SETTING: &str = "file_cache_mb";
+
+/// Progress of one file's transfer, for status displays.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileProgress {
+    pub sha256: String,
+    /// `upload` or `download`.
+    pub direction: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub done: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub size: u64,
+}
+
+pub type Progress<'a> = &'a (dyn Fn(FileProgress) + Send + Sync);
+
+/// The profile's file directory.
+#[derive(Debug, Clone)]
+pub struct Files {
+    dir: PathBuf,
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::io(context, e)
+}
+
+impl Files {
+    pub fn new(profile_dir: &Path) -> Files {
+        Files {
+            dir: profile_dir.join("files"),
+        }
+    }
+
+    /// Where file `sha256`'s bytes are kept once present.
+    pub fn path(&self, sha256: &str) -> PathBuf {
+        let fan = sha256.get(..2).unwrap_or("00");
+        self.dir.join(fan).join(sha256)
+    }
+
+    fn partial(&self, sha256: &str) -> PathBuf {
+        self.dir.join("partial").join(sha256)
+    }
+
+    fn dir_for(&self, path: &Path) -> Result<()> {
+        let parent = path.parent().unwrap_or(&self.dir);
+        std::fs::create_dir_all(parent).map_err(io(format!("cannot create {}", parent.display())))
+    }
+
+    /// Copies `source` in, hashing it on the way: the bytes are kept even if
+    /// the source is later moved or changed. Blocking.
+    pub fn import(&self, source: &Path) -> Result<FileRef> {
+        let mut input =
+            std::fs::File::open(source).map_err(io(format!("cannot read {}", source.display())))?;
+        if !input
+            .metadata()
+            .map_err(io(format!("cannot read {}", source.display())))?
+            .is_file()
+        {
+            return Err(Error::BadFile {
+                path: source.to_path_buf(),
+                detail: "not a file".into(),
+            });
+        }
+        let tmp_dir = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp_dir)
+            .map_err(io(format!("cannot create {}", tmp_dir.display())))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
+            .map_err(io(format!("cannot write in {}", tmp_dir.display())))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1024 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = input
+                .read(&mut buf)
+                .map_err(io(format!("cannot read {}", source.display())))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])
+                .map_err(io(format!("cannot write in {}", tmp_dir.display())))?;
+            size += n as u64;
+        }
+        tmp.as_file()
+            .sync_all()
+            .map_err(io(format!("cannot write in {}", tmp_dir.display())))?;
+        let sha256 = hex::encode(hasher.finalize());
+        let path = self.path(&sha256);
+        self.dir_for(&path)?;
+        tmp.persist(&path)
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e.error))?;
+        let name = source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        let mime = mime_guess::from_path(source)
+            .first_or_octet_stream()
+            .essence_str()
+            .to_string();
+        Ok(FileRef {
+            sha256,
+            name,
+            size,
+            mime,
+        })
+    }
+
+    /// The path of a file present here.
+    pub fn present(&self, store: &LocalStore, sha256: &str) -> Result<Option<PathBuf>> {
+        let path = self.path(sha256);
+        let known = store.file(sha256)?.is_some_and(|f| f.present);
+        Ok((known && path.is_file()).then_some(path))
+    }
+
+    /// Sends every file waiting to be sent. A file the server refuses (too
+    /// large, over the quota) is marked failed with its reason and the
+    /// others go on; a lost connection ends it (`Unreachable`), to continue
+    /// where it stopped next time.
+    pub async fn send_waiting(
+        &self,
+        api: &Api,
+        store: &LocalStore,
+        progress: Progress<'_>,
+    ) -> Result<usize> {
+        let mut sent = 0;
+        for file in store.files_to_send()? {
+            let path = self.path(&file.sha256);
+            if !file.present || !path.is_file() {
+                store.file_upload_failed(
+                    &file.sha256,
+                    "its bytes are no longer on this laptop; attach it again",
+                )?;
+                continue;
+            }
+            match self
+                .upload(api, store, &file.sha256, file.size, &path, progress)
+                .await
+            {
+                Ok(()) => {
+                    store.file_uploaded(&file.sha256)?;
+                    sent += 1;
+                }
+                Err(Error::Server { body, .. }) if body.code != "upload_offset" => {
+                    tracing::warn!(sha256 = %file.sha256, error = %body.message, "upload refused");
+                    store.file_upload_failed(&file.sha256, &body.message)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn upload(
+        &self,
+        api: &Api,
+        store: &LocalStore,
+        sha256: &str,
+        size: u64,
+        path: &Path,
+        progress: Progress<'_>,
+    ) -> Result<()> {
+        // A part answered 409 (the server stands elsewhere) is asked again
+        // from where it stands; a few in a row mean something else is wrong.
+        let mut misplaced = 0;
+        let mut offset = match api.blob_head(sha256).await? {
+            BlobHead::Stored(_) => return Ok(()),
+            BlobHead::Missing { offset } => offset.min(size),
+        };
+        loop {
+            let len = PART_BYTES.min(size - offset);
+            let mut file = tokio::fs::File::open(path)
+                .await
+                .map_err(io(format!("cannot read {}", path.display())))?;
+            file.seek(std::io::SeekFrom::Start(offset))
+                .await
+                .map_err(io(format!("cannot read {}", path.display())))?;
+            // Streamed from the disk: never more than a buffer in memory.
+            let stream = tokio_util::io::ReaderStream::with_capacity(
+                tokio::io::AsyncReadExt::take(file, len),
+                256 * 1024,
+            );
+            match api
+                .blob_put(
+                    sha256,
+                    offset,
+                    len,
+                    size,
+                    reqwest::Body::wrap_stream(stream),
+                )
+                .await
+            {
+                Ok(status) => {
+                    offset = status.received.min(size);
+                    store.file_sent(sha256, offset)?;
+                    progress(FileProgress {
+                        sha256: sha256.to_string(),
+                        direction: "upload".into(),
+                        done: offset,
+                        size,
+                    });
+                    if offset >= size {
+                        return Ok(());
+                    }
+                    misplaced = 0;
+                }
+                Err(Error::Server { status: 409, .. }) if misplaced < 3 => {
+                    misplaced += 1;
+                    offset = match api.blob_head(sha256).await? {
+                        BlobHead::Stored(_) => return Ok(()),
+                        BlobHead::Missing { offset } => offset.min(size),
+                    };
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Fetches file `sha256` (`size` bytes) through the record naming it,
+    /// unless it is here already; continues a fetch cut short. Its bytes
+    /// are checked against the name before they are kept.
+    pub async fn fetch(
+        &self,
+        api: &Api,
+        store: &LocalStore,
+        sha256: &str,
+        through: (&str, uuid::Uuid),
+        progress: Progress<'_>,
+    ) -> Result<PathBuf> {
+        if let Some(path) = self.present(store, sha256)? {
+            store.file_used(sha256)?;
+            return Ok(path);
+        }
+        let partial = self.partial(sha256);
+        self.dir_for(&partial)?;
+        let have = std::fs::metadata(&partial).map_or(0, |m| m.len());
+        let resp = api.blob_get(sha256, Some(through), have).await?;
+        let resumed = resp.status() == reqwest::StatusCode::PARTIAL_CONTENT;
+        let size = resp
+            .content_length()
+            .map_or(0, |n| if resumed { have + n } else { n });
+        let mut out = tokio::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(!resumed)
+            .append(resumed)
+            .open(&partial)
+            .await
+            .map_err(io(format!("cannot write {}", partial.display())))?;
+        let mut done = if resumed { have } else { 0 };
+        // Hashed on the way unless continued (then read back at the end).
+        let mut hasher = (!resumed).then(Sha256::new);
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| Error::Unreachable {
+                url: api.base().to_string(),
+                detail: e.to_string(),
+                kind: crate::error::ConnectionFailure::of(&e),
+            })?;
+            if let Some(h) = hasher.as_mut() {
+                h.update(&chunk);
+            }
+            out.write_all(&chunk)
+                .await
+                .map_err(io(format!("cannot write {}", partial.display())))?;
+            done += chunk.len() as u64;
+            progress(FileProgress {
+                sha256: sha256.to_string(),
+                direction: "download".into(),
+                done,
+                size,
+            });
+        }
+        out.sync_all()
+            .await
+            .map_err(io(format!("cannot write {}", partial.display())))?;
+        drop(out);
+        let got = match hasher {
+            Some(h) => hex::encode(h.finalize()),
+            None => {
+                let p = partial.clone();
+                tokio::task::spawn_blocking(move || sha256_of(&p))
+                    .await
+                    .map_err(|e| Error::Inconsistent(format!("hashing failed: {e}")))??
+            }
+        };
+        if got != sha256 {
+            let _ = std::fs::remove_file(&partial);
+            return Err(Error::Inconsistent(format!(
+                "the server sent a file whose bytes do not match its name {sha256}; fetch it again"
+            )));
+        }
+        let path = self.path(sha256);
+        self.dir_for(&path)?;
+        std::fs::rename(&partial, &path).map_err(io(format!("cannot write {}", path.display())))?;
+        store.file_fetched(sha256, done)?;
+        self.evict(store)?;
+        Ok(path)
+    }
+
+    /// Removes the least recently used files beyond the cache limit, never
+    /// one waiting to be sent.
+    pub fn evict(&self, store: &LocalStore) -> Result<usize> {
+        let limit = cache_limit(store)?;
+        let mut n = 0;
+        for file in store.files_to_evict(limit)? {
+            if store.file_evicted(&file.sha256)? {
+                let path = self.path(&file.sha256);
+                if let Err(e) = std::fs::remove_file(&path)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    return Err(Error::io(format!("cannot remove {}", path.display()), e));
+                }
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The cache limit in bytes (setting `file_cache_mb`).
+pub fn cache_limit(store: &LocalStore) -> Result<u64> {
+    let mb = store
+        .setting(CACHE_SETTING)?
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(DEFAULT_CACHE_MB);
+    Ok(mb.saturating_mul(1024 * 1024))
+}
+
+fn sha256_of(path: &Path) -> Result<String> {
+    let mut file =
+        std::fs::File::open(path).map_err(io(format!("cannot read {}", path.display())))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(io(format!("cannot read {}", path.display())))?;
+    Ok(hex::encode(hasher.finalize()))
+}
