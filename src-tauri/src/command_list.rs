@@ -47,6 +47,14 @@ macro_rules! with_commands {
             discard_change,
             reapply_change,
             set_window_title,
+            choose_attach_files,
+            attach_files,
+            detach_file,
+            file_states,
+            waiting_files,
+            open_file,
+            save_file_as,
+            file_thumbnail,
         }
     };
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_core::protocol::{Fields, Mutation, Record};
+use ferry_core::store::files::LocalFile;
 use ferry_core::transfer::{
     self, Cancel, ExportReport, FileFormat, ImportOptions, ImportPreview, ImportReport,
 };
@@ -450,4 +451,135 @@ pub fn set_window_title(window: tauri::WebviewWindow, title: String) -> Result<(
     window
         .set_title(&title)
         .map_err(|e| CommandError::internal(format!("the window title could not be set: {e}")))
+}
+
+/// Files to attach, from the system's Open dialog (empty: cancelled).
+/// `accept` narrows it to a file field's extensions where it names any.
+#[tauri::command]
+pub async fn choose_attach_files(
+    app: AppHandle,
+    accept: Option<Vec<String>>,
+) -> Result<Vec<String>> {
+    let mut dialog = app.dialog().file().set_title("Attach files");
+    let extensions = crate::files::dialog_extensions(accept.as_deref().unwrap_or_default());
+    if !extensions.is_empty() {
+        let refs: Vec<&str> = extensions.iter().map(String::as_str).collect();
+        dialog = dialog.add_filter("Files this field takes", &refs);
+    }
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog.blocking_pick_files())
+        .await
+        .map_err(|e| CommandError::internal(format!("the Open dialog failed: {e}")))?;
+    Ok(picked
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| p.into_path().ok())
+        .map(|p| p.display().to_string())
+        .collect())
+}
+
+/// Attaches files (dropped or picked) to a record's file field.
+#[tauri::command]
+pub async fn attach_files(
+    desktop: State<'_, Desktop>,
+    collection: String,
+    id: Uuid,
+    field: String,
+    paths: Vec<String>,
+) -> Result<LocalRecord> {
+    let client = desktop.client().await?;
+    let paths: Vec<std::path::PathBuf> = paths.into_iter().map(Into::into).collect();
+    blocking(&client, move |c| c.attach(&collection, id, &field, &paths)).await
+}
+
+/// Removes one file from a record's file field.
+#[tauri::command]
+pub async fn detach_file(
+    desktop: State<'_, Desktop>,
+    collection: String,
+    id: Uuid,
+    field: String,
+    sha256: String,
+) -> Result<LocalRecord> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| {
+        c.detach(&collection, id, &field, &[sha256])
+    })
+    .await
+}
+
+/// What this laptop knows of files: here or not, waiting to be sent,
+/// failed and why. Files it knows nothing of are left out.
+#[tauri::command]
+pub async fn file_states(desktop: State<'_, Desktop>, shas: Vec<String>) -> Result<Vec<LocalFile>> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| {
+        shas.iter()
+            .filter_map(|s| c.store().file(s).transpose())
+            .collect()
+    })
+    .await
+}
+
+/// Files waiting to be sent, for the outbox view.
+#[tauri::command]
+pub async fn waiting_files(desktop: State<'_, Desktop>) -> Result<Vec<LocalFile>> {
+    let client = desktop.client().await?;
+    blocking(&client, |c| c.store().files_to_send()).await
+}
+
+/// Opens a record's file with the system's default app, fetching it first
+/// when it is not on this laptop.
+#[tauri::command]
+pub async fn open_file(
+    desktop: State<'_, Desktop>,
+    collection: String,
+    id: Uuid,
+    sha256: String,
+    name: String,
+) -> Result<()> {
+    let client = desktop.client().await?;
+    let kept = client.fetch_file(&collection, id, &sha256).await?;
+    let path = crate::files::named_copy(&client, &kept, &sha256, &name)?;
+    open::that_detached(&path)
+        .map_err(|e| CommandError::internal(format!("no app could open {}: {e}", path.display())))
+}
+
+/// Saves a copy of a record's file where the user says (false: cancelled).
+#[tauri::command]
+pub async fn save_file_as(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    collection: String,
+    id: Uuid,
+    sha256: String,
+    name: String,
+) -> Result<bool> {
+    let client = desktop.client().await?;
+    let kept = client.fetch_file(&collection, id, &sha256).await?;
+    let dialog = app
+        .dialog()
+        .file()
+        .set_title("Save file")
+        .set_file_name(&name);
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog.blocking_save_file())
+        .await
+        .map_err(|e| CommandError::internal(format!("the Save dialog failed: {e}")))?;
+    let Some(to) = picked.and_then(|p| p.into_path().ok()) else {
+        return Ok(false);
+    };
+    std::fs::copy(&kept, &to)
+        .map_err(|e| CommandError::internal(format!("cannot write {}: {e}", to.display())))?;
+    Ok(true)
+}
+
+/// A small picture of an image file (a `data:` URL), made on this laptop
+/// and kept; null when the file is not an image or is not here.
+#[tauri::command]
+pub async fn file_thumbnail(
+    desktop: State<'_, Desktop>,
+    sha256: String,
+    mime: String,
+) -> Result<Option<String>> {
+    let client = desktop.client().await?;
+    blocking(&client, move |c| crate::files::thumbnail(c, &sha256, &mime)).await
 }

@@ -12,6 +12,7 @@
 mod command_list;
 mod commands;
 mod errors;
+mod files;
 mod menu;
 mod notify;
 mod session;

@@ -199,6 +199,7 @@ async fn forward_events(app: AppHandle, client: Arc<Client>) {
                     was_offline = true;
                 }
             }
+            Event::File(progress) => emit(&app, EventName::FileProgress, &progress),
             Event::DataChanged { records, truncated } => {
                 emit(
                     &app,

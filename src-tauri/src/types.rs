@@ -225,6 +225,8 @@ pub struct EventPayloads {
     #[serde(rename = "import-progress")]
     pub import_progress: ferry_core::transfer::ImportProgress,
     pub menu: MenuCommand,
+    #[serde(rename = "file-progress")]
+    pub file_progress: ferry_core::files::FileProgress,
 }
 
 /// A menu item the window acts on.
@@ -246,6 +248,7 @@ pub enum EventName {
     OpenConflict,
     ImportProgress,
     Menu,
+    FileProgress,
 }
 
 impl EventName {
@@ -258,6 +261,7 @@ impl EventName {
             EventName::OpenConflict => "open-conflict",
             EventName::ImportProgress => "import-progress",
             EventName::Menu => "menu",
+            EventName::FileProgress => "file-progress",
         }
     }
 }
@@ -308,6 +312,8 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     ferry_core::Conflict::export_all(&cfg)?;
     ferry_core::OutboxEntry::export_all(&cfg)?;
     ferry_core::protocol::Record::<Fields>::export_all(&cfg)?;
+    ferry_core::protocol::FileRef::export_all(&cfg)?;
+    ferry_core::store::files::LocalFile::export_all(&cfg)?;
     Ok(())
 }
 
@@ -384,7 +390,8 @@ mod tests {
             | E::QuitRequested
             | E::OpenConflict
             | E::ImportProgress
-            | E::Menu => e,
+            | E::Menu
+            | E::FileProgress => e,
         };
         let payloads = super::EventPayloads::decl(&ts_rs::Config::new());
         for event in [
@@ -395,6 +402,7 @@ mod tests {
             E::OpenConflict,
             E::ImportProgress,
             E::Menu,
+            E::FileProgress,
         ] {
             let name = listed(event).as_str();
             assert!(

@@ -2,9 +2,10 @@
 // the real shell sends. Tests drive it through `window.ferry`.
 import type {
   BulkReport, Collection, CollectionInfo, CommandError, Conflict, ConnState, Fields, FileFormat, ImportOptions, ImportPreview, ImportReport,
-  JsonValue, ListQuery, LocalRecord, LoginForm, OutboxEntry, ResolutionInput, RowProblem, ServerRecord, Status,
+  JsonValue, ListQuery, LocalFile, LocalRecord, LoginForm, OutboxEntry, ResolutionInput, RowProblem, ServerRecord, Status,
 } from '../../src/lib/types';
 import { composeText, pickAll } from '../../src/lib/textmerge';
+import { filesOf } from '../../src/lib/files';
 import { CONTACTS, MERGED_NOTES, REGIONAL_CONTACTS, TASKS, hlc, idFor, indexOf, serverRecord, synced } from './data';
 
 export interface Scenario {
@@ -39,6 +40,9 @@ export interface Scenario {
   lastSync?: string | null;
   /** Read-only tasks. */
   readOnlyTasks?: boolean;
+  /** Tasks with an `attachments` file field; the Open dialog picks `attachPaths`. */
+  withFiles?: boolean;
+  attachPaths?: string[];
   /** Milliseconds every count of a list's matches takes. */
   countDelayMs?: number;
   /** Files the import can read, by path (CSV, or JSON lines for `.jsonl`). */
@@ -136,7 +140,11 @@ export class FakeBackend {
       damaged: scenario.damaged ?? null,
     };
     if (scenario.damaged) this.#status.connection = { state: 'error', message: scenario.damaged };
-    const tasks = scenario.readOnlyTasks ? { ...TASKS, access: 'read' as const } : TASKS;
+    let tasks = scenario.readOnlyTasks ? { ...TASKS, access: 'read' as const } : TASKS;
+    if (scenario.withFiles) {
+      tasks = { ...tasks, fields: [...tasks.fields, { name: 'attachments', label: 'Attachments', type: 'file', required: false, multiple: true, max_size: 5_000_000 }] };
+    }
+    this.attachPaths = scenario.attachPaths ?? [];
     const regional = scenario.handOver
       ? { ...REGIONAL_CONTACTS, rows: { field: 'region', read: ['north', 'east'], write: ['north', 'west'] } }
       : REGIONAL_CONTACTS;
@@ -320,6 +328,7 @@ export class FakeBackend {
         f.type === 'number' ? typeof v === 'number' :
         f.type === 'boolean' ? typeof v === 'boolean' :
         f.type === 'tags' ? Array.isArray(v) :
+        f.type === 'file' ? filesOf(v).length === (v as unknown[]).length && Array.isArray(v) :
         f.type === 'choice' ? (f.options ?? []).includes(v as string) :
         typeof v === 'string';
       if (!ok) throw fail('invalid', `Field "${f.name}" must be ${f.type}`, { field: f.name });
@@ -339,6 +348,27 @@ export class FakeBackend {
     this.#enqueue(r, 'put', fields);
     this.#touched(collection, r.id);
     return r;
+  }
+
+  attachPaths: string[] = [];
+  localFiles = new Map<string, LocalFile>();
+
+  /** Attaches files by path: a fake but well-formed hash, a size from the name's length. */
+  attach(collection: string, id: string, field: string, paths: string[]): LocalRecord {
+    const f = this.#t(collection).collection.fields.find((x) => x.name === field);
+    const added = paths.map((p, i) => {
+      const name = p.split('/').pop() ?? p;
+      const ext = name.split('.').pop()?.toLowerCase() ?? '';
+      const mime = ({ jpg: 'image/jpeg', png: 'image/png', pdf: 'application/pdf' } as Record<string, string>)[ext] ?? 'application/octet-stream';
+      const size = name.startsWith('huge') ? 9_000_000 : 1000 * (name.length + i);
+      const sha256 = Array.from({ length: 64 }, (_, k) => '0123456789abcdef'[(name.charCodeAt(k % name.length) + k) % 16]).join('');
+      return { sha256, name, size, mime };
+    });
+    const big = added.find((x) => f?.max_size && x.size > f.max_size);
+    if (big) throw { kind: 'invalid', field, message: `"${big.name}" is larger than field "${field}" takes (${f!.max_size} bytes at most)` };
+    for (const x of added) this.localFiles.set(x.sha256, { sha256: x.sha256, size: x.size, present: true, upload: 'waiting', sent: 0, error: null });
+    const files = [...filesOf(this.get(collection, id).fields[field]), ...added];
+    return this.update(collection, id, { [field]: files });
   }
 
   update(collection: string, id: string, changes: Fields): LocalRecord {
@@ -582,6 +612,8 @@ export class FakeBackend {
 
   /** Sends the outbox: every entry is acknowledged and its record is synced. */
   finishSync() {
+    // Files first, as the shell sends them.
+    for (const [sha, f] of this.localFiles) this.localFiles.set(sha, { ...f, upload: null, sent: f.size });
     const touched: { collection: string; id: string }[] = [];
     for (const e of this.outboxEntries) {
       const t = this.#t(e.mutation.collection);
@@ -1031,6 +1063,24 @@ export class FakeBackend {
         return this.reapply(a.mutation);
       case 'set_window_title':
         this.windowTitle = a.title;
+        return null;
+      case 'choose_attach_files':
+        return this.attachPaths;
+      case 'attach_files':
+        return this.attach(a.collection, a.id, a.field, a.paths);
+      case 'detach_file': {
+        const kept = filesOf(this.get(a.collection, a.id).fields[a.field]).filter((f) => f.sha256 !== a.sha256);
+        return this.update(a.collection, a.id, { [a.field]: kept.length ? kept : null });
+      }
+      case 'file_states':
+        return (a.shas as string[]).flatMap((s) => (this.localFiles.has(s) ? [this.localFiles.get(s)!] : []));
+      case 'waiting_files':
+        return [...this.localFiles.values()].filter((f) => f.upload !== null);
+      case 'open_file':
+        return null;
+      case 'save_file_as':
+        return false;
+      case 'file_thumbnail':
         return null;
       case 'choose_import_file':
         return this.openChoice;

@@ -6,7 +6,7 @@ import type { CommandName } from './bindings/commands';
 import type {
   AppInfo, BulkReport, CollectionInfo, Conflict, EventName, EventPayloads, ExportReport, Fields, FileFormat, ImportOptions,
   ImportPreview, ImportReport, ListQuery, LocalRecord, LoginForm, Mutation, OutboxEntry, RecordList, ResolutionInput,
-  ServerRecord, Status,
+  LocalFile, ServerRecord, Status,
 } from './types';
 
 // Command names come from the shell's one list (src-tauri/src/command_list.rs);
@@ -73,6 +73,25 @@ export const api = {
   /** Undoes a discard: the change is made again. */
   reapplyChange: (mutation: Mutation) => call<null>('reapply_change', { mutation }),
   setWindowTitle: (title: string) => call<null>('set_window_title', { title }),
+  /** Files chosen in the system's Open dialog, narrowed to a field's `accept` (empty: cancelled). */
+  chooseAttachFiles: (accept: string[] | null) => call<string[]>('choose_attach_files', { accept }),
+  /** Copies the files in and attaches them to a record's file field (offline too). */
+  attachFiles: (collection: string, id: string, field: string, paths: string[]) =>
+    call<LocalRecord>('attach_files', { collection, id, field, paths }),
+  detachFile: (collection: string, id: string, field: string, sha256: string) =>
+    call<LocalRecord>('detach_file', { collection, id, field, sha256 }),
+  /** What this laptop knows of these files (unknown ones: on the server only). */
+  fileStates: (shas: string[]) => call<LocalFile[]>('file_states', { shas }),
+  /** Files waiting to be sent, for the outbox. */
+  waitingFiles: () => call<LocalFile[]>('waiting_files'),
+  /** Opens a record's file with the system's app, fetching it first when needed. */
+  openFile: (collection: string, id: string, sha256: string, name: string) =>
+    call<null>('open_file', { collection, id, sha256, name }),
+  /** Saves a copy where the user says (false: cancelled). */
+  saveFileAs: (collection: string, id: string, sha256: string, name: string) =>
+    call<boolean>('save_file_as', { collection, id, sha256, name }),
+  /** A thumbnail (data: URL) of an image file on this laptop, else null. */
+  fileThumbnail: (sha256: string, mime: string) => call<string | null>('file_thumbnail', { sha256, mime }),
 };
 
 /** Payload of each event the shell sends (generated from the shell's `EventPayloads`). */

@@ -4,6 +4,7 @@ import {
   date, dateExample, dateTime, dateTimeExample, formatDateInput, formatDateTimeInput, formatNumberInput, isIsoDate, locale,
   number, parseDateInput, parseDateTimeInput, parseNumberInput,
 } from './locale';
+import { filesSummary } from './files';
 import type { Collection, Field, Fields, JsonValue } from './types';
 
 /** What a form input holds while the user edits a field. */
@@ -137,6 +138,7 @@ export function checkForm(fields: readonly Field[], drafts: Record<string, Draft
 /** A value as one line of text, in the user's locale; blank values give ''. */
 export function formatValue(field: Field | undefined, value: JsonValue | undefined, loc = locale): string {
   if (blank(value)) return '';
+  if (field?.type === 'file') return filesSummary(value);
   if (Array.isArray(value)) return value.map((v) => String(v)).join(', ');
   switch (field?.type) {
     case 'boolean':

@@ -3,4 +3,4 @@
 /**
  * Event names, shared with the UI through the generated bindings.
  */
-export type EventName = "status" | "records-changed" | "conflicts-changed" | "quit-requested" | "open-conflict" | "import-progress" | "menu";
+export type EventName = "status" | "records-changed" | "conflicts-changed" | "quit-requested" | "open-conflict" | "import-progress" | "menu" | "file-progress";

@@ -15,4 +15,17 @@ options?: Array<string> | null,
  * type ([`Field::merge_kind`]). Servers older than merge kinds leave it
  * out and merge every field `whole`.
  */
-merge?: MergeKind | null, };
+merge?: MergeKind | null, 
+/**
+ * A `file` field may hold more than one file.
+ */
+multiple?: boolean, 
+/**
+ * A `file` field's largest file, in bytes.
+ */
+max_size?: number | null, 
+/**
+ * What a `file` field takes: MIME types (`image/png`, `image/*`) or
+ * extensions (`.pdf`); absent: anything.
+ */
+accept?: Array<string> | null, };

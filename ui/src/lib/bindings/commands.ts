@@ -38,6 +38,14 @@ export const COMMANDS = [
   'discard_change',
   'reapply_change',
   'set_window_title',
+  'choose_attach_files',
+  'attach_files',
+  'detach_file',
+  'file_states',
+  'waiting_files',
+  'open_file',
+  'save_file_as',
+  'file_thumbnail',
 ] as const;
 
 export type CommandName = (typeof COMMANDS)[number];
