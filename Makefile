@@ -7,7 +7,7 @@ CARGO ?= cargo
 # The PostgreSQL server of the store tests; `make pg` makes it answer.
 export FERRY_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo demo-two demo-server test deps pg moto ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load bench-rows
+.PHONY: demo demo-two demo-server test deps pg moto ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load bench-rows bench-files
 
 deps:
 	@scripts/install-deps.sh
@@ -103,6 +103,11 @@ bench:
 bench-load: pg
 	$(CARGO) build --release -p ferry-server -p ferry-bench
 	"$(CARGO_TARGET_DIR)/release/ferry-bench" load
+
+# Attached files: 200 x 1 MB and 200 MB sent and fetched by the ferry client, against cp (about a minute).
+bench-files:
+	$(CARGO) build --release -p ferry-bench -p ferry-cli
+	"$(CARGO_TARGET_DIR)/release/ferry-bench" files
 
 # Row rules: a million records partitioned 100 ways, on SQLite and PostgreSQL (a few minutes).
 bench-rows: pg

@@ -87,6 +87,21 @@ ROWS = {
         ("the same pushes to the plain collection, PostgreSQL", "postgres.push.plain_per_s", " mutations/s", 0, "reference", None),
         ("cost of the rules per push, PostgreSQL", "postgres.push.cost", "", 2, "≤ 0.15", "push_cost_within_15_percent_postgres"),
     ],
+    "files": [
+        ("200 files of 1 MB: upload (`ferry sync`)", "small.upload_mb_per_s", " MB/s", 0, "", None),
+        ("… upload vs `cp` of the same bytes", "small.upload_vs_cp", "x", 2, "≥ 0.5x", "small_upload_at_least_half_cp"),
+        ("200 files of 1 MB: download (`ferry fetch`)", "small.download_mb_per_s", " MB/s", 0, "", None),
+        ("… download vs `cp`", "small.download_vs_cp", "x", 2, "≥ 0.5x", "small_download_at_least_half_cp"),
+        ("`cp` of the 200 files, same disk", "small.cp_mb_per_s", " MB/s", 0, "reference", None),
+        ("one file of 200 MB: upload", "big.upload_mb_per_s", " MB/s", 0, "", None),
+        ("… upload vs `cp`", "big.upload_vs_cp", "x", 2, "≥ 0.5x", "big_upload_at_least_half_cp"),
+        ("one file of 200 MB: download", "big.download_mb_per_s", " MB/s", 0, "", None),
+        ("… download vs `cp`", "big.download_vs_cp", "x", 2, "≥ 0.5x", "big_download_at_least_half_cp"),
+        ("`cp` of the 200 MB file, same disk", "big.cp_mb_per_s", " MB/s", 0, "reference", None),
+        ("client peak memory, 200 MB upload", "big.upload_peak_rss_mb", " MB", 0, "< 100 MB", "big_transfer_peak_rss_under_100_mb"),
+        ("client peak memory, 200 MB download", "big.download_peak_rss_mb", " MB", 0, "< 100 MB", "big_transfer_peak_rss_under_100_mb"),
+        ("paging 10,000 records with an image each vs without", "list.with_images_vs_plain", "x", 2, "as fast (≤ 1.2x)", "list_with_images_as_fast"),
+    ],
     "client": [
         ("initial pull (best of six)", "initial_pull.seconds", " s", 2, "", None),
         ("pull vs raw SQLite insert of the same rows (best of six each)", "initial_pull.slowdown_vs_raw", "x", 2, "≤ 3x", "initial_pull_within_3x_of_raw"),
@@ -158,7 +173,27 @@ def summary(text):
     lines.append(f"`make bench-rows`, {run.get('date')}.")
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: start + "\n" + "\n".join(lines) + "\n" + end, text)
-    return index_use(text, run)
+    return files_summary(index_use(text, run))
+
+
+def files_summary(text):
+    """README's attachment figures: the latest files run."""
+    path = BENCH / "files.json"
+    start, end = "<!-- bench:files-summary -->", "<!-- /bench:files-summary -->"
+    if not path.exists() or start not in text:
+        return text
+    run = json.loads(path.read_text())[-1]
+    f = lambda k, u="x", d=2: number(get(run, k), u, d)
+    lines = [
+        "| transfer | upload vs `cp` | download vs `cp` | client peak memory (up / down) |",
+        "|---|---|---|---|",
+        f"| 200 files of 1 MB | {f('small.upload_vs_cp')} | {f('small.download_vs_cp')} | {f('small.upload_peak_rss_mb', ' MB', 0)} / {f('small.download_peak_rss_mb', ' MB', 0)} |",
+        f"| one file of 200 MB | {f('big.upload_vs_cp')} | {f('big.download_vs_cp')} | {f('big.upload_peak_rss_mb', ' MB', 0)} / {f('big.download_peak_rss_mb', ' MB', 0)} |",
+        "",
+        f"Targets: at least 0.5x `cp`, under 100 MB. Paging 10,000 records that hold images: {f('list.with_images_vs_plain')} the time without. `make bench-files`, {run.get('date')}.",
+    ]
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    return pattern.sub(lambda _: start + "\n" + "\n".join(lines) + "\n" + end, text)
 
 
 def index_use(text, run):

@@ -17,15 +17,13 @@ const WORDS: [&str; 10] = [
 
 pub fn bench_collection() -> CollectionDef {
     let f = |name: &str, t: FieldType| Field {
-        name: name.into(),
-        label: name.into(),
-        field_type: t,
         required: name == "title",
         options: (t == FieldType::Choice).then(|| STATUSES.map(String::from).to_vec()),
-        merge: None,
+        ..Field::new(name, t)
     };
     CollectionDef {
         partition_by: None,
+        fetch_files: None,
         name: COLLECTION.into(),
         label: "Items".into(),
         title_field: "title".into(),

@@ -8,6 +8,7 @@
 mod client;
 mod dataset;
 mod everyday;
+mod files;
 mod harness;
 mod load;
 mod rows;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Some("client") => client::run(records),
         Some("everyday") => everyday::run(records),
         Some("load") => load::run(&args[1..]),
+        Some("files") => files::run(),
         Some("rows") => {
             let values = args
                 .iter()
@@ -52,7 +54,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: ferry-bench server|client|everyday [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]\n       ferry-bench rows [--records 1000000] [--values 100]   (PostgreSQL too when FERRY_TEST_PG_URL is set)"
+                "usage: ferry-bench server|client|everyday [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]\n       ferry-bench rows [--records 1000000] [--values 100]   (PostgreSQL too when FERRY_TEST_PG_URL is set)\n       ferry-bench files   (needs the ferry binary beside it)"
             );
             return ExitCode::from(2);
         }

@@ -48,6 +48,9 @@ fn tasks() -> &'static CollectionDef {
             required: false,
             options: None,
             merge: None,
+            multiple: false,
+            max_size: None,
+            accept: None,
         });
         def
     })
