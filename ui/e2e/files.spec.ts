@@ -59,4 +59,35 @@ test.describe('Files', () => {
     await field.getByRole('button', { name: 'Attach files…' }).focus();
     await expect(field.getByRole('button', { name: 'Attach files…' })).toBeFocused();
   });
+
+  test('files dropped on the field are attached; dropped elsewhere, nothing happens', async ({ page, ferry }) => {
+    await ferry.open({ withFiles: true });
+    await page.getByTestId('collection-tasks').click();
+    await rows(page).first().click();
+    const field = page.locator('[data-file-field="attachments"]');
+    await expect(field).toContainText('or drop files here');
+    const box = (await field.boundingBox())!;
+    const scale = await page.evaluate(() => window.devicePixelRatio || 1);
+    // The shell reports where in physical pixels.
+    const at = (x: number, y: number) => ({ x: x * scale, y: y * scale });
+    const inside = at(box.x + box.width / 2, box.y + box.height / 2);
+    const drag = ferry.emit;
+
+    await drag('tauri://drag-over', { position: inside });
+    await expect(field).toContainText('Drop to attach');
+    await ferry.shot('files-drop-over');
+    await drag('tauri://drag-leave', null);
+    await expect(field).toContainText('or drop files here');
+
+    // Dropped outside the field (on the list): not attached.
+    await drag('tauri://drag-drop', { paths: ['/home/alice/stray.txt'], position: at(5, 5) });
+    await expect(field).toContainText('No files');
+    expect(await ferry.calls('attach_files')).toEqual([]);
+
+    await drag('tauri://drag-drop', { paths: ['/home/alice/site.jpg'], position: inside });
+    await expect(field.locator('li')).toHaveCount(1);
+    await expect(field.locator('li').first()).toContainText('site.jpg');
+    const attach = (await ferry.calls('attach_files')).at(-1)!.args as { field: string; paths: string[] };
+    expect(attach).toMatchObject({ field: 'attachments', paths: ['/home/alice/site.jpg'] });
+  });
 });

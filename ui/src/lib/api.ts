@@ -1,6 +1,7 @@
 // The desktop shell's commands and events, typed by the generated bindings.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { getCurrentWebview } from '@tauri-apps/api/webview';
 import { toCommandError } from './errors';
 import type { CommandName } from './bindings/commands';
 import type {
@@ -104,4 +105,26 @@ void eventsCovered;
 
 export function on<K extends keyof Events>(name: K, handler: (payload: Events[K]) => void): Promise<UnlistenFn> {
   return listen<Events[K]>(name, (event) => handler(event.payload));
+}
+
+/** Files dragged over the window (`over`, with where, in CSS pixels), dropped (`drop`, with their paths) or taken away (`leave`). */
+export type FileDrag = { type: 'over' | 'drop' | 'leave'; paths: string[]; x: number; y: number };
+
+/** Follows files dragged onto the window from the system (the shell's drag-and-drop, which gives their paths). */
+export function onFileDrag(handler: (drag: FileDrag) => void): Promise<UnlistenFn> {
+  return getCurrentWebview().onDragDropEvent((event) => {
+    const p = event.payload;
+    if (p.type === 'leave') {
+      handler({ type: 'leave', paths: [], x: 0, y: 0 });
+      return;
+    }
+    // The shell reports physical pixels.
+    const scale = window.devicePixelRatio || 1;
+    handler({
+      type: p.type === 'drop' ? 'drop' : 'over',
+      paths: 'paths' in p ? p.paths : [],
+      x: p.position.x / scale,
+      y: p.position.y / scale,
+    });
+  });
 }
