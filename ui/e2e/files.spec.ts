@@ -66,6 +66,7 @@ test.describe('Files', () => {
     await rows(page).first().click();
     const field = page.locator('[data-file-field="attachments"]');
     await expect(field).toContainText('or drop files here');
+    await field.scrollIntoViewIfNeeded();
     const box = (await field.boundingBox())!;
     const scale = await page.evaluate(() => window.devicePixelRatio || 1);
     // The shell reports where in physical pixels.
