@@ -93,11 +93,17 @@ ROWS = {
         ("200 files of 1 MB: download (`ferry fetch`)", "small.download_mb_per_s", " MB/s", 0, "", None),
         ("… download vs `cp`", "small.download_vs_cp", "x", 2, "≥ 0.5x", "small_download_at_least_half_cp"),
         ("`cp` of the 200 files, same disk", "small.cp_mb_per_s", " MB/s", 0, "reference", None),
+        ("`cp` and `sync` of the 200 files (durable, as an upload is)", "small.cp_synced_mb_per_s", " MB/s", 0, "reference", None),
+        ("… upload vs `cp` and `sync`", "small.upload_vs_cp_synced", "x", 2, "", None),
+        ("… download vs `cp` and `sync`", "small.download_vs_cp_synced", "x", 2, "", None),
         ("one file of 200 MB: upload", "big.upload_mb_per_s", " MB/s", 0, "", None),
         ("… upload vs `cp`", "big.upload_vs_cp", "x", 2, "≥ 0.5x", "big_upload_at_least_half_cp"),
         ("one file of 200 MB: download", "big.download_mb_per_s", " MB/s", 0, "", None),
         ("… download vs `cp`", "big.download_vs_cp", "x", 2, "≥ 0.5x", "big_download_at_least_half_cp"),
         ("`cp` of the 200 MB file, same disk", "big.cp_mb_per_s", " MB/s", 0, "reference", None),
+        ("`cp` and `sync` of the 200 MB file", "big.cp_synced_mb_per_s", " MB/s", 0, "reference", None),
+        ("… upload vs `cp` and `sync`", "big.upload_vs_cp_synced", "x", 2, "", None),
+        ("… download vs `cp` and `sync`", "big.download_vs_cp_synced", "x", 2, "", None),
         ("client peak memory, 200 MB upload", "big.upload_peak_rss_mb", " MB", 0, "< 100 MB", "big_transfer_peak_rss_under_100_mb"),
         ("client peak memory, 200 MB download", "big.download_peak_rss_mb", " MB", 0, "< 100 MB", "big_transfer_peak_rss_under_100_mb"),
         ("paging 10,000 records with an image each vs without", "list.with_images_vs_plain", "x", 2, "as fast (≤ 1.2x)", "list_with_images_as_fast"),
@@ -185,10 +191,10 @@ def files_summary(text):
     run = json.loads(path.read_text())[-1]
     f = lambda k, u="x", d=2: number(get(run, k), u, d)
     lines = [
-        "| transfer | upload vs `cp` | download vs `cp` | client peak memory (up / down) |",
-        "|---|---|---|---|",
-        f"| 200 files of 1 MB | {f('small.upload_vs_cp')} | {f('small.download_vs_cp')} | {f('small.upload_peak_rss_mb', ' MB', 0)} / {f('small.download_peak_rss_mb', ' MB', 0)} |",
-        f"| one file of 200 MB | {f('big.upload_vs_cp')} | {f('big.download_vs_cp')} | {f('big.upload_peak_rss_mb', ' MB', 0)} / {f('big.download_peak_rss_mb', ' MB', 0)} |",
+        "| transfer | upload vs `cp` | download vs `cp` | vs `cp` + `sync` (up / down) | client peak memory (up / down) |",
+        "|---|---|---|---|---|",
+        f"| 200 files of 1 MB | {f('small.upload_vs_cp')} | {f('small.download_vs_cp')} | {f('small.upload_vs_cp_synced')} / {f('small.download_vs_cp_synced')} | {f('small.upload_peak_rss_mb', ' MB', 0)} / {f('small.download_peak_rss_mb', ' MB', 0)} |",
+        f"| one file of 200 MB | {f('big.upload_vs_cp')} | {f('big.download_vs_cp')} | {f('big.upload_vs_cp_synced')} / {f('big.download_vs_cp_synced')} | {f('big.upload_peak_rss_mb', ' MB', 0)} / {f('big.download_peak_rss_mb', ' MB', 0)} |",
         "",
         f"Targets: at least 0.5x `cp`, under 100 MB. Paging 10,000 records that hold images: {f('list.with_images_vs_plain')} the time without. `make bench-files`, {run.get('date')}.",
     ]

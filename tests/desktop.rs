@@ -661,6 +661,58 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
         found.contains("Imported, Ada") && found.contains("Imported Grace"),
         "bob sees the imported contacts: {found}"
     );
+
+    // A photo dropped on the task's attachments in the real app: the
+    // shell's drop event (as the system sends it, with the file's path),
+    // the app copies it in, shows its thumbnail, sends it before the
+    // change; bob fetches the same bytes.
+    let photo = tmp.path().join("site.png");
+    image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, 160])
+    })
+    .save(&photo)
+    .expect("write the photo");
+    d.click("[data-testid=collection-tasks]");
+    d.fill("[data-testid=search]", "Alice's title");
+    d.wait_for("the task alone in the list", |d| {
+        d.eval("return document.querySelectorAll('[data-testid=row]').length")
+            .as_u64()
+            == Some(1)
+    });
+    d.click("[data-testid=row]");
+    d.wait("[data-file-field=attachments]");
+    let dropped = d.eval(&format!(
+        "const f = document.querySelector('[data-file-field=attachments]');
+         f.scrollIntoView();
+         const r = f.getBoundingClientRect(), s = window.devicePixelRatio || 1;
+         return window.__TAURI_INTERNALS__.invoke('plugin:event|emit', {{
+           event: 'tauri://drag-drop',
+           payload: {{ paths: [{path}], position: {{ x: (r.x + r.width / 2) * s, y: (r.y + r.height / 2) * s }} }}
+         }}).then(() => 'dropped');",
+        path = json!(photo.display().to_string())
+    ));
+    assert_eq!(dropped, json!("dropped"), "the drop event: {dropped}");
+    d.wait_for("the photo sent, with its thumbnail", |d| {
+        d.find("[data-file='site.png'] img.thumb").is_some()
+            && d.text("[data-file='site.png']").contains("Sent")
+    });
+    d.screenshot("file-attached");
+    bob.ok(&["sync"]);
+    let out = tmp.path().join("bob-files");
+    bob.ok(&[
+        "fetch",
+        "tasks",
+        &id,
+        "attachments",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(
+        std::fs::read(out.join("site.png")).expect("bob's copy"),
+        std::fs::read(&photo).expect("the photo"),
+        "bob fetched the bytes alice dropped"
+    );
+
     let _ = d.eval("return document.title");
     let _ = d.http.delete(&d.base).send();
 }

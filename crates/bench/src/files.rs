@@ -90,6 +90,23 @@ fn cp(from: &[PathBuf], to: &Path) -> anyhow::Result<Duration> {
     Ok(start.elapsed())
 }
 
+/// `cp` and then `sync` of the copies: the same bytes made durable, as the
+/// server makes an upload and the client a download before saying done.
+fn cp_synced(from: &[PathBuf], to: &Path) -> anyhow::Result<Duration> {
+    std::fs::create_dir_all(to)?;
+    let start = Instant::now();
+    let status = Command::new("cp").args(from).arg(to).status()?;
+    let copies: Vec<PathBuf> = from
+        .iter()
+        .filter_map(|f| f.file_name().map(|n| to.join(n)))
+        .collect();
+    let synced = Command::new("sync").args(&copies).status()?;
+    if !status.success() || !synced.success() {
+        bail!("cp or sync failed");
+    }
+    Ok(start.elapsed())
+}
+
 fn write_files(dir: &Path, count: usize, size: usize, seed: u8) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     (0..count)
@@ -131,11 +148,17 @@ fn case(
     let (down, down_peak, _) = ferry(&bob, &["fetch", "tasks", &id, "attachments"], "")?;
     let copied = cp(files, &dir.join(format!("{name}-cp")))?;
     let cp_rate = mb_per_s(bytes, copied);
+    let durable = cp_synced(files, &dir.join(format!("{name}-cp-synced")))?;
+    let durable_rate = mb_per_s(bytes, durable);
     Ok(json!({
         "files": files.len(),
         "bytes": bytes,
         "cp_ms": ms(copied),
         "cp_mb_per_s": cp_rate,
+        "cp_synced_ms": ms(durable),
+        "cp_synced_mb_per_s": durable_rate,
+        "upload_vs_cp_synced": ratio(mb_per_s(bytes, up), durable_rate),
+        "download_vs_cp_synced": ratio(mb_per_s(bytes, down), durable_rate),
         "attach_ms": ms(attached),
         "upload_ms": ms(up),
         "upload_mb_per_s": mb_per_s(bytes, up),

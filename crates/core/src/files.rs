@@ -22,6 +22,12 @@ use crate::sync::api::{Api, BlobHead};
 /// Bytes sent in one request of an upload: a dropped connection loses at
 /// most this much.
 pub const PART_BYTES: u64 = 8 * 1024 * 1024;
+/// Files sent at once.
+const PARALLEL_UPLOADS: usize = 4;
+/// Bytes gathered before a write to disk.
+const WRITE_BUFFER: usize = 1024 * 1024;
+/// Bytes between two progress reports of a transfer.
+const PROGRESS_STEP: u64 = 1024 * 1024;
 /// The cache limit when the profile sets none (setting `file_cache_mb`).
 pub const DEFAULT_CACHE_MB: u64 = 2048;
 /// The setting holding the cache limit, in MB.
@@ -150,46 +156,65 @@ impl Files {
         store: &LocalStore,
         progress: Progress<'_>,
     ) -> Result<usize> {
+        let files = store.files_to_send()?;
+        // A few at once: small files cost round trips and syncs more than bytes.
+        let results: Vec<Result<bool>> = futures::stream::iter(files)
+            .map(|file| self.send_one(api, store, file, progress))
+            .buffer_unordered(PARALLEL_UPLOADS)
+            .collect()
+            .await;
         let mut sent = 0;
-        for file in store.files_to_send()? {
-            let path = self.path(&file.sha256);
-            if !file.present || !path.is_file() {
-                store.file_upload_failed(
-                    &file.sha256,
-                    "its bytes are no longer on this laptop; attach it again",
-                )?;
-                continue;
-            }
-            match self
-                .upload(api, store, &file.sha256, file.size, &path, progress)
-                .await
-            {
-                Ok(()) => {
-                    store.file_uploaded(&file.sha256)?;
-                    sent += 1;
-                }
-                Err(Error::Server { body, .. }) if body.code != "upload_offset" => {
-                    tracing::warn!(sha256 = %file.sha256, error = %body.message, "upload refused");
-                    store.file_upload_failed(&file.sha256, &body.message)?;
-                }
-                Err(e) => return Err(e),
+        for result in results {
+            if result? {
+                sent += 1;
             }
         }
         Ok(sent)
+    }
+
+    /// Sends one file; `false` when it cannot be sent and is marked failed.
+    async fn send_one(
+        &self,
+        api: &Api,
+        store: &LocalStore,
+        file: crate::store::files::LocalFile,
+        progress: Progress<'_>,
+    ) -> Result<bool> {
+        let path = self.path(&file.sha256);
+        if !file.present || !path.is_file() {
+            store.file_upload_failed(
+                &file.sha256,
+                "its bytes are no longer on this laptop; attach it again",
+            )?;
+            return Ok(false);
+        }
+        match self.upload(api, store, &file, &path, progress).await {
+            Ok(()) => {
+                store.file_uploaded(&file.sha256)?;
+                Ok(true)
+            }
+            Err(Error::Server { body, .. }) if body.code != "upload_offset" => {
+                tracing::warn!(sha256 = %file.sha256, error = %body.message, "upload refused");
+                store.file_upload_failed(&file.sha256, &body.message)?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn upload(
         &self,
         api: &Api,
         store: &LocalStore,
-        sha256: &str,
-        size: u64,
+        file: &crate::store::files::LocalFile,
         path: &Path,
         progress: Progress<'_>,
     ) -> Result<()> {
+        let (sha256, size) = (file.sha256.as_str(), file.size);
         // A part answered 409 (the server stands elsewhere) is asked again
         // from where it stands; a few in a row mean something else is wrong.
         let mut misplaced = 0;
+        // Asked first: a file the server has already is never sent again.
         let mut offset = match api.blob_head(sha256).await? {
             BlobHead::Stored(_) => return Ok(()),
             BlobHead::Missing { offset } => offset.min(size),
@@ -266,7 +291,7 @@ impl Files {
         let size = resp
             .content_length()
             .map_or(0, |n| if resumed { have + n } else { n });
-        let mut out = tokio::fs::OpenOptions::new()
+        let out = tokio::fs::OpenOptions::new()
             .create(true)
             .write(true)
             .truncate(!resumed)
@@ -274,33 +299,45 @@ impl Files {
             .open(&partial)
             .await
             .map_err(io(format!("cannot write {}", partial.display())))?;
+        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, out);
+        let write_err = || io(format!("cannot write {}", partial.display()));
         let mut done = if resumed { have } else { 0 };
+        let mut told = done;
         // Hashed on the way unless continued (then read back at the end).
         let mut hasher = (!resumed).then(Sha256::new);
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| Error::Unreachable {
-                url: api.base().to_string(),
-                detail: e.to_string(),
-                kind: crate::error::ConnectionFailure::of(&e),
-            })?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    // What arrived is kept, to continue from.
+                    let _ = out.flush().await;
+                    return Err(Error::Unreachable {
+                        url: api.base().to_string(),
+                        detail: e.to_string(),
+                        kind: crate::error::ConnectionFailure::of(&e),
+                    });
+                }
+            };
             if let Some(h) = hasher.as_mut() {
                 h.update(&chunk);
             }
-            out.write_all(&chunk)
-                .await
-                .map_err(io(format!("cannot write {}", partial.display())))?;
+            if let Err(e) = out.write_all(&chunk).await {
+                return Err(write_err()(e));
+            }
             done += chunk.len() as u64;
-            progress(FileProgress {
-                sha256: sha256.to_string(),
-                direction: "download".into(),
-                done,
-                size,
-            });
+            if done - told >= PROGRESS_STEP || done == size {
+                told = done;
+                progress(FileProgress {
+                    sha256: sha256.to_string(),
+                    direction: "download".into(),
+                    done,
+                    size,
+                });
+            }
         }
-        out.sync_all()
-            .await
-            .map_err(io(format!("cannot write {}", partial.display())))?;
+        out.flush().await.map_err(write_err())?;
+        out.get_ref().sync_all().await.map_err(write_err())?;
         drop(out);
         let got = match hasher {
             Some(h) => hex::encode(h.finalize()),

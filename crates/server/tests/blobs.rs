@@ -245,3 +245,70 @@ async fn a_part_cut_off_midway_keeps_what_arrived() {
         .expect("get");
     assert!(got.bytes().await.expect("bytes") == bytes);
 }
+
+/// A client gone silent mid-part (a laptop killed behind a proxy that keeps
+/// the connection) does not hold its upload: the next request takes over,
+/// learns where the upload stands, and finishes it.
+#[tokio::test]
+async fn a_newer_request_takes_over_from_a_silent_one() {
+    let server = TestServer::start().await;
+    let alice = server.login("alice").await;
+    let bytes = pattern(2 * MB, 5);
+    let id = sha(&bytes);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut silent = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let head_lines = format!(
+        "PUT /v1/blobs/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {alice}\r\nContent-Length: {}\r\n\r\n",
+        bytes.len()
+    );
+    silent
+        .write_all(head_lines.as_bytes())
+        .await
+        .expect("headers");
+    silent
+        .write_all(&bytes[..300_000])
+        .await
+        .expect("some bytes");
+    silent.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The silent connection stays open; a new attempt from the start hears
+    // where the server stands, and goes on from there.
+    let resp = tokio::time::timeout(
+        Duration::from_secs(10),
+        put(&server, &alice, &id, &bytes, Some((0, bytes.len()))),
+    )
+    .await
+    .expect("answered while the other connection is silent");
+    let offset = match resp.status().as_u16() {
+        201 => bytes.len(),
+        409 => resp
+            .headers()
+            .get("upload-offset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .expect("Upload-Offset"),
+        other => panic!("unexpected {other}"),
+    };
+    assert!(offset <= 300_000, "{offset}");
+    if offset < bytes.len() {
+        let resp = put(
+            &server,
+            &alice,
+            &id,
+            &bytes[offset..],
+            Some((offset, bytes.len())),
+        )
+        .await;
+        assert_eq!(resp.status(), 201);
+    }
+    let got = server
+        .get(&format!("/v1/blobs/{id}"), &alice)
+        .send()
+        .await
+        .expect("get");
+    assert!(got.bytes().await.expect("bytes") == bytes);
+    drop(silent);
+}

@@ -60,6 +60,14 @@ fn ferry(profile: &Path, args: &[&str]) -> tokio::process::Command {
     cmd
 }
 
+/// Runs `cmd` to its end; a run that hangs fails the test instead.
+async fn finish(mut cmd: tokio::process::Command) -> std::process::Output {
+    tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("ferry finished within two minutes")
+        .expect("ferry ran")
+}
+
 /// Runs `args` slowed by the proxy, kills it with SIGKILL once `partial`
 /// holds some bytes but not all, and says how many it held.
 async fn kill_midway(proxy: &FaultProxy, profile: &Path, args: &[&str], partial: &Path) -> u64 {
@@ -77,9 +85,6 @@ async fn kill_midway(proxy: &FaultProxy, profile: &Path, args: &[&str], partial:
     held
 }
 
-// Passes alone (about 2 s) but hung once inside the full `make test` run;
-// kept out of it until the hang is found (`cargo test -- --ignored`).
-#[ignore = "hung once under the full suite's load; run with --ignored"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_killed_midway_continue_where_they_stopped() {
     let server = TestServer::start().await;
@@ -99,7 +104,7 @@ async fn transfers_killed_midway_continue_where_they_stopped() {
     // Upload: the server keeps what arrived; the next sync goes on from there.
     let uploads = server.files.path().join("uploads");
     let held = kill_midway(&proxy, &profile, &["sync"], &uploads).await;
-    let out = ferry(&profile, &["sync"]).output().await.expect("sync");
+    let out = finish(ferry(&profile, &["sync"])).await;
     assert!(
         out.status.success(),
         "{}",
@@ -126,7 +131,7 @@ async fn transfers_killed_midway_continue_where_they_stopped() {
         &bob_profile.join("files").join("partial"),
     )
     .await;
-    let out = ferry(&bob_profile, &fetch).output().await.expect("fetch");
+    let out = finish(ferry(&bob_profile, &fetch)).await;
     assert!(
         out.status.success(),
         "{}",

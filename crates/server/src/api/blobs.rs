@@ -305,28 +305,13 @@ async fn drain(body: Body) {
     }
 }
 
-/// One writer per user and blob at a time.
-struct Writing<'a> {
-    blobs: &'a Blobs,
-    key: (Uuid, BlobId),
-}
+/// How long a part may send nothing before the server stops waiting for
+/// it (keeping what arrived): a client gone without closing its connection
+/// must not hold its upload.
+const PART_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
-impl<'a> Writing<'a> {
-    fn take(blobs: &'a Blobs, key: (Uuid, BlobId)) -> Option<Writing<'a>> {
-        let mut writing = blobs.writing.lock().ok()?;
-        writing
-            .insert(key.clone())
-            .then_some(Writing { blobs, key })
-    }
-}
-
-impl Drop for Writing<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut w) = self.blobs.writing.lock() {
-            w.remove(&self.key);
-        }
-    }
-}
+/// Bytes gathered before a write to the staging file.
+const WRITE_BUFFER: usize = 1024 * 1024;
 
 async fn sha256_of(path: &Path) -> Result<BlobId, ApiError> {
     let mut file = tokio::fs::File::open(path).await.map_err(io_err)?;
@@ -357,7 +342,7 @@ async fn sha256_of(path: &Path) -> Result<BlobId, ApiError> {
         (status = 201, description = "The last part: the file is stored", body = BlobStatus),
         (status = 200, description = "You have this file already; nothing was stored", body = BlobStatus),
         (status = 202, description = "A part is in; `received` (and `Upload-Offset`) say where the next starts", body = BlobStatus),
-        (status = 409, description = "`upload_offset`: the part does not start where the upload stands (see `Upload-Offset`), or another upload of it is running", body = ferry_protocol::ErrorResponse),
+        (status = 409, description = "`upload_offset`: the part does not start where the upload stands (see `Upload-Offset`)", body = ferry_protocol::ErrorResponse),
         (status = 413, description = "`too_large` (a file over the limit) or `quota_exceeded` (your files would pass your quota)", body = ferry_protocol::ErrorResponse),
         (status = 422, description = "`hash_mismatch`: the bytes do not hash to the name; the upload starts over", body = ferry_protocol::ErrorResponse),
         (status = 400, description = "Not a SHA-256, or a malformed Content-Range", body = ferry_protocol::ErrorResponse),
@@ -402,47 +387,66 @@ pub async fn put_blob(
         }
     }
     let path = staged(blobs, user, &id, total);
-    let Some(_writing) = Writing::take(blobs, (user, id.clone())) else {
-        return Err(ApiError::UploadOffset {
-            offset: staged_len(&path).await?,
-        });
-    };
+    let key = (user, id.clone());
+    let turn = blobs.uploads.turn(key.clone()).await;
     let offset = staged_len(&path).await?;
     if start != offset {
+        // Read, so the client sees the answer rather than a broken pipe.
+        drain(body).await;
         return Err(ApiError::UploadOffset { offset });
     }
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(io_err)?;
     }
-    let mut file = tokio::fs::OpenOptions::new()
+    let file = tokio::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .await
         .map_err(io_err)?;
+    let mut file = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+    // Hashed as it arrives when the bytes before are known.
+    let mut hash = blobs.uploads.take_hash(&key, offset);
     let want = end.map_or(0, |e| e + 1 - start);
     let mut got = 0u64;
     let mut stream = body.into_data_stream();
     let mut broken = false;
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else {
-            // The connection went: keep what arrived, to continue from.
-            broken = true;
-            break;
+    loop {
+        let next = tokio::select! {
+            () = turn.stop.cancelled() => None,
+            next = tokio::time::timeout(PART_IDLE, stream.next()) => Some(next),
+        };
+        let chunk = match next {
+            Some(Ok(None)) => break,
+            Some(Ok(Some(Ok(chunk)))) => chunk,
+            // Gone, silent too long, or taken over by a newer request: keep
+            // what arrived, to continue from.
+            _ => {
+                broken = true;
+                break;
+            }
         };
         got += chunk.len() as u64;
         if got > want {
+            let file = file.into_inner();
             file.set_len(offset).await.map_err(io_err)?;
             return Err(ApiError::Malformed(format!(
                 "the body is longer than the {want} bytes its range says"
             )));
         }
+        if let Some(h) = hash.as_mut() {
+            h.update(&chunk);
+        }
         file.write_all(&chunk).await.map_err(io_err)?;
     }
-    file.sync_all().await.map_err(io_err)?;
+    file.flush().await.map_err(io_err)?;
+    file.get_ref().sync_all().await.map_err(io_err)?;
     drop(file);
     let received = offset + got;
     if broken || received < total {
+        if let Some(h) = hash {
+            blobs.uploads.keep_hash(key, received, h);
+        }
         return Ok((
             StatusCode::ACCEPTED,
             [(UPLOAD_OFFSET, HeaderValue::from(received))],
@@ -450,14 +454,18 @@ pub async fn put_blob(
         )
             .into_response());
     }
-    if sha256_of(&path).await? != id {
+    let got_id = match hash {
+        Some(h) => BlobId::parse(&hex::encode(h.finalize())).ok_or(ApiError::Internal)?,
+        None => sha256_of(&path).await?,
+    };
+    if got_id != id {
         let _ = tokio::fs::remove_file(&path).await;
         return Err(ApiError::HashMismatch(format!(
             "the {total} bytes sent do not hash to {id}; send the file again from the start"
         )));
     }
-    blobs.store.put_file(&id, &path).await.map_err(blob_err)?;
+    blobs.store.take_file(&id, &path).await.map_err(blob_err)?;
     state.store.add_blob_owner(id.as_str(), user, total).await?;
-    let _ = tokio::fs::remove_file(&path).await;
+    drop(turn);
     Ok((StatusCode::CREATED, Json(status(total))).into_response())
 }

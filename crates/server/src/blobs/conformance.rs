@@ -43,6 +43,20 @@ pub async fn run_all(store: DynBlobs, dir: &Path) {
     store.put_file(&id, &path).await.expect("put again");
     assert_eq!(read(&store, &id, None).await, small);
 
+    // Taken: stored, and the source is gone; taking a stored one drops it too.
+    let taken = b"an upload moved in".to_vec();
+    let (taken_id, taken_path) = file(dir, "taken", &taken);
+    store.take_file(&taken_id, &taken_path).await.expect("take");
+    assert!(!taken_path.exists(), "the taken file is gone");
+    assert_eq!(read(&store, &taken_id, None).await, taken);
+    let (_, again) = file(dir, "taken-again", &taken);
+    store
+        .take_file(&taken_id, &again)
+        .await
+        .expect("take again");
+    assert!(!again.exists());
+    assert_eq!(read(&store, &taken_id, None).await, taken);
+
     // A blob of several parts, put twice at once: one blob, intact.
     let big: Vec<u8> = (0..20 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     let (big_id, big_path) = file(dir, "big", &big);
@@ -80,6 +94,7 @@ pub async fn run_all(store: DynBlobs, dir: &Path) {
     let mut want = vec![
         (id.clone(), small.len() as u64),
         (big_id.clone(), big.len() as u64),
+        (taken_id.clone(), taken.len() as u64),
     ];
     want.sort();
     assert_eq!(
@@ -100,6 +115,7 @@ pub async fn run_all(store: DynBlobs, dir: &Path) {
         store.get(&id, None).await.err(),
         Some(BlobError::NotFound(_))
     ));
+    store.delete(&taken_id).await.expect("delete");
     let left: Vec<BlobId> = store
         .list()
         .await

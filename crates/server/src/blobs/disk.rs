@@ -12,6 +12,9 @@ use tokio_util::io::ReaderStream;
 
 use super::{BlobError, BlobId, BlobMeta, BlobStore, BlobStream, check_range};
 
+/// Bytes read from disk at a time when a blob is sent.
+const READ_BYTES: usize = 256 * 1024;
+
 #[derive(Debug)]
 pub struct DiskBlobs {
     root: PathBuf,
@@ -58,6 +61,32 @@ fn store_whole(from: &Path, to: &Path, tmp: &Path) -> Result<(), BlobError> {
         let _ = std::fs::remove_file(&staged);
     }
     result
+}
+
+/// Moves synced `from` to `to` (copying when they are on different disks),
+/// or drops it when `to` is there already.
+fn move_whole(from: &Path, to: &Path, tmp: &Path) -> Result<(), BlobError> {
+    let remove = |p: &Path| match std::fs::remove_file(p) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(io_err("cannot remove", p, e)),
+        _ => Ok(()),
+    };
+    if to.is_file() {
+        return remove(from);
+    }
+    let parent = to
+        .parent()
+        .ok_or_else(|| BlobError::Backend(format!("no directory for {}", to.display())))?;
+    std::fs::create_dir_all(parent).map_err(|e| io_err("cannot make", parent, e))?;
+    match std::fs::rename(from, to) {
+        Ok(()) => std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err("cannot sync", parent, e)),
+        Err(e) if e.kind() == ErrorKind::CrossesDevices => {
+            store_whole(from, to, tmp)?;
+            remove(from)
+        }
+        Err(e) => Err(io_err("cannot place", to, e)),
+    }
 }
 
 fn list_under(root: &Path) -> Result<Vec<BlobMeta>, BlobError> {
@@ -120,6 +149,13 @@ impl BlobStore for DiskBlobs {
             .map_err(blocking_err)?
     }
 
+    async fn take_file(&self, id: &BlobId, path: &Path) -> Result<(), BlobError> {
+        let (from, to, tmp) = (path.to_path_buf(), self.path(id), self.root.join("tmp"));
+        tokio::task::spawn_blocking(move || move_whole(&from, &to, &tmp))
+            .await
+            .map_err(blocking_err)?
+    }
+
     async fn size(&self, id: &BlobId) -> Result<Option<u64>, BlobError> {
         let path = self.path(id);
         match tokio::fs::metadata(&path).await {
@@ -148,7 +184,8 @@ impl BlobStore for DiskBlobs {
         file.seek(SeekFrom::Start(range.start))
             .await
             .map_err(|e| io_err("cannot read", &path, e))?;
-        let stream = ReaderStream::new(file.take(range.end - range.start))
+        // Large reads: each is a trip to the blocking pool.
+        let stream = ReaderStream::with_capacity(file.take(range.end - range.start), READ_BYTES)
             .map(move |chunk| chunk.map_err(|e| io_err("cannot read", &path, e)));
         Ok(stream.boxed())
     }

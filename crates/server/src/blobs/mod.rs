@@ -13,12 +13,14 @@ mod conformance;
 #[cfg(test)]
 mod moto;
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use tokio_util::sync::CancellationToken;
 
 pub use disk::DiskBlobs;
 pub use s3::S3Blobs;
@@ -84,6 +86,19 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// Stores the file at `path`, whose bytes the caller has checked hash to
     /// `id`. It is readable whole or not at all; `path` is left as it was.
     async fn put_file(&self, id: &BlobId, path: &Path) -> Result<(), BlobError>;
+    /// Stores the file at `path` as [`BlobStore::put_file`] does, and takes
+    /// it: afterwards `path` is gone (a store on the same disk moves it in
+    /// instead of copying its bytes). The caller has synced it.
+    async fn take_file(&self, id: &BlobId, path: &Path) -> Result<(), BlobError> {
+        self.put_file(id, path).await?;
+        match tokio::fs::remove_file(path).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(BlobError::Backend(format!(
+                "cannot remove {}: {e}",
+                path.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
     /// The size of a stored blob; `None` when it is not stored.
     async fn size(&self, id: &BlobId) -> Result<Option<u64>, BlobError>;
     /// The bytes of `range` (the whole blob when `None`), streamed.
@@ -106,8 +121,94 @@ pub struct Blobs {
     pub max_blob_bytes: u64,
     /// Bytes of files each user may have uploaded in all; none: no quota.
     pub quota_bytes: Option<u64>,
-    /// Uploads being written now (user, blob): one writer at a time each.
-    pub(crate) writing: std::sync::Mutex<std::collections::HashSet<(uuid::Uuid, BlobId)>>,
+    /// Uploads being written now, and the hashes of unfinished ones.
+    pub(crate) uploads: Uploads,
+}
+
+/// One user's upload of one blob.
+pub(crate) type UploadKey = (uuid::Uuid, BlobId);
+
+/// Uploads on this server: one writer at a time per user and blob (a newer
+/// request takes over from an older one, which keeps what arrived and
+/// stops), and the SHA-256 of each unfinished upload's bytes so far, so the
+/// last part need not read the file back (after a restart it is read).
+#[derive(Debug, Default)]
+pub(crate) struct Uploads {
+    slots: std::sync::Mutex<HashMap<UploadKey, Arc<UploadSlot>>>,
+    hashes: std::sync::Mutex<HashMap<UploadKey, (u64, sha2::Sha256)>>,
+}
+
+#[derive(Debug, Default)]
+struct UploadSlot {
+    turn: Arc<tokio::sync::Mutex<()>>,
+    stop: std::sync::Mutex<CancellationToken>,
+}
+
+/// The right to write one upload, until dropped; `stop` fires when a newer
+/// request for the same upload arrives.
+pub(crate) struct UploadTurn<'a> {
+    uploads: &'a Uploads,
+    key: UploadKey,
+    slot: Arc<UploadSlot>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+    pub stop: CancellationToken,
+}
+
+/// Unfinished uploads whose hash is kept in memory; beyond, the oldest
+/// are forgotten (and read back when they finish).
+const HASHES_KEPT: usize = 4096;
+
+impl Uploads {
+    /// Waits for the upload's turn, asking an earlier writer to stop.
+    pub(crate) async fn turn(&self, key: UploadKey) -> UploadTurn<'_> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.entry(key.clone()).or_default().clone()
+        };
+        slot.stop.lock().unwrap_or_else(|p| p.into_inner()).cancel();
+        let turn = slot.turn.clone().lock_owned().await;
+        let stop = CancellationToken::new();
+        *slot.stop.lock().unwrap_or_else(|p| p.into_inner()) = stop.clone();
+        UploadTurn {
+            uploads: self,
+            key,
+            slot,
+            _turn: turn,
+            stop,
+        }
+    }
+
+    /// The hash of the upload's first `offset` bytes, when known; a new
+    /// one at offset 0.
+    pub(crate) fn take_hash(&self, key: &UploadKey, offset: u64) -> Option<sha2::Sha256> {
+        let kept = self
+            .hashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        match kept {
+            Some((at, hash)) if at == offset => Some(hash),
+            _ => (offset == 0).then(sha2::Sha256::default),
+        }
+    }
+
+    pub(crate) fn keep_hash(&self, key: UploadKey, offset: u64, hash: sha2::Sha256) {
+        let mut hashes = self.hashes.lock().unwrap_or_else(|p| p.into_inner());
+        if hashes.len() >= HASHES_KEPT {
+            hashes.clear();
+        }
+        hashes.insert(key, (offset, hash));
+    }
+}
+
+impl Drop for UploadTurn<'_> {
+    fn drop(&mut self) {
+        let mut slots = self.uploads.slots.lock().unwrap_or_else(|p| p.into_inner());
+        // Counted under the lock: the map's and ours means no one waits.
+        if Arc::strong_count(&self.slot) <= 2 {
+            slots.remove(&self.key);
+        }
+    }
 }
 
 /// Default [`Blobs::max_blob_bytes`]: 1 GiB.
@@ -120,7 +221,7 @@ impl Blobs {
             staging,
             max_blob_bytes: MAX_BLOB_BYTES,
             quota_bytes: None,
-            writing: Default::default(),
+            uploads: Uploads::default(),
         }
     }
 }
