@@ -101,6 +101,7 @@ ROWS = {
         ("one file of 200 MB: download", "big.download_mb_per_s", " MB/s", 0, "", None),
         ("… download vs `cp`", "big.download_vs_cp", "x", 2, "≥ 0.5x", "big_download_at_least_half_cp"),
         ("`cp` of the 200 MB file, same disk", "big.cp_mb_per_s", " MB/s", 0, "reference", None),
+        ("`ferry sync` with nothing to send (the fixed cost of a run)", "big.idle_sync_ms", " ms", 0, "reference", None),
         ("`cp` and `sync` of the 200 MB file", "big.cp_synced_mb_per_s", " MB/s", 0, "reference", None),
         ("… upload vs `cp` and `sync`", "big.upload_vs_cp_synced", "x", 2, "", None),
         ("… download vs `cp` and `sync`", "big.download_vs_cp_synced", "x", 2, "", None),

@@ -144,6 +144,8 @@ fn case(
     attach.extend(paths.iter().map(String::as_str));
     let (attached, _, _) = ferry(&alice, &attach, "")?;
     let (up, up_peak, _) = ferry(&alice, &["sync"], "")?;
+    // The fixed cost of a run: a sync with nothing to send.
+    let (idle, _, _) = ferry(&alice, &["sync"], "")?;
     ferry(&bob, &["sync"], "")?;
     let (down, down_peak, _) = ferry(&bob, &["fetch", "tasks", &id, "attachments"], "")?;
     let copied = cp(files, &dir.join(format!("{name}-cp")))?;
@@ -160,6 +162,7 @@ fn case(
         "upload_vs_cp_synced": ratio(mb_per_s(bytes, up), durable_rate),
         "download_vs_cp_synced": ratio(mb_per_s(bytes, down), durable_rate),
         "attach_ms": ms(attached),
+        "idle_sync_ms": ms(idle),
         "upload_ms": ms(up),
         "upload_mb_per_s": mb_per_s(bytes, up),
         "upload_vs_cp": ratio(mb_per_s(bytes, up), cp_rate),

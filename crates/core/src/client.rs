@@ -583,13 +583,27 @@ impl Client {
         id: Uuid,
         field: &str,
     ) -> Result<Vec<(FileRef, std::path::PathBuf)>> {
+        use futures::StreamExt;
         let (_, _, files) = self.file_field(collection, id, field)?;
-        let mut out = Vec::new();
-        for file in files {
-            let path = self.fetch_file(collection, id, &file.sha256).await?;
-            out.push((file, path));
-        }
-        Ok(out)
+        // One fetch per file, even if the field names it twice.
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&FileRef> = files.iter().filter(|f| seen.insert(&f.sha256)).collect();
+        let fetched: Vec<(String, std::path::PathBuf)> = futures::stream::iter(unique)
+            .map(|file| async move {
+                let path = self.fetch_file(collection, id, &file.sha256).await?;
+                Ok((file.sha256.clone(), path))
+            })
+            .buffered(crate::files::PARALLEL_TRANSFERS)
+            .collect::<Vec<Result<_>>>()
+            .await
+            .into_iter()
+            .collect::<Result<_>>()?;
+        let paths: std::collections::HashMap<String, std::path::PathBuf> =
+            fetched.into_iter().collect();
+        Ok(files
+            .into_iter()
+            .filter_map(|f| paths.get(&f.sha256).cloned().map(|p| (f, p)))
+            .collect())
     }
 
     /// One file a record names, on this laptop: at once when it is here,

@@ -22,8 +22,9 @@ use crate::sync::api::{Api, BlobHead};
 /// Bytes sent in one request of an upload: a dropped connection loses at
 /// most this much.
 pub const PART_BYTES: u64 = 8 * 1024 * 1024;
-/// Files sent at once.
-const PARALLEL_UPLOADS: usize = 4;
+/// Files sent or fetched at once: small files cost round trips and syncs
+/// more than bytes.
+pub const PARALLEL_TRANSFERS: usize = 4;
 /// Bytes gathered before a write to disk.
 const WRITE_BUFFER: usize = 1024 * 1024;
 /// Bytes between two progress reports of a transfer.
@@ -157,10 +158,9 @@ impl Files {
         progress: Progress<'_>,
     ) -> Result<usize> {
         let files = store.files_to_send()?;
-        // A few at once: small files cost round trips and syncs more than bytes.
         let results: Vec<Result<bool>> = futures::stream::iter(files)
             .map(|file| self.send_one(api, store, file, progress))
-            .buffer_unordered(PARALLEL_UPLOADS)
+            .buffer_unordered(PARALLEL_TRANSFERS)
             .collect()
             .await;
         let mut sent = 0;

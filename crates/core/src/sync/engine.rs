@@ -356,8 +356,21 @@ impl SyncEngine {
             if fields.is_empty() {
                 continue;
             }
-            for (sha, _size, id) in store.files_missing(&c.name, &fields)? {
-                match files.fetch(api, store, &sha, (&c.name, id), progress).await {
+            use futures::StreamExt;
+            let mut seen = std::collections::HashSet::new();
+            // One fetch per file, however many records name it.
+            let mut missing = store.files_missing(&c.name, &fields)?;
+            missing.retain(|(sha, _, _)| seen.insert(sha.clone()));
+            let results: Vec<(String, Result<std::path::PathBuf>)> = futures::stream::iter(missing)
+                .map(|(sha, _size, id)| async move {
+                    let got = files.fetch(api, store, &sha, (&c.name, id), progress).await;
+                    (sha, got)
+                })
+                .buffer_unordered(crate::files::PARALLEL_TRANSFERS)
+                .collect()
+                .await;
+            for (sha, result) in results {
+                match result {
                     Ok(_) => {}
                     Err(e @ (Error::Unreachable { .. } | Error::AuthFailed | Error::Io { .. })) => {
                         return Err(e);

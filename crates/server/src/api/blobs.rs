@@ -313,6 +313,36 @@ const PART_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Bytes gathered before a write to the staging file.
 const WRITE_BUFFER: usize = 1024 * 1024;
 
+/// A SHA-256 computed on a blocking thread from the chunks fed to it.
+struct Hashing {
+    chunks: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    done: tokio::task::JoinHandle<sha2::Sha256>,
+}
+
+impl Hashing {
+    fn start(mut hash: sha2::Sha256) -> Hashing {
+        let (chunks, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+        let done = tokio::task::spawn_blocking(move || {
+            while let Some(chunk) = rx.blocking_recv() {
+                hash.update(&chunk);
+            }
+            hash
+        });
+        Hashing { chunks, done }
+    }
+
+    async fn feed(&self, chunk: bytes::Bytes) {
+        // The receiver lives until `finish`.
+        let _ = self.chunks.send(chunk).await;
+    }
+
+    /// The hash of every chunk fed; `None` if its thread failed.
+    async fn finish(self) -> Option<sha2::Sha256> {
+        drop(self.chunks);
+        self.done.await.ok()
+    }
+}
+
 async fn sha256_of(path: &Path) -> Result<BlobId, ApiError> {
     let mut file = tokio::fs::File::open(path).await.map_err(io_err)?;
     let mut hasher = sha2::Sha256::new();
@@ -405,8 +435,8 @@ pub async fn put_blob(
         .await
         .map_err(io_err)?;
     let mut file = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
-    // Hashed as it arrives when the bytes before are known.
-    let mut hash = blobs.uploads.take_hash(&key, offset);
+    // Hashed as it arrives, beside the writing, when the bytes before are known.
+    let hashing = blobs.uploads.take_hash(&key, offset).map(Hashing::start);
     let want = end.map_or(0, |e| e + 1 - start);
     let mut got = 0u64;
     let mut stream = body.into_data_stream();
@@ -434,15 +464,23 @@ pub async fn put_blob(
                 "the body is longer than the {want} bytes its range says"
             )));
         }
-        if let Some(h) = hash.as_mut() {
-            h.update(&chunk);
+        if let Some(h) = &hashing {
+            h.feed(chunk.clone()).await;
         }
         file.write_all(&chunk).await.map_err(io_err)?;
     }
     file.flush().await.map_err(io_err)?;
-    file.get_ref().sync_all().await.map_err(io_err)?;
-    drop(file);
     let received = offset + got;
+    // Only the whole file is synced: after a crash of the machine a part
+    // may come back short or damaged, which the hash at the end catches.
+    if !broken && received == total {
+        file.get_ref().sync_all().await.map_err(io_err)?;
+    }
+    drop(file);
+    let hash = match hashing {
+        Some(h) => h.finish().await,
+        None => None,
+    };
     if broken || received < total {
         if let Some(h) = hash {
             blobs.uploads.keep_hash(key, received, h);
