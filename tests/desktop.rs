@@ -696,6 +696,9 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
         d.find("[data-file='site.png'] img.thumb").is_some()
             && d.text("[data-file='site.png']").contains("Sent")
     });
+    d.wait_for("the change naming it sent after it", |d| {
+        d.text("[data-testid=record-state]") == "Synced"
+    });
     d.screenshot("file-attached");
     bob.ok(&["sync"]);
     let out = tmp.path().join("bob-files");
