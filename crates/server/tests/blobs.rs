@@ -1,6 +1,7 @@
 //! Files' bytes over HTTP (DESIGN.md, "Blobs"): resumable uploads checked
 //! against their SHA-256, ranges, access by the uploader only, limits.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -61,9 +62,9 @@ async fn head(server: &TestServer, token: &str, id: &str) -> (u16, Option<u64>, 
     )
 }
 
-#[tokio::test]
-async fn a_file_sent_in_parts_is_checked_stored_and_readable_by_its_uploader_only() {
-    let server = TestServer::start().await;
+async fn a_file_sent_in_parts_is_checked_stored_and_readable_by_its_uploader_only(
+    server: TestServer,
+) {
     let (alice, bob) = (server.login("alice").await, server.login("bob").await);
     let bytes = pattern(3 * MB, 7);
     let id = sha(&bytes);
@@ -132,9 +133,9 @@ async fn a_file_sent_in_parts_is_checked_stored_and_readable_by_its_uploader_onl
     assert_eq!(head(&server, &bob, &id).await.0, 200);
 }
 
-#[tokio::test]
-async fn bytes_that_do_not_hash_to_the_name_are_refused_and_the_upload_starts_over() {
-    let server = TestServer::start().await;
+async fn bytes_that_do_not_hash_to_the_name_are_refused_and_the_upload_starts_over(
+    server: TestServer,
+) {
     let alice = server.login("alice").await;
     let claimed = sha(b"what I said I would send");
     let resp = put(&server, &alice, &claimed, b"something else", None).await;
@@ -146,9 +147,7 @@ async fn bytes_that_do_not_hash_to_the_name_are_refused_and_the_upload_starts_ov
     );
 }
 
-#[tokio::test]
-async fn files_over_the_limit_or_the_quota_are_refused_with_413() {
-    let server = TestServer::start().await;
+async fn files_over_the_limit_or_the_quota_are_refused_with_413(server: TestServer) {
     let alice = server.login("alice").await;
     let huge = TEST_MAX_FILE as usize + 1;
     let resp = put(&server, &alice, &"ab".repeat(32), b"x", Some((0, huge))).await;
@@ -171,9 +170,7 @@ async fn files_over_the_limit_or_the_quota_are_refused_with_413() {
     );
 }
 
-#[tokio::test]
-async fn malformed_names_and_ranges_and_missing_tokens_are_refused() {
-    let server = TestServer::start().await;
+async fn malformed_names_and_ranges_and_missing_tokens_are_refused(server: TestServer) {
     let alice = server.login("alice").await;
     let resp = put(&server, &alice, "not-a-hash", b"x", None).await;
     assert_error(resp, 400, "malformed_request").await;
@@ -198,9 +195,7 @@ async fn malformed_names_and_ranges_and_missing_tokens_are_refused() {
 
 /// A connection lost in the middle of a part keeps what arrived: the
 /// upload continues from there.
-#[tokio::test]
-async fn a_part_cut_off_midway_keeps_what_arrived() {
-    let server = TestServer::start().await;
+async fn a_part_cut_off_midway_keeps_what_arrived(server: TestServer) {
     let alice = server.login("alice").await;
     let bytes = pattern(2 * MB, 3);
     let id = sha(&bytes);
@@ -249,9 +244,7 @@ async fn a_part_cut_off_midway_keeps_what_arrived() {
 /// A client gone silent mid-part (a laptop killed behind a proxy that keeps
 /// the connection) does not hold its upload: the next request takes over,
 /// learns where the upload stands, and finishes it.
-#[tokio::test]
-async fn a_newer_request_takes_over_from_a_silent_one() {
-    let server = TestServer::start().await;
+async fn a_newer_request_takes_over_from_a_silent_one(server: TestServer) {
     let alice = server.login("alice").await;
     let bytes = pattern(2 * MB, 5);
     let id = sha(&bytes);
@@ -312,3 +305,12 @@ async fn a_newer_request_takes_over_from_a_silent_one() {
     assert!(got.bytes().await.expect("bytes") == bytes);
     drop(silent);
 }
+
+both_blob_stores!(
+    a_file_sent_in_parts_is_checked_stored_and_readable_by_its_uploader_only,
+    bytes_that_do_not_hash_to_the_name_are_refused_and_the_upload_starts_over,
+    files_over_the_limit_or_the_quota_are_refused_with_413,
+    malformed_names_and_ranges_and_missing_tokens_are_refused,
+    a_part_cut_off_midway_keeps_what_arrived,
+    a_newer_request_takes_over_from_a_silent_one,
+);

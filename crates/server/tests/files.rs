@@ -4,6 +4,7 @@
 //! schema shows file fields only to clients that ask; gc keeps what any
 //! version names.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -57,9 +58,9 @@ fn code(r: &Value) -> &str {
     r["error"]["code"].as_str().unwrap_or_default()
 }
 
-#[tokio::test]
-async fn a_change_naming_a_file_the_server_lacks_is_refused_until_it_is_uploaded() {
-    let server = TestServer::start().await;
+async fn a_change_naming_a_file_the_server_lacks_is_refused_until_it_is_uploaded(
+    server: TestServer,
+) {
     let alice = server.login("alice").await;
     let bytes = b"minutes of the site visit";
     let f = file(bytes, "minutes.txt", "text/plain");
@@ -84,9 +85,7 @@ async fn a_change_naming_a_file_the_server_lacks_is_refused_until_it_is_uploaded
     assert_eq!(r[0]["status"], "applied", "{r:?}");
 }
 
-#[tokio::test]
-async fn a_hash_alone_attaches_nothing_and_reads_nothing() {
-    let server = TestServer::start().await;
+async fn a_hash_alone_attaches_nothing_and_reads_nothing(server: TestServer) {
     let (alice, bob) = (server.login("alice").await, server.login("bob").await);
     let bytes = b"alice's contract";
     let f = file(bytes, "contract.pdf", "application/pdf");
@@ -120,9 +119,9 @@ async fn a_hash_alone_attaches_nothing_and_reads_nothing() {
     assert_eq!(r[0]["status"], "applied");
 }
 
-#[tokio::test]
-async fn a_records_readers_read_its_files_through_it_while_it_names_them_and_they_may_see_it() {
-    let server = TestServer::start().await;
+async fn a_records_readers_read_its_files_through_it_while_it_names_them_and_they_may_see_it(
+    server: TestServer,
+) {
     let (alice, carol) = (server.login("alice").await, server.login("carol").await);
     let bytes = b"\x89PNG a portrait";
     let photo = file(bytes, "portrait.png", "image/png");
@@ -188,9 +187,7 @@ async fn a_records_readers_read_its_files_through_it_while_it_names_them_and_the
     assert_error(resp, 400, "malformed_request").await;
 }
 
-#[tokio::test]
-async fn file_fields_are_shown_only_to_clients_that_ask_for_them() {
-    let server = TestServer::start().await;
+async fn file_fields_are_shown_only_to_clients_that_ask_for_them(server: TestServer) {
     let alice = server.login("alice").await;
     let fields = |schema: &Value| -> Vec<String> {
         schema["collections"]
@@ -226,9 +223,7 @@ async fn file_fields_are_shown_only_to_clients_that_ask_for_them() {
     assert_eq!(photo["accept"], json!(["image/*"]));
 }
 
-#[tokio::test]
-async fn gc_keeps_files_any_version_names_and_young_ones_and_collects_the_rest() {
-    let server = TestServer::start().await;
+async fn gc_keeps_files_any_version_names_and_young_ones_and_collects_the_rest(server: TestServer) {
     let alice = server.login("alice").await;
     let blobs = server.blobs.clone().expect("blobs here");
     let (kept, dropped, orphan) = (
@@ -342,3 +337,11 @@ async fn gc_keeps_files_any_version_names_and_young_ones_and_collects_the_rest()
         (kept.len() + dropped.len()) as u64
     );
 }
+
+both_blob_stores!(
+    a_change_naming_a_file_the_server_lacks_is_refused_until_it_is_uploaded,
+    a_hash_alone_attaches_nothing_and_reads_nothing,
+    a_records_readers_read_its_files_through_it_while_it_names_them_and_they_may_see_it,
+    file_fields_are_shown_only_to_clients_that_ask_for_them,
+    gc_keeps_files_any_version_names_and_young_ones_and_collects_the_rest,
+);

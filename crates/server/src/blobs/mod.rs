@@ -10,8 +10,9 @@ mod s3;
 
 #[cfg(test)]
 mod conformance;
-#[cfg(test)]
-mod moto;
+/// moto on loopback, for the tests of this crate and of those that use it.
+#[doc(hidden)]
+pub mod moto;
 
 use std::collections::HashMap;
 use std::ops::Range;

@@ -36,9 +36,15 @@ fn demo_password_hash() -> &'static str {
 pub const TEST_MAX_FILE: u64 = 8 * 1024 * 1024;
 pub const TEST_QUOTA: u64 = 12 * 1024 * 1024;
 
-/// File storage in `dir`, with the test limits.
-pub fn test_blobs(dir: &std::path::Path) -> ferry_server::blobs::Blobs {
-    let store = ferry_server::blobs::open(&dir.join("blobs").to_string_lossy()).expect("blobs");
+/// File storage in `store`, or in `dir` when none, with the test limits;
+/// unfinished uploads in `dir`.
+pub fn test_blobs(
+    dir: &std::path::Path,
+    store: Option<ferry_server::blobs::DynBlobs>,
+) -> ferry_server::blobs::Blobs {
+    let store = store.unwrap_or_else(|| {
+        ferry_server::blobs::open(&dir.join("blobs").to_string_lossy()).expect("blobs")
+    });
     let mut blobs = ferry_server::blobs::Blobs::new(store, dir.join("uploads"));
     blobs.max_blob_bytes = TEST_MAX_FILE;
     blobs.quota_bytes = Some(TEST_QUOTA);
@@ -83,6 +89,22 @@ impl TestServer {
     }
 
     pub async fn start_with(limits: Limits) -> TestServer {
+        TestServer::start_on(limits, None).await
+    }
+
+    /// A server whose files live in a bucket of `moto`.
+    pub async fn start_s3(moto: &ferry_server::blobs::moto::Moto) -> TestServer {
+        let bucket = format!("ferry-{}", uuid::Uuid::new_v4().simple());
+        let store: ferry_server::blobs::DynBlobs = Arc::new(moto.store(&bucket).await);
+        TestServer::start_on(test_limits(), Some(store)).await
+    }
+
+    /// A server whose files live in `blob_store` (a directory beside its
+    /// database when none).
+    pub async fn start_on(
+        limits: Limits,
+        blob_store: Option<ferry_server::blobs::DynBlobs>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("ferry.db");
         let store: DynStore =
@@ -91,7 +113,7 @@ impl TestServer {
         let (mut state, stop_streams) = AppState::new(store.clone(), limits)
             .await
             .expect("app state");
-        let blobs = Arc::new(test_blobs(dir.path()));
+        let blobs = Arc::new(test_blobs(dir.path(), blob_store));
         state.blobs = Some(blobs.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -627,4 +649,31 @@ pub fn listening_base(stdout: std::process::ChildStdout) -> String {
         .strip_prefix("ferry-server listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string()
+}
+
+/// Each named scenario `async fn NAME(server: TestServer)` as two tests:
+/// files on disk (`disk::NAME`) and in S3, moto on loopback (`s3::NAME`).
+#[allow(unused_macros)]
+macro_rules! both_blob_stores {
+    ($($name:ident),* $(,)?) => {
+        mod disk {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::TestServer::start().await).await
+                }
+            )*
+        }
+        mod s3 {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(moto) = ferry_server::blobs::moto::Moto::start().await else {
+                        return;
+                    };
+                    super::$name(super::TestServer::start_s3(&moto).await).await
+                }
+            )*
+        }
+    };
 }
