@@ -380,6 +380,18 @@ impl Driver {
         )
     }
 
+    /// Opens the one record of `collection` that `search` finds.
+    fn open_alone(&self, collection: &str, search: &str) {
+        self.click(&format!("[data-testid=collection-{collection}]"));
+        self.fill("[data-testid=search]", search);
+        self.wait_for("the record alone in the list", |d| {
+            d.eval("return document.querySelectorAll('[data-testid=row]').length")
+                .as_u64()
+                == Some(1)
+        });
+        self.click("[data-testid=row]");
+    }
+
     fn wait_for(&self, what: &str, mut f: impl FnMut(&Driver) -> bool) {
         let start = Instant::now();
         while !f(self) {
@@ -570,14 +582,7 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
 
     // A text conflict, settled part by part: both change two words of the
     // notes, and alice the first line too, which merges by itself.
-    d.click("[data-testid=collection-tasks]");
-    d.fill("[data-testid=search]", "Alice's title");
-    d.wait_for("the task alone in the list", |d| {
-        d.eval("return document.querySelectorAll('[data-testid=row]').length")
-            .as_u64()
-            == Some(1)
-    });
-    d.click("[data-testid=row]");
+    d.open_alone("tasks", "Alice's title");
     d.set_value(
         "[data-field=notes]",
         "Bring the ladder.\nCall on Monday.\nPay cash.\n",
@@ -672,14 +677,7 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     })
     .save(&photo)
     .expect("write the photo");
-    d.click("[data-testid=collection-tasks]");
-    d.fill("[data-testid=search]", "Alice's title");
-    d.wait_for("the task alone in the list", |d| {
-        d.eval("return document.querySelectorAll('[data-testid=row]').length")
-            .as_u64()
-            == Some(1)
-    });
-    d.click("[data-testid=row]");
+    d.open_alone("tasks", "Alice's title");
     d.wait("[data-file-field=attachments]");
     let dropped = d.eval(&format!(
         "const f = document.querySelector('[data-file-field=attachments]');

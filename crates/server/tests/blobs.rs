@@ -41,6 +41,32 @@ async fn put(
     req.body(bytes.to_vec()).send().await.expect("put")
 }
 
+/// A whole-file PUT of which only `sent` bytes went, on a connection left
+/// open (given back), a moment after they went.
+async fn put_begun(
+    server: &TestServer,
+    token: &str,
+    id: &str,
+    bytes: &[u8],
+    sent: usize,
+) -> tokio::net::TcpStream {
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let head_lines = format!(
+        "PUT /v1/blobs/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        bytes.len()
+    );
+    conn.write_all(head_lines.as_bytes())
+        .await
+        .expect("headers");
+    conn.write_all(&bytes[..sent]).await.expect("some bytes");
+    conn.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    conn
+}
+
 async fn head(server: &TestServer, token: &str, id: &str) -> (u16, Option<u64>, Option<u64>) {
     let resp = server
         .http
@@ -199,20 +225,7 @@ async fn a_part_cut_off_midway_keeps_what_arrived(server: TestServer) {
     let alice = server.login("alice").await;
     let bytes = pattern(2 * MB, 3);
     let id = sha(&bytes);
-    let addr = server.base.trim_start_matches("http://").to_string();
-    let mut conn = tokio::net::TcpStream::connect(&addr)
-        .await
-        .expect("connect");
-    let head_lines = format!(
-        "PUT /v1/blobs/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {alice}\r\nContent-Length: {}\r\n\r\n",
-        bytes.len()
-    );
-    conn.write_all(head_lines.as_bytes())
-        .await
-        .expect("headers");
-    conn.write_all(&bytes[..300_000]).await.expect("some bytes");
-    conn.flush().await.expect("flush");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let conn = put_begun(&server, &alice, &id, &bytes, 300_000).await;
     drop(conn);
     let deadline = Instant::now() + Duration::from_secs(10);
     let offset = loop {
@@ -248,24 +261,7 @@ async fn a_newer_request_takes_over_from_a_silent_one(server: TestServer) {
     let alice = server.login("alice").await;
     let bytes = pattern(2 * MB, 5);
     let id = sha(&bytes);
-    let addr = server.base.trim_start_matches("http://").to_string();
-    let mut silent = tokio::net::TcpStream::connect(&addr)
-        .await
-        .expect("connect");
-    let head_lines = format!(
-        "PUT /v1/blobs/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {alice}\r\nContent-Length: {}\r\n\r\n",
-        bytes.len()
-    );
-    silent
-        .write_all(head_lines.as_bytes())
-        .await
-        .expect("headers");
-    silent
-        .write_all(&bytes[..300_000])
-        .await
-        .expect("some bytes");
-    silent.flush().await.expect("flush");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let silent = put_begun(&server, &alice, &id, &bytes, 300_000).await;
 
     // The silent connection stays open; a new attempt from the start hears
     // where the server stands, and goes on from there.
