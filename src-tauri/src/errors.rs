@@ -1,7 +1,7 @@
 //! Core errors as the desktop shows them: a kind for placing the message and
 //! a sentence that speaks of the app, not of the command line.
 
-use ferry_core::{ConnectionFailure, Error};
+use ferry_core::{AuthFailure, ConnectionFailure, Error};
 
 use crate::types::{CommandError, ErrorKind};
 
@@ -54,10 +54,15 @@ impl From<Error> for CommandError {
                 K::Offline,
                 "You are working offline. Go online to reach the server.".into(),
             ),
-            Error::AuthFailed => (
+            Error::AuthFailed { why } => (
                 K::SessionExpired,
-                "The server no longer accepts this sign-in. Sign in again; your unsent changes are kept."
-                    .into(),
+                match why {
+                    AuthFailure::Expired => "Your session has expired. Sign in again; your unsent changes are kept and sent after.",
+                    AuthFailure::Revoked => "This device was signed out, from another of your devices or by an administrator. Sign in again; your unsent changes are kept.",
+                    AuthFailure::Wipe => "An administrator signed this device out and asked it to delete its local data.",
+                    AuthFailure::Rejected => "The server no longer accepts this sign-in. Sign in again; your unsent changes are kept.",
+                }
+                .into(),
             ),
             Error::BadCredentials => (K::BadCredentials, "Wrong username or password.".into()),
             Error::Unreachable {
@@ -166,7 +171,13 @@ mod tests {
 
     #[test]
     fn messages_speak_of_the_app_not_the_cli() {
-        for e in [Error::NotLoggedIn, Error::WorkingOffline, Error::AuthFailed] {
+        for e in [
+            Error::NotLoggedIn,
+            Error::WorkingOffline,
+            Error::AuthFailed {
+                why: AuthFailure::Expired,
+            },
+        ] {
             let m = CommandError::from(e).message;
             assert!(!m.contains("ferry "), "{m}");
         }

@@ -59,6 +59,8 @@ impl BenchServer {
                 username: USER.into(),
                 password: PASSWORD.into(),
                 device_name: "bench".into(),
+                platform: None,
+                app_version: None,
             })
             .send()
             .await?

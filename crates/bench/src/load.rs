@@ -172,7 +172,10 @@ async fn seed(url: &str, clients: usize) -> anyhow::Result<Vec<String>> {
         store
             .create_session(
                 user,
-                &format!("client{i}"),
+                &ferry_server::store::NewDevice {
+                    name: format!("client{i}"),
+                    ..Default::default()
+                },
                 &ferry_server::auth::token_hash(&token),
             )
             .await?;

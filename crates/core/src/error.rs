@@ -50,10 +50,8 @@ pub enum Error {
     NotLoggedIn,
     #[error("working offline; run `ferry online` to allow network traffic again")]
     WorkingOffline,
-    #[error(
-        "the server rejected the saved login (token expired or revoked); run `ferry login` again"
-    )]
-    AuthFailed,
+    #[error("{}", .why.message())]
+    AuthFailed { why: AuthFailure },
     #[error("wrong username or password")]
     BadCredentials,
     #[error("cannot reach the server at {url}: {detail}")]
@@ -199,5 +197,47 @@ pub(crate) fn classify(path: &std::path::Path, e: rusqlite::Error) -> Error {
         Some(ErrorCode::DiskFull) => Error::DiskFull { path },
         Some(ErrorCode::ReadOnly) => Error::ReadOnlyDatabase { path },
         _ => Error::Database(e),
+    }
+}
+
+/// Why the server no longer takes the saved sign-in (its 401's code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// The token is unknown (signed out, or a new password).
+    Rejected,
+    /// `session_expired`: unused for longer than the server keeps sessions.
+    Expired,
+    /// `device_revoked`: signed out from another device or by an administrator.
+    Revoked,
+    /// `wipe`: an administrator asked this device to delete its local data.
+    Wipe,
+}
+
+impl AuthFailure {
+    /// From a 401's error code.
+    pub fn of_code(code: &str) -> AuthFailure {
+        match code {
+            "session_expired" => AuthFailure::Expired,
+            "device_revoked" => AuthFailure::Revoked,
+            "wipe" => AuthFailure::Wipe,
+            _ => AuthFailure::Rejected,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            AuthFailure::Rejected => {
+                "the server rejected the saved login (signed out or a new password); run `ferry login` again"
+            }
+            AuthFailure::Expired => {
+                "the session expired (unused too long); run `ferry login` again: everything waiting here is kept and sent after"
+            }
+            AuthFailure::Revoked => {
+                "this device was signed out (from another of your devices or by an administrator); run `ferry login` again: everything waiting here is kept"
+            }
+            AuthFailure::Wipe => {
+                "an administrator signed this device out and asked it to delete its local data"
+            }
+        }
     }
 }

@@ -40,7 +40,7 @@ pub mod token_store;
 pub mod transfer;
 
 pub use client::{Client, ClientStatus, Resolved};
-pub use error::{ConnectionFailure, Error, Result};
+pub use error::{AuthFailure, ConnectionFailure, Error, Result};
 pub use ferry_protocol as protocol;
 pub use model::{
     BulkReport, BulkSkip, Conflict, FieldChoice, OutboxEntry, PushSummary, Resolution,

@@ -156,6 +156,12 @@ pub struct LoginRequest {
     pub username: String,
     pub password: String,
     pub device_name: String,
+    /// An addition: the device's system (`linux`, `macos`, `windows`), shown in device lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// An addition: the signing-in app and its version (`ferry-desktop 0.4.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
 }
 
 impl fmt::Debug for LoginRequest {
@@ -164,6 +170,8 @@ impl fmt::Debug for LoginRequest {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("device_name", &self.device_name)
+            .field("platform", &self.platform)
+            .field("app_version", &self.app_version)
             .finish()
     }
 }
@@ -208,6 +216,40 @@ impl fmt::Debug for LoginResponse {
 pub struct User {
     pub id: Uuid,
     pub username: String,
+}
+
+/// One of a user's devices: a sign-in the server keeps (`GET /v1/devices`,
+/// an addition). Times are RFC 3339; a session not used until `expires_at`
+/// ends, and each use moves it on.
+///
+/// ```
+/// # use ferry_protocol::Device;
+/// let json = r#"{"id":"0193a1b2-0000-7000-8000-000000000001","name":"alice-laptop","platform":"linux","app_version":"ferry-desktop 0.4.0","first_seen":"2026-12-01T09:00:00Z","last_seen":"2026-12-05T10:12:00Z","last_ip":"192.0.2.7","expires_at":"2027-01-04T10:12:00Z","current":true}"#;
+/// let v: Device = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Device {
+    pub id: Uuid,
+    pub name: String,
+    /// Empty when the device did not say.
+    pub platform: String,
+    pub app_version: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// The address of its last contact, when known.
+    pub last_ip: Option<String>,
+    pub expires_at: String,
+    /// The device of the request itself.
+    pub current: bool,
+}
+
+/// `GET /v1/devices`: the user's devices, most recently seen first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DevicesResponse {
+    pub devices: Vec<Device>,
 }
 
 /// A record: one row of a collection at one server version.

@@ -184,13 +184,73 @@ impl FromRequestParts<AppState> for Authenticated {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = token_hash(bearer(parts).ok_or(ApiError::Unauthenticated)?);
-        let session = state
+        let device = state
             .store
-            .session(&token)
+            .token_device(&token)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
-        Ok(Authenticated { session, token })
+        let idle = idle_for(&device.last_seen);
+        check_device(&device, idle, state.limits.session_lifetime)?;
+        // A contact moves the session's end on; noted once a minute at most
+        // (more often only for sessions shorter than a few minutes).
+        if idle > TOUCH_EVERY.min(state.limits.session_lifetime / 4) {
+            let ip = crate::api::client_ip(&parts.extensions).map(|ip| ip.to_string());
+            if let Err(e) = state.store.touch_session(&token, ip).await {
+                tracing::warn!(error = %e, "cannot note a device's contact");
+            }
+        }
+        Ok(Authenticated {
+            session: device.session(),
+            token,
+        })
     }
+}
+
+/// How often a device's last contact is written.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// How long ago `last_seen` (RFC 3339) was; long ago when unreadable.
+fn idle_for(last_seen: &str) -> Duration {
+    chrono::DateTime::parse_from_rfc3339(last_seen)
+        .ok()
+        .and_then(|t| {
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                .to_std()
+                .ok()
+        })
+        .unwrap_or(Duration::MAX)
+}
+
+/// Whether a device's token still opens its session: not wiped, not
+/// revoked, used within `lifetime`.
+pub fn check_device(
+    device: &crate::store::DeviceRow,
+    idle: Duration,
+    lifetime: Duration,
+) -> Result<(), ApiError> {
+    if device.wipe {
+        tracing::warn!(username = ?device.username, device_id = %device.id, "told a device to wipe its data");
+        return Err(ApiError::Wipe);
+    }
+    if device.revoked {
+        return Err(ApiError::DeviceRevoked);
+    }
+    if idle > lifetime {
+        return Err(ApiError::SessionExpired);
+    }
+    Ok(())
+}
+
+/// When a session used last at `last_seen` (RFC 3339) ends.
+pub fn expires_at(last_seen: &str, lifetime: Duration) -> String {
+    let start = chrono::DateTime::parse_from_rfc3339(last_seen)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now());
+    chrono::Duration::from_std(lifetime)
+        .ok()
+        .and_then(|d| start.checked_add_signed(d))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Counts failed logins per username and per client address; past the limit

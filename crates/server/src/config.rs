@@ -20,6 +20,7 @@ use serde::Deserialize;
 /// # header_timeout_secs = 10
 /// # max_connections = 1000
 /// # max_event_streams = 8
+/// # session_days = 30
 /// # releases = "/var/lib/ferry/releases"
 /// # mutation_horizon_days = 400
 /// # max_clock_drift_secs = 300
@@ -47,6 +48,8 @@ pub struct ServerConfig {
     pub max_connections: Option<u32>,
     /// Event streams one user may have open.
     pub max_event_streams: Option<u32>,
+    /// Days a session lasts unused; each use starts them again.
+    pub session_days: Option<u32>,
     /// Directory of signed desktop releases served at `/v1/app/update`.
     pub releases: Option<PathBuf>,
     /// Days a mutation id is remembered.
@@ -77,6 +80,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("max_connections", &self.max_connections)
             .field("max_event_streams", &self.max_event_streams)
+            .field("session_days", &self.session_days)
             .field("releases", &self.releases)
             .field("mutation_horizon_days", &self.mutation_horizon_days)
             .field("max_clock_drift_secs", &self.max_clock_drift_secs)

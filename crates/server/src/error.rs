@@ -19,6 +19,15 @@ pub enum ApiError {
     Unauthenticated,
     #[error("wrong username or password")]
     BadCredentials,
+    /// A session unused for longer than the server keeps them.
+    #[error("your session has expired; sign in again (what waits on this device is kept)")]
+    SessionExpired,
+    /// A device signed out from another, or by an administrator.
+    #[error("this device was signed out; sign in again")]
+    DeviceRevoked,
+    /// A device an administrator asked to delete its local data.
+    #[error("an administrator signed this device out and asked it to delete its local data")]
+    Wipe,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -59,7 +68,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated
+            | ApiError::BadCredentials
+            | ApiError::SessionExpired
+            | ApiError::DeviceRevoked
+            | ApiError::Wipe => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -81,6 +94,9 @@ impl ApiError {
             ApiError::Malformed(_) => "malformed_request",
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::BadCredentials => "bad_credentials",
+            ApiError::SessionExpired => "session_expired",
+            ApiError::DeviceRevoked => "device_revoked",
+            ApiError::Wipe => "wipe",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -124,7 +140,11 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(crate::api::UPLOAD_OFFSET, HeaderValue::from(offset));
             }
-            ApiError::Unauthenticated | ApiError::BadCredentials => {
+            ApiError::Unauthenticated
+            | ApiError::BadCredentials
+            | ApiError::SessionExpired
+            | ApiError::DeviceRevoked
+            | ApiError::Wipe => {
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

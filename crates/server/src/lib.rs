@@ -64,12 +64,20 @@ pub struct Limits {
     pub max_connections: usize,
     /// Open event streams per user at most; one more ends the oldest.
     pub max_event_streams: usize,
+    /// How long a session lasts unused (each use starts it again).
+    pub session_lifetime: Duration,
+    /// How often an idle event stream checks that its device is still
+    /// signed in (a revoke ends it within this).
+    pub session_check: Duration,
 }
 
 /// One password check per core.
 pub fn default_login_concurrency() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
+
+/// Default of [`Limits::session_lifetime`]: 30 days.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Default of [`Limits::mutation_horizon`]: 400 days.
 pub const MUTATION_HORIZON: Duration = Duration::from_secs(400 * 24 * 3600);
@@ -91,6 +99,8 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             max_connections: 1000,
             max_event_streams: 8,
+            session_lifetime: SESSION_LIFETIME,
+            session_check: Duration::from_secs(10),
         }
     }
 }

@@ -77,6 +77,9 @@ enum Command {
     /// Manage teams (grants to a team apply to each member at once).
     #[command(subcommand)]
     Team(TeamCommand),
+    /// List and revoke devices (each sign-in is one).
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Manage collection definitions.
     #[command(subcommand)]
     Schema(SchemaCommand),
@@ -144,6 +147,10 @@ struct ServeArgs {
     /// Event streams (/v1/events) one user may have open; one more ends their oldest.
     #[arg(long, env = "FERRY_MAX_EVENT_STREAMS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     max_event_streams: u32,
+    /// Days a session lasts unused (each use starts them again); past them
+    /// the device signs in again, keeping what waits on it.
+    #[arg(long, env = "FERRY_SESSION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    session_days: u32,
     /// Directory of signed desktop releases (update manifests) offered at
     /// /v1/app/update; without it the server offers no updates.
     #[arg(long, env = "FERRY_RELEASES")]
@@ -194,6 +201,29 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum DeviceCommand {
+    /// List signed-in devices: a user's, or everyone's.
+    List {
+        username: Option<String>,
+        /// Revoked devices too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Sign a device out: its token stops working at once. With --wipe it
+    /// is also told, at its next contact, to delete its local data.
+    Revoke {
+        /// The device's id (`ferry-server device list`).
+        id: uuid::Uuid,
+        /// Tell the device to delete its local data (edits it has not sent are lost).
+        #[arg(long)]
+        wipe: bool,
+        /// Do not ask to confirm a wipe.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum TeamCommand {
     /// Create a team.
     Add { name: String },
@@ -214,6 +244,31 @@ enum TeamCommand {
 enum SchemaCommand {
     /// Add or replace the collections defined in a TOML schema file.
     Apply { file: PathBuf },
+}
+
+/// Devices as a table: id, user, name, system and app, last seen, state.
+fn device_table(devices: &[ferry_server::store::DeviceRow], all: bool) -> String {
+    let mut out = String::from(
+        "DEVICE                                USER        NAME                  SYSTEM   APP                   LAST SEEN                 FROM             STATE\n",
+    );
+    for d in devices.iter().filter(|d| all || !d.revoked) {
+        let state = match (d.revoked, d.wipe) {
+            (_, true) => "wipe",
+            (true, false) => "revoked",
+            _ => "signed in",
+        };
+        out.push_str(&format!(
+            "{:<37} {:<11} {:<21} {:<8} {:<21} {:<25} {:<16} {state}\n",
+            d.id,
+            d.username,
+            d.name,
+            d.platform,
+            d.app_version,
+            d.last_seen,
+            d.last_ip.as_deref().unwrap_or("-"),
+        ));
+    }
+    out
 }
 
 #[tokio::main]
@@ -315,6 +370,14 @@ fn parse_cli() -> anyhow::Result<Cli> {
         {
             args.max_event_streams = max;
         }
+        if !given(m, "session_days")
+            && let Some(days) = file.session_days
+        {
+            if !(1..=3650).contains(&days) {
+                bail!("session_days is 1 to 3650 ({})", path.display());
+            }
+            args.session_days = days;
+        }
         if args.login_concurrency == Some(0)
             || !(1..=3600).contains(&args.header_timeout_secs)
             || args.max_connections == 0
@@ -389,6 +452,51 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let hash = auth::hash_password(&read_password()?).map_err(anyhow::Error::msg)?;
             store.create_user(&username, &hash).await?;
             eprintln!("created user {username}");
+            Ok(())
+        }
+        Command::Device(DeviceCommand::List { username, all }) => {
+            let user = match &username {
+                Some(name) => Some(
+                    store
+                        .user_by_name(name)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("no user {name}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let devices = store.devices(user).await?;
+            print!("{}", device_table(&devices, all));
+            Ok(())
+        }
+        Command::Device(DeviceCommand::Revoke { id, wipe, yes }) => {
+            let Some(device) = store.devices(None).await?.into_iter().find(|d| d.id == id) else {
+                bail!("no device {id}; see ferry-server device list");
+            };
+            if wipe && !yes {
+                eprintln!(
+                    "{} ({}'s {}) will be signed out and, at its next contact, delete its local data: \
+                     records, files and edits it has not sent, which are lost.\nType the user's name to go on:",
+                    device.id, device.username, device.name
+                );
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if answer.trim() != device.username {
+                    bail!("not confirmed; nothing changed");
+                }
+            }
+            store.revoke_device(id, wipe).await?;
+            tracing::info!(username = ?device.username, device_id = %id, wipe, "device revoked by an administrator");
+            eprintln!(
+                "{}'s {} is signed out{}",
+                device.username,
+                device.name,
+                if wipe {
+                    "; it deletes its local data at its next contact"
+                } else {
+                    ""
+                }
+            );
             Ok(())
         }
         Command::User(UserCommand::Passwd { username }) => {
@@ -581,6 +689,7 @@ async fn serve(store: DynStore, args: ServeArgs, db: &str) -> anyhow::Result<()>
         header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
         max_connections: as_usize(args.max_connections),
         max_event_streams: as_usize(args.max_event_streams),
+        session_lifetime: std::time::Duration::from_secs(u64::from(args.session_days) * 24 * 3600),
         ..Limits::default()
     };
     let (mut state, stop_streams) = AppState::new(store, limits).await?;

@@ -405,6 +405,7 @@ async fn requests_without_a_valid_bearer_token_are_unauthenticated() {
         "/v1/schema",
         "/v1/changes",
         "/v1/events",
+        "/v1/devices",
         &format!("/v1/records/contacts/{}/history", Uuid::nil()),
     ] {
         let url = server.url(path);

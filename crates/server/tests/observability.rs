@@ -117,8 +117,10 @@ async fn a_scrape_after_pushes_pulls_and_a_failed_login_has_every_series() {
         .expect("get");
     assert_eq!(nowhere.status(), 404);
 
+    // The sizes are sampled: wait for a sample taken after the last write.
     let s = scrape_until(&server, |s| {
         value(s, "ferry_records", &[("collection", "contacts")]) == Some(2.0)
+            && value(s, "ferry_history_rows", &[("collection", "contacts")]) == Some(4.0)
     })
     .await;
     let push_ok = [("route", "/v1/push"), ("method", "POST"), ("status", "200")];

@@ -35,6 +35,8 @@ fn documents_every_v1_endpoint_of_the_protocol() {
             "/v1/auth/logout",
             "/v1/blobs/{sha256}",
             "/v1/changes",
+            "/v1/devices",
+            "/v1/devices/{id}",
             "/v1/events",
             "/v1/health",
             "/v1/push",
@@ -65,6 +67,7 @@ async fn every_documented_operation_is_routed() {
             (Method::POST, &item.post),
             (Method::HEAD, &item.head),
             (Method::PUT, &item.put),
+            (Method::DELETE, &item.delete),
         ] {
             if op.is_none() {
                 continue;
@@ -83,5 +86,5 @@ async fn every_documented_operation_is_routed() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 12);
+    assert_eq!(checked, 14);
 }

@@ -595,6 +595,29 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
     let _ = stop.send(());
     let _ = task.await;
     drop(server);
+    // A device told to wipe, with what it said of itself.
+    let bob_id = sqlite
+        .user_by_name("bob")
+        .await
+        .expect("bob")
+        .expect("exists")
+        .id;
+    let spare = ferry_server::store::NewDevice {
+        name: "bob-spare".into(),
+        platform: "linux".into(),
+        app_version: "ferry-desktop 0.4.0".into(),
+        ip: Some("192.0.2.9".into()),
+    };
+    let spare_id = sqlite
+        .create_session(bob_id, &spare, &[9u8; 32])
+        .await
+        .expect("session");
+    sqlite.revoke_device(spare_id, true).await.expect("revoke");
+    let by_id = |mut d: Vec<ferry_server::store::DeviceRow>| {
+        d.sort_by_key(|d| d.id);
+        d
+    };
+    let devices_before = by_id(sqlite.devices(None).await.expect("devices"));
     drop(sqlite);
 
     let out = migrate(&path, &db.url);
@@ -647,6 +670,11 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
         .await;
     let next: i64 = server.cursor(&alice).await.parse().expect("cursor");
     assert_eq!(next, cursor_before.parse::<i64>().expect("cursor") + 2);
+    // Devices too: what they said, when they were seen, the wipe.
+    assert_eq!(
+        by_id(pg.devices(None).await.expect("devices")),
+        devices_before
+    );
     // Passwords came along too.
     assert_eq!(
         server.try_login("carol", common::PASSWORD).await.status(),

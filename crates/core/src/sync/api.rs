@@ -169,10 +169,15 @@ impl Api {
         if status.is_success() {
             return Ok(resp);
         }
-        if status == StatusCode::UNAUTHORIZED {
-            return Err(Error::AuthFailed);
-        }
         let text = resp.text().await.unwrap_or_default();
+        if status == StatusCode::UNAUTHORIZED {
+            let code = serde_json::from_str::<ErrorResponse>(&text)
+                .map(|b| b.error.code)
+                .unwrap_or_default();
+            return Err(Error::AuthFailed {
+                why: crate::error::AuthFailure::of_code(&code),
+            });
+        }
         match serde_json::from_str::<ErrorResponse>(&text) {
             Ok(body) => Err(Error::Server {
                 status: status.as_u16(),
@@ -241,12 +246,14 @@ impl Api {
             username: username.to_string(),
             password: password.to_string(),
             device_name: device_name.to_string(),
+            platform: Some(std::env::consts::OS.to_string()),
+            app_version: Some(USER_AGENT.replace('/', " ")),
         };
         match self
             .json(self.request(Method::POST, "/v1/auth/login").json(&body))
             .await
         {
-            Err(Error::AuthFailed) => Err(Error::BadCredentials),
+            Err(Error::AuthFailed { .. }) => Err(Error::BadCredentials),
             other => other,
         }
     }
@@ -292,7 +299,10 @@ impl Api {
                     detail: "this server keeps no files".into(),
                 }),
             },
-            StatusCode::UNAUTHORIZED => Err(Error::AuthFailed),
+            // A HEAD has no body to say why.
+            StatusCode::UNAUTHORIZED => Err(Error::AuthFailed {
+                why: crate::error::AuthFailure::Rejected,
+            }),
             status => Err(Error::Server {
                 status: status.as_u16(),
                 body: ferry_protocol::ErrorBody::new(

@@ -284,7 +284,7 @@ impl Task {
                 Ok(())
             }
             Err(Error::WorkingOffline) => Err(Next::Reconnect),
-            Err(e @ (Error::AuthFailed | Error::Incompatible { .. })) => {
+            Err(e @ (Error::AuthFailed { .. } | Error::Incompatible { .. })) => {
                 self.set(ConnState::Error {
                     message: e.to_string(),
                 });

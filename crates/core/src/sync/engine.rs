@@ -372,7 +372,11 @@ impl SyncEngine {
             for (sha, result) in results {
                 match result {
                     Ok(_) => {}
-                    Err(e @ (Error::Unreachable { .. } | Error::AuthFailed | Error::Io { .. })) => {
+                    Err(
+                        e @ (Error::Unreachable { .. }
+                        | Error::AuthFailed { .. }
+                        | Error::Io { .. }),
+                    ) => {
                         return Err(e);
                     }
                     Err(e) => tracing::warn!(%sha, error = %e, "file not fetched"),

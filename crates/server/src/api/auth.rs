@@ -8,8 +8,10 @@ use super::{Json, check_len};
 use crate::AppState;
 use crate::auth::{self, Authenticated};
 use crate::error::{ApiError, ApiResult};
+use crate::store::NewDevice;
 
-fn client_ip(ext: &Extensions) -> Option<std::net::IpAddr> {
+/// The address of the request's client.
+pub fn client_ip(ext: &Extensions) -> Option<std::net::IpAddr> {
     ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }
 
@@ -37,6 +39,8 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
     check_len("username", &req.username, 64)?;
     check_len("password", &req.password, 1024)?;
     check_len("device_name", &req.device_name, 128)?;
+    check_len("platform", req.platform.as_deref().unwrap_or(""), 32)?;
+    check_len("app_version", req.app_version.as_deref().unwrap_or(""), 64)?;
     // Counted before the password check, so that concurrent attempts cannot pass the limit.
     let attempt = state
         .throttle
@@ -74,9 +78,15 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
     } else {
         req.device_name.trim()
     };
+    let device = NewDevice {
+        name: device_name.to_string(),
+        platform: req.platform.unwrap_or_default(),
+        app_version: req.app_version.unwrap_or_default(),
+        ip: ip.map(|ip| ip.to_string()),
+    };
     let device_id = state
         .store
-        .create_session(user.id, device_name, &auth::token_hash(&token))
+        .create_session(user.id, &device, &auth::token_hash(&token))
         .await?;
     tracing::info!(username = ?user.username, %device_id, "login");
     Ok(Json(LoginResponse {

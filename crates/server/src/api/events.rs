@@ -50,6 +50,11 @@ impl Listener {
             })
     }
 
+    /// Whether the stream's token still opens a session.
+    async fn signed_in(&self) -> bool {
+        matches!(self.state.store.session(&self.token).await, Ok(Some(_)))
+    }
+
     /// The next event to send, or `None` to end the stream.
     async fn next(&mut self) -> Option<Event> {
         if !self.greeted {
@@ -63,6 +68,13 @@ impl Listener {
             let commit = tokio::select! {
                 _ = self.shutdown.changed() => return None,
                 _ = self.slot.ended.changed() => return None,
+                // A device signed out elsewhere (another process too) is heard of while idle.
+                () = tokio::time::sleep(self.state.limits.session_check) => {
+                    if !self.signed_in().await {
+                        return None;
+                    }
+                    continue;
+                }
                 msg = self.commits.recv() => match msg {
                     Ok(commit) => commit,
                     // Dropped notifications are covered by the next one: a cursor is a high-water mark.
@@ -90,9 +102,8 @@ impl Listener {
                 }
             }
             // A revoked token or grant ends or narrows the stream at the next commit.
-            match self.state.store.session(&self.token).await {
-                Ok(Some(_)) => {}
-                _ => return None,
+            if !self.signed_in().await {
+                return None;
             }
             if let Ok(view) = self.state.view_of(self.user_id, &self.username).await {
                 self.view = view;

@@ -5,6 +5,7 @@ mod app_update;
 mod auth;
 mod blobs;
 mod changes;
+mod devices;
 mod events;
 mod files;
 mod health;
@@ -62,6 +63,8 @@ fn api(login_body_bytes: usize) -> OpenApiRouter<AppState> {
                 .layer(DefaultBodyLimit::max(login_body_bytes)),
         )
         .routes(routes!(auth::logout))
+        .routes(routes!(devices::devices))
+        .routes(routes!(devices::sign_out_device))
         .routes(routes!(schema::schema))
         .routes(routes!(changes::changes))
         .routes(routes!(push::push))
@@ -71,6 +74,7 @@ fn api(login_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(blobs::head_blob, blobs::get_blob, blobs::put_blob))
 }
 
+pub use auth::client_ip;
 pub use blobs::UPLOAD_OFFSET;
 
 /// The OpenAPI 3 document of the API, as served at `/v1/openapi.json`.

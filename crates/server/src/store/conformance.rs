@@ -13,7 +13,9 @@ use ferry_protocol::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Cursor, DynStore, PushContext, PushOutcome, Session, StoreError};
+use super::{
+    Cursor, DeviceRow, DynStore, NewDevice, PushContext, PushOutcome, Session, StoreError,
+};
 use crate::clock::Clock;
 use crate::schema_file::CollectionDef;
 
@@ -36,6 +38,7 @@ where
     case!(users_and_passwords);
     case!(grants);
     case!(sessions);
+    case!(devices);
     case!(collections_keep_order_and_replace);
     case!(create_update_and_history);
     case!(replayed_mutation_returns_first_result_and_writes_nothing);
@@ -319,7 +322,7 @@ async fn users_and_passwords(store: DynStore) {
     );
     let token = [7u8; 32];
     store
-        .create_session(id, "laptop", &token)
+        .create_session(id, &device("laptop"), &token)
         .await
         .expect("session");
     store
@@ -368,11 +371,24 @@ async fn grants(store: DynStore) {
     ));
 }
 
+fn device(name: &str) -> NewDevice {
+    NewDevice {
+        name: name.into(),
+        ..NewDevice::default()
+    }
+}
+
 async fn sessions(store: DynStore) {
     let id = store.create_user("carol", "h").await.expect("create");
     let (t1, t2) = ([1u8; 32], [2u8; 32]);
-    let d1 = store.create_session(id, "one", &t1).await.expect("session");
-    let d2 = store.create_session(id, "two", &t2).await.expect("session");
+    let d1 = store
+        .create_session(id, &device("one"), &t1)
+        .await
+        .expect("session");
+    let d2 = store
+        .create_session(id, &device("two"), &t2)
+        .await
+        .expect("session");
     assert_ne!(d1, d2);
     let s = store.session(&t1).await.expect("lookup").expect("exists");
     assert_eq!(
@@ -384,6 +400,101 @@ async fn sessions(store: DynStore) {
     assert!(
         store.session(&t2).await.expect("lookup").is_some(),
         "other devices stay logged in"
+    );
+}
+
+async fn devices(store: DynStore) {
+    let dana = store.create_user("dana", "h").await.expect("create");
+    let erin = store.create_user("erin", "h").await.expect("create");
+    let (t1, t2, t3) = ([11u8; 32], [12u8; 32], [13u8; 32]);
+    let laptop = NewDevice {
+        name: "dana-laptop".into(),
+        platform: "linux".into(),
+        app_version: "ferry-desktop 0.4.0".into(),
+        ip: Some("192.0.2.7".into()),
+    };
+    let d1 = store
+        .create_session(dana, &laptop, &t1)
+        .await
+        .expect("session");
+    let d2 = store
+        .create_session(dana, &device("dana-phone"), &t2)
+        .await
+        .expect("session");
+    let d3 = store
+        .create_session(erin, &device("erin-laptop"), &t3)
+        .await
+        .expect("session");
+    let row = store.token_device(&t1).await.expect("lookup").expect("row");
+    assert_eq!(
+        (
+            row.id,
+            row.user_id,
+            row.username.as_str(),
+            row.name.as_str(),
+            row.platform.as_str(),
+            row.app_version.as_str(),
+            row.last_ip.as_deref(),
+            row.revoked,
+            row.wipe
+        ),
+        (
+            d1,
+            dana,
+            "dana",
+            "dana-laptop",
+            "linux",
+            "ferry-desktop 0.4.0",
+            Some("192.0.2.7"),
+            false,
+            false
+        )
+    );
+    assert_eq!(row.first_seen, row.last_seen);
+    // A contact moves last_seen on and notes where it came from.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    store
+        .touch_session(&t1, Some("198.51.100.4".into()))
+        .await
+        .expect("touch");
+    let touched = store.token_device(&t1).await.expect("lookup").expect("row");
+    assert!(touched.last_seen > row.last_seen, "{touched:?}");
+    assert_eq!(touched.last_ip.as_deref(), Some("198.51.100.4"));
+    assert_eq!(touched.first_seen, row.first_seen);
+
+    // Per user, most recently seen first; everyone's without a user.
+    let ids = |rows: Vec<DeviceRow>| rows.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.devices(Some(dana)).await.expect("list")),
+        [d1, d2]
+    );
+    let all = ids(store.devices(None).await.expect("list"));
+    assert!(all.contains(&d3) && all.len() == 3, "{all:?}");
+
+    // Revoked: the token opens no session, the row says why; wipe too.
+    let before = store.revoke_device(d2, false).await.expect("revoke");
+    assert_eq!(before.map(|d| d.name), Some("dana-phone".to_string()));
+    assert!(store.session(&t2).await.expect("lookup").is_none());
+    let revoked = store
+        .token_device(&t2)
+        .await
+        .expect("lookup")
+        .expect("kept");
+    assert!(revoked.revoked && !revoked.wipe);
+    store.revoke_device(d1, true).await.expect("wipe");
+    let wiped = store
+        .token_device(&t1)
+        .await
+        .expect("lookup")
+        .expect("kept");
+    assert!(wiped.revoked && wiped.wipe);
+    assert!(store.session(&t3).await.expect("lookup").is_some());
+    assert!(
+        store
+            .revoke_device(uuid::Uuid::now_v7(), false)
+            .await
+            .expect("revoke nothing")
+            .is_none()
     );
 }
 

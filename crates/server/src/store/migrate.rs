@@ -241,6 +241,57 @@ pub async fn sqlite_to_postgres(
     )
     .await
     .map_err(pg_err)?;
+    // What each device said of itself, when it was last seen, revoked, wiped.
+    type Details = (
+        Vec<u8>,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        bool,
+    );
+    let details: Vec<Details> = read(&src, |c| {
+        let mut s = c.prepare(
+            "SELECT token_hash, platform, app_version, last_seen_at, last_ip, revoked_at, wipe FROM sessions",
+        )?;
+        let rows = s.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    let (mut tokens, mut platforms, mut versions) = (vec![], vec![], vec![]);
+    let (mut seen, mut ips, mut revoked, mut wipes) = (vec![], vec![], vec![], vec![]);
+    for (t, p, v, s, ip, r, w) in details {
+        tokens.push(t);
+        platforms.push(p);
+        versions.push(v);
+        seen.push(s);
+        ips.push(ip);
+        revoked.push(r);
+        wipes.push(w);
+    }
+    tx.execute(
+        "UPDATE sessions s SET platform = d.platform, app_version = d.app_version, last_seen_at = d.last_seen_at,
+             last_ip = d.last_ip, revoked_at = d.revoked_at, wipe = d.wipe
+         FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[])
+             AS d(token_hash, platform, app_version, last_seen_at, last_ip, revoked_at, wipe)
+         WHERE s.token_hash = d.token_hash",
+        &[
+            &tokens, &platforms, &versions, &seen, &ips, &revoked, &wipes,
+        ],
+    )
+    .await
+    .map_err(pg_err)?;
 
     let collections = read(&src, |c| {
         let mut s = c.prepare("SELECT name, position, definition FROM collections")?;

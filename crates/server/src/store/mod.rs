@@ -131,6 +131,41 @@ pub struct Session {
     pub device_id: Uuid,
 }
 
+/// What a new sign-in says of its device, and where it came from.
+#[derive(Debug, Clone, Default)]
+pub struct NewDevice {
+    pub name: String,
+    pub platform: String,
+    pub app_version: String,
+    pub ip: Option<String>,
+}
+
+/// A device: one sign-in of a user, as the server keeps it. Times are RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub username: String,
+    pub name: String,
+    pub platform: String,
+    pub app_version: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub last_ip: Option<String>,
+    pub revoked: bool,
+    pub wipe: bool,
+}
+
+impl DeviceRow {
+    pub fn session(&self) -> Session {
+        Session {
+            user_id: self.user_id,
+            username: self.username.clone(),
+            device_id: self.id,
+        }
+    }
+}
+
 /// Who pushes, what they may write, and the clock that stamps the writes.
 #[derive(Clone)]
 pub struct PushContext {
@@ -486,15 +521,27 @@ pub trait Store: Send + Sync + 'static {
     /// The latest version of a record; `None` if there is none.
     async fn current(&self, collection: &str, id: Uuid) -> Result<Option<Record>, StoreError>;
 
-    /// Records a login; returns the new device id.
+    /// Records a login from `device`; returns the new device id.
     async fn create_session(
         &self,
         user_id: Uuid,
-        device_name: &str,
+        device: &NewDevice,
         token: &TokenHash,
     ) -> Result<Uuid, StoreError>;
+    /// The session of a token that is not revoked (expiry aside).
     async fn session(&self, token: &TokenHash) -> Result<Option<Session>, StoreError>;
+    /// Ends a session (sign out): its token is forgotten.
     async fn revoke_session(&self, token: &TokenHash) -> Result<(), StoreError>;
+    /// The device of a token, revoked or not.
+    async fn token_device(&self, token: &TokenHash) -> Result<Option<DeviceRow>, StoreError>;
+    /// Notes a device's contact: now, from `ip`.
+    async fn touch_session(&self, token: &TokenHash, ip: Option<String>) -> Result<(), StoreError>;
+    /// The devices of `user` (everyone's when `None`), revoked ones too,
+    /// most recently seen first.
+    async fn devices(&self, user: Option<Uuid>) -> Result<Vec<DeviceRow>, StoreError>;
+    /// Revokes device `id` (its token answers `device_revoked`, or `wipe`
+    /// when `wipe`); the device as it was, `None` when there is none.
+    async fn revoke_device(&self, id: Uuid, wipe: bool) -> Result<Option<DeviceRow>, StoreError>;
 
     /// Adds or replaces collection definitions, keeping the others.
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError>;

@@ -10,8 +10,9 @@ use ferry_protocol::{Access, Hlc, Mutation, Record};
 use uuid::Uuid;
 
 use super::{
-    ChangesPage, CollectionSize, Cursor, DynStore, HistoryPage, PoolUsage, PushContext,
-    PushOutcome, Reader, RuleChange, Session, Store, StoreError, Team, TokenHash, UserRow,
+    ChangesPage, CollectionSize, Cursor, DeviceRow, DynStore, HistoryPage, NewDevice, PoolUsage,
+    PushContext, PushOutcome, Reader, RuleChange, Session, Store, StoreError, Team, TokenHash,
+    UserRow,
 };
 use crate::events::Events;
 use crate::metrics::Metrics;
@@ -137,12 +138,12 @@ impl Store for TimedStore {
     async fn create_session(
         &self,
         user_id: Uuid,
-        device_name: &str,
+        device: &NewDevice,
         token: &TokenHash,
     ) -> Result<Uuid, StoreError> {
         self.timed(
             "create_session",
-            self.inner.create_session(user_id, device_name, token),
+            self.inner.create_session(user_id, device, token),
         )
         .await
     }
@@ -153,6 +154,25 @@ impl Store for TimedStore {
 
     async fn revoke_session(&self, token: &TokenHash) -> Result<(), StoreError> {
         self.timed("revoke_session", self.inner.revoke_session(token))
+            .await
+    }
+
+    async fn token_device(&self, token: &TokenHash) -> Result<Option<DeviceRow>, StoreError> {
+        self.timed("token_device", self.inner.token_device(token))
+            .await
+    }
+
+    async fn touch_session(&self, token: &TokenHash, ip: Option<String>) -> Result<(), StoreError> {
+        self.timed("touch_session", self.inner.touch_session(token, ip))
+            .await
+    }
+
+    async fn devices(&self, user: Option<Uuid>) -> Result<Vec<DeviceRow>, StoreError> {
+        self.timed("devices", self.inner.devices(user)).await
+    }
+
+    async fn revoke_device(&self, id: Uuid, wipe: bool) -> Result<Option<DeviceRow>, StoreError> {
+        self.timed("revoke_device", self.inner.revoke_device(id, wipe))
             .await
     }
 

@@ -55,6 +55,7 @@ pub fn test_limits() -> Limits {
     Limits {
         max_body_bytes: 1024 * 1024,
         keepalive: Duration::from_millis(200),
+        session_check: Duration::from_millis(200),
         login_failures: 5,
         login_window: Duration::from_secs(300),
         login_body_bytes: 8 * 1024,
@@ -80,6 +81,8 @@ pub struct TestServer {
     metrics_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// The server's files, when it runs here.
     pub blobs: Option<Arc<ferry_server::blobs::Blobs>>,
+    /// Its SQLite database, when it runs here.
+    pub db_path: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
@@ -151,6 +154,7 @@ impl TestServer {
             task,
             metrics_task: Some(metrics_task),
             blobs: Some(blobs),
+            db_path: Some(path),
             _dir: dir,
         }
     }
@@ -169,6 +173,7 @@ impl TestServer {
             task: tokio::spawn(async { Ok(()) }),
             metrics_task: None,
             blobs: None,
+            db_path: None,
             _dir: tempfile::tempdir().expect("temp dir"),
         }
     }

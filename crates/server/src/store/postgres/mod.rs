@@ -50,10 +50,10 @@ use uuid::Uuid;
 
 use super::history::PageReader;
 use super::{
-    ChangesPage, CollectionSize, Cursor, HistoryPage, PoolUsage, PushContext, PushOutcome, Reader,
-    RuleChange, Session, Store, StoreError, Team, TokenHash, UserRow, collection_sizes_from,
-    json_err, newer_schema, no_such_user, now, prune_bounds, stored_access, stored_hlc,
-    user_exists,
+    ChangesPage, CollectionSize, Cursor, DeviceRow, HistoryPage, NewDevice, PoolUsage, PushContext,
+    PushOutcome, Reader, RuleChange, Session, Store, StoreError, Team, TokenHash, UserRow,
+    collection_sizes_from, json_err, newer_schema, no_such_user, now, prune_bounds, stored_access,
+    stored_hlc, user_exists,
 };
 use crate::events::Events;
 use crate::schema_file::CollectionDef;
@@ -64,6 +64,27 @@ const CHANNEL: &str = "ferry_changes";
 
 /// Forward-only migrations, oldest first; `ferry_schema.version` counts
 /// those applied. Never edit one that has shipped: add the next.
+/// A device's columns, for [`device_row`].
+const DEVICE_SELECT: &str = "SELECT s.device_id, s.user_id, u.username, s.device_name, s.platform, s.app_version,
+    s.created_at, coalesce(s.last_seen_at, s.created_at), s.last_ip, s.revoked_at IS NOT NULL, s.wipe
+    FROM sessions s JOIN users u ON u.id = s.user_id";
+
+fn device_row(r: &tokio_postgres::Row) -> DeviceRow {
+    DeviceRow {
+        id: r.get(0),
+        user_id: r.get(1),
+        username: r.get(2),
+        name: r.get(3),
+        platform: r.get(4),
+        app_version: r.get(5),
+        first_seen: r.get(6),
+        last_seen: r.get(7),
+        last_ip: r.get(8),
+        revoked: r.get(9),
+        wipe: r.get(10),
+    }
+}
+
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_history_delta.sql"),
@@ -73,6 +94,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_feed_gained.sql"),
     include_str!("migrations/0007_write_only.sql"),
     include_str!("migrations/0008_blobs.sql"),
+    include_str!("migrations/0009_devices.sql"),
 ];
 
 /// Settings of the connection pool.
@@ -429,16 +451,25 @@ impl Store for PgStore {
     async fn create_session(
         &self,
         user_id: Uuid,
-        device_name: &str,
+        device: &NewDevice,
         token: &TokenHash,
     ) -> Result<Uuid, StoreError> {
         let client = self.client().await?;
         let device_id = Uuid::now_v7();
         client
             .execute(
-                "INSERT INTO sessions (token_hash, user_id, device_id, device_name, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[&&token[..], &user_id, &device_id, &device_name, &now()],
+                "INSERT INTO sessions (token_hash, user_id, device_id, device_name, created_at, platform, app_version, last_seen_at, last_ip)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $8)",
+                &[
+                    &&token[..],
+                    &user_id,
+                    &device_id,
+                    &device.name,
+                    &now(),
+                    &device.platform,
+                    &device.app_version,
+                    &device.ip,
+                ],
             )
             .await
             .map_err(pg_err)?;
@@ -446,23 +477,11 @@ impl Store for PgStore {
     }
 
     async fn session(&self, token: &TokenHash) -> Result<Option<Session>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT s.user_id, u.username, s.device_id FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.token_hash = $1",
-            )
-            .await
-            .map_err(pg_err)?;
-        Ok(client
-            .query_opt(&stmt, &[&&token[..]])
-            .await
-            .map_err(pg_err)?
-            .map(|r| Session {
-                user_id: r.get(0),
-                username: r.get(1),
-                device_id: r.get(2),
-            }))
+        Ok(self
+            .token_device(token)
+            .await?
+            .filter(|d| !d.revoked)
+            .map(|d| d.session()))
     }
 
     async fn revoke_session(&self, token: &TokenHash) -> Result<(), StoreError> {
@@ -472,6 +491,63 @@ impl Store for PgStore {
             .await
             .map_err(pg_err)?;
         Ok(())
+    }
+
+    async fn token_device(&self, token: &TokenHash) -> Result<Option<DeviceRow>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!("{DEVICE_SELECT} WHERE s.token_hash = $1"))
+            .await
+            .map_err(pg_err)?;
+        Ok(client
+            .query_opt(&stmt, &[&&token[..]])
+            .await
+            .map_err(pg_err)?
+            .map(|r| device_row(&r)))
+    }
+
+    async fn touch_session(&self, token: &TokenHash, ip: Option<String>) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE sessions SET last_seen_at = $2, last_ip = coalesce($3, last_ip) WHERE token_hash = $1",
+                &[&&token[..], &now(), &ip],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(())
+    }
+
+    async fn devices(&self, user: Option<Uuid>) -> Result<Vec<DeviceRow>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "{DEVICE_SELECT} WHERE $1::uuid IS NULL OR s.user_id = $1
+                     ORDER BY coalesce(s.last_seen_at, s.created_at) DESC"
+                ),
+                &[&user],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows.iter().map(device_row).collect())
+    }
+
+    async fn revoke_device(&self, id: Uuid, wipe: bool) -> Result<Option<DeviceRow>, StoreError> {
+        let client = self.client().await?;
+        let before = client
+            .query_opt(&format!("{DEVICE_SELECT} WHERE s.device_id = $1"), &[&id])
+            .await
+            .map_err(pg_err)?
+            .map(|r| device_row(&r));
+        client
+            .execute(
+                "UPDATE sessions SET revoked_at = coalesce(revoked_at, $2), wipe = (wipe OR $3) WHERE device_id = $1",
+                &[&id, &now(), &wipe],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(before)
     }
 
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {

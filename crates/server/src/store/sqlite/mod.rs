@@ -23,9 +23,10 @@ use rusqlite::{
 use uuid::Uuid;
 
 use super::{
-    ChangesPage, CollectionSize, Cursor, HistoryPage, PushContext, PushOutcome, Reader, RuleChange,
-    Session, Store, StoreError, Team, TokenHash, UserRow, collection_sizes_from, json_err,
-    newer_schema, no_such_user, now, prune_bounds, stored_access, stored_hlc, user_exists,
+    ChangesPage, CollectionSize, Cursor, DeviceRow, HistoryPage, NewDevice, PushContext,
+    PushOutcome, Reader, RuleChange, Session, Store, StoreError, Team, TokenHash, UserRow,
+    collection_sizes_from, json_err, newer_schema, no_such_user, now, prune_bounds, stored_access,
+    stored_hlc, user_exists,
 };
 use crate::schema_file::CollectionDef;
 use checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
@@ -33,6 +34,32 @@ use read::{current, history_page, load_collections, max_seq, parse_uuid, record_
 
 /// Forward-only migrations, oldest first; `PRAGMA user_version` counts those
 /// applied. Never edit one that has shipped: add the next.
+/// A device's columns, for [`device_row`].
+const DEVICE_SELECT: &str = "SELECT s.device_id, s.user_id, u.username, s.device_name, s.platform, s.app_version,
+    s.created_at, coalesce(s.last_seen_at, s.created_at), s.last_ip, s.revoked_at IS NOT NULL, s.wipe
+    FROM sessions s JOIN users u ON u.id = s.user_id";
+
+fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<DeviceRow, StoreError>> {
+    let (id, user_id): (String, String) = (r.get(0)?, r.get(1)?);
+    let (id, user_id) = match (parse_uuid(&id), parse_uuid(&user_id)) {
+        (Ok(id), Ok(user_id)) => (id, user_id),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
+    Ok(Ok(DeviceRow {
+        id,
+        user_id,
+        username: r.get(2)?,
+        name: r.get(3)?,
+        platform: r.get(4)?,
+        app_version: r.get(5)?,
+        first_seen: r.get(6)?,
+        last_seen: r.get(7)?,
+        last_ip: r.get(8)?,
+        revoked: r.get(9)?,
+        wipe: r.get(10)?,
+    }))
+}
+
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_history_delta.sql"),
@@ -42,6 +69,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_feed_gained.sql"),
     include_str!("migrations/0007_write_only.sql"),
     include_str!("migrations/0008_blobs.sql"),
+    include_str!("migrations/0009_devices.sql"),
 ];
 
 pub struct SqliteStore {
@@ -417,15 +445,17 @@ impl Store for SqliteStore {
     async fn create_session(
         &self,
         user_id: Uuid,
-        device_name: &str,
+        device: &NewDevice,
         token: &TokenHash,
     ) -> Result<Uuid, StoreError> {
-        let (device_name, token) = (device_name.to_string(), token.to_vec());
+        let (device, token) = (device.clone(), token.to_vec());
         self.write(move |tx| {
             let device_id = Uuid::now_v7();
+            let at = now();
             tx.execute(
-                "INSERT INTO sessions (token_hash, user_id, device_id, device_name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![token, user_id.to_string(), device_id.to_string(), device_name, now()],
+                "INSERT INTO sessions (token_hash, user_id, device_id, device_name, created_at, platform, app_version, last_seen_at, last_ip)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?5, ?8)",
+                params![token, user_id.to_string(), device_id.to_string(), device.name, at, device.platform, device.app_version, device.ip],
             )
             .map_err(db_err)?;
             Ok(device_id)
@@ -434,26 +464,11 @@ impl Store for SqliteStore {
     }
 
     async fn session(&self, token: &TokenHash) -> Result<Option<Session>, StoreError> {
-        let token = token.to_vec();
-        self.read(move |c| {
-            let row = c
-                .prepare_cached(
-                    "SELECT s.user_id, u.username, s.device_id FROM sessions s JOIN users u ON u.id = s.user_id
-                     WHERE s.token_hash = ?1",
-                )
-                .and_then(|mut s| {
-                    s.query_row(params![token], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-                    })
-                    .optional()
-                })
-                .map_err(db_err)?;
-            row.map(|(user_id, username, device_id)| {
-                Ok(Session { user_id: parse_uuid(&user_id)?, username, device_id: parse_uuid(&device_id)? })
-            })
-            .transpose()
-        })
-        .await
+        Ok(self
+            .token_device(token)
+            .await?
+            .filter(|d| !d.revoked)
+            .map(|d| d.session()))
     }
 
     async fn revoke_session(&self, token: &TokenHash) -> Result<(), StoreError> {
@@ -462,6 +477,67 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM sessions WHERE token_hash = ?1", params![token])
                 .map_err(db_err)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn token_device(&self, token: &TokenHash) -> Result<Option<DeviceRow>, StoreError> {
+        let token = token.to_vec();
+        self.read(move |c| {
+            let sql = format!("{DEVICE_SELECT} WHERE s.token_hash = ?1");
+            c.prepare_cached(&sql)
+                .and_then(|mut s| s.query_row(params![token], device_row).optional())
+                .map_err(db_err)?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn touch_session(&self, token: &TokenHash, ip: Option<String>) -> Result<(), StoreError> {
+        let token = token.to_vec();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE sessions SET last_seen_at = ?2, last_ip = coalesce(?3, last_ip) WHERE token_hash = ?1",
+                params![token, now(), ip],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn devices(&self, user: Option<Uuid>) -> Result<Vec<DeviceRow>, StoreError> {
+        let user = user.map(|u| u.to_string());
+        self.read(move |c| {
+            let sql = format!(
+                "{DEVICE_SELECT} WHERE ?1 IS NULL OR s.user_id = ?1
+                 ORDER BY coalesce(s.last_seen_at, s.created_at) DESC"
+            );
+            let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![user], device_row)
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            rows.into_iter().collect()
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, id: Uuid, wipe: bool) -> Result<Option<DeviceRow>, StoreError> {
+        self.write(move |tx| {
+            let sql = format!("{DEVICE_SELECT} WHERE s.device_id = ?1");
+            let before = tx
+                .query_row(&sql, params![id.to_string()], device_row)
+                .optional()
+                .map_err(db_err)?
+                .transpose()?;
+            tx.execute(
+                "UPDATE sessions SET revoked_at = coalesce(revoked_at, ?2), wipe = (wipe OR ?3) WHERE device_id = ?1",
+                params![id.to_string(), now(), wipe],
+            )
+            .map_err(db_err)?;
+            Ok(before)
         })
         .await
     }
