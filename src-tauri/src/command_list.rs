@@ -55,6 +55,8 @@ macro_rules! with_commands {
             open_file,
             save_file_as,
             file_thumbnail,
+            devices,
+            sign_out_device,
         }
     };
 }

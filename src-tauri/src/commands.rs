@@ -77,6 +77,23 @@ pub async fn logout(desktop: State<'_, Desktop>) -> Result<Status> {
     Ok(desktop.status().await)
 }
 
+/// This user's signed-in devices, from the server.
+#[tauri::command]
+pub async fn devices(desktop: State<'_, Desktop>) -> Result<Vec<ferry_core::protocol::Device>> {
+    Ok(desktop.client().await?.devices().await?)
+}
+
+/// Signs another of this user's devices out; the devices left.
+#[tauri::command]
+pub async fn sign_out_device(
+    desktop: State<'_, Desktop>,
+    id: Uuid,
+) -> Result<Vec<ferry_core::protocol::Device>> {
+    let client = desktop.client().await?;
+    client.sign_out_device(id).await?;
+    Ok(client.devices().await?)
+}
+
 /// Sets a damaged local database aside and rebuilds it from the server.
 #[tauri::command]
 pub async fn recover_profile(desktop: State<'_, Desktop>) -> Result<Status> {

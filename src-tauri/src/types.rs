@@ -313,6 +313,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     ferry_core::OutboxEntry::export_all(&cfg)?;
     ferry_core::protocol::Record::<Fields>::export_all(&cfg)?;
     ferry_core::protocol::FileRef::export_all(&cfg)?;
+    ferry_core::protocol::Device::export_all(&cfg)?;
     ferry_core::store::files::LocalFile::export_all(&cfg)?;
     Ok(())
 }

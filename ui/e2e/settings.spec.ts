@@ -49,3 +49,27 @@ test('signing out from Settings asks first', async ({ page, ferry }) => {
   await page.getByTestId('confirm-sign-out').click();
   await expect(page.locator('#server')).toBeVisible();
 });
+
+test('Settings lists my devices and signs another out; offline it says why', async ({ page, ferry }) => {
+  await ferry.open();
+  await page.keyboard.press('ControlOrMeta+,');
+  const devices = page.getByTestId('settings-devices');
+  const here = devices.locator('[data-device="alice-laptop"]');
+  const office = devices.locator('[data-device="alice-office"]');
+  await expect(here).toContainText('this device');
+  await expect(here).toContainText('linux, ferry-desktop 0.1.0');
+  await expect(here.getByRole('button')).toHaveCount(0);
+  await expect(office).toContainText('last seen 3 days ago from 198.51.100.4');
+  await ferry.shot('settings-devices');
+  await office.getByRole('button', { name: 'Sign out alice-office' }).click();
+  await expect(office).toHaveCount(0);
+  await expect.poll(async () => (await ferry.calls('sign_out_device')).at(-1)?.args).toEqual({ id: '0193a1b2-0000-7000-8000-000000000002' });
+  await expect(devices.locator('li')).toHaveCount(1);
+
+  // Offline, the list cannot be had: it says so and offers to try again.
+  await page.getByTestId('settings-work-offline').check();
+  await page.getByTestId('nav-outbox').click();
+  await page.keyboard.press('ControlOrMeta+,');
+  await expect(devices.getByRole('alert')).toContainText('working offline');
+  await expect(devices.getByRole('button', { name: 'Try again' })).toBeVisible();
+});

@@ -51,6 +51,43 @@ pub async fn logout(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Lists this user's signed-in devices, or signs one out.
+pub async fn devices(ctx: &Ctx, sign_out: Option<uuid::Uuid>) -> anyhow::Result<ExitCode> {
+    if let Some(id) = sign_out {
+        ctx.client.sign_out_device(id).await?;
+        if ctx.json {
+            output::json(&serde_json::json!({"signed_out": id}))?;
+        } else {
+            say!("device {id} is signed out; it must sign in again to sync");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let devices = ctx.client.devices().await?;
+    if ctx.json {
+        output::json(&devices)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &devices {
+        let system = [d.platform.as_str(), d.app_version.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        say!(
+            "{}  {}{}  {}  last seen {} from {}; session ends {}",
+            d.id,
+            d.name,
+            if d.current { " (this device)" } else { "" },
+            if system.is_empty() { "-" } else { &system },
+            d.last_seen,
+            d.last_ip.as_deref().unwrap_or("-"),
+            d.expires_at
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Serialize)]
 struct Status {
     server: Option<String>,

@@ -46,6 +46,11 @@ enum Command {
     Logout,
     /// Online state, pending edits, conflicts, last sync.
     Status,
+    /// Your signed-in devices; --sign-out ID signs another of them out.
+    Devices {
+        #[arg(long, value_name = "DEVICE_ID")]
+        sign_out: Option<uuid::Uuid>,
+    },
     /// One full sync cycle: push the outbox, pull changes.
     Sync {
         /// The local database is damaged: set it aside, save its unsent edits
@@ -196,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => account::login(&ctx, &server_url, &username).await,
         Command::Logout => account::logout(&ctx).await,
         Command::Status => account::status(&ctx).await,
+        Command::Devices { sign_out } => account::devices(&ctx, sign_out).await,
         Command::Sync { .. } => account::sync(&ctx).await,
         Command::Offline => account::set_offline(&ctx, true),
         Command::Online => account::set_offline(&ctx, false),

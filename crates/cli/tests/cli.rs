@@ -714,3 +714,48 @@ async fn attach_detach_and_fetch_files() {
         "{shown}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_are_listed_and_one_signs_another_out() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (laptop, desktop) = (dir.path().join("laptop"), dir.path().join("desktop"));
+    login(&server, &laptop, "alice").await;
+    login(&server, &desktop, "alice").await;
+    let listed = json(&laptop, &["devices"]).await;
+    let listed = listed.as_array().expect("a list");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let other = listed
+        .iter()
+        .find(|d| d["current"] == false)
+        .expect("the other device");
+    assert_eq!(other["platform"], std::env::consts::OS);
+    assert!(
+        other["app_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("ferry-core")),
+        "{other}"
+    );
+    let text = ok(&laptop, &["devices"]).await;
+    assert!(text.contains("(this device)"), "{text}");
+
+    let id = other["id"].as_str().expect("id");
+    let said = ok(&laptop, &["devices", "--sign-out", id]).await;
+    assert!(said.contains("signed out"), "{said}");
+    // The desktop hears why, and keeps its data.
+    let o = ferry(&desktop, &["sync"], "").await;
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("this device was signed out"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        json(&laptop, &["devices"])
+            .await
+            .as_array()
+            .expect("a list")
+            .len(),
+        1
+    );
+}

@@ -172,6 +172,22 @@ impl Client {
         self.engine.logout().await
     }
 
+    /// This user's signed-in devices, from the server.
+    pub async fn devices(&self) -> Result<Vec<crate::protocol::Device>> {
+        if self.store().work_offline()? {
+            return Err(Error::WorkingOffline);
+        }
+        self.engine.api()?.devices().await
+    }
+
+    /// Signs another of this user's devices out.
+    pub async fn sign_out_device(&self, id: Uuid) -> Result<()> {
+        if self.store().work_offline()? {
+            return Err(Error::WorkingOffline);
+        }
+        self.engine.api()?.sign_out_device(id).await
+    }
+
     pub fn work_offline(&self) -> Result<bool> {
         self.store().work_offline()
     }

@@ -1,7 +1,7 @@
 // A fake desktop shell in memory: every command the UI calls, and the events
 // the real shell sends. Tests drive it through `window.ferry`.
 import type {
-  BulkReport, Collection, CollectionInfo, CommandError, Conflict, ConnState, Fields, FileFormat, ImportOptions, ImportPreview, ImportReport,
+  BulkReport, Collection, CollectionInfo, CommandError, Conflict, Device, ConnState, Fields, FileFormat, ImportOptions, ImportPreview, ImportReport,
   JsonValue, ListQuery, LocalFile, LocalRecord, LoginForm, OutboxEntry, ResolutionInput, RowProblem, ServerRecord, Status,
 } from '../../src/lib/types';
 import { composeText, pickAll } from '../../src/lib/textmerge';
@@ -351,6 +351,18 @@ export class FakeBackend {
   }
 
   attachPaths: string[] = [];
+  devices: Device[] = [
+    {
+      id: '0193a1b2-0000-7000-8000-000000000001', name: 'alice-laptop', platform: 'linux', app_version: 'ferry-desktop 0.1.0',
+      first_seen: '2026-11-02T09:00:00.000Z', last_seen: new Date().toISOString(), last_ip: '192.0.2.7',
+      expires_at: new Date(Date.now() + 30 * 86400000).toISOString(), current: true,
+    },
+    {
+      id: '0193a1b2-0000-7000-8000-000000000002', name: 'alice-office', platform: 'windows', app_version: 'ferry-desktop 0.1.0',
+      first_seen: '2026-10-12T08:00:00.000Z', last_seen: new Date(Date.now() - 3 * 86400000).toISOString(), last_ip: '198.51.100.4',
+      expires_at: new Date(Date.now() + 27 * 86400000).toISOString(), current: false,
+    },
+  ];
   localFiles = new Map<string, LocalFile>();
 
   /** Attaches files by path: a fake but well-formed hash, a size from the name's length. */
@@ -1006,6 +1018,12 @@ export class FakeBackend {
       case 'logout':
         this.status = { ...this.status, account: null };
         return this.status;
+      case 'devices':
+        if (this.status.work_offline) throw { kind: 'offline', message: 'You are working offline. Go online to reach the server.', field: null };
+        return this.devices;
+      case 'sign_out_device':
+        this.devices = this.devices.filter((d) => d.id !== a.id);
+        return this.devices;
       case 'recover_profile':
         this.status = { ...this.status, damaged: null, connection: { state: 'online' } };
         this.emitStatus();

@@ -5,7 +5,7 @@ import { getCurrentWebview } from '@tauri-apps/api/webview';
 import { toCommandError } from './errors';
 import type { CommandName } from './bindings/commands';
 import type {
-  AppInfo, BulkReport, CollectionInfo, Conflict, EventName, EventPayloads, ExportReport, Fields, FileFormat, ImportOptions,
+  AppInfo, BulkReport, CollectionInfo, Conflict, Device, EventName, EventPayloads, ExportReport, Fields, FileFormat, ImportOptions,
   ImportPreview, ImportReport, ListQuery, LocalRecord, LoginForm, Mutation, OutboxEntry, RecordList, ResolutionInput,
   LocalFile, ServerRecord, Status,
 } from './types';
@@ -45,6 +45,10 @@ export const api = {
   setWorkOffline: (offline: boolean) => call<Status>('set_work_offline', { offline }),
   setNotifications: (enabled: boolean) => call<Status>('set_notifications', { enabled }),
   quit: () => call<null>('quit'),
+  /** This user's signed-in devices, from the server. */
+  devices: () => call<Device[]>('devices'),
+  /** Signs another of this user's devices out; the devices left. */
+  signOutDevice: (id: string) => call<Device[]>('sign_out_device', { id }),
   /** A file chosen in the system's Open dialog (null: cancelled). */
   chooseImportFile: () => call<string | null>('choose_import_file'),
   /** A path chosen in the system's Save dialog, `name` suggested (null: cancelled). */

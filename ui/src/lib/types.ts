@@ -17,6 +17,7 @@ export type { EventPayloads } from './bindings/EventPayloads';
 export type { Field } from './bindings/Field';
 export type { FieldChoiceInput } from './bindings/FieldChoiceInput';
 export type { FieldType } from './bindings/FieldType';
+export type { Device } from './bindings/Device';
 export type { FileRef } from './bindings/FileRef';
 export type { LocalFile } from './bindings/LocalFile';
 export type { FileProgress } from './bindings/FileProgress';

@@ -267,6 +267,23 @@ impl Api {
         Ok(())
     }
 
+    /// This user's signed-in devices (`GET /v1/devices`).
+    pub async fn devices(&self) -> Result<Vec<ferry_protocol::Device>> {
+        let list: ferry_protocol::DevicesResponse =
+            self.json(self.request(Method::GET, "/v1/devices")).await?;
+        Ok(list.devices)
+    }
+
+    /// Signs one of this user's devices out (`DELETE /v1/devices/{id}`).
+    pub async fn sign_out_device(&self, id: uuid::Uuid) -> Result<()> {
+        self.send(
+            self.request(Method::DELETE, &format!("/v1/devices/{id}")),
+            Some(Duration::from_secs(10)),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The schema, with the field types this client understands beyond
     /// the first eight (`file`).
     pub async fn schema(&self) -> Result<SchemaResponse> {

@@ -60,6 +60,7 @@ pub async fn devices(
     params(("id" = Uuid, Path, description = "The device's id")),
     responses(
         (status = 204, description = "Signed out"),
+        (status = 400, description = "Not a device id (a UUID)", body = ferry_protocol::ErrorResponse),
         (status = 404, description = "No device of yours has this id", body = ferry_protocol::ErrorResponse),
         (status = 401, description = "Missing, expired or revoked token", body = ferry_protocol::ErrorResponse),
     ))]

@@ -46,6 +46,8 @@ export const COMMANDS = [
   'open_file',
   'save_file_as',
   'file_thumbnail',
+  'devices',
+  'sign_out_device',
 ] as const;
 
 export type CommandName = (typeof COMMANDS)[number];
