@@ -1,7 +1,7 @@
 //! Core errors as the desktop shows them: a kind for placing the message and
 //! a sentence that speaks of the app, not of the command line.
 
-use ferry_core::{AuthFailure, ConnectionFailure, Error};
+use ferry_core::{ConnectionFailure, Error};
 
 use crate::types::{CommandError, ErrorKind};
 
@@ -54,16 +54,7 @@ impl From<Error> for CommandError {
                 K::Offline,
                 "You are working offline. Go online to reach the server.".into(),
             ),
-            Error::AuthFailed { why } => (
-                K::SessionExpired,
-                match why {
-                    AuthFailure::Expired => "Your session has expired. Sign in again; your unsent changes are kept and sent after.",
-                    AuthFailure::Revoked => "This device was signed out, from another of your devices or by an administrator. Sign in again; your unsent changes are kept.",
-                    AuthFailure::Wipe => "An administrator signed this device out and asked it to delete its local data.",
-                    AuthFailure::Rejected => "The server no longer accepts this sign-in. Sign in again; your unsent changes are kept.",
-                }
-                .into(),
-            ),
+            Error::AuthFailed { why } => (K::SessionExpired, why.in_app().into()),
             Error::BadCredentials => (K::BadCredentials, "Wrong username or password.".into()),
             Error::Unreachable {
                 url,
@@ -106,10 +97,7 @@ impl From<Error> for CommandError {
                 K::InConflict,
                 "This record has a conflict. Resolve it before editing.".into(),
             ),
-            Error::NoConflict { .. } => (
-                K::NotFound,
-                "This conflict was already resolved.".into(),
-            ),
+            Error::NoConflict { .. } => (K::NotFound, "This conflict was already resolved.".into()),
             Error::BadFile { .. } => (K::Invalid, capitalise(&e.to_string())),
             Error::InvalidValue(m)
             | Error::InvalidResolution(m)
@@ -136,6 +124,7 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_core::AuthFailure;
 
     #[test]
     fn tls_failures_are_told_apart_from_an_unreachable_server() {
@@ -171,13 +160,17 @@ mod tests {
 
     #[test]
     fn messages_speak_of_the_app_not_the_cli() {
-        for e in [
-            Error::NotLoggedIn,
-            Error::WorkingOffline,
-            Error::AuthFailed {
-                why: AuthFailure::Expired,
-            },
-        ] {
+        let refused = [
+            AuthFailure::Rejected,
+            AuthFailure::Expired,
+            AuthFailure::Revoked,
+            AuthFailure::Wipe,
+        ]
+        .map(|why| Error::AuthFailed { why });
+        for e in [Error::NotLoggedIn, Error::WorkingOffline]
+            .into_iter()
+            .chain(refused)
+        {
             let m = CommandError::from(e).message;
             assert!(!m.contains("ferry "), "{m}");
         }

@@ -224,6 +224,24 @@ impl AuthFailure {
         }
     }
 
+    /// The same for an app's window, which has no `ferry login`.
+    pub fn in_app(self) -> &'static str {
+        match self {
+            AuthFailure::Rejected => {
+                "The server no longer accepts this sign-in. Sign in again; your unsent changes are kept."
+            }
+            AuthFailure::Expired => {
+                "Your session has expired. Sign in again; your unsent changes are kept and sent after."
+            }
+            AuthFailure::Revoked => {
+                "This device was signed out, from another of your devices or by an administrator. Sign in again; your unsent changes are kept."
+            }
+            AuthFailure::Wipe => {
+                "An administrator signed this device out and asked it to delete its local data."
+            }
+        }
+    }
+
     pub fn message(self) -> &'static str {
         match self {
             AuthFailure::Rejected => {

@@ -119,3 +119,36 @@ async fn a_server_that_goes_away_is_reported_offline() {
     .await;
     conn.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_signed_out_elsewhere_says_so_in_the_apps_words() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let conn = Connectivity::spawn(alice.engine.clone(), quick());
+    let mut state = conn.watch();
+    wait_for(&mut state, "online", |s| *s == ConnState::Online).await;
+    let device = server
+        .store
+        .devices(None)
+        .await
+        .expect("devices")
+        .into_iter()
+        .find(|d| d.name == "alice-test")
+        .expect("alice's device");
+    server
+        .store
+        .revoke_device(device.id, false)
+        .await
+        .expect("revoke");
+    alice
+        .store()
+        .create("tasks", fields(json!({"title": "After the sign-out"})))
+        .expect("create");
+    conn.local_edit();
+    wait_for(&mut state, "the sign-in refused, said for the window", |s| {
+        matches!(s, ConnState::Error { message }
+            if message.starts_with("This device was signed out") && !message.contains("ferry login"))
+    })
+    .await;
+    assert_eq!(alice.store().counts().expect("counts").outbox, 1);
+}

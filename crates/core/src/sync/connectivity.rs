@@ -284,7 +284,14 @@ impl Task {
                 Ok(())
             }
             Err(Error::WorkingOffline) => Err(Next::Reconnect),
-            Err(e @ (Error::AuthFailed { .. } | Error::Incompatible { .. })) => {
+            // Said for the app's window: it offers "Sign in again".
+            Err(Error::AuthFailed { why }) => {
+                self.set(ConnState::Error {
+                    message: why.in_app().to_string(),
+                });
+                Err(Next::Reconnect)
+            }
+            Err(e @ Error::Incompatible { .. }) => {
                 self.set(ConnState::Error {
                     message: e.to_string(),
                 });
