@@ -125,3 +125,44 @@ async fn commits_are_checkpointed_in_the_background() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// An in-memory database shares one cache between its connections, where a
+/// write to a table another connection is reading fails at once instead of
+/// waiting as a file database does; the store must wait rather than answer
+/// 503 (tests and `--db :memory:` run this way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_memory_database_waits_for_readers_instead_of_failing() {
+    let store = Arc::new(SqliteStore::open(":memory:").expect("open"));
+    let user = store.create_user("alice", "hash").await.expect("user");
+    let token: TokenHash = [7; 32];
+    let device = crate::store::NewDevice {
+        name: "laptop".into(),
+        platform: "linux".into(),
+        app_version: "test".into(),
+        ip: None,
+    };
+    store
+        .create_session(user, &device, &token)
+        .await
+        .expect("session");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..200 {
+                if i % 2 == 0 {
+                    store
+                        .touch_session(&token, Some("127.0.0.1".into()))
+                        .await?;
+                } else {
+                    store.devices(None).await?;
+                    store.session(&token).await?;
+                }
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("no store call fails");
+    }
+}
