@@ -7,7 +7,7 @@ CARGO ?= cargo
 # The PostgreSQL server of the store tests; `make pg` makes it answer.
 export FERRY_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo demo-two demo-server test deps pg moto ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load bench-rows bench-files
+.PHONY: demo demo-two demo-server test deps pg moto ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load bench-rows bench-files bench-encryption
 
 deps:
 	@scripts/install-deps.sh
@@ -108,6 +108,12 @@ bench-load: pg
 bench-files:
 	$(CARGO) build --release -p ferry-bench -p ferry-cli
 	"$(CARGO_TARGET_DIR)/release/ferry-bench" files
+
+# What encrypting the profile costs: pulls of 100,000 records and local edits, on and off (a few minutes).
+bench-encryption:
+	$(CARGO) build --release -p ferry-bench
+	"$(CARGO_TARGET_DIR)/release/ferry-bench" encryption > docs/bench/encryption.json
+	cat docs/bench/encryption.json
 
 # Row rules: a million records partitioned 100 ways, on SQLite and PostgreSQL (a few minutes).
 bench-rows: pg

@@ -61,6 +61,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# The demo keeps off the OS keyring, so its profiles are encrypted with this passphrase.
+export FERRY_PASSPHRASE="${FERRY_PASSPHRASE:-ferry demo passphrase}"
 for user in "${users[@]}"; do
   profile="$dir/profile-$user"
   # Sign each profile in with the CLI, so the window opens ready to use.

@@ -140,7 +140,7 @@ session_bus() {
 
 # The user's data lives under a throwaway home: profile, webview cache, window state.
 export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_DATA_HOME="$work/home/.local/share" \
-  XDG_CACHE_HOME="$work/home/.cache" FERRY_KEYRING=off
+  XDG_CACHE_HOME="$work/home/.cache" FERRY_KEYRING=off FERRY_PASSPHRASE="package test passphrase"
 mkdir -p "$HOME"
 
 # Starts the installed app on profile $1 (home $3, else $HOME); sets app_pid,

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 const PATIENCE: Duration = Duration::from_secs(30);
+/// The app runs without a keyring here, so its data is encrypted with this.
+const PASSPHRASE: &str = "correct horse battery staple";
 
 /// A child process killed when the test ends, however it ends.
 struct Guard(Child);
@@ -155,6 +157,7 @@ impl Cli {
             .arg(&self.profile)
             .args(args)
             .env("FERRY_KEYRING", "off")
+            .env("FERRY_PASSPHRASE", PASSPHRASE)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -495,6 +498,7 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
             .env("DISPLAY", &display)
             .env("FERRY_PROFILE", tmp.path().join("alice"))
             .env("FERRY_KEYRING", "off")
+            .env("FERRY_PASSPHRASE", PASSPHRASE)
             .env("FERRY_DEMO_URL", "http://127.0.0.1:9")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -49,6 +49,31 @@ impl From<Error> for CommandError {
                 K::Damaged,
                 "This profile was written by a newer Ferry. Update Ferry to open it.".into(),
             ),
+            Error::PassphraseNeeded { .. } => (
+                K::Locked,
+                "Your records on this computer are encrypted with a passphrase, and this computer has no keyring \
+                 to keep their key. Start Ferry with FERRY_PASSPHRASE set to open them."
+                    .into(),
+            ),
+            Error::WrongPassphrase => (
+                K::Locked,
+                "That passphrase does not open your records. Nothing was changed; try again.".into(),
+            ),
+            Error::KeyUnavailable { .. } => (
+                K::Locked,
+                "The key to your records is in your keyring, which did not give it. Unlock the keyring \
+                 (sign in to your desktop session) and start Ferry again. Nothing was changed."
+                    .into(),
+            ),
+            Error::OtherAccount {
+                username, server, ..
+            } => (
+                K::Invalid,
+                format!(
+                    "This computer's Ferry holds {username}'s records from {server}, with their unsent changes. \
+                     Sign in as {username}, or use another profile."
+                ),
+            ),
             Error::NotLoggedIn => (K::NotSignedIn, "You are not signed in.".into()),
             Error::WorkingOffline => (
                 K::Offline,

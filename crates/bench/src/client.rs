@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use ferry_core::{KeyringUse, LocalStore, Profile, Query, SortOrder, SyncEngine};
+use ferry_core::{LocalStore, Profile, Query, SortOrder, SyncEngine};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -234,7 +234,7 @@ async fn bench_profile(
     dir: &std::path::Path,
     server: &BenchServer,
 ) -> anyhow::Result<Arc<SyncEngine>> {
-    let profile = Profile::open_with(dir, KeyringUse::Off)?;
+    let profile = Profile::open_with(dir, &crate::unlock())?;
     let engine = Arc::new(SyncEngine::new(Arc::new(profile)));
     engine
         .login(&server.base, USER, PASSWORD, "bench client")

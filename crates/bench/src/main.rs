@@ -7,6 +7,7 @@
 
 mod client;
 mod dataset;
+mod encryption;
 mod everyday;
 mod files;
 mod harness;
@@ -15,6 +16,17 @@ mod rows;
 mod server;
 
 use std::process::ExitCode;
+
+/// How the benches open profiles: encrypted as Ferry ships, with a
+/// passphrase (no keyring here), unless `FERRY_ENCRYPTION=off`.
+pub(crate) fn unlock() -> ferry_core::Unlock {
+    let unlock =
+        ferry_core::Unlock::new(ferry_core::KeyringUse::Off).passphrase("bench passphrase");
+    match std::env::var("FERRY_ENCRYPTION").as_deref() {
+        Ok("off") => unlock.unencrypted(),
+        _ => unlock,
+    }
+}
 
 fn main() -> ExitCode {
     // `FERRY_LOG=ferry_core=debug` shows where a suite's time goes.
@@ -35,6 +47,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("server") => server::run(records),
         Some("client") => client::run(records),
+        Some("encryption") => encryption::run(records),
         Some("everyday") => everyday::run(records),
         Some("load") => load::run(&args[1..]),
         Some("files") => files::run(),
@@ -54,7 +67,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: ferry-bench server|client|everyday [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]\n       ferry-bench rows [--records 1000000] [--values 100]   (PostgreSQL too when FERRY_TEST_PG_URL is set)\n       ferry-bench files   (needs the ferry binary beside it)"
+                "usage: ferry-bench server|client|encryption|everyday [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]\n       ferry-bench rows [--records 1000000] [--values 100]   (PostgreSQL too when FERRY_TEST_PG_URL is set)\n       ferry-bench files   (needs the ferry binary beside it)"
             );
             return ExitCode::from(2);
         }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use ferry_core::{KeyringUse, Profile, SyncEngine};
+use ferry_core::{Profile, SyncEngine};
 use ferry_protocol::{Access, Fields, Hlc, Mutation, Op};
 use ferry_server::rules::View;
 use ferry_server::schema_file::CollectionDef;
@@ -155,7 +155,7 @@ async fn fresh_pull(
     user: &str,
     dir: &std::path::Path,
 ) -> anyhow::Result<(f64, Arc<SyncEngine>)> {
-    let profile = Profile::open_with(&dir.join(user), KeyringUse::Off)?;
+    let profile = Profile::open_with(&dir.join(user), &crate::unlock())?;
     let engine = Arc::new(SyncEngine::new(Arc::new(profile)));
     engine.login(base, user, PASSWORD, "bench").await?;
     let start = Instant::now();

@@ -162,6 +162,49 @@ fn main() -> ExitCode {
     }
 }
 
+/// Opens with what the environment gives; where a passphrase is needed and
+/// none was given, asks for it on the terminal (twice when choosing one).
+fn with_passphrase<T>(
+    open: impl Fn(&ferry_core::Unlock) -> ferry_core::Result<T>,
+) -> anyhow::Result<T> {
+    use std::io::IsTerminal;
+    let unlock = ferry_core::Unlock::from_env();
+    let mut new = match open(&unlock) {
+        Err(ferry_core::Error::PassphraseNeeded { new })
+            if !unlock.has_passphrase() && std::io::stdin().is_terminal() =>
+        {
+            new
+        }
+        other => return Ok(other?),
+    };
+    for _ in 0..3 {
+        let passphrase = if new {
+            say_err!(
+                "ferry: no OS keyring answers here, so this profile's data will be encrypted with a passphrase; \
+                 you will need it each time (or set FERRY_PASSPHRASE)"
+            );
+            let first = rpassword::prompt_password("Choose a passphrase: ")?;
+            if first.chars().count() < 8 {
+                say_err!("ferry: use at least 8 characters");
+                continue;
+            }
+            if rpassword::prompt_password("Type it again: ")? != first {
+                say_err!("ferry: the two did not match");
+                continue;
+            }
+            first
+        } else {
+            rpassword::prompt_password("Passphrase of this profile: ")?
+        };
+        match open(&unlock.clone().passphrase(passphrase)) {
+            Err(e @ ferry_core::Error::WrongPassphrase) => say_err!("ferry: {e}"),
+            Err(ferry_core::Error::PassphraseNeeded { new: n }) => new = n,
+            other => return Ok(other?),
+        }
+    }
+    anyhow::bail!("no passphrase that opens this profile was given")
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let dir = match cli.profile {
         Some(dir) => dir,
@@ -169,7 +212,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let profile = match cli.command {
         Command::Sync { recover: true } => {
-            let (profile, recovery) = Profile::recover(&dir)?;
+            let (profile, recovery) = with_passphrase(|u| Profile::recover_with(&dir, u))?;
             say_err!(
                 "ferry: the damaged database was moved to {}",
                 recovery.damaged.display()
@@ -187,42 +230,59 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             profile
         }
-        _ => Profile::open(&dir)?,
+        _ => with_passphrase(|u| Profile::open_with(&dir, u))?,
     };
     let profile = Arc::new(profile);
     let ctx = Ctx {
         client: Client::new(profile, "ferry CLI"),
         json: cli.json,
     };
-    match cli.command {
+    let done = dispatch(&ctx, cli.command).await;
+    if let Err(e) = &done
+        && let Some(ferry_core::Error::AuthFailed {
+            why: ferry_core::AuthFailure::Wipe,
+        }) = e.downcast_ref::<ferry_core::Error>()
+    {
+        let unsent = ctx.client.profile().wipe()?;
+        anyhow::bail!(
+            "an administrator asked this device to delete its Ferry data: the records, files and key \
+                 of {} are deleted ({unsent} unsent edit(s) discarded); sign in again with `ferry login`",
+            dir.display()
+        );
+    }
+    done
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Login {
             server_url,
             username,
-        } => account::login(&ctx, &server_url, &username).await,
-        Command::Logout => account::logout(&ctx).await,
-        Command::Status => account::status(&ctx).await,
-        Command::Devices { sign_out } => account::devices(&ctx, sign_out).await,
-        Command::Sync { .. } => account::sync(&ctx).await,
-        Command::Offline => account::set_offline(&ctx, true),
-        Command::Online => account::set_offline(&ctx, false),
-        Command::Ls(args) => records::ls(&ctx, &args),
-        Command::Show { collection, id } => records::show(&ctx, &collection, &id),
-        Command::Create { collection, values } => records::create(&ctx, &collection, &values),
+        } => account::login(ctx, &server_url, &username).await,
+        Command::Logout => account::logout(ctx).await,
+        Command::Status => account::status(ctx).await,
+        Command::Devices { sign_out } => account::devices(ctx, sign_out).await,
+        Command::Sync { .. } => account::sync(ctx).await,
+        Command::Offline => account::set_offline(ctx, true),
+        Command::Online => account::set_offline(ctx, false),
+        Command::Ls(args) => records::ls(ctx, &args),
+        Command::Show { collection, id } => records::show(ctx, &collection, &id),
+        Command::Create { collection, values } => records::create(ctx, &collection, &values),
         Command::Set {
             collection,
             id,
             values,
-        } => records::set(&ctx, &collection, &id, &values),
-        Command::Delete { collection, id } => records::delete(&ctx, &collection, &id),
-        Command::Attach(args) => files::attach(&ctx, &args),
-        Command::Detach(args) => files::detach(&ctx, &args),
-        Command::Fetch(args) => files::fetch(&ctx, &args).await,
-        Command::Conflicts => conflicts::list(&ctx),
-        Command::Resolve(args) => conflicts::resolve(&ctx, &args),
-        Command::Outbox => outbox::list(&ctx),
-        Command::ExportOutbox { file } => outbox::export(&ctx, &file),
-        Command::ImportOutbox { file } => outbox::import(&ctx, &file),
-        Command::Import(args) => transfer::import(&ctx, &args),
-        Command::Export(args) => transfer::export(&ctx, &args),
+        } => records::set(ctx, &collection, &id, &values),
+        Command::Delete { collection, id } => records::delete(ctx, &collection, &id),
+        Command::Attach(args) => files::attach(ctx, &args),
+        Command::Detach(args) => files::detach(ctx, &args),
+        Command::Fetch(args) => files::fetch(ctx, &args).await,
+        Command::Conflicts => conflicts::list(ctx),
+        Command::Resolve(args) => conflicts::resolve(ctx, &args),
+        Command::Outbox => outbox::list(ctx),
+        Command::ExportOutbox { file } => outbox::export(ctx, &file),
+        Command::ImportOutbox { file } => outbox::import(ctx, &file),
+        Command::Import(args) => transfer::import(ctx, &args),
+        Command::Export(args) => transfer::export(ctx, &args),
     }
 }

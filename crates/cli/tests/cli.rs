@@ -12,7 +12,16 @@ use tokio::io::AsyncWriteExt;
 
 async fn ferry(profile: &Path, args: &[&str], stdin: &str) -> Output {
     // Tests never touch the OS keyring.
-    ferry_with(profile, args, stdin, &[("FERRY_KEYRING", Some("off"))]).await
+    ferry_with(
+        profile,
+        args,
+        stdin,
+        &[
+            ("FERRY_KEYRING", Some("off")),
+            ("FERRY_PASSPHRASE", Some(common::PASSPHRASE)),
+        ],
+    )
+    .await
 }
 
 /// `ferry` with some environment variables set (`Some`) or removed (`None`).
@@ -256,7 +265,11 @@ async fn a_locked_profile_is_one_line_that_names_the_file() {
     let profile = dir.path().join("p");
     ok(&profile, &["offline"]).await;
     let db = profile.join("ferry.db");
-    let other = rusqlite::Connection::open(&db).expect("another connection");
+    let held = ferry_core::Profile::open_with(&profile, &common::unlock()).expect("open");
+    let other = held
+        .store()
+        .second_connection()
+        .expect("another connection");
     other
         .execute_batch("BEGIN EXCLUSIVE")
         .expect("hold the write lock");
@@ -290,6 +303,7 @@ async fn without_a_keyring_the_token_is_a_private_file_and_logout_removes_it() {
         let profile = dir.path().join(format!("p{i}"));
         let env = [
             ("FERRY_KEYRING", None),
+            ("FERRY_PASSPHRASE", Some(common::PASSPHRASE)),
             ("DBUS_SESSION_BUS_ADDRESS", Some(address.as_str())),
         ];
         let started = std::time::Instant::now();
@@ -758,4 +772,50 @@ async fn devices_are_listed_and_one_signs_another_out() {
             .len(),
         1
     );
+}
+
+/// A device an administrator marked for wiping: the next command that
+/// reaches the server deletes the profile's data and key, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_told_to_wipe_deletes_its_data_and_key_and_says_why() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("p");
+    login(&server, &profile, "alice").await;
+    ok(&profile, &["offline"]).await;
+    ok(&profile, &["create", "tasks", "title=Never sent"]).await;
+    ok(&profile, &["online"]).await;
+    let device = server
+        .store
+        .devices(None)
+        .await
+        .expect("devices")
+        .into_iter()
+        .find(|d| d.username == "alice")
+        .expect("alice's device");
+    server
+        .store
+        .revoke_device(device.id, true)
+        .await
+        .expect("mark for wiping");
+    let o = ferry(&profile, &["sync"], "").await;
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("delete its Ferry data") && err.contains("1 unsent edit(s) discarded"),
+        "{err}"
+    );
+    let left: Vec<String> = std::fs::read_dir(&profile)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        !left
+            .iter()
+            .any(|n| n.starts_with("ferry.db") || n == "encryption.json" || n == "token"),
+        "left behind: {left:?}"
+    );
+    // Starting over works.
+    let o = ferry(&profile, &["login", &server.url, "alice"], "demo\n").await;
+    assert_eq!(o.status.code(), Some(0), "login again: {}", stderr(&o));
 }

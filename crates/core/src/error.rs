@@ -38,6 +38,31 @@ pub enum Error {
         found: i64,
         known: i64,
     },
+    #[error(
+        "{}: set FERRY_PASSPHRASE, or run ferry in a terminal to type it",
+        if *.new { "no OS keyring answers here to keep this profile's key, so its data is to be encrypted with a passphrase you choose" }
+        else { "this profile's data is encrypted with a passphrase" }
+    )]
+    PassphraseNeeded {
+        /// No key exists yet: the passphrase is being chosen.
+        new: bool,
+    },
+    #[error("that passphrase does not open this profile (nothing was changed); try again")]
+    WrongPassphrase,
+    #[error(
+        "the key of this profile's data is kept in the OS keyring, which {detail}; unlock the keyring \
+         (sign in to your desktop session) and try again — nothing was changed"
+    )]
+    KeyUnavailable { detail: String },
+    #[error(
+        "this profile belongs to {username} on {server}, and its unsent edits are theirs; \
+         use another profile for {wanted} (ferry --profile DIR, or FERRY_PROFILE)"
+    )]
+    OtherAccount {
+        username: String,
+        server: String,
+        wanted: String,
+    },
     #[error("local database error: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("{context}: {source}")]

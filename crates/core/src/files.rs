@@ -22,6 +22,8 @@ use crate::sync::api::{Api, BlobHead};
 /// Bytes sent in one request of an upload: a dropped connection loses at
 /// most this much.
 pub const PART_BYTES: u64 = 8 * 1024 * 1024;
+/// The folder of a profile holding its files.
+pub const DIR: &str = "files";
 /// Files sent or fetched at once: small files cost round trips and syncs
 /// more than bytes.
 pub const PARALLEL_TRANSFERS: usize = 4;
@@ -62,7 +64,7 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
 impl Files {
     pub fn new(profile_dir: &Path) -> Files {
         Files {
-            dir: profile_dir.join("files"),
+            dir: profile_dir.join(DIR),
         }
     }
 

@@ -29,6 +29,7 @@
 
 pub mod client;
 pub mod device;
+pub mod encryption;
 pub mod error;
 pub mod files;
 pub mod model;
@@ -40,6 +41,7 @@ pub mod token_store;
 pub mod transfer;
 
 pub use client::{Client, ClientStatus, Resolved};
+pub use encryption::{Protection, Unlock};
 pub use error::{AuthFailure, ConnectionFailure, Error, Result};
 pub use ferry_protocol as protocol;
 pub use model::{

@@ -4,11 +4,13 @@
 //! The token lives in the OS keyring where one answers, otherwise in a file
 //! (`token`, mode 0600) next to the database ([`crate::token_store`]). The
 //! database's settings remember which, so a token stays where it was put.
+//! The database is encrypted ([`crate::encryption`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::encryption::{Protection, Unlock};
 use crate::error::{Error, Result};
 use crate::store::{LocalStore, keys, write_private};
 pub use crate::token_store::{KeyringUse, TokenStore};
@@ -46,6 +48,7 @@ pub struct Account {
 pub struct Profile {
     dir: PathBuf,
     store: Arc<LocalStore>,
+    protection: Protection,
     keyring: KeyringUse,
     /// The token once read, so a sync does not ask the keyring every time.
     token: Mutex<Option<Token>>,
@@ -78,23 +81,30 @@ impl Profile {
             })
     }
 
-    /// Opens (creating if needed) the profile in `dir`; the token goes to
-    /// the OS keyring unless `FERRY_KEYRING=off`.
+    /// Opens (creating if needed) the profile in `dir` as the environment
+    /// says ([`Unlock::from_env`]).
     pub fn open(dir: &Path) -> Result<Profile> {
-        Profile::open_with(dir, KeyringUse::from_env())
+        Profile::open_with(dir, &Unlock::from_env())
     }
 
-    /// Opens (creating if needed) the profile in `dir`, choosing whether a
-    /// new token may go to the OS keyring.
-    pub fn open_with(dir: &Path, keyring: KeyringUse) -> Result<Profile> {
+    /// Opens (creating if needed) the profile in `dir`: its database
+    /// encrypted or unlocked with a key from the OS keyring or `unlock`'s
+    /// passphrase; the token in the keyring where `unlock` allows.
+    pub fn open_with(dir: &Path, unlock: &Unlock) -> Result<Profile> {
         create_private_dir(dir)?;
-        let store = LocalStore::open(&dir.join(DB_FILE))?;
+        let (store, protection) = crate::encryption::open_store(dir, unlock)?;
         Ok(Profile {
             dir: dir.to_path_buf(),
             store: Arc::new(store),
-            keyring,
+            protection,
+            keyring: unlock.keyring,
             token: Mutex::new(None),
         })
+    }
+
+    /// How the local data is protected.
+    pub fn protection(&self) -> Protection {
+        self.protection
     }
 
     pub fn dir(&self) -> &Path {
@@ -219,6 +229,37 @@ impl Profile {
         }
     }
 
+    /// Deletes this profile's local data, as the server asked: the key first
+    /// (so what a disk may still hold can never be read), the sign-in, then
+    /// the database, its damaged copies and rescued edits, and the files.
+    /// Returns how many unsent edits were discarded. The profile is unusable
+    /// afterwards; open it again to start over.
+    pub fn wipe(&self) -> Result<i64> {
+        let unsent = self.store.pending_counts().map(|p| p.outbox).unwrap_or(0);
+        self.clear_token()?;
+        crate::encryption::forget_key(&self.dir)?;
+        let entries = std::fs::read_dir(&self.dir)
+            .map_err(|e| Error::io(format!("cannot list {}", self.dir.display()), e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let ours = name.starts_with(DB_FILE)
+                || name.starts_with("outbox-rescued-")
+                || name == crate::files::DIR;
+            if !ours {
+                continue;
+            }
+            let path = entry.path();
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| Error::io(format!("cannot delete {}", path.display()), e))?;
+        }
+        tracing::warn!(unsent, "local data wiped as the server asked");
+        Ok(unsent)
+    }
+
     pub fn account(&self) -> Result<Option<Account>> {
         let (Some(server), Some(username)) = (
             self.store.setting(keys::SERVER)?,
@@ -256,7 +297,11 @@ mod tests {
     #[test]
     fn without_a_keyring_the_token_is_a_file_only_the_user_can_read() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let profile = Profile::open_with(&dir.path().join("p"), KeyringUse::Off).expect("open");
+        let profile = Profile::open_with(
+            &dir.path().join("p"),
+            &Unlock::new(KeyringUse::Off).unencrypted(),
+        )
+        .expect("open");
         assert_eq!(profile.token().expect("token"), None);
         assert_eq!(profile.token_store().expect("store"), None);
         let account = Account {
@@ -277,7 +322,11 @@ mod tests {
             Some(TokenStore::File)
         );
         // A fresh process reads it back from the file.
-        let again = Profile::open_with(&dir.path().join("p"), KeyringUse::Off).expect("reopen");
+        let again = Profile::open_with(
+            &dir.path().join("p"),
+            &Unlock::new(KeyringUse::Off).unencrypted(),
+        )
+        .expect("reopen");
         assert_eq!(
             again.token().expect("token").as_ref().map(Token::expose),
             Some("s3cret")

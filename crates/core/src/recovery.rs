@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::encryption::Unlock;
 use crate::error::{Error, Result};
-use crate::profile::{DB_FILE, KeyringUse, Profile};
+use crate::profile::{DB_FILE, Profile};
 use crate::store::keys;
 use crate::store::outbox::write_export;
 use crate::store::salvage::salvage;
@@ -53,14 +54,17 @@ impl Profile {
     /// Sets a damaged database aside and starts a fresh one that keeps the
     /// account and the unsent edits. Sync afterwards to rebuild from the server.
     pub fn recover(dir: &Path) -> Result<(Profile, Recovery)> {
-        Profile::recover_with(dir, KeyringUse::from_env())
+        Profile::recover_with(dir, &Unlock::from_env())
     }
 
-    /// [`Profile::recover`], choosing whether a new token may go to the OS keyring.
-    pub fn recover_with(dir: &Path, keyring: KeyringUse) -> Result<(Profile, Recovery)> {
+    /// [`Profile::recover`], unlocking as `unlock` allows. An encrypted
+    /// database is read with its key, and its fresh one gets the same key: a
+    /// wrong passphrase fails here and sets nothing aside.
+    pub fn recover_with(dir: &Path, unlock: &Unlock) -> Result<(Profile, Recovery)> {
         let db = dir.join(DB_FILE);
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        let (mutations, settings, unreadable) = salvage(&db, SAVED_SETTINGS);
+        let key = crate::encryption::key_of(dir, unlock)?;
+        let (mutations, settings, unreadable) = salvage(&db, key.as_ref(), SAVED_SETTINGS);
         let rescued = if mutations.is_empty() {
             None
         } else {
@@ -77,7 +81,7 @@ impl Profile {
                 &dir.join(format!("{DB_FILE}.damaged-{stamp}{suffix}")),
             )?;
         }
-        let profile = Profile::open_with(dir, keyring)?;
+        let profile = Profile::open_with(dir, unlock)?;
         let settings: Vec<(&str, Option<&str>)> = settings
             .iter()
             .map(|(k, v)| (k.as_str(), Some(v.as_str())))

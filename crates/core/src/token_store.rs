@@ -84,7 +84,7 @@ impl KeyringUse {
 
 /// Why the keyring could not be used.
 #[derive(Debug)]
-pub(crate) struct Unavailable(String);
+pub(crate) struct Unavailable(pub(crate) String);
 
 /// Runs one keyring call on its own thread, waiting at most [`TIMEOUT`].
 /// A keyring that fails to answer is not asked again by this process.

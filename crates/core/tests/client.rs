@@ -7,12 +7,12 @@ mod common;
 use std::sync::Arc;
 
 use common::{TestServer, fields};
-use ferry_core::{Client, ConnectionFailure, Error, Event, KeyringUse, Profile};
+use ferry_core::{Client, ConnectionFailure, Error, Event, Profile};
 use serde_json::json;
 
 fn client(dir: &tempfile::TempDir) -> Client {
     let profile =
-        Profile::open_with(&dir.path().join("profile"), KeyringUse::Off).expect("profile");
+        Profile::open_with(&dir.path().join("profile"), &common::unlock()).expect("profile");
     Client::new(Arc::new(profile), "client-test")
 }
 

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{Client, TestServer, fields};
-use ferry_core::{Error, KeyringUse, Profile, SyncEngine};
+use ferry_core::{Error, Profile, SyncEngine};
 use serde_json::json;
 
 #[tokio::test]
@@ -31,7 +31,7 @@ async fn recovery_keeps_unsent_edits_and_rebuilds_the_snapshot_from_the_server()
     let profile_dir = dir.path().join("profile");
 
     let (profile, recovery) =
-        Profile::recover_with(&profile_dir, KeyringUse::Off).expect("recover");
+        Profile::recover_with(&profile_dir, &common::unlock()).expect("recover");
     assert_eq!(recovery.rescued_entries, 2);
     assert!(recovery.damaged.exists(), "the old file is kept");
     assert!(recovery.rescued.as_ref().is_some_and(|p| p.exists()));
@@ -79,7 +79,7 @@ async fn a_garbage_database_is_refused_by_name_and_recovery_starts_over_from_the
     let _ = std::fs::remove_file(profile_dir.join("ferry.db-shm"));
     std::fs::write(&db, vec![0xA5u8; 16 * 1024]).expect("scribble over it");
 
-    let err = Profile::open_with(&profile_dir, KeyringUse::Off).expect_err("refused");
+    let err = Profile::open_with(&profile_dir, &common::unlock()).expect_err("refused");
     assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
     let message = err.to_string();
     assert!(
@@ -88,7 +88,7 @@ async fn a_garbage_database_is_refused_by_name_and_recovery_starts_over_from_the
     );
 
     let (profile, recovery) =
-        Profile::recover_with(&profile_dir, KeyringUse::Off).expect("recover");
+        Profile::recover_with(&profile_dir, &common::unlock()).expect("recover");
     assert_eq!(recovery.rescued_entries, 0);
     // The account could not be read back either: log in again, then sync.
     let engine = Arc::new(SyncEngine::new(Arc::new(profile)));
@@ -120,7 +120,10 @@ async fn a_locked_database_is_named_and_says_another_ferry_holds_it() {
         .create("tasks", fields(json!({"title": "before"})))
         .expect("create");
     let db = alice.store().path().to_path_buf();
-    let other = rusqlite::Connection::open(&db).expect("another connection");
+    let other = alice
+        .store()
+        .second_connection()
+        .expect("another connection");
     other
         .execute_batch("BEGIN EXCLUSIVE")
         .expect("hold the write lock");
@@ -264,7 +267,7 @@ async fn a_read_only_database_is_named_and_keeps_its_unsent_edits() {
     // On the target directory's disk: a tmpfs may not take the immutable attribute.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let profile_dir = dir.path().join("profile");
-    let open = || Profile::open_with(&profile_dir, KeyringUse::Off);
+    let open = || Profile::open_with(&profile_dir, &common::unlock());
     let engine = SyncEngine::new(Arc::new(open().expect("profile")));
     engine
         .login(&server.url, "alice", "demo", "alice-test")

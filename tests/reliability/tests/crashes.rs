@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Client, LossyProxy, TestServer};
-use ferry_core::{KeyringUse, Profile, SyncEngine};
+use ferry_core::{Profile, SyncEngine};
 use ferry_reliability::ledger::Ledger;
 use ferry_reliability::server_process::{ServerProcess, seed_demo, seed_demo_on};
 use ferry_reliability::{seed, sized, tool};
@@ -27,7 +27,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 fn engine(dir: &Path) -> Arc<SyncEngine> {
-    let profile = Profile::open_with(dir, KeyringUse::Off)
+    let profile = Profile::open_with(dir, &common::unlock())
         .unwrap_or_else(|e| panic!("open the profile after a crash: {e}"));
     Arc::new(SyncEngine::new(Arc::new(profile)))
 }
@@ -39,6 +39,7 @@ fn ferry_sync(profile: &Path) -> tokio::process::Child {
         .arg(profile)
         .arg("sync")
         .env("FERRY_KEYRING", "off")
+        .env("FERRY_PASSPHRASE", common::PASSPHRASE)
         .env_remove("FERRY_PROFILE")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -424,6 +425,7 @@ async fn ferry_import_killed_at_random_moments_imports_each_row_once() {
             .args(["import", "contacts"])
             .arg(&file)
             .env("FERRY_KEYRING", "off")
+            .env("FERRY_PASSPHRASE", common::PASSPHRASE)
             .env_remove("FERRY_PROFILE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -447,6 +449,7 @@ async fn ferry_import_killed_at_random_moments_imports_each_row_once() {
             .args(["import", "contacts"])
             .arg(&file)
             .env("FERRY_KEYRING", "off")
+            .env("FERRY_PASSPHRASE", common::PASSPHRASE)
             .env_remove("FERRY_PROFILE")
             .output()
             .await
@@ -521,5 +524,154 @@ async fn ferry_import_killed_at_random_moments_imports_each_row_once() {
     assert!(
         killed >= 2,
         "{context}: only {killed} runs were killed mid-way"
+    );
+}
+
+/// A plain profile from before encryption, encrypted by `ferry status` on
+/// its first start, killed with SIGKILL at random moments of that: after
+/// every kill the profile opens (plain or encrypted, never neither) with
+/// its whole outbox, and once a run finishes nothing of it is plain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypting_a_plain_profile_killed_at_random_moments_loses_nothing() {
+    let name = "encryption kill -9";
+    let seed = seed(name);
+    let context = format!("{name}, seed {seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("alice");
+    let marker = "Plaintext-9917 should vanish";
+    let edits: i64 = 2_000;
+    {
+        let plain = Profile::open_with(&profile, &common::unlock().unencrypted()).expect("plain");
+        let alice = SyncEngine::new(Arc::new(plain));
+        alice
+            .login(&server.url, "alice", "demo", "alice-laptop")
+            .await
+            .expect("login");
+        let notes = "n".repeat(4_000);
+        for i in 0..edits {
+            alice
+                .profile()
+                .store()
+                .create(
+                    "contacts",
+                    common::fields(json!({"name": format!("{marker} {i}"), "notes": notes})),
+                )
+                .expect("create");
+        }
+    }
+    let plain_header =
+        |p: &Path| std::fs::read(p.join("ferry.db")).map(|b| b.starts_with(b"SQLite format 3\0"));
+    let status = || {
+        tokio::process::Command::new(tool("ferry"))
+            .arg("--profile")
+            .arg(&profile)
+            .args(["status", "--json"])
+            .env("FERRY_KEYRING", "off")
+            .env("FERRY_PASSPHRASE", common::PASSPHRASE)
+            .env_remove("FERRY_PROFILE")
+            .env_remove("FERRY_ENCRYPTION")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start ferry status")
+    };
+    // How long encrypting takes here, to aim the kills: on a copy.
+    let span = {
+        let copy = dir.path().join("timing");
+        std::fs::create_dir_all(&copy).expect("copy");
+        for entry in std::fs::read_dir(&profile).expect("list") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), copy.join(entry.file_name())).expect("copy a file");
+        }
+        let started = Instant::now();
+        let out = tokio::process::Command::new(tool("ferry"))
+            .arg("--profile")
+            .arg(&copy)
+            .args(["status", "--json"])
+            .env("FERRY_KEYRING", "off")
+            .env("FERRY_PASSPHRASE", common::PASSPHRASE)
+            .env_remove("FERRY_PROFILE")
+            .output()
+            .await
+            .expect("ferry status ran");
+        assert!(
+            out.status.success(),
+            "{context}: the timed run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            plain_header(&copy).ok(),
+            Some(false),
+            "{context}: encrypted"
+        );
+        started.elapsed()
+    };
+    // Kills while the database is still plain, each checked; then one run to the end.
+    let (mut killed, mut interrupted, mut runs) = (0, 0, 0);
+    while interrupted < sized(4, 40) && plain_header(&profile).unwrap_or(false) {
+        runs += 1;
+        assert!(
+            runs < 60,
+            "{context}: no kill landed mid-way in {runs} runs"
+        );
+        let mut child = status();
+        tokio::time::sleep(span.mul_f64(rng.gen_range(0.05..0.95))).await;
+        if !matches!(child.try_wait(), Ok(None)) {
+            continue;
+        }
+        child.start_kill().expect("kill -9 ferry status");
+        let _ = child.wait().await;
+        killed += 1;
+        // Plain or encrypted, the profile opens with every edit.
+        let still_plain = plain_header(&profile).expect("the database is there");
+        interrupted += usize::from(still_plain);
+        let unlock = if still_plain {
+            common::unlock().unencrypted()
+        } else {
+            common::unlock()
+        };
+        let p = Profile::open_with(&profile, &unlock)
+            .unwrap_or_else(|e| panic!("{context}: open after a kill: {e}"));
+        assert_eq!(
+            p.store().pending_counts().expect("outbox").outbox,
+            edits,
+            "{context}: the outbox after a kill"
+        );
+    }
+    let out = status().wait_with_output().await.expect("ferry status ran");
+    assert!(
+        out.status.success(),
+        "{context}: ferry status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(plain_header(&profile).ok(), Some(false), "{context}");
+    for entry in std::fs::read_dir(&profile).expect("list") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).expect("read");
+            assert!(
+                !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+                "{context}: {} holds plain records",
+                path.display()
+            );
+        }
+    }
+    let alice = engine(&profile);
+    assert_eq!(
+        alice
+            .profile()
+            .store()
+            .pending_counts()
+            .expect("outbox")
+            .outbox,
+        edits
+    );
+    println!(
+        "{}",
+        json!({"test": name, "seed": seed, "edits": edits, "kills": killed, "mid_way": interrupted, "runs": runs, "lost": 0})
     );
 }

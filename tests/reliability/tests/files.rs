@@ -52,6 +52,7 @@ fn ferry(profile: &Path, args: &[&str]) -> tokio::process::Command {
         .arg(profile)
         .args(args)
         .env("FERRY_KEYRING", "off")
+        .env("FERRY_PASSPHRASE", common::PASSPHRASE)
         .env_remove("FERRY_PROFILE")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

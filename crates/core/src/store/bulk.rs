@@ -13,6 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::schema::{collections_in, sort_indexes, sync_sort_indexes};
 use super::{LocalStore, get_setting, set_setting};
+use crate::encryption::DbKey;
 use crate::error::Result;
 
 const BULK_LOAD: &str = "bulk_load";
@@ -100,16 +101,21 @@ pub(crate) fn active(c: &Connection) -> Result<bool> {
 
 /// Every record's text to search, read on a connection of its own and
 /// sent on in batches.
-fn search_texts(path: &Path, send: &SyncSender<Vec<(i64, String)>>) -> Result<()> {
+fn search_texts(
+    path: &Path,
+    key: Option<&DbKey>,
+    send: &SyncSender<Vec<(i64, String)>>,
+) -> Result<()> {
     const BATCH: usize = 1000;
     if path == Path::new(":memory:") {
         return Err(crate::error::Error::Inconsistent(
             "an in-memory store has no second connection".into(),
         ));
     }
-    let c = Connection::open_with_flags(
+    let c = super::connect(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        key,
     )?;
     super::search::register_functions(&c)?;
     let mut stmt = c.prepare("SELECT rid, ferry_text(fields) FROM records")?;
@@ -157,7 +163,7 @@ impl LocalStore {
             // can come between: both see the same records.
             let streamed = std::thread::scope(|scope| -> Result<bool> {
                 let (send, texts) = std::sync::mpsc::sync_channel(4);
-                let reader = scope.spawn(move || search_texts(&self.path, &send));
+                let reader = scope.spawn(move || search_texts(&self.path, self.key.as_ref(), &send));
                 let mut insert = tx.prepare("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
                 for batch in texts {
                     for (rid, body) in batch {

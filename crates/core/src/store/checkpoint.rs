@@ -13,7 +13,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::OpenFlags;
+
+use crate::encryption::DbKey;
 
 /// Pages in the log before the writer checkpoints by itself (about 40 MB).
 pub(crate) const BACKSTOP_PAGES: i64 = 10_000;
@@ -34,10 +36,11 @@ pub(crate) struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the database at `path`; `None` if it cannot open
     /// a second connection (the automatic checkpoint still works then).
-    pub(crate) fn start(path: &Path) -> Option<Checkpointer> {
-        let conn = Connection::open_with_flags(
+    pub(crate) fn start(path: &Path, key: Option<&DbKey>) -> Option<Checkpointer> {
+        let conn = super::connect(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            key,
         )
         .ok()?;
         conn.busy_timeout(Duration::from_millis(100)).ok()?;

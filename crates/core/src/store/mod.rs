@@ -12,7 +12,7 @@
 //!
 //! | file | the handle's public methods |
 //! |---|---|
-//! | mod.rs (the handle) | `open`, `open_in_memory`, `path`, `simulate_full_disk` |
+//! | mod.rs (the handle) | `open`, `open_with_key`, `open_in_memory`, `path`, `encrypted`, `cipher_version`, `second_connection`, `simulate_full_disk` |
 //! | settings.rs | `setting`, `set_setting`, `set_settings`, `cursor`, `last_sync`, `work_offline`, `set_work_offline` |
 //! | counts.rs | `counts`, `pending_counts` |
 //! | schema.rs | `replace_schema`, `collections`, `collection` |
@@ -57,6 +57,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 
+use crate::encryption::DbKey;
 use crate::error::{Error, Result, classify};
 
 pub use counts::{Counts, Pending};
@@ -67,6 +68,8 @@ pub(crate) use settings::{get_setting, keys, set_setting};
 pub struct LocalStore {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// The SQLCipher key, for the connections opened besides this one.
+    key: Option<DbKey>,
     _checkpointer: Option<checkpoint::Checkpointer>,
     search: search::SearchSettings,
 }
@@ -84,11 +87,17 @@ impl LocalStore {
     /// latest version. A damaged, locked or too-new file gives an error that
     /// names it.
     pub fn open(path: &Path) -> Result<LocalStore> {
+        LocalStore::open_with_key(path, None)
+    }
+
+    /// [`LocalStore::open`] for a database encrypted under `key` (a new one
+    /// is created encrypted).
+    pub fn open_with_key(path: &Path, key: Option<DbKey>) -> Result<LocalStore> {
         let fresh = !path.exists();
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+        let mut conn = connect(path, flags, key.as_ref()).map_err(|e| classify(path, e))?;
         if fresh {
             restrict_to_owner(path)?;
         }
@@ -119,7 +128,8 @@ impl LocalStore {
         let store = LocalStore {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
-            _checkpointer: checkpoint::Checkpointer::start(path),
+            _checkpointer: checkpoint::Checkpointer::start(path, key.as_ref()),
+            key,
             search: search::SearchSettings::default(),
         };
         if found < migrations::SORT_INDEX_SHAPE {
@@ -147,6 +157,7 @@ impl LocalStore {
         Ok(LocalStore {
             conn: Mutex::new(conn),
             path: PathBuf::from(":memory:"),
+            key: None,
             _checkpointer: None,
             search: search::SearchSettings::default(),
         })
@@ -154,6 +165,31 @@ impl LocalStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Another connection to the database, unlocked: for tests that act as
+    /// a second process holding it.
+    #[doc(hidden)]
+    pub fn second_connection(&self) -> Result<Connection> {
+        connect(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            self.key.as_ref(),
+        )
+        .map_err(|e| classify(&self.path, e))
+    }
+
+    /// Whether the database is encrypted.
+    pub fn encrypted(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// SQLCipher's version, when the database is encrypted.
+    pub fn cipher_version(&self) -> Result<Option<String>> {
+        if self.key.is_none() {
+            return Ok(None);
+        }
+        self.read(|c| Ok(c.query_row("PRAGMA cipher_version", [], |r| r.get(0)).ok()))
     }
 
     /// Test hook: with `full`, the database file may not grow any more, so a
@@ -214,6 +250,35 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 /// Makes a file readable and writable by its owner only.
+/// Opens a connection to `path`, unlocked with `key` when it is encrypted.
+/// The key must be the connection's first statement.
+pub(crate) fn connect(
+    path: &Path,
+    flags: OpenFlags,
+    key: Option<&DbKey>,
+) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags)?;
+    if let Some(key) = key {
+        conn.pragma_update(None, "key", key.pragma().as_str())?;
+    }
+    Ok(conn)
+}
+
+/// Creates an empty file only its owner can read (an existing one is left).
+pub(crate) fn restrict_new_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map(|_| ())
+        .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))
+}
+
 pub(crate) fn restrict_to_owner(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {

@@ -4,16 +4,19 @@
 use std::path::Path;
 
 use ferry_protocol::Mutation;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::OpenFlags;
+
+use crate::encryption::DbKey;
 
 /// Reads what it can from a damaged database, without writing to it: the
 /// unsent mutations and the settings of `keys` that could be read, and
 /// why the outbox could not be, when it could not.
 pub(crate) fn salvage(
     path: &Path,
+    key: Option<&DbKey>,
     keys: &[&str],
 ) -> (Vec<Mutation>, Vec<(String, String)>, Option<String>) {
-    let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
+    let conn = match super::connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY, key) {
         Ok(c) => c,
         Err(e) => return (Vec::new(), Vec::new(), Some(e.to_string())),
     };

@@ -116,10 +116,11 @@ impl SyncEngine {
             if (current.server != server || current.username != username)
                 && (counts.records > 0 || counts.outbox > 0)
             {
-                return Err(Error::InvalidValue(format!(
-                    "this profile holds the data of {}@{}; use another --profile for {username}@{server}",
-                    current.username, current.server
-                )));
+                return Err(Error::OtherAccount {
+                    username: current.username,
+                    server: current.server,
+                    wanted: format!("{username}@{server}"),
+                });
             }
         }
         let api = Api::with_options(&server, None, self.http.clone())?;

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ferry_core::protocol::{Fields, Mutation, Op};
-use ferry_core::{KeyringUse, Profile, SyncEngine};
+use ferry_core::{KeyringUse, Profile, SyncEngine, Unlock};
 use ferry_server::store::postgres::testing::TestDb;
 use ferry_server::store::postgres::{PgOptions, PgStore};
 use ferry_server::store::sqlite::SqliteStore;
@@ -24,6 +24,14 @@ fn demo_hash() -> &'static str {
 }
 
 /// The largest file the test servers take.
+/// The passphrase of test profiles (no test touches the OS keyring).
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// How tests open a profile: encrypted, the key from [`PASSPHRASE`].
+pub fn unlock() -> Unlock {
+    Unlock::new(KeyringUse::Off).passphrase(PASSPHRASE)
+}
+
 pub const MAX_FILE: u64 = 48 * 1024 * 1024;
 
 pub struct TestServer {
@@ -224,9 +232,8 @@ pub struct Client {
 impl Client {
     pub async fn login(server: &TestServer, username: &str) -> Client {
         let dir = tempfile::tempdir().expect("tempdir");
-        let profile = Arc::new(
-            Profile::open_with(&dir.path().join("profile"), KeyringUse::Off).expect("profile"),
-        );
+        let profile =
+            Arc::new(Profile::open_with(&dir.path().join("profile"), &unlock()).expect("profile"));
         let engine = Arc::new(SyncEngine::new(profile));
         engine
             .login(&server.url, username, "demo", &format!("{username}-test"))
@@ -246,7 +253,7 @@ impl Client {
     /// Reopens the profile from disk, as after a restart.
     pub fn restart(&mut self) {
         let profile = Arc::new(
-            Profile::open_with(&self.dir.path().join("profile"), KeyringUse::Off).expect("reopen"),
+            Profile::open_with(&self.dir.path().join("profile"), &unlock()).expect("reopen"),
         );
         self.engine = Arc::new(SyncEngine::new(profile));
     }
@@ -359,9 +366,8 @@ impl Client {
     /// Logs in through another address (e.g. a proxy) than the server's own.
     pub async fn login_via(url: &str, username: &str) -> Client {
         let dir = tempfile::tempdir().expect("tempdir");
-        let profile = Arc::new(
-            Profile::open_with(&dir.path().join("profile"), KeyringUse::Off).expect("profile"),
-        );
+        let profile =
+            Arc::new(Profile::open_with(&dir.path().join("profile"), &unlock()).expect("profile"));
         let engine = Arc::new(SyncEngine::new(profile));
         engine
             .login(url, username, "demo", &format!("{username}-test"))
