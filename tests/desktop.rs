@@ -497,8 +497,9 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
             .arg(&native)
             .env("DISPLAY", &display)
             .env("FERRY_PROFILE", tmp.path().join("alice"))
+            // No keyring and no passphrase given: the app asks for one.
             .env("FERRY_KEYRING", "off")
-            .env("FERRY_PASSPHRASE", PASSPHRASE)
+            .env_remove("FERRY_PASSPHRASE")
             .env("FERRY_DEMO_URL", "http://127.0.0.1:9")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -531,7 +532,15 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
         display: display.clone(),
     };
 
+    // A new profile without a keyring: a passphrase is chosen first.
+    d.wait("[data-testid=passphrase-screen]");
+    d.fill("#passphrase", PASSPHRASE);
+    d.fill("#passphrase-again", PASSPHRASE);
+    d.screenshot("choose-passphrase");
+    d.click("[data-testid=unlock]");
+
     // Sign in as alice.
+    d.wait("#server");
     d.fill("#server", &url);
     d.fill("#username", "alice");
     d.fill("#password", "demo");
@@ -717,6 +726,30 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
         std::fs::read(&photo).expect("the photo"),
         "bob fetched the bytes alice dropped"
     );
+
+    // Settings → Security: encrypted, the key from the passphrase; and no
+    // file of the profile holds a task's title.
+    d.click("[data-testid=open-settings]");
+    d.wait_for("the Security section", |d| {
+        d.text("[data-testid=security-encryption]")
+            .starts_with("Encrypted (AES-256, SQLCipher 4")
+            && d.text("[data-testid=security-key]")
+                .contains("from your passphrase")
+    });
+    d.screenshot("settings-security");
+    let profile = tmp.path().join("alice");
+    for entry in std::fs::read_dir(&profile).expect("the profile") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).expect("read");
+            let title = b"Desktop end-to-end task";
+            assert!(
+                !bytes.windows(title.len()).any(|w| w == title),
+                "{} holds a task's title in plain text",
+                path.display()
+            );
+        }
+    }
 
     let _ = d.eval("return document.title");
     let _ = d.http.delete(&d.base).send();

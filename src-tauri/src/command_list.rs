@@ -57,6 +57,10 @@ macro_rules! with_commands {
             file_thumbnail,
             devices,
             sign_out_device,
+            unlock_profile,
+            lock_profile,
+            security,
+            set_app_lock,
         }
     };
 }

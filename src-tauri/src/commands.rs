@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use crate::session::{self, Desktop, emit};
 use crate::types::{
-    AppInfo, CollectionInfo, CommandError, EventName, ListQuery, LoginForm, RecordList,
-    ResolutionInput, Status,
+    AppInfo, CollectionInfo, CommandError, ErrorKind, EventName, ListQuery, LoginForm, RecordList,
+    ResolutionInput, Security, Status,
 };
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -92,6 +92,66 @@ pub async fn sign_out_device(
     let client = desktop.client().await?;
     client.sign_out_device(id).await?;
     Ok(client.devices().await?)
+}
+
+/// Opens records that wait for their passphrase, or chooses one for a new
+/// profile on a computer without a keyring.
+#[tauri::command]
+pub async fn unlock_profile(desktop: State<'_, Desktop>, passphrase: String) -> Result<Status> {
+    if passphrase.chars().count() < 8 {
+        return Err(CommandError::new(
+            ErrorKind::Invalid,
+            "Use at least 8 characters.",
+        ));
+    }
+    desktop.unlock(passphrase).await?;
+    Ok(desktop.status().await)
+}
+
+/// Locks records kept with a passphrase (after being left idle).
+#[tauri::command]
+pub async fn lock_profile(desktop: State<'_, Desktop>) -> Result<Status> {
+    desktop.lock().await?;
+    Ok(desktop.status().await)
+}
+
+const LOCK_MINUTES_KEY: &str = "desktop.lock_minutes";
+
+/// How the records on this computer are kept.
+#[tauri::command]
+pub async fn security(desktop: State<'_, Desktop>) -> Result<Security> {
+    let client = desktop.client().await?;
+    let store = client.store();
+    Ok(Security {
+        protection: client.profile().protection(),
+        cipher: store.cipher_version()?,
+        lock_minutes: store
+            .setting(LOCK_MINUTES_KEY)?
+            .and_then(|m| m.parse().ok()),
+    })
+}
+
+/// Locks after `minutes` idle (`None`: never); passphrase profiles only.
+#[tauri::command]
+pub async fn set_app_lock(desktop: State<'_, Desktop>, minutes: Option<u32>) -> Result<Security> {
+    let client = desktop.client().await?;
+    if minutes.is_some() && client.profile().protection() != ferry_core::Protection::Passphrase {
+        return Err(CommandError::new(
+            ErrorKind::Invalid,
+            "Locking needs a passphrase to unlock with; this computer keeps the key in its keyring.",
+        ));
+    }
+    if minutes.is_some_and(|m| !(1..=24 * 60).contains(&m)) {
+        return Err(CommandError::new(
+            ErrorKind::Invalid,
+            "Choose between 1 minute and 24 hours.",
+        ));
+    }
+    let value = minutes.map(|m| m.to_string());
+    client
+        .store()
+        .set_setting(LOCK_MINUTES_KEY, value.as_deref())?;
+    security(desktop).await
 }
 
 /// Sets a damaged local database aside and rebuilds it from the server.

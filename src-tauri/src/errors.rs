@@ -51,9 +51,7 @@ impl From<Error> for CommandError {
             ),
             Error::PassphraseNeeded { .. } => (
                 K::Locked,
-                "Your records on this computer are encrypted with a passphrase, and this computer has no keyring \
-                 to keep their key. Start Ferry with FERRY_PASSPHRASE set to open them."
-                    .into(),
+                "Your records on this computer are encrypted with a passphrase. Type it to open them.".into(),
             ),
             Error::WrongPassphrase => (
                 K::Locked,

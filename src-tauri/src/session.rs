@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferry_core::{Client, ConnState, Error, Event, Profile};
-use tauri::{AppHandle, Emitter};
+use ferry_core::{Client, ConnState, Error, Event, Profile, Protection, Unlock};
+use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::notify;
-use crate::types::{CommandError, ErrorKind, EventName, RecordsChanged, Status};
+use crate::types::{CommandError, ErrorKind, EventName, LockReason, RecordsChanged, Status};
 
 const NOTIFICATIONS_KEY: &str = "desktop.notifications";
 
@@ -21,6 +21,32 @@ pub struct Desktop {
     app: AppHandle,
     client: Arc<RwLock<Option<Arc<Client>>>>,
     damaged: Arc<Mutex<Option<String>>>,
+    /// Why the profile waits for a passphrase, when it does.
+    locked: Arc<Mutex<Option<LockReason>>>,
+    /// Said once on the sign-in screen (after a wipe).
+    notice: Arc<Mutex<Option<String>>>,
+}
+
+/// What opening a profile came to.
+enum Opened {
+    Open(Profile),
+    Locked(LockReason),
+    Failed(String),
+}
+
+fn open_profile(dir: &Path, unlock: &Unlock) -> Opened {
+    match Profile::open_with(dir, unlock) {
+        Ok(profile) => Opened::Open(profile),
+        Err(Error::PassphraseNeeded { new }) => Opened::Locked(if new {
+            LockReason::ChoosePassphrase
+        } else {
+            LockReason::Passphrase
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "the profile could not be opened");
+            Opened::Failed(CommandError::from(e).message)
+        }
+    }
 }
 
 impl Desktop {
@@ -36,15 +62,14 @@ impl Desktop {
             .clone()
             .try_write_owned()
             .expect("a lock nobody else has seen is free");
-        let opening = damaged.clone();
+        let locked = Arc::new(Mutex::new(None));
+        let (opening, locking) = (damaged.clone(), locked.clone());
         let (task_app, task_dir) = (app.clone(), dir.to_path_buf());
         tauri::async_runtime::spawn_blocking(move || {
-            match Profile::open(&task_dir) {
-                Ok(profile) => *slot = Some(start(&task_app, profile)),
-                Err(e) => {
-                    tracing::error!(error = %e, "the profile could not be opened");
-                    *opening.blocking_lock() = Some(CommandError::from(e).message);
-                }
+            match open_profile(&task_dir, &Unlock::from_env()) {
+                Opened::Open(profile) => *slot = Some(start(&task_app, profile)),
+                Opened::Locked(why) => *locking.blocking_lock() = Some(why),
+                Opened::Failed(message) => *opening.blocking_lock() = Some(message),
             }
             crate::startup::mark("profile open");
         });
@@ -53,12 +78,87 @@ impl Desktop {
             app,
             client,
             damaged,
+            locked,
+            notice: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Opens a profile that waits for its passphrase (or has a new one chosen).
+    pub async fn unlock(&self, passphrase: String) -> Result<(), CommandError> {
+        let mut slot = self.client.write().await;
+        if slot.is_some() {
+            return Ok(());
+        }
+        let dir = self.dir.clone();
+        let unlock = Unlock::from_env().passphrase(passphrase);
+        let opened =
+            tauri::async_runtime::spawn_blocking(move || Profile::open_with(&dir, &unlock))
+                .await
+                .map_err(|e| CommandError::internal(e.to_string()))?;
+        match opened {
+            Ok(profile) => {
+                *slot = Some(start(&self.app, profile));
+                *self.locked.lock().await = None;
+                *self.damaged.lock().await = None;
+                Ok(())
+            }
+            Err(e) => Err(CommandError::from(e)),
+        }
+    }
+
+    /// Closes a passphrase profile until its passphrase is typed again: the
+    /// key leaves memory with the database connection. Other profiles have
+    /// no passphrase to ask for and stay open.
+    pub async fn lock(&self) -> Result<(), CommandError> {
+        let mut slot = self.client.write().await;
+        let Some(client) = slot.as_ref() else {
+            return Ok(());
+        };
+        if client.profile().protection() != Protection::Passphrase {
+            return Err(CommandError::new(
+                ErrorKind::Invalid,
+                "Only records kept with a passphrase can be locked: their key is not in a keyring.",
+            ));
+        }
+        client.stop_sync().await;
+        *slot = None;
+        *self.locked.lock().await = Some(LockReason::Idle);
+        Ok(())
+    }
+
+    /// After a wipe: the profile starts anew, and the sign-in screen says why.
+    pub async fn start_over(&self, unsent: i64) {
+        let mut slot = self.client.write().await;
+        if let Some(old) = slot.take() {
+            old.stop_sync().await;
+        }
+        let lost = match unsent {
+            0 => String::new(),
+            1 => " One change that was not sent yet was discarded.".into(),
+            n => format!(" {n} changes that were not sent yet were discarded."),
+        };
+        *self.notice.lock().await = Some(format!(
+            "An administrator removed Ferry's records from this computer.{lost} Sign in to start again."
+        ));
+        let dir = self.dir.clone();
+        let opened =
+            tauri::async_runtime::spawn_blocking(move || open_profile(&dir, &Unlock::from_env()))
+                .await
+                .unwrap_or_else(|e| Opened::Failed(e.to_string()));
+        match opened {
+            Opened::Open(profile) => *slot = Some(start(&self.app, profile)),
+            Opened::Locked(why) => *self.locked.lock().await = Some(why),
+            Opened::Failed(message) => *self.damaged.lock().await = Some(message),
         }
     }
 
     pub async fn client(&self) -> Result<Arc<Client>, CommandError> {
         match self.client.read().await.as_ref() {
             Some(c) => Ok(c.clone()),
+            None if self.locked.lock().await.is_some() => Err(CommandError::new(
+                ErrorKind::Locked,
+                "Your records are locked. Type the passphrase to open them.",
+            )),
             None => Err(CommandError::new(
                 ErrorKind::Damaged,
                 self.damaged
@@ -90,8 +190,19 @@ impl Desktop {
         // The client first: it waits for the profile to open.
         let client = self.client().await;
         let damaged = self.damaged.lock().await.clone();
+        let locked = *self.locked.lock().await;
+        let notice = self.notice.lock().await.clone();
         match client {
-            Ok(client) => status_of(&client),
+            Ok(client) => {
+                let mut status = status_of(&client);
+                // The notice stays until someone signs in again.
+                if status.client.account.is_some() {
+                    *self.notice.lock().await = None;
+                } else {
+                    status.notice = notice;
+                }
+                status
+            }
             Err(_) => Status {
                 client: ferry_core::ClientStatus {
                     seq: ferry_core::client::next_status_seq(),
@@ -106,7 +217,9 @@ impl Desktop {
                     last_sync: None,
                 },
                 notifications: false,
-                damaged,
+                damaged: if locked.is_some() { None } else { damaged },
+                locked,
+                notice,
             },
         }
     }
@@ -157,6 +270,8 @@ pub fn status_of(client: &Client) -> Status {
         client: client.status(),
         notifications: notifications_on(client),
         damaged: None,
+        locked: None,
+        notice: None,
     }
 }
 
@@ -200,6 +315,15 @@ async fn forward_events(app: AppHandle, client: Arc<Client>) {
                 }
             }
             Event::File(progress) => emit(&app, EventName::FileProgress, &progress),
+            Event::Wiped { unsent } => {
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    let desktop = app.state::<Desktop>();
+                    desktop.start_over(unsent).await;
+                    desktop.emit_status().await;
+                });
+                break;
+            }
             Event::DataChanged { records, truncated } => {
                 emit(
                     &app,

@@ -28,6 +28,32 @@ pub struct Status {
     pub notifications: bool,
     /// Why the local database could not be opened; the UI offers recovery.
     pub damaged: Option<String>,
+    /// The records wait for a passphrase: why.
+    pub locked: Option<LockReason>,
+    /// Something to say on the sign-in screen (after a wipe).
+    pub notice: Option<String>,
+}
+
+/// Why the records wait for a passphrase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum LockReason {
+    /// A new profile and no keyring: a passphrase is to be chosen.
+    ChoosePassphrase,
+    /// The profile's key comes from its passphrase: type it.
+    Passphrase,
+    /// Locked after being left idle.
+    Idle,
+}
+
+/// How this computer keeps the records (Settings → Security).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Security {
+    pub protection: ferry_core::Protection,
+    /// SQLCipher's version, when encrypted.
+    pub cipher: Option<String>,
+    /// Lock after this many idle minutes (passphrase profiles only).
+    pub lock_minutes: Option<u32>,
 }
 
 /// A collection in the sidebar.
@@ -291,6 +317,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         .with_out_dir(dir);
     AppInfo::export_all(&cfg)?;
     Status::export_all(&cfg)?;
+    Security::export_all(&cfg)?;
     CollectionInfo::export_all(&cfg)?;
     LoginForm::export_all(&cfg)?;
     ListQuery::export_all(&cfg)?;

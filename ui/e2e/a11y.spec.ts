@@ -76,6 +76,17 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await expectAccessible(page, 'damaged screen');
     });
 
+    test('passphrase screens: choose one, and a wrong one', async ({ page, ferry }) => {
+      await ferry.open({ locked: 'choose_passphrase', signedIn: false });
+      await expect(page.getByTestId('passphrase-screen')).toBeVisible();
+      await expectAccessible(page, 'choose a passphrase');
+      await ferry.open({ locked: 'passphrase' });
+      await page.locator('#passphrase').fill('not the passphrase');
+      await page.getByTestId('unlock').click();
+      await expect(page.getByTestId('passphrase-error')).toBeVisible();
+      await expectAccessible(page, 'a wrong passphrase');
+    });
+
     test('collection list, editor and history', async ({ page, ferry }) => {
       await ferry.open({ pending: true, conflicts: true, rejected: true });
       await expect(rows(page).first()).toBeVisible();

@@ -47,7 +47,7 @@ export const test = base.extend<{ ferry: Ferry; consoleErrors: string[] }, { app
           (window as any).__FERRY_SCENARIO__ = s;
         }, scenario);
         await page.goto(appURL);
-        await expect(page.locator('[data-testid=status], #server, [data-testid=damaged]').first()).toBeVisible();
+        await expect(page.locator('[data-testid=status], #server, [data-testid=damaged], [data-testid=passphrase-screen]').first()).toBeVisible();
       },
       shot: async (name) => {
         await page.evaluate(() => document.fonts.ready);

@@ -73,3 +73,64 @@ test('Settings lists my devices and signs another out; offline it says why', asy
   await expect(devices.getByRole('alert')).toContainText('working offline');
   await expect(devices.getByRole('button', { name: 'Try again' })).toBeVisible();
 });
+
+test('Settings → Security says the records are encrypted, where the key is, and when the sign-in ends', async ({ page, ferry }) => {
+  await ferry.open();
+  await page.keyboard.press('ControlOrMeta+,');
+  const security = page.getByTestId('settings-security');
+  await expect(page.getByTestId('security-encryption')).toHaveText(/Encrypted \(AES-256, SQLCipher 4\.5\.7/);
+  await expect(page.getByTestId('security-key')).toContainText('system keyring');
+  await expect(page.getByTestId('security-session')).toContainText('Ends');
+  await expect(security).toContainText('Attached files and what you export');
+  // The key is in the keyring: there is no passphrase to unlock with, so no lock.
+  await expect(page.getByTestId('settings-lock')).toHaveCount(0);
+});
+
+test('with a passphrase, Ferry locks itself when idle and opens again with the passphrase only', async ({ page, ferry }) => {
+  await page.clock.install();
+  await ferry.open({ protection: 'passphrase' });
+  await page.keyboard.press('ControlOrMeta+,');
+  await expect(page.getByTestId('security-key')).toContainText('from your passphrase');
+  await page.getByTestId('settings-lock').selectOption('5');
+  await expect.poll(async () => (await ferry.calls('set_app_lock')).at(-1)?.args).toEqual({ minutes: 5 });
+  // Four idle minutes: still open; past five: locked.
+  await page.clock.runFor(4 * 60_000);
+  await expect(page.getByTestId('passphrase-screen')).toHaveCount(0);
+  await page.clock.runFor(2 * 60_000);
+  const screen = page.getByTestId('passphrase-screen');
+  await expect(screen).toContainText('Ferry is locked');
+  await page.locator('#passphrase').fill('not the passphrase');
+  await page.getByTestId('unlock').click();
+  await expect(page.getByTestId('passphrase-error')).toHaveText('That passphrase does not open your records. Nothing was changed; try again.');
+  await page.locator('#passphrase').fill('correct horse battery staple');
+  await page.getByTestId('unlock').click();
+  await expect(screen).toHaveCount(0);
+  await expect(page.getByRole('heading', { name: 'Settings', level: 1 })).toBeVisible();
+});
+
+test('without a keyring, a new profile asks for a passphrase, twice, before anything else', async ({ page, ferry }) => {
+  await ferry.open({ locked: 'choose_passphrase', signedIn: false });
+  const screen = page.getByTestId('passphrase-screen');
+  await expect(screen).toContainText('Choose a passphrase for your records');
+  await page.locator('#passphrase').fill('short');
+  await page.getByTestId('unlock').click();
+  await expect(page.getByTestId('passphrase-error')).toHaveText('Use at least 8 characters.');
+  await page.locator('#passphrase').fill('a long enough passphrase');
+  await page.locator('#passphrase-again').fill('a long enough passphrasE');
+  await page.getByTestId('unlock').click();
+  await expect(page.getByTestId('passphrase-error')).toContainText('differ');
+  await expect.poll(async () => (await ferry.calls('unlock_profile')).length).toBe(0);
+  await page.locator('#passphrase-again').fill('a long enough passphrase');
+  await ferry.shot('choose-passphrase');
+  await page.getByTestId('unlock').click();
+  await expect(screen).toHaveCount(0);
+  await expect(page.locator('#server')).toBeVisible();
+});
+
+test('after a wipe, the sign-in screen says what happened', async ({ page, ferry }) => {
+  await ferry.open({
+    signedIn: false,
+    notice: "An administrator removed Ferry's records from this computer. 2 changes that were not sent yet were discarded. Sign in to start again.",
+  });
+  await expect(page.getByTestId('connect-notice')).toContainText('2 changes that were not sent yet were discarded');
+});

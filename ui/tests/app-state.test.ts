@@ -19,6 +19,8 @@ const status = (over: Partial<Status> = {}): Status => ({
   last_sync: null,
   notifications: true,
   damaged: null,
+  locked: null,
+  notice: null,
   ...over,
 });
 

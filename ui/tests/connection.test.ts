@@ -3,7 +3,7 @@ import { connectionView, pendingLabel } from '../src/lib/connection';
 import type { ConnState, Status } from '../src/lib/types';
 
 const status = (connection: ConnState, work_offline = false): Status => ({
-  seq: 1, account: null, connection, work_offline, outbox: 0, conflicts: 0, rejected: 0, last_sync: null, notifications: true, damaged: null,
+  seq: 1, account: null, connection, work_offline, outbox: 0, conflicts: 0, rejected: 0, last_sync: null, notifications: true, damaged: null, locked: null, notice: null,
 });
 
 describe('connectionView', () => {

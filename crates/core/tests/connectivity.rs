@@ -152,3 +152,59 @@ async fn a_device_signed_out_elsewhere_says_so_in_the_apps_words() {
     .await;
     assert_eq!(alice.store().counts().expect("counts").outbox, 1);
 }
+
+/// Told to wipe, the background sync deletes the profile's key and data and
+/// says so with `Event::Wiped` (the app then starts over).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_told_to_wipe_deletes_its_data_and_says_how_much_was_unsent() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    let mut events = alice.engine.subscribe();
+    let conn = Connectivity::spawn(alice.engine.clone(), quick());
+    let mut state = conn.watch();
+    wait_for(&mut state, "online", |s| *s == ConnState::Online).await;
+    let device = server
+        .store
+        .devices(None)
+        .await
+        .expect("devices")
+        .into_iter()
+        .find(|d| d.name == "alice-test")
+        .expect("alice's device");
+    server
+        .store
+        .revoke_device(device.id, true)
+        .await
+        .expect("mark for wiping");
+    for title in ["Unsent one", "Unsent two"] {
+        alice
+            .store()
+            .create("tasks", fields(json!({"title": title})))
+            .expect("create");
+    }
+    conn.local_edit();
+    let unsent = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Ok(ferry_core::Event::Wiped { unsent }) => return unsent,
+                Ok(_) => {}
+                Err(e) => panic!("events ended: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("wiped within 10 s");
+    assert_eq!(unsent, 2);
+    let dir = alice.dir.path().join("profile");
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        !left
+            .iter()
+            .any(|n| n.starts_with("ferry.db") || n == "encryption.json"),
+        "left behind: {left:?}"
+    );
+    conn.shutdown().await;
+}

@@ -190,6 +190,15 @@ impl FromRequestParts<AppState> for Authenticated {
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         let idle = idle_for(&device.last_seen);
+        if device.wipe {
+            // The audit line: what the device still held, when it says.
+            let unsent = parts
+                .headers
+                .get(UNSENT_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            tracing::warn!(username = %device.username, device_id = %device.id, unsent_edits = ?unsent, "told a device to wipe its data");
+        }
         check_device(&device, idle, state.limits.session_lifetime)?;
         // A contact moves the session's end on; noted once a minute at most
         // (more often only for sessions shorter than a few minutes).
@@ -205,6 +214,9 @@ impl FromRequestParts<AppState> for Authenticated {
         })
     }
 }
+
+/// How many edits a device holds unsent, as it says (`DESIGN.md`, "Devices").
+pub const UNSENT_HEADER: &str = "ferry-unsent-edits";
 
 /// How often a device's last contact is written.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
@@ -229,7 +241,6 @@ pub fn check_device(
     lifetime: Duration,
 ) -> Result<(), ApiError> {
     if device.wipe {
-        tracing::warn!(username = ?device.username, device_id = %device.id, "told a device to wipe its data");
         return Err(ApiError::Wipe);
     }
     if device.revoked {

@@ -32,19 +32,28 @@ fn engine(dir: &Path) -> Arc<SyncEngine> {
     Arc::new(SyncEngine::new(Arc::new(profile)))
 }
 
-/// Starts `ferry sync` on the profile; the test kills it or lets it finish.
-fn ferry_sync(profile: &Path) -> tokio::process::Child {
-    tokio::process::Command::new(tool("ferry"))
+/// `ferry` on `profile` with `args`, off the OS keyring, killed if dropped.
+fn ferry(profile: &Path, args: &[&std::ffi::OsStr]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(tool("ferry"));
+    command
         .arg("--profile")
         .arg(profile)
-        .arg("sync")
+        .args(args)
         .env("FERRY_KEYRING", "off")
         .env("FERRY_PASSPHRASE", common::PASSPHRASE)
         .env_remove("FERRY_PROFILE")
+        .env_remove("FERRY_ENCRYPTION")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    command
+}
+
+/// Starts `ferry sync` on the profile; the test kills it or lets it finish.
+fn ferry_sync(profile: &Path) -> tokio::process::Child {
+    ferry(profile, &["sync".as_ref()])
+        .stdout(Stdio::null())
         .spawn()
         .expect("start ferry sync")
 }
@@ -418,19 +427,9 @@ async fn ferry_import_killed_at_random_moments_imports_each_row_once() {
         ));
     }
     std::fs::write(&file, text).expect("write the file");
+    let import_args = ["import".as_ref(), "contacts".as_ref(), file.as_os_str()];
     let import = || {
-        tokio::process::Command::new(tool("ferry"))
-            .arg("--profile")
-            .arg(&profile)
-            .args(["import", "contacts"])
-            .arg(&file)
-            .env("FERRY_KEYRING", "off")
-            .env("FERRY_PASSPHRASE", common::PASSPHRASE)
-            .env_remove("FERRY_PROFILE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
+        ferry(&profile, &import_args)
             .spawn()
             .expect("start ferry import")
     };
@@ -443,14 +442,7 @@ async fn ferry_import_killed_at_random_moments_imports_each_row_once() {
             .await
             .expect("login");
         let started = Instant::now();
-        let out = tokio::process::Command::new(tool("ferry"))
-            .arg("--profile")
-            .arg(&timing)
-            .args(["import", "contacts"])
-            .arg(&file)
-            .env("FERRY_KEYRING", "off")
-            .env("FERRY_PASSPHRASE", common::PASSPHRASE)
-            .env_remove("FERRY_PROFILE")
+        let out = ferry(&timing, &import_args)
             .output()
             .await
             .expect("ferry import ran");
@@ -563,19 +555,9 @@ async fn encrypting_a_plain_profile_killed_at_random_moments_loses_nothing() {
     }
     let plain_header =
         |p: &Path| std::fs::read(p.join("ferry.db")).map(|b| b.starts_with(b"SQLite format 3\0"));
+    let status_args = ["status".as_ref(), "--json".as_ref()];
     let status = || {
-        tokio::process::Command::new(tool("ferry"))
-            .arg("--profile")
-            .arg(&profile)
-            .args(["status", "--json"])
-            .env("FERRY_KEYRING", "off")
-            .env("FERRY_PASSPHRASE", common::PASSPHRASE)
-            .env_remove("FERRY_PROFILE")
-            .env_remove("FERRY_ENCRYPTION")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
+        ferry(&profile, &status_args)
             .spawn()
             .expect("start ferry status")
     };
@@ -588,13 +570,7 @@ async fn encrypting_a_plain_profile_killed_at_random_moments_loses_nothing() {
             std::fs::copy(entry.path(), copy.join(entry.file_name())).expect("copy a file");
         }
         let started = Instant::now();
-        let out = tokio::process::Command::new(tool("ferry"))
-            .arg("--profile")
-            .arg(&copy)
-            .args(["status", "--json"])
-            .env("FERRY_KEYRING", "off")
-            .env("FERRY_PASSPHRASE", common::PASSPHRASE)
-            .env_remove("FERRY_PROFILE")
+        let out = ferry(&copy, &status_args)
             .output()
             .await
             .expect("ferry status ran");

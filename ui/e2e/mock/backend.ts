@@ -13,6 +13,12 @@ export interface Scenario {
   signedIn?: boolean;
   /** The local database could not be opened: this message. */
   damaged?: string | null;
+  /** The records wait for a passphrase (no keyring): to choose one, or to type it. */
+  locked?: 'choose_passphrase' | 'passphrase' | null;
+  /** How the records are kept (default: encrypted, key in the keyring). */
+  protection?: 'keyring' | 'passphrase' | 'off';
+  /** Said on the sign-in screen (after a wipe). */
+  notice?: string | null;
   /** The signed-in account's server (https://ferry.example.com). */
   server?: string;
   /** What `demo_server` answers. */
@@ -138,7 +144,10 @@ export class FakeBackend {
       last_sync: scenario.lastSync === undefined ? new Date(this.now - 2 * 60_000).toISOString() : scenario.lastSync,
       notifications: true,
       damaged: scenario.damaged ?? null,
+      locked: scenario.locked ?? null,
+      notice: scenario.notice ?? null,
     };
+    this.protection = scenario.protection ?? (scenario.locked ? 'passphrase' : 'keyring');
     if (scenario.damaged) this.#status.connection = { state: 'error', message: scenario.damaged };
     let tasks = scenario.readOnlyTasks ? { ...TASKS, access: 'read' as const } : TASKS;
     if (scenario.withFiles) {
@@ -351,6 +360,10 @@ export class FakeBackend {
   }
 
   attachPaths: string[] = [];
+  protection: 'keyring' | 'passphrase' | 'off' = 'keyring';
+  lockMinutes: number | null = null;
+  /** The passphrase that opens the records (chosen on first unlock when new). */
+  passphrase = 'correct horse battery staple';
   devices: Device[] = [
     {
       id: '0193a1b2-0000-7000-8000-000000000001', name: 'alice-laptop', platform: 'linux', app_version: 'ferry-desktop 0.1.0',
@@ -997,12 +1010,17 @@ export class FakeBackend {
     return { path, format, rows: this.count(query) };
   }
 
+  #security() {
+    return { protection: this.protection, cipher: this.protection === 'off' ? null : '4.5.7 community', lock_minutes: this.lockMinutes };
+  }
+
   /** Every command the UI may call. */
   handle(cmd: string, args: Record<string, unknown>): unknown {
     this.calls.push({ cmd, args: JSON.parse(JSON.stringify(args ?? {})) });
     // The shell validates argument types; the fake trusts the UI to send them right.
     const a = args as Record<string, any>;
     const needSession = () => {
+      if (this.status.locked) throw fail('locked', 'Your records are locked. Type the passphrase to open them.');
       if (this.status.damaged) throw fail('damaged', this.status.damaged);
     };
     switch (cmd) {
@@ -1024,6 +1042,20 @@ export class FakeBackend {
       case 'sign_out_device':
         this.devices = this.devices.filter((d) => d.id !== a.id);
         return this.devices;
+      case 'unlock_profile': {
+        const p = String(a.passphrase ?? '');
+        if (p.length < 8) throw fail('invalid', 'Use at least 8 characters.');
+        if (this.status.locked === 'choose_passphrase') this.passphrase = p;
+        else if (p !== this.passphrase) throw fail('locked', 'That passphrase does not open your records. Nothing was changed; try again.');
+        this.status = { ...this.status, locked: null };
+        this.emitStatus();
+        return this.status;
+      }
+      case 'lock_profile':
+        if (this.protection !== 'passphrase') throw fail('invalid', 'Only records kept with a passphrase can be locked: their key is not in a keyring.');
+        this.status = { ...this.status, locked: 'idle' };
+        this.emitStatus();
+        return this.status;
       case 'recover_profile':
         this.status = { ...this.status, damaged: null, connection: { state: 'online' } };
         this.emitStatus();
@@ -1031,6 +1063,14 @@ export class FakeBackend {
     }
     needSession();
     switch (cmd) {
+      case 'security':
+        return this.#security();
+      case 'set_app_lock':
+        if (a.minutes !== null && this.protection !== 'passphrase') {
+          throw fail('invalid', 'Locking needs a passphrase to unlock with; this computer keeps the key in its keyring.');
+        }
+        this.lockMinutes = a.minutes;
+        return this.#security();
       case 'collections':
         return this.collections();
       case 'list_records':

@@ -7,7 +7,7 @@ import type { CommandName } from './bindings/commands';
 import type {
   AppInfo, BulkReport, CollectionInfo, Conflict, Device, EventName, EventPayloads, ExportReport, Fields, FileFormat, ImportOptions,
   ImportPreview, ImportReport, ListQuery, LocalRecord, LoginForm, Mutation, OutboxEntry, RecordList, ResolutionInput,
-  LocalFile, ServerRecord, Status,
+  LocalFile, Security, ServerRecord, Status,
 } from './types';
 
 // Command names come from the shell's one list (src-tauri/src/command_list.rs);
@@ -27,6 +27,14 @@ export const api = {
   login: (form: LoginForm) => call<Status>('login', { form }),
   logout: () => call<Status>('logout'),
   recoverProfile: () => call<Status>('recover_profile'),
+  /** Opens records that wait for their passphrase (or chooses one). */
+  unlockProfile: (passphrase: string) => call<Status>('unlock_profile', { passphrase }),
+  /** Locks records kept with a passphrase. */
+  lockProfile: () => call<Status>('lock_profile'),
+  /** How the records on this computer are kept. */
+  security: () => call<Security>('security'),
+  /** Lock after this many idle minutes; null: never. */
+  setAppLock: (minutes: number | null) => call<Security>('set_app_lock', { minutes }),
   collections: () => call<CollectionInfo[]>('collections'),
   listRecords: (query: ListQuery) => call<RecordList>('list_records', { query }),
   countRecords: (query: ListQuery) => call<number>('count_records', { query }),

@@ -78,6 +78,9 @@ export class AppState {
   shown = $state<ShownView | null>(null);
   /** Ticks every 30 s so "2 min ago" stays true. */
   now = $state(new Date());
+  /** Lock after this many idle minutes (passphrase profiles); null: never. */
+  lockMinutes = $state<number | null>(null);
+  #lastActivity = Date.now();
 
   #changeListeners = new Set<ChangeListener>();
   #toastSeq = 0;
@@ -101,6 +104,10 @@ export class AppState {
       on('menu', (command) => this.openTransfer(command)),
     ]);
     setInterval(() => (this.now = new Date()), 30_000);
+    for (const type of ['pointerdown', 'keydown', 'wheel', 'pointermove']) {
+      globalThis.addEventListener?.(type, () => (this.#lastActivity = Date.now()), { passive: true, capture: true });
+    }
+    setInterval(() => void this.#lockIfIdle(), 15_000);
     try {
       this.#setStatus(await api.status());
     } catch (e) {
@@ -116,7 +123,7 @@ export class AppState {
     const signedIn = !!s.account && !s.damaged;
     if (signedIn && !this.#signedIn) {
       void this.#loadWorkspace();
-    } else if (!signedIn && !s.damaged && !s.account) {
+    } else if (!signedIn && !s.damaged && !s.locked && !s.account) {
       void this.loadDemo();
     }
     this.#signedIn = signedIn;
@@ -124,6 +131,16 @@ export class AppState {
     if (signedIn && before && before.conflicts !== s.conflicts) void this.loadConflicts();
     // A finished sync may have brought new collections or counts.
     if (signedIn && before && before.last_sync !== s.last_sync) this.#reloadCounts();
+  }
+
+  async #lockIfIdle(): Promise<void> {
+    if (this.lockMinutes === null || !this.status || this.status.locked) return;
+    if (Date.now() - this.#lastActivity < this.lockMinutes * 60_000) return;
+    try {
+      this.#setStatus(await api.lockProfile());
+    } catch (e) {
+      this.notify(toCommandError(e).message, 'error');
+    }
   }
 
   /** Applies a status a command returned (login, recovery, work offline). */
@@ -170,6 +187,10 @@ export class AppState {
   }
 
   async #loadWorkspace(): Promise<void> {
+    api.security().then(
+      (s) => (this.lockMinutes = s?.lock_minutes ?? null),
+      () => {},
+    );
     await Promise.all([this.loadCollections(), this.loadConflicts()]);
     if (this.view.kind === 'collection' && !this.collectionInfo(this.view.name)) {
       const first = this.collections[0];

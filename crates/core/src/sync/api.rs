@@ -52,7 +52,13 @@ pub struct Api {
     http: reqwest::Client,
     token: Option<Token>,
     options: HttpOptions,
+    /// Edits this device holds unsent, told to the server with each request.
+    unsent: Option<i64>,
 }
+
+/// The request header that tells the server how many edits wait unsent on
+/// this device (logged if the server tells it to wipe).
+pub const UNSENT_HEADER: &str = "ferry-unsent-edits";
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,7 +127,14 @@ impl Api {
             http,
             token,
             options,
+            unsent: None,
         })
+    }
+
+    /// Tells the server, with each request, how many edits wait unsent here.
+    pub fn with_unsent(mut self, unsent: i64) -> Api {
+        self.unsent = Some(unsent);
+        self
     }
 
     pub fn base(&self) -> &str {
@@ -133,7 +146,10 @@ impl Api {
     }
 
     fn request_on(&self, http: &reqwest::Client, method: Method, path: &str) -> RequestBuilder {
-        let req = http.request(method, format!("{}{path}", self.base));
+        let mut req = http.request(method, format!("{}{path}", self.base));
+        if let Some(n) = self.unsent {
+            req = req.header(UNSENT_HEADER, n);
+        }
         match &self.token {
             Some(t) => req.bearer_auth(t.expose()),
             None => req,

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{Event, SyncEngine, events};
-use crate::error::Error;
+use crate::error::{AuthFailure, Error};
 
 /// Where the connection stands.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -284,6 +284,20 @@ impl Task {
                 Ok(())
             }
             Err(Error::WorkingOffline) => Err(Next::Reconnect),
+            Err(Error::AuthFailed {
+                why: AuthFailure::Wipe,
+            }) => {
+                match self.engine.profile().wipe() {
+                    Ok(unsent) => self.engine.publish(Event::Wiped { unsent }),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot delete the local data as the server asked")
+                    }
+                }
+                self.set(ConnState::Error {
+                    message: AuthFailure::Wipe.in_app().to_string(),
+                });
+                Err(Next::Reconnect)
+            }
             // Said for the app's window: it offers "Sign in again".
             Err(Error::AuthFailed { why }) => {
                 self.set(ConnState::Error {

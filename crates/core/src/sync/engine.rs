@@ -98,7 +98,8 @@ impl SyncEngine {
     pub fn api(&self) -> Result<Api> {
         let account = self.profile.account()?.ok_or(Error::NotLoggedIn)?;
         let token = self.profile.token()?.ok_or(Error::NotLoggedIn)?;
-        Api::with_options(&account.server, Some(token), self.http.clone())
+        let unsent = self.profile.store().pending_counts()?.outbox;
+        Ok(Api::with_options(&account.server, Some(token), self.http.clone())?.with_unsent(unsent))
     }
 
     /// Logs in and keeps the token; then fetches the schema.

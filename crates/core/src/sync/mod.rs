@@ -71,4 +71,7 @@ pub enum Event {
     State(ConnState),
     /// An attached file is being sent or fetched.
     File(crate::files::FileProgress),
+    /// The server told this device to delete its data, and it did: the
+    /// profile is gone (`unsent` edits discarded) and must be opened anew.
+    Wiped { unsent: i64 },
 }

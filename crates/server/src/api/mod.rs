@@ -47,7 +47,16 @@ impl Modify for BearerAuth {
         if let Some(components) = openapi.components.as_mut() {
             components.add_security_scheme(
                 "bearer",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "The token from /v1/auth/login. With it a client may send \
+                             `Ferry-Unsent-Edits: N`, how many edits wait unsent on the device, \
+                             for the audit line of a wipe (DESIGN.md, \"Devices\").",
+                        ))
+                        .build(),
+                ),
             );
         }
     }

@@ -48,6 +48,10 @@ export const COMMANDS = [
   'file_thumbnail',
   'devices',
   'sign_out_device',
+  'unlock_profile',
+  'lock_profile',
+  'security',
+  'set_app_lock',
 ] as const;
 
 export type CommandName = (typeof COMMANDS)[number];
