@@ -112,8 +112,8 @@ bench-files:
 # What encrypting the profile costs: pulls of 100,000 records and local edits, on and off (a few minutes).
 bench-encryption:
 	$(CARGO) build --release -p ferry-bench
-	"$(CARGO_TARGET_DIR)/release/ferry-bench" encryption > docs/bench/encryption.json
-	cat docs/bench/encryption.json
+	"$(CARGO_TARGET_DIR)/release/ferry-bench" encryption | scripts/bench-tables.py add docs/bench/encryption.json
+	scripts/bench-tables.py write
 
 # Row rules: a million records partitioned 100 ways, on SQLite and PostgreSQL (a few minutes).
 bench-rows: pg

@@ -87,6 +87,16 @@ ROWS = {
         ("the same pushes to the plain collection, PostgreSQL", "postgres.push.plain_per_s", " mutations/s", 0, "reference", None),
         ("cost of the rules per push, PostgreSQL", "postgres.push.cost", "", 2, "≤ 0.15", "push_cost_within_15_percent_postgres"),
     ],
+    "encryption": [
+        ("initial pull, encryption off (best)", "initial_pull_seconds.off", " s", 2, "reference", None),
+        ("initial pull, encrypted (best)", "initial_pull_seconds.on", " s", 2, "", None),
+        ("initial pull, encrypted vs off", "ratios.initial_pull_on_vs_off", "x", 2, "≤ 1.2x", "initial_pull_costs_at_most_20_percent"),
+        ("local edit p99, off", "local_edit_ms.off.p99", " ms", 2, "reference", None),
+        ("local edit p99, encrypted", "local_edit_ms.on.p99", " ms", 2, "", None),
+        ("local edit p99 added by encryption", "ratios.local_edit_p99_added_ms", " ms", 2, "≤ 0.5 ms", "local_edit_p99_costs_at_most_half_a_ms"),
+        ("database size, off", "database_mb.off", " MB", 1, "", None),
+        ("database size, encrypted", "database_mb.on", " MB", 1, "", None),
+    ],
     "files": [
         ("200 files of 1 MB: upload (`ferry sync`)", "small.upload_mb_per_s", " MB/s", 0, "", None),
         ("… upload vs `cp` of the same bytes", "small.upload_vs_cp", "x", 2, "≥ 0.5x", "small_upload_at_least_half_cp"),

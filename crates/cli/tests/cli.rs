@@ -287,10 +287,11 @@ async fn a_locked_profile_is_one_line_that_names_the_file() {
 
 /// Without a keyring to talk to (here: a session bus that does not exist,
 /// and, where dbus-daemon is installed, a session bus without a secret
-/// service), login keeps the token in a file only the user can read, at once.
+/// service), login does not wait for one, and keeps the token inside the
+/// encrypted database (the key from a passphrase), never in a file beside it.
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_keyring_the_token_is_a_private_file_and_logout_removes_it() {
+async fn without_a_keyring_the_token_is_kept_in_the_encrypted_database_and_logout_removes_it() {
     use std::os::unix::fs::PermissionsExt;
 
     let server = TestServer::start().await;
@@ -318,10 +319,12 @@ async fn without_a_keyring_the_token_is_a_private_file_and_logout_removes_it() {
             &ferry_with(&profile, &["--json", "status"], "", &env).await,
         ))
         .expect("status JSON");
-        assert_eq!(status["token_store"], "file", "{status}");
+        // The database is encrypted (a passphrase, as no keyring answers): the
+        // token is kept in it, never in a file beside it.
+        assert_eq!(status["token_store"], "database", "{status}");
         assert_eq!(status["logged_in"], true);
+        assert!(!profile.join("token").exists(), "no token file");
         let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
-        assert_eq!(mode(&profile.join("token")), 0o600);
         assert_eq!(mode(&profile.join("ferry.db")), 0o600);
         assert_eq!(mode(&profile), 0o700);
         let o = ferry_with(&profile, &["sync"], "", &env).await;
@@ -329,7 +332,7 @@ async fn without_a_keyring_the_token_is_a_private_file_and_logout_removes_it() {
 
         let o = ferry_with(&profile, &["logout"], "", &env).await;
         assert_eq!(o.status.code(), Some(0), "logout: {}", stderr(&o));
-        assert!(!profile.join("token").exists(), "logout removes the token");
+
         let status: Value = serde_json::from_str(&stdout(
             &ferry_with(&profile, &["--json", "status"], "", &env).await,
         ))

@@ -134,6 +134,7 @@ impl Profile {
             .and_then(TokenStore::from_setting);
         Ok(match recorded {
             Some(TokenStore::Keyring) => Some(TokenStore::Keyring),
+            Some(TokenStore::Database) => Some(TokenStore::Database),
             // Profiles from before the keyring keep their token in the file.
             _ => self.token_path().exists().then_some(TokenStore::File),
         })
@@ -149,6 +150,13 @@ impl Profile {
     }
 
     fn read_token(&self) -> Result<Option<Token>> {
+        if self.token_store()? == Some(TokenStore::Database) {
+            return Ok(self
+                .store
+                .setting(keys::TOKEN)?
+                .filter(|t| !t.is_empty())
+                .map(Token));
+        }
         if self.token_store()? == Some(TokenStore::Keyring) {
             let name = self.store.setting(keys::TOKEN_ENTRY)?.unwrap_or_default();
             return match crate::token_store::get(&name) {
@@ -179,7 +187,8 @@ impl Profile {
     }
 
     /// Keeps the account and its token: in the OS keyring when allowed and
-    /// one answers, else in the token file.
+    /// one answers, else in the encrypted database, else (a plain database)
+    /// in the token file.
     pub(crate) fn save_login(&self, account: &Account, token: &Token) -> Result<()> {
         self.clear_token()?;
         let name = format!(
@@ -192,16 +201,20 @@ impl Profile {
             self.keyring == KeyringUse::Auto && crate::token_store::set(&name, token.expose());
         let store = if in_keyring {
             TokenStore::Keyring
+        } else if self.store.encrypted() {
+            TokenStore::Database
         } else {
             write_private(&self.token_path(), token.0.as_bytes())?;
             TokenStore::File
         };
+        let in_database = (store == TokenStore::Database).then_some(token.expose());
         self.store.set_settings(&[
             (keys::SERVER, Some(&account.server)),
             (keys::USERNAME, Some(&account.username)),
             (keys::DEVICE_ID, account.device_id.as_deref()),
             (keys::TOKEN_STORE, Some(store.as_setting())),
             (keys::TOKEN_ENTRY, in_keyring.then_some(name.as_str())),
+            (keys::TOKEN, in_database),
         ])?;
         tracing::debug!(%store, "login token kept");
         *self.cached_token() = Some(token.clone());
@@ -214,8 +227,11 @@ impl Profile {
         if let Some(name) = self.store.setting(keys::TOKEN_ENTRY)? {
             crate::token_store::delete(&name);
         }
-        self.store
-            .set_settings(&[(keys::TOKEN_STORE, None), (keys::TOKEN_ENTRY, None)])?;
+        self.store.set_settings(&[
+            (keys::TOKEN_STORE, None),
+            (keys::TOKEN_ENTRY, None),
+            (keys::TOKEN, None),
+        ])?;
         match std::fs::remove_file(self.token_path()) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -37,6 +37,7 @@ const SAVED_SETTINGS: &[&str] = &[
     keys::HLC,
     keys::TOKEN_STORE,
     keys::TOKEN_ENTRY,
+    keys::TOKEN,
 ];
 
 fn move_aside(from: &Path, to: &Path) -> Result<()> {

@@ -26,6 +26,8 @@ static KEYRING_DOWN: AtomicBool = AtomicBool::new(false);
 pub enum TokenStore {
     /// The OS keyring.
     Keyring,
+    /// The profile's encrypted database (no keyring answers).
+    Database,
     /// The `token` file in the profile, mode 0600.
     File,
 }
@@ -34,6 +36,7 @@ impl TokenStore {
     pub(crate) fn as_setting(self) -> &'static str {
         match self {
             TokenStore::Keyring => "keyring",
+            TokenStore::Database => "database",
             TokenStore::File => "file",
         }
     }
@@ -41,6 +44,7 @@ impl TokenStore {
     pub(crate) fn from_setting(s: &str) -> Option<TokenStore> {
         match s {
             "keyring" => Some(TokenStore::Keyring),
+            "database" => Some(TokenStore::Database),
             "file" => Some(TokenStore::File),
             _ => None,
         }
@@ -51,6 +55,7 @@ impl std::fmt::Display for TokenStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             TokenStore::Keyring => "the OS keyring",
+            TokenStore::Database => "the encrypted local database",
             TokenStore::File => "a file only you can read",
         })
     }
@@ -172,7 +177,7 @@ mod tests {
 
     #[test]
     fn settings_round_trip() {
-        for s in [TokenStore::Keyring, TokenStore::File] {
+        for s in [TokenStore::Keyring, TokenStore::Database, TokenStore::File] {
             assert_eq!(TokenStore::from_setting(s.as_setting()), Some(s));
         }
         assert_eq!(TokenStore::from_setting("elsewhere"), None);

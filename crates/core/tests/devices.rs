@@ -110,3 +110,36 @@ mod postgres {
         super::an_expired_session_keeps_its_edits_and_sends_them_after_signing_in(server).await;
     }
 }
+
+/// A profile holding alice's data, with an edit of hers waiting, is not
+/// signed in as bob: the edit would go out under his name.
+#[tokio::test]
+async fn signing_in_as_someone_else_on_a_profile_with_data_is_refused_by_name() {
+    let server = TestServer::start().await;
+    let alice = Client::login(&server, "alice").await;
+    alice
+        .store()
+        .create("tasks", fields(json!({"title": "Alice's, unsent"})))
+        .expect("create");
+    let err = alice
+        .engine
+        .login(&server.url, "bob", "demo", "alice-test")
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, Error::OtherAccount { username, .. } if username == "alice"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("use another profile"), "{err}");
+    // Still alice's, with her edit.
+    assert_eq!(
+        alice
+            .engine
+            .profile()
+            .account()
+            .expect("account")
+            .map(|a| a.username),
+        Some("alice".to_string())
+    );
+    assert_eq!(alice.store().outbox(10).expect("outbox").len(), 1);
+}

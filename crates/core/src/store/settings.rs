@@ -16,10 +16,12 @@ pub(crate) mod keys {
     pub const USERNAME: &str = "username";
     pub const DEVICE_ID: &str = "device_id";
     pub const WORK_OFFLINE: &str = "work_offline";
-    /// Where the login token is kept: `keyring` or `file`.
+    /// Where the login token is kept: `keyring`, `database` or `file`.
     pub const TOKEN_STORE: &str = "token_store";
     /// The token's entry name in the OS keyring.
     pub const TOKEN_ENTRY: &str = "token_entry";
+    /// The token itself, when kept in the (encrypted) database.
+    pub const TOKEN: &str = "token";
 }
 
 pub(crate) fn get_setting(c: &Connection, key: &str) -> Result<Option<String>> {
