@@ -144,7 +144,9 @@ def table(suite, runs):
         cells = [number(get(r, path), unit, digits) for r in runs]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {target}{verdict(runs, key)} |")
     sizes = sorted({(r.get("records"), r.get("avg_record_bytes"), r.get("date")) for r in runs}, key=str)
-    about = "; ".join(f"{n:,} records of {b} bytes on average, {d}" for n, b, d in sizes if n)
+    about = "; ".join(
+        f"{n:,} records" + (f" of {b} bytes on average" if b else "") + f", {d}" for n, b, d in sizes if n
+    )
     about = about or ", ".join(sorted({str(r["date"]) for r in runs if r.get("date")}))
     lines.append("")
     lines.append(f"Produced by `scripts/bench-tables.py` from `docs/bench/{suite}.json` ({about}).")

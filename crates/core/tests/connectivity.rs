@@ -127,19 +127,7 @@ async fn a_device_signed_out_elsewhere_says_so_in_the_apps_words() {
     let conn = Connectivity::spawn(alice.engine.clone(), quick());
     let mut state = conn.watch();
     wait_for(&mut state, "online", |s| *s == ConnState::Online).await;
-    let device = server
-        .store
-        .devices(None)
-        .await
-        .expect("devices")
-        .into_iter()
-        .find(|d| d.name == "alice-test")
-        .expect("alice's device");
-    server
-        .store
-        .revoke_device(device.id, false)
-        .await
-        .expect("revoke");
+    server.revoke_device("alice-test", false).await;
     alice
         .store()
         .create("tasks", fields(json!({"title": "After the sign-out"})))
@@ -163,19 +151,7 @@ async fn a_device_told_to_wipe_deletes_its_data_and_says_how_much_was_unsent() {
     let conn = Connectivity::spawn(alice.engine.clone(), quick());
     let mut state = conn.watch();
     wait_for(&mut state, "online", |s| *s == ConnState::Online).await;
-    let device = server
-        .store
-        .devices(None)
-        .await
-        .expect("devices")
-        .into_iter()
-        .find(|d| d.name == "alice-test")
-        .expect("alice's device");
-    server
-        .store
-        .revoke_device(device.id, true)
-        .await
-        .expect("mark for wiping");
+    server.revoke_device("alice-test", true).await;
     for title in ["Unsent one", "Unsent two"] {
         alice
             .store()

@@ -203,6 +203,23 @@ impl TestServer {
     }
 
     /// The server's current version of a record.
+    /// Revokes the device called `name` (as an administrator would), and
+    /// with `wipe` tells it to delete its data.
+    pub async fn revoke_device(&self, name: &str, wipe: bool) {
+        let device = self
+            .store
+            .devices(None)
+            .await
+            .expect("devices")
+            .into_iter()
+            .find(|d| d.name == name && !d.revoked)
+            .unwrap_or_else(|| panic!("no device {name}"));
+        self.store
+            .revoke_device(device.id, wipe)
+            .await
+            .expect("revoke");
+    }
+
     pub async fn record(
         &self,
         collection: &str,
