@@ -38,6 +38,7 @@ demo-server: deps
 	scripts/demo.sh "$(CARGO_TARGET_DIR)/debug"
 
 test: deps
+	scripts/prune-build-cache.py
 	$(CARGO) fmt --all -- --check
 	$(MAKE) test-ui
 	$(MAKE) lint
