@@ -805,10 +805,7 @@ async fn a_device_told_to_wipe_deletes_its_data_and_key_and_says_why() {
         err.contains("delete its Ferry data") && err.contains("1 unsent edit(s) discarded"),
         "{err}"
     );
-    let left: Vec<String> = std::fs::read_dir(&profile)
-        .expect("list")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
-        .collect();
+    let left = common::file_names(&profile);
     assert!(
         !left
             .iter()

@@ -341,66 +341,38 @@ fn protection_of(file: &KeyFile) -> Protection {
 pub(crate) fn open_store(dir: &Path, unlock: &Unlock) -> Result<(LocalStore, Protection)> {
     let db = dir.join(DB_FILE);
     let recorded = read_key_file(dir)?;
-    match is_plain(&db)? {
-        // A new profile, or one whose database never got past its creation.
-        None => {
-            if !unlock.encrypt {
-                return Ok((LocalStore::open(&db)?, Protection::Off));
-            }
-            let (key, file) = match recorded {
-                Some(file) => {
-                    let key = existing_key(&file, unlock)?;
-                    (key, file)
-                }
-                None => {
-                    let (key, file) = new_key(unlock)?;
-                    write_key_file(dir, &file)?;
-                    (key, file)
-                }
-            };
-            Ok((
-                LocalStore::open_with_key(&db, Some(key))?,
-                protection_of(&file),
-            ))
-        }
-        Some(true) => {
-            if !unlock.encrypt {
-                return Ok((LocalStore::open(&db)?, Protection::Off));
-            }
-            // The key file first: once the new database is in place its key
-            // must be findable. A key file beside a plain database is one
-            // whose encryption was cut short; it is done again with that key.
-            let (key, file) = match recorded {
-                Some(file) => (existing_key(&file, unlock)?, file),
-                None => {
-                    let (key, file) = new_key(unlock)?;
-                    write_key_file(dir, &file)?;
-                    (key, file)
-                }
-            };
-            encrypt_in_place(dir, &key)?;
-            Ok((
-                LocalStore::open_with_key(&db, Some(key))?,
-                protection_of(&file),
-            ))
-        }
-        Some(false) => {
-            let Some(file) = recorded else {
-                // Not plain and no key file: either damaged or its key file lost.
-                return Err(Error::Corrupt {
-                    path: db,
-                    detail: format!(
-                        "it is not a plain database and {KEY_FILE}, which says where its key is, is missing"
-                    ),
-                });
-            };
-            let key = existing_key(&file, unlock)?;
-            Ok((
-                LocalStore::open_with_key(&db, Some(key))?,
-                protection_of(&file),
-            ))
-        }
+    let plain = is_plain(&db)?;
+    if plain != Some(false) && !unlock.encrypt {
+        return Ok((LocalStore::open(&db)?, Protection::Off));
     }
+    let (key, file) = match (plain, recorded) {
+        // Not plain and no key file: either damaged or its key file lost.
+        (Some(false), None) => {
+            return Err(Error::Corrupt {
+                path: db,
+                detail: format!(
+                    "it is not a plain database and {KEY_FILE}, which says where its key is, is missing"
+                ),
+            });
+        }
+        // A key file beside a plain (or no) database is one whose
+        // encryption was cut short: it is done again with that key.
+        (_, Some(file)) => (existing_key(&file, unlock)?, file),
+        // The key file first: once the new database is in place its key
+        // must be findable.
+        (_, None) => {
+            let (key, file) = new_key(unlock)?;
+            write_key_file(dir, &file)?;
+            (key, file)
+        }
+    };
+    if plain == Some(true) {
+        encrypt_in_place(dir, &key)?;
+    }
+    Ok((
+        LocalStore::open_with_key(&db, Some(key))?,
+        protection_of(&file),
+    ))
 }
 
 /// Encrypts the plain database in `dir` under `key`.

@@ -172,10 +172,7 @@ async fn a_device_told_to_wipe_deletes_its_data_and_says_how_much_was_unsent() {
     .expect("wiped within 10 s");
     assert_eq!(unsent, 2);
     let dir = alice.dir.path().join("profile");
-    let left: Vec<String> = std::fs::read_dir(&dir)
-        .expect("list")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
-        .collect();
+    let left = common::file_names(&dir);
     assert!(
         !left
             .iter()

@@ -7,28 +7,11 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{Client, TestServer, fields, unlock};
+use common::{Client, TestServer, fields, files_holding, unlock};
 use ferry_core::{Error, KeyringUse, Profile, Protection, SyncEngine, Unlock};
 use serde_json::json;
 
 const MARKER: &str = "Zanzibar-7431 secret field value";
-
-/// Every file under `dir` that holds `needle`.
-fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read the profile") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, needle));
-        } else {
-            let bytes = std::fs::read(&path).expect("read a file");
-            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
-}
 
 fn header(dir: &Path) -> Vec<u8> {
     let bytes = std::fs::read(dir.join("ferry.db")).expect("read the database");

@@ -625,17 +625,11 @@ async fn encrypting_a_plain_profile_killed_at_random_moments_loses_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(plain_header(&profile).ok(), Some(false), "{context}");
-    for entry in std::fs::read_dir(&profile).expect("list") {
-        let path = entry.expect("entry").path();
-        if path.is_file() {
-            let bytes = std::fs::read(&path).expect("read");
-            assert!(
-                !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
-                "{context}: {} holds plain records",
-                path.display()
-            );
-        }
-    }
+    assert_eq!(
+        common::files_holding(&profile, marker),
+        Vec::<String>::new(),
+        "{context}: files holding plain records"
+    );
     let alice = engine(&profile);
     assert_eq!(
         alice

@@ -32,6 +32,31 @@ pub fn unlock() -> Unlock {
     Unlock::new(KeyringUse::Off).passphrase(PASSPHRASE)
 }
 
+/// Every file under `dir` that holds `needle`.
+pub fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read the profile") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else {
+            let bytes = std::fs::read(&path).expect("read a file");
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// The names of the files and folders in `dir`.
+pub fn file_names(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .collect()
+}
+
 pub const MAX_FILE: u64 = 48 * 1024 * 1024;
 
 pub struct TestServer {
