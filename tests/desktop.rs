@@ -691,7 +691,8 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     .save(&photo)
     .expect("write the photo");
     d.open_alone("tasks", "Alice's title");
-    d.wait("[data-file-field=attachments]");
+    // The field hears the shell's drops once its listener is registered.
+    d.wait("[data-file-field=attachments][data-drop-ready=true]");
     let dropped = d.eval(&format!(
         "const f = document.querySelector('[data-file-field=attachments]');
          f.scrollIntoView();
