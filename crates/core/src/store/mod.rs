@@ -232,7 +232,7 @@ impl LocalStore {
     }
 
     /// Runs `f` on the connection (reads).
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.lock();
         f(&conn).map_err(|e| self.reclassify(e))
     }
@@ -259,7 +259,7 @@ pub(crate) fn connect(
 ) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, flags)?;
     if let Some(key) = key {
-        conn.pragma_update(None, "key", key.pragma().as_str())?;
+        key.apply(&conn)?;
     }
     Ok(conn)
 }
