@@ -729,7 +729,8 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     );
 
     // Settings → Security: encrypted, the key from the passphrase; and no
-    // file of the profile holds a task's title.
+    // file of the profile holds a task's title, or a picture (the dropped
+    // photo and its thumbnail are sealed).
     d.click("[data-testid=open-settings]");
     d.wait_for("the Security section", |d| {
         d.text("[data-testid=security-encryption]")
@@ -738,19 +739,30 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
                 .contains("from your passphrase")
     });
     d.screenshot("settings-security");
-    let profile = tmp.path().join("alice");
-    for entry in std::fs::read_dir(&profile).expect("the profile") {
-        let path = entry.expect("entry").path();
-        if path.is_file() {
+    let mut pending = vec![tmp.path().join("alice")];
+    let mut seen = 0;
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("the profile") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            seen += 1;
             let bytes = std::fs::read(&path).expect("read");
-            let title = b"Desktop end-to-end task";
-            assert!(
-                !bytes.windows(title.len()).any(|w| w == title),
-                "{} holds a task's title in plain text",
-                path.display()
-            );
+            for (what, plain) in [
+                ("a task's title", &b"Desktop end-to-end task"[..]),
+                ("a PNG picture", &b"\x89PNG\r\n\x1a\n"[..]),
+            ] {
+                assert!(
+                    !bytes.windows(plain.len()).any(|w| w == plain),
+                    "{} holds {what} in plain text",
+                    path.display()
+                );
+            }
         }
     }
+    assert!(seen > 3, "the profile's files were read ({seen})");
 
     let _ = d.eval("return document.title");
     let _ = d.http.delete(&d.base).send();

@@ -644,8 +644,10 @@ pub async fn save_file_as(
     let Some(to) = picked.and_then(|p| p.into_path().ok()) else {
         return Ok(false);
     };
-    std::fs::copy(&kept, &to)
-        .map_err(|e| CommandError::internal(format!("cannot write {}: {e}", to.display())))?;
+    let files = client.files();
+    tauri::async_runtime::spawn_blocking(move || files.copy_out(&kept, &to))
+        .await
+        .map_err(|e| CommandError::internal(format!("saving the file failed: {e}")))??;
     Ok(true)
 }
 

@@ -42,8 +42,10 @@ pub fn dialog_extensions(accept: &[String]) -> Vec<String> {
     out
 }
 
-/// A copy of kept file `sha256` under its own name, for the app that opens
-/// it (files are kept under their hash, which says nothing to that app).
+/// A plain copy of kept file `sha256` under its own name, for the app that
+/// opens it (files are kept under their hash, and sealed in an encrypted
+/// profile). Copies go to a folder of the system's temporary directory only
+/// this user can read (docs/security.md), one per profile.
 pub fn named_copy(
     client: &Client,
     kept: &Path,
@@ -55,18 +57,27 @@ pub fn named_copy(
         .map(|n| n.to_string_lossy().into_owned())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "file".into());
-    let dir = client
-        .profile()
-        .dir()
-        .join("open")
-        .join(&sha256[..16.min(sha256.len())]);
+    let profile = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        client.profile().dir().hash(&mut h);
+        h.finish()
+    };
+    let root = std::env::temp_dir().join(format!("ferry-open-{profile:016x}"));
+    let dir = root.join(&sha256[..16.min(sha256.len())]);
     let path = dir.join(safe);
     if !path.is_file() {
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::copy(kept, &path).map(|_| ()))
-            .map_err(|e| {
-                CommandError::internal(format!("cannot copy the file to {}: {e}", dir.display()))
-            })?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(&dir)
+            .map_err(|e| CommandError::internal(format!("cannot create {}: {e}", dir.display())))?;
+        client.files().copy_out(kept, &path)?;
     }
     Ok(path)
 }
@@ -82,12 +93,17 @@ pub fn thumbnail(client: &Client, sha256: &str, mime: &str) -> ferry_core::Resul
     };
     let thumbs = client.profile().dir().join("files").join("thumbs");
     let kept = thumbs.join(format!("{sha256}.png"));
-    let bytes = match std::fs::read(&kept) {
+    let bytes = match files.read_small(&kept) {
         Ok(bytes) => bytes,
         Err(_) => {
-            let Ok(image) = image::ImageReader::open(&source)
-                .and_then(|r| r.with_guessed_format())
+            let Ok(image) = files
+                .read_small(&source)
                 .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    image::ImageReader::new(std::io::Cursor::new(bytes))
+                        .with_guessed_format()
+                        .map_err(|e| e.to_string())
+                })
                 .and_then(|r| r.decode().map_err(|e| e.to_string()))
             else {
                 return Ok(None);
@@ -100,9 +116,8 @@ pub fn thumbnail(client: &Client, sha256: &str, mime: &str) -> ferry_core::Resul
             {
                 return Ok(None);
             }
-            if std::fs::create_dir_all(&thumbs).is_ok() {
-                let _ = std::fs::write(&kept, &png);
-            }
+            // Kept to show again quickly; made again if it cannot be.
+            let _ = files.write_small(&kept, &png);
             png
         }
     };

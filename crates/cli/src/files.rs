@@ -37,7 +37,7 @@ pub struct FetchArgs {
     collection: String,
     id: String,
     field: String,
-    /// Copy the files here (default: print where they are kept).
+    /// Copy the files into this folder (default: the current folder).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -140,20 +140,14 @@ pub async fn fetch(ctx: &Ctx, args: &FetchArgs) -> anyhow::Result<ExitCode> {
         .await?;
     let mut out = Vec::new();
     let mut taken = std::collections::HashSet::new();
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    }
+    // The kept copies are named by hash (and sealed in an encrypted profile): people get plain, named copies.
+    let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let files = ctx.client.files();
     for (file, kept) in fetched {
-        let path = match &args.out {
-            Some(dir) => {
-                let to = unique_in(dir, &file.name, &mut taken);
-                std::fs::copy(&kept, &to)
-                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", to.display()))?;
-                to
-            }
-            None => kept,
-        };
+        let path = unique_in(&dir, &file.name, &mut taken);
+        files.copy_out(&kept, &path)?;
         out.push(serde_json::json!({"name": file.name, "sha256": file.sha256, "size": file.size, "path": path}));
         if !ctx.json {
             say!(

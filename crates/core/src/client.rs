@@ -466,7 +466,7 @@ impl Client {
 
     /// The profile's file directory.
     pub fn files(&self) -> crate::files::Files {
-        crate::files::Files::new(self.profile().dir())
+        self.profile().files()
     }
 
     /// The file field `field` of a record, and its files now.

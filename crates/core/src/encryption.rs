@@ -105,6 +105,11 @@ impl DbKey {
         Zeroizing::new(format!("x'{}'", self.to_hex().as_str()))
     }
 
+    /// The key of the profile's attached files.
+    pub(crate) fn file_key(&self) -> crate::sealed::FileKey {
+        crate::sealed::FileKey::derive(&self.key)
+    }
+
     /// Keys the connection's main database (before its first read).
     pub(crate) fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.pragma_update(None, "key", self.pragma().as_str())?;

@@ -5,17 +5,21 @@
 //! (the state of each upload is in the local database beside the outbox);
 //! a file named by a pulled record is fetched when opened, or with the
 //! records for collections that say so, and evicted least recently used
-//! beyond the cache limit unless it still waits to be sent.
+//! beyond the cache limit unless it still waits to be sent. In an
+//! encrypted profile the bytes are sealed (`sealed.rs`); read them with
+//! [`Files::reader`] or [`Files::copy_out`], never from the path.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ferry_protocol::FileRef;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
+use crate::sealed::{FileKey, Sealer};
 use crate::store::LocalStore;
 use crate::sync::api::{Api, BlobHead};
 
@@ -55,6 +59,7 @@ pub type Progress<'a> = &'a (dyn Fn(FileProgress) + Send + Sync);
 #[derive(Debug, Clone)]
 pub struct Files {
     dir: PathBuf,
+    key: Option<Arc<FileKey>>,
 }
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
@@ -62,10 +67,119 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 impl Files {
-    pub fn new(profile_dir: &Path) -> Files {
+    /// The files of the profile in `profile_dir`, sealed with `key` when the profile is encrypted.
+    pub fn new(profile_dir: &Path, key: Option<FileKey>) -> Files {
         Files {
             dir: profile_dir.join(DIR),
+            key: key.map(Arc::new),
         }
+    }
+
+    /// The plain bytes of a file kept here, from `offset` on. Blocking.
+    pub fn reader(&self, path: &Path, offset: u64) -> Result<Box<dyn Read + Send>> {
+        crate::sealed::reader(self.key.as_deref(), path, offset)
+    }
+
+    /// Copies the plain bytes of a file kept here to `to`. Blocking.
+    pub fn copy_out(&self, path: &Path, to: &Path) -> Result<u64> {
+        crate::sealed::copy_out(self.key.as_deref(), path, to)
+    }
+
+    /// Keeps `bytes` at `path` in this profile (sealed when it is encrypted).
+    pub fn write_small(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        crate::sealed::write(self.key.as_deref(), path, bytes)
+    }
+
+    /// Reads what [`Files::write_small`] kept. Blocking.
+    pub fn read_small(&self, path: &Path) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.reader(path, 0)?
+            .read_to_end(&mut out)
+            .map_err(io(format!("cannot read {}", path.display())))?;
+        Ok(out)
+    }
+
+    /// Seals the files an encrypted profile kept as they were (attached
+    /// before it was encrypted), each through a new file renamed over the
+    /// old, and removes the plain thumbnails and opened copies (made again
+    /// when needed). Blocking.
+    pub fn seal_plain(&self) -> Result<usize> {
+        let Some(key) = self.key.as_deref() else {
+            return Ok(0);
+        };
+        for plain_only in ["thumbs", "open"] {
+            let dir = self.dir.join(plain_only);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format!("cannot remove {}", dir.display()), e)),
+            }
+        }
+        let fans = match std::fs::read_dir(&self.dir) {
+            Ok(fans) => fans,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io(format!("cannot read {}", self.dir.display()), e)),
+        };
+        let mut sealed = 0;
+        for fan in fans.flatten() {
+            let name = fan.file_name();
+            let name = name.to_string_lossy();
+            // Partial fetches start over; kept files live in two-letter folders.
+            if name == "partial" || name == "tmp" {
+                let _ = std::fs::remove_dir_all(fan.path());
+                continue;
+            }
+            if name.len() != 2 || !fan.path().is_dir() {
+                continue;
+            }
+            let files = fan
+                .path()
+                .read_dir()
+                .map_err(io(format!("cannot read {}", fan.path().display())))?;
+            for file in files.flatten() {
+                let path = file.path();
+                if !path.is_file() || crate::sealed::is_sealed(&path)? {
+                    continue;
+                }
+                self.seal_file(key, &path)?;
+                sealed += 1;
+            }
+        }
+        if sealed > 0 {
+            tracing::info!(
+                files = sealed,
+                "attached files sealed with the profile's key"
+            );
+        }
+        Ok(sealed)
+    }
+
+    fn seal_file(&self, key: &FileKey, path: &Path) -> Result<()> {
+        let dir = path.parent().unwrap_or(&self.dir);
+        let mut input =
+            std::fs::File::open(path).map_err(io(format!("cannot read {}", path.display())))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(io(format!("cannot write in {}", dir.display())))?;
+        let mut sealer = Sealer::new(key);
+        let mut buf = vec![0u8; 1024 * 1024];
+        loop {
+            let n = input
+                .read(&mut buf)
+                .map_err(io(format!("cannot read {}", path.display())))?;
+            if n == 0 {
+                break;
+            }
+            tmp.write_all(&sealer.push(&buf[..n])?)
+                .map_err(io(format!("cannot write in {}", dir.display())))?;
+        }
+        tmp.write_all(&sealer.finish()?)
+            .map_err(io(format!("cannot write in {}", dir.display())))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(io(format!("cannot write in {}", dir.display())))?;
+        tmp.persist(path)
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e.error))?;
+        Ok(())
     }
 
     /// Where file `sha256`'s bytes are kept once present.
@@ -106,6 +220,7 @@ impl Files {
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1024 * 1024];
         let mut size = 0u64;
+        let mut sealer = self.key.as_deref().map(Sealer::new);
         loop {
             let n = input
                 .read(&mut buf)
@@ -114,9 +229,16 @@ impl Files {
                 break;
             }
             hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n])
-                .map_err(io(format!("cannot write in {}", tmp_dir.display())))?;
+            let written = match sealer.as_mut() {
+                Some(s) => tmp.write_all(&s.push(&buf[..n])?),
+                None => tmp.write_all(&buf[..n]),
+            };
+            written.map_err(io(format!("cannot write in {}", tmp_dir.display())))?;
             size += n as u64;
+        }
+        if let Some(s) = sealer {
+            tmp.write_all(&s.finish()?)
+                .map_err(io(format!("cannot write in {}", tmp_dir.display())))?;
         }
         tmp.as_file()
             .sync_all()
@@ -223,17 +345,9 @@ impl Files {
         };
         loop {
             let len = PART_BYTES.min(size - offset);
-            let mut file = tokio::fs::File::open(path)
-                .await
-                .map_err(io(format!("cannot read {}", path.display())))?;
-            file.seek(std::io::SeekFrom::Start(offset))
-                .await
-                .map_err(io(format!("cannot read {}", path.display())))?;
-            // Streamed from the disk: never more than a buffer in memory.
-            let stream = tokio_util::io::ReaderStream::with_capacity(
-                tokio::io::AsyncReadExt::take(file, len),
-                256 * 1024,
-            );
+            // Read from the disk as it is sent: never more than a buffer in memory.
+            let reader = self.reader(path, offset)?;
+            let stream = blocking_stream(reader.take(len), 256 * 1024);
             match api
                 .blob_put(
                     sha256,
@@ -287,8 +401,18 @@ impl Files {
         }
         let partial = self.partial(sha256);
         self.dir_for(&partial)?;
-        let have = std::fs::metadata(&partial).map_or(0, |m| m.len());
+        let (mut sealer, have) = match self.key.as_deref() {
+            Some(key) => {
+                let (sealer, have) = Sealer::resume(key, &partial)?;
+                (Some(sealer), have)
+            }
+            None => (None, std::fs::metadata(&partial).map_or(0, |m| m.len())),
+        };
         let resp = api.blob_get(sha256, Some(through), have).await?;
+        if have > 0 && resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            // The whole file comes again: sealed from its start.
+            sealer = self.key.as_deref().map(Sealer::new);
+        }
         let resumed = resp.status() == reqwest::StatusCode::PARTIAL_CONTENT;
         let size = resp
             .content_length()
@@ -324,7 +448,11 @@ impl Files {
             if let Some(h) = hasher.as_mut() {
                 h.update(&chunk);
             }
-            if let Err(e) = out.write_all(&chunk).await {
+            let written = match sealer.as_mut() {
+                Some(s) => out.write_all(&s.push(&chunk)?).await,
+                None => out.write_all(&chunk).await,
+            };
+            if let Err(e) = written {
                 return Err(write_err()(e));
             }
             done += chunk.len() as u64;
@@ -338,6 +466,9 @@ impl Files {
                 });
             }
         }
+        if let Some(s) = sealer {
+            out.write_all(&s.finish()?).await.map_err(write_err())?;
+        }
         out.flush().await.map_err(write_err())?;
         out.get_ref().sync_all().await.map_err(write_err())?;
         drop(out);
@@ -345,7 +476,8 @@ impl Files {
             Some(h) => hex::encode(h.finalize()),
             None => {
                 let p = partial.clone();
-                tokio::task::spawn_blocking(move || sha256_of(&p))
+                let files = self.clone();
+                tokio::task::spawn_blocking(move || files.sha256_of(&p))
                     .await
                     .map_err(|e| Error::Inconsistent(format!("hashing failed: {e}")))??
             }
@@ -393,10 +525,44 @@ pub fn cache_limit(store: &LocalStore) -> Result<u64> {
     Ok(mb.saturating_mul(1024 * 1024))
 }
 
-fn sha256_of(path: &Path) -> Result<String> {
-    let mut file =
-        std::fs::File::open(path).map_err(io(format!("cannot read {}", path.display())))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(io(format!("cannot read {}", path.display())))?;
-    Ok(hex::encode(hasher.finalize()))
+impl Files {
+    fn sha256_of(&self, path: &Path) -> Result<String> {
+        let mut file = self.reader(path, 0)?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher)
+            .map_err(io(format!("cannot read {}", path.display())))?;
+        Ok(hex::encode(hasher.finalize()))
+    }
+}
+
+/// The bytes of a blocking reader as a stream, read `chunk` at a time on the blocking pool.
+fn blocking_stream(
+    reader: impl Read + Send + 'static,
+    chunk: usize,
+) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
+    futures::stream::try_unfold(Some(reader), move |reader| async move {
+        let Some(mut reader) = reader else {
+            return Ok(None);
+        };
+        let (reader, buf) = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; chunk];
+            let mut got = 0;
+            while got < chunk {
+                match reader.read(&mut buf[got..]) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            buf.truncate(got);
+            Ok((reader, buf))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some((buf, Some(reader))))
+    })
 }

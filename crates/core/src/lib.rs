@@ -35,6 +35,7 @@ pub mod files;
 pub mod model;
 pub mod profile;
 pub mod recovery;
+pub mod sealed;
 pub mod store;
 pub mod sync;
 pub mod token_store;

@@ -45,6 +45,9 @@ pub struct Account {
     pub device_id: Option<String>,
 }
 
+/// Set once the files of an encrypted profile are all sealed.
+const FILES_SEALED: &str = "files_sealed";
+
 pub struct Profile {
     dir: PathBuf,
     store: Arc<LocalStore>,
@@ -93,6 +96,11 @@ impl Profile {
     pub fn open_with(dir: &Path, unlock: &Unlock) -> Result<Profile> {
         create_private_dir(dir)?;
         let (store, protection) = crate::encryption::open_store(dir, unlock)?;
+        if store.encrypted() && store.setting(FILES_SEALED)?.is_none() {
+            // Files attached before the profile was encrypted are sealed once.
+            crate::files::Files::new(dir, store.file_key()).seal_plain()?;
+            store.set_setting(FILES_SEALED, Some("1"))?;
+        }
         Ok(Profile {
             dir: dir.to_path_buf(),
             store: Arc::new(store),
@@ -113,6 +121,11 @@ impl Profile {
 
     pub fn store(&self) -> &Arc<LocalStore> {
         &self.store
+    }
+
+    /// The profile's attached files (sealed with its key when it is encrypted).
+    pub fn files(&self) -> crate::files::Files {
+        crate::files::Files::new(&self.dir, self.store.file_key())
     }
 
     fn token_path(&self) -> PathBuf {

@@ -1,6 +1,8 @@
 //! The profile's database is encrypted: nothing of the records can be read
 //! in its files, a wrong passphrase is a clear error that changes nothing,
 //! and a plain profile from before is encrypted in place with its outbox.
+//! Attached files are sealed too (their thumbnails and opened copies are
+//! the desktop app's, tested there).
 
 mod common;
 
@@ -12,6 +14,13 @@ use ferry_core::{Error, KeyringUse, Profile, Protection, SyncEngine, Unlock};
 use serde_json::json;
 
 const MARKER: &str = "Zanzibar-7431 secret field value";
+
+/// A photo whose bytes hold the marker, outside any profile.
+fn marked_photo(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("marked.jpg");
+    std::fs::write(&path, MARKER.repeat(20_000)).expect("write the photo");
+    path
+}
 
 fn header(dir: &Path) -> Vec<u8> {
     let bytes = std::fs::read(dir.join("ferry.db")).expect("read the database");
@@ -36,6 +45,13 @@ async fn nothing_of_the_records_can_be_read_in_the_profiles_files() {
             fields(json!({"notes": format!("{MARKER} again")})),
         )
         .expect("edit");
+    // A file attached (sent, and kept here).
+    let src = tempfile::tempdir().expect("dir");
+    let app = ferry_core::Client::with_engine(alice.engine.clone(), "test");
+    app.attach("contacts", sent, "photo", &[marked_photo(src.path())])
+        .expect("attach");
+    alice.sync().await;
+    assert_eq!(alice.store().pending_counts().expect("counts").outbox, 0);
     assert_eq!(alice.engine.profile().protection(), Protection::Passphrase);
     assert!(alice.store().encrypted());
     assert!(
@@ -138,20 +154,38 @@ async fn a_plain_profile_is_encrypted_in_place_with_its_outbox() {
         .login(&server.url, "alice", "demo", "old laptop")
         .await
         .expect("login");
+    engine.sync().await.expect("sync");
     let id = engine
         .profile()
         .store()
         .create("contacts", fields(json!({"name": MARKER})))
         .expect("create");
+    let src = tempfile::tempdir().expect("dir");
+    ferry_core::Client::with_engine(engine.clone(), "test")
+        .attach("contacts", id, "photo", &[marked_photo(src.path())])
+        .expect("attach");
+    let waiting = engine
+        .profile()
+        .store()
+        .pending_counts()
+        .expect("outbox")
+        .outbox;
     drop(engine);
     assert_eq!(header(&profile_dir), b"SQLite format 3\0".to_vec());
-    assert!(!files_holding(&profile_dir, MARKER).is_empty());
+    let plain_files = files_holding(&profile_dir, MARKER);
+    assert!(
+        plain_files.iter().any(|f| f.contains("files")),
+        "{plain_files:?}"
+    );
 
     let profile = Profile::open_with(&profile_dir, &unlock()).expect("encrypted on open");
     assert_eq!(profile.protection(), Protection::Passphrase);
     assert_eq!(files_holding(&profile_dir, MARKER), Vec::<String>::new());
     assert!(!profile_dir.join("ferry.db.encrypting").exists());
-    assert_eq!(profile.store().pending_counts().expect("outbox").outbox, 1);
+    assert_eq!(
+        profile.store().pending_counts().expect("outbox").outbox,
+        waiting
+    );
     assert_eq!(
         profile
             .store()
@@ -165,4 +199,29 @@ async fn a_plain_profile_is_encrypted_in_place_with_its_outbox() {
     let engine = Arc::new(SyncEngine::new(Arc::new(profile)));
     let report = engine.sync().await.expect("sync");
     assert_eq!(report.outbox, 0);
+    // The sealed photo reads back as it was, and went to the server.
+    let app = ferry_core::Client::with_engine(engine.clone(), "test");
+    let record = engine
+        .profile()
+        .store()
+        .record("contacts", id)
+        .expect("record");
+    let photo = &ferry_core::protocol::FileRef::list(record.fields.get("photo"))[0];
+    let kept = app
+        .fetch_file("contacts", id, &photo.sha256)
+        .await
+        .expect("kept");
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut app.files().reader(&kept, 0).expect("open"), &mut bytes)
+        .expect("read");
+    assert_eq!(bytes, MARKER.repeat(20_000).into_bytes());
+    assert_eq!(
+        engine
+            .profile()
+            .store()
+            .files_to_send()
+            .expect("files")
+            .len(),
+        0
+    );
 }

@@ -27,6 +27,19 @@ fn make_file(dir: &Path, name: &str, len: usize, seed: u8) -> PathBuf {
     path
 }
 
+/// The plain bytes of a file kept in `c`'s profile (sealed there: the profile is encrypted).
+fn kept_bytes(c: &Client, path: &Path) -> Vec<u8> {
+    let files = front(c).files();
+    assert!(
+        ferry_core::sealed::is_sealed(path).expect("kept"),
+        "{} is kept sealed",
+        path.display()
+    );
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut files.reader(path, 0).expect("open"), &mut out).expect("read");
+    out
+}
+
 fn files_of(c: &Client, collection: &str, id: Uuid, field: &str) -> Vec<FileRef> {
     let r = c.store().record(collection, id).expect("record");
     FileRef::list(r.fields.get(field))
@@ -57,12 +70,17 @@ async fn a_photo_attached_offline_is_usable_at_once_and_reaches_the_others(serve
         ("ann.jpg", 300_000, "image/jpeg")
     );
     // Usable at once, offline, even once the original is gone.
+    let copy = src.path().join("copy of ann.jpg");
+    std::fs::copy(&photo, &copy).expect("copy");
     std::fs::remove_file(&photo).expect("remove the original");
     let here = app
         .fetch_file("contacts", id, &f.sha256)
         .await
         .expect("here");
-    assert_eq!(std::fs::metadata(&here).expect("kept").len(), 300_000);
+    assert_eq!(
+        kept_bytes(&alice, &here),
+        std::fs::read(&copy).expect("copy")
+    );
     let state = alice
         .store()
         .file(&f.sha256)
@@ -91,8 +109,8 @@ async fn a_photo_attached_offline_is_usable_at_once_and_reaches_the_others(serve
         .files()
         .present(bob.store(), &f.sha256)
         .expect("present");
-    let bytes = std::fs::read(kept.expect("fetched with the records")).expect("read");
-    assert_eq!(bytes.len(), 300_000);
+    let bytes = kept_bytes(&bob, &kept.expect("fetched with the records"));
+    assert_eq!(bytes, std::fs::read(&copy).expect("copy"));
     // Carol reads the north: she gets it too, through the record.
     let carol = Client::login(&server, "carol").await;
     carol.sync().await;
@@ -156,7 +174,7 @@ async fn tasks_files_come_when_opened_and_two_laptops_send_a_file_once(server: T
         .expect("fetch");
     assert_eq!(got.len(), 1);
     assert_eq!(
-        std::fs::read(&got[0].1).expect("read"),
+        kept_bytes(&bob, &got[0].1),
         std::fs::read(&report).expect("read")
     );
 }

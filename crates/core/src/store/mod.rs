@@ -184,6 +184,12 @@ impl LocalStore {
         self.key.is_some()
     }
 
+    /// The key that seals the profile's attached files; `None` when the
+    /// database is not encrypted (they are kept as they are).
+    pub fn file_key(&self) -> Option<crate::sealed::FileKey> {
+        self.key.as_ref().map(DbKey::file_key)
+    }
+
     /// SQLCipher's version, when the database is encrypted.
     pub fn cipher_version(&self) -> Result<Option<String>> {
         if self.key.is_none() {

@@ -213,7 +213,7 @@ impl SyncEngine {
         let mut report = SyncReport::default();
         let mut changed = ChangedRecords::default();
         // Files first: a change never names a file the server lacks.
-        let files = Files::new(self.profile.dir());
+        let files = self.profile.files();
         let progress = |p| self.publish(Event::File(p));
         files.send_waiting(api, store, &progress).await?;
         self.push(api, store, &schema, &mut report, &mut changed)
