@@ -409,8 +409,8 @@ impl Files {
             None => (None, std::fs::metadata(&partial).map_or(0, |m| m.len())),
         };
         let resp = api.blob_get(sha256, Some(through), have).await?;
-        if have > 0 && resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
-            // The whole file comes again: sealed from its start.
+        if resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            // The whole file comes (again): sealed from its start, header and all.
             sealer = self.key.as_deref().map(Sealer::new);
         }
         let resumed = resp.status() == reqwest::StatusCode::PARTIAL_CONTENT;

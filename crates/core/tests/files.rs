@@ -168,6 +168,15 @@ async fn tasks_files_come_when_opened_and_two_laptops_send_a_file_once(server: T
             .expect("present")
             .is_none()
     );
+    // A fetch cut short before its first whole part (a header and nothing
+    // more to continue from) starts over, header and all.
+    let partial = bob.dir.path().join("profile/files/partial");
+    std::fs::create_dir_all(&partial).expect("dir");
+    let key = bob.store().file_key().expect("encrypted");
+    let begun = ferry_core::sealed::Sealer::new(&key)
+        .push(b"the first bytes")
+        .expect("seal");
+    std::fs::write(partial.join(&f.sha256), begun).expect("plant");
     let got = front(&bob)
         .fetch_files("tasks", a, "attachments")
         .await
