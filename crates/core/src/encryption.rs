@@ -43,7 +43,6 @@ const ARGON_LANES: u32 = 1;
 /// Ferry makes new databases with HMAC-SHA256, which processors with SHA
 /// extensions compute about three times as fast (the page reads of a first
 /// pull cost a third as much), and which is as strong for this use.
-/// Not stored in the database: `encryption.json` says which.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum PageMac {
@@ -54,9 +53,6 @@ pub(crate) enum PageMac {
 }
 
 impl PageMac {
-    /// What new databases use.
-    const NEW: PageMac = PageMac::HmacSha256;
-
     fn pragma(self) -> &'static str {
         match self {
             PageMac::HmacSha512 => "HMAC_SHA512",
@@ -65,12 +61,55 @@ impl PageMac {
     }
 }
 
-/// A database key and how its pages are authenticated. Wiped from memory
-/// when dropped; never printed.
+/// How a database's pages are encrypted, beyond the key. Not stored in
+/// the database (nothing of it is readable without them): `encryption.json`
+/// says, and a key file that names none means SQLCipher 4's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Cipher {
+    #[serde(default)]
+    mac: PageMac,
+    /// Bytes per page. SQLCipher's default is 4096; new databases use 8192:
+    /// SQLCipher's work per page is partly fixed, and at 4 KB it doubled a
+    /// first pull's page reads (docs/performance.md), while an edit then
+    /// encrypts only twice the bytes.
+    #[serde(default = "Cipher::default_page_size")]
+    page_size: u32,
+}
+
+impl Default for Cipher {
+    fn default() -> Cipher {
+        Cipher {
+            mac: PageMac::default(),
+            page_size: Cipher::default_page_size(),
+        }
+    }
+}
+
+impl Cipher {
+    /// What new databases use.
+    const NEW: Cipher = Cipher {
+        mac: PageMac::HmacSha256,
+        page_size: 8192,
+    };
+
+    fn default_page_size() -> u32 {
+        4096
+    }
+
+    /// Sets these on database `schema` of `conn`, after its key and before its first read.
+    fn apply(self, conn: &Connection, schema: &str) -> rusqlite::Result<()> {
+        let db = Some(rusqlite::DatabaseName::Attached(schema));
+        conn.pragma_update(db, "cipher_page_size", self.page_size)?;
+        conn.pragma_update(db, "cipher_hmac_algorithm", self.mac.pragma())
+    }
+}
+
+/// A database key and how its pages are encrypted. Wiped from memory when
+/// dropped; never printed.
 #[derive(Clone)]
 pub struct DbKey {
     key: Zeroizing<[u8; 32]>,
-    mac: PageMac,
+    cipher: Cipher,
 }
 
 impl std::fmt::Debug for DbKey {
@@ -80,20 +119,20 @@ impl std::fmt::Debug for DbKey {
 }
 
 impl DbKey {
-    fn new(key: Zeroizing<[u8; 32]>, mac: PageMac) -> DbKey {
-        DbKey { key, mac }
+    fn new(key: Zeroizing<[u8; 32]>, cipher: Cipher) -> DbKey {
+        DbKey { key, cipher }
     }
 
     fn random() -> DbKey {
         let mut key = Zeroizing::new([0u8; 32]);
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, key.as_mut());
-        DbKey::new(key, PageMac::NEW)
+        DbKey::new(key, Cipher::NEW)
     }
 
-    fn from_hex(s: &str, mac: PageMac) -> Option<DbKey> {
+    fn from_hex(s: &str, cipher: Cipher) -> Option<DbKey> {
         let mut key = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(s.trim(), key.as_mut()).ok()?;
-        Some(DbKey::new(key, mac))
+        Some(DbKey::new(key, cipher))
     }
 
     fn to_hex(&self) -> Zeroizing<String> {
@@ -113,16 +152,7 @@ impl DbKey {
     /// Keys the connection's main database (before its first read).
     pub(crate) fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.pragma_update(None, "key", self.pragma().as_str())?;
-        self.set_mac(conn, "main")
-    }
-
-    /// Sets how the pages of `schema`, keyed with this key, are authenticated.
-    fn set_mac(&self, conn: &Connection, schema: &str) -> rusqlite::Result<()> {
-        conn.pragma_update(
-            Some(rusqlite::DatabaseName::Attached(schema)),
-            "cipher_hmac_algorithm",
-            self.mac.pragma(),
-        )
+        self.cipher.apply(conn, "main")
     }
 
     /// A value that tells whether a key is this one, and nothing about it.
@@ -133,7 +163,12 @@ impl DbKey {
         hex::encode(&h.finalize()[..16])
     }
 
-    fn from_passphrase(passphrase: &str, salt: &[u8], cost: &Cost, mac: PageMac) -> Result<DbKey> {
+    fn from_passphrase(
+        passphrase: &str,
+        salt: &[u8],
+        cost: &Cost,
+        cipher: Cipher,
+    ) -> Result<DbKey> {
         let params = argon2::Params::new(cost.memory_kib, cost.iterations, cost.lanes, Some(32))
             .map_err(|e| Error::Inconsistent(format!("{KEY_FILE}: {e}")))?;
         let argon =
@@ -142,7 +177,7 @@ impl DbKey {
         argon
             .hash_password_into(passphrase.as_bytes(), salt, key.as_mut())
             .map_err(|e| Error::Inconsistent(format!("cannot derive the key: {e}")))?;
-        Ok(DbKey::new(key, mac))
+        Ok(DbKey::new(key, cipher))
     }
 }
 
@@ -160,8 +195,8 @@ enum KeyFile {
     Keyring {
         entry: String,
         check: String,
-        #[serde(default)]
-        mac: PageMac,
+        #[serde(flatten)]
+        cipher: Cipher,
     },
     /// A key derived from the passphrase with Argon2id.
     Passphrase {
@@ -169,8 +204,8 @@ enum KeyFile {
         #[serde(flatten)]
         cost: Cost,
         check: String,
-        #[serde(default)]
-        mac: PageMac,
+        #[serde(flatten)]
+        cipher: Cipher,
     },
 }
 
@@ -329,8 +364,15 @@ fn new_key(unlock: &Unlock) -> Result<(DbKey, KeyFile)> {
         let entry = format!("database key {}", uuid::Uuid::new_v4().simple());
         if token_store::set(&entry, key.to_hex().as_str()) {
             let check = key.check();
-            let mac = key.mac;
-            return Ok((key, KeyFile::Keyring { entry, check, mac }));
+            let cipher = key.cipher;
+            return Ok((
+                key,
+                KeyFile::Keyring {
+                    entry,
+                    check,
+                    cipher,
+                },
+            ));
         }
     }
     let Some(passphrase) = &unlock.passphrase else {
@@ -343,7 +385,7 @@ fn new_key(unlock: &Unlock) -> Result<(DbKey, KeyFile)> {
         iterations: ARGON_ITERATIONS,
         lanes: ARGON_LANES,
     };
-    let key = DbKey::from_passphrase(passphrase, &salt, &cost, PageMac::NEW)?;
+    let key = DbKey::from_passphrase(passphrase, &salt, &cost, Cipher::NEW)?;
     let check = key.check();
     Ok((
         key,
@@ -351,7 +393,7 @@ fn new_key(unlock: &Unlock) -> Result<(DbKey, KeyFile)> {
             salt: hex::encode(salt),
             cost,
             check,
-            mac: PageMac::NEW,
+            cipher: Cipher::NEW,
         },
     ))
 }
@@ -359,13 +401,17 @@ fn new_key(unlock: &Unlock) -> Result<(DbKey, KeyFile)> {
 /// The key a key file describes.
 fn existing_key(file: &KeyFile, unlock: &Unlock) -> Result<DbKey> {
     match file {
-        KeyFile::Keyring { entry, check, mac } => {
+        KeyFile::Keyring {
+            entry,
+            check,
+            cipher,
+        } => {
             let found = token_store::get(entry).map_err(|why| Error::KeyUnavailable {
                 detail: format!("does not answer ({})", why.0),
             })?;
             let key = found
                 .as_deref()
-                .and_then(|hex| DbKey::from_hex(hex, *mac))
+                .and_then(|hex| DbKey::from_hex(hex, *cipher))
                 .ok_or_else(|| Error::KeyUnavailable {
                     detail: "no longer holds it".into(),
                 })?;
@@ -380,7 +426,7 @@ fn existing_key(file: &KeyFile, unlock: &Unlock) -> Result<DbKey> {
             salt,
             cost,
             check,
-            mac,
+            cipher,
         } => {
             let Some(passphrase) = &unlock.passphrase else {
                 return Err(Error::PassphraseNeeded { new: false });
@@ -389,7 +435,7 @@ fn existing_key(file: &KeyFile, unlock: &Unlock) -> Result<DbKey> {
                 path: PathBuf::from(KEY_FILE),
                 detail: format!("its salt is not hex ({e})"),
             })?;
-            let key = DbKey::from_passphrase(passphrase, &salt, cost, *mac)?;
+            let key = DbKey::from_passphrase(passphrase, &salt, cost, *cipher)?;
             if key.check() != *check {
                 return Err(Error::WrongPassphrase);
             }
@@ -470,7 +516,7 @@ fn encrypt_in_place(dir: &Path, key: &DbKey) -> Result<()> {
                 "ATTACH DATABASE ?1 AS encrypted KEY ?2",
                 rusqlite::params![new.to_string_lossy(), key.pragma().as_str()],
             )?;
-            key.set_mac(&plain, "encrypted")?;
+            key.cipher.apply(&plain, "encrypted")?;
             plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
             plain.execute_batch(&format!("PRAGMA encrypted.user_version = {version}"))?;
             plain.execute_batch("DETACH DATABASE encrypted")
@@ -530,7 +576,7 @@ mod tests {
     #[test]
     fn a_key_round_trips_through_hex_and_checks_only_itself() {
         let key = DbKey::random();
-        let again = DbKey::from_hex(&key.to_hex(), PageMac::NEW).expect("hex");
+        let again = DbKey::from_hex(&key.to_hex(), Cipher::NEW).expect("hex");
         assert_eq!(key.check(), again.check());
         assert_ne!(key.check(), DbKey::random().check());
         assert!(!format!("{key:?}").contains(&key.to_hex()[..8]));
@@ -543,20 +589,22 @@ mod tests {
             iterations: 1,
             lanes: 1,
         };
-        let a = DbKey::from_passphrase("correct horse", b"0123456789abcdef", &cost, PageMac::NEW)
+        let a = DbKey::from_passphrase("correct horse", b"0123456789abcdef", &cost, Cipher::NEW)
             .expect("a");
-        let b = DbKey::from_passphrase("correct horse", b"0123456789abcdef", &cost, PageMac::NEW)
+        let b = DbKey::from_passphrase("correct horse", b"0123456789abcdef", &cost, Cipher::NEW)
             .expect("b");
-        let c = DbKey::from_passphrase("correct horse", b"fedcba9876543210", &cost, PageMac::NEW)
+        let c = DbKey::from_passphrase("correct horse", b"fedcba9876543210", &cost, Cipher::NEW)
             .expect("c");
         assert_eq!(a.check(), b.check());
         assert_ne!(a.check(), c.check());
     }
 
-    fn opens_with(db: &Path, key: &DbKey, mac: &str) -> bool {
+    fn opens_with(db: &Path, key: &DbKey, mac: &str, page_size: u32) -> bool {
         let conn = Connection::open(db).expect("open");
         conn.pragma_update(None, "key", key.pragma().as_str())
             .expect("key");
+        conn.pragma_update(None, "cipher_page_size", page_size)
+            .expect("page size");
         conn.pragma_update(None, "cipher_hmac_algorithm", mac)
             .expect("mac");
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
@@ -566,34 +614,33 @@ mod tests {
     }
 
     #[test]
-    fn new_databases_authenticate_their_pages_with_hmac_sha256() {
-        let dir = tempfile::tempdir().expect("dir");
+    fn new_databases_use_hmac_sha256_and_8_kb_pages() {
         let unlock = Unlock::new(KeyringUse::Off).passphrase("correct horse");
-        drop(open_store(dir.path(), &unlock).expect("new profile"));
-        let file = read_key_file(dir.path()).expect("read").expect("key file");
-        let key = existing_key(&file, &unlock).expect("key");
-        assert_eq!(key.mac, PageMac::HmacSha256);
-        let db = dir.path().join(DB_FILE);
-        assert!(opens_with(&db, &key, "HMAC_SHA256"));
-        assert!(
-            !opens_with(&db, &key, "HMAC_SHA512"),
-            "the pages are not SQLCipher's default HMAC-SHA512"
-        );
+        let new = tempfile::tempdir().expect("dir");
+        drop(open_store(new.path(), &unlock).expect("new profile"));
         // A plain profile encrypted in place gets the same.
         let plain = tempfile::tempdir().expect("dir");
         drop(open_store(plain.path(), &unlock.clone().unencrypted()).expect("plain"));
         drop(open_store(plain.path(), &unlock).expect("encrypted in place"));
-        let file = read_key_file(plain.path())
-            .expect("read")
-            .expect("key file");
-        let key = existing_key(&file, &unlock).expect("key");
-        let db = plain.path().join(DB_FILE);
-        assert!(opens_with(&db, &key, "HMAC_SHA256"));
-        assert!(!opens_with(&db, &key, "HMAC_SHA512"));
+        for dir in [new.path(), plain.path()] {
+            let file = read_key_file(dir).expect("read").expect("key file");
+            let key = existing_key(&file, &unlock).expect("key");
+            assert_eq!(key.cipher, Cipher::NEW);
+            let db = dir.join(DB_FILE);
+            assert!(opens_with(&db, &key, "HMAC_SHA256", 8192));
+            assert!(
+                !opens_with(&db, &key, "HMAC_SHA512", 8192),
+                "not SQLCipher's default MAC"
+            );
+            assert!(
+                !opens_with(&db, &key, "HMAC_SHA256", 4096),
+                "not SQLCipher's default page size"
+            );
+        }
     }
 
     #[test]
-    fn a_key_file_that_names_no_mac_opens_a_database_made_with_sqlcipher_defaults() {
+    fn a_key_file_that_names_no_cipher_opens_a_database_made_with_sqlcipher_defaults() {
         let dir = tempfile::tempdir().expect("dir");
         let cost = Cost {
             memory_kib: 1024,
@@ -602,7 +649,7 @@ mod tests {
         };
         let salt = b"0123456789abcdef";
         let key =
-            DbKey::from_passphrase("correct horse", salt, &cost, PageMac::HmacSha512).expect("key");
+            DbKey::from_passphrase("correct horse", salt, &cost, Cipher::default()).expect("key");
         {
             let conn = Connection::open(dir.path().join(DB_FILE)).expect("open");
             conn.pragma_update(None, "key", key.pragma().as_str())

@@ -12,7 +12,7 @@
 //!
 //! | file | the handle's public methods |
 //! |---|---|
-//! | mod.rs (the handle) | `open`, `open_with_key`, `open_in_memory`, `path`, `encrypted`, `cipher_version`, `second_connection`, `simulate_full_disk` |
+//! | mod.rs (the handle) | `open`, `open_with_key`, `open_in_memory`, `path`, `encrypted`, `file_key`, `cipher_version`, `second_connection`, `simulate_full_disk` |
 //! | settings.rs | `setting`, `set_setting`, `set_settings`, `cursor`, `last_sync`, `work_offline`, `set_work_offline` |
 //! | counts.rs | `counts`, `pending_counts` |
 //! | schema.rs | `replace_schema`, `collections`, `collection` |
