@@ -68,10 +68,10 @@ impl PageMac {
 pub(crate) struct Cipher {
     #[serde(default)]
     mac: PageMac,
-    /// Bytes per page. SQLCipher's default is 4096; new databases use 8192:
-    /// SQLCipher's work per page is partly fixed, and at 4 KB it doubled a
-    /// first pull's page reads (docs/performance.md), while an edit then
-    /// encrypts only twice the bytes.
+    /// Bytes per page; SQLCipher's default, 4096, is what new databases
+    /// use too. Larger pages make long scans cheaper (SQLCipher's work per
+    /// page is partly fixed) and every edit dearer (an edit writes some 30
+    /// pages, each encrypted whole): docs/performance.md has both measured.
     #[serde(default = "Cipher::default_page_size")]
     page_size: u32,
 }
@@ -89,7 +89,7 @@ impl Cipher {
     /// What new databases use.
     const NEW: Cipher = Cipher {
         mac: PageMac::HmacSha256,
-        page_size: 8192,
+        page_size: 4096,
     };
 
     fn default_page_size() -> u32 {
@@ -614,7 +614,7 @@ mod tests {
     }
 
     #[test]
-    fn new_databases_use_hmac_sha256_and_8_kb_pages() {
+    fn new_databases_use_hmac_sha256_and_the_page_size_recorded() {
         let unlock = Unlock::new(KeyringUse::Off).passphrase("correct horse");
         let new = tempfile::tempdir().expect("dir");
         drop(open_store(new.path(), &unlock).expect("new profile"));
@@ -627,53 +627,72 @@ mod tests {
             let key = existing_key(&file, &unlock).expect("key");
             assert_eq!(key.cipher, Cipher::NEW);
             let db = dir.join(DB_FILE);
-            assert!(opens_with(&db, &key, "HMAC_SHA256", 8192));
+            assert!(opens_with(&db, &key, "HMAC_SHA256", 4096));
             assert!(
-                !opens_with(&db, &key, "HMAC_SHA512", 8192),
+                !opens_with(&db, &key, "HMAC_SHA512", 4096),
                 "not SQLCipher's default MAC"
             );
             assert!(
-                !opens_with(&db, &key, "HMAC_SHA256", 4096),
-                "not SQLCipher's default page size"
+                !opens_with(&db, &key, "HMAC_SHA256", 8192),
+                "pages of the size recorded"
             );
         }
     }
 
     #[test]
-    fn a_key_file_that_names_no_cipher_opens_a_database_made_with_sqlcipher_defaults() {
-        let dir = tempfile::tempdir().expect("dir");
+    fn a_key_file_opens_its_database_with_the_cipher_it_names_or_sqlcipher_defaults() {
         let cost = Cost {
             memory_kib: 1024,
             iterations: 1,
             lanes: 1,
         };
         let salt = b"0123456789abcdef";
-        let key =
-            DbKey::from_passphrase("correct horse", salt, &cost, Cipher::default()).expect("key");
-        {
-            let conn = Connection::open(dir.path().join(DB_FILE)).expect("open");
-            conn.pragma_update(None, "key", key.pragma().as_str())
+        // (what the key file adds, the pragmas the database was made with)
+        let cases = [
+            (serde_json::json!({}), vec![]),
+            (
+                serde_json::json!({"mac": "hmac-sha256", "page_size": 8192}),
+                vec![
+                    ("cipher_page_size", "8192"),
+                    ("cipher_hmac_algorithm", "HMAC_SHA256"),
+                ],
+            ),
+        ];
+        for (named, made_with) in cases {
+            let dir = tempfile::tempdir().expect("dir");
+            let key = DbKey::from_passphrase("correct horse", salt, &cost, Cipher::default())
                 .expect("key");
-            conn.execute_batch(
-                "CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('still here');",
-            )
-            .expect("write");
+            {
+                let conn = Connection::open(dir.path().join(DB_FILE)).expect("open");
+                conn.pragma_update(None, "key", key.pragma().as_str())
+                    .expect("key");
+                for (pragma, value) in &made_with {
+                    conn.pragma_update(None, pragma, value).expect("cipher");
+                }
+                conn.execute_batch(
+                    "CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('still here');",
+                )
+                .expect("write");
+            }
+            let mut file = serde_json::json!({
+                "kind": "passphrase",
+                "salt": hex::encode(salt),
+                "memory_kib": 1024,
+                "iterations": 1,
+                "lanes": 1,
+                "check": key.check(),
+            });
+            if let (Some(file), Some(named)) = (file.as_object_mut(), named.as_object()) {
+                file.extend(named.clone());
+            }
+            std::fs::write(dir.path().join(KEY_FILE), file.to_string()).expect("key file");
+            let unlock = Unlock::new(KeyringUse::Off).passphrase("correct horse");
+            let (store, protection) = open_store(dir.path(), &unlock).expect("opens");
+            assert_eq!(protection, Protection::Passphrase);
+            let kept: String = store
+                .read(|c| Ok(c.query_row("SELECT v FROM kept", [], |r| r.get(0))?))
+                .expect("read");
+            assert_eq!(kept, "still here", "{named}");
         }
-        let file = serde_json::json!({
-            "kind": "passphrase",
-            "salt": hex::encode(salt),
-            "memory_kib": 1024,
-            "iterations": 1,
-            "lanes": 1,
-            "check": key.check(),
-        });
-        std::fs::write(dir.path().join(KEY_FILE), file.to_string()).expect("key file");
-        let unlock = Unlock::new(KeyringUse::Off).passphrase("correct horse");
-        let (store, protection) = open_store(dir.path(), &unlock).expect("opens");
-        assert_eq!(protection, Protection::Passphrase);
-        let kept: String = store
-            .read(|c| Ok(c.query_row("SELECT v FROM kept", [], |r| r.get(0))?))
-            .expect("read");
-        assert_eq!(kept, "still here");
     }
 }
