@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use common::{EventStream, PASSWORD, TestServer, assert_error, create, test_limits};
+use common::{Captured, EventStream, PASSWORD, TestServer, assert_error, create, test_limits};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -120,8 +120,9 @@ async fn a_user_sees_their_devices_and_signs_out_another_of_theirs_only() {
     assert_eq!(left[0]["name"], "alice-laptop");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
 async fn a_device_told_to_wipe_hears_so_and_others_keep_working() {
+    let (log, _guard) = Captured::logs("ferry_server=info");
     let server = TestServer::start().await;
     let laptop = sign_in(&server, "alice", "alice-laptop").await;
     let other = sign_in(&server, "alice", "alice-desktop").await;
@@ -141,6 +142,7 @@ async fn a_device_told_to_wipe_hears_so_and_others_keep_working() {
     let message = assert_error(
         server
             .get("/v1/schema", &laptop)
+            .header("Ferry-Unsent-Edits", "7")
             .send()
             .await
             .expect("schema"),
@@ -150,6 +152,19 @@ async fn a_device_told_to_wipe_hears_so_and_others_keep_working() {
     .await;
     assert!(message.contains("delete its local data"), "{message}");
     assert_eq!(devices(&server, &other).await.len(), 1);
+    // The audit line names the user and device and counts what is lost.
+    let text = log.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("told a device to wipe its data"))
+        .unwrap_or_else(|| panic!("no wipe line: {text}"));
+    for part in [
+        "username=alice".to_string(),
+        format!("device_id={id}"),
+        "unsent_edits=Some(7)".to_string(),
+    ] {
+        assert!(line.contains(&part), "{part} in {line}");
+    }
 }
 
 #[tokio::test]

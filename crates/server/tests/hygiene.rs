@@ -4,38 +4,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use common::TestServer;
-
-/// Log output gathered in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        let bytes = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
+use common::{Captured, TestServer};
 
 #[tokio::test]
 async fn api_answers_are_neither_sniffed_nor_cached() {
@@ -66,14 +35,7 @@ async fn api_answers_are_neither_sniffed_nor_cached() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_username_with_newlines_and_escape_codes_cannot_forge_log_lines() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("ferry_server=info")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::logs("ferry_server=info");
 
     let server = TestServer::start().await;
     // At most 64 bytes, the longest username the server takes.
