@@ -107,8 +107,9 @@ impl Files {
         let Some(key) = self.key.as_deref() else {
             return Ok(0);
         };
-        for plain_only in ["thumbs", "open"] {
-            let dir = self.dir.join(plain_only);
+        // Thumbnails, and the copies opened by older versions beside the files.
+        let profile_dir = self.dir.parent().unwrap_or(&self.dir);
+        for dir in [self.dir.join("thumbs"), profile_dir.join("open")] {
             match std::fs::remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

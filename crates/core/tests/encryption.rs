@@ -171,6 +171,10 @@ async fn a_plain_profile_is_encrypted_in_place_with_its_outbox() {
         .expect("outbox")
         .outbox;
     drop(engine);
+    // A copy opened by an older version of the app, beside the files.
+    let opened = profile_dir.join("open").join("0123456789abcdef");
+    std::fs::create_dir_all(&opened).expect("dir");
+    std::fs::write(opened.join("marked.jpg"), MARKER).expect("opened copy");
     assert_eq!(header(&profile_dir), b"SQLite format 3\0".to_vec());
     let plain_files = files_holding(&profile_dir, MARKER);
     assert!(
