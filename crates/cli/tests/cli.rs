@@ -750,7 +750,7 @@ async fn devices_are_listed_and_one_signs_another_out() {
     assert!(
         other["app_version"]
             .as_str()
-            .is_some_and(|v| v.starts_with("ferry-core")),
+            .is_some_and(|v| v == concat!("ferry CLI ", env!("CARGO_PKG_VERSION"))),
         "{other}"
     );
     let text = ok(&laptop, &["devices"]).await;

@@ -157,7 +157,7 @@ impl Client {
         let device = crate::device::device_name(self.app);
         let result = self
             .engine
-            .login(server.trim(), username.trim(), password, &device)
+            .login_as(server.trim(), username.trim(), password, &device, self.app)
             .await;
         if result.is_ok() {
             self.store().set_work_offline(false)?;

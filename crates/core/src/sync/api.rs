@@ -252,18 +252,21 @@ impl Api {
         Ok(health)
     }
 
+    /// Signs in as device `device_name` of app `app` ("ferry CLI"), which the
+    /// server lists with this version.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         device_name: &str,
+        app: &str,
     ) -> Result<LoginResponse> {
         let body = LoginRequest {
             username: username.to_string(),
             password: password.to_string(),
             device_name: device_name.to_string(),
             platform: Some(std::env::consts::OS.to_string()),
-            app_version: Some(USER_AGENT.replace('/', " ")),
+            app_version: Some(format!("{app} {}", env!("CARGO_PKG_VERSION"))),
         };
         match self
             .json(self.request(Method::POST, "/v1/auth/login").json(&body))

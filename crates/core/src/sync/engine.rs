@@ -110,6 +110,19 @@ impl SyncEngine {
         password: &str,
         device_name: &str,
     ) -> Result<Account> {
+        self.login_as(server, username, password, device_name, "ferry-core")
+            .await
+    }
+
+    /// [`SyncEngine::login`] for app `app` (as the server's device list names it).
+    pub async fn login_as(
+        &self,
+        server: &str,
+        username: &str,
+        password: &str,
+        device_name: &str,
+        app: &str,
+    ) -> Result<Account> {
         let server = normalise_url(server)?;
         let store = self.profile.store();
         if let Some(current) = self.profile.account()? {
@@ -126,7 +139,7 @@ impl SyncEngine {
         }
         let api = Api::with_options(&server, None, self.http.clone())?;
         api.health().await?;
-        let login = api.login(username, password, device_name).await?;
+        let login = api.login(username, password, device_name, app).await?;
         let account = Account {
             server: server.clone(),
             username: login.user.username.clone(),
