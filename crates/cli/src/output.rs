@@ -14,7 +14,7 @@ use serde_json::Value;
 /// Prints a line of human text, control characters escaped.
 macro_rules! say {
     ($($arg:tt)*) => {
-        println!("{}", $crate::output::safe(&format!($($arg)*)))
+        $crate::output::line(&$crate::output::safe(&format!($($arg)*)))
     };
 }
 
@@ -53,9 +53,24 @@ pub fn safe(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// Writes a line to standard output. When the reader has gone (`ferry ls |
+/// head`), ferry ends quietly with the status of a tool killed by SIGPIPE
+/// (141); the profile is left as after a crash, which loses nothing.
+pub fn line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("ferry: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints `value` as JSON.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    line(&serde_json::to_string_pretty(value)?);
     Ok(())
 }
 

@@ -816,3 +816,30 @@ async fn a_device_told_to_wipe_deletes_its_data_and_key_and_says_why() {
     let o = ferry(&profile, &["login", &server.url, "alice"], "demo\n").await;
     assert_eq!(o.status.code(), Some(0), "login again: {}", stderr(&o));
 }
+
+#[tokio::test]
+async fn output_into_a_closed_pipe_ends_quietly() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("p");
+    login(&server, &profile, "alice").await;
+    ok(&profile, &["sync"]).await;
+    // As `ferry status | head -0`: the reader is gone before the first line.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("--profile")
+        .arg(&profile)
+        .arg("status")
+        .env("FERRY_KEYRING", "off")
+        .env("FERRY_PASSPHRASE", common::PASSPHRASE)
+        .env_remove("FERRY_PROFILE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.trim().is_empty(), "nothing said: {stderr}");
+}
