@@ -159,25 +159,7 @@ impl Files {
         let dir = path.parent().unwrap_or(&self.dir);
         let mut input =
             std::fs::File::open(path).map_err(io(format!("cannot read {}", path.display())))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .map_err(io(format!("cannot write in {}", dir.display())))?;
-        let mut sealer = Sealer::new(key);
-        let mut buf = vec![0u8; 1024 * 1024];
-        loop {
-            let n = input
-                .read(&mut buf)
-                .map_err(io(format!("cannot read {}", path.display())))?;
-            if n == 0 {
-                break;
-            }
-            tmp.write_all(&sealer.push(&buf[..n])?)
-                .map_err(io(format!("cannot write in {}", dir.display())))?;
-        }
-        tmp.write_all(&sealer.finish()?)
-            .map_err(io(format!("cannot write in {}", dir.display())))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(io(format!("cannot write in {}", dir.display())))?;
+        let tmp = copy_in(&mut input, path, dir, Some(Sealer::new(key)), |_| {})?;
         tmp.persist(path)
             .map_err(|e| Error::io(format!("cannot write {}", path.display()), e.error))?;
         Ok(())
@@ -216,34 +198,13 @@ impl Files {
         let tmp_dir = self.dir.join("tmp");
         std::fs::create_dir_all(&tmp_dir)
             .map_err(io(format!("cannot create {}", tmp_dir.display())))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
-            .map_err(io(format!("cannot write in {}", tmp_dir.display())))?;
         let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1024 * 1024];
         let mut size = 0u64;
-        let mut sealer = self.key.as_deref().map(Sealer::new);
-        loop {
-            let n = input
-                .read(&mut buf)
-                .map_err(io(format!("cannot read {}", source.display())))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            let written = match sealer.as_mut() {
-                Some(s) => tmp.write_all(&s.push(&buf[..n])?),
-                None => tmp.write_all(&buf[..n]),
-            };
-            written.map_err(io(format!("cannot write in {}", tmp_dir.display())))?;
-            size += n as u64;
-        }
-        if let Some(s) = sealer {
-            tmp.write_all(&s.finish()?)
-                .map_err(io(format!("cannot write in {}", tmp_dir.display())))?;
-        }
-        tmp.as_file()
-            .sync_all()
-            .map_err(io(format!("cannot write in {}", tmp_dir.display())))?;
+        let sealer = self.key.as_deref().map(Sealer::new);
+        let tmp = copy_in(&mut input, source, &tmp_dir, sealer, |bytes| {
+            hasher.update(bytes);
+            size += bytes.len() as u64;
+        })?;
         let sha256 = hex::encode(hasher.finalize());
         let path = self.path(&sha256);
         self.dir_for(&path)?;
@@ -524,6 +485,40 @@ pub fn cache_limit(store: &LocalStore) -> Result<u64> {
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(DEFAULT_CACHE_MB);
     Ok(mb.saturating_mul(1024 * 1024))
+}
+
+/// Copies `input` (read from `source`) into a new synced temporary file in
+/// `dir`, sealed when a sealer is given; `each` sees the plain bytes.
+fn copy_in(
+    input: &mut impl Read,
+    source: &Path,
+    dir: &Path,
+    mut sealer: Option<Sealer>,
+    mut each: impl FnMut(&[u8]),
+) -> Result<tempfile::NamedTempFile> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(io(format!("cannot write in {}", dir.display())))?;
+    let write_err = || io(format!("cannot write in {}", dir.display()));
+    let mut buf = vec![0u8; 1024 * 1024];
+    loop {
+        let n = input
+            .read(&mut buf)
+            .map_err(io(format!("cannot read {}", source.display())))?;
+        if n == 0 {
+            break;
+        }
+        each(&buf[..n]);
+        let written = match sealer.as_mut() {
+            Some(s) => tmp.write_all(&s.push(&buf[..n])?),
+            None => tmp.write_all(&buf[..n]),
+        };
+        written.map_err(write_err())?;
+    }
+    if let Some(s) = sealer {
+        tmp.write_all(&s.finish()?).map_err(write_err())?;
+    }
+    tmp.as_file().sync_all().map_err(write_err())?;
+    Ok(tmp)
 }
 
 impl Files {
