@@ -85,6 +85,17 @@ fn entry_of(dir: &Path) -> (String, String) {
     ("ferry".to_string(), entry)
 }
 
+/// A new profile keyed from the keyring: its folder (kept by the guard) and entry.
+fn new_profile() -> (tempfile::TempDir, std::path::PathBuf, (String, String)) {
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("profile");
+    let profile = Profile::open_with(&dir, &Unlock::new(KeyringUse::Auto)).expect("new");
+    assert_eq!(profile.protection(), Protection::Keyring);
+    drop(profile);
+    let entry = entry_of(&dir);
+    (tmp, dir, entry)
+}
+
 fn db_bytes(dir: &Path) -> Vec<u8> {
     std::fs::read(dir.join("ferry.db")).expect("database")
 }
@@ -132,11 +143,8 @@ fn a_key_in_the_keyring_opens_the_profile_without_a_word_and_is_never_in_a_file(
 #[test]
 fn a_keyring_that_lost_the_key_or_holds_another_is_said_and_changes_nothing() {
     let secrets = secrets();
-    let tmp = tempfile::tempdir().expect("dir");
-    let dir = tmp.path().join("profile");
+    let (_tmp, dir, entry) = new_profile();
     let auto = Unlock::new(KeyringUse::Auto);
-    drop(Profile::open_with(&dir, &auto).expect("new"));
-    let entry = entry_of(&dir);
     let key = held(&secrets).get(&entry).cloned().expect("key");
     let before = db_bytes(&dir);
 
@@ -171,10 +179,8 @@ fn a_keyring_that_lost_the_key_or_holds_another_is_said_and_changes_nothing() {
 #[test]
 fn a_wipe_takes_the_key_out_of_the_keyring() {
     let secrets = secrets();
-    let tmp = tempfile::tempdir().expect("dir");
-    let dir = tmp.path().join("profile");
-    let profile = Profile::open_with(&dir, &Unlock::new(KeyringUse::Auto)).expect("new");
-    let entry = entry_of(&dir);
+    let (_tmp, dir, entry) = new_profile();
+    let profile = Profile::open_with(&dir, &Unlock::new(KeyringUse::Auto)).expect("opens");
     assert!(held(&secrets).contains_key(&entry));
     profile.wipe().expect("wipe");
     assert!(!held(&secrets).contains_key(&entry), "the key is gone");
