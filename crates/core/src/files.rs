@@ -82,12 +82,25 @@ impl Files {
 
     /// Copies the plain bytes of a file kept here to `to`. Blocking.
     pub fn copy_out(&self, path: &Path, to: &Path) -> Result<u64> {
-        crate::sealed::copy_out(self.key.as_deref(), path, to)
+        let mut input = self.reader(path, 0)?;
+        let mut out =
+            std::fs::File::create(to).map_err(io(format!("cannot write {}", to.display())))?;
+        std::io::copy(&mut input, &mut out).map_err(io(format!(
+            "cannot copy {} to {}",
+            path.display(),
+            to.display()
+        )))
     }
 
     /// Keeps `bytes` at `path` in this profile (sealed when it is encrypted).
-    pub fn write_small(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        crate::sealed::write(self.key.as_deref(), path, bytes)
+    pub fn write_small(&self, path: &Path, mut bytes: &[u8]) -> Result<()> {
+        self.dir_for(path)?;
+        let dir = path.parent().unwrap_or(&self.dir);
+        let sealer = self.key.as_deref().map(Sealer::new);
+        copy_in(&mut bytes, path, dir, sealer, |_| {})?
+            .persist(path)
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e.error))?;
+        Ok(())
     }
 
     /// Reads what [`Files::write_small`] kept. Blocking.
@@ -153,6 +166,14 @@ impl Files {
             );
         }
         Ok(sealed)
+    }
+
+    fn sha256_of(&self, path: &Path) -> Result<String> {
+        let mut file = self.reader(path, 0)?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher)
+            .map_err(io(format!("cannot read {}", path.display())))?;
+        Ok(hex::encode(hasher.finalize()))
     }
 
     fn seal_file(&self, key: &FileKey, path: &Path) -> Result<()> {
@@ -519,16 +540,6 @@ fn copy_in(
     }
     tmp.as_file().sync_all().map_err(write_err())?;
     Ok(tmp)
-}
-
-impl Files {
-    fn sha256_of(&self, path: &Path) -> Result<String> {
-        let mut file = self.reader(path, 0)?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher)
-            .map_err(io(format!("cannot read {}", path.display())))?;
-        Ok(hex::encode(hasher.finalize()))
-    }
 }
 
 /// The bytes of a blocking reader as a stream, read `chunk` at a time on the blocking pool.

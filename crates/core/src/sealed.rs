@@ -308,43 +308,6 @@ impl Read for Opener {
     }
 }
 
-/// Writes `bytes` to `path` sealed with `key` (as they are without one),
-/// through a temporary file renamed into place.
-pub fn write(key: Option<&FileKey>, path: &Path, bytes: &[u8]) -> Result<()> {
-    let out = match key {
-        Some(key) => {
-            let mut sealer = Sealer::new(key);
-            let mut out = sealer.push(bytes)?;
-            out.extend(sealer.finish()?);
-            out
-        }
-        None => bytes.to_vec(),
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| Error::io(format!("cannot write in {}", dir.display()), e))?;
-    std::fs::write(tmp.path(), &out)
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e.error))?;
-    Ok(())
-}
-
-/// Copies the plain bytes of a kept file to `to` (created or replaced).
-pub fn copy_out(key: Option<&FileKey>, from: &Path, to: &Path) -> Result<u64> {
-    let mut input = reader(key, from, 0)?;
-    let mut out = std::fs::File::create(to)
-        .map_err(|e| Error::io(format!("cannot write {}", to.display()), e))?;
-    std::io::copy(&mut input, &mut out).map_err(|e| {
-        Error::io(
-            format!("cannot copy {} to {}", from.display(), to.display()),
-            e,
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
