@@ -11,7 +11,7 @@ use std::sync::mpsc::SyncSender;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::schema::{collections_in, sort_indexes, sync_sort_indexes};
+use super::schema::{collections_in, sync_sort_keys};
 use super::{LocalStore, get_setting, set_setting};
 use crate::encryption::DbKey;
 use crate::error::Result;
@@ -139,10 +139,7 @@ impl LocalStore {
             tx.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
             set_setting(tx, BULK_LOAD, Some("1"))?;
             tx.execute_batch("DROP TRIGGER IF EXISTS records_fts_insert; DROP TRIGGER IF EXISTS records_fts_update;")?;
-            for index in sort_indexes(tx)? {
-                tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))?;
-            }
-            Ok(())
+            sync_sort_keys(tx, &[], false)
         })
     }
 
@@ -186,7 +183,7 @@ impl LocalStore {
                 )?;
             }
             let searchable = start.elapsed();
-            sync_sort_indexes(tx, &collections_in(tx)?, true)?;
+            sync_sort_keys(tx, &collections_in(tx)?, true)?;
             tracing::debug!(
                 ?searchable,
                 sortable = ?start.elapsed() - searchable,
@@ -252,7 +249,12 @@ mod tests {
         let mut q = Query::new("tasks");
         q.search = Some("plumb".into());
         assert_eq!(store.query(&q).expect("search").records.len(), 1);
-        assert_eq!(store.read(sort_indexes).expect("indexes").len(), 1);
+        assert_eq!(
+            store
+                .read(|c| super::super::schema::names_in(c, "table", "sort:"))
+                .expect("sort keys"),
+            vec!["sort:tasks"]
+        );
         assert!(!store.read(active).expect("bulk state"));
     }
 }

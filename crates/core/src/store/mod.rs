@@ -132,16 +132,12 @@ impl LocalStore {
             key,
             search: search::SearchSettings::default(),
         };
-        if found < migrations::SORT_INDEX_SHAPE {
-            // Built by an older Ferry: the sort indexes get their current shape.
+        if found < migrations::SORT_KEY_SHAPE {
+            // Built by an older Ferry: the sort keys get their current shape
+            // (a bulk load cut short builds them at its end, below).
             store.write(|tx| {
-                if bulk::active(tx)? {
-                    return Ok(());
-                }
-                for index in schema::sort_indexes(tx)? {
-                    tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))?;
-                }
-                schema::sync_sort_indexes(tx, &schema::collections_in(tx)?, true)
+                let build = !bulk::active(tx)?;
+                schema::sync_sort_keys(tx, &schema::collections_in(tx)?, build)
             })?;
         }
         // A bulk load cut short by a crash is finished now.
@@ -347,7 +343,7 @@ mod tests {
     }
 
     #[test]
-    fn opening_a_database_of_an_older_ferry_reshapes_its_sort_indexes() {
+    fn opening_a_database_of_an_older_ferry_moves_its_sort_indexes_into_sort_keys() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ferry.db");
         {
@@ -369,16 +365,16 @@ mod tests {
             .expect("old index");
         }
         let store = LocalStore::open(&path).expect("open");
-        let sql: String = store
+        let (legacy, keys) = store
             .read(|c| {
-                Ok(c.query_row(
-                    "SELECT sql FROM sqlite_master WHERE name = 'sort_tasks__owner'",
-                    [],
-                    |r| r.get(0),
-                )?)
+                Ok((
+                    schema::names_in(c, "index", "sort_")?,
+                    schema::names_in(c, "index", "sort:")?,
+                ))
             })
-            .expect("index");
-        assert!(sql.contains("deleted = 0"), "{sql}");
+            .expect("indexes");
+        assert!(legacy.is_empty(), "{legacy:?}");
+        assert_eq!(keys, vec!["sort:tasks:owner", "sort:tasks:title"]);
         let mut q = Query::new("tasks");
         q.sort = Some("owner".into());
         q.search = Some("tap".into());

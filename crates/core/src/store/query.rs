@@ -1,6 +1,6 @@
 //! Paged, sorted, filtered and searched reads of one collection. Nothing
-//! here ever loads a whole collection: every query has a limit, sorts use
-//! the per-field indexes the schema cache keeps, and search uses FTS5.
+//! here ever loads a whole collection: every query has a limit, sorts walk
+//! the per-field sort keys the schema cache keeps, and search uses FTS5.
 
 use ferry_protocol::Fields;
 use rusqlite::types::Value as SqlValue;
@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::LocalStore;
-use super::records::{LocalRecord, RECORD_SELECT, from_row};
-use super::schema::safe_name;
+use super::records::{LocalRecord, RECORD_COLUMNS, RECORD_SELECT, from_row};
+use super::schema::{has_sort_key, safe_name, sort_column, sort_table};
 use super::search::{self, Search};
 use crate::error::{Error, Result};
 
@@ -208,25 +208,23 @@ impl LocalStore {
             SortOrder::Ascending => "ASC",
             SortOrder::Descending => "DESC",
         };
-        let key = match &sort {
-            Some(name) => format!("json_extract(r.fields, '$.{name}')"),
-            None => "r.id".to_string(),
-        };
+        let sort = sort.as_deref();
         let limit = q.limit.clamp(1, MAX_PAGE);
         if let Some(expr) = search {
             let (mut conditions, mut args) = (String::new(), Vec::new());
             push_conditions(q, None, &mut conditions, &mut args)?;
-            let page = search::PageQuery {
-                collection: &q.collection,
-                conditions: &conditions,
-                args: &args,
-                key: &key,
-                dir,
-                offset: q.offset,
-                rows: limit + 1,
-                settings: self.search,
-            };
             return self.read(|c| {
+                let order = order_in(c, &q.collection, sort)?;
+                let page = search::PageQuery {
+                    collection: &q.collection,
+                    conditions: &conditions,
+                    args: &args,
+                    order: &order,
+                    dir,
+                    offset: q.offset,
+                    rows: limit + 1,
+                    settings: self.search,
+                };
                 let rids = search::page(c, &page, &expr)?;
                 let mut stmt = c.prepare_cached(&format!("{RECORD_SELECT} WHERE r.rid = ?1"))?;
                 let mut records = Vec::with_capacity(limit.min(rids.len()));
@@ -246,49 +244,37 @@ impl LocalStore {
         // the records with a value, then (when the page reaches past them)
         // those without, each part walking the field's index.
         if sort.is_some() && q.order == SortOrder::Ascending {
-            let filled = self.page_where(
-                q,
-                &key,
-                dir,
-                &format!(" AND {key} IS NOT NULL"),
-                q.offset,
-                limit,
-            )?;
+            let filled = self.page_where(q, sort, dir, Part::Filled, q.offset, limit)?;
             if filled.has_more {
                 return Ok(filled);
             }
             let (skip, mut records) = if filled.records.is_empty() && q.offset > 0 {
-                let with_value = self.count_where(q, &format!(" AND {key} IS NOT NULL"))?;
+                let with_value = self.count_filled(q, sort)?;
                 (q.offset.saturating_sub(with_value), Vec::new())
             } else {
                 (0, filled.records)
             };
-            let empty = self.page_where(
-                q,
-                "r.rid",
-                dir,
-                &format!(" AND {key} IS NULL"),
-                skip,
-                limit - records.len(),
-            )?;
+            let empty = self.page_where(q, sort, dir, Part::Empty, skip, limit - records.len())?;
             records.extend(empty.records);
             return Ok(Page {
                 records,
                 has_more: empty.has_more,
             });
         }
-        self.page_where(q, &key, dir, "", q.offset, limit)
+        self.page_where(q, sort, dir, Part::All, q.offset, limit)
     }
 
-    /// How many live records match `q`'s filters and `extra` (no search).
-    fn count_where(&self, q: &Query, extra: &str) -> Result<usize> {
-        let mut sql = format!(
-            "SELECT count(*) FROM records r WHERE r.collection = '{}' AND r.deleted = 0{extra}",
-            q.collection
-        );
-        let mut args: Vec<SqlValue> = Vec::new();
-        push_conditions(q, None, &mut sql, &mut args)?;
+    /// How many live records matching `q`'s filters (no search) have a
+    /// value to sort by.
+    fn count_filled(&self, q: &Query, sort: Option<&str>) -> Result<usize> {
         self.read(|c| {
+            let order = order_in(c, &q.collection, sort)?;
+            let mut sql = format!(
+                "SELECT count(*) FROM {} WHERE r.collection = '{}' AND r.deleted = 0 AND {} IS NOT NULL",
+                order.from, q.collection, order.key
+            );
+            let mut args: Vec<SqlValue> = Vec::new();
+            push_conditions(q, None, &mut sql, &mut args)?;
             let n: i64 = c
                 .prepare_cached(&sql)?
                 .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
@@ -296,33 +282,20 @@ impl LocalStore {
         })
     }
 
-    /// A page of the live records matching `q`'s filters and `extra` (no
-    /// search), ordered by `key` then row id.
+    /// A page of the live records matching `q`'s filters (no search) in
+    /// `part`, sorted by `sort` then row id.
     fn page_where(
         &self,
         q: &Query,
-        key: &str,
+        sort: Option<&str>,
         dir: &str,
-        extra: &str,
+        part: Part,
         offset: usize,
         limit: usize,
     ) -> Result<Page> {
-        // The collection name is spliced in (it is a safe name) so the planner can use the partial sort indexes.
-        let mut sql = format!(
-            "{RECORD_SELECT} WHERE r.collection = '{}' AND r.deleted = 0{extra}",
-            q.collection
-        );
-        let mut args: Vec<SqlValue> = Vec::new();
-        push_conditions(q, None, &mut sql, &mut args)?;
-        sql.push_str(&format!(" ORDER BY {key} {dir}, r.rid {dir}"));
-        args.push(SqlValue::Integer(
-            i64::try_from(limit + 1).unwrap_or(i64::MAX),
-        ));
-        sql.push_str(&format!(" LIMIT ?{}", args.len()));
-        args.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-        sql.push_str(&format!(" OFFSET ?{}", args.len()));
-        tracing::trace!(%sql, "query");
         self.read(|c| {
+            let (sql, args) = page_sql(c, q, sort, dir, part, offset, limit)?;
+            tracing::trace!(%sql, "query");
             let mut stmt = c.prepare_cached(&sql)?;
             let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
             let mut records = Vec::with_capacity(limit.min(128));
@@ -339,34 +312,139 @@ impl LocalStore {
     }
 }
 
+/// The statement reading a page (see [`LocalStore::page_where`]) and its parameters.
+fn page_sql(
+    c: &rusqlite::Connection,
+    q: &Query,
+    sort: Option<&str>,
+    dir: &str,
+    part: Part,
+    offset: usize,
+    limit: usize,
+) -> Result<(String, Vec<SqlValue>)> {
+    let order = order_in(c, &q.collection, sort)?;
+    let (key, rid) = (&order.key, order.rid);
+    let (only, by) = match part {
+        Part::All => (String::new(), format!("{key} {dir}, {rid} {dir}")),
+        Part::Filled => (
+            format!(" AND {key} IS NOT NULL"),
+            format!("{key} {dir}, {rid} {dir}"),
+        ),
+        Part::Empty => (format!(" AND {key} IS NULL"), format!("{rid} {dir}")),
+    };
+    // The collection name is spliced in (it is a safe name) so the
+    // planner sees which records the walk reads.
+    let mut sql = format!(
+        "{RECORD_COLUMNS} FROM {} WHERE r.collection = '{}' AND r.deleted = 0{only}",
+        order.walk, q.collection
+    );
+    let mut args: Vec<SqlValue> = Vec::new();
+    push_conditions(q, None, &mut sql, &mut args)?;
+    sql.push_str(&format!(" ORDER BY {by}"));
+    args.push(SqlValue::Integer(
+        i64::try_from(limit + 1).unwrap_or(i64::MAX),
+    ));
+    sql.push_str(&format!(" LIMIT ?{}", args.len()));
+    args.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+    sql.push_str(&format!(" OFFSET ?{}", args.len()));
+    Ok((sql, args))
+}
+
+/// Which of a collection's records a page is taken from.
+#[derive(Clone, Copy)]
+enum Part {
+    All,
+    /// Those with a value to sort by, in its order.
+    Filled,
+    /// Those without, in row id order.
+    Empty,
+}
+
+/// How a page is ordered: by `key`, then by row id (`rid`).
+pub(crate) struct Order {
+    /// The records joined with their sort keys, if any: `r` is `records`.
+    pub from: String,
+    /// The same, walked in the sort key's order (its table first).
+    pub walk: String,
+    pub key: String,
+    pub rid: &'static str,
+    /// False when ordered by record id (a collection not in the schema).
+    pub by_field: bool,
+}
+
+/// How to order `collection` by `sort`: by its sort key when the field has
+/// one (see `schema.rs`), else by the value in the record.
+fn order_in(c: &rusqlite::Connection, collection: &str, sort: Option<&str>) -> Result<Order> {
+    let records = || "records r".to_string();
+    Ok(match sort {
+        Some(name) if has_sort_key(c, collection, name)? => {
+            let table = sort_table(collection);
+            Order {
+                from: format!("{table} s JOIN records r ON r.rid = s.rid"),
+                walk: format!("{table} s CROSS JOIN records r ON r.rid = s.rid"),
+                key: format!("s.{}", sort_column(name)),
+                rid: "s.rid",
+                by_field: true,
+            }
+        }
+        Some(name) => Order {
+            from: records(),
+            walk: records(),
+            key: format!("json_extract(r.fields, '$.{name}')"),
+            rid: "r.rid",
+            by_field: true,
+        },
+        None => Order {
+            from: records(),
+            walk: records(),
+            key: "r.id".into(),
+            rid: "r.rid",
+            by_field: false,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use uuid::Uuid;
 
-    /// Sorting a large collection must walk the field's index, not sort every row.
+    /// Sorting a large collection must walk the field's index, not sort
+    /// every row: each part of a page, either way, filtered or not.
     #[test]
     fn sorting_uses_the_field_index() {
         let store = LocalStore::open_in_memory().expect("open");
         store
-            .replace_schema(&[crate::store::schema::tests::tasks(&["owner"])])
+            .replace_schema(&[crate::store::schema::tests::tasks(&["owner", "status"])])
             .expect("schema");
-        let plan: Vec<String> = store
-            .read(|c| {
-                let sql = format!(
-                    "EXPLAIN QUERY PLAN {RECORD_SELECT} WHERE r.collection = 'tasks' AND r.deleted = 0 \
-                     ORDER BY json_extract(r.fields, '$.owner') ASC, r.rid ASC LIMIT 51 OFFSET 0"
+        let mut q = Query::new("tasks");
+        for filtered in [false, true] {
+            if filtered {
+                q.filters.insert("status".into(), Value::from("open"));
+            }
+            for (part, dir) in [
+                (Part::All, "DESC"),
+                (Part::Filled, "ASC"),
+                (Part::Empty, "ASC"),
+            ] {
+                let plan: Vec<String> = store
+                    .read(|c| {
+                        let (sql, args) = page_sql(c, &q, Some("owner"), dir, part, 0, 50)?;
+                        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                        let rows = stmt
+                            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                                r.get::<_, String>(3)
+                            })?;
+                        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+                    })
+                    .expect("plan");
+                let plan = plan.join("; ");
+                assert!(
+                    plan.contains("INDEX sort:tasks:owner") && !plan.contains("TEMP B-TREE"),
+                    "{dir}, filtered {filtered}: {plan}"
                 );
-                let mut stmt = c.prepare(&sql)?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
-                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-            })
-            .expect("plan");
-        let plan = plan.join("; ");
-        assert!(
-            plan.contains("sort_tasks__owner") && !plan.contains("TEMP B-TREE"),
-            "{plan}"
-        );
+            }
+        }
     }
 
     /// Ascending, records without a value come after those with one, on

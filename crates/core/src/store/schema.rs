@@ -19,17 +19,171 @@ pub(crate) fn safe_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// Field types worth a sort index (long text and tags are not sorted by).
+/// Field types kept as sort keys (long text, tags and files are not sorted by).
 fn sortable(t: FieldType) -> bool {
-    !matches!(t, FieldType::Longtext | FieldType::Tags)
+    !matches!(t, FieldType::Longtext | FieldType::Tags | FieldType::File)
 }
 
-pub(crate) fn sort_index_name(collection: &str, field: &str) -> String {
-    format!("sort_{collection}__{field}")
+// Sort keys live in a narrow table per collection, `"sort:<collection>"`:
+// one row per live record (`rid` as in `records`) and one column,
+// `"f:<field>"`, per sortable field, each with an index of its own. Building
+// them at the end of a bulk load reads the records once (their indexes then
+// read only this table), and an edit rewrites only the indexes of the
+// fields it changed; indexes of expressions over `records.fields` did both
+// once per field. Triggers on `records` keep the table. Names carry a `:`,
+// which no collection or field name holds, so no two can clash.
+
+/// The quoted name of `collection`'s sort key table.
+pub(crate) fn sort_table(collection: &str) -> String {
+    format!("\"sort:{collection}\"")
+}
+
+/// The quoted name of `field`'s column in its sort key table.
+pub(crate) fn sort_column(field: &str) -> String {
+    format!("\"f:{field}\"")
+}
+
+/// Whether `collection`'s sort key table has a column for `field` (none
+/// does during a bulk load, or for a field that is not sortable).
+pub(crate) fn has_sort_key(c: &Connection, collection: &str, field: &str) -> Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)")?
+            .query_row(
+                params![format!("sort:{collection}"), format!("f:{field}")],
+                |r| r.get(0),
+            )?,
+    )
+}
+
+/// Each collection with sortable fields, and those fields.
+fn sort_keys_wanted(collections: &[Collection]) -> Vec<(&str, Vec<&str>)> {
+    collections
+        .iter()
+        .filter(|c| safe_name(&c.name))
+        .map(|c| {
+            let fields = c
+                .fields
+                .iter()
+                .filter(|f| sortable(f.field_type) && safe_name(&f.name))
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>();
+            (c.name.as_str(), fields)
+        })
+        .filter(|(_, fields)| !fields.is_empty())
+        .collect()
+}
+
+/// Keeps exactly one sort key table per collection with sortable fields,
+/// each with a column per such field; with `build` false (a bulk load is
+/// under way), drops them all.
+pub(crate) fn sync_sort_keys(
+    tx: &Connection,
+    collections: &[Collection],
+    build: bool,
+) -> Result<()> {
+    let wanted = if build {
+        sort_keys_wanted(collections)
+    } else {
+        Vec::new()
+    };
+    for table in names_in(tx, "table", "sort:")? {
+        let collection = &table["sort:".len()..];
+        let columns: Vec<String> = tx
+            .prepare("SELECT name FROM pragma_table_info(?1) WHERE name <> 'rid' ORDER BY cid")?
+            .query_map([&table], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let want: Option<Vec<String>> = wanted
+            .iter()
+            .find(|(c, _)| *c == collection)
+            .map(|(_, fields)| fields.iter().map(|f| format!("f:{f}")).collect());
+        if want.as_ref() != Some(&columns) {
+            drop_sort_keys(tx, collection)?;
+        }
+    }
+    // Indexes of an older Ferry, over `records` itself.
+    for index in names_in(tx, "index", "sort_")? {
+        tx.execute_batch(&format!("DROP INDEX IF EXISTS \"{index}\""))?;
+    }
+    let existing = names_in(tx, "table", "sort:")?;
+    for (collection, fields) in wanted {
+        if !existing.contains(&format!("sort:{collection}")) {
+            create_sort_keys(tx, collection, &fields)?;
+        }
+    }
+    Ok(())
+}
+
+/// The names of the schema objects of `kind` starting with `prefix`.
+pub(crate) fn names_in(c: &Connection, kind: &str, prefix: &str) -> Result<Vec<String>> {
+    Ok(c.prepare(
+        "SELECT name FROM sqlite_master WHERE type = ?1 AND substr(name, 1, length(?2)) = ?2 ORDER BY name",
+    )?
+    .query_map([kind, prefix], |r| r.get(0))?
+    .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Drops `collection`'s sort key table, its indexes and the triggers keeping it.
+fn drop_sort_keys(tx: &Connection, collection: &str) -> Result<()> {
+    for trigger in names_in(tx, "trigger", &format!("sort:{collection}:"))? {
+        tx.execute_batch(&format!("DROP TRIGGER IF EXISTS \"{trigger}\""))?;
+    }
+    tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", sort_table(collection)))?;
+    Ok(())
+}
+
+/// Creates and fills `collection`'s sort key table, its indexes and the
+/// triggers keeping it.
+fn create_sort_keys(tx: &Connection, collection: &str, fields: &[&str]) -> Result<()> {
+    let table = sort_table(collection);
+    let columns = fields
+        .iter()
+        .map(|f| sort_column(f))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let values = |row: &str| {
+        fields
+            .iter()
+            .map(|f| format!("json_extract({row}.fields, '$.{f}')"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut sql = format!(
+        "CREATE TABLE {table} (rid INTEGER PRIMARY KEY, {columns});
+         INSERT INTO {table} (rid, {columns})
+            SELECT rid, {records} FROM records WHERE collection = '{collection}' AND deleted = 0 ORDER BY rid;
+         CREATE TRIGGER \"sort:{collection}:on insert\" AFTER INSERT ON records
+         WHEN new.collection = '{collection}' AND new.deleted = 0 BEGIN
+            INSERT OR REPLACE INTO {table} (rid, {columns}) VALUES (new.rid, {new});
+         END;
+         CREATE TRIGGER \"sort:{collection}:on delete\" AFTER DELETE ON records
+         WHEN old.collection = '{collection}' AND old.deleted = 0 BEGIN
+            DELETE FROM {table} WHERE rid = old.rid;
+         END;
+         CREATE TRIGGER \"sort:{collection}:on deleted\" AFTER UPDATE OF deleted ON records
+         WHEN new.collection = '{collection}' AND old.deleted IS NOT new.deleted BEGIN
+            DELETE FROM {table} WHERE rid = old.rid;
+            INSERT INTO {table} (rid, {columns}) SELECT new.rid, {new} WHERE new.deleted = 0;
+         END;",
+        records = values("records"),
+        new = values("new"),
+    );
+    for f in fields {
+        let column = sort_column(f);
+        sql.push_str(&format!(
+            "CREATE INDEX \"sort:{collection}:{f}\" ON {table}({column});
+             CREATE TRIGGER \"sort:{collection}:on {f}\" AFTER UPDATE OF fields ON records
+             WHEN new.collection = '{collection}' AND new.deleted = 0
+                AND json_extract(old.fields, '$.{f}') IS NOT json_extract(new.fields, '$.{f}') BEGIN
+                UPDATE {table} SET {column} = json_extract(new.fields, '$.{f}') WHERE rid = new.rid;
+             END;"
+        ));
+    }
+    tx.execute_batch(&sql)?;
+    Ok(())
 }
 
 impl LocalStore {
-    /// Replaces the cached schema and keeps one sort index per sortable field.
+    /// Replaces the cached schema and keeps the sort keys of its sortable fields.
     pub fn replace_schema(&self, collections: &[Collection]) -> Result<()> {
         if self.collections()? == collections {
             return Ok(());
@@ -46,7 +200,7 @@ impl LocalStore {
             }
             // During a bulk load the indexes are built at its end.
             let build = !super::bulk::active(tx)?;
-            sync_sort_indexes(tx, collections, build)
+            sync_sort_keys(tx, collections, build)
         })
     }
 
@@ -60,48 +214,6 @@ impl LocalStore {
         self.read(|c| collection_in(c, name))?
             .ok_or_else(|| Error::UnknownCollection(name.to_string()))
     }
-}
-
-/// Keeps exactly one sort index per sortable field of `collections`;
-/// with `build` false, only drops the ones no longer wanted.
-pub(crate) fn sync_sort_indexes(
-    tx: &Connection,
-    collections: &[Collection],
-    build: bool,
-) -> Result<()> {
-    let mut wanted = Vec::new();
-    for c in collections.iter().filter(|c| safe_name(&c.name)) {
-        for f in c
-            .fields
-            .iter()
-            .filter(|f| sortable(f.field_type) && safe_name(&f.name))
-        {
-            let index = sort_index_name(&c.name, &f.name);
-            if build {
-                // Live records only, by value and then row id; `deleted` (always 0)
-                // leads so the planner sees the index serves `deleted = 0`.
-                tx.execute_batch(&format!(
-                    "CREATE INDEX IF NOT EXISTS {index}
-                     ON records(deleted, json_extract(fields, '$.{field}')) WHERE collection = '{collection}' AND deleted = 0",
-                    field = f.name,
-                    collection = c.name
-                ))?;
-            }
-            wanted.push(index);
-        }
-    }
-    for index in sort_indexes(tx)?.iter().filter(|i| !wanted.contains(i)) {
-        tx.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))?;
-    }
-    Ok(())
-}
-
-pub(crate) fn sort_indexes(c: &Connection) -> Result<Vec<String>> {
-    Ok(c.prepare(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'sort\\_%' ESCAPE '\\'",
-    )?
-    .query_map([], |r| r.get(0))?
-    .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Every cached collection, read inside a transaction.
@@ -172,26 +284,143 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_field_added_then_removed_keeps_its_sort_index_only_while_it_exists() {
+    fn a_field_added_then_removed_keeps_its_sort_key_only_while_it_exists() {
         let store = LocalStore::open_in_memory().expect("open");
         store.replace_schema(&[tasks(&["owner"])]).expect("schema");
-        let indexes = |s: &LocalStore| -> Vec<String> {
-            s.read(|c| {
-                Ok(c.prepare(
-                    "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'sort%'",
-                )?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?)
-            })
-            .expect("indexes")
-        };
-        assert_eq!(indexes(&store).len(), 2);
+        let indexes = |s: &LocalStore| s.read(|c| names_in(c, "index", "sort:")).expect("indexes");
+        assert_eq!(
+            indexes(&store),
+            vec!["sort:tasks:owner", "sort:tasks:title"]
+        );
         store.replace_schema(&[tasks(&[])]).expect("schema");
-        assert_eq!(indexes(&store), vec![sort_index_name("tasks", "title")]);
+        assert_eq!(indexes(&store), vec!["sort:tasks:title"]);
+        assert!(
+            store
+                .read(|c| has_sort_key(c, "tasks", "title"))
+                .expect("title")
+        );
+        assert!(
+            !store
+                .read(|c| has_sort_key(c, "tasks", "owner"))
+                .expect("owner")
+        );
+        assert_eq!(
+            store
+                .read(|c| names_in(c, "trigger", "sort:tasks:"))
+                .expect("triggers"),
+            vec![
+                "sort:tasks:on delete",
+                "sort:tasks:on deleted",
+                "sort:tasks:on insert",
+                "sort:tasks:on title"
+            ]
+        );
         assert_eq!(store.collection("tasks").expect("tasks").fields.len(), 1);
         assert!(matches!(
             store.collection("nope"),
             Err(Error::UnknownCollection(_))
         ));
+    }
+
+    /// Whatever writes a record (an edit, a delete and a restore, many at
+    /// once, a change dropped, a pull, a record taken out of view, a field
+    /// added to the schema), its sort keys are the values in the record.
+    #[test]
+    fn every_write_keeps_the_sort_keys() {
+        use ferry_protocol::{Fields, Record, Removed};
+        let store = LocalStore::open_in_memory().expect("open");
+        store.replace_schema(&[tasks(&["owner"])]).expect("schema");
+        let fields = |title: &str, owner: Option<&str>| {
+            let mut f = Fields::new();
+            f.insert("title".into(), title.into());
+            f.insert(
+                "owner".into(),
+                owner.map_or(serde_json::Value::Null, Into::into),
+            );
+            f
+        };
+        let check = |store: &LocalStore, step: &str| {
+            type Rows = Vec<(i64, Option<String>, Option<String>)>;
+            let read = |c: &Connection, sql: &str| -> Result<Rows> {
+                Ok(c.prepare(sql)?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?)
+            };
+            let (keys, values) = store
+                .read(|c| {
+                    Ok((
+                        read(c, "SELECT rid, \"f:title\", \"f:owner\" FROM \"sort:tasks\" ORDER BY rid")?,
+                        read(
+                            c,
+                            "SELECT rid, json_extract(fields, '$.title'), json_extract(fields, '$.owner')
+                             FROM records WHERE collection = 'tasks' AND deleted = 0 ORDER BY rid",
+                        )?,
+                    ))
+                })
+                .expect("rows");
+            assert_eq!(keys, values, "{step}");
+        };
+        let a = store.create("tasks", fields("a", Some("ann"))).expect("a");
+        let b = store.create("tasks", fields("b", None)).expect("b");
+        let c = store.create("tasks", fields("c", Some("cy"))).expect("c");
+        check(&store, "created");
+        store
+            .update("tasks", a, fields("a2", Some("al")))
+            .expect("a");
+        store
+            .update("tasks", b, fields("b", Some("bo")))
+            .expect("b");
+        store.update("tasks", c, fields("c", None)).expect("c");
+        check(&store, "edited");
+        store.delete("tasks", a).expect("delete");
+        check(&store, "deleted");
+        store.restore("tasks", a).expect("restore");
+        check(&store, "restored");
+        store
+            .update_many("tasks", &[a, c], &fields("many", Some("mo")))
+            .expect("many");
+        check(&store, "edited many");
+        store.delete_many("tasks", &[b, c]).expect("delete many");
+        check(&store, "deleted many");
+        store.restore_many("tasks", &[b]).expect("restore many");
+        check(&store, "restored many");
+        let newest = store.outbox(100).expect("outbox").pop().expect("an entry");
+        store.discard(newest.mutation.mutation_id).expect("discard");
+        check(&store, "change dropped");
+        let pulled = |id, deleted, owner: &str| Record {
+            collection: "tasks".into(),
+            id,
+            version: 1,
+            fields: fields("from the server", Some(owner)),
+            deleted,
+            updated_at: ferry_protocol::Hlc::new(1_795_700_000_000, 0, "srv").expect("stamp"),
+            updated_by: "bob".into(),
+            merged_from: None,
+        };
+        let d = uuid::Uuid::now_v7();
+        let page = [
+            pulled(a, false, "sam"),
+            pulled(c, true, "sid"),
+            pulled(d, false, "dee"),
+        ];
+        store.apply_page(&page, &[], "1").expect("pull");
+        check(&store, "pulled");
+        let gone = Removed {
+            collection: "tasks".into(),
+            id: d,
+        };
+        store
+            .apply_page::<Fields>(&[], &[gone], "2")
+            .expect("removed");
+        check(&store, "taken out of view");
+        store
+            .replace_schema(&[tasks(&["owner", "due"])])
+            .expect("schema");
+        check(&store, "field added");
+        assert!(
+            store
+                .read(|c| has_sort_key(c, "tasks", "due"))
+                .expect("due")
+        );
     }
 }

@@ -21,6 +21,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::query::Order;
 use crate::error::Result;
 
 /// Most exact terms one typed word is expanded into.
@@ -346,7 +347,7 @@ pub(crate) struct PageQuery<'a> {
     pub conditions: &'a str,
     pub args: &'a [SqlValue],
     /// What the page is ordered by (then by row id).
-    pub key: &'a str,
+    pub order: &'a Order,
     /// `ASC` or `DESC`.
     pub dir: &'a str,
     pub offset: usize,
@@ -391,14 +392,15 @@ pub(crate) fn page(c: &Connection, q: &PageQuery<'_>, expr: &str) -> Result<Vec<
         // Few: find them by row id and sort them (the unary `+` keeps the
         // planner off the sort index).
         let sql = format!(
-            "SELECT r.rid FROM records r WHERE r.rid IN rarray(?{}) AND r.collection = '{}' AND r.deleted = 0{}
+            "SELECT r.rid FROM {} WHERE r.rid IN rarray(?{}) AND r.collection = '{}' AND r.deleted = 0{}
              ORDER BY +{key} IS NULL, +{key} {dir}, r.rid {dir} LIMIT ?{} OFFSET ?{}",
+            q.order.from,
             n + 1,
             q.collection,
             q.conditions,
             n + 2,
             n + 3,
-            key = q.key,
+            key = q.order.key,
             dir = q.dir,
         );
         let set = Rc::new(
@@ -427,21 +429,18 @@ pub(crate) fn page(c: &Connection, q: &PageQuery<'_>, expr: &str) -> Result<Vec<
     // Ascending by a field, records without a value come last (as in an
     // unsearched list): the walk takes those with one, then the rest.
     let base = format!(
-        "SELECT r.rid FROM records r WHERE r.collection = '{}' AND r.deleted = 0{}",
-        q.collection, q.conditions,
+        "SELECT r.rid FROM {} WHERE r.collection = '{}' AND r.deleted = 0{}",
+        q.order.walk, q.collection, q.conditions,
     );
-    let walks = if q.dir == "ASC" && q.key != "r.rid" {
+    let (key, rid) = (&q.order.key, q.order.rid);
+    let walks = if q.dir == "ASC" && q.order.by_field {
         vec![
-            format!(
-                "{base} AND {key} IS NOT NULL ORDER BY {key} ASC, r.rid ASC",
-                key = q.key
-            ),
-            format!("{base} AND {key} IS NULL ORDER BY r.rid ASC", key = q.key),
+            format!("{base} AND {key} IS NOT NULL ORDER BY {key} ASC, {rid} ASC"),
+            format!("{base} AND {key} IS NULL ORDER BY {rid} ASC"),
         ]
     } else {
         vec![format!(
-            "{base} ORDER BY {} {dir}, r.rid {dir}",
-            q.key,
+            "{base} ORDER BY {key} {dir}, {rid} {dir}",
             dir = q.dir
         )]
     };
