@@ -55,22 +55,120 @@ pub(crate) fn has_sort_key(c: &Connection, collection: &str, field: &str) -> Res
     )
 }
 
-/// Each collection with sortable fields, and those fields.
-fn sort_keys_wanted(collections: &[Collection]) -> Vec<(&str, Vec<&str>)> {
-    collections
-        .iter()
-        .filter(|c| safe_name(&c.name))
-        .map(|c| {
-            let fields = c
-                .fields
-                .iter()
-                .filter(|f| sortable(f.field_type) && safe_name(&f.name))
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>();
-            (c.name.as_str(), fields)
-        })
-        .filter(|(_, fields)| !fields.is_empty())
-        .collect()
+/// One collection's sort keys: its table and the sortable fields it holds.
+pub(crate) struct SortKeys<'a> {
+    pub collection: &'a str,
+    pub fields: Vec<&'a str>,
+}
+
+impl SortKeys<'_> {
+    /// Each collection with sortable fields, with those fields.
+    pub(crate) fn wanted(collections: &[Collection]) -> Vec<SortKeys<'_>> {
+        collections
+            .iter()
+            .filter(|c| safe_name(&c.name))
+            .map(|c| SortKeys {
+                collection: &c.name,
+                fields: c
+                    .fields
+                    .iter()
+                    .filter(|f| sortable(f.field_type) && safe_name(&f.name))
+                    .map(|f| f.name.as_str())
+                    .collect(),
+            })
+            .filter(|k| !k.fields.is_empty())
+            .collect()
+    }
+
+    fn columns(&self) -> String {
+        self.fields
+            .iter()
+            .map(|f| sort_column(f))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The sort key values of `row`'s fields (`row` names a row of `records`).
+    pub(crate) fn values(&self, row: &str) -> String {
+        self.fields
+            .iter()
+            .map(|f| format!("json_extract({row}.fields, '$.{f}')"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Creates the (empty) table and the triggers that keep it.
+    pub(crate) fn create(&self, tx: &Connection) -> Result<()> {
+        let (collection, table) = (self.collection, sort_table(self.collection));
+        let (columns, new) = (self.columns(), self.values("new"));
+        let mut sql = format!(
+            "CREATE TABLE {table} (rid INTEGER PRIMARY KEY, {columns});
+             CREATE TRIGGER \"sort:{collection}:on insert\" AFTER INSERT ON records
+             WHEN new.collection = '{collection}' AND new.deleted = 0 BEGIN
+                INSERT OR REPLACE INTO {table} (rid, {columns}) VALUES (new.rid, {new});
+             END;
+             CREATE TRIGGER \"sort:{collection}:on delete\" AFTER DELETE ON records
+             WHEN old.collection = '{collection}' AND old.deleted = 0 BEGIN
+                DELETE FROM {table} WHERE rid = old.rid;
+             END;
+             CREATE TRIGGER \"sort:{collection}:on deleted\" AFTER UPDATE OF deleted ON records
+             WHEN new.collection = '{collection}' AND old.deleted IS NOT new.deleted BEGIN
+                DELETE FROM {table} WHERE rid = old.rid;
+                INSERT INTO {table} (rid, {columns}) SELECT new.rid, {new} WHERE new.deleted = 0;
+             END;"
+        );
+        for f in &self.fields {
+            let column = sort_column(f);
+            sql.push_str(&format!(
+                "CREATE TRIGGER \"sort:{collection}:on {f}\" AFTER UPDATE OF fields ON records
+                 WHEN new.collection = '{collection}' AND new.deleted = 0
+                    AND json_extract(old.fields, '$.{f}') IS NOT json_extract(new.fields, '$.{f}') BEGIN
+                    UPDATE {table} SET {column} = json_extract(new.fields, '$.{f}') WHERE rid = new.rid;
+                 END;"
+            ));
+        }
+        tx.execute_batch(&sql)?;
+        Ok(())
+    }
+
+    /// Fills the table from the live records, in row id order.
+    pub(crate) fn fill(&self, tx: &Connection) -> Result<()> {
+        tx.execute_batch(&format!(
+            "INSERT INTO {table} (rid, {columns})
+                SELECT rid, {values} FROM records WHERE collection = '{collection}' AND deleted = 0 ORDER BY rid",
+            table = sort_table(self.collection),
+            columns = self.columns(),
+            values = self.values("records"),
+            collection = self.collection,
+        ))?;
+        Ok(())
+    }
+
+    /// The statement adding one row: the row id, then a value per field.
+    pub(crate) fn insert(&self) -> String {
+        let params = (2..=self.fields.len() + 1)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT INTO {} (rid, {}) VALUES (?1, {params})",
+            sort_table(self.collection),
+            self.columns()
+        )
+    }
+
+    /// Indexes each field's column: once filled, as sorting everything
+    /// once is cheaper than inserting into the indexes row by row.
+    pub(crate) fn index(&self, tx: &Connection) -> Result<()> {
+        let (collection, table) = (self.collection, sort_table(self.collection));
+        for f in &self.fields {
+            tx.execute_batch(&format!(
+                "CREATE INDEX \"sort:{collection}:{f}\" ON {table}({})",
+                sort_column(f)
+            ))?;
+        }
+        Ok(())
+    }
 }
 
 /// Keeps exactly one sort key table per collection with sortable fields,
@@ -82,10 +180,25 @@ pub(crate) fn sync_sort_keys(
     build: bool,
 ) -> Result<()> {
     let wanted = if build {
-        sort_keys_wanted(collections)
+        SortKeys::wanted(collections)
     } else {
         Vec::new()
     };
+    for keys in missing_sort_keys(tx, &wanted)? {
+        keys.create(tx)?;
+        keys.fill(tx)?;
+        keys.index(tx)?;
+    }
+    Ok(())
+}
+
+/// Drops every sort key table but those `wanted`, as they are, and says
+/// which of those are missing.
+pub(crate) fn missing_sort_keys<'a, 'b>(
+    tx: &Connection,
+    wanted: &'b [SortKeys<'a>],
+) -> Result<Vec<&'b SortKeys<'a>>> {
+    let mut kept = Vec::new();
     for table in names_in(tx, "table", "sort:")? {
         let collection = &table["sort:".len()..];
         let columns: Vec<String> = tx
@@ -94,9 +207,11 @@ pub(crate) fn sync_sort_keys(
             .collect::<rusqlite::Result<_>>()?;
         let want: Option<Vec<String>> = wanted
             .iter()
-            .find(|(c, _)| *c == collection)
-            .map(|(_, fields)| fields.iter().map(|f| format!("f:{f}")).collect());
-        if want.as_ref() != Some(&columns) {
+            .find(|k| k.collection == collection)
+            .map(|k| k.fields.iter().map(|f| format!("f:{f}")).collect());
+        if want.as_ref() == Some(&columns) {
+            kept.push(collection.to_string());
+        } else {
             drop_sort_keys(tx, collection)?;
         }
     }
@@ -104,13 +219,10 @@ pub(crate) fn sync_sort_keys(
     for index in names_in(tx, "index", "sort_")? {
         tx.execute_batch(&format!("DROP INDEX IF EXISTS \"{index}\""))?;
     }
-    let existing = names_in(tx, "table", "sort:")?;
-    for (collection, fields) in wanted {
-        if !existing.contains(&format!("sort:{collection}")) {
-            create_sort_keys(tx, collection, &fields)?;
-        }
-    }
-    Ok(())
+    Ok(wanted
+        .iter()
+        .filter(|k| !kept.iter().any(|c| c == k.collection))
+        .collect())
 }
 
 /// The names of the schema objects of `kind` starting with `prefix`.
@@ -128,57 +240,6 @@ fn drop_sort_keys(tx: &Connection, collection: &str) -> Result<()> {
         tx.execute_batch(&format!("DROP TRIGGER IF EXISTS \"{trigger}\""))?;
     }
     tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", sort_table(collection)))?;
-    Ok(())
-}
-
-/// Creates and fills `collection`'s sort key table, its indexes and the
-/// triggers keeping it.
-fn create_sort_keys(tx: &Connection, collection: &str, fields: &[&str]) -> Result<()> {
-    let table = sort_table(collection);
-    let columns = fields
-        .iter()
-        .map(|f| sort_column(f))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let values = |row: &str| {
-        fields
-            .iter()
-            .map(|f| format!("json_extract({row}.fields, '$.{f}')"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut sql = format!(
-        "CREATE TABLE {table} (rid INTEGER PRIMARY KEY, {columns});
-         INSERT INTO {table} (rid, {columns})
-            SELECT rid, {records} FROM records WHERE collection = '{collection}' AND deleted = 0 ORDER BY rid;
-         CREATE TRIGGER \"sort:{collection}:on insert\" AFTER INSERT ON records
-         WHEN new.collection = '{collection}' AND new.deleted = 0 BEGIN
-            INSERT OR REPLACE INTO {table} (rid, {columns}) VALUES (new.rid, {new});
-         END;
-         CREATE TRIGGER \"sort:{collection}:on delete\" AFTER DELETE ON records
-         WHEN old.collection = '{collection}' AND old.deleted = 0 BEGIN
-            DELETE FROM {table} WHERE rid = old.rid;
-         END;
-         CREATE TRIGGER \"sort:{collection}:on deleted\" AFTER UPDATE OF deleted ON records
-         WHEN new.collection = '{collection}' AND old.deleted IS NOT new.deleted BEGIN
-            DELETE FROM {table} WHERE rid = old.rid;
-            INSERT INTO {table} (rid, {columns}) SELECT new.rid, {new} WHERE new.deleted = 0;
-         END;",
-        records = values("records"),
-        new = values("new"),
-    );
-    for f in fields {
-        let column = sort_column(f);
-        sql.push_str(&format!(
-            "CREATE INDEX \"sort:{collection}:{f}\" ON {table}({column});
-             CREATE TRIGGER \"sort:{collection}:on {f}\" AFTER UPDATE OF fields ON records
-             WHEN new.collection = '{collection}' AND new.deleted = 0
-                AND json_extract(old.fields, '$.{f}') IS NOT json_extract(new.fields, '$.{f}') BEGIN
-                UPDATE {table} SET {column} = json_extract(new.fields, '$.{f}') WHERE rid = new.rid;
-             END;"
-        ));
-    }
-    tx.execute_batch(&sql)?;
     Ok(())
 }
 
@@ -283,6 +344,43 @@ pub(crate) mod tests {
         }
     }
 
+    /// `collection`'s sort key table holds exactly its live records' values
+    /// of `fields`.
+    pub(crate) fn assert_sort_keys_true(
+        store: &LocalStore,
+        collection: &str,
+        fields: &[&str],
+        step: &str,
+    ) {
+        let keys = SortKeys {
+            collection,
+            fields: fields.to_vec(),
+        };
+        let read = |c: &Connection, sql: &str| -> Result<Vec<Vec<rusqlite::types::Value>>> {
+            Ok(c.prepare(sql)?
+                .query_map([], |r| (0..=fields.len()).map(|i| r.get(i)).collect())?
+                .collect::<rusqlite::Result<_>>()?)
+        };
+        let (stored, values) = store
+            .read(|c| {
+                Ok((
+                    read(
+                        c,
+                        &format!("SELECT rid, {} FROM {} ORDER BY rid", keys.columns(), sort_table(collection)),
+                    )?,
+                    read(
+                        c,
+                        &format!(
+                            "SELECT rid, {} FROM records WHERE collection = '{collection}' AND deleted = 0 ORDER BY rid",
+                            keys.values("records")
+                        ),
+                    )?,
+                ))
+            })
+            .expect("rows");
+        assert_eq!(stored, values, "{step}");
+    }
+
     #[test]
     fn a_field_added_then_removed_keeps_its_sort_key_only_while_it_exists() {
         let store = LocalStore::open_in_memory().expect("open");
@@ -340,25 +438,7 @@ pub(crate) mod tests {
             f
         };
         let check = |store: &LocalStore, step: &str| {
-            type Rows = Vec<(i64, Option<String>, Option<String>)>;
-            let read = |c: &Connection, sql: &str| -> Result<Rows> {
-                Ok(c.prepare(sql)?
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<rusqlite::Result<_>>()?)
-            };
-            let (keys, values) = store
-                .read(|c| {
-                    Ok((
-                        read(c, "SELECT rid, \"f:title\", \"f:owner\" FROM \"sort:tasks\" ORDER BY rid")?,
-                        read(
-                            c,
-                            "SELECT rid, json_extract(fields, '$.title'), json_extract(fields, '$.owner')
-                             FROM records WHERE collection = 'tasks' AND deleted = 0 ORDER BY rid",
-                        )?,
-                    ))
-                })
-                .expect("rows");
-            assert_eq!(keys, values, "{step}");
+            assert_sort_keys_true(store, "tasks", &["title", "owner"], step);
         };
         let a = store.create("tasks", fields("a", Some("ann"))).expect("a");
         let b = store.create("tasks", fields("b", None)).expect("b");
