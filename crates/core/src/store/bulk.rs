@@ -1,7 +1,9 @@
 //! Bulk loading: the first pull into an empty snapshot can bring hundreds of
 //! thousands of records. Keeping the search index and the sort indexes up
 //! to date row by row costs several times the insert itself, so during an
-//! initial pull they are dropped, and rebuilt in one pass at the end.
+//! initial pull they are dropped, and rebuilt in one pass at the end. The
+//! narrow sort key tables stay (their triggers append a row per record),
+//! so the end indexes them without reading the records again.
 //!
 //! The state is persisted: a process that dies mid-load finishes the
 //! rebuild the next time the database is opened.
@@ -9,10 +11,9 @@
 use std::path::Path;
 use std::sync::mpsc::SyncSender;
 
-use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::schema::{SortKeys, collections_in, missing_sort_keys, sort_table, sync_sort_keys};
+use super::schema::{collections_in, sync_sort_keys};
 use super::{LocalStore, get_setting, set_setting};
 use crate::encryption::DbKey;
 use crate::error::Result;
@@ -100,48 +101,12 @@ pub(crate) fn active(c: &Connection) -> Result<bool> {
     Ok(get_setting(c, BULK_LOAD)?.is_some())
 }
 
-/// A record as the end of a bulk load indexes it: its row id, its text to
-/// search and, live in a collection with sort keys, which one (by position)
-/// and their values.
-type IndexRow = (i64, String, Option<(usize, Vec<SqlValue>)>);
-
-/// The statement reading every record's [`IndexRow`]: the row id, the text,
-/// the position of its sort keys and then as many values as the widest.
-fn index_rows_sql(keys: &[&SortKeys<'_>]) -> String {
-    let mut which = String::from("NULL");
-    if !keys.is_empty() {
-        which = String::from("CASE WHEN deleted = 0 THEN CASE collection");
-        for (i, k) in keys.iter().enumerate() {
-            which.push_str(&format!(" WHEN '{}' THEN {i}", k.collection));
-        }
-        which.push_str(" END END");
-    }
-    let widest = keys.iter().map(|k| k.fields.len()).max().unwrap_or(0);
-    let mut sql = format!("SELECT rid, ferry_text(fields), {which}");
-    for j in 0..widest {
-        sql.push_str(", CASE collection");
-        for k in keys {
-            if let Some(f) = k.fields.get(j) {
-                sql.push_str(&format!(
-                    " WHEN '{}' THEN json_extract(fields, '$.{f}')",
-                    k.collection
-                ));
-            }
-        }
-        sql.push_str(" END");
-    }
-    sql.push_str(" FROM records");
-    sql
-}
-
-/// Every record's [`IndexRow`], read on a connection of its own and sent
-/// on in batches; `widths` is how many sort keys each collection has.
-fn index_rows(
+/// Every record's text to search, read on a connection of its own and
+/// sent on in batches.
+fn search_texts(
     path: &Path,
     key: Option<&DbKey>,
-    sql: &str,
-    widths: &[usize],
-    send: &SyncSender<Vec<IndexRow>>,
+    send: &SyncSender<Vec<(i64, String)>>,
 ) -> Result<()> {
     const BATCH: usize = 1000;
     if path == Path::new(":memory:") {
@@ -155,23 +120,11 @@ fn index_rows(
         key,
     )?;
     super::search::register_functions(&c)?;
-    let mut stmt = c.prepare(sql)?;
+    let mut stmt = c.prepare("SELECT rid, ferry_text(fields) FROM records")?;
     let mut rows = stmt.query([])?;
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(row) = rows.next()? {
-        let keys = match row.get::<_, Option<usize>>(2)? {
-            Some(i) => {
-                let width = widths.get(i).copied().unwrap_or(0);
-                Some((
-                    i,
-                    (0..width)
-                        .map(|j| row.get(3 + j))
-                        .collect::<rusqlite::Result<_>>()?,
-                ))
-            }
-            None => None,
-        };
-        batch.push((row.get(0)?, row.get(1)?, keys));
+        batch.push((row.get(0)?, row.get(1)?));
         if batch.len() == BATCH && send.send(std::mem::take(&mut batch)).is_err() {
             return Ok(());
         }
@@ -181,18 +134,20 @@ fn index_rows(
 }
 
 impl LocalStore {
-    /// Stops maintaining the search and sort indexes until [`Self::end_bulk_load`].
+    /// Stops maintaining the search and sort indexes until [`Self::end_bulk_load`]
+    /// (the sort keys themselves are kept).
     pub fn begin_bulk_load(&self) -> Result<()> {
         self.pause_checkpoints(true)?;
         self.write(|tx| {
             tx.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
             set_setting(tx, BULK_LOAD, Some("1"))?;
             tx.execute_batch("DROP TRIGGER IF EXISTS records_fts_insert; DROP TRIGGER IF EXISTS records_fts_update;")?;
-            sync_sort_keys(tx, &[], false)
+            sync_sort_keys(tx, &collections_in(tx)?, false)
         })
     }
 
-    /// Rebuilds the search and sort indexes in one pass and maintains them again.
+    /// Rebuilds the search index in one pass, indexes the sort keys, and
+    /// maintains both again.
     pub fn end_bulk_load(&self) -> Result<()> {
         if !self.read(active)? {
             return Ok(());
@@ -204,44 +159,22 @@ impl LocalStore {
             let start = std::time::Instant::now();
             tx.execute_batch(FTS_TRIGGERS)?;
             tx.execute_batch("INSERT INTO records_fts(records_fts) VALUES ('delete-all')")?;
-            let collections = collections_in(tx)?;
-            let wanted = SortKeys::wanted(&collections);
-            let keys = missing_sort_keys(tx, &wanted)?;
-            for k in &keys {
-                k.create(tx)?;
-            }
-            // A second connection reads each record once, for its text to
-            // search and its sort keys, while this one stores them. This
-            // transaction holds the write lock, so no write can come
-            // between: both see the same records.
-            let sql = index_rows_sql(&keys);
-            let widths: Vec<usize> = keys.iter().map(|k| k.fields.len()).collect();
+            // A second connection reads the text to search while this one
+            // indexes it. This transaction holds the write lock, so no write
+            // can come between: both see the same records.
             let streamed = std::thread::scope(|scope| -> Result<bool> {
-                let (send, rows) = std::sync::mpsc::sync_channel(4);
-                let (sql, widths) = (&sql, &widths);
-                let reader = scope.spawn(move || {
-                    index_rows(&self.path, self.key.as_ref(), sql, widths, &send)
-                });
-                let mut text = tx.prepare("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
-                let mut sort = keys
-                    .iter()
-                    .map(|k| tx.prepare(&k.insert()))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                for batch in rows {
-                    for (rid, body, keys) in batch {
-                        text.execute(rusqlite::params![rid, body])?;
-                        if let Some((i, values)) = keys
-                            && let Some(insert) = sort.get_mut(i)
-                        {
-                            let values = std::iter::once(SqlValue::Integer(rid)).chain(values);
-                            insert.execute(rusqlite::params_from_iter(values))?;
-                        }
+                let (send, texts) = std::sync::mpsc::sync_channel(4);
+                let reader = scope.spawn(move || search_texts(&self.path, self.key.as_ref(), &send));
+                let mut insert = tx.prepare("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
+                for batch in texts {
+                    for (rid, body) in batch {
+                        insert.execute(rusqlite::params![rid, body])?;
                     }
                 }
                 Ok(match reader.join() {
                     Ok(Ok(())) => true,
                     Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "records indexed on this connection instead");
+                        tracing::debug!(error = %e, "search text read on this connection instead");
                         false
                     }
                     Err(_) => false,
@@ -252,15 +185,9 @@ impl LocalStore {
                     "INSERT INTO records_fts(records_fts) VALUES ('delete-all');
                      INSERT INTO records_fts(rowid, body) SELECT rid, ferry_text(fields) FROM records;",
                 )?;
-                for k in &keys {
-                    tx.execute_batch(&format!("DELETE FROM {}", sort_table(k.collection)))?;
-                    k.fill(tx)?;
-                }
             }
             let searchable = start.elapsed();
-            for k in &keys {
-                k.index(tx)?;
-            }
+            sync_sort_keys(tx, &collections_in(tx)?, true)?;
             tracing::debug!(
                 ?searchable,
                 sortable = ?start.elapsed() - searchable,
@@ -335,10 +262,9 @@ mod tests {
         assert!(!store.read(active).expect("bulk state"));
     }
 
-    /// The end of a bulk load reads each record once, on a second
-    /// connection, for its text and its sort keys; in-memory, on this one.
-    /// Either way every collection's sort keys are those of its live
-    /// records, whatever their fields.
+    /// During a bulk load the sort keys are kept without their indexes,
+    /// which its end builds: on disk and in memory, every collection's sort
+    /// keys are those of its live records, whatever their fields.
     #[test]
     fn a_bulk_load_stores_the_sort_keys_of_every_collection() {
         use crate::store::schema::tests::{assert_sort_keys_true, tasks};

@@ -144,50 +144,40 @@ impl SortKeys<'_> {
         Ok(())
     }
 
-    /// The statement adding one row: the row id, then a value per field.
-    pub(crate) fn insert(&self) -> String {
-        let params = (2..=self.fields.len() + 1)
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!(
-            "INSERT INTO {} (rid, {}) VALUES (?1, {params})",
-            sort_table(self.collection),
-            self.columns()
-        )
-    }
-
-    /// Indexes each field's column: once filled, as sorting everything
-    /// once is cheaper than inserting into the indexes row by row.
-    pub(crate) fn index(&self, tx: &Connection) -> Result<()> {
+    /// Indexes each field's column, or with `indexed` false drops those indexes.
+    pub(crate) fn index(&self, tx: &Connection, indexed: bool) -> Result<()> {
         let (collection, table) = (self.collection, sort_table(self.collection));
         for f in &self.fields {
-            tx.execute_batch(&format!(
-                "CREATE INDEX \"sort:{collection}:{f}\" ON {table}({})",
-                sort_column(f)
-            ))?;
+            let index = format!("\"sort:{collection}:{f}\"");
+            tx.execute_batch(&if indexed {
+                format!(
+                    "CREATE INDEX IF NOT EXISTS {index} ON {table}({})",
+                    sort_column(f)
+                )
+            } else {
+                format!("DROP INDEX IF EXISTS {index}")
+            })?;
         }
         Ok(())
     }
 }
 
 /// Keeps exactly one sort key table per collection with sortable fields,
-/// each with a column per such field; with `build` false (a bulk load is
-/// under way), drops them all.
+/// each with a column per such field, and their indexes unless `indexed` is
+/// false (during a bulk load, whose end builds them: sorting everything once
+/// is cheaper than inserting into the indexes row by row).
 pub(crate) fn sync_sort_keys(
     tx: &Connection,
     collections: &[Collection],
-    build: bool,
+    indexed: bool,
 ) -> Result<()> {
-    let wanted = if build {
-        SortKeys::wanted(collections)
-    } else {
-        Vec::new()
-    };
+    let wanted = SortKeys::wanted(collections);
     for keys in missing_sort_keys(tx, &wanted)? {
         keys.create(tx)?;
         keys.fill(tx)?;
-        keys.index(tx)?;
+    }
+    for keys in &wanted {
+        keys.index(tx, indexed)?;
     }
     Ok(())
 }
@@ -260,8 +250,8 @@ impl LocalStore {
                 )?;
             }
             // During a bulk load the indexes are built at its end.
-            let build = !super::bulk::active(tx)?;
-            sync_sort_keys(tx, collections, build)
+            let indexed = !super::bulk::active(tx)?;
+            sync_sort_keys(tx, collections, indexed)
         })
     }
 
