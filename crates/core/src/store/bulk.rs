@@ -1,9 +1,7 @@
 //! Bulk loading: the first pull into an empty snapshot can bring hundreds of
 //! thousands of records. Keeping the search index and the sort indexes up
 //! to date row by row costs several times the insert itself, so during an
-//! initial pull they are dropped, and rebuilt in one pass at the end. The
-//! narrow sort key tables stay (their triggers append a row per record),
-//! so the end indexes them without reading the records again.
+//! initial pull they are dropped, and rebuilt in one pass at the end.
 //!
 //! The state is persisted: a process that dies mid-load finishes the
 //! rebuild the next time the database is opened.
@@ -134,20 +132,18 @@ fn search_texts(
 }
 
 impl LocalStore {
-    /// Stops maintaining the search and sort indexes until [`Self::end_bulk_load`]
-    /// (the sort keys themselves are kept).
+    /// Stops maintaining the search index and the sort keys until [`Self::end_bulk_load`].
     pub fn begin_bulk_load(&self) -> Result<()> {
         self.pause_checkpoints(true)?;
         self.write(|tx| {
             tx.pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
             set_setting(tx, BULK_LOAD, Some("1"))?;
             tx.execute_batch("DROP TRIGGER IF EXISTS records_fts_insert; DROP TRIGGER IF EXISTS records_fts_update;")?;
-            sync_sort_keys(tx, &collections_in(tx)?, false)
+            sync_sort_keys(tx, &[], false)
         })
     }
 
-    /// Rebuilds the search index in one pass, indexes the sort keys, and
-    /// maintains both again.
+    /// Rebuilds the search index and the sort keys and maintains them again.
     pub fn end_bulk_load(&self) -> Result<()> {
         if !self.read(active)? {
             return Ok(());
@@ -262,9 +258,9 @@ mod tests {
         assert!(!store.read(active).expect("bulk state"));
     }
 
-    /// During a bulk load the sort keys are kept without their indexes,
-    /// which its end builds: on disk and in memory, every collection's sort
-    /// keys are those of its live records, whatever their fields.
+    /// The end of a bulk load builds the sort keys: on disk and in memory,
+    /// every collection's are those of its live records, whatever their
+    /// fields.
     #[test]
     fn a_bulk_load_stores_the_sort_keys_of_every_collection() {
         use crate::store::schema::tests::{assert_sort_keys_true, tasks};

@@ -134,10 +134,10 @@ impl LocalStore {
         };
         if found < migrations::SORT_KEY_SHAPE {
             // Built by an older Ferry: the sort keys get their current shape
-            // (a bulk load cut short indexes them at its end, below).
+            // (a bulk load cut short builds them at its end, below).
             store.write(|tx| {
-                let indexed = !bulk::active(tx)?;
-                schema::sync_sort_keys(tx, &schema::collections_in(tx)?, indexed)
+                let build = !bulk::active(tx)?;
+                schema::sync_sort_keys(tx, &schema::collections_in(tx)?, build)
             })?;
         }
         // A bulk load cut short by a crash is finished now.

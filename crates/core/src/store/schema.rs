@@ -63,7 +63,7 @@ pub(crate) struct SortKeys<'a> {
 
 impl SortKeys<'_> {
     /// Each collection with sortable fields, with those fields.
-    pub(crate) fn wanted(collections: &[Collection]) -> Vec<SortKeys<'_>> {
+    fn wanted(collections: &[Collection]) -> Vec<SortKeys<'_>> {
         collections
             .iter()
             .filter(|c| safe_name(&c.name))
@@ -89,7 +89,7 @@ impl SortKeys<'_> {
     }
 
     /// The sort key values of `row`'s fields (`row` names a row of `records`).
-    pub(crate) fn values(&self, row: &str) -> String {
+    fn values(&self, row: &str) -> String {
         self.fields
             .iter()
             .map(|f| format!("json_extract({row}.fields, '$.{f}')"))
@@ -98,7 +98,7 @@ impl SortKeys<'_> {
     }
 
     /// Creates the (empty) table and the triggers that keep it.
-    pub(crate) fn create(&self, tx: &Connection) -> Result<()> {
+    fn create(&self, tx: &Connection) -> Result<()> {
         let (collection, table) = (self.collection, sort_table(self.collection));
         let (columns, new) = (self.columns(), self.values("new"));
         let mut sql = format!(
@@ -132,7 +132,7 @@ impl SortKeys<'_> {
     }
 
     /// Fills the table from the live records, in row id order.
-    pub(crate) fn fill(&self, tx: &Connection) -> Result<()> {
+    fn fill(&self, tx: &Connection) -> Result<()> {
         tx.execute_batch(&format!(
             "INSERT INTO {table} (rid, {columns})
                 SELECT rid, {values} FROM records WHERE collection = '{collection}' AND deleted = 0 ORDER BY rid",
@@ -144,40 +144,37 @@ impl SortKeys<'_> {
         Ok(())
     }
 
-    /// Indexes each field's column, or with `indexed` false drops those indexes.
-    pub(crate) fn index(&self, tx: &Connection, indexed: bool) -> Result<()> {
+    /// Indexes each field's column: once filled, as sorting everything
+    /// once is cheaper than inserting into the indexes row by row.
+    fn index(&self, tx: &Connection) -> Result<()> {
         let (collection, table) = (self.collection, sort_table(self.collection));
         for f in &self.fields {
-            let index = format!("\"sort:{collection}:{f}\"");
-            tx.execute_batch(&if indexed {
-                format!(
-                    "CREATE INDEX IF NOT EXISTS {index} ON {table}({})",
-                    sort_column(f)
-                )
-            } else {
-                format!("DROP INDEX IF EXISTS {index}")
-            })?;
+            tx.execute_batch(&format!(
+                "CREATE INDEX \"sort:{collection}:{f}\" ON {table}({})",
+                sort_column(f)
+            ))?;
         }
         Ok(())
     }
 }
 
 /// Keeps exactly one sort key table per collection with sortable fields,
-/// each with a column per such field, and their indexes unless `indexed` is
-/// false (during a bulk load, whose end builds them: sorting everything once
-/// is cheaper than inserting into the indexes row by row).
+/// each with a column per such field and an index per column; with `build`
+/// false (a bulk load is under way, whose end builds them), drops them all.
 pub(crate) fn sync_sort_keys(
     tx: &Connection,
     collections: &[Collection],
-    indexed: bool,
+    build: bool,
 ) -> Result<()> {
-    let wanted = SortKeys::wanted(collections);
+    let wanted = if build {
+        SortKeys::wanted(collections)
+    } else {
+        Vec::new()
+    };
     for keys in missing_sort_keys(tx, &wanted)? {
         keys.create(tx)?;
         keys.fill(tx)?;
-    }
-    for keys in &wanted {
-        keys.index(tx, indexed)?;
+        keys.index(tx)?;
     }
     Ok(())
 }
@@ -250,8 +247,8 @@ impl LocalStore {
                 )?;
             }
             // During a bulk load the indexes are built at its end.
-            let indexed = !super::bulk::active(tx)?;
-            sync_sort_keys(tx, collections, indexed)
+            let build = !super::bulk::active(tx)?;
+            sync_sort_keys(tx, collections, build)
         })
     }
 
