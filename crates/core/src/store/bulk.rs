@@ -9,9 +9,10 @@
 use std::path::Path;
 use std::sync::mpsc::SyncSender;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Statement};
 
-use super::schema::{collections_in, sync_sort_keys};
+use super::schema::{SortKeys, collections_in, missing_sort_keys, sync_sort_keys};
 use super::{LocalStore, get_setting, set_setting};
 use crate::encryption::DbKey;
 use crate::error::Result;
@@ -131,6 +132,32 @@ fn search_texts(
     Ok(())
 }
 
+/// The statements storing the sort keys of the collections whose tables
+/// the end of a bulk load builds: one reading their records, one insert
+/// per table, and how many values each takes.
+struct SortFill<'c> {
+    select: Option<Statement<'c>>,
+    inserts: Vec<Statement<'c>>,
+    widths: Vec<usize>,
+}
+
+impl<'c> SortFill<'c> {
+    fn new(tx: &'c Connection, keys: &[&SortKeys<'_>]) -> Result<SortFill<'c>> {
+        Ok(SortFill {
+            select: if keys.is_empty() {
+                None
+            } else {
+                Some(tx.prepare(&SortKeys::rows(keys))?)
+            },
+            inserts: keys
+                .iter()
+                .map(|k| tx.prepare(&k.insert()))
+                .collect::<rusqlite::Result<_>>()?,
+            widths: keys.iter().map(|k| k.fields.len()).collect(),
+        })
+    }
+}
+
 impl LocalStore {
     /// Stops maintaining the search index and the sort keys until [`Self::end_bulk_load`].
     pub fn begin_bulk_load(&self) -> Result<()> {
@@ -155,17 +182,50 @@ impl LocalStore {
             let start = std::time::Instant::now();
             tx.execute_batch(FTS_TRIGGERS)?;
             tx.execute_batch("INSERT INTO records_fts(records_fts) VALUES ('delete-all')")?;
+            let collections = collections_in(tx)?;
+            let wanted = SortKeys::wanted(&collections);
+            let keys = missing_sort_keys(tx, &wanted)?;
+            for k in &keys {
+                k.create(tx)?;
+            }
+            let mut sort_keys = SortFill::new(tx, &keys)?;
+            let mut rows = sort_keys.select.as_mut().map(|s| s.query([])).transpose()?;
+            // Stores up to `n` more records' sort keys; false once all are.
+            let mut fill = |n: usize| -> Result<bool> {
+                let Some(rows) = rows.as_mut() else {
+                    return Ok(false);
+                };
+                for _ in 0..n {
+                    let Some(row) = rows.next()? else {
+                        return Ok(false);
+                    };
+                    let (rid, i): (i64, usize) = (row.get(0)?, row.get(1)?);
+                    if let (Some(insert), Some(width)) =
+                        (sort_keys.inserts.get_mut(i), sort_keys.widths.get(i))
+                    {
+                        let values = (0..*width)
+                            .map(|j| row.get::<_, SqlValue>(2 + j))
+                            .collect::<rusqlite::Result<Vec<_>>>()?;
+                        let values = std::iter::once(SqlValue::Integer(rid)).chain(values);
+                        insert.execute(rusqlite::params_from_iter(values))?;
+                    }
+                }
+                Ok(true)
+            };
             // A second connection reads the text to search while this one
-            // indexes it. This transaction holds the write lock, so no write
-            // can come between: both see the same records.
+            // indexes it and, in the time it would wait for the text, stores
+            // the sort keys. This transaction holds the write lock, so no
+            // write can come between: both see the same records.
             let streamed = std::thread::scope(|scope| -> Result<bool> {
                 let (send, texts) = std::sync::mpsc::sync_channel(4);
                 let reader = scope.spawn(move || search_texts(&self.path, self.key.as_ref(), &send));
                 let mut insert = tx.prepare("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
                 for batch in texts {
+                    let n = batch.len();
                     for (rid, body) in batch {
                         insert.execute(rusqlite::params![rid, body])?;
                     }
+                    fill(n)?;
                 }
                 Ok(match reader.join() {
                     Ok(Ok(())) => true,
@@ -182,12 +242,16 @@ impl LocalStore {
                      INSERT INTO records_fts(rowid, body) SELECT rid, ferry_text(fields) FROM records;",
                 )?;
             }
+            while fill(1000)? {}
+            drop(rows);
             let searchable = start.elapsed();
-            sync_sort_keys(tx, &collections_in(tx)?, true)?;
+            for k in &keys {
+                k.index(tx)?;
+            }
             tracing::debug!(
                 ?searchable,
                 sortable = ?start.elapsed() - searchable,
-                "bulk load: search and sort indexes built"
+                "bulk load: search index and sort keys built"
             );
             set_setting(tx, BULK_LOAD, None)
         })?;

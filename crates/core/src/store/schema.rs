@@ -63,7 +63,7 @@ pub(crate) struct SortKeys<'a> {
 
 impl SortKeys<'_> {
     /// Each collection with sortable fields, with those fields.
-    fn wanted(collections: &[Collection]) -> Vec<SortKeys<'_>> {
+    pub(crate) fn wanted(collections: &[Collection]) -> Vec<SortKeys<'_>> {
         collections
             .iter()
             .filter(|c| safe_name(&c.name))
@@ -98,7 +98,7 @@ impl SortKeys<'_> {
     }
 
     /// Creates the (empty) table and the triggers that keep it.
-    fn create(&self, tx: &Connection) -> Result<()> {
+    pub(crate) fn create(&self, tx: &Connection) -> Result<()> {
         let (collection, table) = (self.collection, sort_table(self.collection));
         let (columns, new) = (self.columns(), self.values("new"));
         let mut sql = format!(
@@ -144,9 +144,56 @@ impl SortKeys<'_> {
         Ok(())
     }
 
+    /// The statement adding one row: the row id, then a value per field.
+    pub(crate) fn insert(&self) -> String {
+        let params = (2..=self.fields.len() + 1)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT INTO {} (rid, {}) VALUES (?1, {params})",
+            sort_table(self.collection),
+            self.columns()
+        )
+    }
+
+    /// The statement reading the sort key rows of every live record of
+    /// `keys`' collections, in row id order: the row id, the position in
+    /// `keys` of its collection, then its values (as many as the widest
+    /// collection has; the rest null).
+    pub(crate) fn rows(keys: &[&SortKeys<'_>]) -> String {
+        let names = keys
+            .iter()
+            .map(|k| format!("'{}'", k.collection))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = String::from("SELECT rid, CASE collection");
+        for (i, k) in keys.iter().enumerate() {
+            sql.push_str(&format!(" WHEN '{}' THEN {i}", k.collection));
+        }
+        sql.push_str(" END");
+        let widest = keys.iter().map(|k| k.fields.len()).max().unwrap_or(0);
+        for j in 0..widest {
+            sql.push_str(", CASE collection");
+            for k in keys {
+                if let Some(f) = k.fields.get(j) {
+                    sql.push_str(&format!(
+                        " WHEN '{}' THEN json_extract(fields, '$.{f}')",
+                        k.collection
+                    ));
+                }
+            }
+            sql.push_str(" END");
+        }
+        sql.push_str(&format!(
+            " FROM records WHERE deleted = 0 AND collection IN ({names}) ORDER BY rid"
+        ));
+        sql
+    }
+
     /// Indexes each field's column: once filled, as sorting everything
     /// once is cheaper than inserting into the indexes row by row.
-    fn index(&self, tx: &Connection) -> Result<()> {
+    pub(crate) fn index(&self, tx: &Connection) -> Result<()> {
         let (collection, table) = (self.collection, sort_table(self.collection));
         for f in &self.fields {
             tx.execute_batch(&format!(
@@ -172,9 +219,17 @@ pub(crate) fn sync_sort_keys(
         Vec::new()
     };
     for keys in missing_sort_keys(tx, &wanted)? {
+        let start = std::time::Instant::now();
         keys.create(tx)?;
         keys.fill(tx)?;
+        let filled = start.elapsed();
         keys.index(tx)?;
+        tracing::debug!(
+            collection = keys.collection,
+            ?filled,
+            indexed = ?start.elapsed() - filled,
+            "sort keys built"
+        );
     }
     Ok(())
 }
