@@ -10,9 +10,9 @@ use std::path::Path;
 use std::sync::mpsc::SyncSender;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Statement};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::schema::{SortKeys, collections_in, missing_sort_keys, sync_sort_keys};
+use super::schema::{SortKeys, collections_in, missing_sort_keys, sort_table, sync_sort_keys};
 use super::{LocalStore, get_setting, set_setting};
 use crate::encryption::DbKey;
 use crate::error::Result;
@@ -100,12 +100,48 @@ pub(crate) fn active(c: &Connection) -> Result<bool> {
     Ok(get_setting(c, BULK_LOAD)?.is_some())
 }
 
-/// Every record's text to search, read on a connection of its own and
-/// sent on in batches.
-fn search_texts(
+/// A record as the end of a bulk load indexes it: its row id, its text to
+/// search and, live in a collection with sort keys, which one (by position)
+/// and their values.
+type IndexRow = (i64, String, Option<(usize, Vec<SqlValue>)>);
+
+/// The statement reading every record's [`IndexRow`]: the row id, the text,
+/// the position of its sort keys and then as many values as the widest.
+fn index_rows_sql(keys: &[&SortKeys<'_>]) -> String {
+    let mut which = String::from("NULL");
+    if !keys.is_empty() {
+        which = String::from("CASE WHEN deleted = 0 THEN CASE collection");
+        for (i, k) in keys.iter().enumerate() {
+            which.push_str(&format!(" WHEN '{}' THEN {i}", k.collection));
+        }
+        which.push_str(" END END");
+    }
+    let widest = keys.iter().map(|k| k.fields.len()).max().unwrap_or(0);
+    let mut sql = format!("SELECT rid, ferry_text(fields), {which}");
+    for j in 0..widest {
+        sql.push_str(", CASE collection");
+        for k in keys {
+            if let Some(f) = k.fields.get(j) {
+                sql.push_str(&format!(
+                    " WHEN '{}' THEN json_extract(fields, '$.{f}')",
+                    k.collection
+                ));
+            }
+        }
+        sql.push_str(" END");
+    }
+    sql.push_str(" FROM records");
+    sql
+}
+
+/// Every record's [`IndexRow`], read on a connection of its own and sent
+/// on in batches; `widths` is how many sort keys each collection has.
+fn index_rows(
     path: &Path,
     key: Option<&DbKey>,
-    send: &SyncSender<Vec<(i64, String)>>,
+    sql: &str,
+    widths: &[usize],
+    send: &SyncSender<Vec<IndexRow>>,
 ) -> Result<()> {
     const BATCH: usize = 1000;
     if path == Path::new(":memory:") {
@@ -119,11 +155,23 @@ fn search_texts(
         key,
     )?;
     super::search::register_functions(&c)?;
-    let mut stmt = c.prepare("SELECT rid, ferry_text(fields) FROM records")?;
+    let mut stmt = c.prepare(sql)?;
     let mut rows = stmt.query([])?;
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(row) = rows.next()? {
-        batch.push((row.get(0)?, row.get(1)?));
+        let keys = match row.get::<_, Option<usize>>(2)? {
+            Some(i) => {
+                let width = widths.get(i).copied().unwrap_or(0);
+                Some((
+                    i,
+                    (0..width)
+                        .map(|j| row.get(3 + j))
+                        .collect::<rusqlite::Result<_>>()?,
+                ))
+            }
+            None => None,
+        };
+        batch.push((row.get(0)?, row.get(1)?, keys));
         if batch.len() == BATCH && send.send(std::mem::take(&mut batch)).is_err() {
             return Ok(());
         }
@@ -132,34 +180,8 @@ fn search_texts(
     Ok(())
 }
 
-/// The statements storing the sort keys of the collections whose tables
-/// the end of a bulk load builds: one reading their records, one insert
-/// per table, and how many values each takes.
-struct SortFill<'c> {
-    select: Option<Statement<'c>>,
-    inserts: Vec<Statement<'c>>,
-    widths: Vec<usize>,
-}
-
-impl<'c> SortFill<'c> {
-    fn new(tx: &'c Connection, keys: &[&SortKeys<'_>]) -> Result<SortFill<'c>> {
-        Ok(SortFill {
-            select: if keys.is_empty() {
-                None
-            } else {
-                Some(tx.prepare(&SortKeys::rows(keys))?)
-            },
-            inserts: keys
-                .iter()
-                .map(|k| tx.prepare(&k.insert()))
-                .collect::<rusqlite::Result<_>>()?,
-            widths: keys.iter().map(|k| k.fields.len()).collect(),
-        })
-    }
-}
-
 impl LocalStore {
-    /// Stops maintaining the search index and the sort keys until [`Self::end_bulk_load`].
+    /// Stops maintaining the search and sort indexes until [`Self::end_bulk_load`].
     pub fn begin_bulk_load(&self) -> Result<()> {
         self.pause_checkpoints(true)?;
         self.write(|tx| {
@@ -170,7 +192,7 @@ impl LocalStore {
         })
     }
 
-    /// Rebuilds the search index and the sort keys and maintains them again.
+    /// Rebuilds the search and sort indexes in one pass and maintains them again.
     pub fn end_bulk_load(&self) -> Result<()> {
         if !self.read(active)? {
             return Ok(());
@@ -188,49 +210,38 @@ impl LocalStore {
             for k in &keys {
                 k.create(tx)?;
             }
-            let mut sort_keys = SortFill::new(tx, &keys)?;
-            let mut rows = sort_keys.select.as_mut().map(|s| s.query([])).transpose()?;
-            // Stores up to `n` more records' sort keys; false once all are.
-            let mut fill = |n: usize| -> Result<bool> {
-                let Some(rows) = rows.as_mut() else {
-                    return Ok(false);
-                };
-                for _ in 0..n {
-                    let Some(row) = rows.next()? else {
-                        return Ok(false);
-                    };
-                    let (rid, i): (i64, usize) = (row.get(0)?, row.get(1)?);
-                    if let (Some(insert), Some(width)) =
-                        (sort_keys.inserts.get_mut(i), sort_keys.widths.get(i))
-                    {
-                        let values = (0..*width)
-                            .map(|j| row.get::<_, SqlValue>(2 + j))
-                            .collect::<rusqlite::Result<Vec<_>>>()?;
-                        let values = std::iter::once(SqlValue::Integer(rid)).chain(values);
-                        insert.execute(rusqlite::params_from_iter(values))?;
-                    }
-                }
-                Ok(true)
-            };
-            // A second connection reads the text to search while this one
-            // indexes it and, in the time it would wait for the text, stores
-            // the sort keys. This transaction holds the write lock, so no
-            // write can come between: both see the same records.
+            // A second connection reads each record once, for its text to
+            // search and its sort keys, while this one stores them. This
+            // transaction holds the write lock, so no write can come
+            // between: both see the same records.
+            let sql = index_rows_sql(&keys);
+            let widths: Vec<usize> = keys.iter().map(|k| k.fields.len()).collect();
             let streamed = std::thread::scope(|scope| -> Result<bool> {
-                let (send, texts) = std::sync::mpsc::sync_channel(4);
-                let reader = scope.spawn(move || search_texts(&self.path, self.key.as_ref(), &send));
-                let mut insert = tx.prepare("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
-                for batch in texts {
-                    let n = batch.len();
-                    for (rid, body) in batch {
-                        insert.execute(rusqlite::params![rid, body])?;
+                let (send, rows) = std::sync::mpsc::sync_channel(4);
+                let (sql, widths) = (&sql, &widths);
+                let reader = scope.spawn(move || {
+                    index_rows(&self.path, self.key.as_ref(), sql, widths, &send)
+                });
+                let mut text = tx.prepare("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
+                let mut sort = keys
+                    .iter()
+                    .map(|k| tx.prepare(&k.insert()))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                for batch in rows {
+                    for (rid, body, keys) in batch {
+                        text.execute(rusqlite::params![rid, body])?;
+                        if let Some((i, values)) = keys
+                            && let Some(insert) = sort.get_mut(i)
+                        {
+                            let values = std::iter::once(SqlValue::Integer(rid)).chain(values);
+                            insert.execute(rusqlite::params_from_iter(values))?;
+                        }
                     }
-                    fill(n)?;
                 }
                 Ok(match reader.join() {
                     Ok(Ok(())) => true,
                     Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "search text read on this connection instead");
+                        tracing::debug!(error = %e, "records indexed on this connection instead");
                         false
                     }
                     Err(_) => false,
@@ -241,9 +252,11 @@ impl LocalStore {
                     "INSERT INTO records_fts(records_fts) VALUES ('delete-all');
                      INSERT INTO records_fts(rowid, body) SELECT rid, ferry_text(fields) FROM records;",
                 )?;
+                for k in &keys {
+                    tx.execute_batch(&format!("DELETE FROM {}", sort_table(k.collection)))?;
+                    k.fill(tx)?;
+                }
             }
-            while fill(1000)? {}
-            drop(rows);
             let searchable = start.elapsed();
             for k in &keys {
                 k.index(tx)?;
@@ -251,7 +264,7 @@ impl LocalStore {
             tracing::debug!(
                 ?searchable,
                 sortable = ?start.elapsed() - searchable,
-                "bulk load: search index and sort keys built"
+                "bulk load: search and sort indexes built"
             );
             set_setting(tx, BULK_LOAD, None)
         })?;
@@ -322,9 +335,10 @@ mod tests {
         assert!(!store.read(active).expect("bulk state"));
     }
 
-    /// The end of a bulk load builds the sort keys: on disk and in memory,
-    /// every collection's are those of its live records, whatever their
-    /// fields.
+    /// The end of a bulk load reads each record once, on a second
+    /// connection, for its text and its sort keys; in-memory, on this one.
+    /// Either way every collection's sort keys are those of its live
+    /// records, whatever their fields.
     #[test]
     fn a_bulk_load_stores_the_sort_keys_of_every_collection() {
         use crate::store::schema::tests::{assert_sort_keys_true, tasks};

@@ -132,7 +132,7 @@ impl SortKeys<'_> {
     }
 
     /// Fills the table from the live records, in row id order.
-    fn fill(&self, tx: &Connection) -> Result<()> {
+    pub(crate) fn fill(&self, tx: &Connection) -> Result<()> {
         tx.execute_batch(&format!(
             "INSERT INTO {table} (rid, {columns})
                 SELECT rid, {values} FROM records WHERE collection = '{collection}' AND deleted = 0 ORDER BY rid",
@@ -155,40 +155,6 @@ impl SortKeys<'_> {
             sort_table(self.collection),
             self.columns()
         )
-    }
-
-    /// The statement reading the sort key rows of every live record of
-    /// `keys`' collections, in row id order: the row id, the position in
-    /// `keys` of its collection, then its values (as many as the widest
-    /// collection has; the rest null).
-    pub(crate) fn rows(keys: &[&SortKeys<'_>]) -> String {
-        let names = keys
-            .iter()
-            .map(|k| format!("'{}'", k.collection))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut sql = String::from("SELECT rid, CASE collection");
-        for (i, k) in keys.iter().enumerate() {
-            sql.push_str(&format!(" WHEN '{}' THEN {i}", k.collection));
-        }
-        sql.push_str(" END");
-        let widest = keys.iter().map(|k| k.fields.len()).max().unwrap_or(0);
-        for j in 0..widest {
-            sql.push_str(", CASE collection");
-            for k in keys {
-                if let Some(f) = k.fields.get(j) {
-                    sql.push_str(&format!(
-                        " WHEN '{}' THEN json_extract(fields, '$.{f}')",
-                        k.collection
-                    ));
-                }
-            }
-            sql.push_str(" END");
-        }
-        sql.push_str(&format!(
-            " FROM records WHERE deleted = 0 AND collection IN ({names}) ORDER BY rid"
-        ));
-        sql
     }
 
     /// Indexes each field's column: once filled, as sorting everything
