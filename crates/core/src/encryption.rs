@@ -70,8 +70,9 @@ pub(crate) struct Cipher {
     mac: PageMac,
     /// Bytes per page; SQLCipher's default, 4096, is what new databases
     /// use too. Larger pages make long scans cheaper (SQLCipher's work per
-    /// page is partly fixed) and every edit dearer (an edit writes some 30
-    /// pages, each encrypted whole): docs/performance.md has both measured.
+    /// page is partly fixed) and every edit dearer (each page it reads or
+    /// writes is decrypted or encrypted whole): docs/performance.md has
+    /// both measured.
     #[serde(default = "Cipher::default_page_size")]
     page_size: u32,
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::LocalStore;
-use super::records::{LocalRecord, RECORD_COLUMNS, RECORD_SELECT, from_row};
+use super::records::{LocalRecord, RECORD_SELECT, from_row};
 use super::schema::{has_sort_key, safe_name, sort_column, sort_table};
 use super::search::{self, Search};
 use crate::error::{Error, Result};
@@ -226,18 +226,7 @@ impl LocalStore {
                     settings: self.search,
                 };
                 let rids = search::page(c, &page, &expr)?;
-                let mut stmt = c.prepare_cached(&format!("{RECORD_SELECT} WHERE r.rid = ?1"))?;
-                let mut records = Vec::with_capacity(limit.min(rids.len()));
-                for rid in rids.iter().take(limit) {
-                    let mut rows = stmt.query([rid])?;
-                    if let Some(row) = rows.next()? {
-                        records.push(from_row(row)?);
-                    }
-                }
-                Ok(Page {
-                    records,
-                    has_more: rids.len() > limit,
-                })
+                page_of(c, &rids, limit)
             });
         }
         // Ascending by a field, empty values come last, as people expect:
@@ -270,8 +259,9 @@ impl LocalStore {
         self.read(|c| {
             let order = order_in(c, &q.collection, sort)?;
             let mut sql = format!(
-                "SELECT count(*) FROM {} WHERE r.collection = '{}' AND r.deleted = 0 AND {} IS NOT NULL",
-                order.from, q.collection, order.key
+                "SELECT count(*) {} AND {} IS NOT NULL",
+                order.scope(&q.collection, !q.filters.is_empty()),
+                order.key
             );
             let mut args: Vec<SqlValue> = Vec::new();
             push_conditions(q, None, &mut sql, &mut args)?;
@@ -296,23 +286,33 @@ impl LocalStore {
         self.read(|c| {
             let (sql, args) = page_sql(c, q, sort, dir, part, offset, limit)?;
             tracing::trace!(%sql, "query");
-            let mut stmt = c.prepare_cached(&sql)?;
-            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
-            let mut records = Vec::with_capacity(limit.min(128));
-            let mut has_more = false;
-            while let Some(row) = rows.next()? {
-                if records.len() == limit {
-                    has_more = true;
-                    break;
-                }
-                records.push(from_row(row)?);
-            }
-            Ok(Page { records, has_more })
+            let rids = c
+                .prepare_cached(&sql)?
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            page_of(c, &rids, limit)
         })
     }
 }
 
-/// The statement reading a page (see [`LocalStore::page_where`]) and its parameters.
+/// The page of the records `rids` (one more than `limit` says there are more).
+fn page_of(c: &rusqlite::Connection, rids: &[i64], limit: usize) -> Result<Page> {
+    let mut stmt = c.prepare_cached(&format!("{RECORD_SELECT} WHERE r.rid = ?1"))?;
+    let mut records = Vec::with_capacity(limit.min(rids.len()));
+    for rid in rids.iter().take(limit) {
+        let mut rows = stmt.query([rid])?;
+        if let Some(row) = rows.next()? {
+            records.push(from_row(row)?);
+        }
+    }
+    Ok(Page {
+        records,
+        has_more: rids.len() > limit,
+    })
+}
+
+/// The statement reading the row ids of a page (see
+/// [`LocalStore::page_where`]) and its parameters.
 fn page_sql(
     c: &rusqlite::Connection,
     q: &Query,
@@ -332,11 +332,9 @@ fn page_sql(
         ),
         Part::Empty => (format!(" AND {key} IS NULL"), format!("{rid} {dir}")),
     };
-    // The collection name is spliced in (it is a safe name) so the
-    // planner sees which records the walk reads.
     let mut sql = format!(
-        "{RECORD_COLUMNS} FROM {} WHERE r.collection = '{}' AND r.deleted = 0{only}",
-        order.walk, q.collection
+        "SELECT {rid} {}{only}",
+        order.scope(&q.collection, !q.filters.is_empty())
     );
     let mut args: Vec<SqlValue> = Vec::new();
     push_conditions(q, None, &mut sql, &mut args)?;
@@ -362,41 +360,58 @@ enum Part {
 
 /// How a page is ordered: by `key`, then by row id (`rid`).
 pub(crate) struct Order {
-    /// The records joined with their sort keys, if any: `r` is `records`.
-    pub from: String,
-    /// The same, walked in the sort key's order (its table first).
-    pub walk: String,
+    /// The collection's sort key table, when the page is ordered by one of
+    /// its columns (`s`; it holds exactly the collection's live records).
+    table: Option<String>,
     pub key: String,
     pub rid: &'static str,
     /// False when ordered by record id (a collection not in the schema).
     pub by_field: bool,
 }
 
+impl Order {
+    /// `FROM` and `WHERE` for the live records of `collection`, walked in
+    /// this order; `filtered`, the records themselves (`r`) are read too
+    /// (for conditions on their fields). Unfiltered, a walk of the sort key
+    /// table reads nothing else, however many rows an offset skips.
+    pub(crate) fn scope(&self, collection: &str, filtered: bool) -> String {
+        match &self.table {
+            Some(table) if filtered => {
+                format!("FROM {table} s CROSS JOIN records r ON r.rid = s.rid WHERE TRUE")
+            }
+            Some(table) => format!("FROM {table} s WHERE TRUE"),
+            None => format!("FROM records r WHERE r.collection = '{collection}' AND r.deleted = 0"),
+        }
+    }
+
+    /// `FROM` for the records (`r`) with their sort keys, if any, for a
+    /// lookup by row id.
+    pub(crate) fn from(&self) -> String {
+        match &self.table {
+            Some(table) => format!("{table} s JOIN records r ON r.rid = s.rid"),
+            None => "records r".into(),
+        }
+    }
+}
+
 /// How to order `collection` by `sort`: by its sort key when the field has
 /// one (see `schema.rs`), else by the value in the record.
 fn order_in(c: &rusqlite::Connection, collection: &str, sort: Option<&str>) -> Result<Order> {
-    let records = || "records r".to_string();
     Ok(match sort {
-        Some(name) if has_sort_key(c, collection, name)? => {
-            let table = sort_table(collection);
-            Order {
-                from: format!("{table} s JOIN records r ON r.rid = s.rid"),
-                walk: format!("{table} s CROSS JOIN records r ON r.rid = s.rid"),
-                key: format!("s.{}", sort_column(name)),
-                rid: "s.rid",
-                by_field: true,
-            }
-        }
+        Some(name) if has_sort_key(c, collection, name)? => Order {
+            table: Some(sort_table(collection)),
+            key: format!("s.{}", sort_column(name)),
+            rid: "s.rid",
+            by_field: true,
+        },
         Some(name) => Order {
-            from: records(),
-            walk: records(),
+            table: None,
             key: format!("json_extract(r.fields, '$.{name}')"),
             rid: "r.rid",
             by_field: true,
         },
         None => Order {
-            from: records(),
-            walk: records(),
+            table: None,
             key: "r.id".into(),
             rid: "r.rid",
             by_field: false,
@@ -410,7 +425,8 @@ mod tests {
     use uuid::Uuid;
 
     /// Sorting a large collection must walk the field's index, not sort
-    /// every row: each part of a page, either way, filtered or not.
+    /// every row: each part of a page, either way, filtered or not; and
+    /// unfiltered, without reading the records it passes.
     #[test]
     fn sorting_uses_the_field_index() {
         let store = LocalStore::open_in_memory().expect("open");
@@ -441,6 +457,12 @@ mod tests {
                 let plan = plan.join("; ");
                 assert!(
                     plan.contains("INDEX sort:tasks:owner") && !plan.contains("TEMP B-TREE"),
+                    "{dir}, filtered {filtered}: {plan}"
+                );
+                // Unfiltered, the rows an offset skips are not read at all.
+                assert_eq!(
+                    plan.contains("SEARCH r "),
+                    filtered,
                     "{dir}, filtered {filtered}: {plan}"
                 );
             }

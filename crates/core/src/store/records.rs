@@ -46,21 +46,16 @@ impl LocalRecord {
     }
 }
 
-/// The columns [`from_row`] reads, of `records r`.
-macro_rules! record_columns {
-    () => {
-        "SELECT r.collection, r.id, json(r.fields), r.deleted, r.base_version, json(r.base_fields),
-        r.base_deleted, r.base_updated_at, r.base_updated_by, r.error,
-        EXISTS (SELECT 1 FROM outbox o WHERE o.collection = r.collection AND o.record_id = r.id),
-        EXISTS (SELECT 1 FROM conflicts k WHERE k.collection = r.collection AND k.record_id = r.id)"
-    };
-}
-pub(crate) const RECORD_COLUMNS: &str = record_columns!();
 /// Fields are stored as SQLite's binary JSON (JSONB), which sort keys and
 /// filters read without parsing. The base's fields are stored only when they
 /// differ from the local value: `base_fields` is null for a record without
 /// local changes.
-pub(crate) const RECORD_SELECT: &str = concat!(record_columns!(), " FROM records r");
+pub(crate) const RECORD_SELECT: &str =
+    "SELECT r.collection, r.id, json(r.fields), r.deleted, r.base_version, json(r.base_fields),
+        r.base_deleted, r.base_updated_at, r.base_updated_by, r.error,
+        EXISTS (SELECT 1 FROM outbox o WHERE o.collection = r.collection AND o.record_id = r.id),
+        EXISTS (SELECT 1 FROM conflicts k WHERE k.collection = r.collection AND k.record_id = r.id)
+    FROM records r";
 
 fn json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::Inconsistent(format!("{what}: {e}")))

@@ -394,7 +394,7 @@ pub(crate) fn page(c: &Connection, q: &PageQuery<'_>, expr: &str) -> Result<Vec<
         let sql = format!(
             "SELECT r.rid FROM {} WHERE r.rid IN rarray(?{}) AND r.collection = '{}' AND r.deleted = 0{}
              ORDER BY +{key} IS NULL, +{key} {dir}, r.rid {dir} LIMIT ?{} OFFSET ?{}",
-            q.order.from,
+            q.order.from(),
             n + 1,
             q.collection,
             q.conditions,
@@ -428,11 +428,12 @@ pub(crate) fn page(c: &Connection, q: &PageQuery<'_>, expr: &str) -> Result<Vec<
     };
     // Ascending by a field, records without a value come last (as in an
     // unsearched list): the walk takes those with one, then the rest.
-    let base = format!(
-        "SELECT r.rid FROM {} WHERE r.collection = '{}' AND r.deleted = 0{}",
-        q.order.walk, q.collection, q.conditions,
-    );
     let (key, rid) = (&q.order.key, q.order.rid);
+    let base = format!(
+        "SELECT {rid} {}{}",
+        q.order.scope(q.collection, !q.conditions.is_empty()),
+        q.conditions,
+    );
     let walks = if q.dir == "ASC" && q.order.by_field {
         vec![
             format!("{base} AND {key} IS NOT NULL ORDER BY {key} ASC, {rid} ASC"),
