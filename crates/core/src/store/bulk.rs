@@ -37,7 +37,8 @@ const FTS_TRIGGERS: &str = "
         INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(json(new.fields)));
     END;";
 
-/// Keeps the search index of many records edited in one transaction. The
+/// Keeps the search index of many records edited in one transaction (a
+/// bulk edit, or a page of a pull into a snapshot holding them). The
 /// update trigger makes each record's write a statement transaction, and
 /// the search index writes its pending terms to disk at every one: for
 /// 10,000 records most of the time. So the trigger is set aside, and the
@@ -46,7 +47,7 @@ const FTS_TRIGGERS: &str = "
 pub(crate) struct ManyEdits {
     /// None: the trigger keeps the index (few records), or a bulk load is
     /// under way, whose end indexes everything.
-    edited: Option<Vec<uuid::Uuid>>,
+    edited: Option<Vec<(String, uuid::Uuid)>>,
 }
 
 impl ManyEdits {
@@ -63,14 +64,14 @@ impl ManyEdits {
         })
     }
 
-    pub(crate) fn edited(&mut self, id: uuid::Uuid) {
+    pub(crate) fn edited(&mut self, collection: &str, id: uuid::Uuid) {
         if let Some(edited) = &mut self.edited {
-            edited.push(id);
+            edited.push((collection.to_string(), id));
         }
     }
 
-    /// Indexes the records of `collection` edited and puts the trigger back.
-    pub(crate) fn finish(self, tx: &Connection, collection: &str) -> Result<()> {
+    /// Indexes the records edited and puts the trigger back.
+    pub(crate) fn finish(self, tx: &Connection) -> Result<()> {
         let Some(edited) = self.edited else {
             return Ok(());
         };
@@ -80,7 +81,7 @@ impl ManyEdits {
         let mut delete = tx.prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?;
         let mut insert =
             tx.prepare_cached("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
-        for id in edited {
+        for (collection, id) in edited {
             let row: Option<(i64, String)> = text
                 .query_row(rusqlite::params![collection, id.to_string()], |r| {
                     Ok((r.get(0)?, r.get(1)?))

@@ -349,7 +349,7 @@ impl LocalStore {
                 match outcome {
                     Ok(true) => {
                         report.changed += 1;
-                        index.edited(id);
+                        index.edited(collection, id);
                     }
                     Ok(false) => {}
                     Err(e) => report.skipped.push(BulkSkip {
@@ -358,7 +358,7 @@ impl LocalStore {
                     }),
                 }
             }
-            index.finish(tx, collection)?;
+            index.finish(tx)?;
             Ok(report)
         })
     }

@@ -149,6 +149,7 @@ impl LocalStore {
             }
             let mut seen = std::collections::HashSet::new();
             let mut insert = first_pull.then(|| new_record_insert(tx)).transpose()?;
+            let mut index = bulk::ManyEdits::begin(tx, changes.len())?;
             for r in changes {
                 latest = latest.max(Some(&r.updated_at));
                 if let Some(insert) = insert.as_mut()
@@ -166,8 +167,10 @@ impl LocalStore {
                 };
                 if apply_pulled(tx, r, row)? {
                     changed += 1;
+                    index.edited(&r.collection, r.id);
                 }
             }
+            index.finish(tx)?;
             if let Some(stamp) = latest {
                 hlc::observe(tx, stamp)?;
             }
@@ -295,6 +298,41 @@ mod tests {
             results.push(same);
         }
         assert_eq!(results[0], results[1]);
+    }
+
+    /// A page of many changed records is searched by their new text, not
+    /// their old (the search index is written once for the page), and an
+    /// edit afterwards is indexed as ever.
+    #[test]
+    fn a_page_of_many_changes_keeps_the_search_index_true() {
+        let store = LocalStore::open_in_memory().expect("open");
+        store.replace_schema(&[tasks(&[])]).expect("schema");
+        let ids: Vec<Uuid> = (0..80).map(|_| Uuid::now_v7()).collect();
+        let first: Vec<Record> = ids
+            .iter()
+            .map(|id| pulled(*id, 1, "ancient pottery"))
+            .collect();
+        store.apply_page(&first, &[], "1").expect("first");
+        let count = |text: &str| {
+            let mut q = crate::store::Query::new("tasks");
+            q.search = Some(text.into());
+            store.count(&q).expect("count")
+        };
+        assert_eq!((count("ancient"), count("modern")), (80, 0));
+        let mut next: Vec<Record> = ids
+            .iter()
+            .map(|id| pulled(*id, 2, "modern sculpture"))
+            .collect();
+        next.push(pulled(Uuid::now_v7(), 1, "modern glass"));
+        store.apply_page(&next, &[], "2").expect("next");
+        assert_eq!(
+            (count("ancient"), count("modern"), count("glass")),
+            (0, 81, 1)
+        );
+        let mut f = Fields::new();
+        f.insert("title".into(), "ancient coins".into());
+        store.update("tasks", ids[0], f).expect("edit");
+        assert_eq!((count("ancient"), count("modern")), (1, 80));
     }
 }
 
