@@ -71,24 +71,44 @@ impl ManyEdits {
     }
 
     /// Indexes the records edited and puts the trigger back.
+    ///
+    /// In row id order, a chunk at a time, all of a chunk's old entries out
+    /// before its new ones in: the search index writes what it holds and
+    /// merges its segments whenever a delete follows an insert or a row id
+    /// goes backwards, which one record after another did at every record
+    /// (a pulled page of 1,000 changes spent most of its time merging).
     pub(crate) fn finish(self, tx: &Connection) -> Result<()> {
+        const CHUNK: usize = 1000;
         let Some(edited) = self.edited else {
             return Ok(());
         };
-        let mut text = tx.prepare_cached(
-            "SELECT rid, ferry_text(json(fields)) FROM records WHERE collection = ?1 AND id = ?2",
-        )?;
+        let mut rid =
+            tx.prepare_cached("SELECT rid FROM records WHERE collection = ?1 AND id = ?2")?;
+        let mut rids = Vec::with_capacity(edited.len());
+        for (collection, id) in edited {
+            if let Some(r) = rid
+                .query_row(rusqlite::params![collection, id.to_string()], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()?
+            {
+                rids.push(r);
+            }
+        }
+        rids.sort_unstable();
+        rids.dedup();
+        let mut text =
+            tx.prepare_cached("SELECT ferry_text(json(fields)) FROM records WHERE rid = ?1")?;
         let mut delete = tx.prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?;
         let mut insert =
             tx.prepare_cached("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
-        for (collection, id) in edited {
-            let row: Option<(i64, String)> = text
-                .query_row(rusqlite::params![collection, id.to_string()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
-            if let Some((rid, body)) = row {
+        for chunk in rids.chunks(CHUNK) {
+            let mut bodies = Vec::with_capacity(chunk.len());
+            for rid in chunk {
+                bodies.push(text.query_row([rid], |r| r.get::<_, String>(0))?);
                 delete.execute([rid])?;
+            }
+            for (rid, body) in chunk.iter().zip(bodies) {
                 insert.execute(rusqlite::params![rid, body])?;
             }
         }
