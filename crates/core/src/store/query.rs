@@ -233,7 +233,16 @@ impl LocalStore {
         // the records with a value, then (when the page reaches past them)
         // those without, each part walking the field's index.
         if sort.is_some() && q.order == SortOrder::Ascending {
-            let filled = self.page_where(q, sort, dir, Part::Filled, q.offset, limit)?;
+            let filled = self.page_where(
+                q,
+                &Slice {
+                    sort,
+                    dir,
+                    part: Part::Filled,
+                    offset: q.offset,
+                    limit,
+                },
+            )?;
             if filled.has_more {
                 return Ok(filled);
             }
@@ -243,14 +252,32 @@ impl LocalStore {
             } else {
                 (0, filled.records)
             };
-            let empty = self.page_where(q, sort, dir, Part::Empty, skip, limit - records.len())?;
+            let empty = self.page_where(
+                q,
+                &Slice {
+                    sort,
+                    dir,
+                    part: Part::Empty,
+                    offset: skip,
+                    limit: limit - records.len(),
+                },
+            )?;
             records.extend(empty.records);
             return Ok(Page {
                 records,
                 has_more: empty.has_more,
             });
         }
-        self.page_where(q, sort, dir, Part::All, q.offset, limit)
+        self.page_where(
+            q,
+            &Slice {
+                sort,
+                dir,
+                part: Part::All,
+                offset: q.offset,
+                limit,
+            },
+        )
     }
 
     /// How many live records matching `q`'s filters (no search) have a
@@ -274,25 +301,27 @@ impl LocalStore {
 
     /// A page of the live records matching `q`'s filters (no search) in
     /// `part`, sorted by `sort` then row id.
-    fn page_where(
-        &self,
-        q: &Query,
-        sort: Option<&str>,
-        dir: &str,
-        part: Part,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Page> {
+    fn page_where(&self, q: &Query, slice: &Slice<'_>) -> Result<Page> {
         self.read(|c| {
-            let (sql, args) = page_sql(c, q, sort, dir, part, offset, limit)?;
+            let (sql, args) = page_sql(c, q, slice)?;
             tracing::trace!(%sql, "query");
             let rids = c
                 .prepare_cached(&sql)?
                 .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<i64>>>()?;
-            page_of(c, &rids, limit)
+            page_of(c, &rids, slice.limit)
         })
     }
+}
+
+/// Which page of a query's records: `part` of them, in `sort`'s order
+/// (`dir`), `limit` from `offset`.
+struct Slice<'a> {
+    sort: Option<&'a str>,
+    dir: &'a str,
+    part: Part,
+    offset: usize,
+    limit: usize,
 }
 
 /// The page of the records `rids` (one more than `limit` says there are more).
@@ -316,12 +345,15 @@ fn page_of(c: &rusqlite::Connection, rids: &[i64], limit: usize) -> Result<Page>
 fn page_sql(
     c: &rusqlite::Connection,
     q: &Query,
-    sort: Option<&str>,
-    dir: &str,
-    part: Part,
-    offset: usize,
-    limit: usize,
+    slice: &Slice<'_>,
 ) -> Result<(String, Vec<SqlValue>)> {
+    let Slice {
+        sort,
+        dir,
+        part,
+        offset,
+        limit,
+    } = *slice;
     let order = order_in(c, &q.collection, sort)?;
     let (key, rid) = (&order.key, order.rid);
     let (only, by) = match part {
@@ -445,7 +477,14 @@ mod tests {
             ] {
                 let plan: Vec<String> = store
                     .read(|c| {
-                        let (sql, args) = page_sql(c, &q, Some("owner"), dir, part, 0, 50)?;
+                        let slice = Slice {
+                            sort: Some("owner"),
+                            dir,
+                            part,
+                            offset: 0,
+                            limit: 50,
+                        };
+                        let (sql, args) = page_sql(c, &q, &slice)?;
                         let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
                         let rows = stmt
                             .query_map(rusqlite::params_from_iter(args.iter()), |r| {
