@@ -12,7 +12,9 @@ use std::sync::mpsc::SyncSender;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::schema::{SortKeys, collections_in, missing_sort_keys, sort_table, sync_sort_keys};
+use super::schema::{
+    SortKeys, collections_in, missing_sort_keys, sort_table, sort_value, sync_sort_keys,
+};
 use super::{LocalStore, get_setting, set_setting};
 use crate::encryption::DbKey;
 use crate::error::Result;
@@ -144,8 +146,9 @@ fn index_rows_sql(keys: &[&SortKeys<'_>]) -> String {
         for k in keys {
             if let Some(f) = k.fields.get(j) {
                 sql.push_str(&format!(
-                    " WHEN '{}' THEN json_extract(fields, '$.{f}')",
-                    k.collection
+                    " WHEN '{}' THEN {}",
+                    k.collection,
+                    sort_value("records", f)
                 ));
             }
         }

@@ -38,6 +38,12 @@ pub(crate) fn sort_table(collection: &str) -> String {
     format!("\"sort:{collection}\"")
 }
 
+/// The sort key of `field` in `row` (a row of `records`): what the
+/// triggers, a fill and the end of a bulk load all store.
+pub(crate) fn sort_value(row: &str, field: &str) -> String {
+    format!("json_extract({row}.fields, '$.{field}')")
+}
+
 /// The quoted name of `field`'s column in its sort key table.
 pub(crate) fn sort_column(field: &str) -> String {
     format!("\"f:{field}\"")
@@ -92,7 +98,7 @@ impl SortKeys<'_> {
     fn values(&self, row: &str) -> String {
         self.fields
             .iter()
-            .map(|f| format!("json_extract({row}.fields, '$.{f}')"))
+            .map(|f| sort_value(row, f))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -118,12 +124,12 @@ impl SortKeys<'_> {
              END;"
         );
         for f in &self.fields {
-            let column = sort_column(f);
+            let (column, was, is) = (sort_column(f), sort_value("old", f), sort_value("new", f));
             sql.push_str(&format!(
                 "CREATE TRIGGER \"sort:{collection}:on {f}\" AFTER UPDATE OF fields ON records
                  WHEN new.collection = '{collection}' AND new.deleted = 0
-                    AND json_extract(old.fields, '$.{f}') IS NOT json_extract(new.fields, '$.{f}') BEGIN
-                    UPDATE {table} SET {column} = json_extract(new.fields, '$.{f}') WHERE rid = new.rid;
+                    AND {was} IS NOT {is} BEGIN
+                    UPDATE {table} SET {column} = {is} WHERE rid = new.rid;
                  END;"
             ));
         }
