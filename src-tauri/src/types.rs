@@ -342,6 +342,24 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     ferry_core::protocol::FileRef::export_all(&cfg)?;
     ferry_core::protocol::Device::export_all(&cfg)?;
     ferry_core::store::files::LocalFile::export_all(&cfg)?;
+    // The administrator's console shares these with the desktop UI.
+    {
+        use ferry_core::protocol::admin::*;
+        UsersResponse::export_all(&cfg)?;
+        NewUser::export_all(&cfg)?;
+        UserChange::export_all(&cfg)?;
+        AdminDevicesResponse::export_all(&cfg)?;
+        RevokeDevice::export_all(&cfg)?;
+        TeamsResponse::export_all(&cfg)?;
+        NewTeam::export_all(&cfg)?;
+        GrantsResponse::export_all(&cfg)?;
+        GrantChange::export_all(&cfg)?;
+        AccessPreview::export_all(&cfg)?;
+        AuditPage::export_all(&cfg)?;
+        AdminHealth::export_all(&cfg)?;
+        CollectionsResponse::export_all(&cfg)?;
+        ConsoleSession::export_all(&cfg)?;
+    }
     Ok(())
 }
 

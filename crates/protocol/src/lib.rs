@@ -8,6 +8,7 @@
 //! Every type documents its JSON with an example that is also a test: it is
 //! parsed and serialised back to the same text.
 
+pub mod admin;
 pub mod fields;
 mod hlc;
 pub mod merge3;

@@ -149,6 +149,17 @@ pub fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("decoy password").unwrap_or_default())
 }
 
+/// What [`valid_username`] asks of a name, for people.
+pub const USERNAME_RULE: &str = "a username is 1 to 64 letters, digits, '.', '-' or '_'";
+
+/// Whether `name` may be a username.
+pub fn valid_username(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 /// A new bearer token: 256 random bits, URL-safe base64.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
@@ -184,33 +195,119 @@ impl FromRequestParts<AppState> for Authenticated {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = token_hash(bearer(parts).ok_or(ApiError::Unauthenticated)?);
-        let device = state
-            .store
-            .token_device(&token)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
-        let idle = idle_for(&device.last_seen);
-        if device.wipe {
-            // The audit line: what the device still held, when it says.
-            let unsent = parts
-                .headers
-                .get(UNSENT_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            tracing::warn!(username = %device.username, device_id = %device.id, unsent_edits = ?unsent, "told a device to wipe its data");
+        authenticate(parts, state, token).await
+    }
+}
+
+/// The session of `token` (the hash of a bearer token or console cookie):
+/// its device must be neither revoked nor idle past the session lifetime.
+async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+    token: TokenHash,
+) -> Result<Authenticated, ApiError> {
+    let device = state
+        .store
+        .token_device(&token)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let idle = idle_for(&device.last_seen);
+    if device.wipe {
+        // The audit line: what the device still held, when it says.
+        let unsent = parts
+            .headers
+            .get(UNSENT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        tracing::warn!(username = %device.username, device_id = %device.id, unsent_edits = ?unsent, "told a device to wipe its data");
+    }
+    check_device(&device, idle, state.limits.session_lifetime)?;
+    // A contact moves the session's end on; noted once a minute at most
+    // (more often only for sessions shorter than a few minutes).
+    if idle > TOUCH_EVERY.min(state.limits.session_lifetime / 4) {
+        let ip = crate::api::client_ip(&parts.extensions).map(|ip| ip.to_string());
+        if let Err(e) = state.store.touch_session(&token, ip).await {
+            tracing::warn!(error = %e, "cannot note a device's contact");
         }
-        check_device(&device, idle, state.limits.session_lifetime)?;
-        // A contact moves the session's end on; noted once a minute at most
-        // (more often only for sessions shorter than a few minutes).
-        if idle > TOUCH_EVERY.min(state.limits.session_lifetime / 4) {
-            let ip = crate::api::client_ip(&parts.extensions).map(|ip| ip.to_string());
-            if let Err(e) = state.store.touch_session(&token, ip).await {
-                tracing::warn!(error = %e, "cannot note a device's contact");
+    }
+    Ok(Authenticated {
+        session: device.session(),
+        token,
+    })
+}
+
+/// The console's session cookie: the token, `HttpOnly`, `SameSite=Strict`.
+pub const CONSOLE_COOKIE: &str = "ferry_console";
+
+/// The header the console sends with every request; a request that
+/// authenticates with the cookie alone, without it, is refused (CSRF: no
+/// other site can make a browser send a custom header without CORS, which
+/// this server never allows).
+pub const CSRF_HEADER: &str = "x-ferry-csrf";
+
+/// The console cookie's token, when the request carries one.
+pub fn console_cookie(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == CONSOLE_COOKIE)
+        .map(|(_, token)| token)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+}
+
+/// The `Set-Cookie` value that starts (`Some(token)`) or ends a console
+/// session. `secure`: the server speaks HTTPS.
+pub fn console_set_cookie(token: Option<&str>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match token {
+        Some(t) => format!("{CONSOLE_COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict{secure}"),
+        None => format!("{CONSOLE_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    }
+}
+
+/// An administrator's request: a bearer token, or the console's cookie
+/// with [`CSRF_HEADER`], of an enabled user whose role is `admin`. 401
+/// without a valid session, 403 for anyone else.
+pub struct Admin {
+    pub session: Session,
+    pub token: TokenHash,
+    pub ip: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = match bearer(parts) {
+            Some(t) => t,
+            None => {
+                let t = console_cookie(parts).ok_or(ApiError::Unauthenticated)?;
+                if !parts.headers.contains_key(CSRF_HEADER) {
+                    return Err(ApiError::Csrf(format!(
+                        "a request signed in by the console's cookie must carry the {CSRF_HEADER} header"
+                    )));
+                }
+                t
             }
+        };
+        let auth = authenticate(parts, state, token_hash(token)).await?;
+        let user = state.store.user_by_name(&auth.session.username).await?;
+        if !user.is_some_and(|u| u.role == ferry_protocol::admin::Role::Admin && !u.disabled) {
+            return Err(ApiError::Forbidden(
+                "this needs an administrator's account (ferry-server user role NAME admin)".into(),
+            ));
         }
-        Ok(Authenticated {
-            session: device.session(),
-            token,
+        Ok(Admin {
+            session: auth.session,
+            token: auth.token,
+            ip: crate::api::client_ip(&parts.extensions).map(|ip| ip.to_string()),
         })
     }
 }

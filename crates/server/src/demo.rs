@@ -101,6 +101,9 @@ pub fn demo_users() -> Vec<(&'static str, &'static str, Vec<(&'static str, Acces
     ]
 }
 
+/// The demo's administrator (password `demo`), who signs in to the console at `/admin`.
+pub const DEMO_ADMIN: &str = "admin";
+
 /// Grants of some rows: (username, collection, access, partition values).
 pub fn demo_row_grants() -> Vec<(&'static str, &'static str, Access, Vec<String>)> {
     vec![("carol", "contacts", Access::Read, vec!["north".to_string()])]
@@ -135,6 +138,21 @@ pub async fn seed_schema_and_users(
                 .await
                 .map_err(|e| e.to_string())?;
         }
+    }
+    if store
+        .user_by_name(DEMO_ADMIN)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        store
+            .create_user(DEMO_ADMIN, &password_hash("demo")?)
+            .await
+            .map_err(|e| e.to_string())?;
+        store
+            .update_user(DEMO_ADMIN, Some(ferry_protocol::admin::Role::Admin), None)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     for (username, collection, access, values) in demo_row_grants() {
         store

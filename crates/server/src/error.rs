@@ -45,6 +45,15 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Invalid(String),
+    /// The name is taken (a user, a team).
+    #[error("{0}")]
+    Exists(String),
+    /// The change would leave no administrator who can sign in.
+    #[error("{0}")]
+    LastAdmin(String),
+    /// A cookie-authenticated request without the console's `X-Ferry-CSRF` header.
+    #[error("{0}")]
+    Csrf(String),
     /// An upload chunk that does not start where the stored part ends.
     #[error("this upload continues at byte {offset}")]
     UploadOffset { offset: u64 },
@@ -73,7 +82,8 @@ impl ApiError {
             | ApiError::SessionExpired
             | ApiError::DeviceRevoked
             | ApiError::Wipe => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Csrf(_) => StatusCode::FORBIDDEN,
+            ApiError::Exists(_) | ApiError::LastAdmin(_) => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -105,6 +115,9 @@ impl ApiError {
             ApiError::TooManyVersions(_) => "too_many_versions",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Invalid(_) => "invalid",
+            ApiError::Exists(_) => "exists",
+            ApiError::LastAdmin(_) => "last_admin",
+            ApiError::Csrf(_) => "csrf",
             ApiError::UploadOffset { .. } => "upload_offset",
             ApiError::HashMismatch(_) => "hash_mismatch",
             ApiError::BadRange(_) => "range_not_satisfiable",
@@ -165,6 +178,7 @@ impl From<StoreError> for ApiError {
             StoreError::Exists(msg) | StoreError::NotFound(msg) | StoreError::Invalid(msg) => {
                 ApiError::Invalid(msg)
             }
+            StoreError::LastAdmin(msg) => ApiError::LastAdmin(msg),
             StoreError::Internal(msg) => {
                 tracing::error!(error = ?msg, "store error");
                 ApiError::Internal

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod events;
@@ -69,6 +70,8 @@ pub struct Limits {
     /// How often an idle event stream checks that its device is still
     /// signed in (a revoke ends it within this).
     pub session_check: Duration,
+    /// The server speaks HTTPS: the console's cookie is `Secure`.
+    pub https: bool,
 }
 
 /// One password check per core.
@@ -98,6 +101,7 @@ impl Default for Limits {
             login_wait: Duration::from_secs(2),
             header_timeout: Duration::from_secs(10),
             max_connections: 1000,
+            https: false,
             max_event_streams: 8,
             session_lifetime: SESSION_LIFETIME,
             session_check: Duration::from_secs(10),

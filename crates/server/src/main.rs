@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use ferry_protocol::admin::Role;
 use ferry_protocol::{Hlc, Mutation, Op};
 use ferry_server::metrics::MetricsListen;
 use ferry_server::rules::Right;
 use ferry_server::store::{self, DynStore, GrantSubject, PushContext, RuleChange, Session};
 use ferry_server::{AppState, Limits, auth, demo, schema_file};
+use serde_json::json;
 
 #[derive(Parser)]
 #[command(name = "ferry-server", version, about = "Ferry sync server")]
@@ -195,7 +197,25 @@ struct BlobArgs {
 #[derive(Subcommand)]
 enum UserCommand {
     /// Create a user; the password is read from standard input.
-    Add { username: String },
+    Add {
+        username: String,
+        /// Make them an administrator (the console at /admin, /v1/admin).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Make a user an administrator or a member.
+    Role {
+        username: String,
+        #[arg(value_parser = ["admin", "member"])]
+        role: String,
+    },
+    /// Disable a user (their devices are signed out, they cannot sign in) or,
+    /// with --enable, let them sign in again.
+    Disable {
+        username: String,
+        #[arg(long)]
+        enable: bool,
+    },
     /// Set a user's password (read from standard input); logs out every device.
     Passwd { username: String },
 }
@@ -445,13 +465,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = store::open_with(&cli.db, &pg).await?;
     match cli.command {
         Command::Serve(args) => serve(store, args, &cli.db).await,
-        Command::User(UserCommand::Add { username }) => {
-            if !valid_username(&username) {
-                bail!("a username is 1 to 64 letters, digits, '.', '-' or '_'");
+        Command::User(UserCommand::Add { username, admin }) => {
+            if !auth::valid_username(&username) {
+                bail!("{}", auth::USERNAME_RULE);
             }
             let hash = auth::hash_password(&read_password()?).map_err(anyhow::Error::msg)?;
             store.create_user(&username, &hash).await?;
-            eprintln!("created user {username}");
+            let role = if admin { Role::Admin } else { Role::Member };
+            if admin {
+                store.update_user(&username, Some(role), None).await?;
+            }
+            cli_audit(&store, "user.add", &username, json!({"role": role})).await;
+            eprintln!(
+                "created user {username}{}",
+                if admin { ", an administrator" } else { "" }
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::Role { username, role }) => {
+            let role = Role::parse(&role);
+            store.update_user(&username, Some(role), None).await?;
+            cli_audit(&store, "user.role", &username, json!({"role": role})).await;
+            eprintln!(
+                "{username} is now {} {}",
+                if role == Role::Admin { "an" } else { "a" },
+                role.name()
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::Disable { username, enable }) => {
+            let signed_out = store.update_user(&username, None, Some(!enable)).await?;
+            if enable {
+                cli_audit(&store, "user.enable", &username, json!({})).await;
+                eprintln!("{username} may sign in again");
+            } else {
+                let detail = json!({"devices_signed_out": signed_out});
+                cli_audit(&store, "user.disable", &username, detail).await;
+                eprintln!("{username} is disabled; {signed_out} device(s) signed out");
+            }
             Ok(())
         }
         Command::Device(DeviceCommand::List { username, all }) => {
@@ -486,6 +537,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             store.revoke_device(id, wipe).await?;
+            let action = if wipe { "device.wipe" } else { "device.revoke" };
+            let detail = json!({"username": device.username, "name": device.name});
+            cli_audit(&store, action, &id.to_string(), detail).await;
             tracing::info!(username = ?device.username, device_id = %id, wipe, "device revoked by an administrator");
             eprintln!(
                 "{}'s {} is signed out{}",
@@ -502,6 +556,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Passwd { username }) => {
             let hash = auth::hash_password(&read_password()?).map_err(anyhow::Error::msg)?;
             store.set_password(&username, &hash).await?;
+            cli_audit(&store, "user.password", &username, json!({})).await;
             eprintln!("password of {username} changed; their devices must log in again");
             Ok(())
         }
@@ -532,29 +587,63 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => bail!("with --team or --everyone, say only the collection"),
             };
             let values = where_values(&where_, &collection, &store).await?;
+            let detail = json!({
+                "subject": match &subject {
+                    GrantSubject::User(name) => json!({"kind": "user", "name": name}),
+                    GrantSubject::Team(name) => json!({"kind": "team", "name": name}),
+                    GrantSubject::Everyone => json!({"kind": "everyone"}),
+                },
+                "access": access.map(Right::name),
+                "values": values,
+            });
             store
                 .change_rules(RuleChange::Grant {
                     subject,
-                    collection,
+                    collection: collection.clone(),
                     access,
                     values,
                 })
                 .await?;
+            let action = if access.is_some() {
+                "grant.give"
+            } else {
+                "grant.take"
+            };
+            cli_audit(&store, action, &collection, detail).await;
             Ok(())
         }
         Command::Team(cmd) => {
-            let change = match cmd {
-                TeamCommand::Add { name } => RuleChange::TeamAdd(name),
-                TeamCommand::Remove { name } => RuleChange::TeamRemove(name),
+            let (change, action, target, detail) = match cmd {
+                TeamCommand::Add { name } => (
+                    RuleChange::TeamAdd(name.clone()),
+                    "team.add",
+                    name,
+                    json!({}),
+                ),
+                TeamCommand::Remove { name } => (
+                    RuleChange::TeamRemove(name.clone()),
+                    "team.remove",
+                    name,
+                    json!({}),
+                ),
                 TeamCommand::Member {
                     team,
                     username,
                     remove,
-                } => RuleChange::Member {
+                } => (
+                    RuleChange::Member {
+                        team: team.clone(),
+                        username: username.clone(),
+                        add: !remove,
+                    },
+                    if remove {
+                        "team.member_remove"
+                    } else {
+                        "team.member_add"
+                    },
                     team,
-                    username,
-                    add: !remove,
-                },
+                    json!({"username": username}),
+                ),
                 TeamCommand::List => {
                     for t in store.teams().await? {
                         println!("{}: {}", t.name, t.members.join(", "));
@@ -563,6 +652,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             store.change_rules(change).await?;
+            cli_audit(&store, action, &target, detail).await;
             Ok(())
         }
         Command::Schema(SchemaCommand::Apply { file }) => {
@@ -571,6 +661,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let defs = schema_file::parse(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             store.put_collections(&defs).await?;
+            let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+            cli_audit(
+                &store,
+                "schema.apply",
+                &file.display().to_string(),
+                json!({"collections": names}),
+            )
+            .await;
             eprintln!(
                 "applied {} collection(s) from {}",
                 defs.len(),
@@ -606,11 +704,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn valid_username(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+/// Notes a subcommand's change in the audit log, as done by `cli:<account>`
+/// (the account that ran it). The change is made by then: a failure to
+/// note it is a warning.
+async fn cli_audit(store: &DynStore, action: &str, target: &str, detail: serde_json::Value) {
+    let account = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    let entry = store::NewAudit {
+        actor: format!("cli:{account}"),
+        device_id: None,
+        ip: None,
+        action: action.to_string(),
+        target: target.to_string(),
+        detail,
+    };
+    if let Err(e) = store.add_audit(entry).await {
+        eprintln!("warning: the change is made, but the audit log could not note it: {e}");
+    }
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -690,6 +801,7 @@ async fn serve(store: DynStore, args: ServeArgs, db: &str) -> anyhow::Result<()>
         max_connections: as_usize(args.max_connections),
         max_event_streams: as_usize(args.max_event_streams),
         session_lifetime: std::time::Duration::from_secs(u64::from(args.session_days) * 24 * 3600),
+        https: args.tls_cert.is_some(),
         ..Limits::default()
     };
     let (mut state, stop_streams) = AppState::new(store, limits).await?;
@@ -829,7 +941,7 @@ async fn seed_demo(store: DynStore) -> anyhow::Result<()> {
         }
     }
     eprintln!(
-        "demo ready: {} records in contacts and tasks; users alice and bob (write), carol (reads the north's contacts); password \"demo\"",
+        "demo ready: {} records in contacts and tasks; users alice and bob (write), carol (reads the north's contacts); and admin, who signs in to the console at /admin; password \"demo\"",
         records.len()
     );
     Ok(())

@@ -83,6 +83,20 @@ pub struct Metrics {
     login_failures: Family<ReasonLabels, Counter>,
     records: Family<CollectionLabels, Gauge>,
     history_rows: Family<CollectionLabels, Gauge>,
+    /// Pushes of the last minutes, for the console's health page.
+    recent_pushes: std::sync::Mutex<std::collections::VecDeque<PushMinute>>,
+}
+
+/// Minutes of pushes the console's health page shows.
+pub const RECENT_MINUTES: usize = 15;
+
+/// Pushes answered in one minute (Unix minute), and their latency.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PushMinute {
+    pub minute: i64,
+    pub pushes: u64,
+    pub total_ms: f64,
+    pub max_ms: f64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -176,7 +190,64 @@ impl Metrics {
             login_failures,
             records,
             history_rows,
+            recent_pushes: Default::default(),
         }
+    }
+
+    /// The pushes of the last [`RECENT_MINUTES`] minutes, oldest first, the
+    /// minutes without any included (as of `now_minute`).
+    pub fn recent_pushes(&self, now_minute: i64) -> Vec<PushMinute> {
+        let recent = self
+            .recent_pushes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first = now_minute - RECENT_MINUTES as i64 + 1;
+        (first..=now_minute)
+            .map(|minute| {
+                recent
+                    .iter()
+                    .find(|m| m.minute == minute)
+                    .copied()
+                    .unwrap_or(PushMinute {
+                        minute,
+                        pushes: 0,
+                        total_ms: 0.0,
+                        max_ms: 0.0,
+                    })
+            })
+            .collect()
+    }
+
+    fn note_push(&self, took: Duration) {
+        let minute = chrono::Utc::now().timestamp().div_euclid(60);
+        let ms = took.as_secs_f64() * 1000.0;
+        let mut recent = self
+            .recent_pushes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match recent.back_mut() {
+            Some(m) if m.minute == minute => {
+                m.pushes += 1;
+                m.total_ms += ms;
+                m.max_ms = m.max_ms.max(ms);
+            }
+            _ => {
+                recent.push_back(PushMinute {
+                    minute,
+                    pushes: 1,
+                    total_ms: ms,
+                    max_ms: ms,
+                });
+                while recent.len() > RECENT_MINUTES {
+                    recent.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Event streams open now (in this process).
+    pub fn open_streams(&self) -> i64 {
+        self.event_streams.get()
     }
 
     /// The text exposition of every series.
@@ -196,7 +267,10 @@ impl Metrics {
             })
             .inc();
         match route {
-            "/v1/push" => self.push_duration.observe(took.as_secs_f64()),
+            "/v1/push" => {
+                self.push_duration.observe(took.as_secs_f64());
+                self.note_push(took);
+            }
             "/v1/changes" => self.pull_duration.observe(took.as_secs_f64()),
             _ => {}
         }

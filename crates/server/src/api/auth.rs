@@ -21,6 +21,7 @@ pub fn client_ip(ext: &Extensions) -> Option<std::net::IpAddr> {
         (status = 200, body = LoginResponse),
         (status = 400, description = "Malformed request", body = ferry_protocol::ErrorResponse),
         (status = 401, description = "Wrong username or password", body = ferry_protocol::ErrorResponse),
+        (status = 403, description = "The account is disabled", body = ferry_protocol::ErrorResponse),
         (status = 408, description = "The body did not arrive within the header timeout (10 s by default)", body = ferry_protocol::ErrorResponse),
         (status = 413, description = "Too large a body (8 KiB at most)", body = ferry_protocol::ErrorResponse),
         (status = 415, description = "The body is not sent as JSON", body = ferry_protocol::ErrorResponse),
@@ -36,42 +37,10 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
     )
     .await
     .map_err(|_| ApiError::Timeout)??;
-    check_len("username", &req.username, 64)?;
-    check_len("password", &req.password, 1024)?;
     check_len("device_name", &req.device_name, 128)?;
     check_len("platform", req.platform.as_deref().unwrap_or(""), 32)?;
     check_len("app_version", req.app_version.as_deref().unwrap_or(""), 64)?;
-    // Counted before the password check, so that concurrent attempts cannot pass the limit.
-    let attempt = state
-        .throttle
-        .begin(&req.username, ip)
-        .map_err(|retry_after_s| {
-            state.metrics.login_failed("rate_limited");
-            ApiError::RateLimited { retry_after_s }
-        })?;
-    // Each check takes about 19 MiB: only so many at once, or 503 (the attempt is uncounted).
-    let permit = tokio::time::timeout(
-        state.limits.login_wait,
-        state.password_checks.clone().acquire_owned(),
-    )
-    .await
-    .ok()
-    .and_then(Result::ok)
-    .ok_or(ApiError::Busy { retry_after_s: 1 })?;
-    let user = state.store.user_by_name(&req.username).await?;
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = state
-        .password_checker
-        .check(req.password.clone(), hash, Some(permit))
-        .await?;
-    let Some(user) = user.filter(|_| ok) else {
-        attempt.failed();
-        state.metrics.login_failed("bad_credentials");
-        // Debug formatting escapes newlines and terminal codes (no log injection).
-        tracing::info!(username = ?req.username, "failed login");
-        return Err(ApiError::BadCredentials);
-    };
-    attempt.succeeded();
+    let user = check_credentials(&state, &req.username, &req.password, ip).await?;
     let token = auth::new_token();
     let device_name = if req.device_name.trim().is_empty() {
         "unnamed device"
@@ -97,6 +66,56 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
             username: user.username,
         },
     }))
+}
+
+/// The user `username` names when `password` is theirs, counting failures
+/// against the login throttle; a disabled user is refused (403).
+pub(super) async fn check_credentials(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<crate::store::UserRow, ApiError> {
+    check_len("username", username, 64)?;
+    check_len("password", password, 1024)?;
+    // Counted before the password check, so that concurrent attempts cannot pass the limit.
+    let attempt = state
+        .throttle
+        .begin(username, ip)
+        .map_err(|retry_after_s| {
+            state.metrics.login_failed("rate_limited");
+            ApiError::RateLimited { retry_after_s }
+        })?;
+    // Each check takes about 19 MiB: only so many at once, or 503 (the attempt is uncounted).
+    let permit = tokio::time::timeout(
+        state.limits.login_wait,
+        state.password_checks.clone().acquire_owned(),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .ok_or(ApiError::Busy { retry_after_s: 1 })?;
+    let user = state.store.user_by_name(username).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = state
+        .password_checker
+        .check(password.to_string(), hash, Some(permit))
+        .await?;
+    let Some(user) = user.filter(|_| ok) else {
+        attempt.failed();
+        state.metrics.login_failed("bad_credentials");
+        // Debug formatting escapes newlines and terminal codes (no log injection).
+        tracing::info!(username = ?username, "failed login");
+        return Err(ApiError::BadCredentials);
+    };
+    attempt.succeeded();
+    if user.disabled {
+        tracing::info!(username = ?username, "refused the login of a disabled user");
+        return Err(ApiError::Forbidden(
+            "this account is disabled; ask your administrator".into(),
+        ));
+    }
+    Ok(user)
 }
 
 /// Revokes the token the request carries.

@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource, assembled into one router whose
 //! OpenAPI document is generated from the same handler annotations.
 
+mod admin;
 mod app_update;
 mod auth;
 mod blobs;
@@ -81,6 +82,24 @@ fn api(login_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(history::history))
         .routes(routes!(app_update::app_update))
         .routes(routes!(blobs::head_blob, blobs::get_blob, blobs::put_blob))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(admin::sign_in))
+                .layer(DefaultBodyLimit::max(login_body_bytes)),
+        )
+        .routes(routes!(admin::session, admin::sign_out))
+        .routes(routes!(admin::users, admin::add_user))
+        .routes(routes!(admin::change_user))
+        .routes(routes!(admin::devices))
+        .routes(routes!(admin::revoke_device))
+        .routes(routes!(admin::teams, admin::add_team))
+        .routes(routes!(admin::remove_team))
+        .routes(routes!(admin::add_member, admin::remove_member))
+        .routes(routes!(admin::grants, admin::change_grant))
+        .routes(routes!(admin::preview))
+        .routes(routes!(admin::collections))
+        .routes(routes!(admin::audit_log))
+        .routes(routes!(admin::health))
 }
 
 pub use auth::client_ip;
@@ -108,6 +127,7 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        .merge(crate::console::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint; see /v1/openapi.json".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not take that method".into())

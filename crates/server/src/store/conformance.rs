@@ -59,6 +59,285 @@ where
     case!(rows_write_without_read);
     case!(rows_grant_between_rules_and_page);
     case!(blob_owners_are_remembered);
+    case!(roles_keep_an_administrator);
+    case!(the_audit_log_filters_and_pages);
+    case!(every_grant_is_listed_with_its_subject);
+    case!(records_are_counted_per_partition_value);
+}
+
+/// Roles and disabling: the last enabled admin cannot be demoted or
+/// disabled, and disabling signs out every device of the user.
+async fn roles_keep_an_administrator(store: DynStore) {
+    use ferry_protocol::admin::Role;
+    let ann = store.create_user("ann", "h").await.expect("user");
+    store.create_user("ben", "h").await.expect("user");
+    let user = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            let users = store.admin_users().await.expect("users");
+            users
+                .into_iter()
+                .find(|u| u.username == name)
+                .expect("listed")
+        }
+    };
+    assert_eq!(user("ann").await.role, Role::Member);
+    store
+        .update_user("ann", Some(Role::Admin), None)
+        .await
+        .expect("role");
+    let row = store.user_by_name("ann").await.expect("read").expect("row");
+    assert_eq!((row.role, row.disabled), (Role::Admin, false));
+    for (role, disabled) in [(Some(Role::Member), None), (None, Some(true))] {
+        assert!(
+            matches!(
+                store.update_user("ann", role, disabled).await,
+                Err(StoreError::LastAdmin(_))
+            ),
+            "the last admin stays: {role:?} {disabled:?}"
+        );
+    }
+    assert_eq!(user("ann").await.role, Role::Admin, "nothing half-written");
+    assert!(matches!(
+        store.update_user("nobody", Some(Role::Admin), None).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    store
+        .update_user("ben", Some(Role::Admin), None)
+        .await
+        .expect("a second admin");
+    let (t1, t2) = ([21u8; 32], [22u8; 32]);
+    store
+        .create_session(ann, &device("ann-laptop"), &t1)
+        .await
+        .expect("session");
+    store
+        .create_session(ann, &device("ann-phone"), &t2)
+        .await
+        .expect("session");
+    assert_eq!(user("ann").await.devices, 2);
+    let signed_out = store
+        .update_user("ann", None, Some(true))
+        .await
+        .expect("disable");
+    assert_eq!(signed_out, 2);
+    let ann_now = user("ann").await;
+    assert!(ann_now.disabled);
+    assert_eq!(ann_now.devices, 0);
+    for t in [t1, t2] {
+        let d = store.token_device(&t).await.expect("read").expect("row");
+        assert!(d.revoked, "{}", d.name);
+    }
+    assert!(matches!(
+        store.update_user("ben", None, Some(true)).await,
+        Err(StoreError::LastAdmin(_))
+    ));
+    assert_eq!(
+        store
+            .update_user("ann", None, Some(false))
+            .await
+            .expect("enable"),
+        0
+    );
+    assert!(!user("ann").await.disabled);
+}
+
+/// Audit lines come back newest first, filtered by actor, action prefix
+/// and target, a page at a time.
+async fn the_audit_log_filters_and_pages(store: DynStore) {
+    use super::{AuditFilter, NewAudit};
+    let device = Uuid::now_v7();
+    let lines = [
+        ("ann", "user.add", "dana"),
+        ("ann", "user.disable", "dana"),
+        ("cli:root", "grant.give", "tasks"),
+        ("ben", "user.add", "erin"),
+        ("ann", "team.add", "north"),
+    ];
+    for (actor, action, target) in lines {
+        store
+            .add_audit(NewAudit {
+                actor: actor.into(),
+                device_id: (actor == "ann").then_some(device),
+                ip: Some("192.0.2.7".into()),
+                action: action.into(),
+                target: target.into(),
+                detail: json!({"n": 1}),
+            })
+            .await
+            .expect("audit");
+    }
+    let read = |f: AuditFilter| {
+        let store = store.clone();
+        async move {
+            let got = store.audit(f).await.expect("audit");
+            got.into_iter()
+                .map(|e| (e.actor, e.action, e.target))
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = store
+        .audit(AuditFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0].action, "team.add", "newest first");
+    assert_eq!(all[0].device_id, Some(device));
+    assert_eq!(all[0].ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(all[0].detail, json!({"n": 1}));
+    assert!(all.windows(2).all(|w| w[0].seq > w[1].seq));
+    let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        read(AuditFilter {
+            actor: Some("ann".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await,
+        [
+            t("ann", "team.add", "north"),
+            t("ann", "user.disable", "dana"),
+            t("ann", "user.add", "dana")
+        ]
+    );
+    assert_eq!(
+        read(AuditFilter {
+            action: Some("user.".into()),
+            target: Some("dana".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await,
+        [
+            t("ann", "user.disable", "dana"),
+            t("ann", "user.add", "dana")
+        ]
+    );
+    // A prefix is a prefix, not a pattern.
+    assert_eq!(
+        read(AuditFilter {
+            action: Some("user%".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await,
+        []
+    );
+    let page = read(AuditFilter {
+        before: Some(all[1].seq),
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        page,
+        [
+            t("cli:root", "grant.give", "tasks"),
+            t("ann", "user.disable", "dana")
+        ]
+    );
+}
+
+/// The grants of users, teams and everyone, the values of one grant gathered.
+async fn every_grant_is_listed_with_its_subject(store: DynStore) {
+    use ferry_protocol::admin::{Grant, GrantAccess, Subject};
+    partitioned(&store, "p", &["dana"]).await;
+    let grant =
+        |subject, collection: &str, access: Option<crate::rules::Right>, values: &[&str]| {
+            super::RuleChange::Grant {
+                subject,
+                collection: collection.into(),
+                access,
+                values: values.iter().map(|v| v.to_string()).collect(),
+            }
+        };
+    use super::GrantSubject as G;
+    use crate::rules::Right;
+    store
+        .change_rules(super::RuleChange::TeamAdd("north".into()))
+        .await
+        .expect("team");
+    for change in [
+        grant(
+            G::User("dana".into()),
+            "p",
+            Some(Right::Read),
+            &["south", "north"],
+        ),
+        grant(G::Team("north".into()), "p", Some(Right::Write), &["north"]),
+        grant(G::Everyone, "t", Some(Right::Read), &[]),
+        grant(G::User("dana".into()), "t", Some(Right::Write), &[]),
+    ] {
+        store.change_rules(change).await.expect("grant");
+    }
+    let user = |n: &str| Subject::User { name: n.into() };
+    let g = |subject, collection: &str, access, values: &[&str]| Grant {
+        subject,
+        collection: collection.into(),
+        access,
+        values: values.iter().map(|v| v.to_string()).collect(),
+    };
+    assert_eq!(
+        store.all_grants().await.expect("grants"),
+        [
+            g(user("admin"), "p", GrantAccess::Write, &[]),
+            g(user("dana"), "p", GrantAccess::Read, &["north", "south"]),
+            g(
+                Subject::Team {
+                    name: "north".into()
+                },
+                "p",
+                GrantAccess::Write,
+                &["north"]
+            ),
+            g(user("dana"), "t", GrantAccess::Write, &[]),
+            g(Subject::Everyone, "t", GrantAccess::Read, &[]),
+        ]
+    );
+}
+
+/// Live records of a collection, all or those in some partition values.
+async fn records_are_counted_per_partition_value(store: DynStore) {
+    partitioned(&store, "p", &[]).await;
+    let admin = ctx_of(&store, "admin").await;
+    let (n1, n2, s1, e1) = (
+        placed("p", "region", "north", "n1"),
+        placed("p", "region", "north", "n2"),
+        placed("p", "region", "south", "s1"),
+        placed("p", "region", "east", "e1"),
+    );
+    store
+        .push(admin.clone(), vec![n1.clone(), n2, s1, e1.clone()])
+        .await
+        .expect("push");
+    let count = |values: Option<&[&str]>| {
+        let store = store.clone();
+        let values = values.map(|v| v.iter().map(|s| s.to_string()).collect());
+        async move { store.count_records("p", values).await.expect("count") }
+    };
+    assert_eq!(count(None).await, 4);
+    assert_eq!(count(Some(&["north"])).await, 2);
+    assert_eq!(count(Some(&["north", "south"])).await, 3);
+    assert_eq!(count(Some(&["west"])).await, 0);
+    // Deleted and moved records count where they are now.
+    let gone = delete("p", e1.record_id, 1);
+    assert_eq!(
+        one(&store, admin.clone(), gone).await.status,
+        Status::Applied
+    );
+    let r = one(&store, admin, moved(&n1, 1, "region", "north", "south")).await;
+    assert_eq!(r.status, Status::Applied);
+    assert_eq!(count(None).await, 3);
+    assert_eq!(count(Some(&["north"])).await, 1);
+    assert_eq!(count(Some(&["south"])).await, 2);
+    assert_eq!(
+        store.count_records("nothing", None).await.expect("count"),
+        0
+    );
 }
 
 /// The sampled gauges of `/metrics`: records (deleted ones too) and

@@ -47,6 +47,8 @@ const CHUNK: i64 = 5000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Copied {
     pub users: usize,
+    /// Lines of the audit log.
+    pub audit: usize,
     pub grants: usize,
     pub sessions: usize,
     pub collections: usize,
@@ -64,7 +66,7 @@ impl std::fmt::Display for Copied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} users, {} grants, {} sessions, {} collections, {} record versions of {} records, {} mutation outcomes, {} rows of row rules, {} file uploads; change sequence at {}",
+            "{} users, {} grants, {} sessions, {} collections, {} record versions of {} records, {} mutation outcomes, {} rows of row rules, {} file uploads, {} audit lines; change sequence at {}",
             self.users,
             self.grants,
             self.sessions,
@@ -74,6 +76,7 @@ impl std::fmt::Display for Copied {
             self.mutations,
             self.rules,
             self.blob_owners,
+            self.audit,
             self.last_seq
         )
     }
@@ -427,6 +430,7 @@ pub async fn sqlite_to_postgres(
     }
     copied.rules = copy_row_rules(&src, &tx).await?;
     copied.blob_owners = copy_blob_owners(&src, &tx).await?;
+    copied.audit = copy_admin(&src, &tx).await?;
     let feed_end: i64 = read(&src, |c| {
         c.query_row("SELECT coalesce(max(seq), 0) FROM user_feed", [], |r| {
             r.get(0)
@@ -503,6 +507,89 @@ pub async fn sqlite_to_postgres(
     tx.commit().await.map_err(pg_err)?;
     let _ = read(&src, |c| c.execute_batch("COMMIT")).await;
     Ok(copied)
+}
+
+/// Copies users' roles and states and the audit log (its `seq` kept, and
+/// the sequence moved past it). Returns the audit lines.
+async fn copy_admin(
+    src: &Sqlite,
+    tx: &deadpool_postgres::Transaction<'_>,
+) -> Result<usize, StoreError> {
+    let roles: Vec<(String, String, bool)> = read(src, |c| {
+        let mut s = c.prepare("SELECT id, role, disabled FROM users")?;
+        let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    let (mut ids, mut role, mut disabled) = (vec![], vec![], vec![]);
+    for (id, r, d) in roles {
+        ids.push(uuid(&id)?);
+        role.push(r);
+        disabled.push(d);
+    }
+    tx.execute(
+        "UPDATE users u SET role = d.role, disabled = d.disabled
+         FROM unnest($1::uuid[], $2::text[], $3::boolean[]) AS d(id, role, disabled) WHERE u.id = d.id",
+        &[&ids, &role, &disabled],
+    )
+    .await
+    .map_err(pg_err)?;
+    type Line = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        String,
+    );
+    let lines: Vec<Line> = read(src, |c| {
+        let mut s = c.prepare(
+            "SELECT seq, at, actor, device_id, ip, action, target, detail FROM audit ORDER BY seq",
+        )?;
+        let rows = s.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    let mut cols: (Vec<i64>, Vec<String>, Vec<String>, Vec<Option<uuid::Uuid>>) =
+        Default::default();
+    let mut rest: (Vec<Option<String>>, Vec<String>, Vec<String>, Vec<String>) = Default::default();
+    for (seq, at, actor, device, ip, action, target, detail) in &lines {
+        cols.0.push(*seq);
+        cols.1.push(at.clone());
+        cols.2.push(actor.clone());
+        cols.3.push(device.as_deref().map(uuid).transpose()?);
+        rest.0.push(ip.clone());
+        rest.1.push(action.clone());
+        rest.2.push(target.clone());
+        rest.3.push(detail.clone());
+    }
+    tx.execute(
+        "INSERT INTO audit (seq, at, actor, device_id, ip, action, target, detail)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])",
+        &[&cols.0, &cols.1, &cols.2, &cols.3, &rest.0, &rest.1, &rest.2, &rest.3],
+    )
+    .await
+    .map_err(pg_err)?;
+    tx.execute(
+        "SELECT setval(pg_get_serial_sequence('audit', 'seq'), greatest((SELECT max(seq) FROM audit), 1))",
+        &[],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(lines.len())
 }
 
 /// Copies what row rules keep: grants in `rules`, teams and their members,

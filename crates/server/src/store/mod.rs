@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferry_protocol::admin::{AdminUser, AuditEntry, Grant, Role};
 use ferry_protocol::{Access, ChangesResponse, Hlc, Mutation, MutationResult, Record};
 use uuid::Uuid;
 
@@ -45,6 +46,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// The change would leave the server with no administrator who can sign in.
+    #[error("{0}")]
+    LastAdmin(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
@@ -88,6 +92,12 @@ fn no_such_user(username: &str) -> StoreError {
     StoreError::NotFound(format!("there is no user \"{username}\""))
 }
 
+fn last_admin(username: &str) -> StoreError {
+    StoreError::LastAdmin(format!(
+        "\"{username}\" is the last administrator who can sign in: make another user an admin first"
+    ))
+}
+
 /// The error of a database a newer server has migrated further.
 fn newer_schema(applied: usize, known: usize) -> String {
     format!(
@@ -111,6 +121,9 @@ pub struct UserRow {
     pub id: Uuid,
     pub username: String,
     pub password_hash: String,
+    pub role: Role,
+    /// May not sign in; their devices were signed out.
+    pub disabled: bool,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -119,6 +132,8 @@ impl std::fmt::Debug for UserRow {
             .field("id", &self.id)
             .field("username", &self.username)
             .field("password_hash", &"<redacted>")
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
             .finish()
     }
 }
@@ -463,6 +478,120 @@ impl PushOutcome {
     }
 }
 
+/// An administrative action, for the audit log ([`Store::add_audit`]).
+/// `detail` never holds a password or a token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAudit {
+    /// The admin's username, or `cli:<account>` for `ferry-server` subcommands.
+    pub actor: String,
+    pub device_id: Option<Uuid>,
+    pub ip: Option<String>,
+    /// `<thing>.<verb>`, e.g. `user.disable`.
+    pub action: String,
+    pub target: String,
+    pub detail: serde_json::Value,
+}
+
+/// Which audit lines to read ([`Store::audit`]): newest first, those before
+/// `before` (a `seq`), at most `limit`; `action` matches as a prefix
+/// (`user.` finds every action on users).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+/// The SQL both stores read the audit log with (SQLite numbers its
+/// parameters `?N`); parameters: actor, action prefix, target, before,
+/// limit (NULL: any).
+const AUDIT_SQL: &str = "SELECT seq, at, actor, device_id, ip, action, target, detail FROM audit
+     WHERE (CAST($1 AS TEXT) IS NULL OR actor = $1)
+       AND (CAST($2 AS TEXT) IS NULL OR substr(action, 1, length(CAST($2 AS TEXT))) = $2)
+       AND (CAST($3 AS TEXT) IS NULL OR target = $3)
+       AND (CAST($4 AS BIGINT) IS NULL OR seq < $4)
+     ORDER BY seq DESC LIMIT $5";
+
+/// The SQL both stores list users with, by name: the user, their devices
+/// still signed in, and the latest contact of any device.
+const ADMIN_USERS_SQL: &str = "SELECT u.id, u.username, u.role, u.disabled, u.created_at,
+         count(s.token_hash) FILTER (WHERE s.revoked_at IS NULL),
+         max(coalesce(s.last_seen_at, s.created_at))
+     FROM users u LEFT JOIN sessions s ON s.user_id = u.id
+     GROUP BY u.id, u.username, u.role, u.disabled, u.created_at
+     ORDER BY u.username";
+
+/// The SQL both stores list every grant with: (kind, name, collection,
+/// access, value), `value` '' for the whole collection.
+const GRANTS_SQL: &str = "SELECT 'user', u.username, g.collection, g.access, ''
+     FROM grants g JOIN users u ON u.id = g.user_id
+     UNION ALL
+     SELECT CASE WHEN r.subject = '*' THEN 'everyone' WHEN r.subject LIKE 'team:%' THEN 'team' ELSE 'user' END,
+            CASE WHEN r.subject LIKE 'team:%' THEN substr(r.subject, 6) ELSE coalesce(u.username, '') END,
+            r.collection, r.access, r.value
+     FROM rules r LEFT JOIN users u ON r.subject = 'user:' || u.id";
+
+/// Grants from the rows of [`GRANTS_SQL`], the values of one subject's
+/// grant of one access gathered, by collection and subject.
+fn grants_from(
+    rows: impl IntoIterator<Item = (String, String, String, String, String)>,
+) -> Vec<Grant> {
+    use ferry_protocol::admin::{GrantAccess, Subject};
+    let mut by_key: std::collections::BTreeMap<(String, Subject, &'static str), Vec<String>> =
+        Default::default();
+    for (kind, name, collection, access, value) in rows {
+        let subject = match kind.as_str() {
+            "everyone" => Subject::Everyone,
+            "team" => Subject::Team { name },
+            _ => Subject::User { name },
+        };
+        let access = crate::rules::Right::parse(&access).name();
+        let values = by_key.entry((collection, subject, access)).or_default();
+        if !value.is_empty() {
+            values.push(value);
+        }
+    }
+    by_key
+        .into_iter()
+        .map(|((collection, subject, access), mut values)| {
+            values.sort();
+            Grant {
+                subject,
+                collection,
+                access: match access {
+                    "write" => GrantAccess::Write,
+                    "write_only" => GrantAccess::WriteOnly,
+                    _ => GrantAccess::Read,
+                },
+                values,
+            }
+        })
+        .collect()
+}
+
+/// An audit line as stored; `detail` is JSON text.
+fn audit_entry(
+    seq: i64,
+    at: String,
+    actor: String,
+    device_id: Option<Uuid>,
+    ip: Option<String>,
+    (action, target, detail): (String, String, String),
+) -> AuditEntry {
+    AuditEntry {
+        seq,
+        at,
+        actor,
+        device_id,
+        ip,
+        action,
+        target,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+    }
+}
+
 /// The SHA-256 of a bearer token; tokens themselves are never stored.
 pub type TokenHash = [u8; 32];
 
@@ -470,6 +599,8 @@ pub type TokenHash = [u8; 32];
 pub trait Store: Send + Sync + 'static {
     /// Reachability of the database, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
 
     async fn create_user(&self, username: &str, password_hash: &str) -> Result<Uuid, StoreError>;
     async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError>;
@@ -542,6 +673,32 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes device `id` (its token answers `device_revoked`, or `wipe`
     /// when `wipe`); the device as it was, `None` when there is none.
     async fn revoke_device(&self, id: Uuid, wipe: bool) -> Result<Option<DeviceRow>, StoreError>;
+
+    /// Every user with their role, state and signed-in devices, by name.
+    async fn admin_users(&self) -> Result<Vec<AdminUser>, StoreError>;
+    /// Sets a user's role and whether they are disabled, in one transaction;
+    /// disabling signs out every device of theirs. Refused
+    /// ([`StoreError::LastAdmin`]) when no enabled admin would be left.
+    /// Returns how many devices were signed out.
+    async fn update_user(
+        &self,
+        username: &str,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<usize, StoreError>;
+    /// Appends a line to the audit log.
+    async fn add_audit(&self, entry: NewAudit) -> Result<(), StoreError>;
+    /// Lines of the audit log, newest first (see [`AuditFilter`]).
+    async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Every grant: users', teams' and everyone's, by collection and subject.
+    async fn all_grants(&self) -> Result<Vec<Grant>, StoreError>;
+    /// Live records of `collection`, all of them or (with `values`) those in
+    /// one of these partition values.
+    async fn count_records(
+        &self,
+        collection: &str,
+        values: Option<Vec<String>>,
+    ) -> Result<u64, StoreError>;
 
     /// Adds or replaces collection definitions, keeping the others.
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError>;

@@ -42,6 +42,10 @@ impl TimedStore {
 
 #[async_trait]
 impl Store for TimedStore {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.timed("ping", self.inner.ping()).await
     }
@@ -174,6 +178,50 @@ impl Store for TimedStore {
     async fn revoke_device(&self, id: Uuid, wipe: bool) -> Result<Option<DeviceRow>, StoreError> {
         self.timed("revoke_device", self.inner.revoke_device(id, wipe))
             .await
+    }
+
+    async fn admin_users(&self) -> Result<Vec<ferry_protocol::admin::AdminUser>, StoreError> {
+        self.timed("admin_users", self.inner.admin_users()).await
+    }
+
+    async fn update_user(
+        &self,
+        username: &str,
+        role: Option<ferry_protocol::admin::Role>,
+        disabled: Option<bool>,
+    ) -> Result<usize, StoreError> {
+        self.timed(
+            "update_user",
+            self.inner.update_user(username, role, disabled),
+        )
+        .await
+    }
+
+    async fn add_audit(&self, entry: super::NewAudit) -> Result<(), StoreError> {
+        self.timed("add_audit", self.inner.add_audit(entry)).await
+    }
+
+    async fn audit(
+        &self,
+        filter: super::AuditFilter,
+    ) -> Result<Vec<ferry_protocol::admin::AuditEntry>, StoreError> {
+        self.timed("audit", self.inner.audit(filter)).await
+    }
+
+    async fn all_grants(&self) -> Result<Vec<ferry_protocol::admin::Grant>, StoreError> {
+        self.timed("all_grants", self.inner.all_grants()).await
+    }
+
+    async fn count_records(
+        &self,
+        collection: &str,
+        values: Option<Vec<String>>,
+    ) -> Result<u64, StoreError> {
+        self.timed(
+            "count_records",
+            self.inner.count_records(collection, values),
+        )
+        .await
     }
 
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {

@@ -28,6 +28,7 @@
 //! listens on one dedicated connection and feeds its own event streams
 //! ([`relay`]).
 
+mod admin;
 mod push;
 mod read;
 mod relay;
@@ -95,6 +96,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_write_only.sql"),
     include_str!("migrations/0008_blobs.sql"),
     include_str!("migrations/0009_devices.sql"),
+    include_str!("migrations/0010_admin.sql"),
 ];
 
 /// Settings of the connection pool.
@@ -273,6 +275,10 @@ impl PgStore {
 
 #[async_trait]
 impl Store for PgStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(pg_err)?;
@@ -320,7 +326,9 @@ impl Store for PgStore {
     async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached("SELECT id, username, password_hash FROM users WHERE username = $1")
+            .prepare_cached(
+                "SELECT id, username, password_hash, role, disabled FROM users WHERE username = $1",
+            )
             .await
             .map_err(pg_err)?;
         Ok(client
@@ -331,6 +339,8 @@ impl Store for PgStore {
                 id: r.get(0),
                 username: r.get(1),
                 password_hash: r.get(2),
+                role: ferry_protocol::admin::Role::parse(r.get(3)),
+                disabled: r.get(4),
             }))
     }
 
@@ -548,6 +558,42 @@ impl Store for PgStore {
             .await
             .map_err(pg_err)?;
         Ok(before)
+    }
+
+    async fn admin_users(&self) -> Result<Vec<ferry_protocol::admin::AdminUser>, StoreError> {
+        admin::admin_users(&self.client().await?).await
+    }
+
+    async fn update_user(
+        &self,
+        username: &str,
+        role: Option<ferry_protocol::admin::Role>,
+        disabled: Option<bool>,
+    ) -> Result<usize, StoreError> {
+        admin::update_user(&mut self.client().await?, username, role, disabled).await
+    }
+
+    async fn add_audit(&self, entry: super::NewAudit) -> Result<(), StoreError> {
+        admin::add_audit(&self.client().await?, &entry).await
+    }
+
+    async fn audit(
+        &self,
+        filter: super::AuditFilter,
+    ) -> Result<Vec<ferry_protocol::admin::AuditEntry>, StoreError> {
+        admin::audit(&self.client().await?, &filter).await
+    }
+
+    async fn all_grants(&self) -> Result<Vec<ferry_protocol::admin::Grant>, StoreError> {
+        admin::all_grants(&self.client().await?).await
+    }
+
+    async fn count_records(
+        &self,
+        collection: &str,
+        values: Option<Vec<String>>,
+    ) -> Result<u64, StoreError> {
+        admin::count_records(&self.client().await?, collection, values.as_deref()).await
     }
 
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {

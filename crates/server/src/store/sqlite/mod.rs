@@ -5,6 +5,7 @@
 //! can never skip one. Readers use their own connections and see committed
 //! snapshots. All database work runs on tokio's blocking pool.
 
+mod admin;
 mod checkpoint;
 mod push;
 mod read;
@@ -70,6 +71,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_write_only.sql"),
     include_str!("migrations/0008_blobs.sql"),
     include_str!("migrations/0009_devices.sql"),
+    include_str!("migrations/0010_admin.sql"),
 ];
 
 pub struct SqliteStore {
@@ -254,6 +256,10 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
             .await
@@ -306,23 +312,27 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let row = c
                 .query_row(
-                    "SELECT id, username, password_hash FROM users WHERE username = ?1",
+                    "SELECT id, username, password_hash, role, disabled FROM users WHERE username = ?1",
                     params![username],
                     |r| {
                         Ok((
                             r.get::<_, String>(0)?,
                             r.get::<_, String>(1)?,
                             r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, bool>(4)?,
                         ))
                     },
                 )
                 .optional()
                 .map_err(db_err)?;
-            row.map(|(id, username, password_hash)| {
+            row.map(|(id, username, password_hash, role, disabled)| {
                 Ok(UserRow {
                     id: parse_uuid(&id)?,
                     username,
                     password_hash,
+                    role: ferry_protocol::admin::Role::parse(&role),
+                    disabled,
                 })
             })
             .transpose()
@@ -540,6 +550,46 @@ impl Store for SqliteStore {
             Ok(before)
         })
         .await
+    }
+
+    async fn admin_users(&self) -> Result<Vec<ferry_protocol::admin::AdminUser>, StoreError> {
+        self.read(admin::admin_users).await
+    }
+
+    async fn update_user(
+        &self,
+        username: &str,
+        role: Option<ferry_protocol::admin::Role>,
+        disabled: Option<bool>,
+    ) -> Result<usize, StoreError> {
+        let username = username.to_string();
+        self.write(move |tx| admin::update_user(tx, &username, role, disabled))
+            .await
+    }
+
+    async fn add_audit(&self, entry: super::NewAudit) -> Result<(), StoreError> {
+        self.write(move |tx| admin::add_audit(tx, &entry)).await
+    }
+
+    async fn audit(
+        &self,
+        filter: super::AuditFilter,
+    ) -> Result<Vec<ferry_protocol::admin::AuditEntry>, StoreError> {
+        self.read(move |c| admin::audit(c, &filter)).await
+    }
+
+    async fn all_grants(&self) -> Result<Vec<ferry_protocol::admin::Grant>, StoreError> {
+        self.read(admin::all_grants).await
+    }
+
+    async fn count_records(
+        &self,
+        collection: &str,
+        values: Option<Vec<String>>,
+    ) -> Result<u64, StoreError> {
+        let collection = collection.to_string();
+        self.read(move |c| admin::count_records(c, &collection, values.as_deref()))
+            .await
     }
 
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {

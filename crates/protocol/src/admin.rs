@@ -1,0 +1,393 @@
+//! The administrator's API (`/v1/admin/…`): users, teams, grants, devices,
+//! the audit log and the server's health. Only users whose role is `admin`
+//! may call it; everyone else gets 403 `forbidden`. The console at `/admin`
+//! is written against these shapes, as any other tool may be.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Collection;
+
+/// What a user may do beyond their grants: an `admin` manages the server.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    #[default]
+    Member,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    /// Reads [`Role::name`]; anything else is a member.
+    pub fn parse(s: &str) -> Role {
+        if s == "admin" {
+            Role::Admin
+        } else {
+            Role::Member
+        }
+    }
+}
+
+/// A user as the administrator sees them. `devices`: signed-in devices
+/// (not revoked); `last_seen`: the latest contact of any of their devices.
+///
+/// ```
+/// # use ferry_protocol::admin::AdminUser;
+/// let json = r#"{"id":"0193a1b2-0000-7000-8000-000000000001","username":"dana","role":"member","disabled":false,"created_at":"2026-12-01T09:00:00.000Z","devices":2,"last_seen":"2026-12-05T10:12:00.000Z"}"#;
+/// let v: AdminUser = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminUser {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+    /// A disabled user cannot sign in, and their devices were signed out.
+    pub disabled: bool,
+    pub created_at: String,
+    pub devices: u32,
+    pub last_seen: Option<String>,
+}
+
+/// `GET /v1/admin/users`: users by name.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UsersResponse {
+    pub users: Vec<AdminUser>,
+}
+
+/// `POST /v1/admin/users`: a new user (a member unless `role` says).
+///
+/// ```
+/// # use ferry_protocol::admin::NewUser;
+/// let json = r#"{"username":"dana","password":"correct horse","role":"member"}"#;
+/// let v: NewUser = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    /// A member when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub role: Option<Role>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `PATCH /v1/admin/users/{username}`: what to change; absent fields stay.
+/// Disabling signs out every device of the user; a new password too.
+///
+/// ```
+/// # use ferry_protocol::admin::UserChange;
+/// let json = r#"{"disabled":true}"#;
+/// let v: UserChange = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub role: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub disabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for UserChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserChange")
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A device of any user, revoked ones too.
+///
+/// ```
+/// # use ferry_protocol::admin::AdminDevice;
+/// let json = r#"{"id":"0193a1b2-0000-7000-8000-000000000001","username":"dana","name":"dana-laptop","platform":"linux","app_version":"ferry-desktop 0.4.0","first_seen":"2026-12-01T09:00:00.000Z","last_seen":"2026-12-05T10:12:00.000Z","last_ip":"192.0.2.7","revoked":false,"wipe":false}"#;
+/// let v: AdminDevice = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminDevice {
+    pub id: Uuid,
+    pub username: String,
+    pub name: String,
+    pub platform: String,
+    pub app_version: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub last_ip: Option<String>,
+    pub revoked: bool,
+    /// Told to delete its local data at its next contact.
+    pub wipe: bool,
+}
+
+/// `GET /v1/admin/devices`: most recently seen first.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminDevicesResponse {
+    pub devices: Vec<AdminDevice>,
+}
+
+/// `POST /v1/admin/devices/{id}/revoke`: sign the device out; with `wipe`
+/// it is also told to delete its local data (unsent edits are lost).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevokeDevice {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub wipe: Option<bool>,
+}
+
+/// A team and its members' usernames.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminTeam {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+/// `GET /v1/admin/teams`: teams by name.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamsResponse {
+    pub teams: Vec<AdminTeam>,
+}
+
+/// `POST /v1/admin/teams`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewTeam {
+    pub name: String,
+}
+
+/// Whom a grant is for.
+///
+/// ```
+/// # use ferry_protocol::admin::Subject;
+/// for json in [r#"{"kind":"user","name":"dana"}"#, r#"{"kind":"team","name":"north"}"#, r#"{"kind":"everyone"}"#] {
+///     let v: Subject = serde_json::from_str(json).unwrap();
+///     assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// }
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Subject {
+    User { name: String },
+    Team { name: String },
+    Everyone,
+}
+
+/// What a grant gives: read, read and write, or (on partition values only)
+/// write without read.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum GrantAccess {
+    Read,
+    Write,
+    WriteOnly,
+}
+
+/// A grant as stored: to the whole collection (`values` empty) or to the
+/// records whose partition field holds one of `values`.
+///
+/// ```
+/// # use ferry_protocol::admin::Grant;
+/// let json = r#"{"subject":{"kind":"team","name":"north"},"collection":"contacts","access":"write","values":["north"]}"#;
+/// let v: Grant = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Grant {
+    pub subject: Subject,
+    pub collection: String,
+    pub access: GrantAccess,
+    pub values: Vec<String>,
+}
+
+/// `GET /v1/admin/grants`: by collection, then subject.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GrantsResponse {
+    pub grants: Vec<Grant>,
+}
+
+/// `POST /v1/admin/grants`: gives `access` (or with `null` takes away every
+/// grant of the subject on the collection, or on `values` when given).
+///
+/// ```
+/// # use ferry_protocol::admin::GrantChange;
+/// let json = r#"{"subject":{"kind":"user","name":"dana"},"collection":"contacts","access":"read","values":["north","south"]}"#;
+/// let v: GrantChange = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GrantChange {
+    pub subject: Subject,
+    pub collection: String,
+    pub access: Option<GrantAccess>,
+    /// Partition values; empty: the whole collection.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// `GET /v1/admin/preview?username=…&collection=…`: how many of the
+/// collection's live records the user's grants let them see, now.
+///
+/// ```
+/// # use ferry_protocol::admin::AccessPreview;
+/// let json = r#"{"username":"dana","collection":"contacts","visible":2314,"total":61002}"#;
+/// let v: AccessPreview = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccessPreview {
+    pub username: String,
+    pub collection: String,
+    pub visible: u64,
+    pub total: u64,
+}
+
+/// One administrative action. `actor` is the admin's username, or
+/// `cli:<account>` for `ferry-server` subcommands run on the server;
+/// `detail` never holds a password or token.
+///
+/// ```
+/// # use ferry_protocol::admin::AuditEntry;
+/// let json = r#"{"seq":42,"at":"2026-12-05T10:12:00.000Z","actor":"ann","device_id":"0193a1b2-0000-7000-8000-000000000001","ip":"192.0.2.7","action":"user.disable","target":"dana","detail":{"devices_signed_out":2}}"#;
+/// let v: AuditEntry = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub device_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub action: String,
+    pub target: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub detail: serde_json::Value,
+}
+
+/// `GET /v1/admin/audit`: newest first; `next` is the `before` of the next
+/// (older) page, absent on the last.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub next: Option<i64>,
+}
+
+/// Rows of one collection.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CollectionCount {
+    pub collection: String,
+    /// Records, deleted ones included.
+    pub records: i64,
+    pub history_rows: i64,
+}
+
+/// Pushes answered in one minute.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushMinute {
+    /// Its start, RFC 3339.
+    pub minute: String,
+    pub pushes: u64,
+    /// The slowest push of the minute, in milliseconds.
+    pub max_ms: f64,
+    pub mean_ms: f64,
+}
+
+/// `GET /v1/admin/health`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminHealth {
+    pub version: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    pub collections: Vec<CollectionCount>,
+    /// Open event streams (connected clients) of this server process.
+    pub event_streams: u64,
+    /// The last minutes, oldest first (this process's pushes).
+    pub pushes: Vec<PushMinute>,
+}
+
+/// `GET /v1/admin/collections`: every collection, in definition order.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CollectionsResponse {
+    pub collections: Vec<Collection>,
+}
+
+/// `POST /admin/session`: the console's sign-in; the answer sets an
+/// `HttpOnly`, `SameSite=Strict` cookie and names the signed-in admin.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsoleSession {
+    pub username: String,
+}
