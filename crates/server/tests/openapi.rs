@@ -30,6 +30,19 @@ fn documents_every_v1_endpoint_of_the_protocol() {
     assert_eq!(
         paths,
         [
+            "/v1/admin/audit",
+            "/v1/admin/collections",
+            "/v1/admin/devices",
+            "/v1/admin/devices/{id}/revoke",
+            "/v1/admin/grants",
+            "/v1/admin/health",
+            "/v1/admin/preview",
+            "/v1/admin/session",
+            "/v1/admin/teams",
+            "/v1/admin/teams/{name}",
+            "/v1/admin/teams/{name}/members/{username}",
+            "/v1/admin/users",
+            "/v1/admin/users/{username}",
             "/v1/app/update/{target}/{version}",
             "/v1/auth/login",
             "/v1/auth/logout",
@@ -61,13 +74,16 @@ async fn every_documented_operation_is_routed() {
             .replace("{id}", "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b")
             .replace("{target}", "linux-x86_64")
             .replace("{version}", "0.1.0")
-            .replace("{sha256}", &"ab".repeat(32));
+            .replace("{sha256}", &"ab".repeat(32))
+            .replace("{name}", "north")
+            .replace("{username}", "dana");
         for (method, op) in [
             (Method::GET, &item.get),
             (Method::POST, &item.post),
             (Method::HEAD, &item.head),
             (Method::PUT, &item.put),
             (Method::DELETE, &item.delete),
+            (Method::PATCH, &item.patch),
         ] {
             if op.is_none() {
                 continue;
@@ -86,5 +102,5 @@ async fn every_documented_operation_is_routed() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 14);
+    assert_eq!(checked, 33);
 }

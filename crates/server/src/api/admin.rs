@@ -2,6 +2,7 @@
 //! users, teams, grants, devices, the audit log and health, for admins
 //! only. Every change is written to the audit log.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -186,8 +187,9 @@ pub struct UsersQuery {
 pub async fn users(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(q): Query<UsersQuery>,
+    query: Result<Query<UsersQuery>, QueryRejection>,
 ) -> ApiResult<UsersResponse> {
+    let Query(q) = query?;
     let needle = q.q.unwrap_or_default().to_lowercase();
     let users = state
         .store
@@ -361,8 +363,9 @@ pub struct DevicesQuery {
 pub async fn devices(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(q): Query<DevicesQuery>,
+    query: Result<Query<DevicesQuery>, QueryRejection>,
 ) -> ApiResult<AdminDevicesResponse> {
+    let Query(q) = query?;
     let user = match &q.username {
         Some(name) => Some(
             state
@@ -665,8 +668,9 @@ pub struct PreviewQuery {
 pub async fn preview(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(q): Query<PreviewQuery>,
+    query: Result<Query<PreviewQuery>, QueryRejection>,
 ) -> ApiResult<AccessPreview> {
+    let Query(q) = query?;
     let user = state
         .store
         .user_by_name(&q.username)
@@ -756,8 +760,9 @@ pub struct AuditQuery {
 pub async fn audit_log(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(q): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<AuditPage> {
+    let Query(q) = query?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::Malformed("limit is 1 to 500".into()));
