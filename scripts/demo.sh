@@ -29,6 +29,8 @@ if [ ${#users[@]} -eq 0 ]; then
 
 Ferry demo server: $url   (data in $dir; Ctrl-C stops it)
 
+  Admin console: $url/admin/   (user admin, password "demo")
+
   Users: alice and bob (write contacts and tasks), carol (reads the contacts of the north region); password "demo".
   Try it:
     curl -s $url/v1/health
@@ -76,6 +78,7 @@ done
 cat <<MSG
 
 Ferry demo: server $url, a window for: ${users[*]} (password "demo").
+  Admin console: $url/admin/ in a browser (user admin, password "demo").
   Try: work offline in one window (status bar), edit the same field of a
   record in both, go online again, and resolve the conflict.
   carol sees only the contacts of the north: set a north contact's Region

@@ -21,6 +21,8 @@ if [ "$what" = all ] || [ "$what" = server ]; then
     echo "Installing cargo-deb (cargo install)"
     cargo install cargo-deb --locked --quiet
   fi
+  # The admin console is built into the binary.
+  (cd ui && npx vite build --config vite.admin.config.ts)
   cargo deb -p ferry-server
   ls -l "$CARGO_TARGET_DIR"/debian/ferry-server_*.deb
 fi

@@ -281,6 +281,11 @@ echo "$health" | grep -q '"status":"ok"' || { cat "$art/server-package.log"; fai
 [ "$(stat -c %U /var/lib/ferry/ferry.db)" = ferry ] || fail "the database is not the ferry user's"
 code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$sport/v1/app/update/linux-x86_64/$version")"
 [ "$code" = 204 ] || fail "the packaged server's empty releases directory answers $code"
+# The admin console is inside the binary: its page and the scripts it names.
+console="$(curl -fs "http://127.0.0.1:$sport/admin/")" || fail "the packaged server has no admin console at /admin/"
+script="$(echo "$console" | grep -o '/admin/assets/[^"]*\.js' | head -1)"
+[ -n "$script" ] || fail "the console's page names no script: $console"
+curl -fs -o /dev/null "http://127.0.0.1:$sport$script" || fail "the packaged console's $script is missing"
 # runuser (and sudo) pass SIGTERM on to the server, which stops cleanly.
 kill -TERM "$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true
