@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{PASSWORD, TestServer, assert_error, create};
+use common::{PASSWORD, TestServer, assert_error, create, server_cli};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -895,4 +895,113 @@ async fn the_audit_log_pages_and_health_reports_the_server() {
     let total: u64 = pushes.iter().filter_map(|m| m["pushes"].as_u64()).sum();
     assert_eq!(total, 1);
     assert_eq!(health["event_streams"], 0);
+}
+
+#[tokio::test]
+async fn the_server_commands_make_admins_and_leave_audit_lines() {
+    let server = TestServer::start().await;
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let said = ok(server_cli(
+        &server,
+        &["user", "add", "ann", "--admin"],
+        "ann-secret-1\n",
+    ));
+    assert!(said.contains("administrator"), "{said}");
+    let ann = server
+        .store
+        .user_by_name("ann")
+        .await
+        .expect("read")
+        .expect("ann");
+    assert_eq!(ann.role.name(), "admin");
+    ok(server_cli(&server, &["user", "role", "alice", "admin"], ""));
+    ok(server_cli(
+        &server,
+        &["user", "role", "alice", "member"],
+        "",
+    ));
+    let out = server_cli(&server, &["user", "role", "alice", "owner"], "");
+    assert!(!out.status.success());
+    let alice = server.login("alice").await;
+    let said = ok(server_cli(&server, &["user", "disable", "alice"], ""));
+    assert!(said.contains("1 device(s) signed out"), "{said}");
+    assert_error(
+        server
+            .get("/v1/schema", &alice)
+            .send()
+            .await
+            .expect("schema"),
+        401,
+        "device_revoked",
+    )
+    .await;
+    ok(server_cli(
+        &server,
+        &["user", "disable", "alice", "--enable"],
+        "",
+    ));
+    server.login("alice").await;
+    ok(server_cli(&server, &["team", "add", "north"], ""));
+    ok(server_cli(
+        &server,
+        &["grant", "--team", "north", "tasks", "--read"],
+        "",
+    ));
+    // Neither the last admin's demotion nor a bad name gets through.
+    ok(server_cli(
+        &server,
+        &["user", "role", "admin", "member"],
+        "",
+    ));
+    let out = server_cli(&server, &["user", "role", "ann", "member"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("last administrator"));
+
+    let token = server.try_login("ann", "ann-secret-1").await;
+    assert_eq!(token.status(), 200);
+    let token = token.json::<Value>().await.expect("JSON")["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let lines = audit(&server, &token, "actor=cli:operator").await;
+    let got: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["action"].as_str().unwrap_or_default().to_string(),
+                l["target"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("user.role", "admin"),
+        ("grant.give", "tasks"),
+        ("team.add", "north"),
+        ("user.enable", "alice"),
+        ("user.disable", "alice"),
+        ("user.role", "alice"),
+        ("user.role", "alice"),
+        ("user.add", "ann"),
+    ]
+    .iter()
+    .map(|(a, t)| (a.to_string(), t.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["device_id"].is_null() && l["ip"].is_null())
+    );
+    assert_eq!(lines[7]["detail"], json!({"role": "admin"}));
+    assert_eq!(
+        lines[1]["detail"],
+        json!({"subject": {"kind": "team", "name": "north"}, "access": "read", "values": []})
+    );
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use common::{Captured, EventStream, PASSWORD, TestServer, assert_error, create, test_limits};
+use common::{
+    Captured, EventStream, PASSWORD, TestServer, assert_error, create, server_cli, test_limits,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -205,34 +207,13 @@ async fn an_unused_session_expires_and_a_used_one_lives_on() {
     assert_eq!(resp.status(), 200);
 }
 
-/// `ferry-server --db THE_TEST_DB ARGS`, with `stdin`.
-fn admin(server: &TestServer, args: &[&str], stdin: &str) -> std::process::Output {
-    use std::io::Write;
-    let db = format!(
-        "sqlite://{}",
-        server.db_path.as_ref().expect("a local database").display()
-    );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry-server"))
-        .args(["--db", &db])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run ferry-server");
-    if let Some(mut input) = child.stdin.take() {
-        input.write_all(stdin.as_bytes()).expect("stdin");
-    }
-    child.wait_with_output().expect("ferry-server ran")
-}
-
 #[tokio::test]
 async fn an_administrator_lists_devices_and_revokes_one_with_a_wipe_after_confirming() {
     let server = TestServer::start().await;
     let laptop = sign_in(&server, "alice", "alice-laptop").await;
     let _bob = sign_in(&server, "bob", "bob-laptop").await;
 
-    let out = admin(&server, &["device", "list", "alice"], "");
+    let out = server_cli(&server, &["device", "list", "alice"], "");
     assert!(
         out.status.success(),
         "{}",
@@ -252,7 +233,7 @@ async fn an_administrator_lists_devices_and_revokes_one_with_a_wipe_after_confir
         .to_string();
 
     // A wipe says what it loses and wants the user's name typed.
-    let out = admin(&server, &["device", "revoke", &id, "--wipe"], "bob\n");
+    let out = server_cli(&server, &["device", "revoke", &id, "--wipe"], "bob\n");
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -267,7 +248,7 @@ async fn an_administrator_lists_devices_and_revokes_one_with_a_wipe_after_confir
         .expect("schema");
     assert_eq!(resp.status(), 200, "nothing changed");
 
-    let out = admin(&server, &["device", "revoke", &id, "--wipe"], "alice\n");
+    let out = server_cli(&server, &["device", "revoke", &id, "--wipe"], "alice\n");
     assert!(
         out.status.success(),
         "{}",
@@ -283,7 +264,7 @@ async fn an_administrator_lists_devices_and_revokes_one_with_a_wipe_after_confir
         "wipe",
     )
     .await;
-    let out = admin(&server, &["device", "list", "--all"], "");
+    let out = server_cli(&server, &["device", "list", "--all"], "");
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         listed
@@ -293,7 +274,7 @@ async fn an_administrator_lists_devices_and_revokes_one_with_a_wipe_after_confir
     );
     assert!(listed.contains("bob-laptop"), "{listed}");
 
-    let out = admin(
+    let out = server_cli(
         &server,
         &["device", "revoke", &Uuid::now_v7().to_string()],
         "",

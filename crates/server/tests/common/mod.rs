@@ -723,3 +723,26 @@ impl Captured {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 }
+
+/// `ferry-server --db THE_TEST_DB ARGS` on `server`'s database, with `stdin`.
+pub fn server_cli(server: &TestServer, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let db = format!(
+        "sqlite://{}",
+        server.db_path.as_ref().expect("a local database").display()
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry-server"))
+        .args(["--db", &db])
+        .args(args)
+        .env("USER", "operator")
+        .env_remove("SUDO_USER")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run ferry-server");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("stdin");
+    }
+    child.wait_with_output().expect("ferry-server ran")
+}
