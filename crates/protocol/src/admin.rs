@@ -391,3 +391,65 @@ pub struct CollectionsResponse {
 pub struct ConsoleSession {
     pub username: String,
 }
+
+/// A collection as an administrator defines it (`POST /v1/admin/collections`,
+/// `PUT /v1/admin/collections/{name}`): the shape of a `[[collections]]`
+/// entry of the TOML schema file, checked by the same rules.
+///
+/// ```
+/// # use ferry_protocol::admin::CollectionSpec;
+/// let json = r#"{"name":"visits","label":"Visits","title_field":"place","policy":"manual","fields":[{"name":"place","label":"Place","type":"text","required":true}]}"#;
+/// let v: CollectionSpec = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CollectionSpec {
+    pub name: String,
+    pub label: String,
+    pub title_field: String,
+    #[serde(default)]
+    pub policy: crate::Policy,
+    pub fields: Vec<crate::Field>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub partition_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub fetch_files: Option<crate::FetchFiles>,
+}
+
+/// How many live records of a collection hold a value for one field
+/// (`GET /v1/admin/collections/{name}/fields/{field}/usage`): what making it
+/// required or removing it would touch. For a choice field, `options`
+/// counts the records holding each value (values no longer among the
+/// options included).
+///
+/// ```
+/// # use ferry_protocol::admin::FieldUsage;
+/// let json = r#"{"collection":"tasks","field":"status","live":160,"with_value":152,"options":[{"value":"done","records":40},{"value":"todo","records":112}]}"#;
+/// let v: FieldUsage = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldUsage {
+    pub collection: String,
+    pub field: String,
+    /// Records not deleted.
+    pub live: u64,
+    /// Of those, records with a value (not null, not "", not []).
+    pub with_value: u64,
+    pub options: Vec<OptionUsage>,
+}
+
+/// Records holding one value of a choice field.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OptionUsage {
+    pub value: String,
+    pub records: u64,
+}

@@ -20,6 +20,7 @@ pub mod merge;
 pub mod metrics;
 pub mod request_id;
 pub mod rules;
+pub mod schema_change;
 pub mod schema_file;
 pub mod store;
 

@@ -12,7 +12,7 @@ use ferry_protocol::{Hlc, Mutation, Op};
 use ferry_server::metrics::MetricsListen;
 use ferry_server::rules::Right;
 use ferry_server::store::{self, DynStore, GrantSubject, PushContext, RuleChange, Session};
-use ferry_server::{AppState, Limits, auth, demo, schema_file};
+use ferry_server::{AppState, Limits, auth, demo, schema_change, schema_file};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -660,7 +660,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let defs = schema_file::parse(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            store.put_collections(&defs).await?;
+            schema_change::apply(&store, &defs).await?;
             let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
             cli_audit(
                 &store,

@@ -54,6 +54,20 @@ struct SchemaFile {
     collections: Vec<CollectionDef>,
 }
 
+impl From<ferry_protocol::admin::CollectionSpec> for CollectionDef {
+    fn from(s: ferry_protocol::admin::CollectionSpec) -> Self {
+        CollectionDef {
+            name: s.name,
+            label: s.label,
+            title_field: s.title_field,
+            policy: s.policy,
+            fields: s.fields,
+            partition_by: s.partition_by,
+            fetch_files: s.fetch_files,
+        }
+    }
+}
+
 /// Parses and checks a schema file; the error says what to fix.
 pub fn parse(text: &str) -> Result<Vec<CollectionDef>, String> {
     let file: SchemaFile = toml::from_str(text).map_err(|e| format!("invalid schema file: {e}"))?;

@@ -55,9 +55,22 @@ fn operations() -> Vec<(Method, &'static str, Value)> {
             Value::Null,
         ),
         (Method::GET, "/v1/admin/collections", Value::Null),
+        (Method::POST, "/v1/admin/collections", visits()),
+        (Method::PUT, "/v1/admin/collections/tasks", visits()),
+        (
+            Method::GET,
+            "/v1/admin/collections/tasks/fields/title/usage",
+            Value::Null,
+        ),
         (Method::GET, "/v1/admin/audit", Value::Null),
         (Method::GET, "/v1/admin/health", Value::Null),
     ]
+}
+
+/// A new collection's definition.
+fn visits() -> Value {
+    json!({"name": "visits", "label": "Visits", "title_field": "place",
+           "fields": [{"name": "place", "label": "Place", "type": "text", "required": true}]})
 }
 
 fn request(
@@ -206,6 +219,8 @@ fn the_access_list_covers_every_admin_endpoint() {
             let p = p
                 .replace("0193a1b2-0000-7000-8000-000000000001", "{id}")
                 .replace("/north", "/{name}")
+                .replace("collections/tasks", "collections/{name}")
+                .replace("fields/title", "fields/{field}")
                 .replace("members/alice", "members/{username}")
                 .replace("users/alice", "users/{username}");
             format!("{m} {p}")
@@ -1004,4 +1019,259 @@ async fn the_server_commands_make_admins_and_leave_audit_lines() {
         lines[1]["detail"],
         json!({"subject": {"kind": "team", "name": "north"}, "access": "read", "values": []})
     );
+}
+
+#[tokio::test]
+async fn collections_change_in_place_only_where_no_value_is_lost_or_broken() {
+    let server = TestServer::start().await;
+    let admin = server.login("admin").await;
+    let created = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/v1/admin/collections",
+        visits(),
+        201,
+    )
+    .await;
+    assert_eq!(created["name"], "visits");
+    assert_eq!(created["fields"][0]["merge"], "whole");
+    let resp = server
+        .post("/v1/admin/collections", &admin)
+        .json(&visits())
+        .send()
+        .await
+        .expect("request");
+    assert_error(resp, 409, "exists").await;
+    let mut bad = visits();
+    bad["title_field"] = json!("nope");
+    let resp = server
+        .post("/v1/admin/collections", &admin)
+        .json(&bad)
+        .send()
+        .await
+        .expect("request");
+    let message = assert_error(resp, 422, "invalid").await;
+    assert!(message.contains("title field \"nope\""), "{message}");
+
+    // Tasks with and without a due date; alice listens for events.
+    let alice = server.login("alice").await;
+    let mut events = common::EventStream::connect(&server, &alice).await;
+    let due = ["2026-12-01", "2026-12-02"];
+    let mut creates: Vec<Value> = due
+        .iter()
+        .map(|d| {
+            create(
+                "tasks",
+                Uuid::now_v7(),
+                json!({"title": "t", "due": d, "status": "todo"}),
+            )
+        })
+        .collect();
+    creates.push(create(
+        "tasks",
+        Uuid::now_v7(),
+        json!({"title": "u", "status": "doing"}),
+    ));
+    server.push(&alice, &creates).await;
+    assert!(
+        events.next_changes(common::deadline()).await.is_some(),
+        "the push's event"
+    );
+
+    let tasks = call(
+        &server,
+        &admin,
+        Method::GET,
+        "/v1/admin/collections",
+        Value::Null,
+        200,
+    )
+    .await;
+    let mut spec = tasks["collections"]
+        .as_array()
+        .expect("collections")
+        .iter()
+        .find(|c| c["name"] == "tasks")
+        .expect("tasks")
+        .clone();
+    for key in ["access", "rows"] {
+        spec.as_object_mut().expect("object").remove(key);
+    }
+    let field = |spec: &Value, name: &str| -> usize {
+        spec["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .position(|f| f["name"] == name)
+            .expect("field")
+    };
+    let put = |spec: Value| {
+        server
+            .http
+            .put(server.url("/v1/admin/collections/tasks"))
+            .bearer_auth(&admin)
+            .json(&spec)
+            .send()
+    };
+
+    // Making "due" required: one task has none.
+    let mut required = spec.clone();
+    required["fields"][field(&spec, "due")]["required"] = json!(true);
+    let message = assert_error(put(required).await.expect("put"), 422, "invalid").await;
+    assert!(
+        message.contains("1 of 3 records") && message.contains("Due"),
+        "{message}"
+    );
+    // Dropping an option a task holds.
+    let mut options = spec.clone();
+    let status = field(&spec, "status");
+    let kept: Vec<Value> = spec["fields"][status]["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .filter(|o| *o != "doing")
+        .cloned()
+        .collect();
+    options["fields"][status]["options"] = json!(kept);
+    let message = assert_error(put(options).await.expect("put"), 422, "invalid").await;
+    assert!(
+        message.contains("1 records") && message.contains("\"doing\""),
+        "{message}"
+    );
+    // Removing a field, changing a type: migrations, not edits.
+    let mut removed = spec.clone();
+    removed["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .remove(field(&spec, "due"));
+    let message = assert_error(put(removed).await.expect("put"), 422, "invalid").await;
+    assert!(message.contains("migration"), "{message}");
+    let mut retyped = spec.clone();
+    retyped["fields"][field(&spec, "due")]["type"] = json!("text");
+    let message = assert_error(put(retyped).await.expect("put"), 422, "invalid").await;
+    assert!(message.contains("from date to text"), "{message}");
+    // None of those changed anything.
+    let now = server.store.collections().await.expect("defs");
+    let tasks_now = now.iter().find(|d| d.name == "tasks").expect("tasks");
+    assert!(
+        !tasks_now
+            .fields
+            .iter()
+            .any(|f| f.name == "due" && f.required)
+    );
+
+    // A new field, a new label, another order: made, audited and announced.
+    let mut edited = spec.clone();
+    edited["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .push(json!({"name": "place", "label": "Place", "type": "text", "required": false}));
+    edited["fields"][0]["label"] = json!("Task");
+    edited["fields"].as_array_mut().expect("fields").swap(1, 2);
+    let resp = put(edited.clone()).await.expect("put");
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let frame = events.next_changes(common::deadline()).await;
+    assert!(frame.is_some(), "alice hears of the new field");
+    let schema: Value = server
+        .get("/v1/schema", &alice)
+        .send()
+        .await
+        .expect("schema")
+        .json()
+        .await
+        .expect("JSON");
+    let tasks = schema["collections"]
+        .as_array()
+        .expect("collections")
+        .iter()
+        .find(|c| c["name"] == "tasks")
+        .expect("tasks")
+        .clone();
+    assert!(
+        tasks["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .any(|f| f["name"] == "place")
+    );
+    assert_eq!(tasks["fields"][0]["label"], "Task");
+    let lines = audit(&server, &admin, "target=tasks").await;
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["action"], "collection.edit");
+    assert_eq!(lines[0]["detail"]["added_fields"], json!(["place"]));
+    assert_eq!(lines[0]["detail"]["reordered"], true);
+    let created = audit(&server, &admin, "action=collection.add").await;
+    assert_eq!(created[0]["target"], "visits");
+
+    // Once every task has a due date, it may become required.
+    let usage = call(
+        &server,
+        &admin,
+        Method::GET,
+        "/v1/admin/collections/tasks/fields/due/usage",
+        Value::Null,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (usage["live"].clone(), usage["with_value"].clone()),
+        (json!(3), json!(2))
+    );
+    let usage = call(
+        &server,
+        &admin,
+        Method::GET,
+        "/v1/admin/collections/tasks/fields/status/usage",
+        Value::Null,
+        200,
+    )
+    .await;
+    assert!(
+        usage["options"]
+            .as_array()
+            .expect("options")
+            .contains(&json!({"value": "doing", "records": 1}))
+    );
+    let resp = server
+        .get("/v1/admin/collections/tasks/fields/nope/usage", &admin)
+        .send()
+        .await
+        .expect("request");
+    assert_error(resp, 404, "not_found").await;
+    let undated = creates[2]["record_id"]
+        .as_str()
+        .expect("id")
+        .parse::<Uuid>()
+        .expect("uuid");
+    server
+        .push(
+            &alice,
+            &[common::update(
+                "tasks",
+                undated,
+                1,
+                json!({}),
+                json!({"due": "2026-12-03"}),
+            )],
+        )
+        .await;
+    let mut required = edited.clone();
+    required["fields"][field(&edited, "due")]["required"] = json!(true);
+    assert_eq!(put(required).await.expect("put").status(), 200);
+    let resp = server
+        .http
+        .put(server.url("/v1/admin/collections/nothing"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "nothing", "label": "N", "title_field": "a",
+                      "fields": [{"name": "a", "label": "A", "type": "text", "required": false}]}))
+        .send()
+        .await
+        .expect("request");
+    assert_error(resp, 404, "not_found").await;
 }

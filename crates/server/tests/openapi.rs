@@ -32,6 +32,8 @@ fn documents_every_v1_endpoint_of_the_protocol() {
         [
             "/v1/admin/audit",
             "/v1/admin/collections",
+            "/v1/admin/collections/{name}",
+            "/v1/admin/collections/{name}/fields/{field}/usage",
             "/v1/admin/devices",
             "/v1/admin/devices/{id}/revoke",
             "/v1/admin/grants",
@@ -76,7 +78,8 @@ async fn every_documented_operation_is_routed() {
             .replace("{version}", "0.1.0")
             .replace("{sha256}", &"ab".repeat(32))
             .replace("{name}", "north")
-            .replace("{username}", "dana");
+            .replace("{username}", "dana")
+            .replace("{field}", "title");
         for (method, op) in [
             (Method::GET, &item.get),
             (Method::POST, &item.post),
@@ -102,5 +105,5 @@ async fn every_documented_operation_is_routed() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 33);
+    assert_eq!(checked, 36);
 }

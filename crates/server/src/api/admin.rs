@@ -8,9 +8,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_protocol::admin::{
     AccessPreview, AdminDevice, AdminDevicesResponse, AdminHealth, AdminTeam, AdminUser, AuditPage,
-    CollectionCount, CollectionsResponse, ConsoleSession, GrantAccess, GrantChange, GrantsResponse,
-    NewTeam, NewUser, PushMinute, RevokeDevice, Role, Subject, TeamsResponse, UserChange,
-    UsersResponse,
+    CollectionCount, CollectionSpec, CollectionsResponse, ConsoleSession, FieldUsage, GrantAccess,
+    GrantChange, GrantsResponse, NewTeam, NewUser, PushMinute, RevokeDevice, Role, Subject,
+    TeamsResponse, UserChange, UsersResponse,
 };
 use ferry_protocol::{Access, LoginRequest};
 use serde::Deserialize;
@@ -23,6 +23,7 @@ use crate::AppState;
 use crate::auth::{self, Admin};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::Right;
+use crate::schema_file::CollectionDef;
 use crate::store::{AuditFilter, DeviceRow, GrantSubject, NewAudit, RuleChange, StoreError};
 
 /// Shortest password an admin may set.
@@ -728,6 +729,171 @@ pub async fn collections(
         .map(|def| def.into_collection(Access::Write))
         .collect();
     Ok(Json(CollectionsResponse { collections }))
+}
+
+/// What an edit of a collection changed, for its audit line: fields added,
+/// and fields whose definition changed.
+fn edit_summary(old: &CollectionDef, new: &CollectionDef) -> serde_json::Value {
+    let added: Vec<&str> = new
+        .fields
+        .iter()
+        .filter(|f| old.field(&f.name).is_none())
+        .map(|f| f.name.as_str())
+        .collect();
+    let changed: Vec<&str> = new
+        .fields
+        .iter()
+        .filter(|f| old.field(&f.name).is_some_and(|o| o != *f))
+        .map(|f| f.name.as_str())
+        .collect();
+    let order = old.fields.iter().map(|f| &f.name).ne(new
+        .fields
+        .iter()
+        .filter(|f| old.field(&f.name).is_some())
+        .map(|f| &f.name));
+    json!({"added_fields": added, "changed_fields": changed, "reordered": order,
+           "label": old.label != new.label, "policy": old.policy != new.policy})
+}
+
+/// Tells the devices that read `collection` that it changed, so they sync
+/// and take up its new definition at once.
+async fn announce(state: &AppState, collection: &str) {
+    match state.store.high_water().await {
+        Ok(seq) => state.events.publish(crate::events::Commit {
+            cursor: crate::store::Cursor(seq),
+            collections: vec![collection.to_string()],
+            parts: Default::default(),
+        }),
+        Err(e) => tracing::warn!(error = %e, "cannot announce a schema change"),
+    }
+}
+
+/// Creates a collection. Give users access to it with a grant.
+#[utoipa::path(post, path = "/v1/admin/collections", tag = "admin", security(("bearer" = [])),
+    request_body(content = CollectionSpec, example = json!({"name": "visits", "label": "Visits", "title_field": "place",
+        "policy": "manual", "fields": [{"name": "place", "label": "Place", "type": "text", "required": true}]})),
+    responses(
+        (status = 201, body = ferry_protocol::Collection),
+        (status = 401, description = "No valid session", body = ferry_protocol::ErrorResponse),
+        (status = 403, description = FORBIDDEN, body = ferry_protocol::ErrorResponse),
+        (status = 409, description = "The name is taken (`exists`)", body = ferry_protocol::ErrorResponse),
+        (status = 422, description = "A definition that will not do (`invalid`); the message says what to fix", body = ferry_protocol::ErrorResponse),
+    ))]
+pub async fn add_collection(
+    State(state): State<AppState>,
+    admin: Admin,
+    Json(spec): Json<CollectionSpec>,
+) -> Result<(StatusCode, Json<ferry_protocol::Collection>), ApiError> {
+    let def = CollectionDef::from(spec);
+    def.validate().map_err(ApiError::Invalid)?;
+    if state
+        .store
+        .collections()
+        .await?
+        .iter()
+        .any(|d| d.name == def.name)
+    {
+        return Err(ApiError::Exists(format!(
+            "there is already a collection \"{}\"",
+            def.name
+        )));
+    }
+    crate::schema_change::apply(&state.store, std::slice::from_ref(&def))
+        .await
+        .map_err(store_err)?;
+    let fields: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
+    audit(
+        &state,
+        &admin,
+        "collection.add",
+        &def.name,
+        json!({"fields": fields}),
+    )
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(def.into_collection(Access::Write)),
+    ))
+}
+
+/// Changes a collection in place: labels, field order, new fields, new
+/// choice options, the policy, a field made required (when every record has
+/// a value), options dropped (when no record holds them). Removing a field
+/// or changing its type is refused here: those are migrations. The devices
+/// that read the collection hear of the change at once.
+#[utoipa::path(put, path = "/v1/admin/collections/{name}", tag = "admin", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    request_body(content = CollectionSpec),
+    responses(
+        (status = 200, body = ferry_protocol::Collection),
+        (status = 401, description = "No valid session", body = ferry_protocol::ErrorResponse),
+        (status = 403, description = FORBIDDEN, body = ferry_protocol::ErrorResponse),
+        (status = 404, description = "No such collection", body = ferry_protocol::ErrorResponse),
+        (status = 422, description = "A change that would lose or break values (`invalid`): the message says how many records and what to do", body = ferry_protocol::ErrorResponse),
+    ))]
+pub async fn edit_collection(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(name): Path<String>,
+    Json(spec): Json<CollectionSpec>,
+) -> ApiResult<ferry_protocol::Collection> {
+    let def = CollectionDef::from(spec);
+    if def.name != name {
+        return Err(ApiError::Invalid(
+            "a collection keeps its name; create a new one instead".into(),
+        ));
+    }
+    let old = collection_def(&state, &name).await?;
+    crate::schema_change::apply(&state.store, std::slice::from_ref(&def))
+        .await
+        .map_err(store_err)?;
+    if old != def {
+        audit(
+            &state,
+            &admin,
+            "collection.edit",
+            &name,
+            edit_summary(&old, &def),
+        )
+        .await;
+        announce(&state, &name).await;
+    }
+    Ok(Json(def.into_collection(Access::Write)))
+}
+
+async fn collection_def(state: &AppState, name: &str) -> Result<CollectionDef, ApiError> {
+    state
+        .store
+        .collections()
+        .await?
+        .into_iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| ApiError::NotFound(format!("there is no collection \"{name}\"")))
+}
+
+/// How many live records hold a value for a field, and (choice fields) each
+/// value: what making it required, dropping an option or removing it would touch.
+#[utoipa::path(get, path = "/v1/admin/collections/{name}/fields/{field}/usage", tag = "admin", security(("bearer" = [])),
+    params(("name" = String, Path), ("field" = String, Path)),
+    responses(
+        (status = 200, body = FieldUsage),
+        (status = 401, description = "No valid session", body = ferry_protocol::ErrorResponse),
+        (status = 403, description = FORBIDDEN, body = ferry_protocol::ErrorResponse),
+        (status = 404, description = "No such collection or field", body = ferry_protocol::ErrorResponse),
+    ))]
+pub async fn field_usage(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path((name, field)): Path<(String, String)>,
+) -> ApiResult<FieldUsage> {
+    let def = collection_def(&state, &name).await?;
+    let Some(f) = def.field(&field) else {
+        return Err(ApiError::NotFound(format!(
+            "collection \"{name}\" has no field \"{field}\""
+        )));
+    };
+    let choice = f.field_type == ferry_protocol::FieldType::Choice;
+    Ok(Json(state.store.field_usage(&name, &field, choice).await?))
 }
 
 // --- The audit log and health ----------------------------------------------------

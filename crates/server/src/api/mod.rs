@@ -97,7 +97,9 @@ fn api(login_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::add_member, admin::remove_member))
         .routes(routes!(admin::grants, admin::change_grant))
         .routes(routes!(admin::preview))
-        .routes(routes!(admin::collections))
+        .routes(routes!(admin::collections, admin::add_collection))
+        .routes(routes!(admin::edit_collection))
+        .routes(routes!(admin::field_usage))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::health))
 }

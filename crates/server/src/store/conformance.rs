@@ -63,6 +63,48 @@ where
     case!(the_audit_log_filters_and_pages);
     case!(every_grant_is_listed_with_its_subject);
     case!(records_are_counted_per_partition_value);
+    case!(field_usage_counts_values_of_live_records);
+}
+
+/// Records with a value for a field (not null, "", or []), and per value
+/// of a choice field; deleted records do not count.
+async fn field_usage_counts_values_of_live_records(store: DynStore) {
+    partitioned(&store, "p", &[]).await;
+    let admin = ctx_of(&store, "admin").await;
+    let with = |fields: serde_json::Value| put("p", Uuid::now_v7(), None, json!({}), fields);
+    let gone = placed("p", "region", "south", "gone");
+    store
+        .push(
+            admin.clone(),
+            vec![
+                placed("p", "region", "north", "a"),
+                placed("p", "region", "north", "b"),
+                placed("p", "region", "east", "c"),
+                with(json!({"title": "d", "region": null})),
+                with(json!({"title": "f"})),
+                gone.clone(),
+            ],
+        )
+        .await
+        .expect("push");
+    let r = one(&store, admin, delete("p", gone.record_id, 1)).await;
+    assert_eq!(r.status, Status::Applied);
+    let usage = store.field_usage("p", "region", true).await.expect("usage");
+    assert_eq!((usage.live, usage.with_value), (5, 3));
+    let options: Vec<(String, u64)> = usage
+        .options
+        .iter()
+        .filter(|o| !o.value.is_empty())
+        .map(|o| (o.value.clone(), o.records))
+        .collect();
+    assert_eq!(options, [("east".to_string(), 1), ("north".to_string(), 2)]);
+    let titles = store.field_usage("p", "title", false).await.expect("usage");
+    assert_eq!((titles.live, titles.with_value), (5, 5));
+    assert!(titles.options.is_empty());
+    assert!(matches!(
+        store.field_usage("p", "x') OR 1=1 --", false).await,
+        Err(StoreError::Invalid(_))
+    ));
 }
 
 /// Roles and disabling: the last enabled admin cannot be demoted or

@@ -571,6 +571,43 @@ fn grants_from(
         .collect()
 }
 
+/// A [`Store::field_usage`] from its counts; `options` by value.
+fn field_usage_from(
+    collection: &str,
+    field: &str,
+    live: i64,
+    with_value: i64,
+    options: Vec<(String, i64)>,
+) -> ferry_protocol::admin::FieldUsage {
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let mut options: Vec<_> = options
+        .into_iter()
+        .map(|(value, n)| ferry_protocol::admin::OptionUsage {
+            value,
+            records: count(n),
+        })
+        .collect();
+    options.sort_by(|a, b| a.value.cmp(&b.value));
+    ferry_protocol::admin::FieldUsage {
+        collection: collection.to_string(),
+        field: field.to_string(),
+        live: count(live),
+        with_value: count(with_value),
+        options,
+    }
+}
+
+/// Refuses a field name that is not one (it is spliced into a JSON path).
+fn checked_field(field: &str) -> Result<&str, StoreError> {
+    if crate::schema_file::valid_name(field) {
+        Ok(field)
+    } else {
+        Err(StoreError::Invalid(format!(
+            "\"{field}\" is not a field name"
+        )))
+    }
+}
+
 /// An audit line as stored; `detail` is JSON text.
 fn audit_entry(
     seq: i64,
@@ -699,6 +736,15 @@ pub trait Store: Send + Sync + 'static {
         collection: &str,
         values: Option<Vec<String>>,
     ) -> Result<u64, StoreError>;
+
+    /// How many live records of `collection` hold a value for `field` (of a
+    /// valid field name); with `choice`, how many hold each value.
+    async fn field_usage(
+        &self,
+        collection: &str,
+        field: &str,
+        choice: bool,
+    ) -> Result<ferry_protocol::admin::FieldUsage, StoreError>;
 
     /// Adds or replaces collection definitions, keeping the others.
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError>;

@@ -224,6 +224,19 @@ impl Store for TimedStore {
         .await
     }
 
+    async fn field_usage(
+        &self,
+        collection: &str,
+        field: &str,
+        choice: bool,
+    ) -> Result<ferry_protocol::admin::FieldUsage, StoreError> {
+        self.timed(
+            "field_usage",
+            self.inner.field_usage(collection, field, choice),
+        )
+        .await
+    }
+
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {
         self.timed("put_collections", self.inner.put_collections(defs))
             .await

@@ -161,3 +161,44 @@ pub(super) async fn count_records(
     };
     Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
+
+pub(super) async fn field_usage(
+    c: &impl GenericClient,
+    collection: &str,
+    field: &str,
+    choice: bool,
+) -> Result<ferry_protocol::admin::FieldUsage, StoreError> {
+    let field = crate::store::checked_field(field)?;
+    let row = c
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE jsonb_typeof(h.fields::jsonb -> $2) <> 'null'
+                    AND (h.fields::jsonb -> $2) NOT IN ('\"\"'::jsonb, '[]'::jsonb))
+             FROM records r JOIN history h ON h.seq = r.seq
+             WHERE r.collection = $1 AND NOT h.deleted",
+            &[&collection, &field],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut options = Vec::new();
+    if choice {
+        let rows = c
+            .query(
+                "SELECT h.fields::jsonb ->> $2, count(*)
+                 FROM records r JOIN history h ON h.seq = r.seq
+                 WHERE r.collection = $1 AND NOT h.deleted
+                   AND jsonb_typeof(h.fields::jsonb -> $2) = 'string'
+                 GROUP BY 1",
+                &[&collection, &field],
+            )
+            .await
+            .map_err(pg_err)?;
+        options = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    }
+    Ok(crate::store::field_usage_from(
+        collection,
+        field,
+        row.get(0),
+        row.get(1),
+        options,
+    ))
+}

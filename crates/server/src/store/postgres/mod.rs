@@ -596,6 +596,15 @@ impl Store for PgStore {
         admin::count_records(&self.client().await?, collection, values.as_deref()).await
     }
 
+    async fn field_usage(
+        &self,
+        collection: &str,
+        field: &str,
+        choice: bool,
+    ) -> Result<ferry_protocol::admin::FieldUsage, StoreError> {
+        admin::field_usage(&self.client().await?, collection, field, choice).await
+    }
+
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {
         for def in defs {
             def.validate().map_err(StoreError::Invalid)?;

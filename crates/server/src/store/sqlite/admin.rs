@@ -174,3 +174,41 @@ pub(super) fn count_records(
     };
     Ok(u64::try_from(n).unwrap_or(0))
 }
+
+pub(super) fn field_usage(
+    c: &Connection,
+    collection: &str,
+    field: &str,
+    choice: bool,
+) -> Result<ferry_protocol::admin::FieldUsage, StoreError> {
+    let path = format!("$.{}", crate::store::checked_field(field)?);
+    let (live, with_value): (i64, i64) = c
+        .query_row(
+            "SELECT count(*), count(*) FILTER (WHERE json_type(h.fields, ?2) <> 'null'
+                    AND json_extract(h.fields, ?2) NOT IN ('', '[]'))
+             FROM records r JOIN history h ON h.seq = r.seq
+             WHERE r.collection = ?1 AND NOT h.deleted",
+            params![collection, path],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(db_err)?;
+    let mut options = Vec::new();
+    if choice {
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT json_extract(h.fields, ?2), count(*)
+                 FROM records r JOIN history h ON h.seq = r.seq
+                 WHERE r.collection = ?1 AND NOT h.deleted AND json_type(h.fields, ?2) = 'text'
+                 GROUP BY 1",
+            )
+            .map_err(db_err)?;
+        options = stmt
+            .query_map(params![collection, path], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+    }
+    Ok(crate::store::field_usage_from(
+        collection, field, live, with_value, options,
+    ))
+}

@@ -592,6 +592,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn field_usage(
+        &self,
+        collection: &str,
+        field: &str,
+        choice: bool,
+    ) -> Result<ferry_protocol::admin::FieldUsage, StoreError> {
+        let (collection, field) = (collection.to_string(), field.to_string());
+        self.read(move |c| admin::field_usage(c, &collection, &field, choice))
+            .await
+    }
+
     async fn put_collections(&self, defs: &[CollectionDef]) -> Result<(), StoreError> {
         let defs = defs.to_vec();
         self.write(move |tx| {
