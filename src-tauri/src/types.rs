@@ -361,6 +361,9 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         ConsoleSession::export_all(&cfg)?;
         CollectionSpec::export_all(&cfg)?;
         FieldUsage::export_all(&cfg)?;
+        FieldMigration::export_all(&cfg)?;
+        MigrationPlan::export_all(&cfg)?;
+        MigrationsResponse::export_all(&cfg)?;
     }
     Ok(())
 }

@@ -453,3 +453,106 @@ pub struct OptionUsage {
     pub value: String,
     pub records: u64,
 }
+
+/// A migration of one field of a collection that holds records
+/// (`POST /v1/admin/collections/{name}/migrations`): what an edit in place
+/// may not do. Each writes a new version of every record holding a value,
+/// so the old one stays in the record's history and every device pulls the
+/// change; an edit made offline before it still lands (see DESIGN.md,
+/// "Administration").
+///
+/// ```
+/// # use ferry_protocol::admin::FieldMigration;
+/// for json in [
+///     r#"{"kind":"rename_field","field":"notes","to":"details"}"#,
+///     r#"{"kind":"remove_field","field":"fax"}"#,
+///     r#"{"kind":"change_type","field":"notes","to":"longtext"}"#,
+/// ] {
+///     let v: FieldMigration = serde_json::from_str(json).unwrap();
+///     assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// }
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FieldMigration {
+    /// The values move to the new name; the label stays unless edited after.
+    RenameField { field: String, to: String },
+    /// The field leaves the collection; its values stay in history.
+    RemoveField { field: String },
+    /// Every value is converted; allowed only where every one converts.
+    ChangeType { field: String, to: crate::FieldType },
+}
+
+/// A record a migration could not convert.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Unconvertible {
+    pub id: Uuid,
+    /// The record's title.
+    pub title: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+    pub value: serde_json::Value,
+}
+
+/// What a migration would do (`?dry_run=true`): the live records holding a
+/// value it rewrites, and (a type change) those whose value would not
+/// convert: the first 50 of `unconvertible`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MigrationPlan {
+    pub records: u64,
+    pub unconvertible: u64,
+    pub examples: Vec<Unconvertible>,
+}
+
+/// Where a migration is.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationState {
+    Running,
+    Done,
+    Failed,
+}
+
+/// A migration and its progress (`GET /v1/admin/migrations`).
+///
+/// ```
+/// # use ferry_protocol::admin::MigrationJob;
+/// let json = r#"{"id":"0193a1b2-0000-7000-8000-000000000009","collection":"tasks","migration":{"kind":"rename_field","field":"notes","to":"details"},"state":"running","done":1200,"total":100000,"started_at":"2026-12-05T10:12:00.000Z"}"#;
+/// let v: MigrationJob = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MigrationJob {
+    pub id: Uuid,
+    pub collection: String,
+    pub migration: FieldMigration,
+    pub state: MigrationState,
+    /// Records rewritten so far, of `total` to look at.
+    pub done: u64,
+    pub total: u64,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub error: Option<String>,
+}
+
+/// `GET /v1/admin/migrations`: this server's migrations, newest first.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MigrationsResponse {
+    pub migrations: Vec<MigrationJob>,
+}

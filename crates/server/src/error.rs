@@ -51,6 +51,9 @@ pub enum ApiError {
     /// The change would leave no administrator who can sign in.
     #[error("{0}")]
     LastAdmin(String),
+    /// A migration of the collection runs already.
+    #[error("{0}")]
+    MigrationRunning(String),
     /// A cookie-authenticated request without the console's `X-Ferry-CSRF` header.
     #[error("{0}")]
     Csrf(String),
@@ -83,7 +86,9 @@ impl ApiError {
             | ApiError::DeviceRevoked
             | ApiError::Wipe => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Csrf(_) => StatusCode::FORBIDDEN,
-            ApiError::Exists(_) | ApiError::LastAdmin(_) => StatusCode::CONFLICT,
+            ApiError::Exists(_) | ApiError::LastAdmin(_) | ApiError::MigrationRunning(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -118,6 +123,7 @@ impl ApiError {
             ApiError::Exists(_) => "exists",
             ApiError::LastAdmin(_) => "last_admin",
             ApiError::Csrf(_) => "csrf",
+            ApiError::MigrationRunning(_) => "migration_running",
             ApiError::UploadOffset { .. } => "upload_offset",
             ApiError::HashMismatch(_) => "hash_mismatch",
             ApiError::BadRange(_) => "range_not_satisfiable",

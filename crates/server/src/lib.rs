@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod merge;
 pub mod metrics;
+pub mod migration;
 pub mod request_id;
 pub mod rules;
 pub mod schema_change;
@@ -134,6 +135,8 @@ pub struct AppState {
     pub blobs: Option<Arc<blobs::Blobs>>,
     /// The series served at `/metrics` (on the metrics listener).
     pub metrics: Arc<metrics::Metrics>,
+    /// Migrations of fields this process runs or ran.
+    pub migrations: Arc<migration::Jobs>,
     /// When remembered mutation ids were last pruned (Unix ms).
     last_prune_ms: Arc<AtomicI64>,
 }
@@ -179,6 +182,7 @@ impl AppState {
                 releases: None,
                 blobs: None,
                 metrics,
+                migrations: Default::default(),
                 last_prune_ms: Arc::new(AtomicI64::new(0)),
             },
             tx,

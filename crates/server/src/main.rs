@@ -807,6 +807,8 @@ async fn serve(store: DynStore, args: ServeArgs, db: &str) -> anyhow::Result<()>
     let (mut state, stop_streams) = AppState::new(store, limits).await?;
     state.blobs = blob_settings(&args, db)?.map(std::sync::Arc::new);
     state.releases = args.releases.map(Into::into);
+    // A migration a stopped server left half done goes on.
+    ferry_server::migration::resume(&state).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -118,6 +118,20 @@ pub fn decide(
 }
 
 fn check_changes(def: &CollectionDef, changes: &Fields) -> Result<(), Decision> {
+    // Clearing a field a migration retired is how the migration empties it.
+    let retired =
+        |(name, value): (&String, &serde_json::Value)| value.is_null() && def.retired.holds(name);
+    let checked;
+    let changes = if changes.iter().any(retired) {
+        checked = changes
+            .iter()
+            .filter(|e| !retired(*e))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Fields>();
+        &checked
+    } else {
+        changes
+    };
     ferry_protocol::check_fields(&def.name, &def.fields, changes)
         .map_err(|msg| reject("invalid_field", msg))?;
     // Every version is kept and sent: one huge value costs on each of them.

@@ -32,6 +32,16 @@ pub fn check_edit(old: &CollectionDef, new: &CollectionDef) -> Result<RecordChec
     new.validate()?;
     let c = &new.name;
     let mut checks = RecordChecks::default();
+    if let Some(f) = new
+        .fields
+        .iter()
+        .find(|f| old.field(&f.name).is_none() && old.retired.holds(&f.name))
+    {
+        return Err(format!(
+            "\"{}\" was a field of \"{c}\" before a migration: edits made offline may still name it, so pick another name",
+            f.name
+        ));
+    }
     for before in &old.fields {
         let Some(after) = new.field(&before.name) else {
             return Err(format!(
@@ -112,12 +122,15 @@ pub async fn check_records(
 pub async fn apply(store: &DynStore, defs: &[CollectionDef]) -> Result<Vec<String>, StoreError> {
     let before = store.collections().await?;
     let mut changed = Vec::new();
-    for def in defs {
+    let mut defs = defs.to_vec();
+    for def in &mut defs {
         def.validate().map_err(StoreError::Invalid)?;
         let Some(old) = before.iter().find(|d| d.name == def.name) else {
             changed.push(def.name.clone());
             continue;
         };
+        // What migrations retired stays, whatever the new definition says.
+        def.retired = old.retired.clone();
         if old == def {
             continue;
         }
@@ -125,7 +138,7 @@ pub async fn apply(store: &DynStore, defs: &[CollectionDef]) -> Result<Vec<Strin
         check_records(store, def, &checks).await?;
         changed.push(def.name.clone());
     }
-    store.put_collections(defs).await?;
+    store.put_collections(&defs).await?;
     Ok(changed)
 }
 

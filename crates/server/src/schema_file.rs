@@ -46,6 +46,38 @@ pub struct CollectionDef {
     /// `on_open` (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch_files: Option<ferry_protocol::FetchFiles>,
+    /// What migrations did to its fields, kept so that an edit made offline
+    /// before one still lands (crate::migration). Not part of a schema file.
+    #[serde(default, skip_serializing_if = "Retired::is_empty")]
+    pub retired: Retired,
+}
+
+/// Fields as migrations left them: old names of renamed fields (old →
+/// current), removed fields, and the types fields had before a change of
+/// type; and the migration still rewriting records, if one is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retired {
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub renamed: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub retyped: std::collections::BTreeMap<String, FieldType>,
+    /// The migration rewriting records now, and who started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<(ferry_protocol::admin::FieldMigration, String)>,
+}
+
+impl Retired {
+    pub fn is_empty(&self) -> bool {
+        self == &Retired::default()
+    }
+
+    /// Whether `name` was a field's name before a migration.
+    pub fn holds(&self, name: &str) -> bool {
+        self.renamed.contains_key(name) || self.removed.iter().any(|r| r == name)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +96,7 @@ impl From<ferry_protocol::admin::CollectionSpec> for CollectionDef {
             fields: s.fields,
             partition_by: s.partition_by,
             fetch_files: s.fetch_files,
+            retired: Retired::default(),
         }
     }
 }

@@ -62,6 +62,12 @@ fn operations() -> Vec<(Method, &'static str, Value)> {
             "/v1/admin/collections/tasks/fields/title/usage",
             Value::Null,
         ),
+        (
+            Method::POST,
+            "/v1/admin/collections/tasks/migrations",
+            json!({"kind": "remove_field", "field": "notes"}),
+        ),
+        (Method::GET, "/v1/admin/migrations", Value::Null),
         (Method::GET, "/v1/admin/audit", Value::Null),
         (Method::GET, "/v1/admin/health", Value::Null),
     ]
@@ -1274,4 +1280,303 @@ async fn collections_change_in_place_only_where_no_value_is_lost_or_broken() {
         .await
         .expect("request");
     assert_error(resp, 404, "not_found").await;
+}
+
+/// Starts a migration of tasks and waits until it is done; the job.
+async fn migrate(server: &TestServer, admin: &str, body: Value) -> Value {
+    let job = call(
+        server,
+        admin,
+        Method::POST,
+        "/v1/admin/collections/tasks/migrations",
+        body,
+        202,
+    )
+    .await;
+    let deadline = common::deadline();
+    loop {
+        let list = call(
+            server,
+            admin,
+            Method::GET,
+            "/v1/admin/migrations",
+            Value::Null,
+            200,
+        )
+        .await;
+        let now = list["migrations"]
+            .as_array()
+            .expect("migrations")
+            .iter()
+            .find(|j| j["id"] == job["id"])
+            .expect("listed")
+            .clone();
+        if now["state"] != "running" {
+            assert_eq!(now["state"], "done", "{now}");
+            assert_eq!(now["done"], now["total"], "{now}");
+            return now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still running: {now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The current version of a task, as alice pulls it.
+async fn task(server: &TestServer, token: &str, id: &str) -> Value {
+    let (records, _) = server.pull_all(token).await;
+    records
+        .into_iter()
+        .find(|r| r["id"] == id)
+        .expect("the task")
+}
+
+/// Rename, remove and change the type of fields of tasks that hold
+/// records, while alice holds edits of each made before: every value is
+/// kept (the old ones in history), her edits land under the new name and
+/// type, and her edit of the removed field is refused saying so.
+async fn migrations_keep_values_and_offline_edits(server: TestServer) {
+    let admin = server.login("admin").await;
+    let alice = server.login("alice").await;
+    let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    server
+        .push(
+            &alice,
+            &[
+                create(
+                    "tasks",
+                    ids[0],
+                    json!({"title": "one", "notes": "n1", "priority": 1}),
+                ),
+                create(
+                    "tasks",
+                    ids[1],
+                    json!({"title": "two", "notes": "n2", "assignee": "bob"}),
+                ),
+                create("tasks", ids[2], json!({"title": "three", "priority": 2})),
+            ],
+        )
+        .await;
+    // Edits alice made offline, before any migration.
+    let offline_notes = common::update(
+        "tasks",
+        ids[0],
+        1,
+        json!({"notes": "n1"}),
+        json!({"notes": "n1, then more"}),
+    );
+    let offline_assignee = common::update(
+        "tasks",
+        ids[1],
+        1,
+        json!({"assignee": "bob"}),
+        json!({"assignee": "carol"}),
+    );
+    let offline_priority = common::update(
+        "tasks",
+        ids[2],
+        1,
+        json!({"priority": 2}),
+        json!({"priority": 5}),
+    );
+    let id = |i: usize| ids[i].to_string();
+
+    // Rename: dry run, then for real.
+    let rename = json!({"kind": "rename_field", "field": "notes", "to": "details"});
+    let plan = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/v1/admin/collections/tasks/migrations?dry_run=true",
+        rename.clone(),
+        200,
+    )
+    .await;
+    assert_eq!(
+        plan,
+        json!({"records": 2, "unconvertible": 0, "examples": []})
+    );
+    let defs = server.store.collections().await.expect("defs");
+    assert!(
+        defs.iter()
+            .any(|d| d.name == "tasks" && d.field("notes").is_some()),
+        "a dry run changes nothing"
+    );
+    migrate(&server, &admin, rename).await;
+    let one = task(&server, &alice, &id(0)).await;
+    assert_eq!(one["fields"]["details"], "n1");
+    assert!(one["fields"].get("notes").is_none(), "{one}");
+    assert_eq!(one["version"], 2);
+    assert_eq!(one["updated_by"], "admin");
+    let history = server.history(&alice, "tasks", ids[0]).await;
+    assert_eq!(
+        history[0]["fields"]["notes"], "n1",
+        "the old name stays in history"
+    );
+    assert_eq!(
+        task(&server, &alice, &id(2)).await["version"],
+        1,
+        "a task without notes is left alone"
+    );
+    let results = server.push(&alice, &[offline_notes]).await;
+    assert!(
+        matches!(results[0]["status"].as_str(), Some("applied" | "merged")),
+        "{results:?}"
+    );
+    assert_eq!(
+        task(&server, &alice, &id(0)).await["fields"]["details"],
+        "n1, then more"
+    );
+
+    // Remove: the value stays in history; an edit of it is refused, saying so.
+    migrate(
+        &server,
+        &admin,
+        json!({"kind": "remove_field", "field": "assignee"}),
+    )
+    .await;
+    let two = task(&server, &alice, &id(1)).await;
+    assert!(two["fields"].get("assignee").is_none(), "{two}");
+    assert_eq!(
+        server.history(&alice, "tasks", ids[1]).await[0]["fields"]["assignee"],
+        "bob"
+    );
+    let results = server.push(&alice, &[offline_assignee]).await;
+    assert_eq!(results[0]["status"], "rejected");
+    assert_eq!(results[0]["error"]["code"], "field_removed");
+    assert!(
+        results[0]["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("\"assignee\"")
+    );
+
+    // Change a type: every value converts, and an offline edit in the old type too.
+    migrate(
+        &server,
+        &admin,
+        json!({"kind": "change_type", "field": "priority", "to": "text"}),
+    )
+    .await;
+    assert_eq!(
+        task(&server, &alice, &id(2)).await["fields"]["priority"],
+        "2"
+    );
+    let results = server.push(&alice, &[offline_priority]).await;
+    assert!(
+        matches!(results[0]["status"].as_str(), Some("applied" | "merged")),
+        "{results:?}"
+    );
+    assert_eq!(
+        task(&server, &alice, &id(2)).await["fields"]["priority"],
+        "5"
+    );
+
+    // What would not convert is named, and nothing changes.
+    let to_number = json!({"kind": "change_type", "field": "title", "to": "number"});
+    let plan = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/v1/admin/collections/tasks/migrations?dry_run=true",
+        to_number.clone(),
+        200,
+    )
+    .await;
+    assert_eq!(plan["unconvertible"], 3);
+    assert_eq!(plan["examples"].as_array().expect("examples").len(), 3);
+    assert!(
+        plan["examples"]
+            .as_array()
+            .expect("examples")
+            .iter()
+            .any(|e| e["title"] == "one" && e["value"] == "one")
+    );
+    let resp = server
+        .post("/v1/admin/collections/tasks/migrations", &admin)
+        .json(&to_number)
+        .send()
+        .await
+        .expect("request");
+    let message = assert_error(resp, 422, "invalid").await;
+    assert!(message.contains("3 records"), "{message}");
+    for (body, code) in [
+        (
+            json!({"kind": "rename_field", "field": "details", "to": "notes"}),
+            "invalid",
+        ),
+        (json!({"kind": "remove_field", "field": "title"}), "invalid"),
+        (
+            json!({"kind": "change_type", "field": "due", "to": "number"}),
+            "invalid",
+        ),
+    ] {
+        let resp = server
+            .post("/v1/admin/collections/tasks/migrations", &admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_error(resp, 422, code).await;
+    }
+
+    // alice's app sees the fields as they are now.
+    let schema: Value = server
+        .get("/v1/schema", &alice)
+        .send()
+        .await
+        .expect("schema")
+        .json()
+        .await
+        .expect("JSON");
+    let tasks = schema["collections"]
+        .as_array()
+        .expect("collections")
+        .iter()
+        .find(|c| c["name"] == "tasks")
+        .expect("tasks")
+        .clone();
+    let names: Vec<&str> = tasks["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"details") && !names.contains(&"notes") && !names.contains(&"assignee"),
+        "{names:?}"
+    );
+    let actions: Vec<Value> = audit(&server, &admin, "action=collection.migrate")
+        .await
+        .iter()
+        .map(|l| l["detail"]["kind"].clone())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            json!("change_type"),
+            json!("remove_field"),
+            json!("rename_field")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn migrations_keep_values_and_offline_edits_on_sqlite() {
+    migrations_keep_values_and_offline_edits(TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn migrations_keep_values_and_offline_edits_on_postgres() {
+    let Some(db) = ferry_server::store::postgres::testing::TestDb::create().await else {
+        return;
+    };
+    let store: ferry_server::store::DynStore = std::sync::Arc::new(
+        ferry_server::store::postgres::PgStore::open(&db.url, &Default::default())
+            .await
+            .expect("open"),
+    );
+    migrations_keep_values_and_offline_edits(TestServer::start_over(store).await).await;
 }

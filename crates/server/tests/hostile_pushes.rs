@@ -91,6 +91,7 @@ fn notes_collection() -> CollectionDef {
     CollectionDef {
         partition_by: None,
         fetch_files: None,
+        retired: Default::default(),
         name: "notes".into(),
         label: "Notes".into(),
         title_field: "title".into(),

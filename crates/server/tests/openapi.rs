@@ -34,10 +34,12 @@ fn documents_every_v1_endpoint_of_the_protocol() {
             "/v1/admin/collections",
             "/v1/admin/collections/{name}",
             "/v1/admin/collections/{name}/fields/{field}/usage",
+            "/v1/admin/collections/{name}/migrations",
             "/v1/admin/devices",
             "/v1/admin/devices/{id}/revoke",
             "/v1/admin/grants",
             "/v1/admin/health",
+            "/v1/admin/migrations",
             "/v1/admin/preview",
             "/v1/admin/session",
             "/v1/admin/teams",
@@ -105,5 +107,5 @@ async fn every_documented_operation_is_routed() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 36);
+    assert_eq!(checked, 38);
 }

@@ -618,13 +618,35 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
         d
     };
     let devices_before = by_id(sqlite.devices(None).await.expect("devices"));
+    sqlite.create_user("dora", "h").await.expect("dora");
+    sqlite
+        .update_user("dora", Some(ferry_protocol::admin::Role::Admin), Some(true))
+        .await
+        .expect("a disabled admin");
+    sqlite
+        .add_audit(ferry_server::store::NewAudit {
+            actor: "admin".into(),
+            device_id: Some(Uuid::now_v7()),
+            ip: Some("192.0.2.1".into()),
+            action: "user.disable".into(),
+            target: "dora".into(),
+            detail: json!({"devices_signed_out": 0}),
+        })
+        .await
+        .expect("audit");
+    let everything = ferry_server::store::AuditFilter {
+        limit: 1000,
+        ..Default::default()
+    };
+    let audit_before = sqlite.audit(everything.clone()).await.expect("audit");
+    let users_before = sqlite.admin_users().await.expect("users");
     drop(sqlite);
 
     let out = migrate(&path, &db.url);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "migrate failed: {stderr}");
     assert!(
-        stderr.contains("3 users") && stderr.contains("35 record versions of 31 records"),
+        stderr.contains("5 users") && stderr.contains("35 record versions of 31 records"),
         "{stderr}"
     );
 
@@ -633,6 +655,9 @@ async fn migrate_moves_a_sqlite_server_to_postgres_and_its_clients_carry_on() {
             .await
             .expect("open postgres"),
     );
+    // Roles, disabled users and the audit log came along.
+    assert_eq!(pg.admin_users().await.expect("users"), users_before);
+    assert_eq!(pg.audit(everything).await.expect("audit"), audit_before);
     let (server, stop, task) = serve_in_process(pg.clone()).await;
     // The same tokens, the same pages, the same cursor, the same history.
     let (changes_after, cursor_after) = server.pull_all(&alice).await;

@@ -8,9 +8,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_protocol::admin::{
     AccessPreview, AdminDevice, AdminDevicesResponse, AdminHealth, AdminTeam, AdminUser, AuditPage,
-    CollectionCount, CollectionSpec, CollectionsResponse, ConsoleSession, FieldUsage, GrantAccess,
-    GrantChange, GrantsResponse, NewTeam, NewUser, PushMinute, RevokeDevice, Role, Subject,
-    TeamsResponse, UserChange, UsersResponse,
+    CollectionCount, CollectionSpec, CollectionsResponse, ConsoleSession, FieldMigration,
+    FieldUsage, GrantAccess, GrantChange, GrantsResponse, MigrationJob, MigrationPlan,
+    MigrationsResponse, NewTeam, NewUser, PushMinute, RevokeDevice, Role, Subject, TeamsResponse,
+    UserChange, UsersResponse,
 };
 use ferry_protocol::{Access, LoginRequest};
 use serde::Deserialize;
@@ -894,6 +895,80 @@ pub async fn field_usage(
     };
     let choice = f.field_type == ferry_protocol::FieldType::Choice;
     Ok(Json(state.store.field_usage(&name, &field, choice).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MigrateQuery {
+    /// Say what the migration would do; change nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Renames a field, removes one, or changes its type: the definition
+/// changes at once, and every record holding a value gets a new version in
+/// the background (its old value stays in history); follow it at
+/// `GET /v1/admin/migrations`. Refused when a value would not convert, or
+/// while another migration of the collection runs. With `dry_run`, says
+/// how many records it would rewrite and which would not convert.
+#[utoipa::path(post, path = "/v1/admin/collections/{name}/migrations", tag = "admin", security(("bearer" = [])),
+    params(("name" = String, Path), MigrateQuery),
+    request_body(content = FieldMigration, example = json!({"kind": "rename_field", "field": "notes", "to": "details"})),
+    responses(
+        (status = 200, description = "With dry_run: what it would do", body = MigrationPlan,
+         example = json!({"records": 152, "unconvertible": 1, "examples": [{"id": "0193a1b2-0000-7000-8000-000000000001", "title": "Call the plumber", "value": "soon"}]})),
+        (status = 202, description = "Started", body = MigrationJob),
+        (status = 401, description = "No valid session", body = ferry_protocol::ErrorResponse),
+        (status = 403, description = FORBIDDEN, body = ferry_protocol::ErrorResponse),
+        (status = 404, description = "No such collection", body = ferry_protocol::ErrorResponse),
+        (status = 409, description = "A migration of the collection runs (`migration_running`)", body = ferry_protocol::ErrorResponse),
+        (status = 422, description = "A migration that cannot run (`invalid`): the message says why", body = ferry_protocol::ErrorResponse),
+    ))]
+pub async fn migrate(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(name): Path<String>,
+    query: Result<Query<MigrateQuery>, QueryRejection>,
+    Json(m): Json<FieldMigration>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let def = collection_def(&state, &name).await?;
+    if q.dry_run {
+        crate::migration::migrated(&def, &m).map_err(ApiError::Invalid)?;
+        let plan = crate::migration::plan(&state, &def, &m).await?;
+        return Ok(Json(plan).into_response());
+    }
+    use crate::migration::StartError;
+    let job = crate::migration::start(&state, &name, m.clone(), &admin.session.username)
+        .await
+        .map_err(|e| match e {
+            StartError::NotFound(msg) => ApiError::NotFound(msg),
+            StartError::Refused(msg) => ApiError::Invalid(msg),
+            StartError::Busy(job) => ApiError::MigrationRunning(format!(
+                "a migration of \"{}\" is running ({} of {} records): wait for it to finish",
+                job.collection, job.done, job.total
+            )),
+            StartError::Store(e) => e.into(),
+        })?;
+    audit(&state, &admin, "collection.migrate", &name, json!(m)).await;
+    announce(&state, &name).await;
+    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
+}
+
+/// The migrations this server process started or resumed, newest first,
+/// with their progress.
+#[utoipa::path(get, path = "/v1/admin/migrations", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, body = MigrationsResponse),
+        (status = 401, description = "No valid session", body = ferry_protocol::ErrorResponse),
+        (status = 403, description = FORBIDDEN, body = ferry_protocol::ErrorResponse),
+    ))]
+pub async fn migrations(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> ApiResult<MigrationsResponse> {
+    Ok(Json(MigrationsResponse {
+        migrations: state.migrations.list(),
+    }))
 }
 
 // --- The audit log and health ----------------------------------------------------

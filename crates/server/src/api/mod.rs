@@ -100,6 +100,8 @@ fn api(login_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::collections, admin::add_collection))
         .routes(routes!(admin::edit_collection))
         .routes(routes!(admin::field_usage))
+        .routes(routes!(admin::migrate))
+        .routes(routes!(admin::migrations))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::health))
 }

@@ -65,8 +65,27 @@ pub async fn push(
         }
     }
     let (view, defs) = state.view_and_collections(&auth.session).await?;
-    let refused =
+    // Edits made before a migration of their collection land as it left it.
+    let mut outdated = Vec::with_capacity(req.mutations.len());
+    for m in &mut req.mutations {
+        let def = defs.iter().find(|d| d.name == m.collection);
+        outdated.push(def.and_then(|d| crate::migration::upgrade(d, m).err()));
+    }
+    let mut refused =
         super::files::refusals(&state, auth.session.user_id, &defs, &req.mutations).await?;
+    for ((r, error), m) in refused.iter_mut().zip(outdated).zip(&req.mutations) {
+        if let Some(error) = error
+            && r.is_none()
+        {
+            *r = Some(ferry_protocol::MutationResult {
+                mutation_id: m.mutation_id,
+                status: ferry_protocol::Status::Rejected,
+                record: None,
+                conflict: None,
+                error: Some(error),
+            });
+        }
+    }
     let refused_any = refused.iter().any(Option::is_some);
     if refused_any {
         req.mutations = req

@@ -21,6 +21,7 @@ fn def(policy: Policy) -> CollectionDef {
     CollectionDef {
         partition_by: None,
         fetch_files: None,
+        retired: Default::default(),
         name: "tasks".into(),
         label: "Tasks".into(),
         title_field: "title".into(),

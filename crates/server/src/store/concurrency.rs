@@ -53,6 +53,7 @@ fn def() -> CollectionDef {
     CollectionDef {
         partition_by: None,
         fetch_files: None,
+        retired: Default::default(),
         name: "c".into(),
         label: "C".into(),
         title_field: "title".into(),

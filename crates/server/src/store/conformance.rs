@@ -433,6 +433,7 @@ fn def(name: &str) -> CollectionDef {
     CollectionDef {
         partition_by: None,
         fetch_files: None,
+        retired: Default::default(),
         name: name.into(),
         label: name.to_uppercase(),
         title_field: "title".into(),

@@ -112,6 +112,22 @@ impl TestServer {
         let path = dir.path().join("ferry.db");
         let store: DynStore =
             Arc::new(SqliteStore::open(&path.to_string_lossy()).expect("open the store"));
+        TestServer::serve(store, limits, blob_store, dir, Some(path)).await
+    }
+
+    /// A server over `store` (PostgreSQL, say), seeded like the others.
+    pub async fn start_over(store: DynStore) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestServer::serve(store, test_limits(), None, dir, None).await
+    }
+
+    async fn serve(
+        store: DynStore,
+        limits: Limits,
+        blob_store: Option<ferry_server::blobs::DynBlobs>,
+        dir: tempfile::TempDir,
+        path: Option<std::path::PathBuf>,
+    ) -> TestServer {
         seed(&store).await;
         let (mut state, stop_streams) = AppState::new(store.clone(), limits)
             .await
@@ -154,7 +170,7 @@ impl TestServer {
             task,
             metrics_task: Some(metrics_task),
             blobs: Some(blobs),
-            db_path: Some(path),
+            db_path: path,
             _dir: dir,
         }
     }
