@@ -43,6 +43,7 @@ test: deps
 	$(MAKE) test-ui
 	$(MAKE) lint
 	$(MAKE) test-rust
+	$(MAKE) test-admin
 	$(MAKE) test-hostile
 	$(MAKE) test-package
 
@@ -58,6 +59,14 @@ moto:
 test-rust: pg moto
 	$(CARGO) build -p ferry-server -p ferry-cli
 	FERRY_REQUIRE_PG=1 FERRY_REQUIRE_S3=1 $(CARGO) test --workspace --no-fail-fast
+
+# The admin console in Debian's Chromium against a real ferry-server and the
+# ferry CLI (ui/e2e-admin); screenshots in test-artifacts/admin.
+.PHONY: test-admin
+test-admin: deps
+	cd ui && npx vite build --config vite.admin.config.ts
+	$(CARGO) build -p ferry-server -p ferry-cli
+	cd ui && npm run test:admin
 
 .PHONY: package test-package
 

@@ -364,6 +364,8 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         FieldMigration::export_all(&cfg)?;
         MigrationPlan::export_all(&cfg)?;
         MigrationsResponse::export_all(&cfg)?;
+        RecordChangesPage::export_all(&cfg)?;
+        ferry_core::protocol::HistoryResponse::export_all(&cfg)?;
     }
     Ok(())
 }

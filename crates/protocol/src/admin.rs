@@ -556,3 +556,40 @@ pub struct MigrationJob {
 pub struct MigrationsResponse {
     pub migrations: Vec<MigrationJob>,
 }
+
+/// One version a write made (`GET /v1/admin/changes`): who wrote which
+/// record when. `title` is the record's title now.
+///
+/// ```
+/// # use ferry_protocol::admin::RecordChange;
+/// let json = r#"{"seq":812,"collection":"tasks","id":"0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b","version":3,"title":"Call the plumber","deleted":false,"updated_by":"alice","updated_at":"2026-11-26T09:30:00.000Z-0000-srv"}"#;
+/// let v: RecordChange = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordChange {
+    pub seq: i64,
+    pub collection: String,
+    pub id: Uuid,
+    pub version: i64,
+    pub title: String,
+    /// The version is a deletion.
+    pub deleted: bool,
+    pub updated_by: String,
+    /// The server's stamp of the write (RFC 3339 time first).
+    pub updated_at: String,
+}
+
+/// `GET /v1/admin/changes`: newest first; `next` is the `before` of the
+/// next (older) page, absent on the last.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordChangesPage {
+    pub changes: Vec<RecordChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub next: Option<i64>,
+}

@@ -68,6 +68,12 @@ fn operations() -> Vec<(Method, &'static str, Value)> {
             json!({"kind": "remove_field", "field": "notes"}),
         ),
         (Method::GET, "/v1/admin/migrations", Value::Null),
+        (Method::GET, "/v1/admin/changes", Value::Null),
+        (
+            Method::GET,
+            "/v1/admin/records/tasks/0193a1b2-0000-7000-8000-000000000001/history",
+            Value::Null,
+        ),
         (Method::GET, "/v1/admin/audit", Value::Null),
         (Method::GET, "/v1/admin/health", Value::Null),
     ]
@@ -226,6 +232,7 @@ fn the_access_list_covers_every_admin_endpoint() {
                 .replace("0193a1b2-0000-7000-8000-000000000001", "{id}")
                 .replace("/north", "/{name}")
                 .replace("collections/tasks", "collections/{name}")
+                .replace("records/tasks/{id}", "records/{collection}/{id}")
                 .replace("fields/title", "fields/{field}")
                 .replace("members/alice", "members/{username}")
                 .replace("users/alice", "users/{username}");
@@ -1579,4 +1586,155 @@ async fn migrations_keep_values_and_offline_edits_on_postgres() {
             .expect("open"),
     );
     migrations_keep_values_and_offline_edits(TestServer::start_over(store).await).await;
+}
+
+#[tokio::test]
+async fn recent_changes_say_who_wrote_what_and_lead_to_the_history_on_sqlite() {
+    recent_changes_say_who_wrote_what_and_lead_to_the_history(TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn recent_changes_say_who_wrote_what_and_lead_to_the_history_on_postgres() {
+    let Some(db) = ferry_server::store::postgres::testing::TestDb::create().await else {
+        return;
+    };
+    let store: ferry_server::store::DynStore = std::sync::Arc::new(
+        ferry_server::store::postgres::PgStore::open(&db.url, &Default::default())
+            .await
+            .expect("open"),
+    );
+    recent_changes_say_who_wrote_what_and_lead_to_the_history(TestServer::start_over(store).await)
+        .await;
+}
+
+async fn recent_changes_say_who_wrote_what_and_lead_to_the_history(server: TestServer) {
+    let admin = server.login("admin").await;
+    let (alice, bob) = (server.login("alice").await, server.login("bob").await);
+    let (t, c) = (Uuid::now_v7(), Uuid::now_v7());
+    server
+        .push(&alice, &[create("tasks", t, json!({"title": "first"}))])
+        .await;
+    server
+        .push(
+            &bob,
+            &[create(
+                "contacts",
+                c,
+                json!({"name": "Ann Lee", "region": "north"}),
+            )],
+        )
+        .await;
+    server
+        .push(
+            &bob,
+            &[common::update(
+                "tasks",
+                t,
+                1,
+                json!({"title": "first"}),
+                json!({"title": "renamed"}),
+            )],
+        )
+        .await;
+    server
+        .push(&alice, &[common::delete("contacts", c, 1)])
+        .await;
+    let page = call(
+        &server,
+        &admin,
+        Method::GET,
+        "/v1/admin/changes?limit=3",
+        Value::Null,
+        200,
+    )
+    .await;
+    let rows: Vec<(String, String, i64, String, bool)> = page["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|r| {
+            (
+                r["collection"].as_str().unwrap_or_default().to_string(),
+                r["updated_by"].as_str().unwrap_or_default().to_string(),
+                r["version"].as_i64().unwrap_or_default(),
+                r["title"].as_str().unwrap_or_default().to_string(),
+                r["deleted"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let row = |c: &str, u: &str, v, t: &str, d| (c.to_string(), u.to_string(), v, t.to_string(), d);
+    assert_eq!(
+        rows,
+        [
+            row("contacts", "alice", 2, "Ann Lee", true),
+            row("tasks", "bob", 2, "renamed", false),
+            row("contacts", "bob", 1, "Ann Lee", false),
+        ]
+    );
+    let next = page["next"].as_i64().expect("next");
+    let older = call(
+        &server,
+        &admin,
+        Method::GET,
+        &format!("/v1/admin/changes?before={next}"),
+        Value::Null,
+        200,
+    )
+    .await;
+    assert_eq!(older["changes"].as_array().expect("changes").len(), 1);
+    assert!(older.get("next").is_none());
+    assert_eq!(
+        older["changes"][0]["title"], "renamed",
+        "the title as it is now"
+    );
+    let bobs = call(
+        &server,
+        &admin,
+        Method::GET,
+        "/v1/admin/changes?user=bob&collection=tasks",
+        Value::Null,
+        200,
+    )
+    .await;
+    assert_eq!(bobs["changes"].as_array().expect("changes").len(), 1);
+
+    // carol may read no tasks; the admin reads any record's history.
+    let history = call(
+        &server,
+        &admin,
+        Method::GET,
+        &format!("/v1/admin/records/tasks/{t}/history"),
+        Value::Null,
+        200,
+    )
+    .await;
+    let titles: Vec<&str> = history["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["fields"]["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["first", "renamed"]);
+    let carol = server.login("carol").await;
+    let resp = server
+        .get(&format!("/v1/records/tasks/{t}/history"), &carol)
+        .send()
+        .await
+        .expect("request");
+    assert_error(resp, 403, "forbidden").await;
+    let resp = server
+        .get(
+            &format!("/v1/admin/records/tasks/{}/history", Uuid::now_v7()),
+            &admin,
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_error(resp, 404, "not_found").await;
+    let resp = server
+        .get("/v1/admin/changes?limit=0", &admin)
+        .send()
+        .await
+        .expect("request");
+    assert_error(resp, 400, "malformed_request").await;
 }

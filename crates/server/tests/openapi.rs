@@ -31,6 +31,7 @@ fn documents_every_v1_endpoint_of_the_protocol() {
         paths,
         [
             "/v1/admin/audit",
+            "/v1/admin/changes",
             "/v1/admin/collections",
             "/v1/admin/collections/{name}",
             "/v1/admin/collections/{name}/fields/{field}/usage",
@@ -41,6 +42,7 @@ fn documents_every_v1_endpoint_of_the_protocol() {
             "/v1/admin/health",
             "/v1/admin/migrations",
             "/v1/admin/preview",
+            "/v1/admin/records/{collection}/{id}/history",
             "/v1/admin/session",
             "/v1/admin/teams",
             "/v1/admin/teams/{name}",
@@ -107,5 +109,5 @@ async fn every_documented_operation_is_routed() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 38);
+    assert_eq!(checked, 40);
 }

@@ -10,8 +10,8 @@ use ferry_protocol::admin::{
     AccessPreview, AdminDevice, AdminDevicesResponse, AdminHealth, AdminTeam, AdminUser, AuditPage,
     CollectionCount, CollectionSpec, CollectionsResponse, ConsoleSession, FieldMigration,
     FieldUsage, GrantAccess, GrantChange, GrantsResponse, MigrationJob, MigrationPlan,
-    MigrationsResponse, NewTeam, NewUser, PushMinute, RevokeDevice, Role, Subject, TeamsResponse,
-    UserChange, UsersResponse,
+    MigrationsResponse, NewTeam, NewUser, PushMinute, RecordChange, RecordChangesPage,
+    RevokeDevice, Role, Subject, TeamsResponse, UserChange, UsersResponse,
 };
 use ferry_protocol::{Access, LoginRequest};
 use serde::Deserialize;
@@ -1027,6 +1027,80 @@ pub async fn audit_log(
         None
     };
     Ok(Json(AuditPage { entries, next }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ChangesQuery {
+    /// Only versions of this collection.
+    collection: Option<String>,
+    /// Only versions this user wrote.
+    user: Option<String>,
+    /// Only versions older than this `seq` (the `next` of the previous page).
+    before: Option<i64>,
+    /// Versions per page, 1 to 500 (default 50).
+    limit: Option<usize>,
+}
+
+/// Recent writes, newest first: who changed which record when, with the
+/// record's title now; its versions are at
+/// `/v1/admin/records/{collection}/{id}/history`.
+#[utoipa::path(get, path = "/v1/admin/changes", tag = "admin", security(("bearer" = [])),
+    params(ChangesQuery),
+    responses(
+        (status = 200, body = RecordChangesPage),
+        (status = 400, description = "A malformed filter", body = ferry_protocol::ErrorResponse),
+        (status = 401, description = "No valid session", body = ferry_protocol::ErrorResponse),
+        (status = 403, description = FORBIDDEN, body = ferry_protocol::ErrorResponse),
+    ))]
+pub async fn changes(
+    State(state): State<AppState>,
+    _admin: Admin,
+    query: Result<Query<ChangesQuery>, QueryRejection>,
+) -> ApiResult<RecordChangesPage> {
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::Malformed("limit is 1 to 500".into()));
+    }
+    let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
+    let rows = state
+        .store
+        .recent_changes(crate::store::ChangesFilter {
+            collection: nonempty(q.collection),
+            user: nonempty(q.user),
+            before: q.before,
+            limit: limit + 1,
+        })
+        .await?;
+    let defs = state.store.collections().await?;
+    let more = rows.len() > limit;
+    let changes: Vec<RecordChange> = rows
+        .into_iter()
+        .take(limit)
+        .map(|(mut change, fields)| {
+            let title_field = defs
+                .iter()
+                .find(|d| d.name == change.collection)
+                .map(|d| d.title_field.as_str())
+                .unwrap_or_default();
+            change.title = serde_json::from_str::<ferry_protocol::Fields>(&fields)
+                .ok()
+                .and_then(|f| {
+                    f.get(title_field).map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                })
+                .unwrap_or_default();
+            change
+        })
+        .collect();
+    let next = if more {
+        changes.last().map(|c| c.seq)
+    } else {
+        None
+    };
+    Ok(Json(RecordChangesPage { changes, next }))
 }
 
 /// The server's version and database, rows per collection, connected

@@ -102,6 +102,8 @@ fn api(login_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::field_usage))
         .routes(routes!(admin::migrate))
         .routes(routes!(admin::migrations))
+        .routes(routes!(admin::changes))
+        .routes(routes!(history::admin_history))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::health))
 }

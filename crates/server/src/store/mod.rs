@@ -571,6 +571,27 @@ fn grants_from(
         .collect()
 }
 
+/// Which versions [`Store::recent_changes`] reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangesFilter {
+    pub collection: Option<String>,
+    pub user: Option<String>,
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+/// The SQL both stores read recent versions with (SQLite numbers its
+/// parameters `?N`): collection, user, before, limit.
+const RECENT_CHANGES_SQL: &str =
+    "SELECT h.seq, h.collection, h.id, h.version, h.deleted, h.updated_by, h.updated_at, cur.fields
+     FROM history h
+     JOIN records r ON r.collection = h.collection AND r.id = h.id
+     JOIN history cur ON cur.seq = r.seq
+     WHERE (CAST($1 AS TEXT) IS NULL OR h.collection = $1)
+       AND (CAST($2 AS TEXT) IS NULL OR h.updated_by = $2)
+       AND (CAST($3 AS BIGINT) IS NULL OR h.seq < $3)
+     ORDER BY h.seq DESC LIMIT $4";
+
 /// A [`Store::field_usage`] from its counts; `options` by value.
 fn field_usage_from(
     collection: &str,
@@ -737,6 +758,13 @@ pub trait Store: Send + Sync + 'static {
         values: Option<Vec<String>>,
     ) -> Result<u64, StoreError>;
 
+    /// Versions written, newest first: of one collection, by one user,
+    /// before `before` (a history `seq`), at most `limit`; each with the
+    /// record's current fields (JSON), for its title.
+    async fn recent_changes(
+        &self,
+        filter: ChangesFilter,
+    ) -> Result<Vec<(ferry_protocol::admin::RecordChange, String)>, StoreError>;
     /// How many live records of `collection` hold a value for `field` (of a
     /// valid field name); with `choice`, how many hold each value.
     async fn field_usage(

@@ -224,6 +224,14 @@ impl Store for TimedStore {
         .await
     }
 
+    async fn recent_changes(
+        &self,
+        filter: super::ChangesFilter,
+    ) -> Result<Vec<(ferry_protocol::admin::RecordChange, String)>, StoreError> {
+        self.timed("recent_changes", self.inner.recent_changes(filter))
+            .await
+    }
+
     async fn field_usage(
         &self,
         collection: &str,

@@ -202,3 +202,35 @@ pub(super) async fn field_usage(
         options,
     ))
 }
+
+pub(super) async fn recent_changes(
+    c: &impl GenericClient,
+    f: &crate::store::ChangesFilter,
+) -> Result<Vec<(ferry_protocol::admin::RecordChange, String)>, StoreError> {
+    let limit = i64::try_from(f.limit).unwrap_or(i64::MAX);
+    let rows = c
+        .query(
+            crate::store::RECENT_CHANGES_SQL,
+            &[&f.collection, &f.user, &f.before, &limit],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                ferry_protocol::admin::RecordChange {
+                    seq: r.get(0),
+                    collection: r.get(1),
+                    id: r.get(2),
+                    version: r.get(3),
+                    title: String::new(),
+                    deleted: r.get(4),
+                    updated_by: r.get(5),
+                    updated_at: r.get(6),
+                },
+                r.get(7),
+            )
+        })
+        .collect())
+}

@@ -596,6 +596,13 @@ impl Store for PgStore {
         admin::count_records(&self.client().await?, collection, values.as_deref()).await
     }
 
+    async fn recent_changes(
+        &self,
+        filter: super::ChangesFilter,
+    ) -> Result<Vec<(ferry_protocol::admin::RecordChange, String)>, StoreError> {
+        admin::recent_changes(&self.client().await?, &filter).await
+    }
+
     async fn field_usage(
         &self,
         collection: &str,

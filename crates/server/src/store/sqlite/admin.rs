@@ -212,3 +212,47 @@ pub(super) fn field_usage(
         collection, field, live, with_value, options,
     ))
 }
+
+pub(super) fn recent_changes(
+    c: &Connection,
+    f: &crate::store::ChangesFilter,
+) -> Result<Vec<(ferry_protocol::admin::RecordChange, String)>, StoreError> {
+    let sql = crate::store::RECENT_CHANGES_SQL.replace('$', "?");
+    let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
+    let limit = i64::try_from(f.limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![f.collection, f.user, f.before, limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, bool>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })
+        .map_err(db_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)?;
+    rows.into_iter()
+        .map(
+            |(seq, collection, id, version, deleted, updated_by, updated_at, fields)| {
+                Ok((
+                    ferry_protocol::admin::RecordChange {
+                        seq,
+                        collection,
+                        id: parse_uuid(&id)?,
+                        version,
+                        title: String::new(),
+                        deleted,
+                        updated_by,
+                        updated_at,
+                    },
+                    fields,
+                ))
+            },
+        )
+        .collect()
+}

@@ -592,6 +592,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn recent_changes(
+        &self,
+        filter: super::ChangesFilter,
+    ) -> Result<Vec<(ferry_protocol::admin::RecordChange, String)>, StoreError> {
+        self.read(move |c| admin::recent_changes(c, &filter)).await
+    }
+
     async fn field_usage(
         &self,
         collection: &str,
