@@ -359,6 +359,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
         AdminHealth::export_all(&cfg)?;
         CollectionsResponse::export_all(&cfg)?;
         ConsoleSession::export_all(&cfg)?;
+        ConsoleSignIn::export_all(&cfg)?;
         CollectionSpec::export_all(&cfg)?;
         FieldUsage::export_all(&cfg)?;
         FieldMigration::export_all(&cfg)?;

@@ -6,8 +6,6 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::Collection;
-
 /// What a user may do beyond their grants: an `admin` manages the server.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -375,15 +373,33 @@ pub struct AdminHealth {
     pub pushes: Vec<PushMinute>,
 }
 
-/// `GET /v1/admin/collections`: every collection, in definition order.
+/// `GET /v1/admin/collections`: every collection as defined (each field
+/// naming its merge kind), in definition order.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionsResponse {
-    pub collections: Vec<Collection>,
+    pub collections: Vec<CollectionSpec>,
 }
 
-/// `POST /admin/session`: the console's sign-in; the answer sets an
+/// `POST /v1/admin/session`: an administrator signing in to the console.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsoleSignIn {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for ConsoleSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSignIn")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/admin/session`: the console's sign-in; the answer sets an
 /// `HttpOnly`, `SameSite=Strict` cookie and names the signed-in admin.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

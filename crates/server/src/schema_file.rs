@@ -150,6 +150,27 @@ impl CollectionDef {
         }
     }
 
+    /// The definition as the admin API shows it, each field naming its
+    /// merge kind.
+    pub fn into_spec(self) -> ferry_protocol::admin::CollectionSpec {
+        ferry_protocol::admin::CollectionSpec {
+            name: self.name,
+            label: self.label,
+            title_field: self.title_field,
+            policy: self.policy,
+            fields: self
+                .fields
+                .into_iter()
+                .map(|f| Field {
+                    merge: Some(f.merge_kind()),
+                    ..f
+                })
+                .collect(),
+            partition_by: self.partition_by,
+            fetch_files: self.fetch_files,
+        }
+    }
+
     /// Whether the collection has `file` fields.
     pub fn has_files(&self) -> bool {
         self.fields.iter().any(|f| f.field_type == FieldType::File)

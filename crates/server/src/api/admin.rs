@@ -8,12 +8,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_protocol::admin::{
     AccessPreview, AdminDevice, AdminDevicesResponse, AdminHealth, AdminTeam, AdminUser, AuditPage,
-    CollectionCount, CollectionSpec, CollectionsResponse, ConsoleSession, FieldMigration,
-    FieldUsage, GrantAccess, GrantChange, GrantsResponse, MigrationJob, MigrationPlan,
-    MigrationsResponse, NewTeam, NewUser, PushMinute, RecordChange, RecordChangesPage,
-    RevokeDevice, Role, Subject, TeamsResponse, UserChange, UsersResponse,
+    CollectionCount, CollectionSpec, CollectionsResponse, ConsoleSession, ConsoleSignIn,
+    FieldMigration, FieldUsage, GrantAccess, GrantChange, GrantsResponse, MigrationJob,
+    MigrationPlan, MigrationsResponse, NewTeam, NewUser, PushMinute, RecordChange,
+    RecordChangesPage, RevokeDevice, Role, Subject, TeamsResponse, UserChange, UsersResponse,
 };
-use ferry_protocol::{Access, LoginRequest};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
@@ -83,7 +82,7 @@ pub async fn session(admin: Admin) -> ApiResult<ConsoleSession> {
 /// the `X-Ferry-CSRF` header on every request. The sign-in is a device
 /// ("Admin console"), listed and revoked like any other.
 #[utoipa::path(post, path = "/v1/admin/session", tag = "admin",
-    request_body(content = LoginRequest, example = json!({"username": "ann", "password": "…", "device_name": "Admin console"})),
+    request_body(content = ConsoleSignIn, example = json!({"username": "ann", "password": "…"})),
     responses(
         (status = 200, body = ConsoleSession, headers(("set-cookie" = String, description = "ferry_console=…; Path=/; HttpOnly; SameSite=Strict"))),
         (status = 401, description = "Wrong username or password", body = ferry_protocol::ErrorResponse),
@@ -106,7 +105,9 @@ pub async fn sign_in(
     // Anyone may send one: a body sent a byte at a time must not hold the connection.
     let Json(req) = tokio::time::timeout(
         state.limits.header_timeout,
-        <Json<LoginRequest> as axum::extract::FromRequest<AppState>>::from_request(request, &state),
+        <Json<ConsoleSignIn> as axum::extract::FromRequest<AppState>>::from_request(
+            request, &state,
+        ),
     )
     .await
     .map_err(|_| ApiError::Timeout)??;
@@ -727,7 +728,7 @@ pub async fn collections(
         .collections()
         .await?
         .into_iter()
-        .map(|def| def.into_collection(Access::Write))
+        .map(CollectionDef::into_spec)
         .collect();
     Ok(Json(CollectionsResponse { collections }))
 }
@@ -774,7 +775,7 @@ async fn announce(state: &AppState, collection: &str) {
     request_body(content = CollectionSpec, example = json!({"name": "visits", "label": "Visits", "title_field": "place",
         "policy": "manual", "fields": [{"name": "place", "label": "Place", "type": "text", "required": true}]})),
     responses(
-        (status = 201, body = ferry_protocol::Collection),
+        (status = 201, body = CollectionSpec),
         (status = 401, description = "No valid session", body = ferry_protocol::ErrorResponse),
         (status = 403, description = FORBIDDEN, body = ferry_protocol::ErrorResponse),
         (status = 409, description = "The name is taken (`exists`)", body = ferry_protocol::ErrorResponse),
@@ -784,7 +785,7 @@ pub async fn add_collection(
     State(state): State<AppState>,
     admin: Admin,
     Json(spec): Json<CollectionSpec>,
-) -> Result<(StatusCode, Json<ferry_protocol::Collection>), ApiError> {
+) -> Result<(StatusCode, Json<CollectionSpec>), ApiError> {
     let def = CollectionDef::from(spec);
     def.validate().map_err(ApiError::Invalid)?;
     if state
@@ -813,7 +814,7 @@ pub async fn add_collection(
     .await;
     Ok((
         StatusCode::CREATED,
-        Json(def.into_collection(Access::Write)),
+        Json(def.into_spec()),
     ))
 }
 
@@ -826,7 +827,7 @@ pub async fn add_collection(
     params(("name" = String, Path)),
     request_body(content = CollectionSpec),
     responses(
-        (status = 200, body = ferry_protocol::Collection),
+        (status = 200, body = CollectionSpec),
         (status = 401, description = "No valid session", body = ferry_protocol::ErrorResponse),
         (status = 403, description = FORBIDDEN, body = ferry_protocol::ErrorResponse),
         (status = 404, description = "No such collection", body = ferry_protocol::ErrorResponse),
@@ -837,7 +838,7 @@ pub async fn edit_collection(
     admin: Admin,
     Path(name): Path<String>,
     Json(spec): Json<CollectionSpec>,
-) -> ApiResult<ferry_protocol::Collection> {
+) -> ApiResult<CollectionSpec> {
     let def = CollectionDef::from(spec);
     if def.name != name {
         return Err(ApiError::Invalid(
@@ -859,7 +860,7 @@ pub async fn edit_collection(
         .await;
         announce(&state, &name).await;
     }
-    Ok(Json(def.into_collection(Access::Write)))
+    Ok(Json(def.into_spec()))
 }
 
 async fn collection_def(state: &AppState, name: &str) -> Result<CollectionDef, ApiError> {
