@@ -24,6 +24,7 @@ pub fn bench_collection() -> CollectionDef {
     CollectionDef {
         partition_by: None,
         fetch_files: None,
+        retired: Default::default(),
         name: COLLECTION.into(),
         label: "Items".into(),
         title_field: "title".into(),

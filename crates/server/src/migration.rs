@@ -293,13 +293,13 @@ impl Jobs {
     }
 
     /// Adds a running job, unless one of `collection` runs already.
-    fn begin(&self, job: MigrationJob) -> Result<(), MigrationJob> {
+    fn begin(&self, job: MigrationJob) -> Result<(), Box<MigrationJob>> {
         let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(running) = list
             .iter()
             .find(|j| j.collection == job.collection && j.state == MigrationState::Running)
         {
-            return Err(running.clone());
+            return Err(Box::new(running.clone()));
         }
         list.insert(0, job);
         list.truncate(100);
@@ -458,7 +458,7 @@ pub enum StartError {
     NotFound(String),
     Refused(String),
     /// One of the collection runs already.
-    Busy(MigrationJob),
+    Busy(Box<MigrationJob>),
     Store(StoreError),
 }
 

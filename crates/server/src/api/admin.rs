@@ -812,10 +812,7 @@ pub async fn add_collection(
         json!({"fields": fields}),
     )
     .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(def.into_spec()),
-    ))
+    Ok((StatusCode::CREATED, Json(def.into_spec())))
 }
 
 /// Changes a collection in place: labels, field order, new fields, new
