@@ -424,18 +424,7 @@ pub async fn start(
                 .unwrap_or_default()
         )));
     }
-    let total = state.store.count_records(collection, None).await?;
-    let job = MigrationJob {
-        id: Uuid::now_v7(),
-        collection: collection.to_string(),
-        migration: m.clone(),
-        state: MigrationState::Running,
-        done: 0,
-        total,
-        started_at: now(),
-        finished_at: None,
-        error: None,
-    };
+    let job = new_job(state, collection, &m).await?;
     state
         .migrations
         .begin(job.clone())
@@ -450,6 +439,25 @@ pub async fn start(
     }
     spawn(state.clone(), job.clone(), def.clone());
     Ok(job)
+}
+
+/// A job of `m` on `collection`, starting now, to look at its live records.
+async fn new_job(
+    state: &AppState,
+    collection: &str,
+    m: &FieldMigration,
+) -> Result<MigrationJob, StoreError> {
+    Ok(MigrationJob {
+        id: Uuid::now_v7(),
+        collection: collection.to_string(),
+        migration: m.clone(),
+        state: MigrationState::Running,
+        done: 0,
+        total: state.store.count_records(collection, None).await?,
+        started_at: now(),
+        finished_at: None,
+        error: None,
+    })
 }
 
 /// Why a migration did not start.
@@ -474,18 +482,7 @@ pub async fn resume(state: &AppState) -> Result<(), StoreError> {
         let Some((m, _)) = def.retired.running.clone() else {
             continue;
         };
-        let total = state.store.count_records(&def.name, None).await?;
-        let job = MigrationJob {
-            id: Uuid::now_v7(),
-            collection: def.name.clone(),
-            migration: m.clone(),
-            state: MigrationState::Running,
-            done: 0,
-            total,
-            started_at: now(),
-            finished_at: None,
-            error: None,
-        };
+        let job = new_job(state, &def.name, &m).await?;
         if state.migrations.begin(job.clone()).is_ok() {
             tracing::info!(collection = %def.name, migration = ?m, "resuming a migration");
             // The type a changed field had is kept in `retired`.

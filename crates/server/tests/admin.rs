@@ -1577,15 +1577,10 @@ async fn migrations_keep_values_and_offline_edits_on_sqlite() {
 
 #[tokio::test]
 async fn migrations_keep_values_and_offline_edits_on_postgres() {
-    let Some(db) = ferry_server::store::postgres::testing::TestDb::create().await else {
+    let Some((server, _db)) = on_postgres().await else {
         return;
     };
-    let store: ferry_server::store::DynStore = std::sync::Arc::new(
-        ferry_server::store::postgres::PgStore::open(&db.url, &Default::default())
-            .await
-            .expect("open"),
-    );
-    migrations_keep_values_and_offline_edits(TestServer::start_over(store).await).await;
+    migrations_keep_values_and_offline_edits(server).await;
 }
 
 #[tokio::test]
@@ -1595,16 +1590,10 @@ async fn recent_changes_say_who_wrote_what_and_lead_to_the_history_on_sqlite() {
 
 #[tokio::test]
 async fn recent_changes_say_who_wrote_what_and_lead_to_the_history_on_postgres() {
-    let Some(db) = ferry_server::store::postgres::testing::TestDb::create().await else {
+    let Some((server, _db)) = on_postgres().await else {
         return;
     };
-    let store: ferry_server::store::DynStore = std::sync::Arc::new(
-        ferry_server::store::postgres::PgStore::open(&db.url, &Default::default())
-            .await
-            .expect("open"),
-    );
-    recent_changes_say_who_wrote_what_and_lead_to_the_history(TestServer::start_over(store).await)
-        .await;
+    recent_changes_say_who_wrote_what_and_lead_to_the_history(server).await;
 }
 
 async fn recent_changes_say_who_wrote_what_and_lead_to_the_history(server: TestServer) {
@@ -1737,4 +1726,16 @@ async fn recent_changes_say_who_wrote_what_and_lead_to_the_history(server: TestS
         .await
         .expect("request");
     assert_error(resp, 400, "malformed_request").await;
+}
+
+/// A server over a fresh PostgreSQL database, and the database (dropped
+/// after the server); none when no PostgreSQL answers (and none is required).
+async fn on_postgres() -> Option<(TestServer, ferry_server::store::postgres::testing::TestDb)> {
+    let db = ferry_server::store::postgres::testing::TestDb::create().await?;
+    let store: ferry_server::store::DynStore = std::sync::Arc::new(
+        ferry_server::store::postgres::PgStore::open(&db.url, &Default::default())
+            .await
+            .expect("open"),
+    );
+    Some((TestServer::start_over(store).await, db))
 }
