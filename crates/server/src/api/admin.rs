@@ -85,9 +85,14 @@ pub async fn session(admin: Admin) -> ApiResult<ConsoleSession> {
     request_body(content = ConsoleSignIn, example = json!({"username": "ann", "password": "…"})),
     responses(
         (status = 200, body = ConsoleSession, headers(("set-cookie" = String, description = "ferry_console=…; Path=/; HttpOnly; SameSite=Strict"))),
+        (status = 400, description = "Malformed request", body = ferry_protocol::ErrorResponse),
         (status = 401, description = "Wrong username or password", body = ferry_protocol::ErrorResponse),
+        (status = 408, description = "The body did not arrive within the header timeout", body = ferry_protocol::ErrorResponse),
+        (status = 413, description = "Too large a body (8 KiB at most)", body = ferry_protocol::ErrorResponse),
+        (status = 415, description = "The body is not sent as JSON", body = ferry_protocol::ErrorResponse),
         (status = 403, description = "Not an administrator, or disabled", body = ferry_protocol::ErrorResponse),
         (status = 429, description = "Too many failed logins; see Retry-After", body = ferry_protocol::ErrorResponse),
+        (status = 503, description = "Too many logins at once (`busy`); see Retry-After", body = ferry_protocol::ErrorResponse),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -157,6 +162,7 @@ pub async fn sign_in(
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "No valid session", body = ferry_protocol::ErrorResponse),
+        (status = 403, description = FORBIDDEN, body = ferry_protocol::ErrorResponse),
     ))]
 pub async fn sign_out(State(state): State<AppState>, admin: Admin) -> Result<Response, ApiError> {
     state.store.revoke_session(&admin.token).await?;
