@@ -845,15 +845,18 @@ async fn fields_added_and_removed_on_the_server_follow_without_losing_local_data
             fields(json!({"estimate": 3, "status": "doing"})),
         )
         .expect("use it");
-    // The field goes away before alice's edit is sent: the rest still goes through.
-    defs.fields.retain(|f| f.name != "estimate");
-    server
-        .store
-        .put_collections(&[defs])
-        .await
-        .expect("remove field");
+    // The field goes away (a migration) before alice's edit is sent: the
+    // edit is refused, saying so, and stays with her to copy and discard.
+    drop(defs);
+    migrate_tasks(
+        &server,
+        ferry_core::protocol::admin::FieldMigration::RemoveField {
+            field: "estimate".into(),
+        },
+    )
+    .await;
     let report = alice.sync().await;
-    assert_eq!((report.pushed.applied, report.rejected), (1, 0));
+    assert_eq!((report.pushed.applied, report.pushed.rejected), (0, 1));
     assert!(
         alice
             .store()
@@ -862,14 +865,15 @@ async fn fields_added_and_removed_on_the_server_follow_without_losing_local_data
             .field("estimate")
             .is_none()
     );
+    let kept = alice.store().record("tasks", id).expect("local");
+    assert_eq!(kept.state, RecordState::Rejected);
     assert_eq!(
-        server
-            .record("tasks", id)
-            .await
-            .expect("server")
-            .fields
-            .get("status"),
-        Some(&json!("doing"))
+        (kept.fields.get("estimate"), kept.fields.get("status")),
+        (Some(&json!(3)), Some(&json!("doing")))
+    );
+    assert_eq!(
+        kept.error.as_ref().map(|e| e.code.as_str()),
+        Some("field_removed")
     );
 }
 
@@ -1008,4 +1012,148 @@ async fn a_push_batch_holds_about_push_bytes_and_at_least_one_entry() {
     let report = engine.sync().await.expect("sync in pushes of one");
     assert_eq!(report.pushed.applied, 3);
     assert_eq!(report.outbox, 0);
+}
+
+/// Runs a field migration of tasks on the server, as the admin, to its end.
+async fn migrate_tasks(server: &TestServer, m: ferry_core::protocol::admin::FieldMigration) {
+    let job = ferry_server::migration::start(&server.state, "tasks", m, "admin")
+        .await
+        .unwrap_or_else(|e| panic!("migration refused: {e:?}"));
+    common::eventually("the migration finishes", || {
+        server.state.migrations.list().iter().any(|j| {
+            j.id == job.id && j.state != ferry_core::protocol::admin::MigrationState::Running
+        })
+    })
+    .await;
+    let done = server.state.migrations.list();
+    let job = done.iter().find(|j| j.id == job.id).expect("listed");
+    assert_eq!(
+        job.state,
+        ferry_core::protocol::admin::MigrationState::Done,
+        "{job:?}"
+    );
+}
+
+/// An administrator renames one field, removes another and changes the
+/// type of a third while alice holds an unsent edit of each: the rename's
+/// and the type change's land on the server under the new name and type;
+/// the edit of the removed field is refused, says so, and stays on her
+/// laptop; bob, in sync, sees the fields as they are now.
+async fn migrations_while_alice_edits_offline(server: TestServer) {
+    use ferry_core::protocol::FieldType;
+    use ferry_core::protocol::admin::FieldMigration;
+    let alice = Client::login(&server, "alice").await;
+    let bob = Client::login(&server, "bob").await;
+    let create = |f: serde_json::Value| alice.store().create("tasks", fields(f)).expect("create");
+    let renamed = create(json!({"title": "notes", "notes": "first line"}));
+    let removed = create(json!({"title": "assignee", "assignee": "bob"}));
+    let retyped = create(json!({"title": "priority", "priority": 2}));
+    alice.sync().await;
+    bob.sync().await;
+    // Offline edits, sent only after the migrations.
+    let edit =
+        |id, f: serde_json::Value| alice.store().update("tasks", id, fields(f)).expect("edit");
+    edit(renamed, json!({"notes": "first line\nsecond line"}));
+    edit(removed, json!({"assignee": "carol"}));
+    edit(retyped, json!({"priority": 3}));
+
+    migrate_tasks(
+        &server,
+        FieldMigration::RenameField {
+            field: "notes".into(),
+            to: "details".into(),
+        },
+    )
+    .await;
+    migrate_tasks(
+        &server,
+        FieldMigration::RemoveField {
+            field: "assignee".into(),
+        },
+    )
+    .await;
+    migrate_tasks(
+        &server,
+        FieldMigration::ChangeType {
+            field: "priority".into(),
+            to: FieldType::Text,
+        },
+    )
+    .await;
+
+    let report = alice.sync().await;
+    assert_eq!(
+        (
+            report.pushed.applied + report.pushed.merged,
+            report.pushed.rejected,
+            report.pushed.conflicts
+        ),
+        (2, 1, 0),
+        "{report:?}"
+    );
+    let on_server = |id| {
+        let server = &server;
+        async move {
+            server
+                .record("tasks", id)
+                .await
+                .expect("on the server")
+                .fields
+        }
+    };
+    assert_eq!(
+        on_server(renamed).await.get("details"),
+        Some(&json!("first line\nsecond line"))
+    );
+    assert_eq!(on_server(renamed).await.get("notes"), None);
+    assert_eq!(on_server(retyped).await.get("priority"), Some(&json!("3")));
+    assert_eq!(on_server(removed).await.get("assignee"), None);
+    // Her edit of the removed field stays with her, saying why.
+    let kept = alice.store().record("tasks", removed).expect("local");
+    assert_eq!(kept.state, RecordState::Rejected);
+    assert_eq!(kept.fields.get("assignee"), Some(&json!("carol")));
+    assert!(
+        kept.error
+            .as_ref()
+            .is_some_and(|e| e.message.contains("removed the field \"assignee\"")),
+        "{:?}",
+        kept.error
+    );
+    let mine = alice.store().record("tasks", renamed).expect("local");
+    assert_eq!(mine.state, RecordState::Synced);
+    assert_eq!(
+        mine.fields.get("details"),
+        Some(&json!("first line\nsecond line"))
+    );
+    let tasks = alice.store().collection("tasks").expect("tasks");
+    assert!(tasks.field("details").is_some() && tasks.field("notes").is_none());
+    assert_eq!(
+        tasks.field("priority").map(|f| f.field_type),
+        Some(FieldType::Text)
+    );
+
+    bob.sync().await;
+    let theirs = bob.store().record("tasks", retyped).expect("bob's");
+    assert_eq!(theirs.fields.get("priority"), Some(&json!("3")));
+    assert_eq!(
+        bob.store()
+            .record("tasks", renamed)
+            .expect("bob's")
+            .fields
+            .get("details"),
+        Some(&json!("first line\nsecond line"))
+    );
+}
+
+#[tokio::test]
+async fn migrations_while_alice_edits_offline_on_sqlite() {
+    migrations_while_alice_edits_offline(TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn migrations_while_alice_edits_offline_on_postgres() {
+    let Some(server) = TestServer::start_on_postgres().await else {
+        return;
+    };
+    migrations_while_alice_edits_offline(server).await;
 }

@@ -56,17 +56,6 @@ impl std::fmt::Debug for SyncEngine {
     }
 }
 
-/// Drops values of fields the schema no longer has, so an edit made before a
-/// field was removed still goes through for the fields that remain.
-fn fit_to_schema(m: &Mutation, schema: &HashMap<&str, &Collection>) -> Mutation {
-    let mut m = m.clone();
-    if let Some(col) = schema.get(m.collection.as_str()) {
-        m.fields.retain(|k, _| col.field(k).is_some());
-        m.base.retain(|k, _| col.field(k).is_some());
-    }
-    m
-}
-
 impl SyncEngine {
     pub fn new(profile: Arc<Profile>) -> SyncEngine {
         let (events, _) = broadcast::channel(256);
@@ -277,7 +266,10 @@ impl SyncEngine {
         while !batch.is_empty() {
             let mutations: Vec<Mutation> = batch
                 .iter()
-                .map(|e| fit_to_schema(&e.mutation, schema))
+                // Sent as made, fields the schema no longer has too: the server
+                // moves a renamed field's value to its new name, and refuses an
+                // edit of a removed one saying so, and the edit stays here.
+                .map(|e| e.mutation.clone())
                 .collect();
             let response = api.push(&mutations).await;
             if let Some(stored) = storing.take() {
