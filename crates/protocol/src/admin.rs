@@ -553,7 +553,7 @@ pub struct MigrationJob {
     pub collection: String,
     pub migration: FieldMigration,
     pub state: MigrationState,
-    /// Records rewritten so far, of `total` to look at.
+    /// Live records looked at so far, of `total`.
     pub done: u64,
     pub total: u64,
     pub started_at: String,

@@ -73,6 +73,15 @@ pub fn check_edit(old: &CollectionDef, new: &CollectionDef) -> Result<RecordChec
             checks.removed_options.push((after.name.clone(), gone));
         }
     }
+    // A new field holds no value yet: required from the start only while
+    // the collection holds no record.
+    for f in new
+        .fields
+        .iter()
+        .filter(|f| f.required && old.field(&f.name).is_none())
+    {
+        checks.required.push(f.name.clone());
+    }
     Ok(checks)
 }
 
@@ -196,13 +205,16 @@ type = "date"
         let old = tasks();
         let mut new = old.clone();
         new.fields[2].required = true;
+        let mut zone = new.fields[0].clone();
+        zone.name = "zone".into();
+        new.fields.push(zone);
         if let Some(o) = new.fields[1].options.as_mut() {
             o.retain(|o| o != "doing");
         }
         assert_eq!(
             check_edit(&old, &new),
             Ok(RecordChecks {
-                required: vec!["due".into()],
+                required: vec!["due".into(), "zone".into()],
                 removed_options: vec![("status".into(), vec!["doing".into()])],
             })
         );

@@ -1152,6 +1152,17 @@ async fn collections_change_in_place_only_where_no_value_is_lost_or_broken() {
         message.contains("1 records") && message.contains("\"doing\""),
         "{message}"
     );
+    // A new field that is required at once: no task has a value for it.
+    let mut new_required = spec.clone();
+    new_required["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .push(json!({"name": "zone", "label": "Zone", "type": "text", "required": true}));
+    let message = assert_error(put(new_required).await.expect("put"), 422, "invalid").await;
+    assert!(
+        message.contains("3 of 3 records") && message.contains("Zone"),
+        "{message}"
+    );
     // Removing a field, changing a type: migrations, not edits.
     let mut removed = spec.clone();
     removed["fields"]
