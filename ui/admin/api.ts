@@ -9,12 +9,20 @@ import type {
   AdminTeam,
   AdminUser,
   AuditPage,
+  CollectionSpec,
   CollectionsResponse,
   ConsoleSession,
   ErrorBody,
+  FieldMigration,
+  FieldUsage,
   GrantChange,
   GrantsResponse,
+  HistoryResponse,
+  MigrationJob,
+  MigrationPlan,
+  MigrationsResponse,
   NewUser,
+  RecordChangesPage,
   TeamsResponse,
   UserChange,
   UsersResponse,
@@ -114,6 +122,13 @@ export interface AuditFilter {
   limit?: number;
 }
 
+export interface ChangesFilter {
+  collection?: string;
+  user?: string;
+  before?: number | null;
+  limit?: number;
+}
+
 export const admin = {
   session: () => request<ConsoleSession>('GET', '/v1/admin/session', { signIn: true }),
   signIn: (username: string, password: string) =>
@@ -143,6 +158,23 @@ export const admin = {
     request<AccessPreview>('GET', '/v1/admin/preview', { query: { username, collection } }),
 
   collections: () => request<CollectionsResponse>('GET', '/v1/admin/collections'),
+  addCollection: (spec: CollectionSpec) => request<CollectionSpec>('POST', '/v1/admin/collections', { body: spec }),
+  editCollection: (spec: CollectionSpec) =>
+    request<CollectionSpec>('PUT', `/v1/admin/collections/${seg(spec.name)}`, { body: spec }),
+  fieldUsage: (collection: string, field: string) =>
+    request<FieldUsage>('GET', `/v1/admin/collections/${seg(collection)}/fields/${seg(field)}/usage`),
+  /** What a migration would do: nothing changes. */
+  planMigration: (collection: string, migration: FieldMigration) =>
+    request<MigrationPlan>('POST', `/v1/admin/collections/${seg(collection)}/migrations`, { query: { dry_run: 'true' }, body: migration }),
+  startMigration: (collection: string, migration: FieldMigration) =>
+    request<MigrationJob>('POST', `/v1/admin/collections/${seg(collection)}/migrations`, { body: migration }),
+  migrations: () => request<MigrationsResponse>('GET', '/v1/admin/migrations'),
+  changes: (filter: ChangesFilter = {}) =>
+    request<RecordChangesPage>('GET', '/v1/admin/changes', {
+      query: { collection: filter.collection, user: filter.user, before: filter.before, limit: filter.limit ?? 50 },
+    }),
+  recordHistory: (collection: string, id: string, afterVersion: number | null = null) =>
+    request<HistoryResponse>('GET', `/v1/admin/records/${seg(collection)}/${seg(id)}/history`, { query: { after_version: afterVersion } }),
   audit: (filter: AuditFilter = {}) =>
     request<AuditPage>('GET', '/v1/admin/audit', {
       query: { actor: filter.actor, action: filter.action, target: filter.target, before: filter.before, limit: filter.limit ?? 50 },

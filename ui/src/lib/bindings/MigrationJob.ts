@@ -14,6 +14,6 @@ import type { MigrationState } from "./MigrationState";
  */
 export type MigrationJob = { id: string, collection: string, migration: FieldMigration, state: MigrationState, 
 /**
- * Records rewritten so far, of `total` to look at.
+ * Live records looked at so far, of `total`.
  */
 done: number, total: number, started_at: string, finished_at?: string, error?: string, };
