@@ -1035,8 +1035,20 @@ async fn the_server_commands_make_admins_and_leave_audit_lines() {
 }
 
 #[tokio::test]
-async fn collections_change_in_place_only_where_no_value_is_lost_or_broken() {
-    let server = TestServer::start().await;
+async fn collections_change_in_place_only_where_no_value_is_lost_or_broken_on_sqlite() {
+    collections_change_in_place_only_where_no_value_is_lost_or_broken(TestServer::start().await)
+        .await;
+}
+
+#[tokio::test]
+async fn collections_change_in_place_only_where_no_value_is_lost_or_broken_on_postgres() {
+    let Some((server, _db)) = on_postgres().await else {
+        return;
+    };
+    collections_change_in_place_only_where_no_value_is_lost_or_broken(server).await;
+}
+
+async fn collections_change_in_place_only_where_no_value_is_lost_or_broken(server: TestServer) {
     let admin = server.login("admin").await;
     let created = call(
         &server,
