@@ -127,7 +127,7 @@ test.describe('collections, step by step', () => {
     await signIn(page);
     const due = await usage(page, 'tasks', 'due');
     const missing = due.live - due.with_value;
-    test.skip(missing === 0, 'every task has a due date: nothing would block');
+    expect(missing, 'the demo holds tasks without a due date').toBeGreaterThan(0);
     await open(page, 'collections', 'Collections');
     const tasks = section(page, 'tasks');
     await row(page, 'tasks', 'due').getByTestId('field-required').check();
