@@ -25,6 +25,7 @@ pub fn bench_collection() -> CollectionDef {
         partition_by: None,
         fetch_files: None,
         retired: Default::default(),
+        history: None,
         name: COLLECTION.into(),
         label: "Items".into(),
         title_field: "title".into(),

@@ -434,6 +434,60 @@ pub struct CollectionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub fetch_files: Option<crate::FetchFiles>,
+    /// How long its records' history is kept (an addition): absent, as it
+    /// was (a new collection: everything); `{}` keeps everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub history: Option<Retention>,
+}
+
+/// How much of a collection's history the server keeps (`history` of a
+/// collection; `ferry-server compact` and the server's compaction task
+/// apply it). Nothing set keeps everything. A version goes once every
+/// limit set lets it go: with both, the latest `versions` and those
+/// younger than `days` stay. A record's latest version always stays, except
+/// a deletion older than `tombstone_days` (default: `days`; without either,
+/// deletions stay): then the record is forgotten entirely, and a client
+/// whose cursor is older gets 410 `cursor_expired` and pulls everything
+/// again (DESIGN.md, "Retention").
+///
+/// ```
+/// # use ferry_protocol::admin::Retention;
+/// let json = r#"{"versions":20,"days":365,"tombstone_days":90}"#;
+/// let v: Retention = serde_json::from_str(json).unwrap();
+/// assert_eq!(serde_json::to_string(&v).unwrap(), json);
+/// assert!(!v.keeps_all());
+/// assert!(Retention::default().keeps_all());
+/// ```
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Keep the latest N versions of each record (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub versions: Option<u32>,
+    /// Keep versions younger than D days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub days: Option<u32>,
+    /// Forget deleted records this many days after their deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub tombstone_days: Option<u32>,
+}
+
+impl Retention {
+    /// Whether nothing is ever removed.
+    pub fn keeps_all(&self) -> bool {
+        self.versions.is_none() && self.days.is_none() && self.tombstone_days.is_none()
+    }
+
+    /// Days after which a deletion is forgotten, if ever.
+    pub fn tombstone_days(&self) -> Option<u32> {
+        self.tombstone_days.or(self.days)
+    }
 }
 
 /// How many live records of a collection hold a value for one field

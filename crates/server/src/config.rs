@@ -23,6 +23,7 @@ use serde::Deserialize;
 /// # session_days = 30
 /// # releases = "/var/lib/ferry/releases"
 /// # mutation_horizon_days = 400
+/// # compact_every_hours = 24
 /// # max_clock_drift_secs = 300
 /// # blobs = "/var/lib/ferry/blobs"        # or "s3://bucket/prefix"
 /// # blob_staging = "/var/lib/ferry/uploads"
@@ -54,6 +55,8 @@ pub struct ServerConfig {
     pub releases: Option<PathBuf>,
     /// Days a mutation id is remembered.
     pub mutation_horizon_days: Option<u64>,
+    /// Hours between history compactions; 0: never.
+    pub compact_every_hours: Option<u64>,
     /// Seconds a client's clock may run ahead before its stamps are capped.
     pub max_clock_drift_secs: Option<u64>,
     /// Where attached files live: a directory or `s3://BUCKET[/PREFIX]`.
@@ -83,6 +86,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("session_days", &self.session_days)
             .field("releases", &self.releases)
             .field("mutation_horizon_days", &self.mutation_horizon_days)
+            .field("compact_every_hours", &self.compact_every_hours)
             .field("max_clock_drift_secs", &self.max_clock_drift_secs)
             .field("blobs", &self.blobs)
             .field("blob_staging", &self.blob_staging)

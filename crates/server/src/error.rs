@@ -70,6 +70,13 @@ pub enum ApiError {
     RateLimited { retry_after_s: u64 },
     #[error("too many logins at once; try again in {retry_after_s} s")]
     Busy { retry_after_s: u64 },
+    /// A pull from a cursor older than the history the server keeps.
+    #[error("{0}")]
+    CursorExpired(String),
+    /// A request made against an earlier epoch: the server was restored
+    /// from a backup since (the message says when it was taken).
+    #[error("{0}")]
+    EpochChanged(String),
     #[error("the server's database is unavailable; try again shortly")]
     Unavailable,
     #[error("internal server error")]
@@ -100,6 +107,7 @@ impl ApiError {
             ApiError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy { .. } | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::CursorExpired(_) | ApiError::EpochChanged(_) => StatusCode::GONE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -118,6 +126,8 @@ impl ApiError {
             ApiError::Timeout => "timeout",
             ApiError::TooLarge(_) => "too_large",
             ApiError::TooManyVersions(_) => "too_many_versions",
+            ApiError::CursorExpired(_) => "cursor_expired",
+            ApiError::EpochChanged(_) => "epoch_changed",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Invalid(_) => "invalid",
             ApiError::Exists(_) => "exists",
@@ -185,6 +195,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Invalid(msg)
             }
             StoreError::LastAdmin(msg) => ApiError::LastAdmin(msg),
+            e @ StoreError::CursorExpired(_) => ApiError::CursorExpired(e.to_string()),
             StoreError::Internal(msg) => {
                 tracing::error!(error = ?msg, "store error");
                 ApiError::Internal

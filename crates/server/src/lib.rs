@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod merge;
+pub mod maintenance;
 pub mod metrics;
 pub mod migration;
 pub mod request_id;
@@ -139,6 +140,44 @@ pub struct AppState {
     pub migrations: Arc<migration::Jobs>,
     /// When remembered mutation ids were last pruned (Unix ms).
     last_prune_ms: Arc<AtomicI64>,
+    /// The database's epoch as this process started on it.
+    pub epoch: Arc<Epoch>,
+}
+
+/// The database's epoch (DESIGN.md, "Backups and restore"): read once at
+/// start, since a restore replaces the database while no server runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Epoch {
+    pub id: String,
+    /// When the backup the database was last restored from was taken.
+    pub restored_from: Option<String>,
+}
+
+/// The header clients send their last-seen epoch in, and every answer
+/// carries the server's.
+pub const EPOCH_HEADER: &str = "x-ferry-epoch";
+
+impl AppState {
+    /// Refuses a request made against an earlier epoch: the client saw a
+    /// server that a restore took back in time, and must first re-send what
+    /// the restore lost, then pull everything again.
+    pub fn check_epoch(&self, headers: &axum::http::HeaderMap) -> Result<(), error::ApiError> {
+        let Some(theirs) = headers.get(EPOCH_HEADER) else {
+            return Ok(());
+        };
+        if theirs.as_bytes() == self.epoch.id.as_bytes() {
+            return Ok(());
+        }
+        let when = self
+            .epoch
+            .restored_from
+            .as_deref()
+            .map(|at| format!(" taken at {at}"))
+            .unwrap_or_default();
+        Err(error::ApiError::EpochChanged(format!(
+            "the server was restored from a backup{when}: send again the changes it acknowledged since, then pull everything again from the start"
+        )))
+    }
 }
 
 /// How often a push also prunes remembered mutation ids, and how many it
@@ -164,6 +203,10 @@ impl AppState {
         })?;
         let events = Events::default();
         let store_relays_commits = store.relay_commits(events.clone());
+        let epoch = Arc::new(Epoch {
+            id: store.epoch().await?,
+            restored_from: store.meta("restored_from").await?,
+        });
         Ok((
             AppState {
                 store,
@@ -184,6 +227,7 @@ impl AppState {
                 metrics,
                 migrations: Default::default(),
                 last_prune_ms: Arc::new(AtomicI64::new(0)),
+                epoch,
             },
             tx,
         ))

@@ -103,6 +103,26 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Remove history past each collection's retention (`[collections.history]`
+    /// of the schema file) now; `serve` also does it every
+    /// --compact-every-hours. Safe beside running servers.
+    Compact,
+    /// Back up the database to a new FILE while the server runs (SQLite:
+    /// its online backup API; PostgreSQL: pg_dump's custom format).
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the database with a backup (stop every server first). The
+    /// server goes back in time, so it starts a new epoch: each client
+    /// notices, sends again what it had sent since the backup, and pulls
+    /// everything again.
+    Restore {
+        /// A file `ferry-server backup` wrote.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Copy a SQLite server's database into an empty PostgreSQL database
     /// (stop the server first); clients keep their cursors and logins.
     Migrate {
@@ -163,6 +183,11 @@ struct ServeArgs {
     #[arg(long, env = "FERRY_MUTATION_HORIZON_DAYS", default_value_t = 400,
           value_parser = clap::value_parser!(u64).range(1..=36_500))]
     mutation_horizon_days: u64,
+    /// Hours between compactions of history past each collection's
+    /// retention (`ferry-server compact`); 0: never (compact by hand).
+    #[arg(long, env = "FERRY_COMPACT_EVERY_HOURS", default_value_t = 24,
+          value_parser = clap::value_parser!(u64).range(0..=8760))]
+    compact_every_hours: u64,
     /// Seconds a client's clock may run ahead of the server's before its
     /// stamps are capped (DESIGN.md, "Clock drift").
     #[arg(long, env = "FERRY_MAX_CLOCK_DRIFT_SECS", default_value_t = 300,
@@ -390,6 +415,14 @@ fn parse_cli() -> anyhow::Result<Cli> {
         {
             args.max_event_streams = max;
         }
+        if !given(m, "compact_every_hours")
+            && let Some(hours) = file.compact_every_hours
+        {
+            if hours > 8760 {
+                bail!("compact_every_hours is 0 to 8760 ({})", path.display());
+            }
+            args.compact_every_hours = hours;
+        }
         if !given(m, "session_days")
             && let Some(days) = file.session_days
         {
@@ -461,6 +494,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ferry_server::config::redact_url(to)
         );
         return Ok(());
+    }
+    if let Command::Restore { from } = &cli.command {
+        return restore(&cli.db, from, &pg).await;
     }
     let store = store::open_with(&cli.db, &pg).await?;
     match cli.command {
@@ -700,8 +736,60 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Openapi | Command::Migrate { .. } => Ok(()),
+        Command::Compact => {
+            let r = ferry_server::maintenance::compact(&store).await?;
+            println!(
+                "removed {} old versions and {} deleted records past their retention{}",
+                r.versions_removed,
+                r.records_forgotten,
+                if r.horizon > 0 {
+                    format!("; clients whose cursor is older than {} pull everything again", r.horizon)
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
+        Command::Backup { to } => {
+            let bytes = match sqlite_path(&cli.db) {
+                Some(path) => ferry_server::maintenance::backup_sqlite(Path::new(path), &to)?,
+                None => ferry_server::maintenance::backup_postgres(&store, &cli.db, &to).await?,
+            };
+            println!(
+                "backed up {} to {} ({})",
+                ferry_server::config::redact_url(&cli.db),
+                to.display(),
+                ferry_server::blobs::megabytes(bytes)
+            );
+            Ok(())
+        }
+        Command::Openapi | Command::Migrate { .. } | Command::Restore { .. } => Ok(()),
     }
+}
+
+fn sqlite_path(db: &str) -> Option<&str> {
+    db.strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+}
+
+async fn restore(db: &str, from: &Path, pg: &store::postgres::PgOptions) -> anyhow::Result<()> {
+    let epoch = match sqlite_path(db) {
+        Some(path) => {
+            let (epoch, aside) =
+                ferry_server::maintenance::restore_sqlite(from, Path::new(path)).await?;
+            if let Some(aside) = aside {
+                println!("the database as it was is kept at {}", aside.display());
+            }
+            epoch
+        }
+        None => ferry_server::maintenance::restore_postgres(db, from, pg).await?,
+    };
+    println!(
+        "restored {} from {}; new epoch {epoch}: clients send again what the restore lost at their next sync",
+        ferry_server::config::redact_url(db),
+        from.display()
+    );
+    Ok(())
 }
 
 /// Notes a subcommand's change in the audit log, as done by `cli:<account>`
@@ -809,6 +897,19 @@ async fn serve(store: DynStore, args: ServeArgs, db: &str) -> anyhow::Result<()>
     state.releases = args.releases.map(Into::into);
     // A migration a stopped server left half done goes on.
     ferry_server::migration::resume(&state).await?;
+    // Held while serving: `ferry-server restore` refuses to replace the database under us.
+    let _serving = match sqlite_path(db) {
+        Some(path) if path != ":memory:" => Some(ferry_server::maintenance::hold_serve_lock(
+            Path::new(path),
+        )?),
+        _ => None,
+    };
+    if args.compact_every_hours > 0 {
+        ferry_server::maintenance::spawn_compaction(
+            &state,
+            std::time::Duration::from_secs(args.compact_every_hours * 3600),
+        );
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

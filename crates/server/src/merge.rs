@@ -100,8 +100,33 @@ pub fn decide(
             format!("you may not write to collection \"{}\"", m.collection),
         );
     }
+    // A base version of a record the server does not hold: its deletion was
+    // forgotten (history retention). An edit of it is an edit of a deleted
+    // record; a deletion of it is done already. Base 0 creates it again.
     if let Some(base) = m.base_version
-        && (base < 0 || current.is_none_or(|c| base > c.version))
+        && base > 0
+        && current.is_none()
+    {
+        return match m.op {
+            Op::Put => match check_changes(def, &m.fields) {
+                Err(d) => d,
+                Ok(()) => {
+                    let mut fields: Vec<String> = m.fields.keys().cloned().collect();
+                    fields.sort();
+                    Decision::Conflict {
+                        kind: ConflictKind::EditDelete,
+                        fields,
+                        parts: BTreeMap::new(),
+                    }
+                }
+            },
+            Op::Delete => Decision::Unchanged {
+                status: Status::Applied,
+            },
+        };
+    }
+    if let Some(base) = m.base_version
+        && (base < 0 || current.is_some_and(|c| base > c.version))
     {
         return reject(
             "invalid_base_version",
@@ -159,7 +184,7 @@ fn decide_put(m: &Mutation, def: &CollectionDef, current: Option<&Current>) -> D
     if let Err(d) = check_changes(def, &m.fields) {
         return d;
     }
-    // `decide` already refused a base version for a record that does not exist.
+    // `decide` already answered a base version for a record that does not exist.
     let Some(current) = current else {
         let mut fields = Fields::new();
         apply_changes(&mut fields, &m.fields);

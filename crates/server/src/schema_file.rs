@@ -20,6 +20,15 @@
 //! `fetch_files = "eager"` (clients fetch its files with the records) or
 //! `"on_open"` (the default).
 //!
+//! How long history is kept, per collection (default: all of it):
+//!
+//! ```toml
+//! [collections.history]
+//! versions = 20              # the latest 20 versions of each record
+//! days = 365                 # and any younger than a year
+//! tombstone_days = 90        # deleted records forgotten after 90 days (default: days)
+//! ```
+//!
 //! A collection may name `partition_by = "FIELD"` (a text, choice or tags
 //! field): then grants may give some of its rows, by that field's value.
 
@@ -50,6 +59,9 @@ pub struct CollectionDef {
     /// before one still lands (crate::migration). Not part of a schema file.
     #[serde(default, skip_serializing_if = "Retired::is_empty")]
     pub retired: Retired,
+    /// How much history is kept (`[collections.history]`); absent: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<ferry_protocol::admin::Retention>,
 }
 
 /// Fields as migrations left them: old names of renamed fields (old →
@@ -97,6 +109,7 @@ impl From<ferry_protocol::admin::CollectionSpec> for CollectionDef {
             partition_by: s.partition_by,
             fetch_files: s.fetch_files,
             retired: Retired::default(),
+            history: s.history,
         }
     }
 }
@@ -168,7 +181,13 @@ impl CollectionDef {
                 .collect(),
             partition_by: self.partition_by,
             fetch_files: self.fetch_files,
+            history: self.history,
         }
+    }
+
+    /// How much of its history is kept.
+    pub fn retention(&self) -> ferry_protocol::admin::Retention {
+        self.history.unwrap_or_default()
     }
 
     /// Whether the collection has `file` fields.
@@ -185,6 +204,18 @@ impl CollectionDef {
         }
         if self.fields.is_empty() {
             return Err(format!("collection \"{c}\" has no fields"));
+        }
+        if let Some(h) = &self.history {
+            if h.versions == Some(0) {
+                return Err(format!(
+                    "collection \"{c}\": history.versions must be at least 1 (the latest version is always kept)"
+                ));
+            }
+            if h.days == Some(0) || h.tombstone_days == Some(0) {
+                return Err(format!(
+                    "collection \"{c}\": history.days and history.tombstone_days must be at least 1"
+                ));
+            }
         }
         let mut seen = HashSet::new();
         for f in &self.fields {

@@ -972,16 +972,6 @@ async fn invalid_mutations_are_rejected_one_by_one_in_request_order() {
             Some("invalid_field"),
         ),
         (
-            update(
-                "contacts",
-                Uuid::now_v7(),
-                1,
-                json!({}),
-                json!({"name": "ghost"}),
-            ),
-            Some("invalid_base_version"),
-        ),
-        (
             create(
                 "contacts",
                 ok_contact,

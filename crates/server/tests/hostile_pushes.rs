@@ -92,6 +92,7 @@ fn notes_collection() -> CollectionDef {
         partition_by: None,
         fetch_files: None,
         retired: Default::default(),
+        history: None,
         name: "notes".into(),
         label: "Notes".into(),
         title_field: "title".into(),

@@ -842,13 +842,17 @@ pub async fn edit_collection(
     Path(name): Path<String>,
     Json(spec): Json<CollectionSpec>,
 ) -> ApiResult<CollectionSpec> {
-    let def = CollectionDef::from(spec);
+    let mut def = CollectionDef::from(spec);
     if def.name != name {
         return Err(ApiError::Invalid(
             "a collection keeps its name; create a new one instead".into(),
         ));
     }
     let old = collection_def(&state, &name).await?;
+    // A client that knows nothing of retention leaves it as it is.
+    if def.history.is_none() {
+        def.history = old.history;
+    }
     crate::schema_change::apply(&state.store, std::slice::from_ref(&def))
         .await
         .map_err(store_err)?;

@@ -28,17 +28,20 @@ pub struct ChangesQuery {
 /// view (moved to a partition value outside it, or their grants changed),
 /// and records that came into it after a grant change follow on the next
 /// pages.
-#[utoipa::path(get, path = "/v1/changes", tag = "sync", params(ChangesQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/changes", tag = "sync", params(ChangesQuery, ("X-Ferry-Epoch" = Option<String>, Header, description = "The epoch of the server as the client last saw it (an addition): a different one answers 410 `epoch_changed`")), security(("bearer" = [])),
     responses(
         (status = 200, body = ChangesResponse),
         (status = 400, description = "Malformed cursor or limit", body = ferry_protocol::ErrorResponse),
         (status = 401, description = "Missing or invalid token", body = ferry_protocol::ErrorResponse),
+        (status = 410, description = "`cursor_expired`: the cursor is older than the history the server keeps (DESIGN.md, \"Retention\"), pull again without `since`; or `epoch_changed`: the `X-Ferry-Epoch` sent is not the server's (DESIGN.md, \"Backups and restore\")", body = ferry_protocol::ErrorResponse),
     ))]
 pub async fn changes(
     State(state): State<AppState>,
     auth: Authenticated,
+    headers: axum::http::HeaderMap,
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<ChangesResponse<RawFields>> {
+    state.check_epoch(&headers)?;
     let Query(q) = query?;
     let (since, walk) = match q.since.as_deref() {
         None | Some("") => (Cursor::default(), None),

@@ -152,6 +152,10 @@ pub fn router(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static(crate::EPOCH_HEADER),
+            HeaderValue::from_str(&state.epoch.id).unwrap_or(HeaderValue::from_static("")),
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

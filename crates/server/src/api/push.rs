@@ -28,13 +28,17 @@ use crate::store::PushContext;
         (status = 400, description = "Malformed request", body = ferry_protocol::ErrorResponse),
         (status = 401, description = "Missing or invalid token", body = ferry_protocol::ErrorResponse),
         (status = 413, description = "More than 1000 mutations (`too_large`), more than 16 of one record (`too_many_versions`), or too large a body", body = ferry_protocol::ErrorResponse),
+        (status = 410, description = "`epoch_changed`: the `X-Ferry-Epoch` sent is not the server's; it was restored from a backup since (DESIGN.md, \"Backups and restore\"); nothing was applied", body = ferry_protocol::ErrorResponse),
         (status = 415, description = "The body is not sent as JSON", body = ferry_protocol::ErrorResponse),
-    ))]
+    ),
+    params(("X-Ferry-Epoch" = Option<String>, Header, description = "The epoch of the server as the client last saw it (an addition): a different one answers 410 `epoch_changed`")))]
 pub async fn push(
     State(state): State<AppState>,
     auth: Authenticated,
+    headers: axum::http::HeaderMap,
     Json(mut req): Json<PushRequest>,
 ) -> ApiResult<PushResponse> {
+    state.check_epoch(&headers)?;
     if req.mutations.len() > PUSH_MAX_MUTATIONS {
         return Err(ApiError::TooLarge(format!(
             "a push carries at most {PUSH_MAX_MUTATIONS} mutations; send the rest in another push"

@@ -22,6 +22,7 @@ fn def(policy: Policy) -> CollectionDef {
         partition_by: None,
         fetch_files: None,
         retired: Default::default(),
+        history: None,
         name: "tasks".into(),
         label: "Tasks".into(),
         title_field: "title".into(),
@@ -412,14 +413,6 @@ fn rejections() {
             "invalid_field",
         ),
         (
-            "update of a missing record",
-            mutation(Op::Put, Some(1), json!({}), json!({"status": "done"})),
-            Some(&d),
-            Some(Access::Write),
-            None,
-            "invalid_base_version",
-        ),
-        (
             "future base version",
             mutation(Op::Put, Some(9), json!({}), json!({"status": "done"})),
             Some(&d),
@@ -620,4 +613,42 @@ fn newest_wins_merges_text_first_and_settles_only_clashes_by_hlc() {
             status: Status::Merged
         }
     );
+}
+
+#[test]
+fn a_record_the_server_no_longer_holds_is_a_deleted_one() {
+    let d = def(Policy::Manual);
+    // Its deletion was forgotten (retention): an edit is an edit of a deleted record…
+    let edit = mutation(Op::Put, Some(4), json!({"status": "todo"}), json!({"status": "done"}));
+    assert_eq!(
+        decide(&edit, Some(&d), Some(Access::Write), None, |_| None),
+        Decision::Conflict {
+            kind: ConflictKind::EditDelete,
+            fields: vec!["status".into()],
+            parts: BTreeMap::new(),
+        }
+    );
+    // …but an invalid one is still refused as such.
+    let bad = mutation(Op::Put, Some(4), json!({}), json!({"status": "blocked"}));
+    assert!(rejected(
+        &decide(&bad, Some(&d), Some(Access::Write), None, |_| None),
+        "invalid_field"
+    ));
+    // A deletion of it is done already.
+    let delete = mutation(Op::Delete, Some(4), json!({}), json!({}));
+    assert_eq!(
+        decide(&delete, Some(&d), Some(Access::Write), None, |_| None),
+        Decision::Unchanged {
+            status: Status::Applied
+        }
+    );
+    // Restoring it (base 0: "from nothing") creates it again.
+    let restore = mutation(Op::Put, Some(0), json!({}), json!({"title": "Back", "status": "todo"}));
+    assert!(matches!(
+        decide(&restore, Some(&d), Some(Access::Write), None, |_| None),
+        Decision::Write {
+            status: Status::Applied,
+            ..
+        }
+    ));
 }

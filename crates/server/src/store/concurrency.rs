@@ -54,6 +54,7 @@ fn def() -> CollectionDef {
         partition_by: None,
         fetch_files: None,
         retired: Default::default(),
+        history: None,
         name: "c".into(),
         label: "C".into(),
         title_field: "title".into(),

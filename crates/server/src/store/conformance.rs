@@ -434,6 +434,7 @@ fn def(name: &str) -> CollectionDef {
         partition_by: None,
         fetch_files: None,
         retired: Default::default(),
+        history: None,
         name: name.into(),
         label: name.to_uppercase(),
         title_field: "title".into(),

@@ -11,6 +11,7 @@
 //! - a mutation id seen before from the same user returns its first result
 //!   and writes nothing.
 
+pub mod compact;
 pub mod history;
 pub mod migrate;
 mod outcome;
@@ -49,6 +50,9 @@ pub enum StoreError {
     /// The change would leave the server with no administrator who can sign in.
     #[error("{0}")]
     LastAdmin(String),
+    /// A pull from a cursor older than the history kept (the horizon).
+    #[error("{}", compact::expired_message(*.0))]
+    CursorExpired(i64),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
@@ -847,6 +851,80 @@ pub trait Store: Send + Sync + 'static {
     /// database connections (PostgreSQL); `None` otherwise.
     fn pool_usage(&self) -> Option<PoolUsage> {
         None
+    }
+
+    /// A fact about the database itself (the `meta` table): `epoch`,
+    /// `compacted_seq`, `restored_at`, `restored_from`.
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets facts about the database, in one transaction.
+    async fn set_meta(&self, entries: Vec<(String, String)>) -> Result<(), StoreError>;
+    /// The database's epoch: it changes when a backup is restored, so that
+    /// clients notice the server went back in time (DESIGN.md, "Backups").
+    async fn epoch(&self) -> Result<String, StoreError> {
+        self.meta("epoch")
+            .await?
+            .ok_or_else(|| StoreError::Internal("the database has no epoch".into()))
+    }
+    /// Starts a new epoch: the database was just restored from a backup
+    /// taken at `backup_taken_at`. Returns the new epoch.
+    async fn start_epoch(&self, backup_taken_at: Option<String>) -> Result<String, StoreError> {
+        let epoch = Uuid::new_v4().simple().to_string();
+        let mut entries = vec![
+            ("epoch".to_string(), epoch.clone()),
+            ("restored_at".to_string(), now()),
+        ];
+        if let Some(at) = backup_taken_at {
+            entries.push(("restored_from".to_string(), at));
+        }
+        self.set_meta(entries).await?;
+        Ok(epoch)
+    }
+    /// The horizon: no cursor below it is good (0: every cursor is).
+    async fn horizon(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .meta(compact::HORIZON_KEY)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+    /// Compacts the history rows and records at sequence positions in
+    /// `(lo, hi]` of each collection by its bounds, in one transaction, and
+    /// raises the horizon past every record forgotten.
+    async fn compact_window(
+        &self,
+        plan: &[(String, compact::Bounds)],
+        lo: i64,
+        hi: i64,
+    ) -> Result<compact::CompactReport, StoreError>;
+    /// Removes users' change-feed entries at or below `horizon`: no pull
+    /// reads them any more. Returns how many.
+    async fn forget_feed(&self, horizon: i64) -> Result<u64, StoreError>;
+    /// Applies `plan`: every collection's retention, window by window.
+    async fn compact(
+        &self,
+        plan: &compact::CompactPlan,
+    ) -> Result<compact::CompactReport, StoreError> {
+        let bounds: Vec<(String, compact::Bounds)> = plan
+            .collections
+            .iter()
+            .map(|(name, r)| (name.clone(), compact::Bounds::of(r, plan.now)))
+            .collect();
+        let mut report = compact::CompactReport::default();
+        if !bounds.is_empty() {
+            let high = self.high_water().await?;
+            let window = plan.window.max(1);
+            let mut lo = 0;
+            while lo < high {
+                let hi = lo.saturating_add(window).min(high);
+                report.add(self.compact_window(&bounds, lo, hi).await?);
+                lo = hi;
+            }
+        }
+        report.horizon = report.horizon.max(self.horizon().await?);
+        if report.horizon > 0 {
+            report.feed_entries_removed = self.forget_feed(report.horizon).await?;
+        }
+        Ok(report)
     }
 
     /// Starts publishing to `events` every commit made through any process

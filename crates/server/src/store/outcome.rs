@@ -50,7 +50,7 @@ pub(super) fn result_of(
             parts,
         } => (
             Status::Conflict,
-            current()?,
+            Some(current()?.unwrap_or_else(|| forgotten(m))),
             Some(Conflict {
                 kind,
                 fields,
@@ -67,6 +67,22 @@ pub(super) fn result_of(
         conflict,
         error,
     })
+}
+
+/// What a conflict answers for a record the server no longer holds (its
+/// deletion was forgotten, DESIGN.md "Retention"): a deletion at version 0
+/// with no fields. Restoring it is an edit from version 0, a create.
+pub(super) fn forgotten(m: &Mutation) -> Record {
+    Record {
+        collection: m.collection.clone(),
+        id: m.record_id,
+        version: 0,
+        fields: Fields::new(),
+        deleted: true,
+        updated_at: m.hlc.clone(),
+        updated_by: String::new(),
+        merged_from: None,
+    }
 }
 
 /// The name a status is stored under: its name on the wire.
@@ -124,11 +140,16 @@ impl Remembered {
     /// The first result again; `record` is the stored version at `self.version`.
     pub fn result(
         &self,
-        mutation_id: Uuid,
+        m: &Mutation,
         record: Option<Record>,
     ) -> Result<MutationResult, StoreError> {
+        let mutation_id = m.mutation_id;
         let status: Status = serde_json::from_value(serde_json::Value::String(self.status.clone()))
             .map_err(json_err)?;
+        let record = match (status, record) {
+            (Status::Conflict, None) => Some(forgotten(m)),
+            (_, record) => record,
+        };
         Ok(MutationResult {
             mutation_id,
             status,

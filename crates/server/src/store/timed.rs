@@ -316,6 +316,29 @@ impl Store for TimedStore {
         self.timed("high_water", self.inner.high_water()).await
     }
 
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.timed("meta", self.inner.meta(key)).await
+    }
+
+    async fn set_meta(&self, entries: Vec<(String, String)>) -> Result<(), StoreError> {
+        self.timed("set_meta", self.inner.set_meta(entries)).await
+    }
+
+    async fn compact_window(
+        &self,
+        plan: &[(String, super::compact::Bounds)],
+        lo: i64,
+        hi: i64,
+    ) -> Result<super::compact::CompactReport, StoreError> {
+        self.timed("compact_window", self.inner.compact_window(plan, lo, hi))
+            .await
+    }
+
+    async fn forget_feed(&self, horizon: i64) -> Result<u64, StoreError> {
+        self.timed("forget_feed", self.inner.forget_feed(horizon))
+            .await
+    }
+
     async fn collection_sizes(&self) -> Result<Vec<CollectionSize>, StoreError> {
         self.timed("collection_sizes", self.inner.collection_sizes())
             .await

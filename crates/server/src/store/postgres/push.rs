@@ -215,13 +215,19 @@ impl Pusher<'_> {
 
     async fn replay(&self, m: &Mutation, r: &Remembered) -> Result<MutationResult, StoreError> {
         let record = match r.version {
-            Some(v) => self
-                .version_at(&r.collection, r.record_id, v)
-                .await?
-                .map(|v| v.record(&r.collection, r.record_id)),
+            Some(v) => match self.version_at(&r.collection, r.record_id, v).await? {
+                Some(found) => Some(found.record(&r.collection, r.record_id)),
+                // A version retention removed: the record as it is now.
+                None => self
+                    .current
+                    .get(&(r.collection.clone(), r.record_id))
+                    .cloned()
+                    .flatten()
+                    .map(|v| v.record(&r.collection, r.record_id)),
+            },
             None => None,
         };
-        r.result(m.mutation_id, record)
+        r.result(m, record)
     }
 
     async fn apply(&mut self, m: &Mutation) -> Result<MutationResult, StoreError> {

@@ -7,6 +7,7 @@
 
 mod admin;
 mod checkpoint;
+mod compact;
 mod push;
 mod read;
 mod rules;
@@ -72,6 +73,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_blobs.sql"),
     include_str!("migrations/0009_devices.sql"),
     include_str!("migrations/0010_admin.sql"),
+    include_str!("migrations/0011_meta.sql"),
 ];
 
 pub struct SqliteStore {
@@ -655,7 +657,15 @@ impl Store for SqliteStore {
         self.read(move |c| {
             // One read transaction: the page and the high-water mark come from the same snapshot.
             c.execute_batch("BEGIN").map_err(db_err)?;
-            let out = rules::changes_page(c, since, limit, &reader);
+            let out = rules::changes_page(c, since, limit, &reader).and_then(|page| {
+                // Read after the page, in its snapshot: a deletion the page
+                // missed because it was compacted away raised the horizon.
+                let horizon = compact::horizon(c)?;
+                if since.0 > 0 && since.0 < horizon {
+                    return Err(StoreError::CursorExpired(horizon));
+                }
+                Ok(page)
+            });
             let _ = c.execute_batch("COMMIT");
             out
         })
@@ -740,6 +750,47 @@ impl Store for SqliteStore {
 
     async fn high_water(&self) -> Result<i64, StoreError> {
         self.read(max_seq).await
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = key.to_string();
+        self.read(move |c| compact::meta(c, &key)).await
+    }
+
+    async fn set_meta(&self, entries: Vec<(String, String)>) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            for (k, v) in &entries {
+                compact::set_meta(tx, k, v)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn compact_window(
+        &self,
+        plan: &[(String, super::compact::Bounds)],
+        lo: i64,
+        hi: i64,
+    ) -> Result<super::compact::CompactReport, StoreError> {
+        let plan = plan.to_vec();
+        self.write(move |tx| {
+            let mut report = super::compact::CompactReport::default();
+            for (collection, bounds) in &plan {
+                report.add(compact::window(tx, collection, bounds, lo, hi)?);
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    async fn forget_feed(&self, horizon: i64) -> Result<u64, StoreError> {
+        self.write(move |tx| {
+            tx.execute("DELETE FROM user_feed WHERE seq <= ?1", [horizon])
+                .map(|n| n as u64)
+                .map_err(db_err)
+        })
+        .await
     }
 
     async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {

@@ -69,7 +69,11 @@ fn replay(
         return Ok(None);
     };
     let record = match version {
-        Some(v) => record_at(tx, &collection, &record_id, v)?,
+        // A version retention removed: the record as it is now.
+        Some(v) => match record_at(tx, &collection, &record_id, v)? {
+            Some(r) => Some(r),
+            None => super::read::current(tx, &collection, &record_id)?,
+        },
         None => None,
     };
     let stored = Remembered {
@@ -80,7 +84,7 @@ fn replay(
         conflict,
         error,
     };
-    stored.result(m.mutation_id, record).map(Some)
+    stored.result(m, record).map(Some)
 }
 
 struct CurrentRow {
