@@ -90,6 +90,18 @@ pub enum Error {
     Incompatible { url: String, detail: String },
     #[error("the server answered {status}: {body}")]
     Server { status: u16, body: ErrorBody },
+    /// The cursor is older than the history the server keeps: pull
+    /// everything again (the sync engine does, keeping unsent edits).
+    #[error(
+        "the server no longer keeps the history since this device's last sync; everything is pulled again"
+    )]
+    CursorExpired,
+    /// The server was restored from a backup since this device last saw it
+    /// (a new epoch): what it acknowledged since is sent again.
+    #[error(
+        "the server was restored from a backup; this device sends again what the restore lost and pulls everything again"
+    )]
+    EpochChanged { epoch: Option<String> },
     #[error("invalid server URL {0:?}: give e.g. http://127.0.0.1:8787")]
     BadUrl(String),
     #[error("there is no collection \"{0}\" (run `ferry sync` to refresh the schema)")]

@@ -743,7 +743,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 r.versions_removed,
                 r.records_forgotten,
                 if r.horizon > 0 {
-                    format!("; clients whose cursor is older than {} pull everything again", r.horizon)
+                    format!(
+                        "; clients whose cursor is older than {} pull everything again",
+                        r.horizon
+                    )
                 } else {
                     String::new()
                 }
@@ -899,9 +902,9 @@ async fn serve(store: DynStore, args: ServeArgs, db: &str) -> anyhow::Result<()>
     ferry_server::migration::resume(&state).await?;
     // Held while serving: `ferry-server restore` refuses to replace the database under us.
     let _serving = match sqlite_path(db) {
-        Some(path) if path != ":memory:" => Some(ferry_server::maintenance::hold_serve_lock(
-            Path::new(path),
-        )?),
+        Some(path) if path != ":memory:" => {
+            Some(ferry_server::maintenance::hold_serve_lock(Path::new(path))?)
+        }
         _ => None,
     };
     if args.compact_every_hours > 0 {

@@ -40,7 +40,9 @@ pub fn spawn_compaction(state: &crate::AppState, every: Duration) {
                     horizon = r.horizon,
                     "compacted history"
                 ),
-                Err(e) => tracing::warn!(error = %e, "history compaction failed; trying again later"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "history compaction failed; trying again later")
+                }
             }
         }
     });
@@ -139,7 +141,9 @@ fn check_backup(path: &Path) -> anyhow::Result<Option<String>> {
         anyhow::bail!("the backup {} is damaged: {ok}", path.display());
     }
     let epoch: Option<String> = c
-        .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(|_| anyhow::anyhow!("{} is not a Ferry server database", path.display()))?;
     if epoch.is_none() {
@@ -179,9 +183,8 @@ pub async fn restore_sqlite(from: &Path, db: &Path) -> anyhow::Result<(String, O
     // Opening migrates an older backup to this version; then the new epoch.
     let incoming_url = incoming.to_string_lossy().to_string();
     let epoch = {
-        let store: DynStore = std::sync::Arc::new(crate::store::sqlite::SqliteStore::open(
-            &incoming_url,
-        )?);
+        let store: DynStore =
+            std::sync::Arc::new(crate::store::sqlite::SqliteStore::open(&incoming_url)?);
         let epoch = store.start_epoch(taken_at).await?;
         drop(store);
         epoch
@@ -220,7 +223,9 @@ fn run_tool(program: &str, args: &[&str]) -> anyhow::Result<()> {
     let out = std::process::Command::new(program)
         .args(args)
         .output()
-        .map_err(|e| anyhow::anyhow!("cannot run {program} (is PostgreSQL's client installed?): {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!("cannot run {program} (is PostgreSQL's client installed?): {e}")
+        })?;
     if !out.status.success() {
         anyhow::bail!(
             "{program} failed: {}",
@@ -242,7 +247,14 @@ pub async fn backup_postgres(store: &DynStore, url: &str, to: &Path) -> anyhow::
     let to_s = to.to_string_lossy();
     run_tool(
         "pg_dump",
-        &["--format=custom", "--no-owner", "--file", &to_s, "--dbname", url],
+        &[
+            "--format=custom",
+            "--no-owner",
+            "--file",
+            &to_s,
+            "--dbname",
+            url,
+        ],
     )?;
     Ok(std::fs::metadata(to).map(|m| m.len()).unwrap_or(0))
 }

@@ -53,6 +53,7 @@ fn store_one(
     }
     match result.status {
         Status::Applied | Status::Merged => {
+            super::resync::keep_acked(c, entry)?;
             if result.status == Status::Applied {
                 summary.applied += 1;
             } else {
@@ -63,7 +64,16 @@ fn store_one(
                 let id = record.id.to_string();
                 let (newer, more) = match records::local_row(c, &record.collection, &id)? {
                     Some((base_version, more)) => {
-                        (base_version.is_some_and(|v| v > record.version), more)
+                        let newer = base_version.is_some_and(|v| v > record.version)
+                            && !records::newer_than_base(
+                                c,
+                                &record.collection,
+                                &id,
+                                base_version,
+                                record.version,
+                                &record.updated_at,
+                            )?;
+                        (newer, more)
                     }
                     None => (
                         false,
@@ -153,6 +163,7 @@ impl LocalStore {
             results.iter().map(|r| (r.mutation_id, r)).collect();
         self.write(|tx| {
             let mut summary = PushSummary::default();
+            super::resync::prune_acked(tx)?;
             for entry in batch {
                 if let Some(result) = by_id.get(&entry.mutation.mutation_id) {
                     store_one(tx, entry, result, &mut summary)?;

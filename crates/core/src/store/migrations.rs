@@ -136,6 +136,27 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     //    `records`; built from the schema cache once migrated
     //    (`LocalStore::open`), as no statement here can name them.
     "",
+    // 9: changes the server acknowledged, kept to be sent again if it is
+    //    restored from a backup; records a full pull has yet to bring back.
+    "CREATE TABLE acked (
+        seq INTEGER PRIMARY KEY,
+        mutation_id TEXT NOT NULL UNIQUE,
+        collection TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        op TEXT NOT NULL,
+        base_version INTEGER,
+        base TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        hlc TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        acked_at TEXT NOT NULL
+     );
+     CREATE INDEX acked_by_time ON acked(acked_at);
+     CREATE TABLE resync_unseen (
+        collection TEXT NOT NULL,
+        id TEXT NOT NULL,
+        PRIMARY KEY (collection, id)
+     ) WITHOUT ROWID;",
 ];
 
 /// The version since which sort keys have their current shape; opening

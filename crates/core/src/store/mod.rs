@@ -47,6 +47,7 @@ pub(crate) mod outbox;
 mod pull;
 pub mod query;
 pub mod records;
+pub mod resync;
 pub(crate) mod salvage;
 pub mod schema;
 pub(crate) mod search;

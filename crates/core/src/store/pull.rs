@@ -74,7 +74,14 @@ fn apply_pulled<F: PulledFields>(
 ) -> Result<bool> {
     let id = r.id.to_string();
     let (base_version, local_changes) = row.unwrap_or((None, false));
-    if base_version.is_some_and(|v| v >= r.version) {
+    if !super::records::newer_than_base(
+        c,
+        &r.collection,
+        &id,
+        base_version,
+        r.version,
+        &r.updated_at,
+    )? {
         // Back in my view at a version I hold: a `lost_access` conflict's
         // record is mine to see again, and stays when the conflict is settled.
         if local_changes {
@@ -174,6 +181,7 @@ impl LocalStore {
             if let Some(stamp) = latest {
                 hlc::observe(tx, stamp)?;
             }
+            super::resync::seen(tx, changes, removed)?;
             set_setting(tx, keys::CURSOR, Some(cursor))?;
             Ok(changed)
         })

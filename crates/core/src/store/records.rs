@@ -300,6 +300,33 @@ pub(super) fn set_base_of<F: PulledFields>(
 
 /// What applying a pulled record needs to know about the local row:
 /// whether it exists, its base version, and whether it holds local changes.
+/// Whether a record arriving at version `version`, stamped `stamp`, is
+/// newer than the base held, `held` its version: a later version, or a
+/// later stamp. A record the server forgot (its deletion past retention)
+/// and someone created again starts over at version 1, later than the
+/// old deletion held here.
+pub(crate) fn newer_than_base(
+    c: &Connection,
+    collection: &str,
+    id: &str,
+    held: Option<i64>,
+    version: i64,
+    stamp: &ferry_protocol::Hlc,
+) -> Result<bool> {
+    let Some(held) = held else {
+        return Ok(true);
+    };
+    if version > held {
+        return Ok(true);
+    }
+    let base_stamp: Option<String> = c
+        .prepare_cached("SELECT base_updated_at FROM records WHERE collection = ?1 AND id = ?2")?
+        .query_row(params![collection, id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(base_stamp.is_some_and(|b| b < stamp.to_string()))
+}
+
 pub(crate) fn local_row(
     c: &Connection,
     collection: &str,

@@ -9,6 +9,10 @@ use crate::error::Result;
 /// Settings keys.
 pub(crate) mod keys {
     pub const CURSOR: &str = "cursor";
+    /// The server's epoch as last seen (changes when it is restored).
+    pub const SERVER_EPOCH: &str = "server_epoch";
+    /// "1" while everything is pulled again (`store::resync`).
+    pub const RESYNCING: &str = "resyncing";
     pub const LAST_SYNC: &str = "last_sync";
     pub const HLC: &str = "hlc";
     pub const NODE: &str = "node";

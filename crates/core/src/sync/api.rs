@@ -54,7 +54,14 @@ pub struct Api {
     options: HttpOptions,
     /// Edits this device holds unsent, told to the server with each request.
     unsent: Option<i64>,
+    /// The server's epoch as this device last saw it, sent with each request.
+    epoch: Option<String>,
+    /// The epoch the server's latest answer named.
+    seen_epoch: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
+
+/// The header that carries the server's epoch (DESIGN.md, "Backups and restore").
+pub const EPOCH_HEADER: &str = "x-ferry-epoch";
 
 /// The request header that tells the server how many edits wait unsent on
 /// this device (logged if the server tells it to wipe).
@@ -128,7 +135,24 @@ impl Api {
             token,
             options,
             unsent: None,
+            epoch: None,
+            seen_epoch: Default::default(),
         })
+    }
+
+    /// Tells the server, with each request, the epoch this device knows:
+    /// a server restored since answers 410 `epoch_changed`.
+    pub fn with_epoch(mut self, epoch: Option<String>) -> Api {
+        self.epoch = epoch;
+        self
+    }
+
+    /// The epoch the server's latest answer named, if any did.
+    pub fn seen_epoch(&self) -> Option<String> {
+        self.seen_epoch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Tells the server, with each request, how many edits wait unsent here.
@@ -149,6 +173,9 @@ impl Api {
         let mut req = http.request(method, format!("{}{path}", self.base));
         if let Some(n) = self.unsent {
             req = req.header(UNSENT_HEADER, n);
+        }
+        if let Some(e) = &self.epoch {
+            req = req.header(EPOCH_HEADER, e);
         }
         match &self.token {
             Some(t) => req.bearer_auth(t.expose()),
@@ -182,10 +209,28 @@ impl Api {
         };
         let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
         let status = resp.status();
+        let epoch = resp
+            .headers()
+            .get(EPOCH_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if epoch.is_some() {
+            *self.seen_epoch.lock().unwrap_or_else(|e| e.into_inner()) = epoch.clone();
+        }
         if status.is_success() {
             return Ok(resp);
         }
         let text = resp.text().await.unwrap_or_default();
+        if status == StatusCode::GONE {
+            let code = serde_json::from_str::<ErrorResponse>(&text)
+                .map(|b| b.error.code)
+                .unwrap_or_default();
+            match code.as_str() {
+                "cursor_expired" => return Err(Error::CursorExpired),
+                "epoch_changed" => return Err(Error::EpochChanged { epoch }),
+                _ => {}
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             let code = serde_json::from_str::<ErrorResponse>(&text)
                 .map(|b| b.error.code)

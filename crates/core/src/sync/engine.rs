@@ -88,7 +88,12 @@ impl SyncEngine {
         let account = self.profile.account()?.ok_or(Error::NotLoggedIn)?;
         let token = self.profile.token()?.ok_or(Error::NotLoggedIn)?;
         let unsent = self.profile.store().pending_counts()?.outbox;
-        Ok(Api::with_options(&account.server, Some(token), self.http.clone())?.with_unsent(unsent))
+        let epoch = self.profile.store().server_epoch()?;
+        Ok(
+            Api::with_options(&account.server, Some(token), self.http.clone())?
+                .with_unsent(unsent)
+                .with_epoch(epoch),
+        )
     }
 
     /// Logs in and keeps the token; then fetches the schema.
@@ -189,7 +194,25 @@ impl SyncEngine {
         }
         let api = self.api()?;
         let span = tracing::info_span!("sync", server = %api.base());
-        self.cycle_with(&api).instrument(span).await
+        match self.cycle_with(&api).instrument(span.clone()).await {
+            // The history since the cursor is gone: everything again, once.
+            Err(Error::CursorExpired) => {
+                store.begin_resync(None)?;
+                self.cycle_with(&self.api()?).instrument(span).await
+            }
+            // Restored from a backup: send again what it lost, then everything.
+            Err(Error::EpochChanged { epoch }) => {
+                let Some(epoch) = epoch.or_else(|| api.seen_epoch()) else {
+                    return Err(Error::Incompatible {
+                        url: api.base().to_string(),
+                        detail: "410 epoch_changed without the server's new epoch".into(),
+                    });
+                };
+                store.begin_resync(Some(&epoch))?;
+                self.cycle_with(&self.api()?).instrument(span).await
+            }
+            other => other,
+        }
     }
 
     async fn cycle_with(&self, api: &Api) -> Result<SyncReport> {
@@ -201,7 +224,14 @@ impl SyncEngine {
             let cursor = store.cursor()?;
             let (schema, page) =
                 tokio::join!(api.schema(), api.changes(cursor.as_deref(), page_size));
-            first_page = Some(page?);
+            match page {
+                Ok(page) => first_page = Some(page),
+                // The history since the cursor is gone: everything again.
+                Err(Error::CursorExpired) => {
+                    store.begin_resync(None)?;
+                }
+                Err(e) => return Err(e),
+            }
             schema?
         } else {
             api.schema().await?
@@ -221,15 +251,27 @@ impl SyncEngine {
         self.push(api, store, &schema, &mut report, &mut changed)
             .await?;
         // The first pull into an empty snapshot builds its indexes once, at the end.
-        let bulk = store.cursor()?.is_none();
+        let bulk = store.cursor()?.is_none() && !store.resyncing()?;
         if bulk {
             store.begin_bulk_load()?;
         }
-        let pulled = self.pull(api, first_page, page_size, &mut changed).await;
+        let pulled = match self.pull(api, first_page, page_size, &mut changed).await {
+            Err(Error::CursorExpired) => {
+                store.begin_resync(None)?;
+                self.pull(api, None, page_size, &mut changed).await
+            }
+            other => other,
+        };
         if bulk {
             store.end_bulk_load()?;
         }
         report.pulled = pulled?;
+        // The pull reached its end: a full pull again is done, and a first
+        // contact learns the server's epoch.
+        store.finish_resync()?;
+        if let Some(epoch) = api.seen_epoch() {
+            store.note_server_epoch(&epoch)?;
+        }
         self.fetch_eager(api, &files, &schema, &progress).await?;
         store.set_setting(keys::LAST_SYNC, Some(&now_rfc3339()))?;
         let counts = store.pending_counts()?;

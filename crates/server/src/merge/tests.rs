@@ -619,7 +619,12 @@ fn newest_wins_merges_text_first_and_settles_only_clashes_by_hlc() {
 fn a_record_the_server_no_longer_holds_is_a_deleted_one() {
     let d = def(Policy::Manual);
     // Its deletion was forgotten (retention): an edit is an edit of a deleted record…
-    let edit = mutation(Op::Put, Some(4), json!({"status": "todo"}), json!({"status": "done"}));
+    let edit = mutation(
+        Op::Put,
+        Some(4),
+        json!({"status": "todo"}),
+        json!({"status": "done"}),
+    );
     assert_eq!(
         decide(&edit, Some(&d), Some(Access::Write), None, |_| None),
         Decision::Conflict {
@@ -643,7 +648,12 @@ fn a_record_the_server_no_longer_holds_is_a_deleted_one() {
         }
     );
     // Restoring it (base 0: "from nothing") creates it again.
-    let restore = mutation(Op::Put, Some(0), json!({}), json!({"title": "Back", "status": "todo"}));
+    let restore = mutation(
+        Op::Put,
+        Some(0),
+        json!({}),
+        json!({"title": "Back", "status": "todo"}),
+    );
     assert!(matches!(
         decide(&restore, Some(&d), Some(Access::Write), None, |_| None),
         Decision::Write {

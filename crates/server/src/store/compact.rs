@@ -75,7 +75,9 @@ impl Bounds {
         Bounds {
             versions: retention.versions.map(i64::from),
             before: retention.days.map(|d| stamp_days_before(now, d)),
-            tombstones_before: retention.tombstone_days().map(|d| stamp_days_before(now, d)),
+            tombstones_before: retention
+                .tombstone_days()
+                .map(|d| stamp_days_before(now, d)),
         }
     }
 

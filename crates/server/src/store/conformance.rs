@@ -64,6 +64,153 @@ where
     case!(every_grant_is_listed_with_its_subject);
     case!(records_are_counted_per_partition_value);
     case!(field_usage_counts_values_of_live_records);
+    case!(history_is_compacted_by_retention);
+}
+
+/// Retention: old versions go from the oldest end (the rest still rebuild),
+/// a deletion older than its days takes the record with it and raises the
+/// horizon, below which a pull answers `CursorExpired`; a collection that
+/// keeps everything keeps everything; an edit of a forgotten record is an
+/// edit/delete conflict, and a replay of a removed version answers with
+/// the record as it is.
+async fn history_is_compacted_by_retention(store: DynStore) {
+    use super::compact::{CompactPlan, CompactReport};
+    use ferry_protocol::admin::Retention;
+    setup(&store).await;
+    store
+        .set_grant("u", "b", Some(Access::Write))
+        .await
+        .expect("grant");
+    let ctx = ctx_of(&store, "u").await;
+    let (kept, gone, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let create = put("a", kept, None, json!({}), json!({"title": "v1", "n": 1}));
+    let pushed = |m: Mutation| one(&store, ctx.clone(), m);
+    assert_eq!(pushed(create.clone()).await.status, Status::Applied);
+    pushed(put("a", gone, None, json!({}), json!({"title": "gone"}))).await;
+    pushed(put("b", other, None, json!({}), json!({"title": "b1"}))).await;
+    let (_, before_deletion) = all_changes(&store, &["a", "b"]).await;
+    for v in 1..5 {
+        let r = pushed(put(
+            "a",
+            kept,
+            Some(v),
+            json!({"title": format!("v{v}"), "n": v}),
+            json!({"title": format!("v{}", v + 1), "n": v + 1}),
+        ))
+        .await;
+        assert_eq!(r.status, Status::Applied);
+    }
+    for v in 1..3 {
+        pushed(put(
+            "b",
+            other,
+            Some(v),
+            json!({"n": null}),
+            json!({"n": v}),
+        ))
+        .await;
+    }
+    assert_eq!(pushed(delete("a", gone, 1)).await.status, Status::Applied);
+    let before = store.history("a", kept).await.expect("history");
+    assert_eq!(before.len(), 5);
+    assert_eq!(store.horizon().await.expect("horizon"), 0);
+
+    let plan = CompactPlan {
+        collections: vec![(
+            "a".into(),
+            Retention {
+                versions: Some(2),
+                days: None,
+                tombstone_days: Some(1),
+            },
+        )],
+        now: chrono::Utc::now() + chrono::Duration::days(2),
+        window: 3,
+    };
+    let high = store.high_water().await.expect("high water");
+    let report = store.compact(&plan).await.expect("compact");
+    // Positions are never given out twice, though the latest rows are gone.
+    assert_eq!(store.high_water().await.expect("high water"), high);
+    assert_eq!(
+        (report.versions_removed, report.records_forgotten),
+        (3, 1),
+        "{report:?}"
+    );
+    let horizon = store.horizon().await.expect("horizon");
+    assert!(
+        horizon > before_deletion.0 && horizon == report.horizon,
+        "{report:?}"
+    );
+    // The two latest versions remain, rebuilt exactly as they were.
+    assert_eq!(
+        store.history("a", kept).await.expect("history"),
+        before[3..].to_vec()
+    );
+    assert_eq!(store.history("b", other).await.expect("history").len(), 3);
+    assert_eq!(store.current("a", gone).await.expect("current"), None);
+    assert!(store.history("a", gone).await.expect("history").is_empty());
+    // Compacting again finds nothing more.
+    assert_eq!(
+        store.compact(&plan).await.expect("compact"),
+        CompactReport {
+            horizon,
+            ..CompactReport::default()
+        }
+    );
+
+    // A cursor below the horizon may have missed the deletion.
+    let reader = || super::Reader::of_collections(vec!["a".into(), "b".into()]);
+    assert!(matches!(
+        store.changes(before_deletion, 100, reader()).await,
+        Err(StoreError::CursorExpired(h)) if h == horizon
+    ));
+    let fresh = store
+        .changes(Cursor(0), 100, reader())
+        .await
+        .expect("from the start");
+    assert!(fresh.changes.iter().all(|r| r.id != gone));
+    assert_eq!(fresh.changes.len(), 2);
+    store
+        .changes(Cursor(horizon), 100, reader())
+        .await
+        .expect("from the horizon");
+
+    // An edit of the forgotten record is an edit of a deleted one…
+    let edit = pushed(put(
+        "a",
+        gone,
+        Some(1),
+        json!({"title": "gone"}),
+        json!({"title": "mine"}),
+    ))
+    .await;
+    assert_eq!(
+        edit.conflict.as_ref().map(|c| c.kind),
+        Some(ConflictKind::EditDelete)
+    );
+    let theirs = edit.record.expect("the record as a deletion");
+    assert!(theirs.deleted && theirs.version == 0 && theirs.fields.is_empty());
+    // …its deletion is done already, and restoring it from version 0 creates it.
+    assert_eq!(pushed(delete("a", gone, 2)).await.status, Status::Applied);
+    let out = store
+        .push(
+            ctx.clone(),
+            vec![put("a", gone, Some(0), json!({}), json!({"title": "back"}))],
+        )
+        .await
+        .expect("push");
+    assert!(
+        out.last_write.is_some_and(|c| c.0 > high),
+        "{:?} after {high}",
+        out.last_write
+    );
+    let restored = out.results[0].clone();
+    assert_eq!(restored.status, Status::Applied);
+    assert_eq!(restored.record.map(|r| r.version), Some(1));
+    // A replay whose version was removed answers with the record as it is.
+    let replay = pushed(create).await;
+    assert_eq!(replay.status, Status::Applied);
+    assert_eq!(replay.record.map(|r| r.version), Some(5));
 }
 
 /// Records with a value for a field (not null, "", or []), and per value

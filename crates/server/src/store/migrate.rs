@@ -431,10 +431,29 @@ pub async fn sqlite_to_postgres(
     copied.rules = copy_row_rules(&src, &tx).await?;
     copied.blob_owners = copy_blob_owners(&src, &tx).await?;
     copied.audit = copy_admin(&src, &tx).await?;
+    // The epoch and the horizon too: clients keep their cursors.
+    let meta: Vec<(String, String)> = read(&src, |c| {
+        c.prepare("SELECT key, value FROM meta")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    })
+    .await?;
+    for (key, value) in &meta {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[key, value],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
     let feed_end: i64 = read(&src, |c| {
-        c.query_row("SELECT coalesce(max(seq), 0) FROM user_feed", [], |r| {
-            r.get(0)
-        })
+        c.query_row(
+            "SELECT max(coalesce((SELECT max(seq) FROM user_feed), 0),
+                        coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'compacted_seq'), 0))",
+            [],
+            |r| r.get(0),
+        )
     })
     .await?;
     copied.last_seq = copied.last_seq.max(feed_end);

@@ -147,7 +147,10 @@ pub(super) fn history_page(
 
 pub(super) fn max_seq(conn: &Connection) -> Result<i64, StoreError> {
     conn.query_row(
-        "SELECT max(coalesce((SELECT max(seq) FROM history), 0), coalesce((SELECT max(seq) FROM user_feed), 0))",
+        // The horizon too: compaction may have removed the rows of the
+        // latest positions, and a position is never given out twice.
+        "SELECT max(coalesce((SELECT max(seq) FROM history), 0), coalesce((SELECT max(seq) FROM user_feed), 0),
+                coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'compacted_seq'), 0))",
         [],
         |r| r.get(0),
     )
