@@ -23,6 +23,7 @@
 //! | outbox.rs | `outbox`, `take_batch`, `take_batch_within`, `take_batch_besides`, `export_outbox`, `import_outbox` |
 //! | ack.rs | `store_results` |
 //! | pull.rs | `apply_page` |
+//! | resync.rs | `server_epoch`, `note_server_epoch`, `begin_resync`, `finish_resync`, `resyncing`, `acked_count` |
 //! | conflicts.rs | `conflicts`, `conflict`, `resolve` |
 //! | bulk.rs | `begin_bulk_load`, `end_bulk_load` |
 //! | files.rs | `file_added`, `file_fetched`, `file`, `files_to_send`, `files_waiting`, `file_sent`, `file_uploaded`, `file_upload_failed`, `files_resend`, `file_used`, `files_to_evict`, `file_evicted`, `files_missing` |
