@@ -113,10 +113,23 @@ pub fn backup_sqlite(db: &Path, to: &Path) -> anyhow::Result<u64> {
             Connection::open(&partial).map_err(|e| sqlite_err("cannot create", &partial, e))?;
         let backup = rusqlite::backup::Backup::new(&src, &mut dst)
             .map_err(|e| sqlite_err("cannot back up", db, e))?;
-        // All pages in one step: a step interrupted by a write starts over.
-        backup
-            .run_to_completion(-1, Duration::ZERO, None)
-            .map_err(|e| sqlite_err("cannot back up", db, e))?;
+        // All pages in one step (-1): steps a write comes between start over.
+        let deadline = std::time::Instant::now() + Duration::from_secs(600);
+        loop {
+            use rusqlite::backup::StepResult;
+            match backup
+                .step(-1)
+                .map_err(|e| sqlite_err("cannot back up", db, e))?
+            {
+                StepResult::Done => break,
+                StepResult::More | StepResult::Busy | StepResult::Locked
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                _ => anyhow::bail!("{} stayed busy for 10 minutes; try again", db.display()),
+            }
+        }
     }
     check_backup(&partial)?;
     std::fs::rename(&partial, to)

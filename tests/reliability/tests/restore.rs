@@ -43,15 +43,26 @@ async fn backup_restore_and_converge(db: &str, dir: &Path) {
     let bob = laptop(&dir.join("bob"), &server.url, "bob").await;
     let store = |e: &Arc<SyncEngine>| e.profile().store().clone();
     let shared = store(&alice)
-        .create("tasks", fields(json!({"title": "Shared", "status": "todo"})))
+        .create(
+            "tasks",
+            fields(json!({"title": "Shared", "status": "todo"})),
+        )
         .expect("create");
     sync(&alice, "alice").await;
     sync(&bob, "bob").await;
     store(&alice)
         .update("tasks", shared, fields(json!({"status": "doing"})))
         .expect("edit");
+    let lost = store(&alice)
+        .create(
+            "tasks",
+            fields(json!({"title": "Edited on a laptop that is lost"})),
+        )
+        .expect("create");
     sync(&alice, "alice").await;
     sync(&bob, "bob").await;
+    let spare = laptop(&dir.join("spare"), &server.url, "alice").await;
+    sync(&spare, "the spare laptop").await;
 
     // The backup, while the server serves.
     let backup = dir.join("ferry.backup");
@@ -63,7 +74,10 @@ async fn backup_restore_and_converge(db: &str, dir: &Path) {
         .update("tasks", shared, fields(json!({"notes": "alice's note"})))
         .expect("edit");
     let alices = store(&alice)
-        .create("tasks", fields(json!({"title": "After the backup (alice)"})))
+        .create(
+            "tasks",
+            fields(json!({"title": "After the backup (alice)"})),
+        )
         .expect("create");
     sync(&alice, "alice").await;
     store(&bob)
@@ -73,9 +87,18 @@ async fn backup_restore_and_converge(db: &str, dir: &Path) {
         .create("tasks", fields(json!({"title": "After the backup (bob)"})))
         .expect("create");
     let doomed = store(&bob)
-        .create("tasks", fields(json!({"title": "Made and deleted after the backup"})))
+        .create(
+            "tasks",
+            fields(json!({"title": "Made and deleted after the backup"})),
+        )
         .expect("create");
     sync(&bob, "bob").await;
+    // An edit from a laptop that never comes back: only the restore's loss.
+    store(&spare)
+        .update("tasks", lost, fields(json!({"status": "done"})))
+        .expect("edit");
+    sync(&spare, "the spare laptop").await;
+    drop(spare);
     store(&bob).delete("tasks", doomed).expect("delete");
     sync(&bob, "bob").await;
     sync(&alice, "alice").await;
@@ -87,7 +110,11 @@ async fn backup_restore_and_converge(db: &str, dir: &Path) {
     server.restart();
     // Bob edits before he next syncs: an unsent edit on top of sent ones.
     store(&bob)
-        .update("tasks", shared, fields(json!({"title": "Shared, renamed by bob"})))
+        .update(
+            "tasks",
+            shared,
+            fields(json!({"title": "Shared, renamed by bob"})),
+        )
         .expect("edit");
 
     for _ in 0..2 {
@@ -112,18 +139,44 @@ async fn backup_restore_and_converge(db: &str, dir: &Path) {
             "priority": 5
         }))
     );
-    assert_eq!(on_server(alices).fields["title"], json!("After the backup (alice)"));
-    assert_eq!(on_server(bobs).fields["title"], json!("After the backup (bob)"));
+    assert_eq!(
+        on_server(alices).fields["title"],
+        json!("After the backup (alice)")
+    );
+    assert_eq!(
+        on_server(bobs).fields["title"],
+        json!("After the backup (bob)")
+    );
     assert!(on_server(doomed).deleted);
+    assert_eq!(
+        on_server(lost).fields.get("status"),
+        None,
+        "the lost laptop's edit is gone"
+    );
     // Each applied once: the shared task's versions are its create, the
     // edit before the backup, and the three after it, once each.
     let history = witness.history("tasks", shared).await.expect("history");
     assert_eq!(history.len(), 5, "{history:#?}");
-    assert_eq!(witness.history("tasks", alices).await.expect("history").len(), 1);
-    assert_eq!(witness.history("tasks", doomed).await.expect("history").len(), 2);
+    assert_eq!(
+        witness
+            .history("tasks", alices)
+            .await
+            .expect("history")
+            .len(),
+        1
+    );
+    assert_eq!(
+        witness
+            .history("tasks", doomed)
+            .await
+            .expect("history")
+            .len(),
+        2
+    );
     for (who, laptop) in [("alice", &alice), ("bob", &bob)] {
         let s = store(laptop);
-        for id in [shared, alices, bobs, doomed] {
+        // The lost laptop's edit too: both held it, both now hold the server's.
+        for id in [shared, alices, bobs, doomed, lost] {
             let mine = s.record("tasks", id).expect("held");
             let theirs = on_server(id);
             assert_eq!(

@@ -71,17 +71,22 @@ fn apply_pulled<F: PulledFields>(
     c: &Connection,
     r: &Record<F>,
     row: Option<(Option<i64>, bool)>,
+    resyncing: bool,
 ) -> Result<bool> {
     let id = r.id.to_string();
     let (base_version, local_changes) = row.unwrap_or((None, false));
-    if !super::records::newer_than_base(
-        c,
-        &r.collection,
-        &id,
-        base_version,
-        r.version,
-        &r.updated_at,
-    )? {
+    // Pulling everything again (after a restore the server's versions may
+    // be below those held here), the server's record is the truth.
+    if !resyncing
+        && !super::records::newer_than_base(
+            c,
+            &r.collection,
+            &id,
+            base_version,
+            r.version,
+            &r.updated_at,
+        )?
+    {
         // Back in my view at a version I hold: a `lost_access` conflict's
         // record is mine to see again, and stays when the conflict is settled.
         if local_changes {
@@ -135,6 +140,7 @@ impl LocalStore {
             // A first pull: nearly every record is new, and inserting one is
             // how to find out, without reading its row first.
             let first_pull = bulk::active(tx)?;
+            let resyncing = super::resync::active(tx)?;
             // Otherwise the local rows of the page, read at once.
             let mut rows = std::collections::HashMap::new();
             let mut collections: Vec<&str> = changes
@@ -172,7 +178,7 @@ impl LocalStore {
                     // Stored before this first pull, or twice in the page: its row as it is now.
                     local_row(tx, &r.collection, &id)?
                 };
-                if apply_pulled(tx, r, row)? {
+                if apply_pulled(tx, r, row, resyncing)? {
                     changed += 1;
                     index.edited(&r.collection, r.id);
                 }
