@@ -9,6 +9,11 @@
 //! - nothing was applied twice: no value appears as a new change twice in a
 //!   record's history.
 //!
+//! Every 500 operations the server forgets every deletion (history
+//! retention): laptops behind pull everything again, edits of forgotten
+//! records become edit/delete conflicts, and restored ones start over at
+//! version 1; tokens only a forgotten record's history held count as sent.
+//!
 //! With row rules: contacts are partitioned by region; dana (two devices)
 //! may write some regions only (and at times hand contacts over to one she
 //! may write but not read), and her grants change at random moments while
@@ -86,6 +91,8 @@ struct Figures {
     lost_resolved: usize,
     /// dana's writes into a region she may write but not read.
     handed_over: usize,
+    /// History compactions that forgot every deletion.
+    compactions: usize,
 }
 
 struct Sim {
@@ -106,6 +113,8 @@ struct Sim {
     dana_drop: Option<&'static str>,
     /// Tokens of lost edits kept by an export (each checked in its file).
     exported: HashSet<String>,
+    /// Tokens that were in the history of a record a compaction forgot.
+    forgotten: HashSet<String>,
     server: std::sync::Arc<TestServer>,
     next_token: u64,
     figures: Figures,
@@ -182,8 +191,49 @@ impl Sim {
         self.figures.rule_changes += 1;
     }
 
+    /// Forgets every deletion (DESIGN.md, "Retention"), as a server with a
+    /// short `tombstone_days` would after a while: laptops whose cursor is
+    /// older pull everything again, edits of forgotten records conflict.
+    async fn compact(&mut self) {
+        for &(collection, id) in &self.ids {
+            let history = match self.server.store.history(collection, id).await {
+                Ok(h) => h,
+                Err(e) => self.fail(format!("history of {collection}/{id}: {e}")),
+            };
+            if history.last().is_some_and(|v| v.deleted) {
+                for v in &history {
+                    for t in v.fields.values().filter_map(Value::as_str) {
+                        self.forgotten.insert(t.to_string());
+                    }
+                }
+            }
+        }
+        let plan = ferry_server::store::compact::CompactPlan {
+            collections: COLLECTIONS
+                .iter()
+                .map(|c| {
+                    let keep = ferry_core::protocol::admin::Retention {
+                        tombstone_days: Some(1),
+                        ..Default::default()
+                    };
+                    (c.to_string(), keep)
+                })
+                .collect(),
+            now: chrono::Utc::now() + chrono::Duration::days(2),
+            window: 200,
+        };
+        if let Err(e) = self.server.store.compact(&plan).await {
+            self.fail(format!("compact: {e}"));
+        }
+        self.figures.compactions += 1;
+    }
+
     async fn step(&mut self, client: usize) {
         self.figures.operations += 1;
+        if self.figures.operations % 500 == 0 {
+            self.compact().await;
+            return;
+        }
         if self.rng.gen_bool(0.015) {
             self.change_rules().await;
             return;
@@ -545,6 +595,7 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
         dana_regions: vec!["north", "east"],
         dana_drop: None,
         exported: HashSet::new(),
+        forgotten: HashSet::new(),
         server: server.clone(),
         next_token: 0,
         figures: Figures::default(),
@@ -678,7 +729,9 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
     let mut missing: Vec<&String> = sim
         .required
         .iter()
-        .filter(|t| !in_history.contains(*t) && !sim.exported.contains(*t))
+        .filter(|t| {
+            !in_history.contains(*t) && !sim.exported.contains(*t) && !sim.forgotten.contains(*t)
+        })
         .collect();
     missing.sort();
     if !missing.is_empty() {
@@ -741,10 +794,11 @@ where
         total.rule_changes += f.rule_changes;
         total.lost_resolved += f.lost_resolved;
         total.handed_over += f.handed_over;
+        total.compactions += f.compactions;
     }
     assert!(
-        total.rule_changes > 0 && total.handed_over > 0,
-        "the run changed rules and handed records over"
+        total.rule_changes > 0 && total.handed_over > 0 && total.compactions > 0,
+        "the run changed rules, handed records over and compacted history"
     );
     println!(
         "{}",
@@ -762,6 +816,7 @@ where
             "rule_changes": total.rule_changes,
             "lost_access_resolved": total.lost_resolved,
             "handed_over": total.handed_over,
+            "compactions": total.compactions,
             "lost": 0,
             "applied_twice": 0,
         })

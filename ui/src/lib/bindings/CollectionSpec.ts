@@ -2,6 +2,7 @@
 import type { FetchFiles } from "./FetchFiles";
 import type { Field } from "./Field";
 import type { Policy } from "./Policy";
+import type { Retention } from "./Retention";
 
 /**
  * A collection as an administrator defines it (`POST /v1/admin/collections`,
@@ -15,4 +16,9 @@ import type { Policy } from "./Policy";
  * assert_eq!(serde_json::to_string(&v).unwrap(), json);
  * ```
  */
-export type CollectionSpec = { name: string, label: string, title_field: string, policy: Policy, fields: Array<Field>, partition_by?: string, fetch_files?: FetchFiles, };
+export type CollectionSpec = { name: string, label: string, title_field: string, policy: Policy, fields: Array<Field>, partition_by?: string, fetch_files?: FetchFiles, 
+/**
+ * How long its records' history is kept (an addition): absent, as it
+ * was (a new collection: everything); `{}` keeps everything.
+ */
+history?: Retention, };
