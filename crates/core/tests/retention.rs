@@ -30,6 +30,11 @@ async fn compact_tasks(server: &TestServer) -> ferry_server::store::compact::Com
 }
 
 async fn bob_offline_across_a_compaction(server: TestServer) {
+    // Enough records that pulling everything again takes several pages.
+    let many = (0..4500)
+        .map(|n| fields(json!({"title": format!("Task {n}")})))
+        .collect();
+    server.seed("alice", "tasks", many).await;
     let alice = Client::login(&server, "alice").await;
     let bob = Client::login(&server, "bob").await;
     let task = |title: &str| fields(json!({"title": title, "status": "todo"}));

@@ -93,6 +93,8 @@ struct Figures {
     handed_over: usize,
     /// History compactions that forgot every deletion.
     compactions: usize,
+    /// Deleted records they forgot.
+    forgotten: u64,
 }
 
 struct Sim {
@@ -222,8 +224,9 @@ impl Sim {
             now: chrono::Utc::now() + chrono::Duration::days(2),
             window: 200,
         };
-        if let Err(e) = self.server.store.compact(&plan).await {
-            self.fail(format!("compact: {e}"));
+        match self.server.store.compact(&plan).await {
+            Ok(r) => self.figures.forgotten += r.records_forgotten,
+            Err(e) => self.fail(format!("compact: {e}")),
         }
         self.figures.compactions += 1;
     }
@@ -718,7 +721,9 @@ async fn run(server: TestServer, seed: u64, operations: usize) -> Figures {
                     ))
                 }
                 (_, Ok(l)) if !l.deleted => sim.fail(format!(
-                    "client {c} still shows {collection}/{id}, which the server does not have alive or its user may not read: {l:#?}"
+                    "client {c} still shows {collection}/{id}, which the server does not have alive or its user may not read: {l:#?}\nits history: {:#?}\ndana reads {:?}",
+                    history.iter().map(|v| (v.version, v.deleted, v.fields.get("region").cloned(), v.updated_by.clone())).collect::<Vec<_>>(),
+                    sim.dana_regions
                 )),
                 (_, Ok(_) | Err(Error::UnknownRecord { .. })) => {}
                 (_, Err(e)) => sim.fail(format!("client {c}: read {collection}/{id}: {e}")),
@@ -795,9 +800,10 @@ where
         total.lost_resolved += f.lost_resolved;
         total.handed_over += f.handed_over;
         total.compactions += f.compactions;
+        total.forgotten += f.forgotten;
     }
     assert!(
-        total.rule_changes > 0 && total.handed_over > 0 && total.compactions > 0,
+        total.rule_changes > 0 && total.handed_over > 0 && total.forgotten > 0,
         "the run changed rules, handed records over and compacted history"
     );
     println!(
@@ -817,6 +823,7 @@ where
             "lost_access_resolved": total.lost_resolved,
             "handed_over": total.handed_over,
             "compactions": total.compactions,
+            "forgotten": total.forgotten,
             "lost": 0,
             "applied_twice": 0,
         })

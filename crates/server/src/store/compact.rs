@@ -97,6 +97,20 @@ fn stamp_days_before(now: DateTime<Utc>, days: u32) -> String {
 /// The meta key of the horizon.
 pub const HORIZON_KEY: &str = "compacted_seq";
 
+/// Whether a pull from `since` (within `walk`) may have missed a deletion
+/// compaction forgot, with the horizon at `horizon`. A cursor has seen
+/// every change up to it, so any forgotten deletion after it was missed. A
+/// walk from the start holds only what its pages brought: a deletion
+/// written before the walk began reached it as the record's row or not at
+/// all, so only one written after it began can have been missed.
+pub fn expired(since: super::Cursor, walk: Option<super::Walk>, horizon: i64) -> bool {
+    let seen = match walk {
+        Some(w) if w.start == 0 => w.began.max(since.0),
+        _ => since.0,
+    };
+    since.0 > 0 && seen < horizon
+}
+
 /// The message of a 410 `cursor_expired`.
 pub fn expired_message(horizon: i64) -> String {
     format!(
@@ -107,6 +121,28 @@ pub fn expired_message(horizon: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Cursor, Walk};
+
+    #[test]
+    fn a_walk_from_the_start_expires_only_past_where_it_began() {
+        assert!(!expired(Cursor(0), None, 500), "from the start");
+        assert!(expired(Cursor(100), None, 500));
+        assert!(!expired(Cursor(500), None, 500));
+        let fresh = |began| Some(Walk { start: 0, began });
+        // Its first page ended at 100; the deletions forgotten were older than the walk.
+        assert!(!expired(Cursor(100), fresh(900), 500));
+        // One written after it began was forgotten meanwhile.
+        assert!(expired(Cursor(100), fresh(400), 500));
+        // A walk from an earlier cursor held the records before it.
+        assert!(expired(
+            Cursor(100),
+            Some(Walk {
+                start: 50,
+                began: 900
+            }),
+            500
+        ));
+    }
 
     #[test]
     fn cutoffs_are_stamps_that_order_as_text() {

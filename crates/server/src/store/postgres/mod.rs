@@ -667,7 +667,7 @@ impl Store for PgStore {
         // Read after the page: a deletion the page missed because it was
         // compacted away had raised the horizon before the page was read.
         let horizon = compact::horizon(&client).await?;
-        if since.0 > 0 && since.0 < horizon {
+        if super::compact::expired(since, reader.walk, horizon) {
             return Err(StoreError::CursorExpired(horizon));
         }
         Ok(page)

@@ -661,7 +661,7 @@ impl Store for SqliteStore {
                 // Read after the page, in its snapshot: a deletion the page
                 // missed because it was compacted away raised the horizon.
                 let horizon = compact::horizon(c)?;
-                if since.0 > 0 && since.0 < horizon {
+                if super::compact::expired(since, reader.walk, horizon) {
                     return Err(StoreError::CursorExpired(horizon));
                 }
                 Ok(page)
