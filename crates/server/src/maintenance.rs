@@ -36,7 +36,6 @@ pub fn spawn_compaction(state: &crate::AppState, every: Duration) {
                 Ok(r) => tracing::info!(
                     versions = r.versions_removed,
                     records = r.records_forgotten,
-                    feed = r.feed_entries_removed,
                     horizon = r.horizon,
                     "compacted history"
                 ),

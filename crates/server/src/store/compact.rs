@@ -44,8 +44,6 @@ pub struct CompactReport {
     pub versions_removed: u64,
     /// Deleted records forgotten entirely.
     pub records_forgotten: u64,
-    /// Entries of users' change feeds no pull can reach any more.
-    pub feed_entries_removed: u64,
     /// No cursor below this is good any more (0: every cursor is).
     pub horizon: i64,
 }
@@ -54,7 +52,6 @@ impl CompactReport {
     pub fn add(&mut self, other: CompactReport) {
         self.versions_removed += other.versions_removed;
         self.records_forgotten += other.records_forgotten;
-        self.feed_entries_removed += other.feed_entries_removed;
         self.horizon = self.horizon.max(other.horizon);
     }
 }

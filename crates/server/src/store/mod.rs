@@ -896,9 +896,6 @@ pub trait Store: Send + Sync + 'static {
         lo: i64,
         hi: i64,
     ) -> Result<compact::CompactReport, StoreError>;
-    /// Removes users' change-feed entries at or below `horizon`: no pull
-    /// reads them any more. Returns how many.
-    async fn forget_feed(&self, horizon: i64) -> Result<u64, StoreError>;
     /// Applies `plan`: every collection's retention, window by window.
     async fn compact(
         &self,
@@ -921,9 +918,6 @@ pub trait Store: Send + Sync + 'static {
             }
         }
         report.horizon = report.horizon.max(self.horizon().await?);
-        if report.horizon > 0 {
-            report.feed_entries_removed = self.forget_feed(report.horizon).await?;
-        }
         Ok(report)
     }
 

@@ -334,11 +334,6 @@ impl Store for TimedStore {
             .await
     }
 
-    async fn forget_feed(&self, horizon: i64) -> Result<u64, StoreError> {
-        self.timed("forget_feed", self.inner.forget_feed(horizon))
-            .await
-    }
-
     async fn collection_sizes(&self) -> Result<Vec<CollectionSize>, StoreError> {
         self.timed("collection_sizes", self.inner.collection_sizes())
             .await

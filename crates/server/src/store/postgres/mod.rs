@@ -808,14 +808,6 @@ impl Store for PgStore {
         Ok(report)
     }
 
-    async fn forget_feed(&self, horizon: i64) -> Result<u64, StoreError> {
-        self.client()
-            .await?
-            .execute("DELETE FROM user_feed WHERE seq <= $1", &[&horizon])
-            .await
-            .map_err(pg_err)
-    }
-
     async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {
         let client = self.client().await?;
         let row = client

@@ -784,15 +784,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn forget_feed(&self, horizon: i64) -> Result<u64, StoreError> {
-        self.write(move |tx| {
-            tx.execute("DELETE FROM user_feed WHERE seq <= ?1", [horizon])
-                .map(|n| n as u64)
-                .map_err(db_err)
-        })
-        .await
-    }
-
     async fn latest_stamp(&self) -> Result<Option<Hlc>, StoreError> {
         self.read(|c| {
             let s: Option<String> = c
