@@ -24,6 +24,7 @@ pub async fn compact(store: &DynStore) -> Result<CompactReport, StoreError> {
 /// until the server shuts down. A failure is logged and tried again next time.
 pub fn spawn_compaction(state: &crate::AppState, every: Duration) {
     let store = state.store.clone();
+    let metrics = state.metrics.clone();
     let mut stopping = state.shutdown.clone();
     tokio::spawn(async move {
         loop {
@@ -31,7 +32,11 @@ pub fn spawn_compaction(state: &crate::AppState, every: Duration) {
                 _ = tokio::time::sleep(every) => {}
                 _ = stopping.wait_for(|s| *s) => return,
             }
-            match compact(&store).await {
+            let done = compact(&store).await;
+            if let Ok(r) = &done {
+                metrics.compacted(r);
+            }
+            match done {
                 Ok(r) if r == CompactReport::default() => {}
                 Ok(r) => tracing::info!(
                     versions = r.versions_removed,

@@ -83,6 +83,9 @@ pub struct Metrics {
     login_failures: Family<ReasonLabels, Counter>,
     records: Family<CollectionLabels, Gauge>,
     history_rows: Family<CollectionLabels, Gauge>,
+    compacted_versions: Counter,
+    forgotten_records: Counter,
+    horizon: Gauge,
     /// Pushes of the last minutes, for the console's health page.
     recent_pushes: std::sync::Mutex<std::collections::VecDeque<PushMinute>>,
 }
@@ -178,8 +181,29 @@ impl Metrics {
             "Stored history rows per collection (sampled)",
             history_rows.clone(),
         );
+        let compacted_versions = Counter::default();
+        registry.register(
+            "compacted_versions",
+            "Old versions history compaction removed (this process's compactions)",
+            compacted_versions.clone(),
+        );
+        let forgotten_records = Counter::default();
+        registry.register(
+            "forgotten_records",
+            "Deleted records history compaction forgot (this process's compactions)",
+            forgotten_records.clone(),
+        );
+        let horizon = Gauge::default();
+        registry.register(
+            "history_horizon",
+            "Change position below which a pull answers 410 cursor_expired, as of this process's last compaction",
+            horizon.clone(),
+        );
         Self {
             registry,
+            compacted_versions,
+            forgotten_records,
+            horizon,
             http_requests,
             push_duration,
             pull_duration,
@@ -286,6 +310,13 @@ impl Metrics {
         self.mutations
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    /// Counts what a compaction did.
+    pub fn compacted(&self, report: &crate::store::compact::CompactReport) {
+        self.compacted_versions.inc_by(report.versions_removed);
+        self.forgotten_records.inc_by(report.records_forgotten);
+        self.horizon.set(report.horizon);
     }
 
     pub fn login_failed(&self, reason: &'static str) {
@@ -540,7 +571,15 @@ mod tests {
         assert!(value("ferry_login_failures_total", ("reason", "bad_credentials")).is_some());
         assert!(value("ferry_http_requests_total", ("route", "/v1/push")).is_some());
         drop(open);
+        metrics.compacted(&crate::store::compact::CompactReport {
+            versions_removed: 12,
+            records_forgotten: 3,
+            horizon: 812,
+        });
         let text = metrics.encode().expect("encodes");
         assert!(text.contains("ferry_event_streams_open 0"), "{text}");
+        assert!(text.contains("ferry_compacted_versions_total 12"), "{text}");
+        assert!(text.contains("ferry_forgotten_records_total 3"), "{text}");
+        assert!(text.contains("ferry_history_horizon 812"), "{text}");
     }
 }
