@@ -1,8 +1,8 @@
 // Editing collection definitions: what the server accepts (checked in the
 // forms before anything is sent), what an edit changes, and which
 // migrations a field allows. The server has the last word on each.
-import type { CollectionSpec, Field, FieldMigration, FieldType, Policy } from './types';
-import { count } from './format';
+import type { CollectionSpec, Field, FieldMigration, FieldType, Policy, Retention } from './types';
+import { count, plural } from './format';
 
 export const TYPE_WORDS: Record<FieldType, string> = {
   text: 'Text',
@@ -37,6 +37,31 @@ export function nameProblem(name: string, what: 'collection' | 'field', taken: r
 }
 
 /** Why `label` cannot be a label, or null. */
+/** The three limits of a collection's history, as the console names them. */
+export const RETENTION_KEYS = ['versions', 'days', 'tombstone_days'] as const;
+export type RetentionKey = (typeof RETENTION_KEYS)[number];
+
+/** Why a limit typed for history is not one; blank (keep everything) is. */
+export function retentionProblem(text: string): string | null {
+  const t = text.trim();
+  if (t === '') return null;
+  if (!/^[0-9]+$/.test(t)) return 'Enter a whole number, or leave it empty.';
+  const n = Number(t);
+  return n >= 1 && n <= 36500 ? null : 'Enter a number from 1 to 36500.';
+}
+
+/** How much history a collection keeps, in words. */
+export function retentionWords(h: Retention | undefined): string {
+  const parts: string[] = [];
+  if (h?.versions) parts.push(`the latest ${plural(h.versions, 'version')} of each record`);
+  if (h?.days) parts.push(`${parts.length ? 'and ' : ''}versions younger than ${plural(h.days, 'day')}`);
+  const tombstones = h?.tombstone_days ?? h?.days;
+  const kept = parts.length ? `Keeps ${parts.join(' ')}` : 'Keeps every version';
+  return tombstones
+    ? `${kept}; deleted records are forgotten ${plural(tombstones, 'day')} after deletion`
+    : `${kept}; deleted records are kept`;
+}
+
 export function labelProblem(label: string): string | null {
   return label.trim() === '' ? 'Enter a label.' : null;
 }
@@ -91,6 +116,9 @@ export function editSummary(old: CollectionSpec, next: CollectionSpec): string[]
   const out: string[] = [];
   if (old.label !== next.label) out.push(`Label: ${quote(old.label)} → ${quote(next.label)}`);
   if (old.policy !== next.policy) out.push(`Edits of the same field: ${POLICY_WORDS[next.policy]}`);
+  if (JSON.stringify(old.history ?? {}) !== JSON.stringify(next.history ?? {})) {
+    out.push(`History: ${retentionWords(next.history).toLowerCase()}`);
+  }
   if (old.title_field !== next.title_field) {
     const f = next.fields.find((f) => f.name === next.title_field);
     out.push(`Title: ${f?.label ?? next.title_field}`);

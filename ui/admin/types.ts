@@ -30,6 +30,7 @@ export type { Policy } from '../src/lib/bindings/Policy';
 export type { PushMinute } from '../src/lib/bindings/PushMinute';
 export type { RecordChange } from '../src/lib/bindings/RecordChange';
 export type { RecordChangesPage } from '../src/lib/bindings/RecordChangesPage';
+export type { Retention } from '../src/lib/bindings/Retention';
 export type { RevokeDevice } from '../src/lib/bindings/RevokeDevice';
 export type { Role } from '../src/lib/bindings/Role';
 export type { ServerRecord } from '../src/lib/bindings/ServerRecord';

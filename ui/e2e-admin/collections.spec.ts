@@ -123,6 +123,42 @@ test.describe('collections, step by step', () => {
     await expect(row(page, 'tasks', 'due').getByLabel('Label of due')).toHaveValue('Due by');
   });
 
+  test('how much history tasks keep: checked inline, said in words, saved and kept', async ({ page }) => {
+    await signIn(page);
+    await open(page, 'collections', 'Collections');
+    const tasks = section(page, 'tasks');
+    const words = tasks.getByTestId('history-words');
+    await expect(words).toContainText('Keeps every version; deleted records are kept');
+    const forget = tasks.getByLabel('Forget deleted records after (days)');
+    await forget.fill('ninety');
+    await expect(forget).toHaveAttribute('aria-invalid', 'true');
+    await expect(tasks.getByText('Enter a whole number, or leave it empty.')).toBeVisible();
+    await expect(tasks.getByTestId('save-collection')).toBeDisabled();
+    await forget.fill('90');
+    await tasks.getByLabel('Latest versions of each record').fill('20');
+    await expect(words).toContainText('Keeps the latest 20 versions of each record; deleted records are forgotten 90 days after deletion');
+    await expect(tasks.getByTestId('edit-summary')).toContainText('History: keeps the latest 20 versions');
+    await expectAccessible(page, 'collections history');
+    await tasks.getByTestId('history-words').scrollIntoViewIfNeeded();
+    await screenshot(page, 'collections-history');
+    await tasks.getByTestId('save-collection').click();
+    await expect(tasks.getByTestId('save-collection')).toBeDisabled();
+    const res = await page.request.get('/v1/admin/collections', { headers: CSRF });
+    const spec = ((await res.json()) as { collections: { name: string; history?: unknown }[] }).collections.find((c) => c.name === 'tasks');
+    expect(spec?.history).toEqual({ versions: 20, tombstone_days: 90 });
+    await page.reload();
+    await expect(section(page, 'tasks').getByLabel('Forget deleted records after (days)')).toHaveValue('90');
+    // Back to everything: the limits emptied.
+    await section(page, 'tasks').getByLabel('Forget deleted records after (days)').fill('');
+    await section(page, 'tasks').getByLabel('Latest versions of each record').fill('');
+    await expect(section(page, 'tasks').getByTestId('history-words')).toContainText('Keeps every version');
+    await section(page, 'tasks').getByTestId('save-collection').click();
+    await expect(section(page, 'tasks').getByTestId('save-collection')).toBeDisabled();
+    const after = await page.request.get('/v1/admin/collections', { headers: CSRF });
+    const kept = ((await after.json()) as { collections: { name: string; history?: unknown }[] }).collections.find((c) => c.name === 'tasks');
+    expect(kept?.history ?? {}).toEqual({});
+  });
+
   test('(b) making Due required is blocked, with the records in the way counted, before anything is sent', async ({ page }) => {
     await signIn(page);
     const due = await usage(page, 'tasks', 'due');
