@@ -233,7 +233,7 @@ impl Sim {
 
     async fn step(&mut self, client: usize) {
         self.figures.operations += 1;
-        if self.figures.operations % 500 == 0 {
+        if self.figures.operations.is_multiple_of(500) {
             self.compact().await;
             return;
         }
