@@ -7,7 +7,7 @@ CARGO ?= cargo
 # The PostgreSQL server of the store tests; `make pg` makes it answer.
 export FERRY_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo demo-two demo-server test deps pg moto ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load bench-rows bench-files bench-encryption
+.PHONY: demo demo-two demo-server test deps pg moto ui app test-rust test-ui test-hostile soak lint openapi bindings bench bench-load bench-scale bench-rows bench-files bench-encryption
 
 deps:
 	@scripts/install-deps.sh
@@ -113,6 +113,22 @@ bench:
 bench-load: pg
 	$(CARGO) build --release -p ferry-server -p ferry-bench
 	"$(CARGO_TARGET_DIR)/release/ferry-bench" load
+
+# A million records: 1000 clients holding event streams (50 pushing and pulling) against SQLite,
+# PostgreSQL and two processes on PostgreSQL, and the initial pull of every record into a new
+# profile (about 10 min); then the desktop app over a million records (scripts/desktop-perf.py,
+# about as long again). About 10 GB of disk at the peak (SCALE_DIR=/dev/shm puts the databases
+# in memory). Try it small first: SCALE_ARGS="--records 20000 --clients 100 --active 10 --secs 10".
+SCALE_DIR ?= $(TMPDIR)
+bench-scale: pg
+	$(CARGO) build --release -p ferry-server -p ferry-bench
+	ulimit -n $$(ulimit -Hn) && "$(CARGO_TARGET_DIR)/release/ferry-bench" scale $(if $(SCALE_DIR),--dir "$(SCALE_DIR)") $(SCALE_ARGS) \
+		| scripts/bench-tables.py add docs/bench/scale.json
+	scripts/bench-tables.py write
+	$(MAKE) ui
+	$(CARGO) build --release -p ferry-server -p ferry-cli -p ferry-desktop
+	TMPDIR="$(or $(SCALE_DIR),/tmp)" scripts/desktop-perf.py --records 1000000 --bin-dir "$(CARGO_TARGET_DIR)/release" \
+		| tee docs/bench/scale-desktop.json
 
 # Attached files: 200 x 1 MB and 200 MB sent and fetched by the ferry client, against cp (about a minute).
 bench-files:

@@ -240,8 +240,88 @@ def index_use(text, run):
     return pattern.sub(lambda _: f"{start}\n{block}\n{end}", text)
 
 
+# The scale suite's figures, one column per setup of its latest run:
+# (label, JSON path under results.SETUP, unit, digits, target text).
+SCALE_SETUPS = (("sqlite", "SQLite, 1 process"), ("postgres", "PostgreSQL, 1 process"), ("postgres2", "PostgreSQL, 2 processes"))
+SCALE_ROWS = [
+    ("seeding (straight into the store, 2,000 per push)", "seed_records_per_s", " records/s", 0, ""),
+    ("event streams open", "streams_open", "", 0, "every client"),
+    ("push of 10 records, p50", "push_p50_ms", " ms", 1, ""),
+    ("push of 10 records, p99", "push_p99_ms", " ms", 1, ""),
+    ("pull page after an event, p50", "pull_page_p50_ms", " ms", 1, ""),
+    ("pull page after an event, p99", "pull_page_p99_ms", " ms", 1, ""),
+    ("catch-up page of 2,000 from anywhere in the records, p99", "catch_up_page_p99_ms", " ms", 1, ""),
+    ("event delivery (push sent → another client's event), p50", "event_delivery_p50_ms", " ms", 0, ""),
+    ("event delivery, p99", "event_delivery_p99_ms", " ms", 0, ""),
+    ("pushes not told to some client before the end", "undelivered", "", 0, "0"),
+    ("errors", "errors", "", 0, "0"),
+    ("server RSS at the end (sum over processes)", "server_rss_mb", " MB", 0, ""),
+    ("server peak RSS (sum over processes)", "server_peak_rss_mb", " MB", 0, ""),
+    ("database size", "database_mb", " MB", 0, ""),
+    ("initial pull of every record into a new profile", "initial_pull.seconds", " s", 1, ""),
+    ("… rate", "initial_pull.records_per_s", " records/s", 0, ""),
+    ("… client peak memory during the pull", "initial_pull.peak_rss_mb", " MB", 0, "< 400 MB"),
+    ("… profile on disk (encrypted)", "initial_pull.profile_mb", " MB", 0, ""),
+]
+
+
+def scale(text):
+    """The latest scale run, one column per setup, in docs/performance.md;
+    its short form between the scale-summary markers (here or in README)."""
+    path = BENCH / "scale.json"
+    start, end = "<!-- bench:scale -->", "<!-- /bench:scale -->"
+    if not path.exists():
+        return text
+    run = json.loads(path.read_text())[-1]
+    setups = [(k, name) for k, name in SCALE_SETUPS if get(run, f"results.{k}") is not None]
+    if start not in text:
+        return scale_summary(text, run, setups)
+    lines = [
+        "| figure | " + " | ".join(name for _, name in setups) + " | target |",
+        "|" + "---|" * (len(setups) + 2),
+    ]
+    for label, path_, unit, digits, target in SCALE_ROWS:
+        cells = [number(get(run, f"results.{k}.{path_}"), unit, digits) for k, _ in setups]
+        if all(c == "–" for c in cells):
+            continue
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
+    lines.append("")
+    lines.append(
+        f"Produced by `scripts/bench-tables.py` from `docs/bench/scale.json` ({run.get('records', 0):,} records of "
+        f"{run.get('avg_record_bytes')} bytes on average, {run.get('clients', 0):,} clients of which "
+        f"{run.get('active_clients')} active, {run.get('seconds')} s per setup, {run.get('date')}"
+        + (f"; {run['label']}" if run.get("label") else "") + ")."
+    )
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: start + "\n" + "\n".join(lines) + "\n" + end, text)
+    return scale_summary(text, run, setups)
+
+
+def scale_summary(text, run, setups):
+    start, end = "<!-- bench:scale-summary -->", "<!-- /bench:scale-summary -->"
+    if start not in text:
+        return text
+    f = lambda k, p, u=" ms", d=0: number(get(run, f"results.{k}.{p}"), u, d)
+    lines = [
+        f"| {run.get('records', 0):,} records, {run.get('clients', 0):,} clients ({run.get('active_clients')} active) | push p99 | pull page p99 | event delivery p99 | errors | server RSS | initial pull (client peak memory) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for k, name in setups:
+        pull = "–"
+        if get(run, f"results.{k}.initial_pull.seconds") is not None:
+            pull = f"{f(k, 'initial_pull.seconds', ' s', 0)} ({f(k, 'initial_pull.peak_rss_mb', ' MB')})"
+        lines.append(
+            f"| {name} | {f(k, 'push_p99_ms')} | {f(k, 'pull_page_p99_ms')} | {f(k, 'event_delivery_p99_ms')} "
+            f"| {f(k, 'errors', '')} | {f(k, 'server_rss_mb', ' MB')} | {pull} |"
+        )
+    lines.append("")
+    lines.append(f"`make bench-scale`, {run.get('date')}; details in docs/performance.md, \"A million records\".")
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    return pattern.sub(lambda _: start + "\n" + "\n".join(lines) + "\n" + end, text)
+
+
 def render(text):
-    text = plans(text)
+    text = scale(plans(text))
     for suite in ROWS:
         path = BENCH / f"{suite}.json"
         if not path.exists():
@@ -270,7 +350,7 @@ def main():
     text = DOC.read_text()
     new = render(text)
     readme = README.read_text()
-    new_readme = summary(readme)
+    new_readme = scale(summary(readme))
     if cmd == "check":
         if new != text or new_readme != readme:
             sys.exit("docs/performance.md or README.md: bench figures differ from docs/bench/*.json; run scripts/bench-tables.py write")

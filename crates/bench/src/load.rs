@@ -75,7 +75,7 @@ fn server_binary() -> anyhow::Result<std::path::PathBuf> {
     Ok(bin)
 }
 
-fn pg_server_url() -> String {
+pub(crate) fn pg_server_url() -> String {
     std::env::var("FERRY_BENCH_PG_URL")
         .or_else(|_| std::env::var("FERRY_TEST_PG_URL"))
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
@@ -184,21 +184,28 @@ async fn seed(url: &str, clients: usize) -> anyhow::Result<Vec<String>> {
     Ok(tokens)
 }
 
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl ServerProcess {
     fn start(bin: &std::path::Path, url: &str) -> anyhow::Result<ServerProcess> {
-        let mut child = Command::new(bin)
-            .args(["--db", url, "serve", "--listen", "127.0.0.1:0"])
+        let mut command = Command::new(bin);
+        command.args(["--db", url, "serve", "--listen", "127.0.0.1:0"]);
+        ServerProcess::spawn(command)
+    }
+
+    /// Runs `command`, a server that prints `ferry-server listening on
+    /// URL` first, as `ferry-server serve` does.
+    pub(crate) fn spawn(mut command: Command) -> anyhow::Result<ServerProcess> {
+        let mut child = command
             .env("FERRY_LOG", "ferry_server=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .with_context(|| format!("start {}", bin.display()))?;
+            .with_context(|| format!("start {:?}", command.get_program()))?;
         let stdout = child.stdout.take().context("stdout")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
@@ -210,7 +217,7 @@ impl ServerProcess {
         Ok(ServerProcess { child, base })
     }
 
-    fn memory_kb(&self, key: &str) -> Option<u64> {
+    pub(crate) fn memory_kb(&self, key: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         status
             .lines()

@@ -4,6 +4,7 @@
 //! `cargo run --release -p ferry-bench -- server|client|everyday [--records N]`
 //! `cargo run --release -p ferry-bench -- load` (see load.rs)
 //! `cargo run --release -p ferry-bench -- rows` (see rows.rs)
+//! `cargo run --release -p ferry-bench -- scale` (see scale.rs)
 
 mod client;
 mod dataset;
@@ -13,6 +14,7 @@ mod files;
 mod harness;
 mod load;
 mod rows;
+mod scale;
 mod server;
 
 use std::process::ExitCode;
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Some("everyday") => everyday::run(records),
         Some("load") => load::run(&args[1..]),
         Some("files") => files::run(),
+        Some("scale" | "scale-pull-child" | "scale-server-child") => scale::run(&args),
         Some("rows") => {
             let values = args
                 .iter()
@@ -67,7 +70,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: ferry-bench server|client|encryption|everyday [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]\n       ferry-bench rows [--records 1000000] [--values 100]   (PostgreSQL too when FERRY_TEST_PG_URL is set)\n       ferry-bench files   (needs the ferry binary beside it)"
+                "usage: ferry-bench server|client|encryption|everyday [--records N]\n       ferry-bench load [--clients 200] [--secs 60] [--pace 10] [--only a|b|c]\n       ferry-bench rows [--records 1000000] [--values 100]   (PostgreSQL too when FERRY_TEST_PG_URL is set)\n       ferry-bench files   (needs the ferry binary beside it)\n       ferry-bench scale [--records 1000000] [--clients 1000] [--active 50] [--secs 60] [--pace 10] [--only sqlite|postgres|postgres2] [--no-pull] [--dir DIR]"
             );
             return ExitCode::from(2);
         }
