@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use ferry_core::store::PullTimings;
 use ferry_core::{LocalStore, Profile, Query, SortOrder, SyncEngine};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -56,7 +57,7 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
     // rows take turns, PULL_ROUNDS times: the best of each is compared, so a
     // burst of load from another process on this shared machine skews
     // neither. The first pull also gives the process's peak memory.
-    let (mut pulls, mut raws) = (Vec::new(), Vec::new());
+    let (mut pulls, mut raws, mut breakdowns) = (Vec::new(), Vec::new(), Vec::new());
     let (mut rss_before, mut peak, mut peak_reset, mut first) = (None, None, false, None);
     let mut other = None;
     for round in 0..PULL_ROUNDS {
@@ -68,6 +69,7 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
         let start = Instant::now();
         let report = engine.sync().await?;
         pulls.push(start.elapsed().as_secs_f64());
+        breakdowns.push(engine.profile().store().take_pull_timings());
         if round == 0 {
             peak = memory("VmHWM");
         }
@@ -88,6 +90,11 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
     let engine = first.context("no pull")?;
     let store = engine.profile().store().clone();
     let pull_secs = pulls.iter().copied().fold(f64::INFINITY, f64::min);
+    let best = pulls
+        .iter()
+        .position(|s| *s == pull_secs)
+        .and_then(|i| breakdowns.get(i).copied())
+        .unwrap_or_default();
     let raw = raws.iter().copied().fold(0.0, f64::max);
 
     let mut noop = Vec::with_capacity(SAMPLES);
@@ -124,9 +131,11 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
     // The daily pull: another profile holding every record pulls the
     // records just edited.
     let other = other.context("no second profile")?;
+    other.profile().store().take_pull_timings();
     let start = Instant::now();
     let report = other.sync().await?;
     let daily_secs = start.elapsed().as_secs_f64();
+    let daily_breakdown = other.profile().store().take_pull_timings();
     // An edit that set what was already there makes no new version.
     let daily_records = report.pulled;
     if daily_records < EDITS * 9 / 10 {
@@ -167,6 +176,7 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
                     .collect::<Vec<_>>(),
             },
             "slowdown_vs_raw": ratio(raw, pull),
+            "breakdown": breakdown(pull_secs, &best),
             "peak_rss_mb": peak_mb,
             "rss_before_mb": rss_before.map(|kb| (kb as f64 / 1024.0).round()),
             "peak_rss_measured": if peak_reset {
@@ -185,6 +195,7 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
             "records": daily_records,
             "seconds": (daily_secs * 1000.0).round() / 1000.0,
             "cost_per_record_vs_initial_pull": daily_cost,
+            "breakdown": breakdown(daily_secs, &daily_breakdown),
             "what": "one sync of a profile holding every record, bringing the records another profile just edited",
         },
         "noop_sync_ms": { "median": noop_median, "p99": noop_p99, "runs": SAMPLES },
@@ -227,6 +238,22 @@ async fn run_async(n: usize) -> anyhow::Result<Value> {
             "search_p99_under_20_ms": search_p99 < 20.0,
         }
     }))
+}
+
+/// Where a pull's `secs` went, from the store's timings: writing the
+/// pages, the search index, the sort keys, and the rest, receiving (what
+/// the writes did not hide of the wait for the server's pages).
+fn breakdown(secs: f64, t: &PullTimings) -> Value {
+    let s = |d: Duration| (d.as_secs_f64() * 1000.0).round() / 1000.0;
+    let stored = t.write + t.search_index + t.sort_index;
+    json!({
+        "receive_s": s(Duration::from_secs_f64(secs).saturating_sub(stored)),
+        "write_s": s(t.write),
+        "search_index_s": s(t.search_index),
+        "sort_index_s": s(t.sort_index),
+        "pages": t.pages,
+        "what": "seconds of the pull: receive is the time not spent storing (waiting for the server's pages while none was being written, the schema, the cursor); write stores the pages (commits included); search_index and sort_index keep those indexes (for a first pull, built once at its end)",
+    })
 }
 
 /// A profile of its own, logged in, that never touches the OS keyring.

@@ -8,12 +8,14 @@
 
 use std::path::Path;
 use std::sync::mpsc::SyncSender;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::schema::{
-    SortKeys, collections_in, missing_sort_keys, sort_table, sort_value, sync_sort_keys,
+    SortKeys, collections_in, missing_sort_keys, names_in, safe_name, sort_column, sort_table,
+    sort_value, sync_sort_keys,
 };
 use super::{LocalStore, get_setting, set_setting};
 use crate::encryption::DbKey;
@@ -39,55 +41,123 @@ const FTS_TRIGGERS: &str = "
         INSERT INTO records_fts(rowid, body) VALUES (new.rid, ferry_text(json(new.fields)));
     END;";
 
-/// Keeps the search index of many records edited in one transaction (a
-/// bulk edit, or a page of a pull into a snapshot holding them). The
-/// update trigger makes each record's write a statement transaction, and
-/// the search index writes its pending terms to disk at every one: for
-/// 10,000 records most of the time. So the trigger is set aside, and the
-/// records edited are indexed at the end with plain statements, whose
+/// Keeps the search and sort indexes of many records written in one
+/// transaction (a bulk edit, or a page of a pull into a snapshot holding
+/// them). The triggers that keep them fire once per record: the search
+/// index's makes each record's write a statement transaction, at every one
+/// of which the search index writes its pending terms to disk, and each
+/// sort key has a trigger of its own. So they are set aside, and the
+/// records written are indexed at the end with plain statements, whose
 /// terms are written once, at commit.
 pub(crate) struct ManyEdits {
-    /// None: the trigger keeps the index (few records), or a bulk load is
+    /// None: the triggers keep the indexes (few records), or a bulk load is
     /// under way, whose end indexes everything.
-    edited: Option<Vec<(String, uuid::Uuid)>>,
+    aside: Option<Aside>,
+}
+
+#[derive(Default)]
+struct Aside {
+    /// The statements that made the triggers set aside, to put them back.
+    triggers: Vec<String>,
+    /// Records whose local value changed: by id (an edit), by row id (a pull).
+    by_id: Vec<(String, uuid::Uuid)>,
+    edited: Vec<i64>,
+    /// Records inserted, not in the search index yet (a pull sets aside the
+    /// insert trigger too).
+    inserted: Vec<i64>,
+}
+
+/// Where [`ManyEdits::finish`] spent its time.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IndexTimes {
+    pub search: Duration,
+    pub sort: Duration,
 }
 
 impl ManyEdits {
-    /// Below this many records the trigger is cheaper than a schema change.
+    /// Below this many records the triggers are cheaper than a schema change.
     const FROM: usize = 50;
 
+    /// For an edit of `records` records, which never inserts one.
     pub(crate) fn begin(tx: &Connection, records: usize) -> Result<ManyEdits> {
+        Self::set_aside(tx, records, false)
+    }
+
+    /// For a pulled page of `records` records: each one it inserts must be
+    /// given to [`Self::inserted_row`].
+    pub(crate) fn begin_page(tx: &Connection, records: usize) -> Result<ManyEdits> {
+        Self::set_aside(tx, records, true)
+    }
+
+    fn set_aside(tx: &Connection, records: usize, inserts: bool) -> Result<ManyEdits> {
         if records < Self::FROM || active(tx)? {
-            return Ok(ManyEdits { edited: None });
+            return Ok(ManyEdits { aside: None });
         }
-        tx.execute_batch("DROP TRIGGER IF EXISTS records_fts_update")?;
-        Ok(ManyEdits {
-            edited: Some(Vec::new()),
-        })
+        // The search index's update trigger (and insert trigger), and the
+        // sort keys' update triggers; the others write once per record
+        // inserted or deleted, which a page seldom holds.
+        let triggers: Vec<(String, String)> = tx
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'records'
+                 AND (name = 'records_fts_update' OR (name = 'records_fts_insert' AND ?1)
+                      OR (substr(name, 1, 5) = 'sort:' AND sql LIKE '% AFTER UPDATE %'))",
+            )?
+            .query_map([inserts], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        search_index_purges_late(tx)?;
+        let mut aside = Aside::default();
+        for (name, sql) in triggers {
+            tx.execute_batch(&format!("DROP TRIGGER \"{}\"", name.replace('"', "\"\"")))?;
+            aside.triggers.push(sql);
+        }
+        Ok(ManyEdits { aside: Some(aside) })
+    }
+
+    /// Whether the triggers are set aside: the records written are
+    /// indexed by [`Self::finish`].
+    pub(crate) fn sets_aside(&self) -> bool {
+        self.aside.is_some()
     }
 
     pub(crate) fn edited(&mut self, collection: &str, id: uuid::Uuid) {
-        if let Some(edited) = &mut self.edited {
-            edited.push((collection.to_string(), id));
+        if let Some(aside) = &mut self.aside {
+            aside.by_id.push((collection.to_string(), id));
         }
     }
 
-    /// Indexes the records edited and puts the trigger back.
+    /// A record whose local value changed, by its row id.
+    pub(crate) fn edited_row(&mut self, rid: i64) {
+        if let Some(aside) = &mut self.aside {
+            aside.edited.push(rid);
+        }
+    }
+
+    /// A record inserted.
+    pub(crate) fn inserted_row(&mut self, rid: i64) {
+        if let Some(aside) = &mut self.aside {
+            aside.inserted.push(rid);
+        }
+    }
+
+    /// Indexes the records written and puts the triggers back.
     ///
-    /// In row id order, a chunk at a time, all of a chunk's old entries out
-    /// before its new ones in: the search index writes what it holds and
-    /// merges its segments whenever a delete follows an insert or a row id
-    /// goes backwards, which one record after another did at every record
-    /// (a pulled page of 1,000 changes spent most of its time merging).
-    pub(crate) fn finish(self, tx: &Connection) -> Result<()> {
-        const CHUNK: usize = 1000;
-        let Some(edited) = self.edited else {
-            return Ok(());
+    /// The search index in row id order, a chunk at a time, all of a
+    /// chunk's old entries out before its new ones in: the search index
+    /// writes what it holds and merges its segments whenever a delete
+    /// follows an insert or a row id goes backwards, which one record after
+    /// another did at every record (a pulled page of 1,000 changes spent
+    /// most of its time merging).
+    pub(crate) fn finish(self, tx: &Connection) -> Result<IndexTimes> {
+        const CHUNK: usize = 5000;
+        let mut times = IndexTimes::default();
+        let Some(aside) = self.aside else {
+            return Ok(times);
         };
+        let start = Instant::now();
+        let mut rids = aside.edited;
         let mut rid =
             tx.prepare_cached("SELECT rid FROM records WHERE collection = ?1 AND id = ?2")?;
-        let mut rids = Vec::with_capacity(edited.len());
-        for (collection, id) in edited {
+        for (collection, id) in aside.by_id {
             if let Some(r) = rid
                 .query_row(rusqlite::params![collection, id.to_string()], |r| {
                     r.get::<_, i64>(0)
@@ -97,10 +167,15 @@ impl ManyEdits {
                 rids.push(r);
             }
         }
+        let mut inserted = aside.inserted;
+        inserted.sort_unstable();
+        inserted.dedup();
         rids.sort_unstable();
         rids.dedup();
+        // A record inserted and then changed in the same page has no old entry.
+        rids.retain(|r| inserted.binary_search(r).is_err());
         let mut text =
-            tx.prepare_cached("SELECT ferry_text(json(fields)) FROM records WHERE rid = ?1")?;
+            tx.prepare_cached("SELECT ferry_text(fields) FROM records WHERE rid = ?1")?;
         let mut delete = tx.prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?;
         let mut insert =
             tx.prepare_cached("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?;
@@ -114,9 +189,147 @@ impl ManyEdits {
                 insert.execute(rusqlite::params![rid, body])?;
             }
         }
-        tx.execute_batch(FTS_TRIGGERS)?;
-        Ok(())
+        for rid in &inserted {
+            let body = text.query_row([rid], |r| r.get::<_, String>(0))?;
+            insert.execute(rusqlite::params![rid, body])?;
+        }
+        times.search = start.elapsed();
+        let start = Instant::now();
+        // A record inserted got its sort keys from its trigger, but may have
+        // changed after.
+        let mut written = rids;
+        written.extend(inserted);
+        written.sort_unstable();
+        refresh_sort_keys(tx, &written)?;
+        for sql in &aside.triggers {
+            tx.execute_batch(sql)?;
+        }
+        times.sort = start.elapsed();
+        Ok(times)
     }
+}
+
+/// Brings the sort keys of the records `rids` (ascending) in line with
+/// them, every collection's: a row for each live record, with the values
+/// in its fields, and none for another. Only the values that changed are
+/// written, as each has an index of its own.
+fn refresh_sort_keys(tx: &Connection, rids: &[i64]) -> Result<()> {
+    if rids.is_empty() {
+        return Ok(());
+    }
+    let set = std::rc::Rc::new(
+        rids.iter()
+            .map(|r| SqlValue::Integer(*r))
+            .collect::<Vec<_>>(),
+    );
+    for table in names_in(tx, "table", "sort:")? {
+        let collection = &table["sort:".len()..];
+        if !safe_name(collection) {
+            continue;
+        }
+        let columns: Vec<String> = tx
+            .prepare_cached(
+                "SELECT name FROM pragma_table_info(?1) WHERE name <> 'rid' ORDER BY cid",
+            )?
+            .query_map([&table], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let fields: Vec<&str> = columns
+            .iter()
+            .filter_map(|c| c.strip_prefix("f:"))
+            .filter(|f| safe_name(f))
+            .collect();
+        if fields.is_empty() || fields.len() != columns.len() {
+            continue;
+        }
+        let keys = SortKeys { collection, fields };
+        let width = keys.fields.len();
+        let sort = sort_table(collection);
+        // The collection is checked per row: in the WHERE clause it would
+        // lead SQLite through the collection's index instead of the row ids.
+        let mut read = format!(
+            "SELECT r.rid, r.collection = '{collection}' AND r.deleted = 0, s.rid IS NOT NULL"
+        );
+        for f in &keys.fields {
+            read.push_str(&format!(", {}", sort_value("r", f)));
+        }
+        for f in &keys.fields {
+            read.push_str(&format!(", s.{}", sort_column(f)));
+        }
+        read.push_str(&format!(
+            " FROM records r LEFT JOIN {sort} s ON s.rid = r.rid WHERE r.rid IN rarray(?1)"
+        ));
+        let mut rows = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(&read)?;
+            let mut found = stmt.query([&set])?;
+            while let Some(row) = found.next()? {
+                let values = (0..2 * width)
+                    .map(|j| row.get::<_, SqlValue>(3 + j))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                rows.push((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, bool>(1)?,
+                    row.get::<_, bool>(2)?,
+                    values,
+                ));
+            }
+        }
+        for (rid, live, stored, values) in rows {
+            let (new, old) = values.split_at(width);
+            match (live, stored) {
+                (false, true) => {
+                    tx.prepare_cached(&format!("DELETE FROM {sort} WHERE rid = ?1"))?
+                        .execute([rid])?;
+                }
+                (true, false) => {
+                    let values = std::iter::once(SqlValue::Integer(rid)).chain(new.iter().cloned());
+                    tx.prepare_cached(&keys.insert())?
+                        .execute(rusqlite::params_from_iter(values))?;
+                }
+                (true, true) => {
+                    for (j, f) in keys.fields.iter().enumerate() {
+                        if new[j] != old[j] {
+                            tx.prepare_cached(&format!(
+                                "UPDATE {sort} SET {} = ?2 WHERE rid = ?1",
+                                sort_column(f)
+                            ))?
+                            .execute(rusqlite::params![rid, new[j]])?;
+                        }
+                    }
+                }
+                (false, false) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Share of a level of the search index (in percent) taken out before the
+/// level is rewritten without them. The index marks a record's old entries
+/// as removed when its text changes, and by SQLite's default rewrites a
+/// level once a tenth of it is removed: for 100,000 records about half a
+/// second, after every 10,000 records changed, most of a daily pull's time.
+/// At 30% it rewrites a third as often; a search reads at most that many
+/// removed entries more.
+const SEARCH_PURGE_PERCENT: i64 = 30;
+
+/// Sets [`SEARCH_PURGE_PERCENT`] (kept in the index's own settings) where
+/// it is not yet.
+fn search_index_purges_late(tx: &Connection) -> Result<()> {
+    let set: Option<i64> = tx
+        .query_row(
+            "SELECT v FROM records_fts_config WHERE k = 'deletemerge'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if set != Some(SEARCH_PURGE_PERCENT) {
+        tx.execute(
+            "INSERT INTO records_fts(records_fts, rank) VALUES ('deletemerge', ?1)",
+            [SEARCH_PURGE_PERCENT],
+        )?;
+    }
+    Ok(())
 }
 
 pub(crate) fn active(c: &Connection) -> Result<bool> {
@@ -228,6 +441,7 @@ impl LocalStore {
             let start = std::time::Instant::now();
             tx.execute_batch(FTS_TRIGGERS)?;
             tx.execute_batch("INSERT INTO records_fts(records_fts) VALUES ('delete-all')")?;
+            search_index_purges_late(tx)?;
             let collections = collections_in(tx)?;
             let wanted = SortKeys::wanted(&collections);
             let keys = missing_sort_keys(tx, &wanted)?;
@@ -240,6 +454,7 @@ impl LocalStore {
             // between: both see the same records.
             let sql = index_rows_sql(&keys);
             let widths: Vec<usize> = keys.iter().map(|k| k.fields.len()).collect();
+            let mut sort_rows = Duration::ZERO;
             let streamed = std::thread::scope(|scope| -> Result<bool> {
                 let (send, rows) = std::sync::mpsc::sync_channel(4);
                 let (sql, widths) = (&sql, &widths);
@@ -257,8 +472,10 @@ impl LocalStore {
                         if let Some((i, values)) = keys
                             && let Some(insert) = sort.get_mut(i)
                         {
+                            let inserting = Instant::now();
                             let values = std::iter::once(SqlValue::Integer(rid)).chain(values);
                             insert.execute(rusqlite::params_from_iter(values))?;
+                            sort_rows += inserting.elapsed();
                         }
                     }
                 }
@@ -285,11 +502,15 @@ impl LocalStore {
             for k in &keys {
                 k.index(tx)?;
             }
+            let sortable = start.elapsed() - searchable;
             tracing::debug!(
                 ?searchable,
-                sortable = ?start.elapsed() - searchable,
+                ?sortable,
+                ?sort_rows,
                 "bulk load: search and sort indexes built"
             );
+            self.lock_pull_timings()
+                .add_index_times(searchable.saturating_sub(sort_rows), sortable + sort_rows);
             set_setting(tx, BULK_LOAD, None)
         })?;
         self.pause_checkpoints(false)?;

@@ -22,7 +22,7 @@
 //! | imports.rs | `key_matches`, `import_journal`, `import_batch` |
 //! | outbox.rs | `outbox`, `take_batch`, `take_batch_within`, `take_batch_besides`, `export_outbox`, `import_outbox` |
 //! | ack.rs | `store_results` |
-//! | pull.rs | `apply_page` |
+//! | pull.rs | `apply_page`, `take_pull_timings` |
 //! | resync.rs | `server_epoch`, `note_server_epoch`, `begin_resync`, `finish_resync`, `resyncing`, `acked_count` |
 //! | conflicts.rs | `conflicts`, `conflict`, `resolve` |
 //! | bulk.rs | `begin_bulk_load`, `end_bulk_load` |
@@ -63,6 +63,7 @@ use crate::encryption::DbKey;
 use crate::error::{Error, Result, classify};
 
 pub use counts::{Counts, Pending};
+pub use pull::PullTimings;
 pub use query::{Page, Query, SortOrder};
 pub use records::{LocalRecord, RecordState};
 pub(crate) use settings::{get_setting, keys, set_setting};
@@ -74,6 +75,7 @@ pub struct LocalStore {
     key: Option<DbKey>,
     _checkpointer: Option<checkpoint::Checkpointer>,
     search: search::SearchSettings,
+    pull_timings: Mutex<PullTimings>,
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -133,6 +135,7 @@ impl LocalStore {
             _checkpointer: checkpoint::Checkpointer::start(path, key.as_ref()),
             key,
             search: search::SearchSettings::default(),
+            pull_timings: Mutex::default(),
         };
         if found < migrations::SORT_KEY_SHAPE {
             // Built by an older Ferry: the sort keys get their current shape
@@ -158,6 +161,7 @@ impl LocalStore {
             key: None,
             _checkpointer: None,
             search: search::SearchSettings::default(),
+            pull_timings: Mutex::default(),
         })
     }
 
