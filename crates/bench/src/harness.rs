@@ -138,6 +138,23 @@ pub async fn push_all_applied(
     auth: &str,
     body: Vec<u8>,
 ) -> anyhow::Result<usize> {
+    Ok(push_applied(http, base, auth, body).await?.results)
+}
+
+/// What a push whose every mutation was applied answered: how many results,
+/// and where its writes sit in the feed (`written.cursor`), if it wrote.
+pub struct Applied {
+    pub results: usize,
+    pub written: Option<String>,
+}
+
+/// [`push_all_applied`], with where the push's writes sit in the feed.
+pub async fn push_applied(
+    http: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<Applied> {
     let body = http
         .post(format!("{base}/v1/push"))
         .header("authorization", auth)
@@ -153,16 +170,24 @@ pub async fn push_all_applied(
         status: ferry_protocol::Status,
     }
     #[derive(serde::Deserialize)]
-    struct Results {
-        results: Vec<Outcome>,
+    struct Written {
+        cursor: String,
     }
-    let resp: Results = serde_json::from_slice(&body)?;
-    if let Some(bad) = resp
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        results: Vec<Outcome>,
+        written: Option<Written>,
+    }
+    let answer: Answer = serde_json::from_slice(&body)?;
+    if let Some(bad) = answer
         .results
         .iter()
         .find(|r| r.status != ferry_protocol::Status::Applied)
     {
         bail!("push not applied: {:?}", bad.status);
     }
-    Ok(resp.results.len())
+    Ok(Applied {
+        results: answer.results.len(),
+        written: answer.written.map(|w| w.cursor),
+    })
 }

@@ -125,11 +125,8 @@ pub fn decide(
             },
         };
     }
-    // A base version past the current one is a client that saw versions a
-    // restore took away (DESIGN.md, "Backups and restore"): its edit merges
-    // from the base values it carries, like any edit of an older version.
     if let Some(base) = m.base_version
-        && base < 0
+        && (base < 0 || current.is_some_and(|c| base > c.version))
     {
         return reject(
             "invalid_base_version",

@@ -470,41 +470,11 @@ async fn push(
     auth: &str,
     body: Vec<u8>,
 ) -> anyhow::Result<i64> {
-    let body = http
-        .post(format!("{base}/v1/push"))
-        .header("authorization", auth)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
-    #[derive(serde::Deserialize)]
-    struct Outcome {
-        status: ferry_protocol::Status,
+    let answer = crate::harness::push_applied(http, base, auth, body).await?;
+    if answer.results != BATCH {
+        bail!("{} results for {BATCH} mutations", answer.results);
     }
-    #[derive(serde::Deserialize)]
-    struct Written {
-        cursor: String,
-    }
-    #[derive(serde::Deserialize)]
-    struct Answer {
-        results: Vec<Outcome>,
-        written: Option<Written>,
-    }
-    let answer: Answer = serde_json::from_slice(&body)?;
-    if answer.results.len() != BATCH {
-        bail!("{} results for {BATCH} mutations", answer.results.len());
-    }
-    if let Some(bad) = answer
-        .results
-        .iter()
-        .find(|r| r.status != ferry_protocol::Status::Applied)
-    {
-        bail!("push not applied: {:?}", bad.status);
-    }
-    position(&answer.written.context("a push that wrote nothing")?.cursor)
+    position(&answer.written.context("a push that wrote nothing")?)
 }
 
 struct Page {

@@ -421,6 +421,14 @@ fn rejections() {
             "invalid_base_version",
         ),
         (
+            "future base version",
+            mutation(Op::Put, Some(9), json!({}), json!({"status": "done"})),
+            Some(&d),
+            Some(Access::Write),
+            Some(&v3),
+            "invalid_base_version",
+        ),
+        (
             "delete of a missing record",
             mutation(Op::Delete, None, json!({}), json!({})),
             Some(&d),
@@ -658,48 +666,6 @@ fn a_record_the_server_no_longer_holds_is_a_deleted_one() {
         decide(&restore, Some(&d), Some(Access::Write), None, |_| None),
         Decision::Write {
             status: Status::Applied,
-            ..
-        }
-    ));
-}
-
-#[test]
-fn a_base_past_the_current_version_merges_from_its_base_values() {
-    // A client saw versions 4 to 9 before the server was restored to 3.
-    let d = def(Policy::Manual);
-    let v3 = server_v3();
-    let title = v3.fields["title"].clone();
-    let same_base = mutation(
-        Op::Put,
-        Some(9),
-        json!({"title": title}),
-        json!({"title": "Mine"}),
-    );
-    assert!(matches!(
-        decide(&same_base, Some(&d), Some(Access::Write), Some(&v3), |_| {
-            None
-        }),
-        Decision::Write {
-            status: Status::Merged,
-            ..
-        }
-    ));
-    let other_base = mutation(
-        Op::Put,
-        Some(9),
-        json!({"title": "Lost"}),
-        json!({"title": "Mine"}),
-    );
-    assert!(matches!(
-        decide(
-            &other_base,
-            Some(&d),
-            Some(Access::Write),
-            Some(&v3),
-            |_| None
-        ),
-        Decision::Conflict {
-            kind: ConflictKind::EditEdit,
             ..
         }
     ));
