@@ -125,8 +125,12 @@ pub fn decide(
             },
         };
     }
+    // A base version past the current one: a client that saw versions a
+    // restore took away, or an earlier life of a record compaction forgot
+    // and someone created again. Its edit merges from the base values it
+    // carries, like any edit of an older version.
     if let Some(base) = m.base_version
-        && (base < 0 || current.is_some_and(|c| base > c.version))
+        && base < 0
     {
         return reject(
             "invalid_base_version",

@@ -204,10 +204,16 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => {}
     }
-    // Deciding the same mutation again, on the record it produced, changes nothing.
-    if let (Decision::Write { fields, deleted, .. }, Some(version)) =
-        (&decision, Some(current.as_ref().map_or(0, |c| c.version) + 1))
-    {
+    // Deciding the same mutation again, on the record it produced, changes
+    // nothing; but for a base past the record's version (after a restore, or
+    // a forgotten record made again) the version it names may then exist:
+    // such replays are answered from memory, by mutation id.
+    let current_version = current.as_ref().map_or(0, |c| c.version);
+    if let (Decision::Write { fields, deleted, .. }, Some(version), false) = (
+        &decision,
+        Some(current_version + 1),
+        m.base_version.is_some_and(|b| b > current_version),
+    ) {
         let after = Current {
             version,
             fields: fields.clone(),

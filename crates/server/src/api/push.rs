@@ -16,8 +16,7 @@ use crate::store::PushContext;
 ///
 /// A `rejected` result's `error.code` is `invalid_collection` (not a
 /// collection name; the name is not repeated), `unknown_collection`,
-/// `forbidden`, `invalid_base_version` (negative, or past the record's
-/// version), `invalid_field`,
+/// `forbidden`, `invalid_base_version` (a negative one), `invalid_field`,
 /// `unknown_record` (a deletion, without a base version, of a record the
 /// server does not hold) or
 /// `missing_file` (it attaches a file not uploaded first). The first three
@@ -25,7 +24,9 @@ use crate::store::PushContext;
 /// other result is remembered for the mutation horizon (400 days by default).
 /// An edit of a record the server no longer holds (its deletion was
 /// forgotten, see DESIGN.md "Retention") is a `conflict` of kind
-/// `edit_delete` with the record as a deletion at version 0.
+/// `edit_delete` with the record as a deletion at version 0; a base version
+/// past the record's (after a restore, or a forgotten record made again)
+/// merges from the base values it carries.
 /// An `hlc` more than the maximum clock drift (5 minutes by default) ahead
 /// of the server's clock is taken as that far ahead, never refused.
 #[utoipa::path(post, path = "/v1/push", tag = "sync", request_body = PushRequest, security(("bearer" = [])),

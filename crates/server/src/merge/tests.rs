@@ -421,14 +421,6 @@ fn rejections() {
             "invalid_base_version",
         ),
         (
-            "future base version",
-            mutation(Op::Put, Some(9), json!({}), json!({"status": "done"})),
-            Some(&d),
-            Some(Access::Write),
-            Some(&v3),
-            "invalid_base_version",
-        ),
-        (
             "delete of a missing record",
             mutation(Op::Delete, None, json!({}), json!({})),
             Some(&d),
