@@ -191,3 +191,27 @@ pub async fn push_applied(
         written: answer.written.map(|w| w.cursor),
     })
 }
+
+/// Errors the simulated clients met: how many, and the first in words.
+#[derive(Default)]
+pub struct Errors {
+    count: std::sync::atomic::AtomicU64,
+    first: std::sync::Mutex<Option<String>>,
+}
+
+impl Errors {
+    pub fn add(&self, what: String) {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut first = self.first.lock().unwrap_or_else(|e| e.into_inner());
+        if first.is_none() {
+            *first = Some(what);
+        }
+    }
+
+    /// How many, and the first.
+    pub fn report(&self) -> (u64, Option<String>) {
+        let first = self.first.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        (self.count.load(std::sync::atomic::Ordering::Relaxed), first)
+    }
+}

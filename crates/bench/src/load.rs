@@ -246,18 +246,7 @@ struct Shared {
     pulls: AtomicU64,
     pulled: AtomicU64,
     events: AtomicU64,
-    errors: AtomicU64,
-    first_error: Mutex<Option<String>>,
-}
-
-impl Shared {
-    fn error(&self, what: String) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_error.lock().unwrap_or_else(|e| e.into_inner());
-        if first.is_none() {
-            *first = Some(what);
-        }
-    }
+    errors: crate::harness::Errors,
 }
 
 /// Round-robin over the processes.
@@ -307,7 +296,7 @@ async fn drive(
     }
     for t in tasks {
         if let Err(e) = t.await {
-            shared.error(format!("client task: {e}"));
+            shared.errors.add(format!("client task: {e}"));
         }
     }
     let secs = start.elapsed().as_secs_f64();
@@ -322,11 +311,7 @@ async fn drive(
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let mutations = shared.mutations.load(Ordering::Relaxed);
-    let first_error = shared
-        .first_error
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let (errors, first_error) = shared.errors.report();
     Ok(json!({
         "processes": servers.bases.len(),
         "mutations": mutations,
@@ -340,7 +325,7 @@ async fn drive(
         "events": shared.events.load(Ordering::Relaxed),
         "pulls": shared.pulls.load(Ordering::Relaxed),
         "records_pulled": shared.pulled.load(Ordering::Relaxed),
-        "errors": shared.errors.load(Ordering::Relaxed),
+        "errors": errors,
         "first_error": first_error,
     }))
 }
@@ -378,7 +363,7 @@ async fn client(
         let base = servers.pick().to_string();
         tokio::spawn(async move {
             if let Err(e) = events(&http, &base, &auth, &shared, &wake, end).await {
-                shared.error(format!("event stream: {e:#}"));
+                shared.errors.add(format!("event stream: {e:#}"));
             }
         })
     };
@@ -412,7 +397,7 @@ async fn client(
                     }
                     Err(e) => {
                         if Instant::now() < end {
-                            shared.error(format!("pull: {e:#}"));
+                            shared.errors.add(format!("pull: {e:#}"));
                         }
                     }
                 }
@@ -434,7 +419,7 @@ async fn client(
         let ids: Vec<Uuid> = (0..BATCH).map(|_| Uuid::now_v7()).collect();
         let hlc = Hlc::new(chrono::Utc::now().timestamp_millis(), 0, "load");
         let Some(hlc) = hlc else {
-            shared.error("stamp".into());
+            shared.errors.add("stamp".into());
             break;
         };
         let mutations = ids
@@ -456,7 +441,7 @@ async fn client(
         let body = match serde_json::to_vec(&PushRequest { mutations }) {
             Ok(b) => b,
             Err(e) => {
-                shared.error(format!("encode: {e}"));
+                shared.errors.add(format!("encode: {e}"));
                 break;
             }
         };
@@ -475,7 +460,7 @@ async fn client(
                     .push(sent.elapsed());
                 shared.mutations.fetch_add(BATCH as u64, Ordering::Relaxed);
             }
-            Err(e) => shared.error(format!("push: {e:#}")),
+            Err(e) => shared.errors.add(format!("push: {e:#}")),
         }
         next += pace;
         if let Some(wait) = next.checked_duration_since(Instant::now()) {

@@ -52,19 +52,10 @@ struct Shared {
     connected: AtomicUsize,
     events: AtomicU64,
     pulled: AtomicU64,
-    errors: AtomicU64,
-    first_error: Mutex<Option<String>>,
+    errors: crate::harness::Errors,
 }
 
 impl Shared {
-    fn error(&self, what: String) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_error.lock().unwrap_or_else(|e| e.into_inner());
-        if first.is_none() {
-            *first = Some(what);
-        }
-    }
-
     fn sample(list: &Mutex<Vec<Duration>>, d: Duration) {
         list.lock().unwrap_or_else(|e| e.into_inner()).push(d);
     }
@@ -129,7 +120,7 @@ pub async fn drive(
         streams.push(tokio::spawn(async move {
             let mut seen = Vec::new();
             if let Err(e) = listen(&http, &base, &auth, &shared, stopped, &wake, &mut seen).await {
-                shared.error(format!("event stream {i}: {e:#}"));
+                shared.errors.add(format!("event stream {i}: {e:#}"));
             }
             seen
         }));
@@ -141,7 +132,7 @@ pub async fn drive(
     let streams_open = shared.connected.load(Ordering::Relaxed);
     let open_secs = opening.elapsed().as_secs_f64();
     if streams_open < tokens.len() {
-        shared.error(format!(
+        shared.errors.add(format!(
             "only {streams_open} of {} event streams opened within {} s",
             tokens.len(),
             OPEN_DEADLINE.as_secs()
@@ -172,7 +163,7 @@ pub async fn drive(
     }
     for task in actives {
         if let Err(e) = task.await {
-            shared.error(format!("client task: {e}"));
+            shared.errors.add(format!("client task: {e}"));
         }
     }
     tokio::time::sleep_until(tokio::time::Instant::from_std(end + GRACE)).await;
@@ -182,7 +173,7 @@ pub async fn drive(
         match task.await {
             Ok(s) => seen.push(s),
             Err(e) => {
-                shared.error(format!("stream task: {e}"));
+                shared.errors.add(format!("stream task: {e}"));
                 seen.push(Vec::new());
             }
         }
@@ -199,11 +190,7 @@ pub async fn drive(
     let mut push_times = Shared::take(&shared.push_times);
     let mut pages = Shared::take(&shared.pages);
     let mut catch_up = Shared::take(&shared.catch_up);
-    let first_error = shared
-        .first_error
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let (errors, first_error) = shared.errors.report();
     let figures = json!({
         "processes": bases.len(),
         "streams_open": streams_open,
@@ -225,7 +212,7 @@ pub async fn drive(
         "event_delivery_p99_ms": ms(quantile(&mut delivery, 0.99)),
         "event_delivery_max_ms": ms(delivery.last().copied().unwrap_or_default()),
         "undelivered": undelivered,
-        "errors": shared.errors.load(Ordering::Relaxed),
+        "errors": errors,
         "first_error": first_error,
     });
     Ok((figures, last_seen))
@@ -360,8 +347,10 @@ async fn active(a: Active) {
     let t = Instant::now();
     match page(&http, servers.pick(), &auth, &since.to_string()).await {
         Ok(p) if p.changes > 0 => Shared::sample(&shared.catch_up, t.elapsed()),
-        Ok(_) => shared.error(format!("the catch-up page from {since} was empty")),
-        Err(e) => shared.error(format!("catch-up page: {e:#}")),
+        Ok(_) => shared
+            .errors
+            .add(format!("the catch-up page from {since} was empty")),
+        Err(e) => shared.errors.add(format!("catch-up page: {e:#}")),
     }
     let puller = {
         let (http, auth, shared, servers) =
@@ -386,7 +375,7 @@ async fn active(a: Active) {
                             }
                         }
                         Err(e) => {
-                            shared.error(format!("pull: {e:#}"));
+                            shared.errors.add(format!("pull: {e:#}"));
                             break;
                         }
                     }
@@ -401,7 +390,7 @@ async fn active(a: Active) {
         let body = match push_body(me, &mut n) {
             Ok(b) => b,
             Err(e) => {
-                shared.error(format!("encode: {e:#}"));
+                shared.errors.add(format!("encode: {e:#}"));
                 break;
             }
         };
@@ -419,7 +408,7 @@ async fn active(a: Active) {
                         seq,
                     });
             }
-            Err(e) => shared.error(format!("push: {e:#}")),
+            Err(e) => shared.errors.add(format!("push: {e:#}")),
         }
         next += pace;
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
@@ -427,7 +416,7 @@ async fn active(a: Active) {
         }
     }
     if let Err(e) = puller.await {
-        shared.error(format!("puller task: {e}"));
+        shared.errors.add(format!("puller task: {e}"));
     }
 }
 
