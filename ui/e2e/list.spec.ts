@@ -31,6 +31,40 @@ test.describe('Record list', () => {
     expect(await ferry.calls('count_records')).toHaveLength(1);
   });
 
+  test('reaches every one of a million rows, though the browser lays out fewer pixels', async ({ page, ferry }) => {
+    await ferry.open({ contacts: 1_000_000 });
+    const list = page.getByTestId('record-list');
+    await expect(list).toHaveAttribute('data-total', '1000000');
+    await expect(rows(page).first()).toBeVisible();
+    // 36 px a row would be 36 million pixels: past what WebKit and Blink lay out.
+    const height = await list.evaluate((el) => el.scrollHeight);
+    expect(height).toBeLessThan(16_000_000);
+
+    await list.evaluate((el) => (el.scrollTop = el.scrollHeight));
+    const last = page.locator('[data-testid=row][data-index="999999"]');
+    await expect(last).toBeVisible();
+    const [box, view] = await Promise.all([last.boundingBox(), list.boundingBox()]);
+    expect(box!.y + box!.height).toBeLessThanOrEqual(view!.y + view!.height + 1);
+
+    await list.evaluate((el) => (el.scrollTop = (el.scrollHeight - el.clientHeight) / 2));
+    await expect
+      .poll(async () => Number(await rows(page).first().getAttribute('data-index')))
+      .toBeGreaterThan(499_900);
+    const first = Number(await rows(page).first().getAttribute('data-index'));
+    expect(first).toBeLessThan(500_100);
+    // Rows follow each other, 36 px apart, as at the top of the list.
+    const a = await page.locator(`[data-testid=row][data-index="${first + 20}"]`).boundingBox();
+    const b = await page.locator(`[data-testid=row][data-index="${first + 21}"]`).boundingBox();
+    expect(Math.round(b!.y - a!.y)).toBe(36);
+
+    // The keyboard reaches the end too.
+    await page.locator(`[data-testid=row][data-index="${first + 20}"]`).click();
+    await page.keyboard.press('End');
+    await expect(list).toHaveAttribute('aria-activedescendant', (await last.getAttribute('id'))!);
+    await expect(last).toBeInViewport();
+    await ferry.shot('list-million');
+  });
+
   test('sorts by a column header, and flips on a second click', async ({ page, ferry }) => {
     await ferry.open();
     await expect(rows(page).first()).toBeVisible();

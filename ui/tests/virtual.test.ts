@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { moveSelection, pageRows, scrollToReveal, visibleRange, windowsFor, windowsToDrop } from '../src/lib/virtual';
+import {
+  MAX_SCROLL_PX,
+  moveSelection,
+  pageRows,
+  rowTop,
+  scrollHeight,
+  scrollRatio,
+  scrollToReveal,
+  visibleRange,
+  windowsFor,
+  windowsToDrop,
+} from '../src/lib/virtual';
 
 describe('visibleRange', () => {
   it('covers the viewport plus overscan, clamped to the list', () => {
@@ -55,5 +66,51 @@ describe('keyboard', () => {
     expect(scrollToReveal(5, 0, 400, 36, 34)).toBeNull();
     expect(scrollToReveal(20, 0, 400, 36, 34)).toBe(21 * 36 - 366);
     expect(scrollToReveal(2, 360, 400, 36, 34)).toBe(72);
+  });
+});
+
+describe('a list taller than the browser lays out', () => {
+  // WebKit and Blink stop at about 33.5 million pixels: a million rows of 36.
+  const [ROW, VIEW, TOTAL] = [36, 700, 1_000_000];
+
+  it('keeps the content within what the browser lays out', () => {
+    expect(scrollHeight(TOTAL, ROW)).toBeLessThanOrEqual(MAX_SCROLL_PX);
+    expect(MAX_SCROLL_PX).toBeLessThan(16_000_000);
+    expect(scrollHeight(1000, ROW)).toBe(36_000);
+    expect(scrollRatio(1000, ROW, VIEW)).toBe(1);
+  });
+
+  it('reaches the last row at the end of the scroll, bottom aligned', () => {
+    const ratio = scrollRatio(TOTAL, ROW, VIEW);
+    expect(ratio).toBeGreaterThan(4);
+    const end = scrollHeight(TOTAL, ROW) - VIEW;
+    const range = visibleRange(end * ratio, VIEW, ROW, TOTAL, 0);
+    expect(range.end).toBe(TOTAL);
+    expect(rowTop(TOTAL - 1, ROW, end, ratio) + ROW).toBeCloseTo(end + VIEW, 3);
+    // Each row drawn is on screen, one below the other.
+    const shown = rowTop(range.start, ROW, end, ratio);
+    expect(shown).toBeGreaterThanOrEqual(end - ROW);
+    expect(rowTop(range.start + 1, ROW, end, ratio) - shown).toBe(ROW);
+  });
+
+  it('shows the middle of the list halfway down, and row 0 at the top', () => {
+    const ratio = scrollRatio(TOTAL, ROW, VIEW);
+    const half = (scrollHeight(TOTAL, ROW) - VIEW) / 2;
+    const first = visibleRange(half * ratio, VIEW, ROW, TOTAL, 0).start;
+    expect(Math.abs(first - TOTAL / 2)).toBeLessThan(20);
+    expect(rowTop(first, ROW, half, ratio)).toBeGreaterThan(half - ROW);
+    expect(rowTop(first, ROW, half, ratio)).toBeLessThanOrEqual(half);
+    expect(rowTop(0, ROW, 0, ratio)).toBe(0);
+  });
+
+  it('reveals a row by scrolling to where it is drawn', () => {
+    const ratio = scrollRatio(TOTAL, ROW, VIEW);
+    const row = 765_432;
+    const top = scrollToReveal(row, 0, VIEW, ROW);
+    expect(top).not.toBeNull();
+    const scrolled = (top ?? 0) / ratio;
+    const drawn = rowTop(row, ROW, scrolled, ratio);
+    expect(drawn).toBeGreaterThanOrEqual(scrolled - 0.001);
+    expect(drawn + ROW).toBeLessThanOrEqual(scrolled + VIEW + 0.001);
   });
 });

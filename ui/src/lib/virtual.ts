@@ -77,3 +77,33 @@ export function scrollToReveal(row: number, scrollTop: number, viewport: number,
   if (bottom > visibleBottom) return bottom - (viewport - headerHeight);
   return null;
 }
+
+/**
+ * Tallest list the browser is given, in pixels. WebKit and Blink lay out at
+ * most about 33.5 million pixels (and Gecko half that): a million rows of 36
+ * px would put the last rows out of reach. Past this, the scrollbar moves
+ * through the list proportionally instead (a pixel scrolled is several).
+ */
+export const MAX_SCROLL_PX = 8_000_000;
+
+/** Pixels of the list per pixel scrolled: 1 for lists under the cap. */
+export function scrollRatio(total: number, rowHeight: number, viewport: number): number {
+  const height = total * rowHeight;
+  if (height <= MAX_SCROLL_PX) return 1;
+  const room = MAX_SCROLL_PX - Math.max(0, viewport);
+  return room > 0 ? (height - Math.max(0, viewport)) / room : 1;
+}
+
+/** Height given to the list's scrolled content. */
+export function scrollHeight(total: number, rowHeight: number): number {
+  return Math.min(total * rowHeight, MAX_SCROLL_PX);
+}
+
+/**
+ * Where row `row` is drawn in the scrolled content, given the scroll
+ * position: its place in the list, moved with the scroll so that the rows
+ * on screen are those at `scrollTop * ratio`.
+ */
+export function rowTop(row: number, rowHeight: number, scrollTop: number, ratio: number): number {
+  return row * rowHeight - scrollTop * (ratio - 1);
+}
