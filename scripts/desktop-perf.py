@@ -35,6 +35,8 @@ import http.client as http_client
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The profiles are encrypted as any is; with no keyring here, by a passphrase.
+PASSPHRASE_ENV = {"FERRY_KEYRING": "off", "FERRY_PASSPHRASE": "desktop perf passphrase"}
 
 
 def free_port():
@@ -133,9 +135,11 @@ class Server:
 def profile_for(bin_dir, tmp, name, server):
     path = os.path.join(tmp, f"profile-{name}")
     cli = os.path.join(bin_dir, "ferry")
-    env = dict(os.environ, FERRY_KEYRING="off")
-    subprocess.run([cli, "--profile", path, "login", server.url, "alice"], input=b"demo\n", check=True, env=env, capture_output=True)
-    subprocess.run([cli, "--profile", path, "sync"], check=True, env=env, capture_output=True)
+    env = dict(os.environ, **PASSPHRASE_ENV)
+    for args, stdin in ((["login", server.url, "alice"], b"demo\n"), (["sync"], None)):
+        done = subprocess.run([cli, "--profile", path, *args], input=stdin, env=env, capture_output=True)
+        if done.returncode != 0:
+            sys.exit(f"ferry {args[0]} failed: {done.stderr.decode(errors='replace').strip()}")
     return path
 
 
@@ -261,6 +265,42 @@ const check = () => {
 requestAnimationFrame(check);
 """
 
+# Jumps the list to `fraction` of its scroll range and times until the
+# row that belongs at the top there is shown (past 8 million pixels the
+# list scrolls proportionally: RecordList's scrollRatio).
+TIMED_SCROLL = """
+const done = arguments[arguments.length - 1];
+const fraction = %f;
+const list = document.querySelector('[data-testid=record-list]');
+const total = Number(list.getAttribute('data-total'));
+const view = list.clientHeight - 34;
+const first = Math.min(total - 1, Math.floor((fraction * Math.max(0, total * 36 - view)) / 36));
+const t0 = performance.now();
+list.scrollTop = fraction * (list.scrollHeight - list.clientHeight);
+// Within a few rows: the header's height is not part of the scroll range.
+const shown = () => [...document.querySelectorAll('[data-testid=row]')].some((r) => Math.abs(Number(r.dataset.index) - first) <= 5);
+const check = () => {
+  if (shown()) done(performance.now() - t0);
+  else if (performance.now() - t0 > 5000) done(-1);
+  else requestAnimationFrame(check);
+};
+requestAnimationFrame(check);
+"""
+
+SCROLL = """
+const done = arguments[arguments.length - 1];
+const index = %d;
+const list = document.querySelector('[data-testid=record-list]') || document.querySelector('[data-testid=row]').parentElement.parentElement;
+const t0 = performance.now();
+list.scrollTop = index * 36;
+const check = () => {
+  if (document.querySelector(`[data-testid=row][data-index="${index}"]`)) done(performance.now() - t0);
+  else if (performance.now() - t0 > 5000) done(-1);
+  else requestAnimationFrame(check);
+};
+requestAnimationFrame(check);
+"""
+
 SCROLL = """
 const done = arguments[arguments.length - 1];
 const list = document.querySelector('[data-testid=record-list]') || document.querySelector('[data-testid=row]').parentElement.parentElement;
@@ -276,7 +316,7 @@ step();
 
 def measure(app, profile, display, records, has_rows=True, screenshot=None):
     port, native = free_port(), free_port()
-    env = dict(os.environ, DISPLAY=display, FERRY_PROFILE=profile, FERRY_KEYRING="off")
+    env = dict(os.environ, DISPLAY=display, FERRY_PROFILE=profile, **PASSPHRASE_ENV)
     # The driver's and the app's output, to see why a run failed.
     os.makedirs(os.path.join(ROOT, "test-artifacts", "desktop"), exist_ok=True)
     log = open(os.path.join(ROOT, "test-artifacts", "desktop", "perf-app.log"), "ab")
@@ -376,8 +416,11 @@ def measure_in(d, t0, profile, records, has_rows):
     memory = pss_mb(descendants(pid)) if pid else None
     by_process = pss_by_process(descendants(pid)) if pid else {}
     others = other_webkit_processes(descendants(pid)) if pid else None
-    searches, sorts = [], []
+    searches, sorts, jumps = [], [], []
     if records:
+        # Anywhere in the list, far from the windows already loaded.
+        for fraction in (0.37, 0.91, 0.12, 0.64, 0.5, 0.83, 0.05, 0.71, 0.28, 1.0):
+            jumps.append(d.run_async(TIMED_SCROLL % fraction))
         for i in range(10):
             n = (i * 7919) % records
             searches.append(d.run_async(TIMED_SEARCH % json.dumps([f"Task {n} ", f"Task {n} "])))
@@ -398,6 +441,8 @@ def measure_in(d, t0, profile, records, has_rows):
         "search_ms_max": round(max(searches), 1) if searches else None,
         "sort_ms": [round(x, 1) for x in sorts],
         "sort_ms_max": round(max(sorts), 1) if sorts else None,
+        "scroll_jump_ms": [round(x, 1) for x in jumps],
+        "scroll_jump_ms_max": round(max(jumps), 1) if jumps else None,
     }
 
 
@@ -419,6 +464,7 @@ def summary(runs):
         "search_ms_median": span([r["search_ms_median"] for r in full]),
         "search_ms_max": span([r["search_ms_max"] for r in full]),
         "sort_ms_max": span([r["sort_ms_max"] for r in full]),
+        "scroll_jump_ms_max": span([r["scroll_jump_ms_max"] for r in full]),
     })
     out["memory_growth_mb"] = span([r["memory_growth_mb"] for r in runs])
     return out
@@ -461,18 +507,20 @@ def main():
             if result_big["pss_mb_app_and_webkit"] and result_empty["pss_mb_app_and_webkit"]:
                 growth = round(result_big["pss_mb_app_and_webkit"] - result_empty["pss_mb_app_and_webkit"], 1)
             runs.append({"empty_profile": result_empty, "full_profile": result_big, "memory_growth_mb": growth})
-        out = {"records": args.records, "binary": app, "lost_sessions": failures}
+        out = {"records": args.records, "date": time.strftime("%Y-%m-%d"), "binary": app, "lost_sessions": failures}
         if len(runs) == 1:
             out.update(runs[0])
         else:
             out["runs"] = runs
             out["summary"] = summary(runs)
+        # A million records: issue 19's targets; 100,000: the app's own.
         out["targets"] = {
-            "cold_start_to_rows_s": "< 1.5",
-            "pss_mb_app_and_webkit": "< 300 with the full profile",
-            "memory_growth_mb": "< 60",
+            "cold_start_to_rows_s": "< 2" if args.records >= 1_000_000 else "< 1.5",
+            "pss_mb_app_and_webkit": "< 400 with the full profile" if args.records >= 1_000_000 else "< 300 with the full profile",
             "search_and_sort_ms": "< 100",
         }
+        if args.records < 1_000_000:
+            out["targets"]["memory_growth_mb"] = "< 60"
         print(json.dumps(out, indent=2))
     finally:
         for s in servers:

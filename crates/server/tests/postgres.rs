@@ -378,6 +378,7 @@ async fn health_is_503_while_postgres_is_down_and_recovers_when_it_is_back() {
     let options = PgOptions {
         pool_size: 4,
         timeout: Duration::from_secs(2),
+        wait: Duration::from_secs(2),
     };
     let store: DynStore = Arc::new(PgStore::open(&cluster.url(), &options).await.expect("open"));
     common::seed(&store).await;

@@ -106,8 +106,12 @@ const MIGRATIONS: &[&str] = &[
 pub struct PgOptions {
     /// Most connections this process opens (plus one that listens for events).
     pub pool_size: usize,
-    /// How long a request waits for a free connection, or for a new one.
+    /// How long connecting to the database may take.
     pub timeout: Duration,
+    /// How long a request queues for a connection of the pool before it is
+    /// answered 503: longer than connecting, so that a burst of heavy reads
+    /// (many laptops catching up at once) waits its turn instead of failing.
+    pub wait: Duration,
 }
 
 impl Default for PgOptions {
@@ -115,6 +119,7 @@ impl Default for PgOptions {
         Self {
             pool_size: 16,
             timeout: Duration::from_secs(5),
+            wait: Duration::from_secs(30),
         }
     }
 }
@@ -194,7 +199,7 @@ impl PgStore {
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(options.timeout))
+            .wait_timeout(Some(options.wait))
             .create_timeout(Some(options.timeout))
             .recycle_timeout(Some(options.timeout))
             .build()

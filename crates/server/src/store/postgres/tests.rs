@@ -56,6 +56,7 @@ async fn an_unreachable_server_is_unavailable_and_names_the_url_without_password
     let options = PgOptions {
         pool_size: 2,
         timeout: Duration::from_secs(2),
+        wait: Duration::from_secs(2),
     };
     // Port 1 on loopback: nothing listens there.
     let err = PgStore::open("postgres://u:secret@127.0.0.1:1/x", &options)
@@ -105,4 +106,44 @@ async fn the_metrics_show_the_pool() {
     assert!((gauge("max") - 3.0).abs() < f64::EPSILON, "{text}");
     assert!(gauge("in_use") >= 1.0, "{text}");
     drop(held);
+}
+
+/// A request finding every connection of the pool in use queues for one
+/// (many laptops catching up at once) rather than failing as soon as
+/// connecting would have timed out; past the wait it is unavailable.
+#[tokio::test]
+async fn a_request_queues_for_a_busy_pool_then_gives_up() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let options = PgOptions {
+        pool_size: 1,
+        timeout: Duration::from_millis(300),
+        wait: Duration::from_millis(1500),
+    };
+    let store = Arc::new(PgStore::open(&db.url, &options).await.expect("open"));
+    let held = store.pool().get().await.expect("the only connection");
+    let queued = tokio::spawn({
+        let store = store.clone();
+        async move { store.schema_version().await }
+    });
+    // Longer than connecting may take, shorter than the wait.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    drop(held);
+    let version = queued.await.expect("task").expect("served once free");
+    assert_eq!(version, MIGRATIONS.len() as i32);
+
+    let _held = store.pool().get().await.expect("the only connection");
+    let started = std::time::Instant::now();
+    let err = store
+        .schema_version()
+        .await
+        .err()
+        .expect("no connection within the wait");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
 }
