@@ -138,8 +138,7 @@ async fn a_request_queues_for_a_busy_pool_then_gives_up() {
     let err = store
         .schema_version()
         .await
-        .err()
-        .expect("no connection within the wait");
+        .expect_err("no connection within the wait");
     assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
     assert!(
         started.elapsed() >= Duration::from_millis(1400),
