@@ -148,7 +148,16 @@ class Driver:
         self.base = base
 
     def call(self, method, path, body=None):
-        return http(method, f"{self.base}{path}", body)["value"]
+        # tauri-driver now and then forwards a command on a connection
+        # WebKitWebDriver has closed ("client error (SendRequest)" in its
+        # log): the command never arrived, so it is sent again.
+        for attempt in range(3):
+            try:
+                return http(method, f"{self.base}{path}", body)["value"]
+            except (http_client.RemoteDisconnected, ConnectionResetError):
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)
 
     def find(self, css):
         try:

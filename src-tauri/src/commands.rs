@@ -186,6 +186,7 @@ pub async fn collections(desktop: State<'_, Desktop>) -> Result<Vec<CollectionIn
 
 #[tauri::command]
 pub async fn list_records(desktop: State<'_, Desktop>, query: ListQuery) -> Result<RecordList> {
+    COUNTING.listing(&match_key(&query));
     let client = desktop.client().await?;
     blocking(&client, move |s| {
         let offset = query.offset;
@@ -199,11 +200,58 @@ pub async fn list_records(desktop: State<'_, Desktop>, query: ListQuery) -> Resu
     .await
 }
 
-/// How many records match a list's search and filters (its window ignored).
+/// How many records match a list's search and filters (its window
+/// ignored); `None` when a newer count, or a list of other records, took
+/// its place before it was done.
 #[tauri::command]
-pub async fn count_records(desktop: State<'_, Desktop>, query: ListQuery) -> Result<i64> {
+pub async fn count_records(desktop: State<'_, Desktop>, query: ListQuery) -> Result<Option<i64>> {
+    let cancel = COUNTING.start(match_key(&query));
     let client = desktop.client().await?;
-    blocking(&client, move |s| s.store().count(&core_query(query))).await
+    blocking(&client, move |s| {
+        s.store()
+            .count_unless_cancelled(&core_query(query), &cancel)
+    })
+    .await
+}
+
+/// The record list's count in progress and what it counts: counting a
+/// word found in a million records takes a while, and the next query
+/// would wait for it.
+#[derive(Default)]
+struct Counting(std::sync::Mutex<Option<(String, Cancel)>>);
+
+impl Counting {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<(String, Cancel)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A count of the records `key` stands for starts; the one running stops.
+    fn start(&self, key: String) -> Cancel {
+        let cancel = Cancel::default();
+        if let Some((_, running)) = self.slot().replace((key, cancel.clone())) {
+            running.cancel();
+        }
+        cancel
+    }
+
+    /// The records `key` stands for are listed: a count of others stops.
+    fn listing(&self, key: &str) {
+        if let Some((counted, running)) = &*self.slot()
+            && counted != key
+        {
+            running.cancel();
+        }
+    }
+}
+
+static COUNTING: std::sync::LazyLock<Counting> = std::sync::LazyLock::new(Counting::default);
+
+/// What a count depends on: the collection, search and filters.
+fn match_key(query: &ListQuery) -> String {
+    let search = query.search.as_deref().map(str::trim).unwrap_or("");
+    serde_json::json!([query.collection, search, query.filters]).to_string()
 }
 
 fn core_query(query: ListQuery) -> Query {
@@ -661,4 +709,38 @@ pub async fn file_thumbnail(
 ) -> Result<Option<String>> {
     let client = desktop.client().await?;
     blocking(&client, move |c| crate::files::thumbnail(c, &sha256, &mime)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(search: &str, sort: Option<&str>, offset: u32) -> ListQuery {
+        ListQuery {
+            collection: "tasks".into(),
+            search: Some(search.into()),
+            sort: sort.map(String::from),
+            descending: false,
+            filters: Fields::new(),
+            offset,
+            limit: 200,
+        }
+    }
+
+    /// A count stops when a newer one starts or other records are listed,
+    /// not when more of the same records are (a scroll, a new order).
+    #[test]
+    fn a_count_stops_when_it_is_no_longer_wanted() {
+        let counting = Counting::default();
+        let first = counting.start(match_key(&query("plumb", None, 0)));
+        counting.listing(&match_key(&query(" plumb ", Some("due"), 400)));
+        assert!(!first.is_cancelled(), "the same records, listed again");
+        counting.listing(&match_key(&query("plumber", None, 0)));
+        assert!(first.is_cancelled(), "other records");
+        let second = counting.start(match_key(&query("plumber", None, 0)));
+        assert!(!second.is_cancelled());
+        let third = counting.start(match_key(&query("plumber", None, 0)));
+        assert!(second.is_cancelled(), "a newer count");
+        assert!(!third.is_cancelled());
+    }
 }

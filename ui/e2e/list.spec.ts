@@ -128,6 +128,37 @@ test.describe('Record list', () => {
     await expect(page.getByTestId('record-list')).toHaveAttribute('data-total', '0');
   });
 
+  test('keeps the count while a newer count replaces one on its way', async ({ page, ferry }) => {
+    await ferry.open({ countDelayMs: 1000 });
+    const list = page.getByTestId('record-list');
+    await page.getByTestId('search').fill('lovelace');
+    const count = page.getByTestId('list-count');
+    await expect(count).toHaveAttribute('aria-busy', 'false');
+    const total = await list.getAttribute('data-total');
+    expect(Number(total)).toBeGreaterThan(100);
+    const before = (await ferry.calls('count_records')).length;
+    // Every figure the list takes from here on.
+    await list.evaluate((el) => {
+      const seen: string[] = [];
+      (window as unknown as { seenTotals: string[] }).seenTotals = seen;
+      new MutationObserver(() => seen.push(el.getAttribute('data-total') ?? '')).observe(el, {
+        attributes: true,
+        attributeFilter: ['data-total'],
+      });
+    });
+    // Two syncs in a row: the first recount (answered after 1 s) is
+    // replaced by the second, which alone reaches the backend.
+    await ferry.emit('records-changed', { records: [], truncated: true });
+    await page.waitForTimeout(300);
+    await ferry.emit('records-changed', { records: [], truncated: true });
+    await expect.poll(async () => (await ferry.calls('count_records')).length).toBe(before + 1);
+    await page.waitForTimeout(300);
+    expect(await ferry.calls('count_records')).toHaveLength(before + 1);
+    await expect(list).toHaveAttribute('data-total', total!);
+    const seen = await page.evaluate(() => (window as unknown as { seenTotals: string[] }).seenTotals);
+    expect(seen.filter((t) => t !== total)).toEqual([]);
+  });
+
   test('filters by boolean, tag and choice fields', async ({ page, ferry }) => {
     await ferry.open();
     await expect(rows(page).first()).toBeVisible();

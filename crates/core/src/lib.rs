@@ -46,7 +46,7 @@ pub use encryption::{Protection, Unlock};
 pub use error::{AuthFailure, ConnectionFailure, Error, Result};
 pub use ferry_protocol as protocol;
 pub use model::{
-    BulkReport, BulkSkip, Conflict, FieldChoice, OutboxEntry, PushSummary, Resolution,
+    BulkReport, BulkSkip, Cancel, Conflict, FieldChoice, OutboxEntry, PushSummary, Resolution,
 };
 pub use profile::{Account, KeyringUse, Profile, Token, TokenStore};
 pub use recovery::Recovery;

@@ -3,6 +3,8 @@
 //! the store (which keeps them) and sync (which moves them) both build on it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferry_protocol::merge3::TextPart;
 use ferry_protocol::{ConflictKind, Fields, Mutation, Op, Record};
@@ -119,4 +121,24 @@ pub struct BulkReport {
 pub struct BulkSkip {
     pub id: Uuid,
     pub reason: String,
+}
+
+/// Stops a long piece of work: an import after its current batch, a count
+/// at once.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Ready for the next import.
+    pub fn reset(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }

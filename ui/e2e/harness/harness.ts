@@ -22,10 +22,14 @@ const scenario = window.__FERRY_SCENARIO__ ?? {};
 const backend = new FakeBackend(scenario, emit);
 
 mockWindows('main');
+let counts = 0;
 mockIPC(
   async (cmd, args) => {
+    const count = cmd === 'count_records' ? ++counts : 0;
     // Answers arrive asynchronously, as they do from the real shell.
-    await new Promise((r) => setTimeout(r, cmd === 'count_records' ? (scenario.countDelayMs ?? 0) : 0));
+    await new Promise((r) => setTimeout(r, count ? (scenario.countDelayMs ?? 0) : 0));
+    // As in the shell, a newer count takes the place of one still running.
+    if (count && count !== counts) return null;
     return backend.handle(cmd, (args ?? {}) as Record<string, unknown>);
   },
   { shouldMockEvents: true },

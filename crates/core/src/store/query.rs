@@ -12,9 +12,14 @@ use super::records::{LocalRecord, RECORD_SELECT, from_row};
 use super::schema::{has_sort_key, safe_name, sort_column, sort_table};
 use super::search::{self, Search};
 use crate::error::{Error, Result};
+use crate::model::Cancel;
 
 /// Largest page a query returns.
 pub const MAX_PAGE: usize = 1000;
+
+/// SQLite program steps between two looks at a count's [`Cancel`] (a few
+/// microseconds' work).
+const CANCEL_CHECK_STEPS: std::ffi::c_int = 1000;
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -120,6 +125,18 @@ fn push_conditions(
 impl LocalStore {
     /// How many live records match `q` (its search and filters; paging ignored).
     pub fn count(&self, q: &Query) -> Result<i64> {
+        Ok(self.counted(q, None)?.unwrap_or(0))
+    }
+
+    /// As [`LocalStore::count`], or `None` once `cancel` is set: counting
+    /// a word found in a million records takes a while, and the next
+    /// query (one typed since, which cancels this count) waits for the
+    /// store meanwhile.
+    pub fn count_unless_cancelled(&self, q: &Query, cancel: &Cancel) -> Result<Option<i64>> {
+        self.counted(q, Some(cancel))
+    }
+
+    fn counted(&self, q: &Query, cancel: Option<&Cancel>) -> Result<Option<i64>> {
         if !safe_name(&q.collection) {
             return Err(Error::UnknownCollection(q.collection.clone()));
         }
@@ -129,17 +146,49 @@ impl LocalStore {
         );
         let mut args = Vec::new();
         let search = match self.read(|c| search_in(c, q))? {
-            Some(Search::Nothing) => return Ok(0),
+            Some(Search::Nothing) => return Ok(Some(0)),
             Some(Search::Match(expr)) if q.filters.is_empty() => {
-                return self.read(|c| search::count_live(c, &q.collection, &expr, self.search));
+                return self.read_unless(cancel, |c| {
+                    search::count_live(c, &q.collection, &expr, self.search)
+                });
             }
             Some(Search::Match(expr)) => Some(expr),
             None => None,
         };
         push_conditions(q, search, &mut sql, &mut args)?;
-        self.read(|c| {
+        self.read_unless(cancel, |c| {
             Ok(c.prepare_cached(&sql)?
                 .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
+        })
+    }
+
+    /// Runs `f` as [`LocalStore::read`] does, or stops it as soon as
+    /// `cancel` is set (SQLite checks between steps of its program).
+    fn read_unless<T>(
+        &self,
+        cancel: Option<&Cancel>,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let Some(cancel) = cancel else {
+            return self.read(f).map(Some);
+        };
+        self.read(|c| {
+            if cancel.is_cancelled() {
+                return Ok(None);
+            }
+            let flag = cancel.clone();
+            c.progress_handler(CANCEL_CHECK_STEPS, Some(move || flag.is_cancelled()));
+            let out = f(c);
+            c.progress_handler(CANCEL_CHECK_STEPS, None::<fn() -> bool>);
+            match out {
+                Err(Error::Database(rusqlite::Error::SqliteFailure(e, _)))
+                    if e.code == rusqlite::ErrorCode::OperationInterrupted
+                        && cancel.is_cancelled() =>
+                {
+                    Ok(None)
+                }
+                other => other.map(Some),
+            }
         })
     }
 
@@ -456,6 +505,47 @@ mod tests {
     use super::*;
     use uuid::Uuid;
 
+    /// A cancelled count stops where it is (not at its end), and the next
+    /// one, not cancelled, runs to its end.
+    #[test]
+    fn a_cancelled_count_stops_at_once() {
+        let store = LocalStore::open_in_memory().expect("open");
+        let cancel = Cancel::default();
+        let trip = cancel.clone();
+        store
+            .read(|c| {
+                // Cancels as the count passes its thousandth row.
+                Ok(c.create_scalar_function(
+                    "trip",
+                    1,
+                    rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+                    move |ctx| {
+                        if ctx.get::<i64>(0)? == 1000 {
+                            trip.cancel();
+                        }
+                        Ok(1)
+                    },
+                )?)
+            })
+            .expect("function");
+        let count =
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+                     SELECT count(*) FROM n WHERE trip(i)";
+        let run = |cancel: Option<&Cancel>| {
+            store.read_unless(cancel, |c| {
+                Ok(c.query_row(count, [], |r| r.get::<_, i64>(0))?)
+            })
+        };
+        assert_eq!(run(Some(&cancel)).expect("cancelled"), None);
+        assert_eq!(run(None).expect("whole"), Some(100_000));
+        let q = Query::new("tasks");
+        assert_eq!(
+            store.count_unless_cancelled(&q, &cancel).expect("count"),
+            None
+        );
+        assert_eq!(store.count(&q).expect("count"), 0);
+    }
+
     /// Sorting a large collection must walk the field's index, not sort
     /// every row: each part of a page, either way, filtered or not; and
     /// unfiltered, without reading the records it passes.
@@ -564,7 +654,11 @@ mod tests {
             want.iter().take(6).map(|w| w.2).collect::<Vec<_>>()[..]
         );
         // A search with many matches walks the sort index instead.
-        store.search = crate::store::search::SearchSettings { few: 2, collect: 4 };
+        store.search = crate::store::search::SearchSettings {
+            few: 2,
+            collect: 4,
+            window: 2,
+        };
         for page in [1, 4, 50] {
             let got = order(&store, &q, page);
             assert_eq!(

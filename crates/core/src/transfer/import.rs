@@ -3,8 +3,6 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferry_protocol::{Collection, Fields};
 use serde_json::Value;
@@ -16,6 +14,7 @@ use super::{
     ImportReport, LISTED_PROBLEMS, PREVIEW_ROWS, RowProblem,
 };
 use crate::error::{Error, Result};
+pub use crate::model::Cancel;
 use crate::store::LocalStore;
 use crate::store::imports::{ImportJournal, ImportRow, RowOutcome, check_key};
 
@@ -25,25 +24,6 @@ pub const BULK_IMPORT_ROWS: u64 = 20_000;
 
 /// Largest file an import reads (it is read whole).
 const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
-
-/// Stops a running import after its current batch.
-#[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
-
-impl Cancel {
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// Ready for the next import.
-    pub fn reset(&self) {
-        self.0.store(false, Ordering::SeqCst);
-    }
-}
 
 /// A file read as a table: its columns and, per data row, one cell per
 /// column (missing cells are null) or what is wrong with the row.
