@@ -321,6 +321,26 @@ pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> 
 mod tests {
     use super::*;
 
+    /// SQLite is built with a page cache per connection (`.cargo/config.toml`
+    /// takes `SQLITE_ENABLE_MEMORY_MANAGEMENT` out): a pull's writer and
+    /// reader do not take turns on one cache's mutex.
+    #[test]
+    fn each_connection_has_a_page_cache_of_its_own() {
+        let store = LocalStore::open_in_memory().expect("open");
+        let options = store
+            .read(|c| {
+                Ok(c.prepare("PRAGMA compile_options")?
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .expect("options");
+        assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     #[test]
     fn a_file_that_is_not_a_database_is_named_in_the_error() {
         let dir = tempfile::tempdir().expect("tempdir");
