@@ -55,6 +55,18 @@ impl TestDb {
         let url = with_dbname(&server, &name);
         TestDb { url, name, server }
     }
+
+    /// Vacuums and analyzes the database and writes its log out, as an
+    /// operator would after loading it: what follows is then measured
+    /// without the autovacuum and checkpoint a bulk load sets off.
+    pub async fn settle(&self) -> Result<(), tokio_postgres::Error> {
+        let (client, conn) = tokio_postgres::connect(&self.url, NoTls).await?;
+        tokio::spawn(conn);
+        // One statement at a time: VACUUM cannot run inside the
+        // transaction a batch of statements is.
+        client.batch_execute("VACUUM (ANALYZE)").await?;
+        client.batch_execute("CHECKPOINT").await
+    }
 }
 
 /// `url` naming database `name` instead.
