@@ -242,73 +242,57 @@ def app_pid(profile):
     return None
 
 
-# Times, inside the webview, from an input to the first row showing `expect`.
-TIMED_SEARCH = """
-const done = arguments[arguments.length - 1];
-const [term, expect] = %s;
-const input = document.querySelector('[data-testid=search]');
-const t0 = performance.now();
-input.value = term;
-input.dispatchEvent(new Event('input', { bubbles: true }));
-const check = () => {
-  const row = document.querySelector('[data-testid=row]');
-  if (row && row.textContent.includes(expect)) done(performance.now() - t0);
-  else if (performance.now() - t0 > 5000) done(-1);
-  else requestAnimationFrame(check);
-};
-requestAnimationFrame(check);
-"""
+def timed(prepare, act, ready):
+    """A script for the webview: runs `prepare`, then `act`, and answers
+    the milliseconds from `act` until `ready` (a JavaScript expression)
+    holds, checked at every frame; -1 after 5 s."""
+    return (
+        "const done = arguments[arguments.length - 1];\n"
+        + prepare
+        + "\nconst t0 = performance.now();\n"
+        + act
+        + "\nconst check = () => {\n"
+        + "  if (" + ready + ") done(performance.now() - t0);\n"
+        + "  else if (performance.now() - t0 > 5000) done(-1);\n"
+        + "  else requestAnimationFrame(check);\n"
+        + "};\n"
+        + "requestAnimationFrame(check);\n"
+    )
 
-TIMED_SORT = """
-const done = arguments[arguments.length - 1];
-const header = document.querySelector('[data-testid=sort-%s]');
+
+# From an input to the first row showing `expect`.
+TIMED_SEARCH = timed(
+    """const [term, expect] = %s;
+const input = document.querySelector('[data-testid=search]');
+const row = () => document.querySelector('[data-testid=row]');""",
+    """input.value = term;
+input.dispatchEvent(new Event('input', { bubbles: true }));""",
+    "row()?.textContent.includes(expect)",
+)
+
+# From a click on a column header to another first row.
+TIMED_SORT = timed(
+    """const header = document.querySelector('[data-testid=sort-%s]');
 const first = () => document.querySelector('[data-testid=row]')?.getAttribute('data-id');
-const before = first();
-const t0 = performance.now();
-header.click();
-const check = () => {
-  if (first() && first() !== before) done(performance.now() - t0);
-  else if (performance.now() - t0 > 5000) done(-1);
-  else requestAnimationFrame(check);
-};
-requestAnimationFrame(check);
-"""
+const before = first();""",
+    "header.click();",
+    "first() && first() !== before",
+)
 
 # Jumps the list to `fraction` of its scroll range and times until the
 # row that belongs at the top there is shown (past 8 million pixels the
-# list scrolls proportionally: RecordList's scrollRatio).
-TIMED_SCROLL = """
-const done = arguments[arguments.length - 1];
-const fraction = %f;
+# list scrolls proportionally: RecordList's scrollRatio), within a few
+# rows: the header's height is not part of the scroll range.
+TIMED_SCROLL = timed(
+    """const fraction = %f;
 const list = document.querySelector('[data-testid=record-list]');
 const total = Number(list.getAttribute('data-total'));
 const view = list.clientHeight - 34;
 const first = Math.min(total - 1, Math.floor((fraction * Math.max(0, total * 36 - view)) / 36));
-const t0 = performance.now();
-list.scrollTop = fraction * (list.scrollHeight - list.clientHeight);
-// Within a few rows: the header's height is not part of the scroll range.
-const shown = () => [...document.querySelectorAll('[data-testid=row]')].some((r) => Math.abs(Number(r.dataset.index) - first) <= 5);
-const check = () => {
-  if (shown()) done(performance.now() - t0);
-  else if (performance.now() - t0 > 5000) done(-1);
-  else requestAnimationFrame(check);
-};
-requestAnimationFrame(check);
-"""
-
-SCROLL = """
-const done = arguments[arguments.length - 1];
-const index = %d;
-const list = document.querySelector('[data-testid=record-list]') || document.querySelector('[data-testid=row]').parentElement.parentElement;
-const t0 = performance.now();
-list.scrollTop = index * 36;
-const check = () => {
-  if (document.querySelector(`[data-testid=row][data-index="${index}"]`)) done(performance.now() - t0);
-  else if (performance.now() - t0 > 5000) done(-1);
-  else requestAnimationFrame(check);
-};
-requestAnimationFrame(check);
-"""
+const shown = () => [...document.querySelectorAll('[data-testid=row]')].some((r) => Math.abs(Number(r.dataset.index) - first) <= 5);""",
+    "list.scrollTop = fraction * (list.scrollHeight - list.clientHeight);",
+    "shown()",
+)
 
 SCROLL = """
 const done = arguments[arguments.length - 1];

@@ -11,8 +11,9 @@
 //!
 //! Records are seeded straight into the store, 2,000 per push, before any
 //! server starts; on PostgreSQL the database is then vacuumed, analyzed
-//! and checkpointed, as an operator would after a bulk load. Databases live in a new directory under `--dir` (the
-//! temporary directory by default), and PostgreSQL's in a new database on
+//! and checkpointed, as an operator would after a bulk load. Databases
+//! live in a new directory under `--dir` (the temporary directory by
+//! default), and PostgreSQL's in a new database on
 //! `FERRY_BENCH_PG_URL`, else `FERRY_TEST_PG_URL`, else
 //! postgres://postgres@127.0.0.1:5432/test; both go when the run ends.
 //! Each client is a user of its own with one session, so no user holds
