@@ -52,6 +52,7 @@ macro_rules! with_commands {
             detach_file,
             file_states,
             waiting_files,
+            retry_files,
             open_file,
             save_file_as,
             file_thumbnail,

@@ -652,6 +652,16 @@ pub async fn waiting_files(desktop: State<'_, Desktop>) -> Result<Vec<LocalFile>
     blocking(&client, |c| c.store().files_to_send()).await
 }
 
+/// Tries every file that could not be sent again, now: the server's
+/// limits or the quota may have changed since it refused them.
+#[tauri::command]
+pub async fn retry_files(desktop: State<'_, Desktop>) -> Result<usize> {
+    let client = desktop.client().await?;
+    let due = blocking(&client, |c| c.store().files_retry()).await?;
+    client.sync_now()?;
+    Ok(due)
+}
+
 /// Opens a record's file with the system's default app, fetching it first
 /// when it is not on this laptop.
 #[tauri::command]

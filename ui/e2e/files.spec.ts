@@ -47,6 +47,33 @@ test.describe('Files', () => {
     expect(bad).toEqual([]);
   });
 
+  test('a file the server refuses says why, holds its change back, and goes when tried again', async ({ page, ferry }) => {
+    await ferry.open({
+      withFiles: true,
+      attachPaths: ['/home/alice/site.jpg', '/home/alice/survey-scan.pdf'],
+      serverFileLimit: 10_000,
+    });
+    await page.getByTestId('collection-tasks').click();
+    await rows(page).first().click();
+    const field = page.locator('[data-file-field="attachments"]');
+    await field.getByRole('button', { name: 'Attach files…' }).click();
+    const files = field.locator('li');
+    await page.getByTestId('sync-now').click();
+    await expect(files.first()).toContainText('Sent');
+    await expect(files.nth(1)).toContainText('Failed: a file may be at most 10000 bytes. Ferry tries again after');
+    await expect(page.getByTestId('record-state')).toHaveText('Not sent yet');
+    await page.getByTestId('nav-outbox').click();
+    await expect(page.getByTestId('outbox-file-failed')).toContainText('could not be sent: a file may be at most 10000 bytes');
+    await expect(page.getByTestId('outbox-entry')).toHaveCount(1);
+    await ferry.shot('files-refused');
+    // The administrator raises the limit; the user need not wait the hour.
+    await page.evaluate(() => ((window as any).ferry.backend.serverFileLimit = null));
+    await page.getByTestId('outbox-retry-files').click();
+    await expect.poll(async () => (await ferry.calls('retry_files')).length).toBe(1);
+    await expect(page.getByText('Everything is sent')).toBeVisible();
+    await expect(page.getByTestId('outbox-file-failed')).toHaveCount(0);
+  });
+
   test('a file the field does not take is refused at the field', async ({ page, ferry }) => {
     await ferry.open({ withFiles: true, attachPaths: ['/home/alice/huge-scan.pdf'] });
     await page.getByTestId('collection-tasks').click();

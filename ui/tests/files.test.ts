@@ -5,7 +5,7 @@ import type { LocalFile } from '../src/lib/types';
 const sha = 'a'.repeat(64);
 const file = (name: string, mime: string) => ({ sha256: sha, name, size: 10, mime });
 const local = (over: Partial<LocalFile>): LocalFile => ({
-  sha256: sha, size: 10, present: true, upload: null, sent: 0, error: null, ...over,
+  sha256: sha, size: 10, present: true, upload: null, sent: 0, error: null, retry_at: null, ...over,
 });
 
 describe('files', () => {
@@ -29,6 +29,8 @@ describe('files', () => {
     expect(fileState(local({ upload: 'failed', error: 'a file may be at most 8 MB' }))).toBe(
       'Failed: a file may be at most 8 MB',
     );
+    const refused = local({ upload: 'failed', error: 'over your quota', retry_at: '2026-12-06T15:20:00.000Z' });
+    expect(fileState(refused)).toMatch(/^Failed: over your quota\. Ferry tries again after .*2026.*\.$/);
     expect(fileState(local({ sent: 10 }))).toBe('Sent');
     expect(fileState(local({}))).toBe('On this laptop');
     expect(fileState(local({ upload: 'waiting' }), { direction: 'upload', share: 0.456 })).toBe('Sending 45%');

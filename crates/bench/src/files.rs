@@ -42,7 +42,11 @@ fn ferry(profile: &Path, args: &[&str], stdin: &str) -> anyhow::Result<(Duration
         .arg("--profile")
         .arg(profile)
         .args(args)
+        // Encrypted as a laptop without a keyring is: the database, and
+        // the files kept, sealed under a key from this passphrase.
         .env("FERRY_KEYRING", "off")
+        .env("FERRY_PASSPHRASE", "files bench passphrase")
+        .env_remove("FERRY_ENCRYPTION")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -107,6 +111,30 @@ fn cp_synced(from: &[PathBuf], to: &Path) -> anyhow::Result<Duration> {
     Ok(start.elapsed())
 }
 
+/// SHA-256 of the files on one core, read from the page cache as `cp`
+/// reads them: the check every transfer makes of every byte it receives
+/// (the server of an upload, the client of a download), one file's bytes
+/// in order.
+fn sha256(from: &[PathBuf]) -> anyhow::Result<Duration> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut buf = vec![0u8; MB];
+    let start = Instant::now();
+    for path in from {
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = sha2::Sha256::new();
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        std::hint::black_box(hasher.finalize());
+    }
+    Ok(start.elapsed())
+}
+
 fn write_files(dir: &Path, count: usize, size: usize, seed: u8) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     (0..count)
@@ -147,11 +175,18 @@ fn case(
     // The fixed cost of a run: a sync with nothing to send.
     let (idle, _, _) = ferry(&alice, &["sync"], "")?;
     ferry(&bob, &["sync"], "")?;
-    let (down, down_peak, _) = ferry(&bob, &["fetch", "tasks", &id, "attachments"], "")?;
+    let out = dir.join(format!("{name}-fetched"));
+    let out_arg = out.display().to_string();
+    let (down, down_peak, _) = ferry(
+        &bob,
+        &["fetch", "tasks", &id, "attachments", "--out", &out_arg],
+        "",
+    )?;
     let copied = cp(files, &dir.join(format!("{name}-cp")))?;
     let cp_rate = mb_per_s(bytes, copied);
     let durable = cp_synced(files, &dir.join(format!("{name}-cp-synced")))?;
     let durable_rate = mb_per_s(bytes, durable);
+    let hash_rate = mb_per_s(bytes, sha256(files)?);
     Ok(json!({
         "files": files.len(),
         "bytes": bytes,
@@ -159,6 +194,8 @@ fn case(
         "cp_mb_per_s": cp_rate,
         "cp_synced_ms": ms(durable),
         "cp_synced_mb_per_s": durable_rate,
+        "sha256_mb_per_s": hash_rate,
+        "sha256_vs_cp": ratio(hash_rate, cp_rate),
         "upload_vs_cp_synced": ratio(mb_per_s(bytes, up), durable_rate),
         "download_vs_cp_synced": ratio(mb_per_s(bytes, down), durable_rate),
         "attach_ms": ms(attached),

@@ -171,7 +171,10 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn sync(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+pub async fn sync(ctx: &Ctx, retry_files: bool) -> anyhow::Result<ExitCode> {
+    if retry_files {
+        ctx.store().files_retry()?;
+    }
     let report = ctx.client.sync().await?;
     if ctx.json {
         output::json(&report)?;
@@ -198,6 +201,23 @@ pub async fn sync(ctx: &Ctx) -> anyhow::Result<ExitCode> {
                 report.rejected
             );
         }
+    }
+    for f in ctx.store().files_to_send()? {
+        if f.upload.as_deref() != Some("failed") {
+            continue;
+        }
+        let when = f
+            .retry_at
+            .map(|at| {
+                format!("; it is sent again after {at}, or now with `ferry sync --retry-files`")
+            })
+            .unwrap_or_default();
+        say_err!(
+            "ferry: a file of {} ({}) could not be sent: {}{when}",
+            crate::files::human_size(f.size),
+            &f.sha256[..12.min(f.sha256.len())],
+            f.error.as_deref().unwrap_or("unknown error")
+        );
     }
     if report.outbox > 0 {
         say_err!("ferry: {} edit(s) are still in the outbox", report.outbox);

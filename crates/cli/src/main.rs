@@ -57,6 +57,10 @@ enum Command {
         /// to a file, and rebuild from the server.
         #[arg(long)]
         recover: bool,
+        /// Send again now the files the server refused (too large, over the
+        /// quota), rather than after the hour they otherwise wait.
+        #[arg(long)]
+        retry_files: bool,
     },
     /// Work offline: hold all network traffic.
     Offline,
@@ -211,7 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => Profile::default_dir()?,
     };
     let profile = match cli.command {
-        Command::Sync { recover: true } => {
+        Command::Sync { recover: true, .. } => {
             let (profile, recovery) = with_passphrase(|u| Profile::recover_with(&dir, u))?;
             say_err!(
                 "ferry: the damaged database was moved to {}",
@@ -262,7 +266,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<ExitCode> {
         Command::Logout => account::logout(ctx).await,
         Command::Status => account::status(ctx).await,
         Command::Devices { sign_out } => account::devices(ctx, sign_out).await,
-        Command::Sync { .. } => account::sync(ctx).await,
+        Command::Sync { retry_files, .. } => account::sync(ctx, retry_files).await,
         Command::Offline => account::set_offline(ctx, true),
         Command::Online => account::set_offline(ctx, false),
         Command::Ls(args) => records::ls(ctx, &args),

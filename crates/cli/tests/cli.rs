@@ -733,6 +733,54 @@ async fn attach_detach_and_fetch_files() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_file_is_said_and_sent_again_when_asked() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = dir.path().join("alice");
+    login(&server, &alice, "alice").await;
+    let big = dir.path().join("survey.bin");
+    std::fs::write(&big, vec![7u8; common::MAX_FILE as usize + 1]).expect("write");
+    let id = ok(&alice, &["create", "tasks", "title=Survey"]).await;
+    let id = id.trim();
+    ok(
+        &alice,
+        &[
+            "attach",
+            "tasks",
+            id,
+            "attachments",
+            &big.display().to_string(),
+        ],
+    )
+    .await;
+    let o = ferry(&alice, &["sync"], "").await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(
+        said.contains("a file of 50.3 MB (")
+            && said.contains("could not be sent: a file may be at most 48 MB"),
+        "{said}"
+    );
+    assert!(
+        said.contains("or now with `ferry sync --retry-files`"),
+        "{said}"
+    );
+    assert!(said.contains("1 edit(s) are still in the outbox"), "{said}");
+    assert_eq!(server.upload_refusals(), 1);
+    // A plain sync does not send it again; asked, it does.
+    ferry(&alice, &["sync"], "").await;
+    assert_eq!(server.upload_refusals(), 1);
+    let o = ferry(&alice, &["sync", "--retry-files"], "").await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(server.upload_refusals(), 2);
+    assert!(
+        stderr(&o).contains("could not be sent: a file may be at most 48 MB"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_are_listed_and_one_signs_another_out() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -31,6 +31,11 @@ pub const DIR: &str = "files";
 /// Files sent or fetched at once: small files cost round trips and syncs
 /// more than bytes.
 pub const PARALLEL_TRANSFERS: usize = 4;
+
+/// How long a file the server refused waits before it is sent again
+/// unasked: its limits or the quota may have changed by then, and sending
+/// it at every sync would spend a part's bytes each time for a refusal.
+pub const REFUSED_RETRY: chrono::Duration = chrono::Duration::hours(1);
 /// Bytes gathered before a write to disk.
 const WRITE_BUFFER: usize = 1024 * 1024;
 /// Bytes between two progress reports of a transfer.
@@ -254,17 +259,18 @@ impl Files {
         Ok((known && path.is_file()).then_some(path))
     }
 
-    /// Sends every file waiting to be sent. A file the server refuses (too
-    /// large, over the quota) is marked failed with its reason and the
-    /// others go on; a lost connection ends it (`Unreachable`), to continue
-    /// where it stopped next time.
+    /// Sends every file due to be sent. A file the server refuses (too
+    /// large, over the quota) is marked failed with its reason, to be tried
+    /// again after [`REFUSED_RETRY`] or when asked, and the others go on; a
+    /// lost connection ends it (`Unreachable`), to continue where it
+    /// stopped next time.
     pub async fn send_waiting(
         &self,
         api: &Api,
         store: &LocalStore,
         progress: Progress<'_>,
     ) -> Result<usize> {
-        let files = store.files_to_send()?;
+        let files = store.files_due()?;
         let results: Vec<Result<bool>> = futures::stream::iter(files)
             .map(|file| self.send_one(api, store, file, progress))
             .buffer_unordered(PARALLEL_TRANSFERS)
@@ -292,6 +298,7 @@ impl Files {
             store.file_upload_failed(
                 &file.sha256,
                 "its bytes are no longer on this laptop; attach it again",
+                None,
             )?;
             return Ok(false);
         }
@@ -300,9 +307,14 @@ impl Files {
                 store.file_uploaded(&file.sha256)?;
                 Ok(true)
             }
-            Err(Error::Server { body, .. }) if body.code != "upload_offset" => {
+            Err(Error::Server { status, body }) if body.code != "upload_offset" => {
                 tracing::warn!(sha256 = %file.sha256, error = %body.message, "upload refused");
-                store.file_upload_failed(&file.sha256, &body.message)?;
+                // Too large or over the quota: the same answer until a limit changes.
+                let retry_at = (status == 413).then(|| {
+                    (chrono::Utc::now() + REFUSED_RETRY)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                });
+                store.file_upload_failed(&file.sha256, &body.message, retry_at.as_deref())?;
                 Ok(false)
             }
             Err(e) => Err(e),

@@ -286,7 +286,32 @@ async fn refused_files_say_why_and_lost_ones_are_sent_again(server: TestServer) 
         .file(&f.sha256)
         .expect("state")
         .expect("known");
-    assert!(state.upload.is_some(), "{state:?}");
+    assert_eq!(state.upload.as_deref(), Some("failed"), "{state:?}");
+    assert!(
+        state
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("at most 48 MB")),
+        "{state:?}"
+    );
+    assert!(state.retry_at.is_some(), "{state:?}");
+    assert_eq!(server.upload_refusals(), 1);
+    // Not sent again at every sync (a part's bytes spent for the same refusal)...
+    alice.sync().await;
+    assert_eq!(server.upload_refusals(), 1);
+    assert!(
+        alice
+            .store()
+            .files_to_send()
+            .expect("waiting")
+            .iter()
+            .any(|f| f.sha256 == state.sha256),
+        "still shown as waiting"
+    );
+    // ...but when its owner asks.
+    assert_eq!(alice.store().files_retry().expect("retry"), 1);
+    alice.sync().await;
+    assert_eq!(server.upload_refusals(), 2);
     // The change that names it never reached the server.
     assert!(server.record("tasks", tid).await.is_none());
     assert!(

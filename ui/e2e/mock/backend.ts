@@ -49,6 +49,8 @@ export interface Scenario {
   /** Tasks with an `attachments` file field; the Open dialog picks `attachPaths`. */
   withFiles?: boolean;
   attachPaths?: string[];
+  /** The server's limit per file in bytes: a larger file is refused when sent. */
+  serverFileLimit?: number;
   /** Milliseconds every count of a list's matches takes. */
   countDelayMs?: number;
   /** Files the import can read, by path (CSV, or JSON lines for `.jsonl`). */
@@ -154,6 +156,7 @@ export class FakeBackend {
       tasks = { ...tasks, fields: [...tasks.fields, { name: 'attachments', label: 'Attachments', type: 'file', required: false, multiple: true, max_size: 5_000_000 }] };
     }
     this.attachPaths = scenario.attachPaths ?? [];
+    this.serverFileLimit = scenario.serverFileLimit ?? null;
     const regional = scenario.handOver
       ? { ...REGIONAL_CONTACTS, rows: { field: 'region', read: ['north', 'east'], write: ['north', 'west'] } }
       : REGIONAL_CONTACTS;
@@ -362,6 +365,7 @@ export class FakeBackend {
   }
 
   attachPaths: string[] = [];
+  serverFileLimit: number | null = null;
   protection: 'keyring' | 'passphrase' | 'off' = 'keyring';
   lockMinutes: number | null = null;
   /** The passphrase that opens the records (chosen on first unlock when new). */
@@ -393,7 +397,7 @@ export class FakeBackend {
     });
     const big = added.find((x) => f?.max_size && x.size > f.max_size);
     if (big) throw { kind: 'invalid', field, message: `"${big.name}" is larger than field "${field}" takes (${f!.max_size} bytes at most)` };
-    for (const x of added) this.localFiles.set(x.sha256, { sha256: x.sha256, size: x.size, present: true, upload: 'waiting', sent: 0, error: null });
+    for (const x of added) this.localFiles.set(x.sha256, { sha256: x.sha256, size: x.size, present: true, upload: 'waiting', sent: 0, error: null, retry_at: null });
     const files = [...filesOf(this.get(collection, id).fields[field]), ...added];
     return this.update(collection, id, { [field]: files });
   }
@@ -639,10 +643,23 @@ export class FakeBackend {
 
   /** Sends the outbox: every entry is acknowledged and its record is synced. */
   finishSync() {
-    // Files first, as the shell sends them.
-    for (const [sha, f] of this.localFiles) this.localFiles.set(sha, { ...f, upload: null, sent: f.size });
+    // Files first, as the shell sends them; one over the server's limit is
+    // refused, tried again in an hour, and holds back the change naming it.
+    const limit = this.serverFileLimit;
+    for (const [sha, f] of this.localFiles) {
+      if (f.upload === null) continue;
+      if (limit !== null && f.size > limit) {
+        const retry_at = new Date(Date.now() + 3_600_000).toISOString();
+        this.localFiles.set(sha, { ...f, upload: 'failed', error: `a file may be at most ${limit} bytes`, retry_at });
+      } else {
+        this.localFiles.set(sha, { ...f, upload: null, sent: f.size, error: null, retry_at: null });
+      }
+    }
+    const refused = [...this.localFiles.values()].filter((f) => f.upload === 'failed').map((f) => f.sha256);
+    const held = this.outboxEntries.filter((e) => refused.some((sha) => JSON.stringify(e.mutation).includes(sha)));
     const touched: { collection: string; id: string }[] = [];
     for (const e of this.outboxEntries) {
+      if (held.includes(e)) continue;
       const t = this.#t(e.mutation.collection);
       const r = t.overrides.get(e.mutation.record_id);
       if (r && r.state === 'pending') {
@@ -652,7 +669,7 @@ export class FakeBackend {
         touched.push({ collection: r.collection, id: r.id });
       }
     }
-    this.outboxEntries = [];
+    this.outboxEntries = held;
     this.status = { ...this.status, connection: { state: 'online' }, last_sync: new Date().toISOString() };
     if (touched.length) this.#emit('records-changed', { records: touched, truncated: false });
     this.emitStatus();
@@ -1136,6 +1153,12 @@ export class FakeBackend {
         return (a.shas as string[]).flatMap((s) => (this.localFiles.has(s) ? [this.localFiles.get(s)!] : []));
       case 'waiting_files':
         return [...this.localFiles.values()].filter((f) => f.upload !== null);
+      case 'retry_files': {
+        const failed = [...this.localFiles.values()].filter((f) => f.upload === 'failed');
+        for (const f of failed) this.localFiles.set(f.sha256, { ...f, upload: 'waiting', error: null, retry_at: null });
+        this.syncNow();
+        return failed.length;
+      }
       case 'open_file':
         return null;
       case 'save_file_as':

@@ -97,6 +97,8 @@ export const api = {
   fileStates: (shas: string[]) => call<LocalFile[]>('file_states', { shas }),
   /** Files waiting to be sent, for the outbox. */
   waitingFiles: () => call<LocalFile[]>('waiting_files'),
+  /** Tries the files that could not be sent again, now; how many. */
+  retryFiles: () => call<number>('retry_files'),
   /** Opens a record's file with the system's app, fetching it first when needed. */
   openFile: (collection: string, id: string, sha256: string, name: string) =>
     call<null>('open_file', { collection, id, sha256, name }),

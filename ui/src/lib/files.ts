@@ -1,6 +1,7 @@
 // Attached files: their sizes and states in words, and which files a
 // field takes (the same rule as the server's: a MIME type, a family such
 // as image/*, or an extension such as .pdf, ignoring case).
+import { dateTime } from './locale';
 import type { FileRef, JsonValue, LocalFile } from './types';
 
 /** The files a file field's value holds. */
@@ -33,6 +34,11 @@ export function accepts(accept: readonly string[] | null | undefined, file: { na
   });
 }
 
+/** When a refused file is sent again unasked, as a sentence (or nothing). */
+export function retryWhen(local: LocalFile): string {
+  return local.retry_at ? `. Ferry tries again after ${dateTime(local.retry_at)}.` : '';
+}
+
 /** Where a file stands, in words; `progress` is an upload's or fetch's share done (0–1). */
 export function fileState(local: LocalFile | undefined, progress?: { direction: string; share: number }): string {
   if (progress && progress.share < 1) {
@@ -40,7 +46,7 @@ export function fileState(local: LocalFile | undefined, progress?: { direction: 
     return progress.direction === 'upload' ? `Sending ${pct}%` : `Fetching ${pct}%`;
   }
   if (!local) return 'On the server';
-  if (local.upload === 'failed') return `Failed: ${local.error ?? 'unknown error'}`;
+  if (local.upload === 'failed') return `Failed: ${local.error ?? 'unknown error'}${retryWhen(local)}`;
   if (local.upload === 'waiting') return 'Waiting to send';
   if (!local.present) return 'On the server';
   // Sent from here, or fetched from the server.

@@ -21,6 +21,9 @@ pub struct LocalFile {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub sent: u64,
     pub error: Option<String>,
+    /// When a file the server refused is tried again (RFC 3339); absent: at
+    /// the next sync.
+    pub retry_at: Option<String>,
 }
 
 fn file_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LocalFile> {
@@ -31,10 +34,11 @@ fn file_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LocalFile> {
         upload: r.get(3)?,
         sent: r.get::<_, i64>(4)?.max(0) as u64,
         error: r.get(5)?,
+        retry_at: r.get(6)?,
     })
 }
 
-const FILE_COLUMNS: &str = "sha256, size, present, upload, sent, error";
+const FILE_COLUMNS: &str = "sha256, size, present, upload, sent, error, retry_at";
 
 fn size_i64(size: u64) -> i64 {
     i64::try_from(size).unwrap_or(i64::MAX)
@@ -48,7 +52,7 @@ impl LocalStore {
                 "INSERT INTO files (sha256, size, present, upload, used_at) VALUES (?1, ?2, 1, 'waiting', ?3)
                  ON CONFLICT (sha256) DO UPDATE SET present = 1, used_at = ?3,
                     upload = CASE WHEN upload = 'failed' OR upload IS NULL THEN 'waiting' ELSE upload END,
-                    error = NULL",
+                    error = NULL, retry_at = NULL",
                 params![sha256, size_i64(size), now_rfc3339()],
             )?;
             Ok(())
@@ -78,14 +82,27 @@ impl LocalStore {
         })
     }
 
-    /// Files waiting to be sent (failed ones too: a retry may succeed),
-    /// oldest first.
+    /// Files waiting to be sent, failed ones too, oldest first.
     pub fn files_to_send(&self) -> Result<Vec<LocalFile>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {FILE_COLUMNS} FROM files WHERE upload IS NOT NULL ORDER BY used_at"
             ))?;
             let rows = stmt.query_map([], file_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// The files to try sending now: those waiting, and those failed whose
+    /// time to try again has come (a retry may succeed), oldest first.
+    pub fn files_due(&self) -> Result<Vec<LocalFile>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {FILE_COLUMNS} FROM files
+                 WHERE upload IS NOT NULL AND (retry_at IS NULL OR retry_at <= ?1)
+                 ORDER BY used_at"
+            ))?;
+            let rows = stmt.query_map([now_rfc3339()], file_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
@@ -116,30 +133,50 @@ impl LocalStore {
     pub fn file_uploaded(&self, sha256: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE files SET upload = NULL, error = NULL, sent = size WHERE sha256 = ?1",
+                "UPDATE files SET upload = NULL, error = NULL, retry_at = NULL, sent = size WHERE sha256 = ?1",
                 [sha256],
             )?;
             Ok(())
         })
     }
 
-    /// Notes why a file could not be sent; it is tried again next time.
-    pub fn file_upload_failed(&self, sha256: &str, error: &str) -> Result<()> {
+    /// Notes why a file could not be sent; it is tried again at the next
+    /// sync, or from `retry_at` (RFC 3339) on when given.
+    pub fn file_upload_failed(
+        &self,
+        sha256: &str,
+        error: &str,
+        retry_at: Option<&str>,
+    ) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE files SET upload = 'failed', error = ?2 WHERE sha256 = ?1",
-                params![sha256, error],
+                "UPDATE files SET upload = 'failed', error = ?2, retry_at = ?3 WHERE sha256 = ?1",
+                params![sha256, error, retry_at],
             )?;
             Ok(())
         })
     }
 
-    /// Marks files the server says it lacks to be sent again.
+    /// Makes every failed file due at the next sync (its owner asked to
+    /// try again); how many.
+    pub fn files_retry(&self) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE files SET upload = 'waiting', error = NULL, retry_at = NULL
+                 WHERE upload = 'failed'",
+                [],
+            )?)
+        })
+    }
+
+    /// Marks files the server says it lacks to be sent again; one it
+    /// refused keeps its refusal and its time to try again.
     pub fn files_resend(&self, shas: &[String]) -> Result<()> {
         self.write(|tx| {
             for sha in shas {
                 tx.execute(
-                    "UPDATE files SET upload = 'waiting', sent = 0 WHERE sha256 = ?1 AND present = 1",
+                    "UPDATE files SET upload = 'waiting', sent = 0
+                     WHERE sha256 = ?1 AND present = 1 AND retry_at IS NULL",
                     [sha],
                 )?;
             }

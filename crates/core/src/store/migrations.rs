@@ -157,6 +157,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         id TEXT NOT NULL,
         PRIMARY KEY (collection, id)
      ) WITHOUT ROWID;",
+    // 10: a file the server refused (too large, over the quota) is tried
+    //    again from `retry_at` on, or when its owner asks; not each sync.
+    "ALTER TABLE files ADD COLUMN retry_at TEXT;",
 ];
 
 /// The version since which sort keys have their current shape; opening

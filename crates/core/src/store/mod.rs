@@ -26,7 +26,7 @@
 //! | resync.rs | `server_epoch`, `note_server_epoch`, `begin_resync`, `finish_resync`, `resyncing`, `acked_count` |
 //! | conflicts.rs | `conflicts`, `conflict`, `resolve` |
 //! | bulk.rs | `begin_bulk_load`, `end_bulk_load` |
-//! | files.rs | `file_added`, `file_fetched`, `file`, `files_to_send`, `files_waiting`, `file_sent`, `file_uploaded`, `file_upload_failed`, `files_resend`, `file_used`, `files_to_evict`, `file_evicted`, `files_missing` |
+//! | files.rs | `file_added`, `file_fetched`, `file`, `files_to_send`, `files_due`, `files_waiting`, `file_sent`, `file_uploaded`, `file_upload_failed`, `files_retry`, `files_resend`, `file_used`, `files_to_evict`, `file_evicted`, `files_missing` |
 //!
 //! Without methods of their own: hlc.rs (this device's clock, stamped in
 //! the transaction of the edit it stamps), search.rs (full-text search),

@@ -264,6 +264,20 @@ impl TestServer {
             .expect("history")
             .len()
     }
+
+    /// Uploads this server refused as too large or over the quota.
+    pub fn upload_refusals(&self) -> usize {
+        let text = self.state.metrics.encode().expect("metrics");
+        text.lines()
+            .filter(|l| {
+                l.starts_with("ferry_http_requests_total{")
+                    && l.contains("route=\"/v1/blobs/{sha256}\"")
+                    && l.contains("method=\"PUT\"")
+                    && l.contains("status=\"413\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as usize
+    }
 }
 
 pub struct Client {

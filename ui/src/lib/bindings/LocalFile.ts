@@ -15,4 +15,9 @@ upload: string | null,
 /**
  * Bytes the server has of an upload.
  */
-sent: number, error: string | null, };
+sent: number, error: string | null, 
+/**
+ * When a file the server refused is tried again (RFC 3339); absent: at
+ * the next sync.
+ */
+retry_at: string | null, };

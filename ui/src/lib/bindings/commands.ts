@@ -43,6 +43,7 @@ export const COMMANDS = [
   'detach_file',
   'file_states',
   'waiting_files',
+  'retry_files',
   'open_file',
   'save_file_as',
   'file_thumbnail',
