@@ -241,16 +241,23 @@ fn list(dir: &Path) -> anyhow::Result<Value> {
     store.replace_schema(&[
         list_collection("plain", false),
         list_collection("photos", true),
+        list_collection("wordy", false),
     ])?;
     for i in 0..10_000 {
         let mut f = Fields::new();
         f.insert("title".into(), json!(format!("Record {i:05}")));
         f.insert("notes".into(), json!("Checked on site; all in order."));
         store.create("plain", f.clone())?;
-        f.insert(
-            "photo".into(),
-            json!([{"sha256": format!("{:064x}", i), "name": format!("site-{i}.jpg"), "size": 2_400_000, "mime": "image/jpeg"}]),
+        let photo = json!([{"sha256": format!("{:064x}", i), "name": format!("site-{i}.jpg"), "size": 2_400_000, "mime": "image/jpeg"}]);
+        // The control: as many more bytes, as text rather than a file.
+        let mut wordy = f.clone();
+        let pad = serde_json::to_string(&photo)?.len();
+        wordy.insert(
+            "notes".into(),
+            json!(format!("Checked on site; all in order. {}", "w".repeat(pad))),
         );
+        store.create("wordy", wordy)?;
+        f.insert("photo".into(), photo);
         store.create("photos", f)?;
     }
     let page_all = |collection: &str| -> anyhow::Result<Duration> {
@@ -275,11 +282,14 @@ fn list(dir: &Path) -> anyhow::Result<Value> {
     };
     let plain = page_all("plain")?;
     let photos = page_all("photos")?;
+    let wordy = page_all("wordy")?;
     Ok(json!({
         "records": 10_000,
         "plain_ms": ms(plain),
         "with_images_ms": ms(photos),
         "with_images_vs_plain": ratio(photos.as_secs_f64(), plain.as_secs_f64()),
+        "same_bytes_as_text_ms": ms(wordy),
+        "with_images_vs_same_bytes_as_text": ratio(photos.as_secs_f64(), wordy.as_secs_f64()),
     }))
 }
 
