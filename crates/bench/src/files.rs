@@ -254,7 +254,10 @@ fn list(dir: &Path) -> anyhow::Result<Value> {
         let pad = serde_json::to_string(&photo)?.len();
         wordy.insert(
             "notes".into(),
-            json!(format!("Checked on site; all in order. {}", "w".repeat(pad))),
+            json!(format!(
+                "Checked on site; all in order. {}",
+                "w".repeat(pad)
+            )),
         );
         store.create("wordy", wordy)?;
         f.insert("photo".into(), photo);

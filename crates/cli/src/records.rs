@@ -8,7 +8,7 @@ use ferry_core::{Query, RecordState, SortOrder};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::output::say;
+use crate::output::{say, say_err};
 use crate::{Ctx, UsageError, output};
 
 #[derive(Args)]
@@ -152,6 +152,17 @@ pub fn ls(ctx: &Ctx, args: &LsArgs) -> anyhow::Result<ExitCode> {
     }
     if page.has_more {
         say!("… more: --offset {}", args.offset + page.records.len());
+    }
+    // Said on stderr: a script reading the list still gets nothing.
+    if page.records.is_empty() {
+        let name = &args.collection;
+        match (&args.search, args.offset) {
+            (Some(s), _) if !s.trim().is_empty() => {
+                say_err!("no records in \"{name}\" match \"{}\"", s.trim())
+            }
+            (_, 0) => say_err!("\"{name}\" holds no records here"),
+            (_, offset) => say_err!("no records in \"{name}\" past --offset {offset}"),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

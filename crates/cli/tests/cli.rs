@@ -188,6 +188,13 @@ async fn every_command_against_a_real_server() {
     ok(&alice, &["create", "tasks", "title=Buy milk", "priority=9"]).await;
     let page = json(&alice, &["ls", "tasks", "--search", "milk"]).await;
     assert_eq!(page["records"].as_array().map(Vec::len), Some(1));
+    // Nothing found is said, on stderr, with what was asked.
+    let none = ferry(&alice, &["ls", "tasks", "--search", "zebra"], "").await;
+    assert_eq!(none.status.code(), Some(0));
+    assert_eq!(stdout(&none), "");
+    assert_eq!(stderr(&none), "no records in \"tasks\" match \"zebra\"");
+    let past = ferry(&alice, &["ls", "tasks", "--offset", "5000"], "").await;
+    assert_eq!(stderr(&past), "no records in \"tasks\" past --offset 5000");
     let page = json(
         &alice,
         &["ls", "tasks", "--sort", "-priority", "--limit", "1"],
