@@ -300,6 +300,9 @@ pub async fn restore_postgres(
             &from_s,
         ],
     )?;
+    // pg_restore brings no planner statistics: without them the first
+    // minutes of serving are slow, until autovacuum has been through.
+    run_tool("vacuumdb", &["--analyze", "--quiet", "--dbname", url])?;
     let store = crate::store::open_with(url, pg).await?;
     let taken_at = store.meta(BACKUP_TAKEN_AT).await?;
     Ok(store.start_epoch(taken_at).await?)

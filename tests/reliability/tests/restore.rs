@@ -205,4 +205,6 @@ async fn a_restored_postgresql_server_gets_back_every_edit_made_after_its_backup
     };
     let dir = tempfile::tempdir().expect("tempdir");
     backup_restore_and_converge(&pg.url, dir.path()).await;
+    // The restore analyzed the new tables: the planner has statistics.
+    assert!(pg.analyzed("records").await.expect("statistics"));
 }

@@ -59,6 +59,26 @@ impl TestDb {
     /// Vacuums and analyzes the database and writes its log out, as an
     /// operator would after loading it: what follows is then measured
     /// without the autovacuum and checkpoint a bulk load sets off.
+    /// Whether `table` was analyzed by hand (not by autovacuum) since it
+    /// was made; PostgreSQL's statistics arrive a moment after the analyze.
+    pub async fn analyzed(&self, table: &str) -> Result<bool, tokio_postgres::Error> {
+        let (client, conn) = tokio_postgres::connect(&self.url, NoTls).await?;
+        tokio::spawn(conn);
+        for _ in 0..50 {
+            let row = client
+                .query_opt(
+                    "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = $1",
+                    &[&table],
+                )
+                .await?;
+            if row.is_some_and(|r| r.get::<_, bool>(0)) {
+                return Ok(true);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Ok(false)
+    }
+
     pub async fn settle(&self) -> Result<(), tokio_postgres::Error> {
         let (client, conn) = tokio_postgres::connect(&self.url, NoTls).await?;
         tokio::spawn(conn);
