@@ -190,7 +190,7 @@ pub async fn list_records(desktop: State<'_, Desktop>, query: ListQuery) -> Resu
     let client = desktop.client().await?;
     blocking(&client, move |s| {
         let offset = query.offset;
-        let page = s.store().query(&core_query(query))?;
+        let page = s.store().query_json(&core_query(query))?;
         Ok(RecordList {
             records: page.records,
             offset,

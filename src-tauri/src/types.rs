@@ -96,7 +96,9 @@ pub struct ListQuery {
 /// the rows, which are shown first.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct RecordList {
-    pub records: Vec<ferry_core::LocalRecord>,
+    /// Fields as the stored JSON text, handed on unparsed.
+    #[ts(as = "Vec<ferry_core::LocalRecord>")]
+    pub records: Vec<ferry_core::LocalRecord<Box<serde_json::value::RawValue>>>,
     pub offset: u32,
     /// More records match after this window.
     pub has_more: bool,

@@ -271,7 +271,7 @@ fn list(dir: &Path) -> anyhow::Result<Value> {
                 let mut q = ferry_core::Query::new(collection);
                 q.limit = 100;
                 q.offset = page * 100;
-                let got = store.query(&q)?;
+                let got = store.query_json(&q)?;
                 if got.records.len() != 100 {
                     bail!(
                         "page {page} of {collection} has {} records",

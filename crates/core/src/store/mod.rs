@@ -17,7 +17,7 @@
 //! | counts.rs | `counts`, `pending_counts` |
 //! | schema.rs | `replace_schema`, `collections`, `collection` |
 //! | records.rs | `record` |
-//! | query.rs | `count`, `count_unless_cancelled`, `collection_counts`, `each`, `query` |
+//! | query.rs | `count`, `count_unless_cancelled`, `collection_counts`, `each`, `query`, `query_json` |
 //! | edits.rs | `create`, `update`, `delete`, `restore`, `update_many`, `tag_many`, `delete_many`, `restore_many`, `discard`, `reapply` |
 //! | imports.rs | `key_matches`, `import_journal`, `import_batch` |
 //! | outbox.rs | `outbox`, `take_batch`, `take_batch_within`, `take_batch_besides`, `export_outbox`, `import_outbox` |

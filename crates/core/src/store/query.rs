@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::LocalStore;
-use super::records::{LocalRecord, RECORD_SELECT, from_row};
+use super::records::{LocalRecord, RECORD_SELECT, StoredFields, from_row};
 use super::schema::{has_sort_key, safe_name, sort_column, sort_table};
 use super::search::{self, Search};
 use crate::error::{Error, Result};
@@ -59,10 +59,10 @@ impl Query {
 }
 
 /// One page of records.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(concrete(F = Fields)))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Page {
-    pub records: Vec<LocalRecord>,
+pub struct Page<F = Fields> {
+    pub records: Vec<LocalRecord<F>>,
     pub has_more: bool,
 }
 
@@ -225,6 +225,17 @@ impl LocalStore {
 
     /// One page of the live (not deleted) records of a collection.
     pub fn query(&self, q: &Query) -> Result<Page> {
+        self.query_as(q)
+    }
+
+    /// [`query`](Self::query) with each record's fields (and its base's)
+    /// as the stored JSON text, unparsed: for the record list, which only
+    /// hands them on.
+    pub fn query_json(&self, q: &Query) -> Result<Page<Box<serde_json::value::RawValue>>> {
+        self.query_as(q)
+    }
+
+    fn query_as<F: StoredFields>(&self, q: &Query) -> Result<Page<F>> {
         if !safe_name(&q.collection) {
             return Err(Error::UnknownCollection(q.collection.clone()));
         }
@@ -350,7 +361,7 @@ impl LocalStore {
 
     /// A page of the live records matching `q`'s filters (no search) in
     /// `part`, sorted by `sort` then row id.
-    fn page_where(&self, q: &Query, slice: &Slice<'_>) -> Result<Page> {
+    fn page_where<F: StoredFields>(&self, q: &Query, slice: &Slice<'_>) -> Result<Page<F>> {
         self.read(|c| {
             let (sql, args) = page_sql(c, q, slice)?;
             tracing::trace!(%sql, "query");
@@ -374,7 +385,11 @@ struct Slice<'a> {
 }
 
 /// The page of the records `rids` (one more than `limit` says there are more).
-fn page_of(c: &rusqlite::Connection, rids: &[i64], limit: usize) -> Result<Page> {
+fn page_of<F: StoredFields>(
+    c: &rusqlite::Connection,
+    rids: &[i64],
+    limit: usize,
+) -> Result<Page<F>> {
     let mut stmt = c.prepare_cached(&format!("{RECORD_SELECT} WHERE r.rid = ?1"))?;
     let mut records = Vec::with_capacity(limit.min(rids.len()));
     for rid in rids.iter().take(limit) {
@@ -544,6 +559,70 @@ mod tests {
             None
         );
         assert_eq!(store.count(&q).expect("count"), 0);
+    }
+
+    /// The record list's page, fields left as stored JSON, says to the app
+    /// what the parsed page says: records never sent, synced (base = local
+    /// value), and with unsent edits (base apart), in a search too.
+    #[test]
+    fn a_page_as_stored_json_is_the_parsed_page() {
+        let store = LocalStore::open_in_memory().expect("open");
+        store
+            .replace_schema(&[crate::store::schema::tests::tasks(&["status"])])
+            .expect("schema");
+        let fields = |v: serde_json::Value| match v {
+            Value::Object(m) => m,
+            _ => Fields::new(),
+        };
+        let synced = Uuid::now_v7();
+        let edited = Uuid::now_v7();
+        let pulled = |id, title: &str| ferry_protocol::Record {
+            collection: "tasks".into(),
+            id,
+            version: 2,
+            fields: fields(
+                serde_json::json!({"title": title, "photo": [{"sha256": "ab", "name": "a.jpg", "size": 3}], "n": 1.5}),
+            ),
+            deleted: false,
+            updated_at: ferry_protocol::Hlc::new(1_795_700_000_000, 0, "srv").expect("stamp"),
+            updated_by: "bob".into(),
+            merged_from: None,
+        };
+        store
+            .apply_page(
+                &[
+                    pulled(synced, "Task synced, \"quoted\" é"),
+                    pulled(edited, "Task edited"),
+                ],
+                &[],
+                "c1",
+            )
+            .expect("pull");
+        store
+            .update(
+                "tasks",
+                edited,
+                fields(serde_json::json!({"status": "open"})),
+            )
+            .expect("edit");
+        store
+            .create(
+                "tasks",
+                fields(serde_json::json!({"title": "Task never sent", "status": "new"})),
+            )
+            .expect("create");
+        let mut q = Query::new("tasks");
+        for search in [None, Some("task")] {
+            q.search = search.map(str::to_string);
+            let parsed = serde_json::to_value(store.query(&q).expect("page")).expect("json");
+            let stored = serde_json::to_value(store.query_json(&q).expect("page")).expect("json");
+            assert_eq!(
+                parsed["records"].as_array().map(Vec::len),
+                Some(3),
+                "{parsed}"
+            );
+            assert_eq!(stored, parsed);
+        }
     }
 
     /// Sorting a large collection must walk the field's index, not sort

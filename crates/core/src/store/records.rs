@@ -24,23 +24,24 @@ pub enum RecordState {
     Rejected,
 }
 
-/// A record as this device holds it.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+/// A record as this device holds it; its fields parsed into values, or
+/// kept as the stored JSON text for the record list.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(concrete(F = Fields)))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LocalRecord {
+pub struct LocalRecord<F = Fields> {
     pub collection: String,
     pub id: Uuid,
     /// The local value, unsent edits included.
-    pub fields: Fields,
+    pub fields: F,
     pub deleted: bool,
     /// The last server state seen; `None` for a record never acknowledged.
-    pub base: Option<Record>,
+    pub base: Option<Record<F>>,
     pub state: RecordState,
     /// Why the server refused the last edit.
     pub error: Option<ErrorBody>,
 }
 
-impl LocalRecord {
+impl<F> LocalRecord<F> {
     pub fn base_version(&self) -> Option<i64> {
         self.base.as_ref().map(|b| b.version)
     }
@@ -105,11 +106,31 @@ pub(crate) fn parse_uuid(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|e| Error::Inconsistent(format!("record id {s:?}: {e}")))
 }
 
+/// How a record's fields are read from the store: parsed into values, or
+/// kept as the stored JSON text for a view that only passes them on (the
+/// record list: parsing each row's values cost more than the rest of it).
+pub trait StoredFields: Sized + Clone {
+    fn from_stored(text: String, what: &str) -> Result<Self>;
+}
+
+impl StoredFields for Fields {
+    fn from_stored(text: String, what: &str) -> Result<Self> {
+        json(&text, what)
+    }
+}
+
+impl StoredFields for Box<serde_json::value::RawValue> {
+    fn from_stored(text: String, what: &str) -> Result<Self> {
+        serde_json::value::RawValue::from_string(text)
+            .map_err(|e| Error::Inconsistent(format!("{what}: {e}")))
+    }
+}
+
 /// Builds a record from a row of [`RECORD_SELECT`].
-pub(crate) fn from_row(row: &Row<'_>) -> Result<LocalRecord> {
+pub(crate) fn from_row<F: StoredFields>(row: &Row<'_>) -> Result<LocalRecord<F>> {
     let collection: String = row.get(0)?;
     let id = parse_uuid(&row.get::<_, String>(1)?)?;
-    let fields: Fields = json(&row.get::<_, String>(2)?, "record fields")?;
+    let fields = F::from_stored(row.get::<_, String>(2)?, "record fields")?;
     let base = match row.get::<_, Option<i64>>(4)? {
         Some(version) => {
             let updated_at: Option<String> = row.get(7)?;
@@ -123,7 +144,7 @@ pub(crate) fn from_row(row: &Row<'_>) -> Result<LocalRecord> {
                 id,
                 version,
                 fields: match row.get::<_, Option<String>>(5)? {
-                    Some(base) => json(&base, "base fields")?,
+                    Some(base) => F::from_stored(base, "base fields")?,
                     None => fields.clone(),
                 },
                 deleted: row.get(6)?,

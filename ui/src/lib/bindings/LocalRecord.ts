@@ -5,7 +5,8 @@ import type { ServerRecord } from "./ServerRecord";
 import type { JsonValue } from "./serde_json/JsonValue";
 
 /**
- * A record as this device holds it.
+ * A record as this device holds it; its fields parsed into values, or
+ * kept as the stored JSON text for the record list.
  */
 export type LocalRecord = { collection: string, id: string, 
 /**

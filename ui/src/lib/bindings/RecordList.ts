@@ -6,7 +6,11 @@ import type { LocalRecord } from "./LocalRecord";
  * (`count_records`): counting a word found in most records costs more than
  * the rows, which are shown first.
  */
-export type RecordList = { records: Array<LocalRecord>, offset: number, 
+export type RecordList = { 
+/**
+ * Fields as the stored JSON text, handed on unparsed.
+ */
+records: Array<LocalRecord>, offset: number, 
 /**
  * More records match after this window.
  */
