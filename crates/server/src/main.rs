@@ -27,7 +27,8 @@ struct Cli {
         default_value = "sqlite://ferry.db"
     )]
     db: String,
-    /// Most PostgreSQL connections this process opens (one more listens for events).
+    /// Most PostgreSQL connections this process opens (one more listens for
+    /// events); with SQLite, most reads at once (each on a connection of its own).
     #[arg(long, global = true, env = "FERRY_DB_POOL_SIZE", default_value_t = 16)]
     db_pool_size: usize,
     /// TOML file with these settings (e.g. /etc/ferry/server.toml); a flag or

@@ -1098,7 +1098,10 @@ pub async fn open_with(url: &str, pg: &postgres::PgOptions) -> Result<DynStore, 
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
-        return Ok(Arc::new(sqlite::SqliteStore::open(path)?));
+        return Ok(Arc::new(sqlite::SqliteStore::open_with_readers(
+            path,
+            pg.pool_size,
+        )?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(Arc::new(postgres::PgStore::open(url, pg).await?));

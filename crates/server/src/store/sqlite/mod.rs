@@ -80,10 +80,18 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
+/// Reads at once, by default: each holds a connection with its own page
+/// cache, and on a few cores more readers only queue for them.
+pub const DEFAULT_READERS: usize = 16;
+
 struct Inner {
     path: String,
     writer: Mutex<Connection>,
+    /// Idle reading connections, at most `reading`'s permits of them.
     readers: Mutex<Vec<Connection>>,
+    /// One permit per read at once: 1,000 event streams checking at the
+    /// same moment once held 500 connections (676 MB).
+    reading: Arc<tokio::sync::Semaphore>,
     /// `None` for an in-memory database, which has no WAL.
     checkpoints: Option<Checkpointer>,
 }
@@ -109,6 +117,11 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     /// `:memory:` gives a private in-memory database.
     pub fn open(path: &str) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with_readers(path, DEFAULT_READERS)
+    }
+
+    /// [`open`](Self::open) with at most `readers` reads at once (at least one).
+    pub fn open_with_readers(path: &str, readers: usize) -> Result<SqliteStore, StoreError> {
         let path = if path == ":memory:" {
             format!("file:ferry-{}?mode=memory&cache=shared", Uuid::new_v4())
         } else {
@@ -138,6 +151,7 @@ impl SqliteStore {
                 path,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                reading: Arc::new(tokio::sync::Semaphore::new(readers.max(1))),
                 checkpoints,
             }),
         })
@@ -154,6 +168,13 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
+        // Waits here, not on a blocking thread, for a read to end.
+        let permit = inner
+            .reading
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Internal(format!("reads closed: {e}")))?;
         blocking(move || {
             let conn = match lock(&inner.readers).pop() {
                 Some(c) => c,
@@ -161,6 +182,7 @@ impl SqliteStore {
             };
             let out = f(&conn);
             lock(&inner.readers).push(conn);
+            drop(permit);
             out
         })
         .await

@@ -16,6 +16,37 @@ async fn conformance() {
     .await;
 }
 
+/// Reads beyond the limit wait for one to end, on no thread of their own,
+/// and no more connections are opened than reads may run at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_at_once_are_bounded() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ferry.db");
+    let store = Arc::new(SqliteStore::open_with_readers(&path.to_string_lossy(), 3).expect("open"));
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let reads = (0..24).map(|_| {
+        let (store, now, most) = (store.clone(), now.clone(), most.clone());
+        tokio::spawn(async move {
+            store
+                .read(move |c| {
+                    let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(at_once, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    let one: i64 = c.query_row("SELECT 1", [], |r| r.get(0)).map_err(db_err)?;
+                    now.fetch_sub(1, Ordering::SeqCst);
+                    Ok(one)
+                })
+                .await
+        })
+    });
+    for read in futures::future::join_all(reads).await {
+        assert_eq!(read.expect("task").expect("read"), 1);
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 3);
+    assert!(lock(&store.inner.readers).len() <= 3);
+}
+
 /// Prints how the database grows with 200 one-field edits of a record
 /// holding a 250 KB field (`cargo test -p ferry-server measure_history
 /// -- --ignored --nocapture`).
