@@ -16,7 +16,6 @@ use std::sync::Arc;
 use ferry_protocol::FileRef;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
 use crate::sealed::{FileKey, Sealer};
@@ -412,16 +411,14 @@ impl Files {
         let size = resp
             .content_length()
             .map_or(0, |n| if resumed { have + n } else { n });
-        let out = tokio::fs::OpenOptions::new()
+        let out = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
             .truncate(!resumed)
             .append(resumed)
             .open(&partial)
-            .await
             .map_err(io(format!("cannot write {}", partial.display())))?;
-        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, out);
-        let write_err = || io(format!("cannot write {}", partial.display()));
+        let writer = Writer::start(out, sealer, partial.clone());
         let mut done = if resumed { have } else { 0 };
         let mut told = done;
         // Hashed on the way unless continued (then read back at the end).
@@ -432,7 +429,7 @@ impl Files {
                 Ok(chunk) => chunk,
                 Err(e) => {
                     // What arrived is kept, to continue from.
-                    let _ = out.flush().await;
+                    writer.stop().await?;
                     return Err(Error::Unreachable {
                         url: api.base().to_string(),
                         detail: e.to_string(),
@@ -443,14 +440,11 @@ impl Files {
             if let Some(h) = hasher.as_mut() {
                 h.update(&chunk);
             }
-            let written = match sealer.as_mut() {
-                Some(s) => out.write_all(&s.push(&chunk)?).await,
-                None => out.write_all(&chunk).await,
-            };
-            if let Err(e) = written {
-                return Err(write_err()(e));
-            }
             done += chunk.len() as u64;
+            if !writer.write(chunk).await {
+                // The writer stopped on an error: `finish` says which.
+                break;
+            }
             if done - told >= PROGRESS_STEP || done == size {
                 told = done;
                 progress(FileProgress {
@@ -461,12 +455,7 @@ impl Files {
                 });
             }
         }
-        if let Some(s) = sealer {
-            out.write_all(&s.finish()?).await.map_err(write_err())?;
-        }
-        out.flush().await.map_err(write_err())?;
-        out.get_ref().sync_all().await.map_err(write_err())?;
-        drop(out);
+        writer.finish().await?;
         let got = match hasher {
             Some(h) => hex::encode(h.finalize()),
             None => {
@@ -508,6 +497,66 @@ impl Files {
             }
         }
         Ok(n)
+    }
+}
+
+/// Seals (in an encrypted profile) and writes a fetch's bytes on a thread
+/// of its own, beside the receiving and hashing.
+struct Writer {
+    chunks: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    done: tokio::task::JoinHandle<Result<(std::io::BufWriter<std::fs::File>, Option<Sealer>)>>,
+    path: PathBuf,
+}
+
+impl Writer {
+    fn start(file: std::fs::File, mut sealer: Option<Sealer>, path: PathBuf) -> Writer {
+        let (chunks, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+        let context = format!("cannot write {}", path.display());
+        let done = tokio::task::spawn_blocking(move || {
+            let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+            while let Some(chunk) = rx.blocking_recv() {
+                let written = match sealer.as_mut() {
+                    Some(s) => out.write_all(&s.push(&chunk)?),
+                    None => out.write_all(&chunk),
+                };
+                written.map_err(io(context.clone()))?;
+            }
+            out.flush().map_err(io(context))?;
+            Ok((out, sealer))
+        });
+        Writer { chunks, done, path }
+    }
+
+    /// Hands `chunk` on; `false` once the writer stopped on an error.
+    async fn write(&self, chunk: bytes::Bytes) -> bool {
+        self.chunks.send(chunk).await.is_ok()
+    }
+
+    async fn join(self) -> Result<(std::io::BufWriter<std::fs::File>, Option<Sealer>)> {
+        drop(self.chunks);
+        self.done
+            .await
+            .map_err(|e| Error::Inconsistent(format!("writing failed: {e}")))?
+    }
+
+    /// Keeps what was written, unsealed at its end, to continue from.
+    async fn stop(self) -> Result<()> {
+        self.join().await.map(drop)
+    }
+
+    /// Ends the file (its seal's last part) and syncs it.
+    async fn finish(self) -> Result<()> {
+        let context = format!("cannot write {}", self.path.display());
+        let (mut out, sealer) = self.join().await?;
+        tokio::task::spawn_blocking(move || {
+            if let Some(s) = sealer {
+                out.write_all(&s.finish()?).map_err(io(context.clone()))?;
+            }
+            out.flush().map_err(io(context.clone()))?;
+            out.get_ref().sync_all().map_err(io(context))
+        })
+        .await
+        .map_err(|e| Error::Inconsistent(format!("writing failed: {e}")))?
     }
 }
 
