@@ -309,11 +309,8 @@ impl Files {
             Err(Error::Server { status, body }) if body.code != "upload_offset" => {
                 tracing::warn!(sha256 = %file.sha256, error = %body.message, "upload refused");
                 // Too large or over the quota: the same answer until a limit changes.
-                let retry_at = (status == 413).then(|| {
-                    (chrono::Utc::now() + REFUSED_RETRY)
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                });
-                store.file_upload_failed(&file.sha256, &body.message, retry_at.as_deref())?;
+                let retry_after = (status == 413).then_some(REFUSED_RETRY);
+                store.file_upload_failed(&file.sha256, &body.message, retry_after)?;
                 Ok(false)
             }
             Err(e) => Err(e),
@@ -418,7 +415,7 @@ impl Files {
             .append(resumed)
             .open(&partial)
             .map_err(io(format!("cannot write {}", partial.display())))?;
-        let writer = Writer::start(out, sealer, partial.clone());
+        let writer = Writer::start(out, sealer, &partial);
         let mut done = if resumed { have } else { 0 };
         let mut told = done;
         // Hashed on the way unless continued (then read back at the end).
@@ -461,9 +458,10 @@ impl Files {
             None => {
                 let p = partial.clone();
                 let files = self.clone();
-                tokio::task::spawn_blocking(move || files.sha256_of(&p))
-                    .await
-                    .map_err(|e| Error::Inconsistent(format!("hashing failed: {e}")))??
+                joined(
+                    tokio::task::spawn_blocking(move || files.sha256_of(&p)).await,
+                    "hashing",
+                )?
             }
         };
         if got != sha256 {
@@ -503,61 +501,64 @@ impl Files {
 /// Seals (in an encrypted profile) and writes a fetch's bytes on a thread
 /// of its own, beside the receiving and hashing.
 struct Writer {
-    chunks: tokio::sync::mpsc::Sender<bytes::Bytes>,
-    done: tokio::task::JoinHandle<Result<(std::io::BufWriter<std::fs::File>, Option<Sealer>)>>,
-    path: PathBuf,
+    /// `None` ends the file.
+    chunks: tokio::sync::mpsc::Sender<Option<bytes::Bytes>>,
+    done: tokio::task::JoinHandle<Result<()>>,
 }
 
 impl Writer {
-    fn start(file: std::fs::File, mut sealer: Option<Sealer>, path: PathBuf) -> Writer {
-        let (chunks, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+    fn start(file: std::fs::File, mut sealer: Option<Sealer>, path: &Path) -> Writer {
+        let (chunks, mut rx) = tokio::sync::mpsc::channel::<Option<bytes::Bytes>>(64);
         let context = format!("cannot write {}", path.display());
         let done = tokio::task::spawn_blocking(move || {
             let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
-            while let Some(chunk) = rx.blocking_recv() {
-                let written = match sealer.as_mut() {
-                    Some(s) => out.write_all(&s.push(&chunk)?),
-                    None => out.write_all(&chunk),
-                };
-                written.map_err(io(context.clone()))?;
+            let write_err = || io(context.clone());
+            loop {
+                match rx.blocking_recv() {
+                    Some(Some(chunk)) => match sealer.as_mut() {
+                        Some(s) => out.write_all(&s.push(&chunk)?),
+                        None => out.write_all(&chunk),
+                    }
+                    .map_err(write_err())?,
+                    // The end: the seal's last part, then a sync.
+                    Some(None) => {
+                        if let Some(s) = sealer.take() {
+                            out.write_all(&s.finish()?).map_err(write_err())?;
+                        }
+                        out.flush().map_err(write_err())?;
+                        return out.get_ref().sync_all().map_err(write_err());
+                    }
+                    // Stopped: what arrived is kept, to continue from.
+                    None => return out.flush().map_err(write_err()),
+                }
             }
-            out.flush().map_err(io(context))?;
-            Ok((out, sealer))
         });
-        Writer { chunks, done, path }
+        Writer { chunks, done }
     }
 
     /// Hands `chunk` on; `false` once the writer stopped on an error.
     async fn write(&self, chunk: bytes::Bytes) -> bool {
-        self.chunks.send(chunk).await.is_ok()
+        self.chunks.send(Some(chunk)).await.is_ok()
     }
 
-    async fn join(self) -> Result<(std::io::BufWriter<std::fs::File>, Option<Sealer>)> {
-        drop(self.chunks);
-        self.done
-            .await
-            .map_err(|e| Error::Inconsistent(format!("writing failed: {e}")))?
-    }
-
-    /// Keeps what was written, unsealed at its end, to continue from.
+    /// Keeps what was written, its seal unfinished, to continue from.
     async fn stop(self) -> Result<()> {
-        self.join().await.map(drop)
+        drop(self.chunks);
+        joined(self.done.await, "writing")
     }
 
-    /// Ends the file (its seal's last part) and syncs it.
+    /// Ends the file and syncs it; or says why writing stopped.
     async fn finish(self) -> Result<()> {
-        let context = format!("cannot write {}", self.path.display());
-        let (mut out, sealer) = self.join().await?;
-        tokio::task::spawn_blocking(move || {
-            if let Some(s) = sealer {
-                out.write_all(&s.finish()?).map_err(io(context.clone()))?;
-            }
-            out.flush().map_err(io(context.clone()))?;
-            out.get_ref().sync_all().map_err(io(context))
-        })
-        .await
-        .map_err(|e| Error::Inconsistent(format!("writing failed: {e}")))?
+        // A writer that stopped on an error has closed its end: `joined` says why.
+        let _ = self.chunks.send(None).await;
+        drop(self.chunks);
+        joined(self.done.await, "writing")
     }
+}
+
+/// The result of a blocking task.
+fn joined<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>, what: &str) -> Result<T> {
+    r.map_err(|e| Error::Inconsistent(format!("{what} failed: {e}")))?
 }
 
 /// The cache limit in bytes (setting `file_cache_mb`).

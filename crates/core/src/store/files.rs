@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{LocalStore, now_rfc3339};
+use super::{LocalStore, now_rfc3339, rfc3339};
 use crate::error::Result;
 
 /// What this laptop knows of one file.
@@ -141,13 +141,14 @@ impl LocalStore {
     }
 
     /// Notes why a file could not be sent; it is tried again at the next
-    /// sync, or from `retry_at` (RFC 3339) on when given.
+    /// sync, or once `retry_after` has passed when given.
     pub fn file_upload_failed(
         &self,
         sha256: &str,
         error: &str,
-        retry_at: Option<&str>,
+        retry_after: Option<chrono::Duration>,
     ) -> Result<()> {
+        let retry_at = retry_after.map(|d| rfc3339(chrono::Utc::now() + d));
         self.write(|tx| {
             tx.execute(
                 "UPDATE files SET upload = 'failed', error = ?2, retry_at = ?3 WHERE sha256 = ?1",

@@ -254,7 +254,13 @@ impl LocalStore {
 }
 
 pub(crate) fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(chrono::Utc::now())
+}
+
+/// A moment as the store writes it: always milliseconds and `Z`, so two
+/// compare as text.
+pub(crate) fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Makes a file readable and writable by its owner only.

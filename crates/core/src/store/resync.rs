@@ -59,8 +59,7 @@ pub(crate) fn keep_acked(c: &Connection, e: &OutboxEntry) -> Result<()> {
 
 /// Forgets acknowledged changes older than [`ACKED_KEEP_DAYS`].
 pub(crate) fn prune_acked(c: &Connection) -> Result<()> {
-    let cutoff = (chrono::Utc::now() - chrono::Duration::days(ACKED_KEEP_DAYS))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let cutoff = super::rfc3339(chrono::Utc::now() - chrono::Duration::days(ACKED_KEEP_DAYS));
     c.prepare_cached("DELETE FROM acked WHERE acked_at < ?1")?
         .execute([cutoff])?;
     Ok(())

@@ -56,14 +56,28 @@ impl TestDb {
         TestDb { url, name, server }
     }
 
+    /// A connection to this database.
+    async fn client(&self) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, conn) = tokio_postgres::connect(&self.url, NoTls).await?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
     /// Vacuums and analyzes the database and writes its log out, as an
     /// operator would after loading it: what follows is then measured
     /// without the autovacuum and checkpoint a bulk load sets off.
+    pub async fn settle(&self) -> Result<(), tokio_postgres::Error> {
+        let client = self.client().await?;
+        // One statement at a time: VACUUM cannot run inside the
+        // transaction a batch of statements is.
+        client.batch_execute("VACUUM (ANALYZE)").await?;
+        client.batch_execute("CHECKPOINT").await
+    }
+
     /// Whether `table` was analyzed by hand (not by autovacuum) since it
     /// was made; PostgreSQL's statistics arrive a moment after the analyze.
     pub async fn analyzed(&self, table: &str) -> Result<bool, tokio_postgres::Error> {
-        let (client, conn) = tokio_postgres::connect(&self.url, NoTls).await?;
-        tokio::spawn(conn);
+        let client = self.client().await?;
         for _ in 0..50 {
             let row = client
                 .query_opt(
@@ -77,15 +91,6 @@ impl TestDb {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         Ok(false)
-    }
-
-    pub async fn settle(&self) -> Result<(), tokio_postgres::Error> {
-        let (client, conn) = tokio_postgres::connect(&self.url, NoTls).await?;
-        tokio::spawn(conn);
-        // One statement at a time: VACUUM cannot run inside the
-        // transaction a batch of statements is.
-        client.batch_execute("VACUUM (ANALYZE)").await?;
-        client.batch_execute("CHECKPOINT").await
     }
 }
 
