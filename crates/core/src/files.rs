@@ -307,7 +307,7 @@ impl Files {
                 Ok(true)
             }
             Err(Error::Server { status, body }) if body.code != "upload_offset" => {
-                tracing::warn!(sha256 = %file.sha256, error = %body.message, "upload refused");
+                tracing::info!(sha256 = %file.sha256, error = %body.message, "upload refused");
                 // Too large or over the quota: the same answer until a limit changes.
                 let retry_after = (status == 413).then_some(REFUSED_RETRY);
                 store.file_upload_failed(&file.sha256, &body.message, retry_after)?;
