@@ -556,13 +556,14 @@ fn sign_in_edit_offline_conflict_and_resolve_in_the_real_app() {
     d.wait_for("online", |d| {
         d.attr("[data-testid=status]", "data-state").as_deref() == Some("online")
     });
-    d.screenshot("list");
     // More tasks than one window of rows: the list counts them with a command of its own.
     d.wait_for("the list's count", |d| {
         let shown = d.text("[data-testid=collection-tasks]");
         d.attr("[data-testid=record-list]", "data-total")
             .is_some_and(|t| t.parse::<u32>().is_ok_and(|n| n > 100) && shown.contains(&t))
     });
+    // Taken once counted: before, the rows can be there with the count still 0.
+    d.screenshot("list");
 
     // Create a task and edit it.
     d.click("[data-testid=new-record]");
