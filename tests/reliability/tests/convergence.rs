@@ -781,7 +781,14 @@ where
     let seeds = sized(1, 10);
     let first = seed(name);
     let mut total = Figures::default();
-    for i in 0..seeds {
+    // Whether a run reaches a rule change, a hand-over and compaction also
+    // hangs on timing: on a loaded machine one seed (3714817397028561092)
+    // once missed them. The next seeds, up to 10, run until it has.
+    let covered = |t: &Figures| t.rule_changes > 0 && t.handed_over > 0 && t.forgotten > 0;
+    for i in 0..10.max(seeds) {
+        if i >= seeds && covered(&total) {
+            break;
+        }
         let s = first.wrapping_add(i as u64);
         // No PostgreSQL configured outside `make test`: the store says so.
         let Some(server) = start().await else {
@@ -803,7 +810,7 @@ where
         total.forgotten += f.forgotten;
     }
     assert!(
-        total.rule_changes > 0 && total.handed_over > 0 && total.forgotten > 0,
+        covered(&total),
         "the run changed rules, handed records over and compacted history"
     );
     println!(
